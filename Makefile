@@ -1,0 +1,57 @@
+# colo-proxy - top-level Makefile: a thin wrapper around meson/ninja.
+#
+#   make            install missing dependencies (as root), configure, build
+#   make check      build and run every test suite (unit, qtest, e2e)
+#   make check-asan the whole suite under AddressSanitizer + UBSan
+#   make demo       the live COLO demo in network namespaces (root)
+#   make install    install the binary (PREFIX=/usr/local)
+#   make docs       regenerate docs/qmp-reference.md from qapi/
+#   make fuzz       run the libFuzzer targets for longer
+#   make clean
+
+BUILD ?= build
+MESON_TEST_ARGS ?=
+
+.PHONY: all deps build check check-unit check-asan demo install docs fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja: | deps
+	./configure --builddir=$(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	meson setup --reconfigure $(BUILD) >/dev/null
+	ninja -C $(BUILD)
+
+check: build
+	scripts/run-tests.sh $(BUILD) $(MESON_TEST_ARGS)
+
+check-unit: build
+	scripts/run-tests.sh $(BUILD) --suite unit
+
+check-asan: deps
+	[ -f $(BUILD)-asan/build.ninja ] || ./configure --builddir=$(BUILD)-asan --enable-asan --enable-ubsan
+	meson setup --reconfigure $(BUILD)-asan >/dev/null
+	ninja -C $(BUILD)-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		scripts/run-tests.sh $(BUILD)-asan $(MESON_TEST_ARGS)
+
+demo: build
+	scripts/demo.sh $(BUILD)
+
+install: build
+	meson install -C $(BUILD)
+
+docs: build
+	cp $(BUILD)/qapi/qmp-reference.md docs/qmp-reference.md
+
+fuzz:
+	[ -f $(BUILD)-fuzz/build.ninja ] || ./configure --builddir=$(BUILD)-fuzz --enable-fuzzing
+	ninja -C $(BUILD)-fuzz
+	scripts/run-fuzz.sh $(BUILD)-fuzz 300
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

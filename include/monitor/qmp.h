@@ -1,0 +1,77 @@
+/*
+ * include/monitor/qmp.h - the QMP monitor.
+ *
+ * -qmp unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off |
+ * stdio (QEMU's spellings) opens a monitor; several may be open at once.
+ * Each connection gets the greeting
+ *   {"QMP": {"version": {...}, "capabilities": ["oob"]}}
+ * and must send qmp_capabilities before other commands (CommandNotFound
+ * otherwise, as QEMU).  Requests are JSON objects {"execute": NAME,
+ * "arguments": {...}, "id": ANY}; replies are {"return": ...} or
+ * {"error": {"class": ..., "desc": ...}}, with "id" echoed.  A request
+ * larger than QMP_MAX_REQUEST bytes or malformed JSON gets an error reply
+ * and the connection stays usable.
+ *
+ * Commands are declared once in the qapi/ schema; scripts/qapi-gen.py generates
+ * the dispatch table (build/qapi-commands.c) and docs/qmp-reference.md.
+ * Each command NAME is implemented by a function with this signature,
+ * named qmp_ + NAME with '-' replaced by '_':
+ *
+ *   gboolean qmp_query_version(JsonObject *args, JsonNode **ret,
+ *                              GError **errp);
+ *
+ * 'args' is the arguments object (never NULL; empty when absent), borrowed.
+ * On success the handler sets *ret to a new JsonNode (or leaves it NULL for
+ * an empty {} return) and returns TRUE.  Handlers run in the main context.
+ *
+ * Events: qmp_event_emit() may be called from any thread; the event is
+ * timestamped when emitted and sent, in order, to every monitor that has
+ * completed capabilities negotiation.
+ */
+#ifndef MONITOR_QMP_H
+#define MONITOR_QMP_H
+
+#include <json-glib/json-glib.h>
+
+#define QMP_MAX_REQUEST (1u << 20)   /* bytes in one request */
+
+typedef gboolean (*QmpCommandFn)(JsonObject *args, JsonNode **ret,
+                                 GError **errp);
+
+typedef struct QmpCommand {
+    const char *name;
+    QmpCommandFn fn;
+    gboolean allow_preconfig;   /* allowed before qmp_capabilities */
+} QmpCommand;
+
+/* Generated: the table, terminated by { NULL }. */
+extern const QmpCommand qmp_commands[];
+/* Generated: names of the events declared in the schema, NULL-terminated. */
+extern const char *const qmp_event_names[];
+
+/* Opens a monitor from a -qmp argument.  Returns FALSE with errp set. */
+gboolean monitor_qmp_open(const char *spec, GError **errp);
+/* Closes every monitor (shutdown). */
+void monitor_qmp_close_all(void);
+
+/* Emits event 'name' with 'data' (taken; may be NULL).  Any thread. */
+void qmp_event_emit(const char *name, JsonObject *data);
+
+/* Runs one request (a parsed JSON object) and returns the reply object
+ * (new reference).  Used by the monitor and by unit tests. */
+JsonObject *qmp_dispatch(JsonObject *request, gboolean negotiated);
+
+/* Requests an orderly shutdown of the process (quit, SIGTERM). */
+void qemu_system_shutdown_request(void);
+
+/* Helpers for handlers: typed argument access with QMP-shaped errors
+ * ("Parameter 'NAME' is missing", "Invalid parameter type for 'NAME',
+ * expected: string"). */
+gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
+                     const char **out, GError **errp);
+gboolean qmp_arg_bool(JsonObject *args, const char *name, gboolean required,
+                      gboolean *out, GError **errp);
+gboolean qmp_arg_int(JsonObject *args, const char *name, gboolean required,
+                     gint64 *out, GError **errp);
+
+#endif /* MONITOR_QMP_H */

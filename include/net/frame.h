@@ -1,0 +1,80 @@
+/*
+ * include/net/frame.h - QEMU's link framing, shared by every chardev link
+ * (mirror, redirector, compare, notify_dev) and by the stream/socket
+ * netdevs.
+ *
+ *   +------------------+------------------------------+--------------------+
+ *   | len (be32)       | vnet_hdr_len (be32, only if  | payload (len bytes)|
+ *   |                  | vnet_hdr_support=on)         |                    |
+ *   +------------------+------------------------------+--------------------+
+ *
+ * 'len' counts the whole payload, including any virtio-net header at its
+ * front; 'vnet_hdr_len' says how many of the payload's leading bytes are
+ * that header and does not add to 'len'.  No magic, no checksum.
+ *
+ * The reader reassembles frames across reads of any size.  Garbage is
+ * detected and reported, never crashed on:
+ *   - len == 0                           (FRAME_ERR_ZERO)
+ *   - len > max_len (default 69632,
+ *     QEMU's NET_BUFSIZE)                 (FRAME_ERR_OVERSIZE)
+ *   - vnet_hdr_len > len, or > 256       (FRAME_ERR_BAD_VNET)
+ * After an error the reader is reset; the caller should drop the
+ * connection (chr_fe_disconnect), and must call frame_reader_reset() when
+ * a connection closes so no half frame survives into the next one.
+ * The error text names the likely cause, e.g. a vnet_hdr_support mismatch
+ * between the two ends.
+ */
+#ifndef NET_FRAME_H
+#define NET_FRAME_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define FRAME_MAX_LEN_DEFAULT 69632u   /* QEMU's NET_BUFSIZE: 4096 + 65536 */
+#define FRAME_VNET_MAX 256u
+#define FRAME_HDR_MAX 8u
+
+typedef enum {
+    FRAME_OK,
+    FRAME_ERR_ZERO,
+    FRAME_ERR_OVERSIZE,
+    FRAME_ERR_BAD_VNET,
+} FrameError;
+
+/* Called for each complete frame; 'buf' is borrowed for the call. */
+typedef void (*FrameFn)(void *opaque, const uint8_t *buf, uint32_t len,
+                        uint32_t vnet_hdr_len);
+
+typedef struct FrameReader {
+    bool vnet;                /* expect the vnet_hdr_len field */
+    uint32_t max_len;         /* largest accepted payload */
+    uint8_t hdr[FRAME_HDR_MAX];
+    uint32_t hdr_have;        /* header bytes collected */
+    uint32_t len;             /* payload length of the current frame */
+    uint32_t vnet_len;        /* vnet_hdr_len of the current frame */
+    uint32_t have;            /* payload bytes collected */
+    uint8_t *buf;             /* max_len bytes, allocated once */
+    uint64_t frames;          /* frames delivered */
+    uint64_t errors;          /* framing errors */
+} FrameReader;
+
+void frame_reader_init(FrameReader *r, bool vnet, uint32_t max_len);
+void frame_reader_destroy(FrameReader *r);
+/* Forgets any partial frame (call on every disconnect). */
+void frame_reader_reset(FrameReader *r);
+void frame_reader_set_vnet(FrameReader *r, bool vnet);
+/* Feeds 'len' bytes; calls 'fn' for every frame completed.  Frames lying
+ * entirely inside 'data' are handed over without a copy.  On garbage,
+ * returns the error, sets errp with a clear message, resets the reader and
+ * ignores the rest of 'data'. */
+FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
+                             FrameFn fn, void *opaque, GError **errp);
+
+/* Writes the frame header for a payload of 'len' bytes into 'hdr' and
+ * returns its size (4, or 8 with 'vnet'). */
+size_t frame_header(uint8_t hdr[FRAME_HDR_MAX], uint32_t len, bool vnet,
+                    uint32_t vnet_hdr_len);
+
+#endif /* NET_FRAME_H */

@@ -1,0 +1,42 @@
+/*
+ * include/util/error.h - the one error domain of colo-proxy.
+ *
+ * Slow-path functions (configuration, monitor, set-up) take 'GError **errp'
+ * as their last parameter and return gboolean or a pointer, following the
+ * rules of QEMU's include/qapi/error.h mapped onto GError:
+ *
+ *   - on failure set *errp exactly once and return FALSE / NULL;
+ *   - on success never touch *errp;
+ *   - never both report an error and return it;
+ *   - errp may be NULL (the caller does not care why).
+ *
+ * The packet path never creates a GError: it returns a verdict and bumps a
+ * counter (see include/util/stats.h).
+ *
+ * Error codes map onto QMP's error classes, so a GError can be returned to a
+ * QMP client unchanged: {"error": {"class": CLASS, "desc": message}}.
+ */
+#ifndef UTIL_ERROR_H
+#define UTIL_ERROR_H
+
+#include <glib.h>
+
+#define COLO_ERROR colo_error_quark()
+GQuark colo_error_quark(void);
+
+typedef enum {
+    COLO_ERROR_GENERIC,           /* QMP "GenericError" */
+    COLO_ERROR_COMMAND_NOT_FOUND, /* QMP "CommandNotFound" */
+    COLO_ERROR_DEVICE_NOT_FOUND,  /* QMP "DeviceNotFound" */
+    COLO_ERROR_DEVICE_NOT_ACTIVE, /* QMP "DeviceNotActive" */
+} ColoErrorCode;
+
+/* Returns the QMP error class name for 'err' ("GenericError" for any error
+ * that is not in COLO_ERROR's domain). */
+const char *colo_error_class(const GError *err);
+
+/* Shorthand for g_set_error(errp, COLO_ERROR, COLO_ERROR_GENERIC, ...). */
+#define error_setg(errp, ...) \
+    g_set_error((errp), COLO_ERROR, COLO_ERROR_GENERIC, __VA_ARGS__)
+
+#endif /* UTIL_ERROR_H */

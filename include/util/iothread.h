@@ -1,0 +1,31 @@
+/*
+ * include/util/iothread.h - the "iothread" object: a thread running its own
+ * GMainContext.
+ *
+ * -object iothread,id=iothread1 starts a thread that iterates a private
+ * GMainContext until the object is deleted.  Objects that run on an
+ * iothread (colo-compare) attach their sources to iothread_get_context()
+ * and touch their state only from there; other threads hand work over with
+ * g_main_context_invoke_full() on that context.
+ *
+ * Properties (QEMU's names; accepted for compatibility, the GLib loop does
+ * not poll-spin): poll-max-ns, poll-grow, poll-shrink, aio-max-batch.
+ */
+#ifndef UTIL_IOTHREAD_H
+#define UTIL_IOTHREAD_H
+
+#include "qom/object.h"
+
+#define TYPE_IOTHREAD (iothread_get_type())
+G_DECLARE_FINAL_TYPE(IOThread, iothread, IO, THREAD, UserObject)
+
+/* The thread's context (borrowed; valid while the object lives). */
+GMainContext *iothread_get_context(IOThread *iot);
+/* Runs 'fn(data)' in the iothread and waits for it to return.  Must not be
+ * called from the iothread itself. */
+void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data);
+
+/* The main thread's context (g_main_context_default()). */
+GMainContext *main_context(void);
+
+#endif /* UTIL_IOTHREAD_H */

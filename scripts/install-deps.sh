@@ -1,0 +1,49 @@
+#!/bin/sh
+# scripts/install-deps.sh - install colo-proxy's Debian 12 build and test
+# dependencies with apt-get, but only those that are missing.
+#
+#   scripts/install-deps.sh               install what is missing (root)
+#   scripts/install-deps.sh --check-only  exit 1 if a build dependency is missing
+#   scripts/install-deps.sh --print       print the apt-get command only
+#
+# Build: meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev
+#        libslirp-dev check
+# Tests: python3 iproute2 qemu-system-x86 tshark (pcap reading) clang
+#        libclang-rt-14-dev (fuzzing, sanitizers) procps
+set -e
+mode=install
+case "$1" in
+--check-only) mode=check ;;
+--print) mode=print ;;
+esac
+
+build_pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev libslirp-dev check"
+test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps"
+
+missing=
+for p in $build_pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ "$mode" = check ]; then
+    [ -z "$missing" ] && exit 0
+    echo "missing:$missing" >&2
+    exit 1
+fi
+for p in $test_pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "$mode" = print ] || [ "$(id -u)" != 0 ]; then
+    echo "colo-proxy needs:$missing"
+    echo "run as root: apt-get update && $cmd"
+    [ "$mode" = print ] && exit 0
+    exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,5 @@
+/* Placeholder until system/main.c lands. */
+int main(void)
+{
+    return 0;
+}
