@@ -1,0 +1,335 @@
+/*
+ * colo/colo-frame.c - the "colo-frame" object, which switches the frame on
+ * and configures it:
+ *
+ *   -object colo-frame,id=colo0,mode=primary,driver=event
+ *   -object colo-frame,id=colo0,mode=primary,driver=exec,exec="/usr/local/bin/ckpt"
+ *   -object colo-frame,id=colo0,mode=secondary
+ *
+ * At most one exists.  Deleting it turns the frame off (mode none).
+ *
+ * Failover reconfiguration: QEMU's COLO docs have the operator object-del
+ * the proxy filters around x-colo-lost-heartbeat; with failover-filters=on
+ * (the default) the frame does the equivalent itself by switching filters
+ * off (status=off), which leaves them in place for inspection:
+ *
+ *   primary:   every filter-mirror and every filter-redirector with an
+ *              outdev (the guest's output no longer goes to colo-compare;
+ *              the redirector that injects compare's output stays on, so
+ *              what compare still holds is released in order);
+ *   secondary: every filter-mirror and filter-redirector (no more input
+ *              from the primary, output straight to the network); the
+ *              filter-rewriter stays on and keeps translating the
+ *              connections it knows.
+ */
+#include "colo/colo-internal.h"
+#include "net/filter.h"
+#include "util/error.h"
+
+struct _ColoFrame {
+    UserObject parent;
+    ColoMode mode;
+    ColoFrameDriver driver;
+    char *exec;
+    char *qemu_qmp;
+    guint min_interval_ms;
+    guint checkpoint_timeout_ms;
+    gboolean failover_filters;
+};
+
+G_DEFINE_FINAL_TYPE(ColoFrame, colo_frame, USER_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_MODE,
+    PROP_DRIVER,
+    PROP_EXEC,
+    PROP_QEMU_QMP,
+    PROP_MIN_INTERVAL,
+    PROP_CKPT_TIMEOUT,
+    PROP_FAILOVER_FILTERS,
+    N_PROPS
+};
+
+#define MIN_INTERVAL_DEFAULT 100        /* ms between checkpoint starts */
+#define CKPT_TIMEOUT_DEFAULT 10000      /* ms for a checkpoint to commit */
+
+static GType colo_mode_get_type(void)
+{
+    static GType type;
+    static const GEnumValue values[] = {
+        { COLO_MODE_NONE, "COLO_MODE_NONE", "none" },
+        { COLO_MODE_PRIMARY, "COLO_MODE_PRIMARY", "primary" },
+        { COLO_MODE_SECONDARY, "COLO_MODE_SECONDARY", "secondary" },
+        { 0, NULL, NULL },
+    };
+
+    if (g_once_init_enter(&type)) {
+        g_once_init_leave(&type, g_enum_register_static("COLOMode", values));
+    }
+    return type;
+}
+
+static GType colo_frame_driver_get_type(void)
+{
+    static GType type;
+    static const GEnumValue values[] = {
+        { COLO_FRAME_DRIVER_EVENT, "COLO_FRAME_DRIVER_EVENT", "event" },
+        { COLO_FRAME_DRIVER_EXEC, "COLO_FRAME_DRIVER_EXEC", "exec" },
+        { COLO_FRAME_DRIVER_QEMU, "COLO_FRAME_DRIVER_QEMU", "qemu" },
+        { 0, NULL, NULL },
+    };
+
+    if (g_once_init_enter(&type)) {
+        g_once_init_leave(&type,
+                          g_enum_register_static("ColoFrameDriver", values));
+    }
+    return type;
+}
+
+ColoFrameDriver colo_frame_driver(ColoFrame *f)
+{
+    return f ? f->driver : COLO_FRAME_DRIVER_EVENT;
+}
+
+const char *colo_frame_driver_name(ColoFrameDriver d)
+{
+    switch (d) {
+    case COLO_FRAME_DRIVER_EVENT:
+        return "event";
+    case COLO_FRAME_DRIVER_EXEC:
+        return "exec";
+    case COLO_FRAME_DRIVER_QEMU:
+        return "qemu";
+    }
+    return "?";
+}
+
+const char *colo_frame_exec_command(ColoFrame *f)
+{
+    return f ? f->exec : NULL;
+}
+
+unsigned colo_frame_min_interval_ms(ColoFrame *f)
+{
+    return f ? f->min_interval_ms : MIN_INTERVAL_DEFAULT;
+}
+
+unsigned colo_frame_checkpoint_timeout_ms(ColoFrame *f)
+{
+    return f ? f->checkpoint_timeout_ms : CKPT_TIMEOUT_DEFAULT;
+}
+
+/* Weak default until colo/colo-qemu.c provides the QEMU driver. */
+__attribute__((weak)) gboolean colo_frame_qemu_start(ColoFrame *f,
+                                                     uint64_t id,
+                                                     GError **errp)
+{
+    error_setg(errp, "colo-frame driver 'qemu' is not available in this build");
+    return FALSE;
+}
+
+static gboolean filter_has_prop(NetFilter *nf, const char *name)
+{
+    g_autofree char *v = NULL;
+
+    if (!object_class_find_user_property(G_OBJECT_GET_CLASS(nf), name)) {
+        return FALSE;
+    }
+    v = user_object_get_str(USER_OBJECT(nf), name, NULL);
+    return v && *v;
+}
+
+void colo_frame_failover_reconfigure(ColoFrame *f, ColoMode mode)
+{
+    GList *netdevs, *l;
+
+    if (f && !f->failover_filters) {
+        return;
+    }
+    netdevs = user_object_list(OBJECT_KIND_NETDEV);
+    for (l = netdevs; l; l = l->next) {
+        GQueue *chain = net_client_get_filters(NET_CLIENT(l->data));
+        GList *fl;
+
+        for (fl = chain ? chain->head : NULL; fl; fl = fl->next) {
+            NetFilter *nf = fl->data;
+            const char *type = user_object_get_type_name(USER_OBJECT(nf));
+            gboolean off = FALSE;
+            GError *err = NULL;
+
+            if (g_str_equal(type, "filter-mirror")) {
+                off = TRUE;
+            } else if (g_str_equal(type, "filter-redirector")) {
+                off = mode == COLO_MODE_SECONDARY ||
+                      filter_has_prop(nf, "outdev");
+            }
+            if (off && netfilter_is_on(nf) &&
+                !user_object_set_str(USER_OBJECT(nf), "status", "off", &err)) {
+                g_warning("failover: cannot switch '%s' off: %s",
+                          netfilter_get_id(nf), err->message);
+                g_error_free(err);
+            } else if (off) {
+                g_message("failover: filter '%s' switched off",
+                          netfilter_get_id(nf));
+            }
+        }
+    }
+    g_list_free(netdevs);
+}
+
+static gboolean colo_frame_complete(UserObject *obj, GError **errp)
+{
+    ColoFrame *f = COLO_FRAME(obj);
+    ColoFrame *cur = colo_frame_get();
+
+    if (cur) {
+        error_setg(errp, "colo-frame '%s' already exists; only one is allowed",
+                   user_object_get_id(USER_OBJECT(cur)));
+        return FALSE;
+    }
+    if (f->driver == COLO_FRAME_DRIVER_EXEC && (!f->exec || !*f->exec)) {
+        error_setg(errp, "colo-frame driver 'exec' needs the 'exec' property");
+        return FALSE;
+    }
+    if (f->driver == COLO_FRAME_DRIVER_QEMU && (!f->qemu_qmp || !*f->qemu_qmp)) {
+        error_setg(errp, "colo-frame driver 'qemu' needs the 'qemu-qmp' property");
+        return FALSE;
+    }
+    colo_frame_attach(f, f->mode);
+    return TRUE;
+}
+
+static void colo_frame_unparent(UserObject *obj)
+{
+    colo_frame_detach(COLO_FRAME(obj));
+}
+
+static void colo_frame_set_property(GObject *o, guint id, const GValue *v,
+                                    GParamSpec *pspec)
+{
+    ColoFrame *f = COLO_FRAME(o);
+
+    switch (id) {
+    case PROP_MODE:
+        f->mode = g_value_get_enum(v);
+        break;
+    case PROP_DRIVER:
+        f->driver = g_value_get_enum(v);
+        break;
+    case PROP_EXEC:
+        g_free(f->exec);
+        f->exec = g_value_dup_string(v);
+        break;
+    case PROP_QEMU_QMP:
+        g_free(f->qemu_qmp);
+        f->qemu_qmp = g_value_dup_string(v);
+        break;
+    case PROP_MIN_INTERVAL:
+        f->min_interval_ms = g_value_get_uint(v);
+        break;
+    case PROP_CKPT_TIMEOUT:
+        f->checkpoint_timeout_ms = g_value_get_uint(v);
+        break;
+    case PROP_FAILOVER_FILTERS:
+        f->failover_filters = g_value_get_boolean(v);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
+    }
+}
+
+static void colo_frame_get_property(GObject *o, guint id, GValue *v,
+                                    GParamSpec *pspec)
+{
+    ColoFrame *f = COLO_FRAME(o);
+
+    switch (id) {
+    case PROP_MODE:
+        g_value_set_enum(v, f == colo_frame_get() ? colo_get_mode() : f->mode);
+        break;
+    case PROP_DRIVER:
+        g_value_set_enum(v, f->driver);
+        break;
+    case PROP_EXEC:
+        g_value_set_string(v, f->exec);
+        break;
+    case PROP_QEMU_QMP:
+        g_value_set_string(v, f->qemu_qmp);
+        break;
+    case PROP_MIN_INTERVAL:
+        g_value_set_uint(v, f->min_interval_ms);
+        break;
+    case PROP_CKPT_TIMEOUT:
+        g_value_set_uint(v, f->checkpoint_timeout_ms);
+        break;
+    case PROP_FAILOVER_FILTERS:
+        g_value_set_boolean(v, f->failover_filters);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
+    }
+}
+
+static void colo_frame_finalize(GObject *o)
+{
+    ColoFrame *f = COLO_FRAME(o);
+
+    colo_frame_detach(f);
+    g_free(f->exec);
+    g_free(f->qemu_qmp);
+    G_OBJECT_CLASS(colo_frame_parent_class)->finalize(o);
+}
+
+static void colo_frame_init(ColoFrame *f)
+{
+    f->min_interval_ms = MIN_INTERVAL_DEFAULT;
+    f->checkpoint_timeout_ms = CKPT_TIMEOUT_DEFAULT;
+    f->failover_filters = TRUE;
+}
+
+static void colo_frame_class_init(ColoFrameClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    GParamSpec *props[N_PROPS] = { NULL };
+
+    oc->set_property = colo_frame_set_property;
+    oc->get_property = colo_frame_get_property;
+    oc->finalize = colo_frame_finalize;
+    uc->description = "the in-process COLO frame: mode, checkpoint driver";
+    uc->complete = colo_frame_complete;
+    uc->unparent = colo_frame_unparent;
+
+    props[PROP_MODE] = prop_enum("mode",
+        "this side's COLO role (none, primary, secondary)",
+        colo_mode_get_type(), COLO_MODE_NONE, PROP_REQUIRED);
+    props[PROP_DRIVER] = prop_enum("driver",
+        "how a checkpoint is taken: event (QMP event COLO_CHECKPOINT_REQUEST, "
+        "completed by x-colo-checkpoint-done), exec (run 'exec'), qemu "
+        "(drive QEMU's COLO through 'qemu-qmp')",
+        colo_frame_driver_get_type(), COLO_FRAME_DRIVER_EVENT, 0);
+    props[PROP_EXEC] = prop_str("exec",
+        "command run for each checkpoint (driver=exec); exit status 0 means "
+        "committed; COLO_CHECKPOINT_ID/REASON/SOURCE are in its environment",
+        NULL, 0);
+    props[PROP_QEMU_QMP] = prop_str("qemu-qmp",
+        "QMP socket of the QEMU whose COLO this frame drives (driver=qemu): "
+        "unix:PATH or tcp:HOST:PORT", NULL, 0);
+    props[PROP_MIN_INTERVAL] = prop_uint("min-interval",
+        "minimum milliseconds between the starts of two checkpoints",
+        0, 3600 * 1000, MIN_INTERVAL_DEFAULT, PROP_RUNTIME);
+    props[PROP_CKPT_TIMEOUT] = prop_uint("checkpoint-timeout",
+        "milliseconds a checkpoint may take before it counts as failed "
+        "and is retried", 1, 3600 * 1000, CKPT_TIMEOUT_DEFAULT, PROP_RUNTIME);
+    props[PROP_FAILOVER_FILTERS] = prop_bool("failover-filters",
+        "on failover, switch the COLO filters off as QEMU's docs do by hand",
+        TRUE, PROP_RUNTIME);
+    g_object_class_install_properties(oc, N_PROPS, props);
+}
+
+static void colo_frame_register(void)
+{
+    object_type_register(OBJECT_KIND_OBJECT, "colo-frame", COLO_TYPE_FRAME);
+}
+type_init(colo_frame_register)

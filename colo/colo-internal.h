@@ -1,0 +1,55 @@
+/*
+ * colo/colo-internal.h - what the frame's files share: the colo-frame
+ * object that configures the frame, its drivers and its counters.
+ */
+#ifndef COLO_COLO_INTERNAL_H
+#define COLO_COLO_INTERNAL_H
+
+#include "colo/colo.h"
+#include "qom/object.h"
+
+typedef enum {
+    COLO_FRAME_DRIVER_EVENT,   /* QMP event; x-colo-checkpoint-done completes */
+    COLO_FRAME_DRIVER_EXEC,    /* run a command; exit status 0 completes */
+    COLO_FRAME_DRIVER_QEMU,    /* drive a QEMU's COLO over its QMP socket */
+} ColoFrameDriver;
+
+typedef struct ColoStats {
+    uint64_t requests[COLO_CKPT__MAX]; /* requests received, by reason */
+    uint64_t coalesced;        /* requests merged into one in flight/pending */
+    uint64_t ignored;          /* requests after failover */
+    uint64_t started;          /* checkpoints started */
+    uint64_t completed;        /* checkpoints committed */
+    uint64_t failed;           /* checkpoints failed (incl. timeouts) */
+    uint64_t timeouts;         /* checkpoints that timed out */
+    uint64_t failovers;
+} ColoStats;
+
+#define COLO_TYPE_FRAME (colo_frame_get_type())
+G_DECLARE_FINAL_TYPE(ColoFrame, colo_frame, COLO, FRAME, UserObject)
+
+/* Accessors that accept NULL (no colo-frame object: the defaults). */
+ColoFrameDriver colo_frame_driver(ColoFrame *f);
+const char *colo_frame_driver_name(ColoFrameDriver d);
+const char *colo_frame_exec_command(ColoFrame *f);
+unsigned colo_frame_min_interval_ms(ColoFrame *f);
+unsigned colo_frame_checkpoint_timeout_ms(ColoFrame *f);
+
+/* Driver "qemu" (colo/colo-qemu.c): starts checkpoint 'id'. */
+gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp);
+
+/* Switches the COLO filters for life without a peer (see colo-frame.c). */
+void colo_frame_failover_reconfigure(ColoFrame *f, ColoMode mode);
+
+/* The object binds itself to the frame on completion and unbinds when
+ * deleted; there is at most one. */
+void colo_frame_attach(ColoFrame *f, ColoMode mode);
+void colo_frame_detach(ColoFrame *f);
+ColoFrame *colo_frame_get(void);
+
+const ColoStats *colo_get_stats(void);
+gboolean colo_checkpoint_in_flight(void);
+ColoExitReason colo_get_exit_reason(void);
+ColoMode colo_get_last_mode(void);
+
+#endif /* COLO_COLO_INTERNAL_H */

@@ -1,0 +1,530 @@
+/*
+ * colo/colo.c - the in-process COLO frame: state, checkpoint scheduling,
+ * drivers and event broadcast.
+ *
+ * The frame sits between colo-compare, which asks for checkpoints, and
+ * whatever can take one: an external manager told through a QMP event
+ * (driver "event"), a command run per checkpoint (driver "exec"), or a
+ * real QEMU driven over its QMP socket (driver "qemu", colo/colo-qemu.c
+ * when present).  Its job is to turn a storm of requests into a sane
+ * sequence of checkpoints, and to tell everybody when one committed:
+ *
+ *    request ──► [idle] ──start──► [in flight] ──done(ok)──► broadcast
+ *                  ▲                   │  request: pending = true
+ *                  │                   │  timeout: done(fail)
+ *                  └──── min-interval ◄┘  pending: start again
+ *
+ * A broadcast calls every ColoEventListener in its own context (compare
+ * instances live on iothreads) and waits, asynchronously, until all have
+ * run; then the filters get COLO_EVENT_CHECKPOINT (the rewriter resets its
+ * offsets) and the COLO_CHECKPOINT_DONE event is emitted.
+ *
+ * Without a colo-frame object the frame is in mode "none": requests are
+ * counted and announced with the event driver, which is what an external
+ * manager needs, and nothing else happens.
+ *
+ * Threads: colo_request_checkpoint() hands over to the main context; the
+ * rest runs there.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <json-glib/json-glib.h>
+#include <sys/wait.h>
+
+#include "colo/colo.h"
+#include "colo/colo-internal.h"
+#include "monitor/qmp.h"
+#include "util/error.h"
+#include "util/iothread.h"
+#include "util/log.h"
+
+/* ------------------------------------------------------------------ */
+/* The frame's state (main context only).                              */
+
+typedef struct ColoFrameState {
+    ColoMode mode;
+    ColoMode last_mode;
+    ColoExitReason reason;
+    gboolean failover;
+
+    ColoFrame *obj;              /* the configuring object, or NULL */
+    GQueue listeners;            /* of ColoEventListener * */
+
+    /* checkpoint scheduling */
+    gboolean in_flight;          /* a checkpoint was started, not done */
+    gboolean pending;            /* another request arrived meanwhile */
+    ColoCheckpointReason pending_reason;
+    char *pending_source;
+    uint64_t ckpt_id;            /* id of the current/last checkpoint */
+    int64_t last_start_us;       /* monotonic start of the last one */
+    int64_t start_us;            /* monotonic start of the current one */
+    guint delay_source;          /* min-interval timer */
+    guint timeout_source;        /* checkpoint-timeout timer */
+    unsigned broadcast_waiting;  /* listeners still to run */
+    gboolean broadcasting;
+    GPid exec_pid;               /* driver exec: the running command */
+
+    ColoStats stats;
+} ColoFrameState;
+
+static ColoFrameState frame;
+
+static const char *const mode_names[] = { "none", "primary", "secondary" };
+static const char *const reason_names[] = {
+    "none", "request", "error", "processing",
+};
+static const char *const ckpt_reason_names[COLO_CKPT__MAX] = {
+    [COLO_CKPT_MISCOMPARE] = "miscompare",
+    [COLO_CKPT_TIMEOUT] = "timeout",
+    [COLO_CKPT_QUEUE_FULL] = "queue-full",
+    [COLO_CKPT_TABLE_FULL] = "table-full",
+    [COLO_CKPT_INPUT_LOST] = "input-lost",
+    [COLO_CKPT_MANUAL] = "manual",
+};
+
+const char *colo_mode_name(ColoMode mode)
+{
+    return (unsigned) mode < G_N_ELEMENTS(mode_names) ? mode_names[mode] : "?";
+}
+
+const char *colo_exit_reason_name(ColoExitReason reason)
+{
+    return (unsigned) reason < G_N_ELEMENTS(reason_names)
+           ? reason_names[reason] : "?";
+}
+
+const char *colo_checkpoint_reason_name(ColoCheckpointReason reason)
+{
+    return (unsigned) reason < COLO_CKPT__MAX ? ckpt_reason_names[reason] : "?";
+}
+
+ColoMode colo_get_mode(void)
+{
+    return frame.mode;
+}
+
+gboolean colo_failover_active(void)
+{
+    return frame.failover;
+}
+
+const ColoStats *colo_get_stats(void)
+{
+    return &frame.stats;
+}
+
+gboolean colo_checkpoint_in_flight(void)
+{
+    return frame.in_flight;
+}
+
+ColoExitReason colo_get_exit_reason(void)
+{
+    return frame.reason;
+}
+
+ColoMode colo_get_last_mode(void)
+{
+    return frame.last_mode;
+}
+
+/* ------------------------------------------------------------------ */
+/* Listeners and broadcast.                                            */
+
+void colo_add_listener(ColoEventListener *l)
+{
+    l->link_.data = l;
+    g_queue_push_tail_link(&frame.listeners, &l->link_);
+}
+
+void colo_remove_listener(ColoEventListener *l)
+{
+    if (l->link_.data) {
+        g_queue_unlink(&frame.listeners, &l->link_);
+        l->link_.data = NULL;
+    }
+}
+
+typedef struct BroadcastCall {
+    ColoEventListener *l;
+    ColoEvent event;
+    GMainContext *reply_ctx;
+} BroadcastCall;
+
+static void broadcast_finish(ColoEvent event);
+
+/* Runs in the main context when a listener on another context is done. */
+static gboolean broadcast_listener_done(gpointer data)
+{
+    ColoEvent event = GPOINTER_TO_INT(data);
+
+    g_assert(frame.broadcast_waiting > 0);
+    if (--frame.broadcast_waiting == 0) {
+        broadcast_finish(event);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs in the listener's own context. */
+static gboolean broadcast_call_listener(gpointer data)
+{
+    BroadcastCall *call = data;
+
+    call->l->fn(call->l, call->event);
+    /* Hand the completion back to the main context. */
+    g_main_context_invoke(main_context(), broadcast_listener_done,
+                          GINT_TO_POINTER(call->event));
+    g_free(call);
+    return G_SOURCE_REMOVE;
+}
+
+static void broadcast(ColoEvent event)
+{
+    GList *l;
+
+    frame.broadcasting = TRUE;
+    /* One extra count for ourselves, so that listeners finishing
+     * synchronously cannot complete the broadcast while we iterate. */
+    frame.broadcast_waiting = 1;
+    for (l = frame.listeners.head; l; l = l->next) {
+        ColoEventListener *lis = l->data;
+        GMainContext *ctx = lis->ctx ? lis->ctx : main_context();
+
+        if (ctx == main_context()) {
+            lis->fn(lis, event);
+        } else {
+            BroadcastCall *call = g_new0(BroadcastCall, 1);
+
+            call->l = lis;
+            call->event = event;
+            frame.broadcast_waiting++;
+            /* The listener's context belongs to another thread (an
+             * iothread): hand the call over to it. */
+            g_main_context_invoke(ctx, broadcast_call_listener, call);
+        }
+    }
+    broadcast_listener_done(GINT_TO_POINTER(event));
+}
+
+static void emit_simple_event(const char *name, JsonObject *data)
+{
+    qmp_event_emit(name, data);
+}
+
+static void start_checkpoint(void);
+
+static gboolean delay_expired(gpointer data)
+{
+    frame.delay_source = 0;
+    start_checkpoint();
+    return G_SOURCE_REMOVE;
+}
+
+/* Starts the pending checkpoint now, or when min-interval allows. */
+static void schedule_pending(void)
+{
+    int64_t now = g_get_monotonic_time();
+    int64_t min_us = (int64_t) colo_frame_min_interval_ms(frame.obj) * 1000;
+    int64_t wait_us;
+
+    if (!frame.pending || frame.in_flight || frame.delay_source ||
+        frame.broadcasting) {
+        return;
+    }
+    wait_us = frame.last_start_us + min_us - now;
+    if (frame.last_start_us == 0 || wait_us <= 0) {
+        start_checkpoint();
+    } else {
+        frame.delay_source = g_timeout_add((guint) ((wait_us + 999) / 1000),
+                                           delay_expired, NULL);
+    }
+}
+
+static void broadcast_finish(ColoEvent event)
+{
+    GError *err = NULL;
+
+    frame.broadcasting = FALSE;
+    if (!colo_notify_filters(event, &err)) {
+        g_warning("COLO %s event: %s",
+                  event == COLO_EVENT_CHECKPOINT ? "checkpoint" : "failover",
+                  err->message);
+        g_clear_error(&err);
+    }
+    if (event == COLO_EVENT_CHECKPOINT) {
+        JsonObject *data = json_object_new();
+
+        json_object_set_int_member(data, "id", (gint64) frame.ckpt_id);
+        json_object_set_int_member(data, "duration-us",
+            frame.start_us ? g_get_monotonic_time() - frame.start_us : 0);
+        emit_simple_event("COLO_CHECKPOINT_DONE", data);
+        frame.start_us = 0;
+        schedule_pending();
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Drivers.                                                            */
+
+static void exec_child_watch(GPid pid, gint status, gpointer data)
+{
+    uint64_t id = GPOINTER_TO_SIZE(data);
+    GError *err = NULL;
+    gboolean ok;
+
+    g_spawn_close_pid(pid);
+    frame.exec_pid = 0;
+    if (id != frame.ckpt_id || !frame.in_flight) {
+        return;                 /* timed out already */
+    }
+    ok = g_spawn_check_wait_status(status, &err);
+    colo_checkpoint_done(ok, ok ? NULL : err->message);
+    g_clear_error(&err);
+}
+
+static gboolean driver_exec_start(uint64_t id, ColoCheckpointReason reason,
+                                  const char *source, GError **errp)
+{
+    const char *cmd = colo_frame_exec_command(frame.obj);
+    g_auto(GStrv) argv = NULL;
+    g_auto(GStrv) envp = g_get_environ();
+    g_autofree char *ids = g_strdup_printf("%" G_GUINT64_FORMAT, id);
+    GPid pid;
+
+    if (!cmd || !*cmd) {
+        error_setg(errp, "colo-frame driver 'exec' needs the 'exec' property");
+        return FALSE;
+    }
+    if (!g_shell_parse_argv(cmd, NULL, &argv, errp)) {
+        return FALSE;
+    }
+    envp = g_environ_setenv(envp, "COLO_CHECKPOINT_ID", ids, TRUE);
+    envp = g_environ_setenv(envp, "COLO_CHECKPOINT_REASON",
+                            colo_checkpoint_reason_name(reason), TRUE);
+    envp = g_environ_setenv(envp, "COLO_CHECKPOINT_SOURCE",
+                            source ? source : "", TRUE);
+    if (!g_spawn_async(NULL, argv, envp,
+                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                       NULL, NULL, &pid, errp)) {
+        return FALSE;
+    }
+    frame.exec_pid = pid;
+    g_child_watch_add(pid, exec_child_watch, GSIZE_TO_POINTER(id));
+    return TRUE;
+}
+
+static gboolean checkpoint_timed_out(gpointer data)
+{
+    frame.timeout_source = 0;
+    if (frame.in_flight) {
+        frame.stats.timeouts++;
+        colo_checkpoint_done(FALSE, "checkpoint did not complete in time");
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void start_checkpoint(void)
+{
+    ColoCheckpointReason reason = frame.pending_reason;
+    g_autofree char *source = g_steal_pointer(&frame.pending_source);
+    ColoFrameDriver driver = colo_frame_driver(frame.obj);
+    GError *err = NULL;
+    JsonObject *data;
+    gboolean ok = TRUE;
+
+    g_assert(!frame.in_flight);
+    frame.pending = FALSE;
+    frame.in_flight = TRUE;
+    frame.ckpt_id++;
+    frame.stats.started++;
+    frame.last_start_us = frame.start_us = g_get_monotonic_time();
+
+    /* The event is the contract of the "event" driver and a trace for
+     * the others. */
+    data = json_object_new();
+    json_object_set_int_member(data, "id", (gint64) frame.ckpt_id);
+    json_object_set_string_member(data, "reason",
+                                  colo_checkpoint_reason_name(reason));
+    json_object_set_string_member(data, "source", source ? source : "");
+    json_object_set_string_member(data, "driver",
+                                  colo_frame_driver_name(driver));
+    emit_simple_event("COLO_CHECKPOINT_REQUEST", data);
+
+    switch (driver) {
+    case COLO_FRAME_DRIVER_EVENT:
+        break;                  /* x-colo-checkpoint-done completes it */
+    case COLO_FRAME_DRIVER_EXEC:
+        ok = driver_exec_start(frame.ckpt_id, reason, source, &err);
+        break;
+    case COLO_FRAME_DRIVER_QEMU:
+        ok = colo_frame_qemu_start(frame.obj, frame.ckpt_id, &err);
+        break;
+    }
+    if (!ok) {
+        g_warning("COLO checkpoint %" G_GUINT64_FORMAT ": %s",
+                  frame.ckpt_id, err->message);
+        colo_checkpoint_done(FALSE, err->message);
+        g_error_free(err);
+        return;
+    }
+    frame.timeout_source =
+        g_timeout_add(colo_frame_checkpoint_timeout_ms(frame.obj),
+                      checkpoint_timed_out, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests and completion.                                            */
+
+typedef struct Request {
+    ColoCheckpointReason reason;
+    char *source;
+    char *detail;
+} Request;
+
+static gboolean request_in_main(gpointer data)
+{
+    Request *req = data;
+
+    frame.stats.requests[req->reason]++;
+    if (frame.failover) {
+        frame.stats.ignored++;  /* nobody to checkpoint with any more */
+    } else {
+        if (frame.in_flight || frame.pending || frame.broadcasting) {
+            frame.stats.coalesced++;
+        }
+        if (!frame.pending) {
+            frame.pending = TRUE;
+            frame.pending_reason = req->reason;
+            frame.pending_source = g_steal_pointer(&req->source);
+        }
+    }
+    schedule_pending();
+    g_free(req->source);
+    g_free(req->detail);
+    g_free(req);
+    return G_SOURCE_REMOVE;
+}
+
+void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
+                             const char *detail)
+{
+    Request *req = g_new0(Request, 1);
+
+    g_return_if_fail((unsigned) reason < COLO_CKPT__MAX);
+    req->reason = reason;
+    req->source = g_strdup(source);
+    req->detail = g_strdup(detail);
+    /* May come from an iothread: the frame's state is the main
+     * context's. */
+    g_main_context_invoke(main_context(), request_in_main, req);
+}
+
+void colo_checkpoint_done(gboolean ok, const char *error)
+{
+    JsonObject *data;
+
+    if (frame.timeout_source) {
+        g_source_remove(frame.timeout_source);
+        frame.timeout_source = 0;
+    }
+    if (!ok) {
+        frame.in_flight = FALSE;
+        frame.stats.failed++;
+        data = json_object_new();
+        json_object_set_int_member(data, "id", (gint64) frame.ckpt_id);
+        json_object_set_string_member(data, "error", error ? error : "");
+        emit_simple_event("COLO_CHECKPOINT_FAILED", data);
+        /* Try again: whatever asked still wants the checkpoint. */
+        if (!frame.pending && !frame.failover) {
+            frame.pending = TRUE;
+            frame.pending_reason = COLO_CKPT_TIMEOUT;
+        }
+        schedule_pending();
+        return;
+    }
+    frame.in_flight = FALSE;
+    frame.stats.completed++;
+    broadcast(COLO_EVENT_CHECKPOINT);
+}
+
+/* ------------------------------------------------------------------ */
+/* Failover and mode.                                                  */
+
+gboolean colo_failover(ColoExitReason reason, GError **errp)
+{
+    JsonObject *data;
+    ColoMode mode = frame.mode;
+
+    if (frame.failover) {
+        error_setg(errp, "COLO failover is already activated");
+        return FALSE;
+    }
+    if (mode == COLO_MODE_NONE) {
+        error_setg(errp, "The feature 'colo' is not enabled");
+        return FALSE;
+    }
+    frame.failover = TRUE;
+    frame.stats.failovers++;
+    if (frame.delay_source) {
+        g_source_remove(frame.delay_source);
+        frame.delay_source = 0;
+    }
+    if (frame.timeout_source) {
+        g_source_remove(frame.timeout_source);
+        frame.timeout_source = 0;
+    }
+    frame.in_flight = FALSE;
+    frame.pending = FALSE;
+    g_clear_pointer(&frame.pending_source, g_free);
+
+    colo_frame_failover_reconfigure(frame.obj, mode);
+    broadcast(COLO_EVENT_FAILOVER);
+
+    frame.last_mode = mode;
+    frame.mode = COLO_MODE_NONE;
+    frame.reason = reason;
+    data = json_object_new();
+    json_object_set_string_member(data, "mode", colo_mode_name(mode));
+    json_object_set_string_member(data, "reason",
+                                  colo_exit_reason_name(reason));
+    emit_simple_event("COLO_EXIT", data);
+    return TRUE;
+}
+
+void colo_frame_attach(ColoFrame *obj, ColoMode mode)
+{
+    frame.obj = obj;
+    frame.mode = mode;
+    frame.failover = FALSE;
+}
+
+void colo_frame_detach(ColoFrame *obj)
+{
+    if (frame.obj != obj) {
+        return;
+    }
+    if (frame.delay_source) {
+        g_source_remove(frame.delay_source);
+        frame.delay_source = 0;
+    }
+    if (frame.timeout_source) {
+        g_source_remove(frame.timeout_source);
+        frame.timeout_source = 0;
+    }
+    if (frame.exec_pid) {
+        kill(frame.exec_pid, SIGTERM);
+    }
+    frame.obj = NULL;
+    frame.in_flight = FALSE;
+    frame.pending = FALSE;
+    g_clear_pointer(&frame.pending_source, g_free);
+    if (frame.mode != COLO_MODE_NONE) {
+        frame.last_mode = frame.mode;
+    }
+    frame.mode = COLO_MODE_NONE;
+}
+
+ColoFrame *colo_frame_get(void)
+{
+    return frame.obj;
+}
