@@ -49,15 +49,19 @@ struct _NetFilterClass {
     /* Called by the base complete() after the base properties were checked
      * and before the filter joins the chain.  Optional. */
     gboolean (*setup)(NetFilter *nf, GError **errp);
-    /* Called after the filter left the chain (object-del, shutdown).
-     * Releases held frames (re-injecting what must still go out). */
+    /* Called when the filter leaves the chain (object-del, shutdown):
+     * its receive() is no longer called, but netfilter_pass_to_next()
+     * still continues from its old place, so held frames that must still
+     * go out can be re-injected here.  Runs only if setup() succeeded. */
     void (*cleanup)(NetFilter *nf);
     /* See above.  'sender' is the client the frame came from; 'buf'
      * includes the netdev's vnet header.  Mandatory. */
     NetFilterVerdict (*receive)(NetFilter *nf, NetClient *sender,
                                 NetFilterDirection dir,
                                 const uint8_t *buf, size_t len);
-    /* status changed on <-> off.  Optional. */
+    /* status changed on <-> off after the filter was set up (a filter
+     * created with status=off reads netfilter_is_on() in setup()).
+     * Optional. */
     void (*status_changed)(NetFilter *nf, gboolean on);
     /* A COLO event; returns FALSE with errp set on failure.  Optional. */
     gboolean (*handle_event)(NetFilter *nf, ColoEvent event, GError **errp);
@@ -70,9 +74,15 @@ NetClient *netfilter_get_netdev(NetFilter *nf);
 NetFilterDirection netfilter_get_direction(NetFilter *nf);
 gboolean netfilter_is_on(NetFilter *nf);
 const char *netfilter_get_id(NetFilter *nf);
+/* Frames and bytes handed to the filter's receive() so far (either
+ * pointer may be NULL).  Main context. */
+void netfilter_get_counters(NetFilter *nf, uint64_t *packets,
+                            uint64_t *bytes);
 
-/* Calls handle_event() on every filter of every netdev; stops at and
- * returns the first error. */
+/* Calls handle_event() on every filter of every netdev (netdevs in
+ * creation order, each chain head to tail); stops at and returns the
+ * first error.  Main context only: a caller on another thread hands the
+ * call over with g_main_context_invoke(). */
 gboolean colo_notify_filters(ColoEvent event, GError **errp);
 
 #endif /* NET_FILTER_H */

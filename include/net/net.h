@@ -71,6 +71,9 @@ typedef struct _NetFilter NetFilter;   /* include/net/filter.h */
 #define NET_TYPE_CLIENT (net_client_get_type())
 G_DECLARE_DERIVABLE_TYPE(NetClient, net_client, NET, CLIENT, UserObject)
 
+/* The core counts rx_frames/rx_bytes in net_client_send(), tx_frames/
+ * tx_bytes when receive() returns > 0, and queued, drop_queue_full and
+ * drop_no_peer; a client counts drop_error and drop_malformed itself. */
 typedef struct NetClientStats {
     uint64_t rx_frames;       /* frames read from the outside world */
     uint64_t rx_bytes;
@@ -95,7 +98,10 @@ struct _NetClientClass {
 
 /* Every client has the base property "netdev" (for a device: the id of its
  * backend) and "queue-size".  Subclasses' complete() must chain up to
- * net_client_complete(), which peers a device with its netdev. */
+ * net_client_complete(), which peers a device with its netdev (the device
+ * then holds a use of the netdev: netdev_del fails while it exists).
+ * Subclasses that override unparent() must chain up too: the base
+ * unpairs the port and detaches the filters. */
 gboolean net_client_complete(UserObject *obj, GError **errp);
 
 NetRole net_client_get_role(NetClient *nc);
@@ -103,6 +109,8 @@ NetClient *net_client_get_peer(NetClient *nc);
 unsigned net_client_get_vnet_hdr_len(NetClient *nc);
 void net_client_set_vnet_hdr_len(NetClient *nc, unsigned len);
 NetClientStats *net_client_get_stats(NetClient *nc);
+/* Frames waiting in 'nc's incoming queue now. */
+unsigned net_client_get_queue_len(NetClient *nc);
 
 /* Finds a netdev (backend) by id: errors "Parameter 'netdev' expects a
  * network backend id" for a device id or an unknown id. */
@@ -120,7 +128,9 @@ void net_client_flush(NetClient *nc);
 /* Continues the walk of a frame after filter 'nf' in direction 'dir'
  * (RX or TX, never ALL), then delivers it to the client at that end of
  * the port.  Used by filters that release held frames or inject frames
- * (QEMU's qemu_netfilter_pass_to_next). */
+ * (QEMU's qemu_netfilter_pass_to_next).  The later filters see as sender
+ * the netdev (TX) or its device (RX; the netdev itself if it has none).
+ * A filter whose netdev is gone passes nothing. */
 void netfilter_pass_to_next(NetFilter *nf, NetFilterDirection dir,
                             const uint8_t *buf, size_t len);
 

@@ -1,0 +1,461 @@
+/*
+ * net/filter.c - the netfilter base class and the filter chain.
+ *
+ * Every -object filter-* (dump, buffer, mirror, redirector, rewriter)
+ * derives from NetFilter.  This file owns QEMU's base properties (netdev,
+ * queue, status, position, insert) with QEMU's defaults and error texts,
+ * inserts a completed filter into its netdev's chain (a GQueue held by
+ * net/net.c, which walks it) and takes it out again on object-del.  It
+ * also fans COLO events out to every filter (colo_notify_filters()).
+ *
+ * Life cycle:
+ *   complete: netdev resolved -> position resolved -> class setup() ->
+ *             joins the chain -> holds a use of the netdev (netdev_del
+ *             refuses while filters are attached);
+ *   unparent: marked leaving (walks skip it) -> class cleanup(), which
+ *             may still netfilter_pass_to_next() held frames from its
+ *             old place -> leaves the chain -> releases the use.
+ *
+ * Threads: main context.
+ */
+#include <string.h>
+
+#include "net/filter.h"
+#include "net/net-private.h"
+#include "util/error.h"
+#include "util/stats.h"
+
+typedef enum {
+    NET_FILTER_INSERT_BEFORE,
+    NET_FILTER_INSERT_BEHIND,
+} NetFilterInsert;
+
+typedef struct {
+    /* properties */
+    char *netdev_id;          /* netdev= */
+    NetFilterDirection direction; /* queue= */
+    gboolean on;              /* status= */
+    char *position;           /* position= (head, tail or id=<id>) */
+    NetFilterInsert insert;   /* insert= */
+    /* state */
+    NetClient *netdev;        /* resolved at complete, NULL when detached */
+    GList *link;              /* our link in the netdev's chain */
+    gboolean leaving;         /* being removed: walks skip it */
+    gboolean set_up;          /* setup() succeeded, cleanup() not yet run */
+    uint64_t packets;         /* frames handed to receive() */
+    uint64_t bytes;
+} NetFilterPrivate;
+
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(NetFilter, netfilter, USER_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_NETDEV,
+    PROP_QUEUE,
+    PROP_STATUS,
+    PROP_POSITION,
+    PROP_INSERT,
+};
+
+static GType netfilter_insert_get_type(void)
+{
+    static gsize type_id;
+    static const GEnumValue values[] = {
+        { NET_FILTER_INSERT_BEFORE, "NET_FILTER_INSERT_BEFORE", "before" },
+        { NET_FILTER_INSERT_BEHIND, "NET_FILTER_INSERT_BEHIND", "behind" },
+        { 0, NULL, NULL },
+    };
+
+    if (g_once_init_enter(&type_id)) {
+        GType t = g_enum_register_static("NetfilterInsert", values);
+
+        g_once_init_leave(&type_id, t);
+    }
+    return type_id;
+}
+
+static NetFilterPrivate *priv_of(NetFilter *nf)
+{
+    return netfilter_get_instance_private(nf);
+}
+
+/* --- properties --------------------------------------------------------- */
+
+static void netfilter_set_status__(NetFilter *nf, gboolean on)
+{
+    NetFilterPrivate *p = priv_of(nf);
+    NetFilterClass *klass = NET_FILTER_GET_CLASS(nf);
+
+    if (p->on == on) {
+        return;
+    }
+    p->on = on;
+    /* Only a live filter is told; one being created reads its status in
+     * setup(). */
+    if (p->set_up && klass->status_changed) {
+        klass->status_changed(nf, on);
+    }
+}
+
+static void netfilter_set_property(GObject *obj, guint prop_id,
+                                   const GValue *value, GParamSpec *pspec)
+{
+    NetFilter *nf = NET_FILTER(obj);
+    NetFilterPrivate *p = priv_of(nf);
+
+    switch (prop_id) {
+    case PROP_NETDEV:
+        g_free(p->netdev_id);
+        p->netdev_id = g_value_dup_string(value);
+        break;
+    case PROP_QUEUE:
+        p->direction = g_value_get_enum(value);
+        break;
+    case PROP_STATUS: {
+        const char *s = g_value_get_string(value);
+
+        /* check_property() rejected anything else already; a direct
+         * g_object_set() with garbage leaves the status alone. */
+        if (g_strcmp0(s, "on") == 0) {
+            netfilter_set_status__(nf, TRUE);
+        } else if (g_strcmp0(s, "off") == 0) {
+            netfilter_set_status__(nf, FALSE);
+        }
+        break;
+    }
+    case PROP_POSITION:
+        g_free(p->position);
+        p->position = g_value_dup_string(value);
+        break;
+    case PROP_INSERT:
+        p->insert = g_value_get_enum(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
+    }
+}
+
+static void netfilter_get_property(GObject *obj, guint prop_id,
+                                   GValue *value, GParamSpec *pspec)
+{
+    NetFilterPrivate *p = priv_of(NET_FILTER(obj));
+
+    switch (prop_id) {
+    case PROP_NETDEV:
+        g_value_set_string(value, p->netdev_id);
+        break;
+    case PROP_QUEUE:
+        g_value_set_enum(value, p->direction);
+        break;
+    case PROP_STATUS:
+        g_value_set_string(value, p->on ? "on" : "off");
+        break;
+    case PROP_POSITION:
+        g_value_set_string(value, p->position);
+        break;
+    case PROP_INSERT:
+        g_value_set_enum(value, p->insert);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
+    }
+}
+
+/* Subclasses that override check_property() must chain up to this. */
+static gboolean netfilter_check_property(UserObject *obj, GParamSpec *pspec,
+                                         const GValue *value, GError **errp)
+{
+    if (strcmp(pspec->name, "status") == 0) {
+        const char *s = g_value_get_string(value);
+
+        if (g_strcmp0(s, "on") != 0 && g_strcmp0(s, "off") != 0) {
+            error_setg(errp, "Invalid value for netfilter status, "
+                       "should be 'on' or 'off'");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* --- life cycle ----------------------------------------------------------- */
+
+/* Resolves position= into the link to insert next to: *sibling NULL
+ * means the head (before = TRUE) or the tail (before = FALSE). */
+static gboolean netfilter_resolve_position__(NetFilter *nf,
+                                             GList **sibling,
+                                             gboolean *before,
+                                             GError **errp)
+{
+    NetFilterPrivate *p = priv_of(nf);
+    const char *pos = p->position ? p->position : "tail";
+    UserObject *obj;
+
+    *sibling = NULL;
+    if (strcmp(pos, "head") == 0) {
+        *before = TRUE;
+        return TRUE;
+    }
+    if (strcmp(pos, "tail") == 0) {
+        *before = FALSE;
+        return TRUE;
+    }
+    if (!g_str_has_prefix(pos, "id=")) {
+        error_setg(errp, "Parameter 'position' expects 'head', 'tail' or "
+                   "'id=<id>'");
+        return FALSE;
+    }
+    obj = user_object_find(OBJECT_KIND_OBJECT, pos + 3);
+    if (!obj || !NET_IS_FILTER(obj) || !priv_of(NET_FILTER(obj))->link) {
+        error_setg(errp, "filter '%s' not found", pos + 3);
+        return FALSE;
+    }
+    if (priv_of(NET_FILTER(obj))->netdev != p->netdev) {
+        error_setg(errp, "filter '%s' belongs to a different netdev",
+                   pos + 3);
+        return FALSE;
+    }
+    *sibling = priv_of(NET_FILTER(obj))->link;
+    *before = p->insert == NET_FILTER_INSERT_BEFORE;
+    return TRUE;
+}
+
+static gboolean netfilter_complete(UserObject *obj, GError **errp)
+{
+    NetFilter *nf = NET_FILTER(obj);
+    NetFilterPrivate *p = priv_of(nf);
+    NetFilterClass *klass = NET_FILTER_GET_CLASS(nf);
+    GQueue *chain;
+    GList *sibling;
+    gboolean before;
+
+    if (!p->netdev_id) {
+        error_setg(errp, "Parameter 'netdev' is required");
+        return FALSE;
+    }
+    p->netdev = net_find_netdev(p->netdev_id, errp);
+    if (!p->netdev) {
+        return FALSE;
+    }
+    /* Checked before setup(), so a bad position never half-builds the
+     * filter (QEMU checks it after). */
+    if (!netfilter_resolve_position__(nf, &sibling, &before, errp)) {
+        p->netdev = NULL;
+        return FALSE;
+    }
+    if (klass->setup && !klass->setup(nf, errp)) {
+        p->netdev = NULL;
+        return FALSE;
+    }
+    p->set_up = TRUE;
+
+    chain = net_client_get_filters(p->netdev);
+    if (!sibling) {
+        if (before) {
+            g_queue_push_head(chain, nf);
+            p->link = chain->head;
+        } else {
+            g_queue_push_tail(chain, nf);
+            p->link = chain->tail;
+        }
+    } else if (before) {
+        g_queue_insert_before(chain, sibling, nf);
+        p->link = sibling->prev;
+    } else {
+        g_queue_insert_after(chain, sibling, nf);
+        p->link = sibling->next;
+    }
+    user_object_ref_use(USER_OBJECT(p->netdev), user_object_get_id(obj));
+    return TRUE;
+}
+
+/* Takes 'nf' out of its chain, running cleanup() first.  Idempotent. */
+static void netfilter_leave__(NetFilter *nf)
+{
+    NetFilterPrivate *p = priv_of(nf);
+    NetFilterClass *klass = NET_FILTER_GET_CLASS(nf);
+    NetClient *netdev = p->netdev;
+
+    p->leaving = TRUE;
+    if (p->set_up) {
+        p->set_up = FALSE;
+        if (klass->cleanup) {
+            klass->cleanup(nf);
+        }
+    }
+    if (netdev && p->link) {
+        g_queue_delete_link(net_client_get_filters(netdev), p->link);
+        p->link = NULL;
+        user_object_unref_use(USER_OBJECT(netdev),
+                              user_object_get_id(USER_OBJECT(nf)));
+    }
+    p->netdev = NULL;
+}
+
+static void netfilter_unparent(UserObject *obj)
+{
+    netfilter_leave__(NET_FILTER(obj));
+}
+
+static void netfilter_dispose(GObject *obj)
+{
+    netfilter_leave__(NET_FILTER(obj));
+    G_OBJECT_CLASS(netfilter_parent_class)->dispose(obj);
+}
+
+static void netfilter_finalize(GObject *obj)
+{
+    NetFilterPrivate *p = priv_of(NET_FILTER(obj));
+
+    g_free(p->netdev_id);
+    g_free(p->position);
+    G_OBJECT_CLASS(netfilter_parent_class)->finalize(obj);
+}
+
+/* The default COLO event handler.  QEMU switches every filter off on
+ * FAILOVER (so a failover also silences filter-dump and filter-buffer);
+ * we leave non-COLO filters alone and let the COLO filters override this
+ * (see docs/interop.md). */
+static gboolean netfilter_handle_event_default(NetFilter *nf,
+                                               ColoEvent event,
+                                               GError **errp)
+{
+    return TRUE;
+}
+
+static void netfilter_init(NetFilter *nf)
+{
+    NetFilterPrivate *p = priv_of(nf);
+
+    p->direction = NET_FILTER_DIRECTION_ALL;
+    p->on = TRUE;
+    p->position = g_strdup("tail");
+    p->insert = NET_FILTER_INSERT_BEHIND;
+}
+
+static void netfilter_class_init(NetFilterClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+
+    oc->set_property = netfilter_set_property;
+    oc->get_property = netfilter_get_property;
+    oc->dispose = netfilter_dispose;
+    oc->finalize = netfilter_finalize;
+    uc->complete = netfilter_complete;
+    uc->unparent = netfilter_unparent;
+    uc->check_property = netfilter_check_property;
+    klass->handle_event = netfilter_handle_event_default;
+
+    g_object_class_install_property(oc, PROP_NETDEV,
+        prop_str("netdev", "id of the network backend to filter", NULL,
+                 PROP_REQUIRED));
+    g_object_class_install_property(oc, PROP_QUEUE,
+        prop_enum("queue", "direction to filter: all, rx (to the netdev, "
+                  "the guest's output) or tx (from the netdev)",
+                  NET_TYPE_FILTER_DIRECTION, NET_FILTER_DIRECTION_ALL, 0));
+    g_object_class_install_property(oc, PROP_STATUS,
+        prop_str("status", "on or off; an off filter lets frames pass "
+                 "untouched", "on", PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_POSITION,
+        prop_str("position", "place in the chain: head, tail or id=<id>",
+                 "tail", 0));
+    g_object_class_install_property(oc, PROP_INSERT,
+        prop_enum("insert", "with position=id=<id>: before or behind it",
+                  netfilter_insert_get_type(), NET_FILTER_INSERT_BEHIND, 0));
+}
+
+/* --- public ------------------------------------------------------------- */
+
+NetClient *netfilter_get_netdev(NetFilter *nf)
+{
+    return priv_of(nf)->netdev;
+}
+
+NetFilterDirection netfilter_get_direction(NetFilter *nf)
+{
+    return priv_of(nf)->direction;
+}
+
+gboolean netfilter_is_on(NetFilter *nf)
+{
+    return priv_of(nf)->on;
+}
+
+const char *netfilter_get_id(NetFilter *nf)
+{
+    return user_object_get_id(USER_OBJECT(nf));
+}
+
+void netfilter_get_counters(NetFilter *nf, uint64_t *packets,
+                            uint64_t *bytes)
+{
+    NetFilterPrivate *p = priv_of(nf);
+
+    if (packets) {
+        *packets = stats_read(&p->packets);
+    }
+    if (bytes) {
+        *bytes = stats_read(&p->bytes);
+    }
+}
+
+gboolean colo_notify_filters(ColoEvent event, GError **errp)
+{
+    GList *netdevs = user_object_list(OBJECT_KIND_NETDEV);
+    gboolean ok = TRUE;
+
+    for (GList *l = netdevs; l && ok; l = l->next) {
+        GPtrArray *snap;
+
+        if (!NET_IS_CLIENT(l->data)) {
+            continue;
+        }
+        /* A snapshot with references: a handler may change the chain. */
+        snap = g_ptr_array_new_with_free_func(g_object_unref);
+        for (GList *f = net_client_get_filters(l->data)->head; f;
+             f = f->next) {
+            g_ptr_array_add(snap, g_object_ref(f->data));
+        }
+        for (guint i = 0; i < snap->len && ok; i++) {
+            NetFilter *nf = snap->pdata[i];
+            NetFilterClass *klass = NET_FILTER_GET_CLASS(nf);
+
+            if (klass->handle_event && priv_of(nf)->link) {
+                ok = klass->handle_event(nf, event, errp);
+            }
+        }
+        g_ptr_array_unref(snap);
+    }
+    g_list_free(netdevs);
+    return ok;
+}
+
+/* --- net/net-private.h ------------------------------------------------- */
+
+GList *netfilter_link__(NetFilter *nf)
+{
+    return priv_of(nf)->link;
+}
+
+gboolean netfilter_wants__(NetFilter *nf, NetFilterDirection dir)
+{
+    NetFilterPrivate *p = priv_of(nf);
+
+    return p->on && !p->leaving &&
+           (p->direction == NET_FILTER_DIRECTION_ALL || p->direction == dir);
+}
+
+void netfilter_account__(NetFilter *nf, size_t len)
+{
+    NetFilterPrivate *p = priv_of(nf);
+
+    stats_inc(&p->packets);
+    stats_add(&p->bytes, len);
+}
+
+void netfilter_detach__(NetFilter *nf)
+{
+    g_message("filter '%s' detached from its netdev; it is inert now",
+              netfilter_get_id(nf));
+    netfilter_leave__(nf);
+}
