@@ -108,6 +108,30 @@ const char *object_property_type_name(GParamSpec *pspec);
 GParamSpec *object_class_find_user_property(GObjectClass *klass,
                                             const char *name);
 
+/* Help text of object_type_print_help() as a newly allocated string (for
+ * QMP or tests), or NULL with errp set for an unknown type. */
+char *object_type_help_text(ObjectKind kind, const char *qom_type,
+                            GError **errp);
+/* "object", "netdev", "device", "chardev". */
+const char *object_kind_name(ObjectKind kind);
+/* The option key naming the type: "qom-type" (object), "type" (netdev,
+ * chardev), "driver" (device). */
+const char *object_kind_type_key(ObjectKind kind);
+/* The registered name of exactly 'gtype' (borrowed) and its kind, or NULL
+ * if 'gtype' is not registered. */
+const char *object_type_registered_name(GType gtype, ObjectKind *kind_out);
+/* The user spelling of a property ("vnet_hdr_support"): its nick when the
+ * nick is a spelling of its name, otherwise its canonical name. */
+const char *object_property_user_name(GParamSpec *pspec);
+/* Parses 'str' into 'out' (an unset GValue, initialised here) according to
+ * 'pspec', with range checks; errors name 'name'. */
+gboolean object_property_parse(GParamSpec *pspec, const char *name,
+                               const char *str, GValue *out, GError **errp);
+/* The string form of 'value' ("on"/"off", decimal, enum nick); new string. */
+char *object_property_value_to_str(GParamSpec *pspec, const GValue *value);
+/* The string form of the default, or NULL (string without default). */
+char *object_property_default_str(GParamSpec *pspec);
+
 /* --- property helpers (flags: G_PARAM_READWRITE is implied) ------------- */
 
 GParamSpec *prop_bool(const char *name, const char *desc, gboolean def,
@@ -118,6 +142,8 @@ GParamSpec *prop_int(const char *name, const char *desc, gint min, gint max,
                      gint def, unsigned flags);
 GParamSpec *prop_uint64(const char *name, const char *desc, guint64 min,
                         guint64 max, guint64 def, unsigned flags);
+GParamSpec *prop_int64(const char *name, const char *desc, gint64 min,
+                       gint64 max, gint64 def, unsigned flags);
 GParamSpec *prop_str(const char *name, const char *desc, const char *def,
                      unsigned flags);
 GParamSpec *prop_enum(const char *name, const char *desc, GType enum_type,
@@ -131,9 +157,17 @@ ObjectKind user_object_get_kind(UserObject *obj);
 const char *user_object_get_type_name(UserObject *obj);
 gboolean user_object_is_complete(UserObject *obj);
 
-/* Creates, configures, completes and registers an object.  'props' maps
- * user property names (dotted allowed) to string values and must not
- * contain "id" or the type key; it may be NULL.  Unknown properties,
+/* Creates, configures, completes and registers an object.  Properties are
+ * applied in sorted key order (construct-only ones at g_object_new()), each
+ * through check_property(); errors are QEMU's: "Property 'TYPE.KEY' not
+ * found", "Parameter 'KEY' expects 'on' or 'off'", "Parameter 'KEY' expects
+ * a number between MIN and MAX", "Parameter 'KEY' does not accept value
+ * 'V'" (enums), "Parameter 'KEY' is missing" (PROP_REQUIRED), "Duplicate ID
+ * 'ID' for KIND", "invalid object type: TYPE" (per kind wording).
+ * 'props' maps user property names (dotted allowed) to string values; "id"
+ * and the type key are ignored if present; it may be NULL.  'id' may be
+ * NULL only for OBJECT_KIND_DEVICE (QEMU's -device without id=): the
+ * object then gets an anonymous id "device[N]".  Unknown properties,
  * missing PROP_REQUIRED ones, bad values and duplicate ids are errors that
  * name the key.  Returns a borrowed pointer (the registry owns it). */
 UserObject *user_object_create(ObjectKind kind, const char *qom_type,
@@ -153,7 +187,10 @@ UserObject *user_object_find(ObjectKind kind, const char *id);
  * (COLO_ERROR_DEVICE_NOT_FOUND) or "'ID' is not a TYPE". */
 UserObject *user_object_find_typed(ObjectKind kind, const char *id,
                                    GType type, GError **errp);
-/* Deletes an object (see the life cycle above). */
+/* Deletes an object (see the life cycle above).  Errors: "object 'ID' not
+ * found" (OBJECT), DeviceNotFound "Device 'ID' not found" (NETDEV, DEVICE)
+ * or "Chardev 'ID' not found", the use-count refusal, or the class's
+ * can_be_deleted() error. */
 gboolean user_object_delete(ObjectKind kind, const char *id, GError **errp);
 /* Deletes every object of every kind, newest first (shutdown). */
 void user_object_delete_all(void);
@@ -164,9 +201,13 @@ GList *user_object_list(ObjectKind kind);
 /* Use counting for can_be_deleted(): an object that uses 'obj' (a filter
  * using a chardev, a compare using an iothread) calls ref_use with its own
  * id when it starts and unref_use when it stops.  While the count is not
- * zero, deletion fails with "'ID' is in use by 'USER'". */
+ * zero, deletion fails with "KIND 'ID' is in use by 'USER'" (KIND is
+ * object, netdev, device or chardev), and user_object_delete_all() removes
+ * the users first. */
 void user_object_ref_use(UserObject *obj, const char *user_id);
 void user_object_unref_use(UserObject *obj, const char *user_id);
+/* The total number of uses of 'obj' (all users). */
+guint user_object_use_count(UserObject *obj);
 
 /* Sets or reads a property by user name, from or to its string form.
  * Setting after completion needs PROP_RUNTIME. */

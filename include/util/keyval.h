@@ -12,8 +12,9 @@
  * -object that is "qom-type", for -netdev and -chardev "type").  A later
  * element without "=" is a legacy flag: "name" means name=on, and "noname"
  * means name=off when 'name' is one of the known legacy flags (server,
- * wait, delay, nodelay is itself a key and means nodelay=on).  A repeated
- * key: the last value wins, as QEMU's option parser does.
+ * wait, telnet, tn3270, websocket, ipv4, ipv6, delay, mux); "nodelay" is
+ * itself a key and means nodelay=on.  A repeated key: the last value wins,
+ * as QEMU's option parser does.  A trailing ',' is ignored.
  *
  * Errors name the option and the offending key, e.g.
  * "Invalid parameter 'a..b'" or "Expected '=' after parameter 'foo'".

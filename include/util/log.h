@@ -41,13 +41,17 @@ typedef struct RateLimit {
  * number and the count restarts at zero. */
 bool ratelimit_allow(RateLimit *rl, uint64_t *suppressed);
 
-/* Logs a warning through 'rl'. */
+/* Logs a warning through 'rl' (in the "colo-util" log domain). */
 void colo_warn_rl(RateLimit *rl, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* The same, in log domain 'domain' (COLO_WARN_RL passes the caller's
+ * G_LOG_DOMAIN, so the log line names the module that warned). */
+void colo_warn_rl_domain(const char *domain, RateLimit *rl,
+                         const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /* A warning limited to 5 messages per 5 seconds at this call site. */
 #define COLO_WARN_RL(...) do {                                  \
         static RateLimit rl_ = RATE_LIMIT_INIT(5, 5000);        \
-        colo_warn_rl(&rl_, __VA_ARGS__);                        \
+        colo_warn_rl_domain(G_LOG_DOMAIN, &rl_, __VA_ARGS__);   \
     } while (0)
 
 #endif /* UTIL_LOG_H */

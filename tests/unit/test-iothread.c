@@ -1,0 +1,200 @@
+/*
+ * tests/unit/test-iothread.c - util/iothread.c: the iothread object starts
+ * a thread on complete, runs work on its own context (run_sync and sources
+ * attached to the context), accepts QEMU's tuning properties, refuses
+ * deletion while in use, and joins its thread on delete.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/iothread.h"
+#include "util/error.h"
+
+static UserObject *make(const char *opts)
+{
+    g_autoptr(GError) err = NULL;
+    UserObject *o = user_object_create_from_opts(OBJECT_KIND_OBJECT, opts,
+                                                 NULL, &err);
+
+    ck_assert_msg(o != NULL, "%s: %s", opts, err ? err->message : "?");
+    return o;
+}
+
+typedef struct Probe {
+    GThread *thread;          /* where the work ran */
+    GMainContext *thread_default;
+    gboolean owner;           /* owned the iothread context */
+    GMainContext *ctx;        /* the iothread context */
+    int runs;
+} Probe;
+
+static gboolean probe_fn(gpointer opaque)
+{
+    Probe *p = opaque;
+
+    p->thread = g_thread_self();
+    p->thread_default = g_main_context_get_thread_default();
+    p->owner = g_main_context_is_owner(p->ctx);
+    p->runs++;
+    return G_SOURCE_REMOVE;
+}
+
+START_TEST(test_run_sync)
+{
+    IOThread *iot = IO_THREAD(make("iothread,id=io0"));
+    Probe p = { .ctx = iothread_get_context(IO_THREAD(iot)) };
+
+    ck_assert_ptr_nonnull(p.ctx);
+    ck_assert_ptr_ne(p.ctx, main_context());
+    ck_assert_ptr_eq(main_context(), g_main_context_default());
+    for (int i = 0; i < 100; i++) {
+        iothread_run_sync(iot, probe_fn, &p);
+    }
+    ck_assert_int_eq(p.runs, 100);
+    ck_assert_ptr_ne(p.thread, g_thread_self());
+    ck_assert_ptr_eq(p.thread_default, p.ctx);
+    ck_assert(p.owner);
+    ck_assert(user_object_delete(OBJECT_KIND_OBJECT, "io0", NULL));
+}
+END_TEST
+
+typedef struct TimerProbe {
+    GMutex lock;
+    GCond cond;
+    int fired;
+} TimerProbe;
+
+static gboolean timer_cb(gpointer opaque)
+{
+    TimerProbe *t = opaque;
+
+    g_mutex_lock(&t->lock);
+    t->fired++;
+    g_cond_signal(&t->cond);
+    g_mutex_unlock(&t->lock);
+    return t->fired < 3 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+START_TEST(test_sources_run_in_thread)
+{
+    IOThread *iot = IO_THREAD(make("iothread,id=io1"));
+    TimerProbe t = { 0 };
+    GSource *src = g_timeout_source_new(5);
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    g_mutex_init(&t.lock);
+    g_cond_init(&t.cond);
+    g_source_set_callback(src, timer_cb, &t, NULL);
+    g_source_attach(src, iothread_get_context(iot));
+    g_source_unref(src);
+    g_mutex_lock(&t.lock);
+    while (t.fired < 3) {
+        ck_assert(g_cond_wait_until(&t.cond, &t.lock, deadline));
+    }
+    g_mutex_unlock(&t.lock);
+    ck_assert(user_object_delete(OBJECT_KIND_OBJECT, "io1", NULL));
+}
+END_TEST
+
+START_TEST(test_properties)
+{
+    UserObject *o = make("iothread,id=io2,poll-max-ns=0,poll-grow=2,"
+                         "poll-shrink=3,aio-max-batch=16");
+    g_autofree char *a = user_object_get_str(o, "poll-max-ns", NULL);
+    g_autofree char *b = user_object_get_str(o, "aio-max-batch", NULL);
+    g_autofree char *c = user_object_get_str(o, "thread-pool-max", NULL);
+    g_autofree char *help = object_type_help_text(OBJECT_KIND_OBJECT,
+                                                  "iothread", NULL);
+    GError *err = NULL;
+
+    ck_assert_str_eq(a, "0");
+    ck_assert_str_eq(b, "16");
+    ck_assert_str_eq(c, "64");
+    /* runtime-settable, as in QEMU */
+    ck_assert(user_object_set_str(o, "poll-max-ns", "1000", &err));
+    ck_assert(!user_object_set_str(o, "poll-grow", "-1", &err));
+    ck_assert_ptr_nonnull(strstr(err->message, "'poll-grow'"));
+    g_clear_error(&err);
+    ck_assert(g_str_has_prefix(help, "iothread options:\n"));
+    ck_assert_ptr_nonnull(strstr(help, "  poll-max-ns=<int64>"));
+    ck_assert_ptr_nonnull(strstr(help, "(default: 32768)"));
+
+    ck_assert_ptr_null(user_object_create_from_opts(
+        OBJECT_KIND_OBJECT, "iothread,id=io3,poll-max-ns=-5", NULL, &err));
+    g_clear_error(&err);
+    ck_assert_ptr_null(user_object_create_from_opts(
+        OBJECT_KIND_OBJECT, "iothread,id=io3,thread-pool-min=8,"
+        "thread-pool-max=4", NULL, &err));
+    ck_assert_ptr_nonnull(strstr(err->message, "thread-pool-min"));
+    g_clear_error(&err);
+    ck_assert_ptr_null(user_object_find(OBJECT_KIND_OBJECT, "io3"));
+}
+END_TEST
+
+START_TEST(test_in_use)
+{
+    UserObject *o = make("iothread,id=io4");
+    GError *err = NULL;
+
+    user_object_ref_use(o, "comp0");
+    ck_assert(!user_object_delete(OBJECT_KIND_OBJECT, "io4", &err));
+    ck_assert_str_eq(err->message, "object 'io4' is in use by 'comp0'");
+    g_clear_error(&err);
+    user_object_unref_use(o, "comp0");
+    ck_assert(user_object_delete(OBJECT_KIND_OBJECT, "io4", &err));
+}
+END_TEST
+
+START_TEST(test_many_and_delete_all)
+{
+    for (int i = 0; i < 8; i++) {
+        g_autofree char *opts = g_strdup_printf("iothread,id=t%d", i);
+        make(opts);
+    }
+    user_object_delete_all();
+    ck_assert_ptr_null(user_object_list(OBJECT_KIND_OBJECT));
+}
+END_TEST
+
+START_TEST(test_unfinished_object)
+{
+    /* An iothread never completed: run_sync runs inline, finalize copes. */
+    IOThread *iot = g_object_new(TYPE_IOTHREAD, NULL);
+    Probe p = { 0 };
+
+    ck_assert_ptr_null(iothread_get_context(iot));
+    iothread_run_sync(iot, probe_fn, &p);
+    ck_assert_int_eq(p.runs, 1);
+    ck_assert_ptr_eq(p.thread, g_thread_self());
+    g_object_unref(iot);
+}
+END_TEST
+
+static Suite *iothread_suite(void)
+{
+    Suite *s = suite_create("util/iothread");
+    TCase *tc = tcase_create("iothread");
+
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_run_sync);
+    tcase_add_test(tc, test_sources_run_in_thread);
+    tcase_add_test(tc, test_properties);
+    tcase_add_test(tc, test_in_use);
+    tcase_add_test(tc, test_many_and_delete_all);
+    tcase_add_test(tc, test_unfinished_object);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(iothread_suite());
+    int failed;
+
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

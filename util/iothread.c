@@ -1,0 +1,283 @@
+/*
+ * util/iothread.c - the "iothread" object: a thread iterating its own
+ * GMainContext (include/util/iothread.h).
+ *
+ *   -object iothread,id=iothread1
+ *
+ * complete() creates the context and starts the thread; unparent() (delete
+ * and shutdown) and finalize stop and join it.  colo-compare attaches its
+ * chardev sources and timers to iothread_get_context() and calls
+ * user_object_ref_use() on the iothread, so the iothread cannot be deleted
+ * under it.
+ *
+ * QEMU's AioContext tuning properties (poll-max-ns, poll-grow, poll-shrink,
+ * aio-max-batch, thread-pool-min, thread-pool-max) are accepted, range
+ * checked and readable so that QEMU command lines and management tools work
+ * unchanged; a GLib main loop does not busy-poll, so they have no effect.
+ *
+ * Threads: properties, complete, unparent and run_sync run in the main
+ * thread; the loop runs in the iothread.  Stopping is done by a source
+ * attached to the iothread's context, so a stop can never race with the
+ * loop starting.  (Compiled into the qom library: it is a QOM type.)
+ */
+#include "util/iothread.h"
+#include "util/error.h"
+
+struct _IOThread {
+    UserObject parent_instance;
+
+    /* properties (accepted for QEMU compatibility; no effect) */
+    gint64 poll_max_ns;       /* "poll-max-ns" */
+    gint64 poll_grow;         /* "poll-grow" */
+    gint64 poll_shrink;       /* "poll-shrink" */
+    gint64 aio_max_batch;     /* "aio-max-batch" */
+    gint64 thread_pool_min;   /* "thread-pool-min" */
+    gint64 thread_pool_max;   /* "thread-pool-max" */
+
+    /* state (main thread) */
+    GMainContext *ctx;        /* the thread's context; NULL before complete */
+    GMainLoop *loop;          /* runs 'ctx' in 'thread' */
+    GThread *thread;          /* NULL when not running */
+};
+
+G_DEFINE_TYPE(IOThread, iothread, USER_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_POLL_MAX_NS,
+    PROP_POLL_GROW,
+    PROP_POLL_SHRINK,
+    PROP_AIO_MAX_BATCH,
+    PROP_THREAD_POOL_MIN,
+    PROP_THREAD_POOL_MAX,
+    N_PROPS
+};
+
+#define IOTHREAD_POLL_MAX_NS_DEFAULT 32768
+
+/* Runs in the iothread. */
+static gpointer iothread_thread_fn(gpointer opaque)
+{
+    IOThread *iot = opaque;
+
+    g_main_context_push_thread_default(iot->ctx);
+    g_main_loop_run(iot->loop);
+    g_main_context_pop_thread_default(iot->ctx);
+    return NULL;
+}
+
+/* Runs in the iothread, inside its loop. */
+static gboolean iothread_quit_cb(gpointer opaque)
+{
+    g_main_loop_quit(opaque);
+    return G_SOURCE_REMOVE;
+}
+
+/* Main thread.  Stops and joins the thread; a no-op if it is not running. */
+static void iothread_stop(IOThread *iot)
+{
+    GSource *src;
+
+    if (!iot->thread) {
+        return;
+    }
+    src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_HIGH);
+    g_source_set_callback(src, iothread_quit_cb, g_main_loop_ref(iot->loop),
+                          (GDestroyNotify)g_main_loop_unref);
+    g_source_attach(src, iot->ctx);
+    g_source_unref(src);
+    g_thread_join(iot->thread);
+    iot->thread = NULL;
+}
+
+static gboolean iothread_complete(UserObject *obj, GError **errp)
+{
+    IOThread *iot = IO_THREAD(obj);
+    g_autofree char *name = g_strdup_printf("iothread-%s",
+                                            user_object_get_id(obj));
+
+    if (iot->thread_pool_min > iot->thread_pool_max) {
+        error_setg(errp, "thread-pool-min (%" G_GINT64_FORMAT ") must not "
+                   "be greater than thread-pool-max (%" G_GINT64_FORMAT ")",
+                   iot->thread_pool_min, iot->thread_pool_max);
+        return FALSE;
+    }
+    iot->ctx = g_main_context_new();
+    iot->loop = g_main_loop_new(iot->ctx, FALSE);
+    iot->thread = g_thread_try_new(name, iothread_thread_fn, iot, errp);
+    if (!iot->thread) {
+        g_prefix_error(errp, "could not start iothread '%s': ",
+                       user_object_get_id(obj));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void iothread_unparent(UserObject *obj)
+{
+    iothread_stop(IO_THREAD(obj));
+}
+
+static void iothread_finalize(GObject *gobj)
+{
+    IOThread *iot = IO_THREAD(gobj);
+
+    iothread_stop(iot);
+    g_clear_pointer(&iot->loop, g_main_loop_unref);
+    g_clear_pointer(&iot->ctx, g_main_context_unref);
+    G_OBJECT_CLASS(iothread_parent_class)->finalize(gobj);
+}
+
+static gint64 *iothread_prop_field(IOThread *iot, guint prop_id)
+{
+    switch (prop_id) {
+    case PROP_POLL_MAX_NS:
+        return &iot->poll_max_ns;
+    case PROP_POLL_GROW:
+        return &iot->poll_grow;
+    case PROP_POLL_SHRINK:
+        return &iot->poll_shrink;
+    case PROP_AIO_MAX_BATCH:
+        return &iot->aio_max_batch;
+    case PROP_THREAD_POOL_MIN:
+        return &iot->thread_pool_min;
+    case PROP_THREAD_POOL_MAX:
+        return &iot->thread_pool_max;
+    default:
+        return NULL;
+    }
+}
+
+static void iothread_set_property(GObject *gobj, guint prop_id,
+                                  const GValue *value, GParamSpec *pspec)
+{
+    gint64 *field = iothread_prop_field(IO_THREAD(gobj), prop_id);
+
+    if (!field) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, prop_id, pspec);
+        return;
+    }
+    *field = g_value_get_int64(value);
+}
+
+static void iothread_get_property(GObject *gobj, guint prop_id,
+                                  GValue *value, GParamSpec *pspec)
+{
+    gint64 *field = iothread_prop_field(IO_THREAD(gobj), prop_id);
+
+    if (!field) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, prop_id, pspec);
+        return;
+    }
+    g_value_set_int64(value, *field);
+}
+
+static void iothread_class_init(IOThreadClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    GParamSpec *props[N_PROPS] = { NULL };
+
+    oc->set_property = iothread_set_property;
+    oc->get_property = iothread_get_property;
+    oc->finalize = iothread_finalize;
+    uc->description = "a thread running its own event loop";
+    uc->complete = iothread_complete;
+    uc->unparent = iothread_unparent;
+
+    props[PROP_POLL_MAX_NS] = prop_int64("poll-max-ns",
+        "maximum polling time in ns (accepted, no effect: "
+        "the GLib loop does not poll)",
+        0, G_MAXINT64, IOTHREAD_POLL_MAX_NS_DEFAULT, PROP_RUNTIME);
+    props[PROP_POLL_GROW] = prop_int64("poll-grow",
+        "polling time growth factor (accepted, no effect)",
+        0, G_MAXINT64, 0, PROP_RUNTIME);
+    props[PROP_POLL_SHRINK] = prop_int64("poll-shrink",
+        "polling time shrink divisor (accepted, no effect)",
+        0, G_MAXINT64, 0, PROP_RUNTIME);
+    props[PROP_AIO_MAX_BATCH] = prop_int64("aio-max-batch",
+        "maximum number of requests in a batch (accepted, no effect)",
+        0, G_MAXINT64, 0, PROP_RUNTIME);
+    props[PROP_THREAD_POOL_MIN] = prop_int64("thread-pool-min",
+        "minimum number of worker threads (accepted, no effect)",
+        0, G_MAXINT, 0, PROP_RUNTIME);
+    props[PROP_THREAD_POOL_MAX] = prop_int64("thread-pool-max",
+        "maximum number of worker threads (accepted, no effect)",
+        0, G_MAXINT, 64, PROP_RUNTIME);
+    g_object_class_install_properties(oc, N_PROPS, props);
+}
+
+static void iothread_init(IOThread *iot)
+{
+    iot->poll_max_ns = IOTHREAD_POLL_MAX_NS_DEFAULT;
+    iot->thread_pool_max = 64;
+}
+
+GMainContext *iothread_get_context(IOThread *iot)
+{
+    g_return_val_if_fail(IO_IS_THREAD(iot), NULL);
+    return iot->ctx;
+}
+
+typedef struct RunSync {
+    GSourceFunc fn;           /* the work */
+    gpointer data;            /* its argument */
+    GMutex lock;              /* protects 'done' */
+    GCond cond;               /* signalled when 'done' is set */
+    gboolean done;            /* fn has returned */
+} RunSync;
+
+/* Runs in the iothread. */
+static gboolean run_sync_cb(gpointer opaque)
+{
+    RunSync *rs = opaque;
+
+    rs->fn(rs->data);
+    g_mutex_lock(&rs->lock);
+    rs->done = TRUE;
+    g_cond_signal(&rs->cond);
+    g_mutex_unlock(&rs->lock);
+    return G_SOURCE_REMOVE;
+}
+
+/* Any thread but the iothread.  If the thread is not running (the object is
+ * not complete) or the caller is the iothread itself, 'fn' runs directly. */
+void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data)
+{
+    RunSync rs = { .fn = fn, .data = data };
+    GSource *src;
+
+    g_return_if_fail(IO_IS_THREAD(iot));
+    if (!iot->thread || g_main_context_is_owner(iot->ctx)) {
+        fn(data);
+        return;
+    }
+    g_mutex_init(&rs.lock);
+    g_cond_init(&rs.cond);
+    src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_HIGH);
+    g_source_set_callback(src, run_sync_cb, &rs, NULL);
+    g_source_attach(src, iot->ctx);
+    g_source_unref(src);
+
+    g_mutex_lock(&rs.lock);
+    while (!rs.done) {
+        g_cond_wait(&rs.cond, &rs.lock);
+    }
+    g_mutex_unlock(&rs.lock);
+    g_mutex_clear(&rs.lock);
+    g_cond_clear(&rs.cond);
+}
+
+GMainContext *main_context(void)
+{
+    return g_main_context_default();
+}
+
+static void iothread_register(void)
+{
+    object_type_register(OBJECT_KIND_OBJECT, "iothread", TYPE_IOTHREAD);
+}
+type_init(iothread_register)
+
