@@ -19,9 +19,10 @@
  * run; then the filters get COLO_EVENT_CHECKPOINT (the rewriter resets its
  * offsets) and the COLO_CHECKPOINT_DONE event is emitted.
  *
- * Without a colo-frame object the frame is in mode "none": requests are
- * counted and announced with the event driver, which is what an external
- * manager needs, and nothing else happens.
+ * Without a colo-frame object (or after failover) the frame is in mode
+ * "none": COLO is not running, so a request is answered at once with a
+ * checkpoint event to the listeners alone, and colo-compare releases what
+ * it held.  QEMU in that situation holds the output forever.
  *
  * Threads: colo_request_checkpoint() hands over to the main context; the
  * rest runs there.
@@ -62,6 +63,7 @@ typedef struct ColoFrameState {
     guint timeout_source;        /* checkpoint-timeout timer */
     unsigned broadcast_waiting;  /* listeners still to run */
     gboolean broadcasting;
+    gboolean broadcast_quiet;    /* mode none: release only, no filters/events */
     GPid exec_pid;               /* driver exec: the running command */
 
     ColoStats stats;
@@ -178,11 +180,12 @@ static gboolean broadcast_call_listener(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void broadcast(ColoEvent event)
+static void broadcast(ColoEvent event, gboolean quiet)
 {
     GList *l;
 
     frame.broadcasting = TRUE;
+    frame.broadcast_quiet = quiet;
     /* One extra count for ourselves, so that listeners finishing
      * synchronously cannot complete the broadcast while we iterate. */
     frame.broadcast_waiting = 1;
@@ -245,6 +248,10 @@ static void broadcast_finish(ColoEvent event)
     GError *err = NULL;
 
     frame.broadcasting = FALSE;
+    if (frame.broadcast_quiet) {
+        schedule_pending();
+        return;
+    }
     if (!colo_notify_filters(event, &err)) {
         g_warning("COLO %s event: %s",
                   event == COLO_EVENT_CHECKPOINT ? "checkpoint" : "failover",
@@ -388,6 +395,18 @@ static gboolean request_in_main(gpointer data)
     frame.stats.requests[req->reason]++;
     if (frame.failover) {
         frame.stats.ignored++;  /* nobody to checkpoint with any more */
+    } else if (frame.mode == COLO_MODE_NONE) {
+        /*
+         * COLO is not running: there is no secondary to bring in line, so
+         * nothing justifies holding the primary's output.  Answer at once
+         * with a checkpoint event to the listeners only (colo-compare
+         * releases what it holds); the filters and the QMP clients are not
+         * told about a checkpoint that did not happen.
+         */
+        frame.stats.ignored++;
+        if (!frame.broadcasting) {
+            broadcast(COLO_EVENT_CHECKPOINT, TRUE);
+        }
     } else {
         if (frame.in_flight || frame.pending || frame.broadcasting) {
             frame.stats.coalesced++;
@@ -444,7 +463,7 @@ void colo_checkpoint_done(gboolean ok, const char *error)
     }
     frame.in_flight = FALSE;
     frame.stats.completed++;
-    broadcast(COLO_EVENT_CHECKPOINT);
+    broadcast(COLO_EVENT_CHECKPOINT, FALSE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -478,7 +497,7 @@ gboolean colo_failover(ColoExitReason reason, GError **errp)
     g_clear_pointer(&frame.pending_source, g_free);
 
     colo_frame_failover_reconfigure(frame.obj, mode);
-    broadcast(COLO_EVENT_FAILOVER);
+    broadcast(COLO_EVENT_FAILOVER, FALSE);
 
     frame.last_mode = mode;
     frame.mode = COLO_MODE_NONE;
