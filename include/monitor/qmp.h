@@ -2,11 +2,13 @@
  * include/monitor/qmp.h - the QMP monitor.
  *
  * -qmp unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off |
- * stdio (QEMU's spellings) opens a monitor; several may be open at once.
- * Each connection gets the greeting
+ * stdio (QEMU's spellings; also legacy "server,nowait", and client mode
+ * without server=on) opens a monitor; several may be open at once, and a
+ * listening one serves several clients at once, each negotiating on its
+ * own (QEMU: one client per monitor).  Each connection gets the greeting
  *   {"QMP": {"version": {...}, "capabilities": ["oob"]}}
  * and must send qmp_capabilities before other commands (CommandNotFound
- * otherwise, as QEMU).  Requests are JSON objects {"execute": NAME,
+ * otherwise, as QEMU: nothing else runs before it).  Requests are JSON objects {"execute": NAME,
  * "arguments": {...}, "id": ANY}; replies are {"return": ...} or
  * {"error": {"class": ..., "desc": ...}}, with "id" echoed.  A request
  * larger than QMP_MAX_REQUEST bytes or malformed JSON gets an error reply
@@ -23,6 +25,21 @@
  * 'args' is the arguments object (never NULL; empty when absent), borrowed.
  * On success the handler sets *ret to a new JsonNode (or leaves it NULL for
  * an empty {} return) and returns TRUE.  Handlers run in the main context.
+ *
+ * Schema: every qapi/<module>.json file in the tree is read (no include
+ * list needed); each definition needs a '##' doc block naming it
+ * ("# @NAME:") and documenting every member ("# @arg: text").  Before a
+ * handler runs, qmp_dispatch() checks the arguments against the schema:
+ * "Parameter 'X' is missing", "Parameter 'X' is unexpected", "Invalid
+ * parameter type for 'X', expected: string", "Parameter 'X' does not accept
+ * value 'V'" (enums), recursing into struct-typed members ('a.b').  A
+ * command whose arguments are an open set (object-add, netdev_add,
+ * chardev-add with backend-specific keys) says so with QEMU's
+ * 'gen': false; its declared members are still checked (missing, type),
+ * the others are passed to the handler unchecked.  ('boxed': true with a
+ * union as 'data', or 'features': [ 'open-args' ], mean the same.)
+ * A handler therefore never sees a missing required argument or one of the
+ * wrong JSON type, but the qmp_arg_*() helpers below stay safe to use.
  *
  * Events: qmp_event_emit() may be called from any thread; the event is
  * timestamped when emitted and sent, in order, to every monitor that has
@@ -41,7 +58,7 @@ typedef gboolean (*QmpCommandFn)(JsonObject *args, JsonNode **ret,
 typedef struct QmpCommand {
     const char *name;
     QmpCommandFn fn;
-    gboolean allow_preconfig;   /* allowed before qmp_capabilities */
+    gboolean allow_preconfig;   /* QEMU's flag, kept for introspection */
 } QmpCommand;
 
 /* Generated: the table, terminated by { NULL }. */
@@ -66,7 +83,9 @@ void qemu_system_shutdown_request(void);
 
 /* Helpers for handlers: typed argument access with QMP-shaped errors
  * ("Parameter 'NAME' is missing", "Invalid parameter type for 'NAME',
- * expected: string"). */
+ * expected: string").  '*out' is set only when the member is present (so
+ * initialise it with the default); a string is borrowed from 'args'.
+ * Absent and not 'required' returns TRUE. */
 gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
                      const char **out, GError **errp);
 gboolean qmp_arg_bool(JsonObject *args, const char *name, gboolean required,
