@@ -36,11 +36,22 @@
  * Events: CHR_EVENT_OPENED when a connection is established (server
  * accepted or client connected), CHR_EVENT_CLOSED when it is lost.  A
  * client with reconnect=N retries every N seconds; a server accepts one
- * client at a time and listens again after it leaves.
+ * client at a time and listens again after it leaves.  A frontend that
+ * installs handlers on an already connected chardev gets OPENED soon
+ * after (as QEMU), from its context.  Events and the writable callback
+ * are delivered from the chardev's own dispatch, never from inside a
+ * chr_fe_*() call (chr_fe_disconnect() closes at the next dispatch).
+ * A frontend that reassembles frames resets its FrameReader on CLOSED.
+ *
+ * Reading: while a frontend has handlers installed (even with read ==
+ * NULL, which discards) and has not paused reading, the chardev reads
+ * and delivers as data arrives.  With no frontend nothing is read; a
+ * peer that leaves is still noticed.
  */
 #ifndef CHARDEV_CHAR_H
 #define CHARDEV_CHAR_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include "qom/object.h"
@@ -123,7 +134,9 @@ void chardev_emit_event(Chardev *chr, ChrEvent event);
 void chardev_emit_writable(Chardev *chr);
 
 /* Blocks start-up until every "server=on,wait=on" chardev has its client
- * (QEMU semantics), iterating the main context.  Called once by main(). */
+ * (QEMU semantics), iterating the main context.  Called once by main().
+ * SIGTERM, SIGINT or SIGHUP also end the wait (their other handlers run
+ * too, so main() sees its shutdown request). */
 void chardev_wait_for_clients(void);
 
 #endif /* CHARDEV_CHAR_H */

@@ -58,11 +58,15 @@ typedef struct FrameReader {
     uint8_t *buf;             /* max_len bytes, allocated once */
     uint64_t frames;          /* frames delivered */
     uint64_t errors;          /* framing errors */
+    uint64_t resets;          /* frame_reader_reset() calls; a reset from
+                               * inside the callback ends the feed */
 } FrameReader;
 
+/* 'max_len' 0 means FRAME_MAX_LEN_DEFAULT. */
 void frame_reader_init(FrameReader *r, bool vnet, uint32_t max_len);
 void frame_reader_destroy(FrameReader *r);
-/* Forgets any partial frame (call on every disconnect). */
+/* Forgets any partial frame (call on every disconnect).  May be called
+ * from the FrameFn: the running feed then stops after that frame. */
 void frame_reader_reset(FrameReader *r);
 void frame_reader_set_vnet(FrameReader *r, bool vnet);
 /* Feeds 'len' bytes; calls 'fn' for every frame completed.  Frames lying

@@ -1,0 +1,1641 @@
+/*
+ * chardev/char-socket.c - the "socket" chardev: a TCP (IPv4/IPv6) or unix
+ * stream socket, server or client, with QEMU's -chardev socket options.
+ *
+ *   -chardev socket,id=ID,host=H,port=P[,to=P2][,ipv4=on|off][,ipv6=on|off]
+ *            [,server=on|off][,wait=on|off][,reconnect=SECS]
+ *            [,reconnect-ms=MS][,nodelay=on|off][,out-buffer-size=BYTES]
+ *   -chardev socket,id=ID,path=PATH[,abstract=on|off][,tight=on|off] ...
+ *
+ * Server (server=on): listens when the chardev is created (on every
+ * address 'host' resolves to: "localhost" gives 127.0.0.1 and ::1, "::"
+ * is dual-stack) and accepts one client at a time.  While a client is
+ * connected the listening sockets are not polled, so further clients wait
+ * in the backlog of 1 and are accepted after the current one leaves.
+ * wait=on (the command line default, as in QEMU) makes start-up block in
+ * chardev_wait_for_clients() until the first client arrives.
+ *
+ * Client: without reconnect, the chardev connects while it is created and
+ * a failure is a creation error ("Failed to connect to 'H:P': Connection
+ * refused", as QEMU).  With reconnect=N (or reconnect-ms) it connects
+ * asynchronously and retries every N seconds, logging failures through a
+ * rate limit, also after a connection is lost.
+ *
+ * I/O happens in the context the chardev is attached to (char.c moves it):
+ * one custom GSource per attachment holds the listening fds, the
+ * connection fd and a ready time used as the reconnect timer and to run
+ * deferred work (a disconnect requested from a callback, the OPENED event
+ * owed to a frontend that attached to an open connection).
+ *
+ * Reading: up to CHAR_SOCKET_READ_SIZE bytes per recv(), at most
+ * CHAR_SOCKET_READS_PER_WAKEUP recv()s per wake-up, each delivered to the
+ * frontend at once.  Nothing is read while no frontend has installed
+ * handlers or while reading is paused.
+ *
+ * Writing: chr_fe_write() takes a whole message or nothing.  The first
+ * message after a dispatch, with nothing queued, is sent directly with
+ * sendmsg() (no added latency for a lone packet) and only what the socket
+ * did not take is copied into the output ring.  Further messages are
+ * appended if the ring (at most out-buffer-size bytes, grown by doubling)
+ * can take all of them, and refused with -EAGAIN only if the socket
+ * cannot take queued data to make room either.  A burst thus leaves in
+ * one sendmsg() at the next dispatch, or as soon as CHAR_SOCKET_FLUSH_BATCH
+ * bytes are queued (4-5 times the frame rate of one system call per
+ * frame for small frames).  The ring drains while
+ * the socket is writable; the fd is polled for output only while data is
+ * queued.  A writer that was refused gets its writable callback once the
+ * ring is below half.
+ *
+ * Disconnect (EOF, error, or chr_fe_disconnect()): the socket is closed,
+ * the output ring is discarded (the next connection starts on a frame
+ * boundary), CLOSED is emitted, a server listens again and a client with
+ * reconnect schedules its next attempt.
+ *
+ * Every event a callback could react to is emitted last in its handler,
+ * and the handler re-checks that the chardev is still attached to the same
+ * source afterwards, since a callback may move or release the chardev.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "chardev/char.h"
+#include "chardev/char-internal.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/stats.h"
+
+#define CHAR_SOCKET_READ_SIZE (64 * 1024)      /* bytes per recv() */
+#define CHAR_SOCKET_READS_PER_WAKEUP 8         /* recv()s per wake-up */
+#define CHAR_SOCKET_OUT_DEFAULT (4u * 1024 * 1024)
+/* Two of the largest frames (69632 + 8 header bytes) must fit. */
+#define CHAR_SOCKET_OUT_MIN (128u * 1024)
+#define CHAR_SOCKET_OUT_MAX (1024u * 1024 * 1024)
+#define CHAR_SOCKET_OUT_INITIAL (64u * 1024)   /* first ring allocation */
+#define CHAR_SOCKET_FLUSH_BATCH (64u * 1024)   /* queued bytes sent at once */
+#define CHAR_SOCKET_MAX_LISTEN 8               /* listening addresses */
+#define CHAR_SOCKET_BACKLOG 1                  /* one waiting client */
+#define CHAR_SOCKET_CONNECT_TIMEOUT_MS 15000   /* creation-time connect */
+#define CHAR_SOCKET_ACCEPT_BACKOFF_US G_USEC_PER_SEC /* after EMFILE etc. */
+
+/* The peer shut its side down (poll(2) event, Linux). */
+#define CS_POLLRDHUP ((GIOCondition)POLLRDHUP)
+
+/* A warning about 's', through its own rate limit (peer-triggered). */
+#define CS_WARN(s, ...) \
+    colo_warn_rl_domain(G_LOG_DOMAIN, &(s)->rl, __VA_ARGS__)
+
+typedef enum {
+    CS_DISCONNECTED,          /* server: listening; client: idle/waiting */
+    CS_CONNECTING,            /* client: non-blocking connect() pending */
+    CS_CONNECTED,
+} CharSocketState;
+
+/* One resolved address to connect to. */
+typedef struct CharSocketAddr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} CharSocketAddr;
+
+#define TYPE_CHAR_SOCKET (char_socket_get_type())
+G_DECLARE_FINAL_TYPE(CharSocket, char_socket, CHAR, SOCKET, Chardev)
+
+struct _CharSocket {
+    Chardev parent_instance;
+
+    /* properties (fixed once complete) */
+    char *host;               /* inet host, "" = any / loopback */
+    char *port;               /* inet port (string, as QEMU) */
+    char *path;               /* unix path or abstract name */
+    guint to;                 /* last port of a listen range, 0 = none */
+    gboolean server;
+    gboolean wait;
+    gboolean nodelay;
+    gboolean ipv4, ipv6;
+    gboolean abstract;        /* linux abstract namespace */
+    gboolean tight;           /* abstract address length = name length */
+    guint64 reconnect;        /* seconds, 0 = never */
+    guint64 reconnect_ms;     /* milliseconds, 0 = never */
+    guint64 out_buffer_size;  /* bytes queued at most */
+    gboolean wait_given, reconnect_given, ipv4_given, ipv6_given;
+
+    /* configuration derived at complete (then constant) */
+    gboolean is_unix;
+    int64_t reconnect_us;     /* retry interval, 0 = no reconnect */
+    char *target;             /* "host:port" or path, for messages */
+    char *addr_desc;          /* "tcp:127.0.0.1:9000" for filenames */
+    gboolean unlink_path;     /* we created the unix socket file */
+    int listen_fds[CHAR_SOCKET_MAX_LISTEN];
+    guint n_listen;
+
+    /* I/O state: attached context only */
+    CharSocketState state;
+    int fd;                   /* connection (or connecting) fd, or -1 */
+    GSource *src;             /* NULL while detached */
+    gpointer listen_tags[CHAR_SOCKET_MAX_LISTEN];
+    gpointer conn_tag;
+    GIOCondition conn_events; /* what conn_tag polls for */
+    int64_t timer_at;         /* monotonic us: client reconnect or end of
+                               * server accept back-off; 0 = none */
+    gboolean accept_backoff;  /* server: listening paused after EMFILE */
+    gboolean pending_close;   /* close at next dispatch */
+    gboolean announce_open;   /* owe the frontend an OPENED */
+    gboolean paused;          /* frontend paused reading */
+    gboolean hup_seen;        /* peer hung up while we were not reading */
+    GArray *addrs;            /* of CharSocketAddr, client attempt */
+    guint addr_idx;           /* next address to try */
+    int connect_errno;        /* last connect() failure */
+    uint8_t *rbuf;            /* CHAR_SOCKET_READ_SIZE, allocated once */
+    uint8_t *obuf;            /* output ring */
+    size_t ocap;              /* ring capacity (<= out_buffer_size) */
+    size_t ohead;             /* first queued byte */
+    size_t olen;              /* bytes queued */
+    gboolean writable_wanted; /* a write was refused since last drain */
+    gboolean direct_used;     /* a message went out directly since the
+                               * last dispatch */
+    gint connected;           /* atomic: CONNECTED and no close pending */
+    RateLimit rl;             /* warnings about this chardev */
+
+    /* description for query-chardev (any thread, under 'lock') */
+    GMutex lock;
+    char *desc;
+};
+
+G_DEFINE_TYPE(CharSocket, char_socket, TYPE_CHARDEV)
+
+typedef struct CharSocketSource {
+    GSource source;
+    CharSocket *s;            /* borrowed: destroyed before 's' goes */
+} CharSocketSource;
+
+enum {
+    PROP_0,
+    PROP_HOST,
+    PROP_PORT,
+    PROP_PATH,
+    PROP_TO,
+    PROP_SERVER,
+    PROP_WAIT,
+    PROP_NODELAY,
+    PROP_IPV4,
+    PROP_IPV6,
+    PROP_ABSTRACT,
+    PROP_TIGHT,
+    PROP_RECONNECT,
+    PROP_RECONNECT_MS,
+    PROP_OUT_BUFFER_SIZE,
+    N_PROPS
+};
+
+static void cs_update_watch(CharSocket *s);
+static void cs_update_timer(CharSocket *s);
+static void cs_close_conn(CharSocket *s, gboolean emit);
+static void cs_connect_next(CharSocket *s);
+
+static const char *cs_id(CharSocket *s)
+{
+    const char *id = user_object_get_id(USER_OBJECT(s));
+
+    return id ? id : "?";
+}
+
+static ChardevStats *cs_stats(CharSocket *s)
+{
+    return chardev_get_stats(CHARDEV_BASE(s));
+}
+
+static void cs_set_out_queued(CharSocket *s)
+{
+    chardev_note_out_queued(CHARDEV_BASE(s), s->olen);
+}
+
+/* --- addresses and descriptions ---------------------------------------- */
+
+/* "127.0.0.1:9000", "[::1]:9000" or the unix path, newly allocated. */
+static char *cs_sockaddr_str(const struct sockaddr *sa, socklen_t len)
+{
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+    if (sa->sa_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+
+        if (len > offsetof(struct sockaddr_un, sun_path) &&
+            un->sun_path[0] == '\0') {
+            return g_strndup(un->sun_path + 1,
+                             len - offsetof(struct sockaddr_un, sun_path) - 1);
+        }
+        return g_strdup(un->sun_path);
+    }
+    if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        return g_strdup("?:?");
+    }
+    if (sa->sa_family == AF_INET6) {
+        return g_strdup_printf("[%s]:%s", host, serv);
+    }
+    return g_strdup_printf("%s:%s", host, serv);
+}
+
+static char *cs_fd_name(int fd, gboolean peer)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+                 : getsockname(fd, (struct sockaddr *)&ss, &len);
+
+    if (r < 0) {
+        return g_strdup("?");
+    }
+    return cs_sockaddr_str((struct sockaddr *)&ss, len);
+}
+
+/* Recomputes the query-chardev filename (QEMU's spellings). */
+static void cs_update_desc(CharSocket *s)
+{
+    const char *suffix = s->server ? ",server=on" : "";
+    char *desc;
+
+    if (s->state == CS_CONNECTED && !s->is_unix) {
+        g_autofree char *local = cs_fd_name(s->fd, FALSE);
+        g_autofree char *peer = cs_fd_name(s->fd, TRUE);
+
+        desc = g_strdup_printf("tcp:%s<->%s%s", local, peer, suffix);
+    } else if (s->state == CS_CONNECTED) {
+        desc = g_strdup_printf("%s%s", s->addr_desc, suffix);
+    } else {
+        desc = g_strdup_printf("disconnected:%s%s", s->addr_desc, suffix);
+    }
+    g_mutex_lock(&s->lock);
+    g_free(s->desc);
+    s->desc = desc;
+    g_mutex_unlock(&s->lock);
+}
+
+/* Fills a unix address for 'path'.  Returns FALSE with errp set if the
+ * name does not fit. */
+static gboolean cs_unix_addr(CharSocket *s, struct sockaddr_un *un,
+                             socklen_t *len, GError **errp)
+{
+    size_t n = strlen(s->path);
+
+    memset(un, 0, sizeof(*un));
+    un->sun_family = AF_UNIX;
+    if (s->abstract) {
+        if (n + 1 > sizeof(un->sun_path)) {
+            error_setg(errp, "UNIX socket path '%s' is too long", s->path);
+            return FALSE;
+        }
+        memcpy(un->sun_path + 1, s->path, n);
+        *len = s->tight ? offsetof(struct sockaddr_un, sun_path) + 1 + n
+                        : sizeof(*un);
+        return TRUE;
+    }
+    if (n == 0 || n >= sizeof(un->sun_path)) {
+        error_setg(errp, n ? "UNIX socket path '%s' is too long"
+                           : "UNIX socket path '%s' is empty", s->path);
+        return FALSE;
+    }
+    memcpy(un->sun_path, s->path, n);
+    *len = offsetof(struct sockaddr_un, sun_path) + n + 1;
+    return TRUE;
+}
+
+static int cs_family(CharSocket *s)
+{
+    gboolean v4 = s->ipv4_given ? s->ipv4 : !s->ipv6_given || !s->ipv6;
+    gboolean v6 = s->ipv6_given ? s->ipv6 : !s->ipv4_given || !s->ipv4;
+
+    if (v4 && !v6) {
+        return AF_INET;
+    }
+    if (v6 && !v4) {
+        return AF_INET6;
+    }
+    return AF_UNSPEC;
+}
+
+/* Resolves the client's target into s->addrs.  Slow path; getaddrinfo()
+ * may block on a DNS name (XXX: numeric or /etc/hosts names are instant,
+ * which is what COLO set-ups use). */
+static gboolean cs_resolve_client(CharSocket *s, GError **errp)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    int r;
+
+    if (!s->addrs) {
+        s->addrs = g_array_new(FALSE, TRUE, sizeof(CharSocketAddr));
+    }
+    g_array_set_size(s->addrs, 0);
+    s->addr_idx = 0;
+    if (s->is_unix) {
+        CharSocketAddr a = { 0 };
+
+        if (!cs_unix_addr(s, (struct sockaddr_un *)&a.ss, &a.len, errp)) {
+            return FALSE;
+        }
+        g_array_append_val(s->addrs, a);
+        return TRUE;
+    }
+    hints.ai_family = cs_family(s);
+    r = getaddrinfo(*s->host ? s->host : NULL, s->port, &hints, &res);
+    if (r != 0) {
+        error_setg(errp, "address resolution failed for %s: %s", s->target,
+                   gai_strerror(r));
+        return FALSE;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        CharSocketAddr a = { 0 };
+
+        if (ai->ai_addrlen > sizeof(a.ss)) {
+            continue;
+        }
+        memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
+        a.len = ai->ai_addrlen;
+        g_array_append_val(s->addrs, a);
+    }
+    freeaddrinfo(res);
+    if (s->addrs->len == 0) {
+        error_setg(errp, "address resolution failed for %s: no address",
+                   s->target);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* --- listening ----------------------------------------------------------- */
+
+static void cs_close_listen(CharSocket *s)
+{
+    for (guint i = 0; i < s->n_listen; i++) {
+        close(s->listen_fds[i]);
+        s->listen_fds[i] = -1;
+    }
+    s->n_listen = 0;
+}
+
+static gboolean cs_listen_unix(CharSocket *s, GError **errp)
+{
+    struct sockaddr_un un;
+    socklen_t len;
+    int fd;
+
+    if (!cs_unix_addr(s, &un, &len, errp)) {
+        return FALSE;
+    }
+    if (!s->abstract && unlink(s->path) < 0 && errno != ENOENT) {
+        error_setg(errp, "Failed to unlink socket %s: %s", s->path,
+                   g_strerror(errno));
+        return FALSE;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error_setg(errp, "Failed to create socket: %s", g_strerror(errno));
+        return FALSE;
+    }
+    if (bind(fd, (struct sockaddr *)&un, len) < 0 ||
+        listen(fd, CHAR_SOCKET_BACKLOG) < 0) {
+        int err = errno;
+
+        close(fd);
+        error_setg(errp, "Failed to bind socket to %s: %s", s->path,
+                   g_strerror(err));
+        return FALSE;
+    }
+    s->listen_fds[s->n_listen++] = fd;
+    s->unlink_path = !s->abstract;
+    s->addr_desc = g_strdup_printf("unix:%s", s->path);
+    return TRUE;
+}
+
+static gboolean cs_is_any6(const struct addrinfo *ai)
+{
+    return ai->ai_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(
+               &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+}
+
+static gboolean cs_is_any4(const struct addrinfo *ai)
+{
+    return ai->ai_family == AF_INET &&
+           ((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr ==
+           htonl(INADDR_ANY);
+}
+
+static void cs_set_port(struct sockaddr *sa, uint16_t port)
+{
+    if (sa->sa_family == AF_INET) {
+        ((struct sockaddr_in *)sa)->sin_port = htons(port);
+    } else if (sa->sa_family == AF_INET6) {
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+    }
+}
+
+static uint16_t cs_fd_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        return 0;
+    }
+    if (ss.ss_family == AF_INET) {
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    if (ss.ss_family == AF_INET6) {
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return 0;
+}
+
+/*
+ * Binds every address of 'host' at 'port'.  Returns 0 on success, else
+ * the errno of the failure (EADDRINUSE: try the next port of a range).
+ * A dual-stack "::" covers "0.0.0.0", which is then skipped; an address
+ * the host cannot bind (::1 without IPv6) is skipped if another binds.
+ */
+static int cs_listen_inet_port(CharSocket *s, const char *port,
+                               GError **errp)
+{
+    struct addrinfo hints = {
+        .ai_flags = AI_PASSIVE,
+        .ai_socktype = SOCK_STREAM,
+        .ai_family = cs_family(s),
+    };
+    struct addrinfo *res = NULL;
+    gboolean dual = FALSE;
+    uint16_t bound_port = 0;
+    int err = 0;
+    int r;
+
+    r = getaddrinfo(*s->host ? s->host : NULL, port, &hints, &res);
+    if (r != 0) {
+        error_setg(errp, "address resolution failed for %s:%s: %s",
+                   s->host, port, gai_strerror(r));
+        return EINVAL;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (cs_is_any6(ai) && !(s->ipv4_given && !s->ipv4)) {
+            dual = TRUE;
+        }
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int on = 1, fd;
+
+        if ((dual && cs_is_any4(ai)) || s->n_listen == CHAR_SOCKET_MAX_LISTEN ||
+            (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)) {
+            continue;
+        }
+        if (bound_port) {
+            cs_set_port(ai->ai_addr, bound_port);
+        }
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        if (ai->ai_family == AF_INET6) {
+            int v6only = !(dual && cs_is_any6(ai));
+
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+                       sizeof(v6only));
+        }
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+            listen(fd, CHAR_SOCKET_BACKLOG) < 0) {
+            err = errno;
+            close(fd);
+            if (err == EADDRINUSE) {
+                break;
+            }
+            continue;
+        }
+        s->listen_fds[s->n_listen++] = fd;
+        bound_port = cs_fd_port(fd);
+    }
+    freeaddrinfo(res);
+    if (err == EADDRINUSE || s->n_listen == 0) {
+        cs_close_listen(s);
+        return err ? err : EADDRNOTAVAIL;
+    }
+    return 0;
+}
+
+static gboolean cs_listen_inet(CharSocket *s, GError **errp)
+{
+    guint64 first = 0;
+    int err = 0;
+
+    if (s->to) {
+        if (!g_ascii_string_to_unsigned(s->port, 10, 0, 65535, &first,
+                                        NULL)) {
+            error_setg(errp, "port '%s' must be a number when 'to' is "
+                       "given", s->port);
+            return FALSE;
+        }
+        if (s->to < first) {
+            error_setg(errp, "'to' (%u) is below port %s", s->to, s->port);
+            return FALSE;
+        }
+        for (guint p = first; p <= s->to; p++) {
+            g_autofree char *ps = g_strdup_printf("%u", p);
+            GError *local = NULL;
+
+            err = cs_listen_inet_port(s, ps, &local);
+            if (local) {
+                g_propagate_error(errp, local);
+                return FALSE;
+            }
+            if (err != EADDRINUSE) {
+                break;
+            }
+        }
+        if (err) {
+            error_setg(errp, "Failed to find an available port in %s-%u: %s",
+                       s->port, s->to, g_strerror(err));
+            return FALSE;
+        }
+    } else {
+        GError *local = NULL;
+
+        err = cs_listen_inet_port(s, s->port, &local);
+        if (local) {
+            g_propagate_error(errp, local);
+            return FALSE;
+        }
+        if (err) {
+            error_setg(errp, "Failed to listen on '%s': %s", s->target,
+                       g_strerror(err));
+            return FALSE;
+        }
+    }
+    {
+        g_autofree char *name = cs_fd_name(s->listen_fds[0], FALSE);
+
+        s->addr_desc = g_strdup_printf("tcp:%s", name);
+    }
+    return TRUE;
+}
+
+/* --- connection life cycle ----------------------------------------------- */
+
+/* Takes 'fd' (connected, non-blocking) as the connection and emits OPENED
+ * (last: the caller returns right after). */
+static void cs_connected(CharSocket *s, int fd)
+{
+    if (!s->is_unix && s->nodelay) {
+        int on = 1;
+
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
+    s->fd = fd;
+    s->state = CS_CONNECTED;
+    s->pending_close = FALSE;
+    g_atomic_int_set(&s->connected, 1);
+    s->announce_open = FALSE;
+    s->hup_seen = FALSE;
+    s->timer_at = 0;
+    s->olen = 0;
+    s->ohead = 0;
+    cs_set_out_queued(s);
+    stats_inc(&cs_stats(s)->connects);
+    cs_update_desc(s);
+    g_debug("chardev '%s': connected (%s)", cs_id(s), s->desc);
+    chardev_set_wait_pending(CHARDEV_BASE(s), FALSE);
+    cs_update_watch(s);
+    cs_update_timer(s);
+    chardev_emit_event(CHARDEV_BASE(s), CHR_EVENT_OPENED);
+}
+
+/*
+ * Drops the connection (or a pending connect): discards the output ring,
+ * re-arms listening or the reconnect timer, and emits CLOSED if a
+ * connection was open and 'emit' (last).
+ */
+static void cs_close_conn(CharSocket *s, gboolean emit)
+{
+    gboolean was_open = s->state == CS_CONNECTED;
+
+    if (s->conn_tag && s->src) {
+        g_source_remove_unix_fd(s->src, s->conn_tag);
+    }
+    s->conn_tag = NULL;
+    s->conn_events = 0;
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    s->state = CS_DISCONNECTED;
+    g_atomic_int_set(&s->connected, 0);
+    s->olen = 0;
+    s->ohead = 0;
+    cs_set_out_queued(s);
+    s->writable_wanted = FALSE;
+    s->pending_close = FALSE;
+    s->announce_open = FALSE;
+    s->hup_seen = FALSE;
+    if (was_open) {
+        stats_inc(&cs_stats(s)->disconnects);
+    }
+    if (!s->server && s->reconnect_us) {
+        s->timer_at = g_get_monotonic_time() + s->reconnect_us;
+    }
+    cs_update_desc(s);
+    cs_update_watch(s);
+    cs_update_timer(s);
+    if (was_open) {
+        g_debug("chardev '%s': disconnected", cs_id(s));
+        if (emit) {
+            chardev_emit_event(CHARDEV_BASE(s), CHR_EVENT_CLOSED);
+        }
+    }
+}
+
+/* Asks for the connection to be closed at the next dispatch (from a write
+ * error or chr_fe_disconnect(), so no event re-enters the caller). */
+static void cs_schedule_close(CharSocket *s)
+{
+    if (s->state != CS_CONNECTED || s->pending_close) {
+        return;
+    }
+    s->pending_close = TRUE;
+    g_atomic_int_set(&s->connected, 0);
+    cs_update_watch(s);
+    cs_update_timer(s);
+}
+
+/* All client attempts for this round failed. */
+static void cs_connect_failed(CharSocket *s, const char *why)
+{
+    s->state = CS_DISCONNECTED;
+    if (s->reconnect_us) {
+        CS_WARN(s, "chardev '%s': unable to connect to '%s': %s "
+                "(retrying every %.3g s)", cs_id(s), s->target, why,
+                s->reconnect_us / 1e6);
+        s->timer_at = g_get_monotonic_time() + s->reconnect_us;
+    }
+    cs_update_watch(s);
+    cs_update_timer(s);
+}
+
+/* Starts an asynchronous connect round over every resolved address. */
+static void cs_connect_start(CharSocket *s)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!cs_resolve_client(s, &err)) {
+        cs_connect_failed(s, err->message);
+        return;
+    }
+    s->connect_errno = ECONNREFUSED;
+    cs_connect_next(s);
+}
+
+/* Tries the next address; ends connected (OPENED emitted), connecting, or
+ * failed. */
+static void cs_connect_next(CharSocket *s)
+{
+    while (s->addr_idx < s->addrs->len) {
+        CharSocketAddr *a = &g_array_index(s->addrs, CharSocketAddr,
+                                           s->addr_idx++);
+        int fd = socket(a->ss.ss_family,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        if (fd < 0) {
+            s->connect_errno = errno;
+            continue;
+        }
+        if (connect(fd, (struct sockaddr *)&a->ss, a->len) == 0) {
+            cs_connected(s, fd);
+            return;
+        }
+        if (errno == EINPROGRESS) {
+            s->fd = fd;
+            s->state = CS_CONNECTING;
+            cs_update_watch(s);
+            return;
+        }
+        s->connect_errno = errno;
+        close(fd);
+    }
+    cs_connect_failed(s, g_strerror(s->connect_errno));
+}
+
+/* The connecting fd became writable: connected or failed. */
+static void cs_connect_finish(CharSocket *s)
+{
+    int err = 0, fd = s->fd;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+        err = errno;
+    }
+    if (err == EINPROGRESS || err == EALREADY) {
+        return;
+    }
+    if (s->conn_tag && s->src) {
+        g_source_remove_unix_fd(s->src, s->conn_tag);
+    }
+    s->conn_tag = NULL;
+    s->conn_events = 0;
+    s->fd = -1;
+    if (err == 0) {
+        cs_connected(s, fd);
+        return;
+    }
+    close(fd);
+    s->state = CS_DISCONNECTED;
+    s->connect_errno = err;
+    cs_connect_next(s);
+}
+
+/* Connects while the chardev is created (client without reconnect), as
+ * QEMU does: a failure is a creation error. */
+static gboolean cs_connect_sync(CharSocket *s, GError **errp)
+{
+    int err = ECONNREFUSED;
+
+    if (!cs_resolve_client(s, errp)) {
+        return FALSE;
+    }
+    for (guint i = 0; i < s->addrs->len; i++) {
+        CharSocketAddr *a = &g_array_index(s->addrs, CharSocketAddr, i);
+        int fd = socket(a->ss.ss_family,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (connect(fd, (struct sockaddr *)&a->ss, a->len) < 0) {
+            if (errno == EINPROGRESS) {
+                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                socklen_t len = sizeof(err);
+                int r;
+
+                do {
+                    r = poll(&pfd, 1, CHAR_SOCKET_CONNECT_TIMEOUT_MS);
+                } while (r < 0 && errno == EINTR);
+                if (r == 0) {
+                    err = ETIMEDOUT;
+                } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+                                      &len) < 0) {
+                    err = errno;
+                }
+            } else {
+                err = errno;
+            }
+            if (err) {
+                close(fd);
+                continue;
+            }
+        }
+        cs_connected(s, fd);
+        return TRUE;
+    }
+    error_setg(errp, "Failed to connect to '%s': %s", s->target,
+               g_strerror(err));
+    return FALSE;
+}
+
+/* A listening socket is readable: take one client. */
+static void cs_accept(CharSocket *s, int lfd)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (fd < 0) {
+        int err = errno;
+
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR ||
+            err == ECONNABORTED || err == EPROTO) {
+            return;
+        }
+        /* Out of fds or memory: stop polling the listener for a while
+         * rather than spin on it. */
+        CS_WARN(s, "chardev '%s': accept failed: %s",
+                cs_id(s), g_strerror(err));
+        s->accept_backoff = TRUE;
+        s->timer_at = g_get_monotonic_time() + CHAR_SOCKET_ACCEPT_BACKOFF_US;
+        cs_update_watch(s);
+        cs_update_timer(s);
+        return;
+    }
+    cs_connected(s, fd);
+}
+
+/* --- reading and writing ------------------------------------------------ */
+
+static gboolean cs_reading(CharSocket *s)
+{
+    return s->state == CS_CONNECTED && !s->pending_close && !s->paused &&
+           chardev_fe_handlers_set(CHARDEV_BASE(s));
+}
+
+/* Reads what the socket has, bounded per wake-up, delivering each piece.
+ * May close the connection (EOF, error). */
+static void cs_read(CharSocket *s)
+{
+    GSource *src = s->src;
+
+    if (!s->rbuf) {
+        s->rbuf = g_malloc(CHAR_SOCKET_READ_SIZE);
+    }
+    for (int i = 0; i < CHAR_SOCKET_READS_PER_WAKEUP; i++) {
+        ssize_t n = recv(s->fd, s->rbuf, CHAR_SOCKET_READ_SIZE, MSG_DONTWAIT);
+
+        if (n > 0) {
+            stats_add(&cs_stats(s)->bytes_in, n);
+            chardev_emit_read(CHARDEV_BASE(s), s->rbuf, n);
+            if (s->src != src || !cs_reading(s)) {
+                return;
+            }
+            if (n < CHAR_SOCKET_READ_SIZE) {
+                return;           /* drained; poll tells us about more */
+            }
+            continue;
+        }
+        if (n == 0) {
+            cs_close_conn(s, TRUE);
+            return;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            CS_WARN(s, "chardev '%s': read error: %s", cs_id(s),
+                    g_strerror(errno));
+            cs_close_conn(s, TRUE);
+        }
+        return;
+    }
+}
+
+/* Grows the ring to hold 'need' bytes (need <= out_buffer_size),
+ * linearising its contents. */
+static void cs_out_reserve(CharSocket *s, size_t need)
+{
+    size_t cap = s->ocap ? s->ocap : CHAR_SOCKET_OUT_INITIAL;
+    uint8_t *nbuf;
+
+    if (need <= s->ocap) {
+        return;
+    }
+    while (cap < need) {
+        cap *= 2;
+    }
+    cap = MIN(cap, (size_t)s->out_buffer_size);
+    g_assert(cap >= need);
+    nbuf = g_malloc(cap);
+    if (s->olen) {
+        size_t first = MIN(s->olen, s->ocap - s->ohead);
+
+        memcpy(nbuf, s->obuf + s->ohead, first);
+        memcpy(nbuf + first, s->obuf, s->olen - first);
+    }
+    g_free(s->obuf);
+    s->obuf = nbuf;
+    s->ocap = cap;
+    s->ohead = 0;
+}
+
+/* Appends the message in 'iov' minus its first 'skip' bytes; the caller
+ * checked that it fits. */
+static void cs_out_append(CharSocket *s, const struct iovec *iov, int iovcnt,
+                          size_t total, size_t skip)
+{
+    cs_out_reserve(s, s->olen + total - skip);
+    for (int i = 0; i < iovcnt; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t n = iov[i].iov_len;
+
+        if (skip >= n) {
+            skip -= n;
+            continue;
+        }
+        p += skip;
+        n -= skip;
+        skip = 0;
+        while (n) {
+            size_t tail = (s->ohead + s->olen) % s->ocap;
+            size_t chunk = MIN(n, s->ocap - tail);
+
+            memcpy(s->obuf + tail, p, chunk);
+            s->olen += chunk;
+            p += chunk;
+            n -= chunk;
+        }
+    }
+    cs_set_out_queued(s);
+}
+
+/* Sends queued output while the socket takes it.  Returns 0, or -errno
+ * when the connection is broken (the caller closes it).  Emits nothing,
+ * so it may run inside chr_fe_write(). */
+static int cs_flush_queued(CharSocket *s)
+{
+    int ret = 0;
+
+    while (s->olen > 0) {
+        struct iovec v[2];
+        struct msghdr mh = { .msg_iov = v, .msg_iovlen = 1 };
+        size_t first = MIN(s->olen, s->ocap - s->ohead);
+        ssize_t n;
+
+        v[0].iov_base = s->obuf + s->ohead;
+        v[0].iov_len = first;
+        if (first < s->olen) {
+            v[1].iov_base = s->obuf;
+            v[1].iov_len = s->olen - first;
+            mh.msg_iovlen = 2;
+        }
+        n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                ret = -errno;
+            }
+            break;
+        }
+        stats_add(&cs_stats(s)->bytes_out, n);
+        s->ohead = (s->ohead + n) % s->ocap;
+        s->olen -= n;
+    }
+    if (s->olen == 0) {
+        s->ohead = 0;
+    }
+    cs_set_out_queued(s);
+    return ret;
+}
+
+/* The socket is writable: drains the ring.  May close the connection;
+ * emits writable (last) once the ring is below half after a refused
+ * write. */
+static void cs_flush(CharSocket *s)
+{
+    int ret = cs_flush_queued(s);
+
+    if (ret < 0) {
+        CS_WARN(s, "chardev '%s': write error: %s", cs_id(s),
+                g_strerror(-ret));
+        cs_close_conn(s, TRUE);
+        return;
+    }
+    cs_update_watch(s);
+    if (s->writable_wanted && s->olen <= s->out_buffer_size / 2) {
+        s->writable_wanted = FALSE;
+        chardev_emit_writable(CHARDEV_BASE(s));
+    }
+}
+
+/* --- the source --------------------------------------------------------- */
+
+/* Polls what the state needs.  A connected socket that is not read is
+ * polled for POLLRDHUP, so a peer leaving is noticed: without a frontend
+ * the connection is dropped (a server listens again), while paused the
+ * rest of the stream is read, then the EOF, when reading resumes. */
+static void cs_update_watch(CharSocket *s)
+{
+    gboolean listen = s->server && s->state == CS_DISCONNECTED &&
+                      !s->accept_backoff;
+    GIOCondition ev = 0;
+
+    if (!s->src) {
+        return;
+    }
+    for (guint i = 0; i < s->n_listen; i++) {
+        if (listen && !s->listen_tags[i]) {
+            s->listen_tags[i] = g_source_add_unix_fd(s->src, s->listen_fds[i],
+                                                     G_IO_IN);
+        } else if (!listen && s->listen_tags[i]) {
+            g_source_remove_unix_fd(s->src, s->listen_tags[i]);
+            s->listen_tags[i] = NULL;
+        }
+    }
+    if (s->state == CS_CONNECTING) {
+        ev = G_IO_OUT;
+    } else if (s->state == CS_CONNECTED && !s->pending_close) {
+        if (cs_reading(s)) {
+            ev |= G_IO_IN;
+        } else if (!s->hup_seen) {
+            ev |= CS_POLLRDHUP;       /* notice the peer leaving */
+        }
+        if (s->olen && (!s->hup_seen || cs_reading(s))) {
+            ev |= G_IO_OUT;
+        }
+    }
+    if (s->fd < 0 || ev == 0) {
+        if (s->conn_tag) {
+            g_source_remove_unix_fd(s->src, s->conn_tag);
+            s->conn_tag = NULL;
+        }
+    } else if (!s->conn_tag) {
+        s->conn_tag = g_source_add_unix_fd(s->src, s->fd, ev);
+    } else if (ev != s->conn_events) {
+        g_source_modify_unix_fd(s->src, s->conn_tag, ev);
+    }
+    s->conn_events = s->conn_tag ? ev : 0;
+}
+
+static void cs_update_timer(CharSocket *s)
+{
+    gint64 t = -1;
+
+    if (!s->src) {
+        return;
+    }
+    if (s->pending_close || s->announce_open || s->direct_used) {
+        t = 0;
+    } else if (s->timer_at) {
+        t = s->timer_at;
+    }
+    g_source_set_ready_time(s->src, t);
+}
+
+static void cs_dispatch(CharSocket *s, GSource *src)
+{
+    int64_t now = g_source_get_time(src);
+
+    g_source_set_ready_time(src, -1);
+    s->direct_used = FALSE;
+    if (s->pending_close) {
+        cs_close_conn(s, TRUE);
+        if (s->src != src) {
+            return;
+        }
+    }
+    if (s->announce_open) {
+        s->announce_open = FALSE;
+        if (s->state == CS_CONNECTED) {
+            chardev_emit_event(CHARDEV_BASE(s), CHR_EVENT_OPENED);
+            if (s->src != src) {
+                return;
+            }
+        }
+    }
+    if (s->timer_at && now >= s->timer_at) {
+        s->timer_at = 0;
+        if (s->server) {
+            s->accept_backoff = FALSE;
+            cs_update_watch(s);
+        } else if (s->state == CS_DISCONNECTED) {
+            cs_connect_start(s);
+            if (s->src != src) {
+                return;
+            }
+        }
+    }
+    if (s->conn_tag) {
+        GIOCondition rev = g_source_query_unix_fd(src, s->conn_tag);
+
+        if (s->state == CS_CONNECTING && rev) {
+            cs_connect_finish(s);
+            if (s->src != src) {
+                return;
+            }
+        } else if (s->state == CS_CONNECTED && rev) {
+            if (rev & G_IO_OUT) {
+                cs_flush(s);
+                if (s->src != src) {
+                    return;
+                }
+            }
+            if (s->state == CS_CONNECTED &&
+                (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR | CS_POLLRDHUP))) {
+                if (cs_reading(s)) {
+                    cs_read(s);
+                } else if (chardev_fe_handlers_set(CHARDEV_BASE(s))) {
+                    /* Paused and the peer left: stop polling (a hang-up
+                     * is reported until the fd is closed); the rest of
+                     * the stream, then the EOF, is read on resume. */
+                    s->hup_seen = TRUE;
+                    cs_update_watch(s);
+                } else {
+                    cs_close_conn(s, TRUE);   /* nobody would read it */
+                }
+                if (s->src != src) {
+                    return;
+                }
+            }
+        }
+    }
+    if (s->server && s->state == CS_DISCONNECTED) {
+        for (guint i = 0; i < s->n_listen; i++) {
+            if (s->listen_tags[i] &&
+                (g_source_query_unix_fd(src, s->listen_tags[i]) & G_IO_IN)) {
+                cs_accept(s, s->listen_fds[i]);
+                if (s->src != src) {
+                    return;
+                }
+                break;
+            }
+        }
+    }
+    cs_update_timer(s);
+}
+
+static gboolean cs_source_dispatch(GSource *src, GSourceFunc cb,
+                                   gpointer data)
+{
+    CharSocket *s = ((CharSocketSource *)src)->s;
+
+    g_object_ref(s);
+    cs_dispatch(s, src);
+    g_object_unref(s);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs cs_source_funcs = {
+    .dispatch = cs_source_dispatch,
+};
+
+/* --- ChardevClass ------------------------------------------------------- */
+
+static void cs_attach(Chardev *chr, GMainContext *ctx)
+{
+    CharSocket *s = CHAR_SOCKET(chr);
+    GSource *src = g_source_new(&cs_source_funcs, sizeof(CharSocketSource));
+
+    ((CharSocketSource *)src)->s = s;
+    g_source_set_name(src, "chardev-socket");
+    s->src = src;
+    if (s->state == CS_CONNECTED && chardev_fe_handlers_set(chr)) {
+        s->announce_open = TRUE;
+    }
+    cs_update_watch(s);
+    cs_update_timer(s);
+    g_source_attach(src, ctx);
+}
+
+static void cs_detach(Chardev *chr)
+{
+    CharSocket *s = CHAR_SOCKET(chr);
+
+    if (!s->src) {
+        return;
+    }
+    g_source_destroy(s->src);
+    g_source_unref(s->src);
+    s->src = NULL;
+    memset(s->listen_tags, 0, sizeof(s->listen_tags));
+    s->conn_tag = NULL;
+    s->conn_events = 0;
+    s->announce_open = FALSE;
+}
+
+/* A write error inside chr_fe_write(): the close (and CLOSED) happens at
+ * the next dispatch, not inside the caller. */
+static gssize cs_write_failed(CharSocket *s, int err)
+{
+    CS_WARN(s, "chardev '%s': write error: %s", cs_id(s), g_strerror(err));
+    cs_schedule_close(s);
+    stats_inc(&cs_stats(s)->writes_unconnected);
+    return -ENOTCONN;
+}
+
+static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
+{
+    CharSocket *s = CHAR_SOCKET(chr);
+    size_t total = 0, sent = 0;
+    gboolean too_big = FALSE;
+    int ret;
+
+    if (s->state != CS_CONNECTED || s->pending_close) {
+        stats_inc(&cs_stats(s)->writes_unconnected);
+        return -ENOTCONN;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > s->out_buffer_size - total) {
+            too_big = TRUE;
+            break;
+        }
+        total += iov[i].iov_len;
+    }
+    if (!too_big && total > s->out_buffer_size - s->olen) {
+        /* Refuse only if the socket cannot take anything either. */
+        ret = cs_flush_queued(s);
+        if (ret < 0) {
+            return cs_write_failed(s, -ret);
+        }
+    }
+    if (too_big || total > s->out_buffer_size - s->olen) {
+        stats_inc(&cs_stats(s)->writes_refused);
+        s->writable_wanted = TRUE;
+        cs_update_watch(s);
+        return -EAGAIN;
+    }
+    if (total == 0) {
+        return 0;
+    }
+    if (s->olen == 0 && !s->direct_used && iovcnt <= IOV_MAX) {
+        struct msghdr mh = {
+            .msg_iov = (struct iovec *)iov,
+            .msg_iovlen = iovcnt,
+        };
+        ssize_t n;
+
+        do {
+            n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                return cs_write_failed(s, errno);
+            }
+            n = 0;
+        }
+        stats_add(&cs_stats(s)->bytes_out, n);
+        sent = n;
+        /* Until the next dispatch, further messages are queued and leave
+         * together in one sendmsg(). */
+        s->direct_used = TRUE;
+        cs_update_timer(s);
+        if (sent == total) {
+            return total;
+        }
+    }
+    cs_out_append(s, iov, iovcnt, total, sent);
+    if (s->olen >= CHAR_SOCKET_FLUSH_BATCH) {
+        /* A large burst: do not wait for the dispatch to send it. */
+        ret = cs_flush_queued(s);
+        if (ret < 0) {
+            cs_write_failed(s, -ret);
+            return total;     /* accepted; lost with the connection */
+        }
+    }
+    cs_update_watch(s);
+    return total;
+}
+
+/* Also answered for other threads (statistics queries), hence atomic. */
+static gboolean cs_is_connected(Chardev *chr)
+{
+    return g_atomic_int_get(&CHAR_SOCKET(chr)->connected) != 0;
+}
+
+static gsize cs_out_queued(Chardev *chr)
+{
+    return CHAR_SOCKET(chr)->olen;
+}
+
+static void cs_set_read_paused(Chardev *chr, gboolean paused)
+{
+    CharSocket *s = CHAR_SOCKET(chr);
+
+    s->paused = paused;
+    cs_update_watch(s);
+}
+
+static void cs_disconnect(Chardev *chr)
+{
+    CharSocket *s = CHAR_SOCKET(chr);
+
+    if (s->state == CS_CONNECTED) {
+        cs_schedule_close(s);
+    } else if (s->state == CS_CONNECTING) {
+        cs_close_conn(s, FALSE);
+    }
+}
+
+static char *cs_filename(Chardev *chr)
+{
+    CharSocket *s = CHAR_SOCKET(chr);
+    char *d;
+
+    g_mutex_lock(&s->lock);
+    d = g_strdup(s->desc ? s->desc : "disconnected:socket");
+    g_mutex_unlock(&s->lock);
+    return d;
+}
+
+/* --- UserObjectClass ---------------------------------------------------- */
+
+static gboolean cs_complete(UserObject *obj, GError **errp)
+{
+    CharSocket *s = CHAR_SOCKET(obj);
+
+    if (s->path && *s->path) {
+        s->is_unix = TRUE;
+        if (s->host) {
+            error_setg(errp, "chardev: socket: 'path' and 'host' cannot be "
+                       "used together");
+            return FALSE;
+        }
+        s->target = g_strdup(s->path);
+    } else {
+        if (!s->host) {
+            error_setg(errp, "chardev: socket: no host given");
+            return FALSE;
+        }
+        if (!s->port || !*s->port) {
+            error_setg(errp, "chardev: socket: no port given");
+            return FALSE;
+        }
+        if (s->abstract) {
+            error_setg(errp, "chardev: socket: 'abstract' needs 'path'");
+            return FALSE;
+        }
+        if (s->ipv4_given && s->ipv6_given && !s->ipv4 && !s->ipv6) {
+            error_setg(errp, "chardev: socket: 'ipv4' and 'ipv6' cannot "
+                       "both be off");
+            return FALSE;
+        }
+        s->target = strchr(s->host, ':')
+                    ? g_strdup_printf("[%s]:%s", s->host, s->port)
+                    : g_strdup_printf("%s:%s", s->host, s->port);
+    }
+    if (s->server && (s->reconnect || s->reconnect_ms)) {
+        error_setg(errp, "'reconnect' option is incompatible with socket in "
+                   "server listen mode");
+        return FALSE;
+    }
+    if (!s->server && s->wait_given) {
+        error_setg(errp, "'wait' option is incompatible with socket in "
+                   "client connect mode");
+        return FALSE;
+    }
+    if (s->reconnect && s->reconnect_ms) {
+        error_setg(errp, "'reconnect' and 'reconnect-ms' are mutually "
+                   "exclusive");
+        return FALSE;
+    }
+    if (s->to && (s->is_unix || !s->server)) {
+        error_setg(errp, "'to' is only valid for a tcp server");
+        return FALSE;
+    }
+    s->reconnect_us = s->reconnect_ms ? (int64_t)s->reconnect_ms * 1000
+                                      : (int64_t)s->reconnect * G_USEC_PER_SEC;
+
+    if (s->server) {
+        if (!(s->is_unix ? cs_listen_unix(s, errp)
+                         : cs_listen_inet(s, errp))) {
+            return FALSE;
+        }
+        if (s->wait) {
+            chardev_set_wait_pending(CHARDEV_BASE(s), TRUE);
+        }
+    } else {
+        s->addr_desc = g_strdup_printf("%s:%s", s->is_unix ? "unix" : "tcp",
+                                       s->target);
+        if (!s->reconnect_us) {
+            if (!cs_connect_sync(s, errp)) {
+                return FALSE;
+            }
+        } else {
+            s->timer_at = g_get_monotonic_time();   /* connect at once */
+        }
+    }
+    if (s->state != CS_CONNECTED) {
+        cs_update_desc(s);
+    }
+    chardev_start(CHARDEV_BASE(s));
+    return TRUE;
+}
+
+static void cs_close_all(CharSocket *s)
+{
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    s->state = CS_DISCONNECTED;
+    g_atomic_int_set(&s->connected, 0);
+    cs_close_listen(s);
+    if (s->unlink_path) {
+        unlink(s->path);
+        s->unlink_path = FALSE;
+    }
+}
+
+/* chardev-remove / shutdown: the base detaches, then the sockets go, so
+ * the port or path is free when the command returns. */
+static void cs_unparent(UserObject *obj)
+{
+    USER_OBJECT_CLASS(char_socket_parent_class)->unparent(obj);
+    cs_close_all(CHAR_SOCKET(obj));
+}
+
+static void cs_finalize(GObject *gobj)
+{
+    CharSocket *s = CHAR_SOCKET(gobj);
+
+    cs_close_all(s);
+    g_free(s->host);
+    g_free(s->port);
+    g_free(s->path);
+    g_free(s->target);
+    g_free(s->addr_desc);
+    g_free(s->desc);
+    g_free(s->rbuf);
+    g_free(s->obuf);
+    if (s->addrs) {
+        g_array_unref(s->addrs);
+    }
+    g_mutex_clear(&s->lock);
+    G_OBJECT_CLASS(char_socket_parent_class)->finalize(gobj);
+}
+
+static void cs_set_property(GObject *gobj, guint id, const GValue *v,
+                            GParamSpec *pspec)
+{
+    CharSocket *s = CHAR_SOCKET(gobj);
+
+    switch (id) {
+    case PROP_HOST:
+        g_free(s->host);
+        s->host = g_value_dup_string(v);
+        break;
+    case PROP_PORT:
+        g_free(s->port);
+        s->port = g_value_dup_string(v);
+        break;
+    case PROP_PATH:
+        g_free(s->path);
+        s->path = g_value_dup_string(v);
+        break;
+    case PROP_TO:
+        s->to = g_value_get_uint(v);
+        break;
+    case PROP_SERVER:
+        s->server = g_value_get_boolean(v);
+        break;
+    case PROP_WAIT:
+        s->wait = g_value_get_boolean(v);
+        s->wait_given = TRUE;
+        break;
+    case PROP_NODELAY:
+        s->nodelay = g_value_get_boolean(v);
+        break;
+    case PROP_IPV4:
+        s->ipv4 = g_value_get_boolean(v);
+        s->ipv4_given = TRUE;
+        break;
+    case PROP_IPV6:
+        s->ipv6 = g_value_get_boolean(v);
+        s->ipv6_given = TRUE;
+        break;
+    case PROP_ABSTRACT:
+        s->abstract = g_value_get_boolean(v);
+        break;
+    case PROP_TIGHT:
+        s->tight = g_value_get_boolean(v);
+        break;
+    case PROP_RECONNECT:
+        s->reconnect = g_value_get_uint64(v);
+        s->reconnect_given = TRUE;
+        break;
+    case PROP_RECONNECT_MS:
+        s->reconnect_ms = g_value_get_uint64(v);
+        s->reconnect_given = TRUE;
+        break;
+    case PROP_OUT_BUFFER_SIZE:
+        s->out_buffer_size = g_value_get_uint64(v);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, id, pspec);
+    }
+}
+
+static void cs_get_property(GObject *gobj, guint id, GValue *v,
+                            GParamSpec *pspec)
+{
+    CharSocket *s = CHAR_SOCKET(gobj);
+
+    switch (id) {
+    case PROP_HOST:
+        g_value_set_string(v, s->host);
+        break;
+    case PROP_PORT:
+        g_value_set_string(v, s->port);
+        break;
+    case PROP_PATH:
+        g_value_set_string(v, s->path);
+        break;
+    case PROP_TO:
+        g_value_set_uint(v, s->to);
+        break;
+    case PROP_SERVER:
+        g_value_set_boolean(v, s->server);
+        break;
+    case PROP_WAIT:
+        g_value_set_boolean(v, s->wait);
+        break;
+    case PROP_NODELAY:
+        g_value_set_boolean(v, s->nodelay);
+        break;
+    case PROP_IPV4:
+        g_value_set_boolean(v, s->ipv4);
+        break;
+    case PROP_IPV6:
+        g_value_set_boolean(v, s->ipv6);
+        break;
+    case PROP_ABSTRACT:
+        g_value_set_boolean(v, s->abstract);
+        break;
+    case PROP_TIGHT:
+        g_value_set_boolean(v, s->tight);
+        break;
+    case PROP_RECONNECT:
+        g_value_set_uint64(v, s->reconnect);
+        break;
+    case PROP_RECONNECT_MS:
+        g_value_set_uint64(v, s->reconnect_ms);
+        break;
+    case PROP_OUT_BUFFER_SIZE:
+        g_value_set_uint64(v, s->out_buffer_size);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, id, pspec);
+    }
+}
+
+static void char_socket_class_init(CharSocketClass *klass)
+{
+    GObjectClass *gc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    ChardevClass *cc = CHARDEV_BASE_CLASS(klass);
+    GParamSpec *props[N_PROPS] = { NULL };
+
+    gc->set_property = cs_set_property;
+    gc->get_property = cs_get_property;
+    gc->finalize = cs_finalize;
+    uc->description = "stream socket (tcp or unix), server or client";
+    uc->complete = cs_complete;
+    uc->unparent = cs_unparent;
+    cc->attach = cs_attach;
+    cc->detach = cs_detach;
+    cc->write = cs_write;
+    cc->is_connected = cs_is_connected;
+    cc->out_queued = cs_out_queued;
+    cc->set_read_paused = cs_set_read_paused;
+    cc->disconnect = cs_disconnect;
+    cc->filename = cs_filename;
+
+    props[PROP_HOST] = prop_str("host", "tcp host or address to listen on "
+                                "or connect to (\"0.0.0.0\", \"::\", "
+                                "\"localhost\", ...)", NULL, 0);
+    props[PROP_PORT] = prop_str("port", "tcp port (0: any free port)",
+                                NULL, 0);
+    props[PROP_PATH] = prop_str("path", "unix socket path (abstract name "
+                                "with abstract=on)", NULL, 0);
+    props[PROP_TO] = prop_uint("to", "server: try ports from 'port' up to "
+                               "this one", 0, 65535, 0, 0);
+    props[PROP_SERVER] = prop_bool("server", "listen (on) or connect (off)",
+                                   FALSE, 0);
+    props[PROP_WAIT] = prop_bool("wait", "server: block start-up until the "
+                                 "first client connects", TRUE, 0);
+    props[PROP_NODELAY] = prop_bool("nodelay", "set TCP_NODELAY", FALSE, 0);
+    props[PROP_IPV4] = prop_bool("ipv4", "use IPv4 (off: IPv6 only)", FALSE,
+                                 0);
+    props[PROP_IPV6] = prop_bool("ipv6", "use IPv6 (off: IPv4 only)", FALSE,
+                                 0);
+    props[PROP_ABSTRACT] = prop_bool("abstract", "unix: use the linux "
+                                     "abstract namespace", FALSE, 0);
+    props[PROP_TIGHT] = prop_bool("tight", "unix abstract: address length "
+                                  "is the name length", TRUE, 0);
+    props[PROP_RECONNECT] = prop_uint64("reconnect", "client: seconds "
+                                        "between connection attempts (0: "
+                                        "connect once, at creation)",
+                                        0, G_MAXUINT32, 0, 0);
+    props[PROP_RECONNECT_MS] = prop_uint64("reconnect-ms", "client: like "
+                                           "reconnect, in milliseconds",
+                                           0, G_MAXUINT32, 0, 0);
+    props[PROP_OUT_BUFFER_SIZE] = prop_uint64("out-buffer-size", "bytes "
+                                              "queued toward a slow peer "
+                                              "before writes are refused",
+                                              CHAR_SOCKET_OUT_MIN,
+                                              CHAR_SOCKET_OUT_MAX,
+                                              CHAR_SOCKET_OUT_DEFAULT, 0);
+    g_object_class_install_properties(gc, N_PROPS, props);
+}
+
+static void char_socket_init(CharSocket *s)
+{
+    static const RateLimit rl = RATE_LIMIT_INIT(5, 5000);
+
+    s->wait = TRUE;
+    s->tight = TRUE;
+    s->out_buffer_size = CHAR_SOCKET_OUT_DEFAULT;
+    s->fd = -1;
+    for (guint i = 0; i < CHAR_SOCKET_MAX_LISTEN; i++) {
+        s->listen_fds[i] = -1;
+    }
+    s->rl = rl;
+    g_mutex_init(&s->lock);
+}
+
+static void char_socket_register(void)
+{
+    object_type_register(OBJECT_KIND_CHARDEV, "socket", TYPE_CHAR_SOCKET);
+}
+type_init(char_socket_register)

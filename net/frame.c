@@ -1,0 +1,233 @@
+/*
+ * net/frame.c - QEMU's link framing: reassembly of length-prefixed frames
+ * from a byte stream.
+ *
+ * Every chardev link of the COLO proxy (mirror, redirector, compare,
+ * notify_dev) and the stream/socket netdevs carry frames as
+ *
+ *   len (be32) [vnet_hdr_len (be32), only with vnet_hdr_support] payload
+ *
+ * (see include/net/frame.h for the diagram).  The reader here is fed the
+ * bytes a chardev read in whatever pieces they arrived and calls back once
+ * per complete frame.  It is a two-phase machine:
+ *
+ *   HEADER:  collect 4 (or 8) header bytes in r->hdr, validate them;
+ *   PAYLOAD: collect r->len payload bytes.
+ *
+ * A frame lying wholly inside the fed buffer, with no part of it collected
+ * before, is handed to the callback straight from that buffer (no copy);
+ * only a frame split across feeds is assembled in r->buf, which is
+ * allocated once (max_len bytes) the first time it is needed.
+ *
+ * Unlike QEMU's net_fill_rstate(), garbage is an error, not a crash or a
+ * silent stall: a zero length, a length above max_len and a vnet header
+ * length that cannot be right all stop the feed with a message naming the
+ * likely cause, and the caller drops the connection.  The reader never
+ * keeps a partial frame across frame_reader_reset(), which the owner
+ * calls on every disconnect (QEMU keeps it and corrupts the next stream).
+ *
+ * Threads: a FrameReader is owned by one context; nothing here locks.
+ */
+#include <string.h>
+
+#include "net/frame.h"
+#include "util/error.h"
+
+/* The likely cause shared by every framing error: both ends must agree on
+ * the framing, including vnet_hdr_support. */
+#define FRAME_HINT \
+    "peer is not speaking QEMU's framing, or vnet_hdr_support differs " \
+    "between the two ends"
+
+static inline uint32_t load_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline void store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static inline uint32_t frame_hdr_size(const FrameReader *r)
+{
+    return r->vnet ? 8 : 4;
+}
+
+/* Initialises 'r'.  'max_len' is the largest payload accepted; 0 means
+ * FRAME_MAX_LEN_DEFAULT.  Allocates nothing yet; cannot fail. */
+void frame_reader_init(FrameReader *r, bool vnet, uint32_t max_len)
+{
+    memset(r, 0, sizeof(*r));
+    r->vnet = vnet;
+    r->max_len = max_len ? max_len : FRAME_MAX_LEN_DEFAULT;
+}
+
+/* Frees the reassembly buffer.  'r' may be reinitialised afterwards;
+ * destroying twice is harmless. */
+void frame_reader_destroy(FrameReader *r)
+{
+    g_free(r->buf);
+    r->buf = NULL;
+    r->hdr_have = 0;
+    r->have = 0;
+    r->len = 0;
+    r->vnet_len = 0;
+}
+
+/* Forgets any partial frame.  Counted in r->resets, which also tells a
+ * feed running around a callback that called this to stop. */
+void frame_reader_reset(FrameReader *r)
+{
+    r->hdr_have = 0;
+    r->len = 0;
+    r->vnet_len = 0;
+    r->have = 0;
+    r->resets++;
+}
+
+/* Switches the vnet variant.  A partial frame read with the old setting is
+ * dropped, as it cannot be interpreted with the new one. */
+void frame_reader_set_vnet(FrameReader *r, bool vnet)
+{
+    if (r->vnet != vnet) {
+        r->vnet = vnet;
+        frame_reader_reset(r);
+    }
+}
+
+/* Validates the header just collected in r->hdr and fills r->len and
+ * r->vnet_len.  Returns FRAME_OK or the error with errp set. */
+static FrameError frame_check_header(FrameReader *r, GError **errp)
+{
+    uint32_t len = load_be32(r->hdr);
+    uint32_t vnet_len = r->vnet ? load_be32(r->hdr + 4) : 0;
+
+    if (len == 0) {
+        error_setg(errp, "zero-length frame: " FRAME_HINT);
+        return FRAME_ERR_ZERO;
+    }
+    if (len > r->max_len) {
+        error_setg(errp, "frame length %u exceeds %u: " FRAME_HINT,
+                   len, r->max_len);
+        return FRAME_ERR_OVERSIZE;
+    }
+    if (r->vnet && (vnet_len > len || vnet_len > FRAME_VNET_MAX)) {
+        error_setg(errp, "frame vnet_hdr_len %u is invalid for a %u-byte "
+                   "frame (at most %u and never above the frame length): "
+                   "vnet_hdr_support is on here but probably off at the "
+                   "peer, or the peer is not speaking QEMU's framing",
+                   vnet_len, len, FRAME_VNET_MAX);
+        return FRAME_ERR_BAD_VNET;
+    }
+    r->len = len;
+    r->vnet_len = vnet_len;
+    return FRAME_OK;
+}
+
+/*
+ * Feeds 'len' bytes of 'data'.  Calls 'fn(opaque, ...)' for each frame
+ * completed, in order; the buffer passed is borrowed for the call only
+ * (it may point into 'data').  Returns FRAME_OK, or on garbage the error
+ * with errp set, after counting it and resetting the reader; the rest of
+ * 'data' is then ignored.  If 'fn' calls frame_reader_reset() (the owner
+ * dropped the connection from within the callback), the feed stops after
+ * that callback and returns FRAME_OK.
+ */
+FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
+                             FrameFn fn, void *opaque, GError **errp)
+{
+    const uint8_t *p = data;
+    const uint8_t *end = data + len;
+    const uint32_t hdr_size = frame_hdr_size(r);
+
+    while (p < end) {
+        size_t avail = end - p;
+        uint64_t resets = r->resets;
+
+        if (r->hdr_have < hdr_size) {
+            /* Header phase: fast path when the whole header is here. */
+            uint32_t want = hdr_size - r->hdr_have;
+            uint32_t n = avail < want ? (uint32_t)avail : want;
+            FrameError err;
+
+            memcpy(r->hdr + r->hdr_have, p, n);
+            r->hdr_have += n;
+            p += n;
+            if (r->hdr_have < hdr_size) {
+                break;
+            }
+            err = frame_check_header(r, errp);
+            if (err != FRAME_OK) {
+                r->errors++;
+                frame_reader_reset(r);
+                return err;
+            }
+            r->have = 0;
+            continue;
+        }
+
+        /* Payload phase. */
+        if (r->have == 0 && avail >= r->len) {
+            /* Zero copy: the whole payload is inside 'data'. */
+            const uint8_t *frame = p;
+            uint32_t flen = r->len, fvnet = r->vnet_len;
+
+            p += flen;
+            r->hdr_have = 0;
+            r->len = 0;
+            r->vnet_len = 0;
+            r->frames++;
+            if (fn) {
+                fn(opaque, frame, flen, fvnet);
+            }
+        } else {
+            uint32_t want = r->len - r->have;
+            uint32_t n = avail < want ? (uint32_t)avail : want;
+
+            if (!r->buf) {
+                r->buf = g_malloc(r->max_len);
+            }
+            memcpy(r->buf + r->have, p, n);
+            r->have += n;
+            p += n;
+            if (r->have < r->len) {
+                break;
+            }
+            {
+                uint32_t flen = r->len, fvnet = r->vnet_len;
+
+                r->hdr_have = 0;
+                r->len = 0;
+                r->vnet_len = 0;
+                r->have = 0;
+                r->frames++;
+                if (fn) {
+                    fn(opaque, r->buf, flen, fvnet);
+                }
+            }
+        }
+        if (r->resets != resets) {
+            /* The callback reset us: the rest belongs to a dead stream. */
+            break;
+        }
+    }
+    return FRAME_OK;
+}
+
+/* Writes the header for a 'len'-byte payload into 'hdr'; returns 4, or 8
+ * with 'vnet' (then 'vnet_hdr_len' follows the length).  Pure. */
+size_t frame_header(uint8_t hdr[FRAME_HDR_MAX], uint32_t len, bool vnet,
+                    uint32_t vnet_hdr_len)
+{
+    store_be32(hdr, len);
+    if (!vnet) {
+        return 4;
+    }
+    store_be32(hdr + 4, vnet_hdr_len);
+    return 8;
+}
