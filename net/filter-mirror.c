@@ -1,0 +1,911 @@
+/*
+ * net/filter-mirror.c - filter-mirror and filter-redirector.
+ *
+ * Both filters move frames between a netdev's filter chain (net/filter.c,
+ * net/net.c) and socket chardevs (chardev/), in QEMU's link framing
+ * (include/net/frame.h).  Options, defaults, error texts and wire bytes are
+ * QEMU's, so either end of a link may be a real QEMU.
+ *
+ *   filter-mirror      outdev=ID (required), vnet_hdr_support=on|off
+ *       Each frame of the filter's direction(s) is copied to outdev and
+ *       continues down the chain (NETFILTER_PASS).
+ *
+ *   filter-redirector  indev=ID and/or outdev=ID (distinct),
+ *                      vnet_hdr_support=on|off
+ *       outdev: each frame of the filter's direction(s) is taken off the
+ *       chain (NETFILTER_STOLEN) and written to outdev.
+ *       indev: each frame read from indev is injected after the filter,
+ *       toward the guest for queue=tx, toward the backend for queue=rx, and
+ *       both ways for queue=all (QEMU's behaviour: two copies).
+ *
+ * Never stalling the primary: a frame is written with ONE chr_fe_write()
+ * of header + payload into the chardev's bounded output buffer
+ * ("out-buffer-size" of the chardev), whole or not at all, without
+ * blocking.  A frame that does not fit (-EAGAIN) or finds no peer
+ * (-ENOTCONN) is dropped and counted by reason; QEMU instead blocks its
+ * main loop on a slow peer.  For the mirror a drop, or the loss of the
+ * link, means the secondary lost input: the mirror raises the condition
+ * once per episode (QMP COLO_MIRROR_INPUT_LOST, filter_mirror_input_
+ * notifiers) and ends the episode when a copy is delivered again
+ * (COLO_MIRROR_INPUT_RESTORED).
+ *
+ * The redirector's indev is read in chunks of up to 64 KiB and every frame
+ * completed in a chunk is injected at once.  When the client the frames
+ * go to has its incoming queue above the high-water mark, reading pauses
+ * (polled every millisecond) so the back-pressure reaches the sender.
+ *
+ * Differences from QEMU 7.2 (docs/filters.md): the redirector's indev
+ * keeps working after a reconnect; status=off pauses reading indev (bytes
+ * wait in the socket, none are dropped); garbage on indev drops the
+ * connection and resynchronises instead of going deaf; COLO failover
+ * leaves both filters as they are (the COLO frame reconfigures them).
+ *
+ * Threads: everything runs in the main context (filters, their chardevs,
+ * the notifier list).
+ */
+#include <errno.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+#include "net/filter-mirror.h"
+#include "net/frame.h"
+#include "chardev/char.h"
+#include "monitor/qmp.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/stats.h"
+
+/*
+ * qmp_event_emit() lives in the monitor library, which is linked above the
+ * net library; the net stack's unit tests link without it.  A weak
+ * reference lets them link (and makes events a no-op there); the binary
+ * always carries the monitor.
+ */
+#pragma weak qmp_event_emit
+
+NotifierList filter_mirror_input_notifiers = NOTIFIER_LIST_INIT;
+
+/* ------------------------------------------------------------------------ */
+/* The output side shared by both filters                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct LinkOutStats {
+    uint64_t packets;           /* frames queued to the chardev */
+    uint64_t bytes;             /* their payload bytes (without headers) */
+    uint64_t drop_buffer_full;  /* chr_fe_write() -EAGAIN */
+    uint64_t drop_disconnected; /* chr_fe_write() -ENOTCONN */
+    uint64_t drop_error;        /* any other failure (oversized frame) */
+    uint64_t connects;          /* CHR_EVENT_OPENED */
+    uint64_t disconnects;       /* CHR_EVENT_CLOSED */
+} LinkOutStats;
+
+typedef struct LinkOut {
+    CharFrontend fe;
+    bool active;                /* fe is initialised */
+    LinkOutStats stats;
+    RateLimit rl;               /* per-object drop warnings */
+} LinkOut;
+
+/*
+ * Writes 'buf' framed to 'lo' with one chr_fe_write().  Returns 0 when the
+ * frame was queued, else the negative errno (-EAGAIN, -ENOTCONN, -EMSGSIZE),
+ * after counting and (rate-limited) logging the drop.  Main context; never
+ * blocks; no allocation.
+ */
+static int link_out_write(LinkOut *lo, NetFilter *nf, bool vnet,
+                          const uint8_t *buf, size_t len)
+{
+    uint8_t hdr[FRAME_HDR_MAX];
+    struct iovec iov[2];
+    unsigned vnet_len = 0;
+    gssize ret;
+
+    if (G_UNLIKELY(len > UINT32_MAX)) {
+        stats_inc(&lo->stats.drop_error);
+        return -EMSGSIZE;
+    }
+    if (vnet) {
+        vnet_len = net_client_get_vnet_hdr_len(netfilter_get_netdev(nf));
+    }
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = frame_header(hdr, (uint32_t)len, vnet, vnet_len);
+    iov[1].iov_base = (void *)buf;
+    iov[1].iov_len = len;
+
+    ret = chr_fe_write(&lo->fe, iov, 2);
+    if (G_LIKELY(ret >= 0)) {
+        stats_inc(&lo->stats.packets);
+        stats_add(&lo->stats.bytes, len);
+        return 0;
+    }
+
+    if (ret == -EAGAIN) {
+        stats_inc(&lo->stats.drop_buffer_full);
+        colo_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
+                            "%s '%s': outdev '%s' output buffer full, "
+                            "frame dropped (peer not reading fast enough)",
+                            user_object_get_type_name(USER_OBJECT(nf)),
+                            netfilter_get_id(nf), chr_fe_get_id(&lo->fe));
+    } else if (ret == -ENOTCONN) {
+        stats_inc(&lo->stats.drop_disconnected);
+        colo_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
+                            "%s '%s': outdev '%s' not connected, "
+                            "frame dropped",
+                            user_object_get_type_name(USER_OBJECT(nf)),
+                            netfilter_get_id(nf), chr_fe_get_id(&lo->fe));
+    } else {
+        stats_inc(&lo->stats.drop_error);
+        colo_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
+                            "%s '%s': write to outdev '%s' failed: %s",
+                            user_object_get_type_name(USER_OBJECT(nf)),
+                            netfilter_get_id(nf), chr_fe_get_id(&lo->fe),
+                            g_strerror((int)-ret));
+    }
+    return (int)ret;
+}
+
+static void link_out_deinit(LinkOut *lo)
+{
+    if (lo->active) {
+        chr_fe_deinit(&lo->fe);
+        lo->active = false;
+    }
+}
+
+static void link_out_fill_stats(LinkOut *lo, JsonObject *o)
+{
+    json_object_set_int_member(o, "packets-out",
+                               (gint64)stats_read(&lo->stats.packets));
+    json_object_set_int_member(o, "bytes-out",
+                               (gint64)stats_read(&lo->stats.bytes));
+    json_object_set_int_member(o, "drop-buffer-full",
+                               (gint64)stats_read(&lo->stats.drop_buffer_full));
+    json_object_set_int_member(o, "drop-disconnected",
+                               (gint64)stats_read(&lo->stats.drop_disconnected));
+    json_object_set_int_member(o, "drop-error",
+                               (gint64)stats_read(&lo->stats.drop_error));
+    json_object_set_int_member(o, "out-connects",
+                               (gint64)stats_read(&lo->stats.connects));
+    json_object_set_int_member(o, "out-disconnects",
+                               (gint64)stats_read(&lo->stats.disconnects));
+    json_object_set_boolean_member(o, "out-connected",
+                                   lo->active && chr_fe_is_connected(&lo->fe));
+    json_object_set_int_member(o, "out-queued",
+                               lo->active ? (gint64)chr_fe_out_queued(&lo->fe)
+                                          : 0);
+}
+
+/* Looks up chardev 'id' with QEMU's error text ('what' is "" for the
+ * mirror, "IN " / "OUT " for the redirector) and claims it for 'nf'. */
+static gboolean link_claim(CharFrontend *fe, const char *id, const char *what,
+                           NetFilter *nf, GError **errp)
+{
+    if (!user_object_find(OBJECT_KIND_CHARDEV, id)) {
+        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+                    "%sDevice '%s' not found", what, id);
+        return FALSE;
+    }
+    return chr_fe_init(fe, id, netfilter_get_id(nf), errp);
+}
+
+const char *mirror_loss_reason_str(MirrorLossReason reason)
+{
+    switch (reason) {
+    case MIRROR_LOSS_BUFFER_FULL:
+        return "buffer-full";
+    case MIRROR_LOSS_DISCONNECTED:
+        return "disconnected";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------------------ */
+/* filter-mirror                                                             */
+/* ------------------------------------------------------------------------ */
+
+struct _FilterMirror {
+    NetFilter parent_instance;
+
+    /* properties */
+    char *outdev;
+    gboolean vnet_hdr;
+
+    /* state (main context) */
+    LinkOut out;
+    bool lost;                  /* in an input-lost episode */
+    MirrorLossReason lost_reason;
+    uint64_t lost_episodes;     /* episodes started */
+    uint64_t episode_dropped;   /* copies dropped in the current episode */
+    int64_t episode_start_us;   /* g_get_monotonic_time() at its start */
+    RateLimit episode_rl;       /* episode start / end messages */
+};
+
+G_DEFINE_FINAL_TYPE(FilterMirror, filter_mirror, NET_TYPE_FILTER)
+
+enum {
+    MIRROR_PROP_0,
+    MIRROR_PROP_OUTDEV,
+    MIRROR_PROP_VNET_HDR,
+};
+
+static uint64_t mirror_total_dropped(FilterMirror *m)
+{
+    return stats_read(&m->out.stats.drop_buffer_full) +
+           stats_read(&m->out.stats.drop_disconnected) +
+           stats_read(&m->out.stats.drop_error);
+}
+
+/* Starts an input-lost episode (if none is running): QMP event and
+ * notifiers.  Slow path, at most once per episode. */
+static void mirror_episode_start(FilterMirror *m, MirrorLossReason reason)
+{
+    NetFilter *nf = NET_FILTER(m);
+    MirrorInputEvent ev;
+
+    if (m->lost) {
+        return;
+    }
+    m->lost = true;
+    m->lost_reason = reason;
+    m->episode_start_us = g_get_monotonic_time();
+    stats_inc(&m->lost_episodes);
+
+    /* A peer that flaps its connection must not flood the log. */
+    colo_warn_rl_domain(G_LOG_DOMAIN, &m->episode_rl,
+                        "filter-mirror '%s': secondary lost input (%s); "
+                        "a checkpoint is needed to resynchronise",
+                        netfilter_get_id(nf), mirror_loss_reason_str(reason));
+
+    if (qmp_event_emit) {
+        JsonObject *data = json_object_new();
+
+        json_object_set_string_member(data, "id", netfilter_get_id(nf));
+        json_object_set_string_member(data, "reason",
+                                      mirror_loss_reason_str(reason));
+        json_object_set_int_member(data, "dropped",
+                                   (gint64)mirror_total_dropped(m));
+        qmp_event_emit("COLO_MIRROR_INPUT_LOST", data);
+    }
+
+    ev = (MirrorInputEvent) {
+        .mirror = m,
+        .id = netfilter_get_id(nf),
+        .lost = true,
+        .reason = reason,
+        .dropped = mirror_total_dropped(m),
+    };
+    notifier_list_notify(&filter_mirror_input_notifiers, &ev);
+}
+
+/* Ends the running episode: a copy was delivered again. */
+static void mirror_episode_end(FilterMirror *m)
+{
+    NetFilter *nf = NET_FILTER(m);
+    int64_t ms = (g_get_monotonic_time() - m->episode_start_us) / 1000;
+    MirrorInputEvent ev;
+
+    m->lost = false;
+    if (ratelimit_allow(&m->episode_rl, NULL)) {
+        g_message("filter-mirror '%s': secondary input restored after %"
+                  G_GINT64_FORMAT " ms, %" G_GUINT64_FORMAT " copies lost",
+                  netfilter_get_id(nf), ms, m->episode_dropped);
+    }
+
+    if (qmp_event_emit) {
+        JsonObject *data = json_object_new();
+
+        json_object_set_string_member(data, "id", netfilter_get_id(nf));
+        json_object_set_int_member(data, "dropped",
+                                   (gint64)m->episode_dropped);
+        json_object_set_int_member(data, "duration-ms", ms);
+        qmp_event_emit("COLO_MIRROR_INPUT_RESTORED", data);
+    }
+
+    ev = (MirrorInputEvent) {
+        .mirror = m,
+        .id = netfilter_get_id(nf),
+        .lost = false,
+        .reason = m->lost_reason,
+        .dropped = m->episode_dropped,
+    };
+    m->episode_dropped = 0;
+    notifier_list_notify(&filter_mirror_input_notifiers, &ev);
+}
+
+/* The packet path: copy, never touch the original. */
+static NetFilterVerdict filter_mirror_receive(NetFilter *nf,
+                                              NetClient *sender,
+                                              NetFilterDirection dir,
+                                              const uint8_t *buf, size_t len)
+{
+    /* Plain cast: the base only calls this for filter-mirror instances. */
+    FilterMirror *m = (FilterMirror *)nf;
+    int ret = link_out_write(&m->out, nf, m->vnet_hdr, buf, len);
+
+    if (G_LIKELY(ret == 0)) {
+        if (G_UNLIKELY(m->lost)) {
+            mirror_episode_end(m);
+        }
+    } else {
+        m->episode_dropped++;
+        mirror_episode_start(m, ret == -EAGAIN ? MIRROR_LOSS_BUFFER_FULL
+                                               : MIRROR_LOSS_DISCONNECTED);
+    }
+    return NETFILTER_PASS;
+}
+
+static void filter_mirror_out_event(void *opaque, ChrEvent event)
+{
+    FilterMirror *m = opaque;
+
+    if (event == CHR_EVENT_OPENED) {
+        stats_inc(&m->out.stats.connects);
+    } else if (event == CHR_EVENT_CLOSED) {
+        stats_inc(&m->out.stats.disconnects);
+        /* Whatever was still buffered for the secondary went with the
+         * connection, and nothing reaches it until a peer is back. */
+        mirror_episode_start(m, MIRROR_LOSS_DISCONNECTED);
+    }
+}
+
+static gboolean filter_mirror_setup(NetFilter *nf, GError **errp)
+{
+    FilterMirror *m = FILTER_MIRROR(nf);
+
+    if (!m->outdev || !*m->outdev) {
+        error_setg(errp, "filter-mirror parameter 'outdev' cannot be empty");
+        return FALSE;
+    }
+    if (!link_claim(&m->out.fe, m->outdev, "", nf, errp)) {
+        return FALSE;
+    }
+    m->out.active = true;
+    chr_fe_set_handlers(&m->out.fe, NULL, filter_mirror_out_event, NULL, m,
+                        NULL);
+    /* Read (and discard) so that a peer's EOF is seen, whatever a previous
+     * user of the chardev left behind. */
+    chr_fe_set_read_paused(&m->out.fe, FALSE);
+    return TRUE;
+}
+
+static void filter_mirror_cleanup(NetFilter *nf)
+{
+    FilterMirror *m = FILTER_MIRROR(nf);
+
+    link_out_deinit(&m->out);
+}
+
+static gboolean filter_mirror_handle_event(NetFilter *nf, ColoEvent event,
+                                           GError **errp)
+{
+    /* Checkpoint: nothing is held.  Failover: the COLO frame reconfigures
+     * the proxy; the filter itself stays as it is (QEMU turns it off). */
+    return TRUE;
+}
+
+static void filter_mirror_fill_stats(NetFilter *nf, void *opaque)
+{
+    FilterMirror *m = FILTER_MIRROR(nf);
+    JsonObject *o = opaque;
+
+    link_out_fill_stats(&m->out, o);
+    json_object_set_boolean_member(o, "input-lost", m->lost);
+    json_object_set_int_member(o, "lost-episodes",
+                               (gint64)stats_read(&m->lost_episodes));
+}
+
+bool filter_mirror_input_lost(FilterMirror *m)
+{
+    return m->lost;
+}
+
+static void filter_mirror_set_property(GObject *obj, guint id,
+                                       const GValue *value, GParamSpec *pspec)
+{
+    FilterMirror *m = FILTER_MIRROR(obj);
+
+    switch (id) {
+    case MIRROR_PROP_OUTDEV:
+        g_free(m->outdev);
+        m->outdev = g_value_dup_string(value);
+        break;
+    case MIRROR_PROP_VNET_HDR:
+        m->vnet_hdr = g_value_get_boolean(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void filter_mirror_get_property(GObject *obj, guint id, GValue *value,
+                                       GParamSpec *pspec)
+{
+    FilterMirror *m = FILTER_MIRROR(obj);
+
+    switch (id) {
+    case MIRROR_PROP_OUTDEV:
+        g_value_set_string(value, m->outdev);
+        break;
+    case MIRROR_PROP_VNET_HDR:
+        g_value_set_boolean(value, m->vnet_hdr);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void filter_mirror_finalize(GObject *obj)
+{
+    FilterMirror *m = FILTER_MIRROR(obj);
+
+    /* A half-built object (setup failed) never reached cleanup(). */
+    link_out_deinit(&m->out);
+    g_free(m->outdev);
+    G_OBJECT_CLASS(filter_mirror_parent_class)->finalize(obj);
+}
+
+static void filter_mirror_init(FilterMirror *m)
+{
+    m->out.rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
+    m->episode_rl = (RateLimit)RATE_LIMIT_INIT(10, 10000);
+}
+
+static void filter_mirror_class_init(FilterMirrorClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    NetFilterClass *nfc = NET_FILTER_CLASS(klass);
+
+    oc->set_property = filter_mirror_set_property;
+    oc->get_property = filter_mirror_get_property;
+    oc->finalize = filter_mirror_finalize;
+    uc->description = "copies the frames of a netdev to a chardev "
+                      "(COLO primary)";
+    nfc->setup = filter_mirror_setup;
+    nfc->cleanup = filter_mirror_cleanup;
+    nfc->receive = filter_mirror_receive;
+    nfc->handle_event = filter_mirror_handle_event;
+    nfc->fill_stats = filter_mirror_fill_stats;
+
+    g_object_class_install_property(oc, MIRROR_PROP_OUTDEV,
+        prop_str("outdev", "id of the chardev the copies are written to",
+                 NULL, PROP_REQUIRED));
+    g_object_class_install_property(oc, MIRROR_PROP_VNET_HDR,
+        prop_bool("vnet_hdr_support",
+                  "frames carry the netdev's vnet_hdr_len field",
+                  FALSE, 0));
+}
+
+/* ------------------------------------------------------------------------ */
+/* filter-redirector                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct RedirectorInStats {
+    uint64_t frames;            /* frames read from indev */
+    uint64_t bytes;             /* their payload bytes */
+    uint64_t injected;          /* frames injected (x2 for queue=all) */
+    uint64_t framing_errors;    /* garbage: the connection was dropped */
+    uint64_t vnet_mismatch;     /* vnet_hdr_len differs from the netdev's */
+    uint64_t connects;          /* CHR_EVENT_OPENED */
+    uint64_t disconnects;       /* CHR_EVENT_CLOSED */
+    uint64_t throttled;         /* reading paused: the receiver was full */
+} RedirectorInStats;
+
+struct _FilterRedirector {
+    NetFilter parent_instance;
+
+    /* properties */
+    char *indev;
+    char *outdev;
+    gboolean vnet_hdr;
+
+    /* state (main context) */
+    LinkOut out;
+    CharFrontend in_fe;
+    bool in_active;             /* in_fe is initialised */
+    FrameReader reader;         /* allocated in setup when indev is set */
+    bool reader_ready;
+    bool throttled;             /* indev paused for back-pressure */
+    guint throttle_timer;       /* polls the receiver while throttled */
+    RedirectorInStats in_stats;
+    RateLimit in_rl;
+};
+
+/* While throttled, how often the receiver's queue is checked. */
+#define REDIRECTOR_THROTTLE_POLL_MS 1
+
+G_DEFINE_FINAL_TYPE(FilterRedirector, filter_redirector, NET_TYPE_FILTER)
+
+enum {
+    REDIR_PROP_0,
+    REDIR_PROP_INDEV,
+    REDIR_PROP_OUTDEV,
+    REDIR_PROP_VNET_HDR,
+};
+
+/* outdev: steal the frame; a failed write drops it (counted), as QEMU. */
+static NetFilterVerdict filter_redirector_receive(NetFilter *nf,
+                                                  NetClient *sender,
+                                                  NetFilterDirection dir,
+                                                  const uint8_t *buf,
+                                                  size_t len)
+{
+    /* Plain cast: the base only calls this for filter-redirector. */
+    FilterRedirector *r = (FilterRedirector *)nf;
+
+    if (!r->out.active) {
+        return NETFILTER_PASS;
+    }
+    link_out_write(&r->out, nf, r->vnet_hdr, buf, len);
+    return NETFILTER_STOLEN;
+}
+
+/* FrameFn: one frame from indev.  Injected after the filter, unchanged
+ * (its vnet header, if any, stays at the front, as QEMU does). */
+static void filter_redirector_inject(void *opaque, const uint8_t *buf,
+                                     uint32_t len, uint32_t vnet_hdr_len)
+{
+    FilterRedirector *r = opaque;
+    NetFilter *nf = NET_FILTER(r);
+    NetFilterDirection dir = netfilter_get_direction(nf);
+
+    stats_inc(&r->in_stats.frames);
+    stats_add(&r->in_stats.bytes, len);
+    if (r->vnet_hdr) {
+        unsigned want = net_client_get_vnet_hdr_len(netfilter_get_netdev(nf));
+
+        if (G_UNLIKELY(vnet_hdr_len != want)) {
+            stats_inc(&r->in_stats.vnet_mismatch);
+            colo_warn_rl_domain(G_LOG_DOMAIN, &r->in_rl,
+                                "filter-redirector '%s': frame on indev "
+                                "'%s' has vnet_hdr_len %u, netdev has %u; "
+                                "injected unchanged",
+                                netfilter_get_id(nf), chr_fe_get_id(&r->in_fe),
+                                vnet_hdr_len, want);
+        }
+    }
+    if (dir == NET_FILTER_DIRECTION_TX || dir == NET_FILTER_DIRECTION_ALL) {
+        stats_inc(&r->in_stats.injected);
+        netfilter_pass_to_next(nf, NET_FILTER_DIRECTION_TX, buf, len);
+    }
+    if (dir == NET_FILTER_DIRECTION_RX || dir == NET_FILTER_DIRECTION_ALL) {
+        stats_inc(&r->in_stats.injected);
+        netfilter_pass_to_next(nf, NET_FILTER_DIRECTION_RX, buf, len);
+    }
+}
+
+/* Pauses indev unless the filter is on and not throttled. */
+static void filter_redirector_update_paused(FilterRedirector *r)
+{
+    if (r->in_active) {
+        chr_fe_set_read_paused(&r->in_fe, r->throttled ||
+                                          !netfilter_is_on(NET_FILTER(r)));
+    }
+}
+
+/*
+ * Back-pressure: whether the client the injected frames go to has its
+ * incoming queue above the high-water mark (net_client_can_send()).  Then
+ * indev is not read until it drains, so the bytes wait in the socket and
+ * the sender (the primary's mirror) sees a full buffer, counts and
+ * signals the loss there, instead of frames being dropped here at the
+ * receiver's queue.
+ */
+static bool filter_redirector_target_full(FilterRedirector *r)
+{
+    NetFilter *nf = NET_FILTER(r);
+    NetClient *netdev = netfilter_get_netdev(nf);
+    NetFilterDirection dir = netfilter_get_direction(nf);
+
+    if (!netdev) {
+        return false;
+    }
+    if (dir != NET_FILTER_DIRECTION_RX && !net_client_can_send(netdev)) {
+        return true;
+    }
+    if (dir != NET_FILTER_DIRECTION_TX) {
+        NetClient *dev = net_client_get_peer(netdev);
+
+        if (dev && !net_client_can_send(dev)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static gboolean filter_redirector_throttle_poll(gpointer opaque)
+{
+    FilterRedirector *r = opaque;
+
+    if (filter_redirector_target_full(r)) {
+        return G_SOURCE_CONTINUE;
+    }
+    r->throttle_timer = 0;
+    r->throttled = false;
+    filter_redirector_update_paused(r);
+    return G_SOURCE_REMOVE;
+}
+
+static void filter_redirector_throttle(FilterRedirector *r)
+{
+    if (r->throttled) {
+        return;
+    }
+    r->throttled = true;
+    stats_inc(&r->in_stats.throttled);
+    filter_redirector_update_paused(r);
+    /* The core tells only the netdev when the queue drains; poll. */
+    r->throttle_timer = g_timeout_add(REDIRECTOR_THROTTLE_POLL_MS,
+                                      filter_redirector_throttle_poll, r);
+}
+
+/* ChrReadFn of indev: a chunk of up to 64 KiB, usually many frames. */
+static void filter_redirector_in_read(void *opaque, const uint8_t *buf,
+                                      size_t len)
+{
+    FilterRedirector *r = opaque;
+    GError *err = NULL;
+
+    if (frame_reader_feed(&r->reader, buf, len, filter_redirector_inject, r,
+                          &err) == FRAME_OK) {
+        if (G_UNLIKELY(filter_redirector_target_full(r))) {
+            filter_redirector_throttle(r);
+        }
+        return;
+    }
+    stats_inc(&r->in_stats.framing_errors);
+    colo_warn_rl_domain(G_LOG_DOMAIN, &r->in_rl,
+                        "filter-redirector '%s': bad frame on indev '%s' "
+                        "(%s); dropping the connection.  Check that "
+                        "vnet_hdr_support is the same on both ends "
+                        "(here: %s)",
+                        netfilter_get_id(NET_FILTER(r)),
+                        chr_fe_get_id(&r->in_fe),
+                        err ? err->message : "framing error",
+                        r->vnet_hdr ? "on" : "off");
+    g_clear_error(&err);
+    frame_reader_reset(&r->reader);
+    chr_fe_disconnect(&r->in_fe);
+}
+
+static void filter_redirector_in_event(void *opaque, ChrEvent event)
+{
+    FilterRedirector *r = opaque;
+
+    if (event == CHR_EVENT_OPENED) {
+        stats_inc(&r->in_stats.connects);
+        /* The reader was reset when the previous connection closed (not
+         * here: bytes of this connection may already have been fed).
+         * Keep status=off / throttled paused. */
+        filter_redirector_update_paused(r);
+    } else if (event == CHR_EVENT_CLOSED) {
+        stats_inc(&r->in_stats.disconnects);
+        frame_reader_reset(&r->reader);
+    }
+}
+
+static void filter_redirector_out_event(void *opaque, ChrEvent event)
+{
+    FilterRedirector *r = opaque;
+
+    if (event == CHR_EVENT_OPENED) {
+        stats_inc(&r->out.stats.connects);
+    } else if (event == CHR_EVENT_CLOSED) {
+        stats_inc(&r->out.stats.disconnects);
+    }
+}
+
+static void filter_redirector_teardown(FilterRedirector *r)
+{
+    if (r->throttle_timer) {
+        g_source_remove(r->throttle_timer);
+        r->throttle_timer = 0;
+    }
+    r->throttled = false;
+    if (r->in_active) {
+        /* The pause is the chardev's state: do not leave it to the next
+         * user (after failover a new filter may take this chardev). */
+        chr_fe_set_read_paused(&r->in_fe, FALSE);
+        chr_fe_deinit(&r->in_fe);
+        r->in_active = false;
+    }
+    link_out_deinit(&r->out);
+}
+
+static gboolean filter_redirector_setup(NetFilter *nf, GError **errp)
+{
+    FilterRedirector *r = FILTER_REDIRECTOR(nf);
+
+    if (!r->indev && !r->outdev) {
+        error_setg(errp, "filter redirector needs 'indev' or "
+                   "'outdev' at least one property set");
+        return FALSE;
+    }
+    if (r->indev && r->outdev && g_str_equal(r->indev, r->outdev)) {
+        error_setg(errp, "'indev' and 'outdev' could not be same "
+                   "for filter redirector");
+        return FALSE;
+    }
+    if (r->indev) {
+        if (!link_claim(&r->in_fe, r->indev, "IN ", nf, errp)) {
+            return FALSE;
+        }
+        r->in_active = true;
+    }
+    if (r->outdev) {
+        if (!link_claim(&r->out.fe, r->outdev, "OUT ", nf, errp)) {
+            filter_redirector_teardown(r);
+            return FALSE;
+        }
+        r->out.active = true;
+    }
+
+    if (r->in_active) {
+        frame_reader_init(&r->reader, r->vnet_hdr, FRAME_MAX_LEN_DEFAULT);
+        r->reader_ready = true;
+        chr_fe_set_handlers(&r->in_fe, filter_redirector_in_read,
+                            filter_redirector_in_event, NULL, r, NULL);
+        /* Created with status=off: do not read at all until it is on
+         * (set in this same main-context turn, before any read).  Also
+         * clears a pause a previous user of the chardev left behind. */
+        filter_redirector_update_paused(r);
+    }
+    if (r->out.active) {
+        chr_fe_set_handlers(&r->out.fe, NULL, filter_redirector_out_event,
+                            NULL, r, NULL);
+        /* Read (and discard) so that a peer's EOF is seen. */
+        chr_fe_set_read_paused(&r->out.fe, FALSE);
+    }
+    return TRUE;
+}
+
+static void filter_redirector_cleanup(NetFilter *nf)
+{
+    filter_redirector_teardown(FILTER_REDIRECTOR(nf));
+}
+
+/* status=off: stop stealing (the base skips receive()) and stop injecting:
+ * indev is no longer read, its bytes wait in the socket. */
+static void filter_redirector_status_changed(NetFilter *nf, gboolean on)
+{
+    filter_redirector_update_paused(FILTER_REDIRECTOR(nf));
+}
+
+static gboolean filter_redirector_handle_event(NetFilter *nf,
+                                               ColoEvent event,
+                                               GError **errp)
+{
+    /* As filter-mirror: the COLO frame reconfigures on failover. */
+    return TRUE;
+}
+
+static void filter_redirector_fill_stats(NetFilter *nf, void *opaque)
+{
+    FilterRedirector *r = FILTER_REDIRECTOR(nf);
+    JsonObject *o = opaque;
+
+    link_out_fill_stats(&r->out, o);
+    json_object_set_int_member(o, "packets-in",
+                               (gint64)stats_read(&r->in_stats.frames));
+    json_object_set_int_member(o, "bytes-in",
+                               (gint64)stats_read(&r->in_stats.bytes));
+    json_object_set_int_member(o, "injected",
+                               (gint64)stats_read(&r->in_stats.injected));
+    json_object_set_int_member(o, "framing-errors",
+                               (gint64)stats_read(&r->in_stats.framing_errors));
+    json_object_set_int_member(o, "vnet-mismatch",
+                               (gint64)stats_read(&r->in_stats.vnet_mismatch));
+    json_object_set_int_member(o, "in-connects",
+                               (gint64)stats_read(&r->in_stats.connects));
+    json_object_set_int_member(o, "in-disconnects",
+                               (gint64)stats_read(&r->in_stats.disconnects));
+    json_object_set_boolean_member(o, "in-connected",
+                                   r->in_active &&
+                                   chr_fe_is_connected(&r->in_fe));
+    json_object_set_int_member(o, "in-throttled",
+                               (gint64)stats_read(&r->in_stats.throttled));
+}
+
+static void filter_redirector_set_property(GObject *obj, guint id,
+                                           const GValue *value,
+                                           GParamSpec *pspec)
+{
+    FilterRedirector *r = FILTER_REDIRECTOR(obj);
+
+    switch (id) {
+    case REDIR_PROP_INDEV:
+        g_free(r->indev);
+        r->indev = g_value_dup_string(value);
+        break;
+    case REDIR_PROP_OUTDEV:
+        g_free(r->outdev);
+        r->outdev = g_value_dup_string(value);
+        break;
+    case REDIR_PROP_VNET_HDR:
+        r->vnet_hdr = g_value_get_boolean(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void filter_redirector_get_property(GObject *obj, guint id,
+                                           GValue *value, GParamSpec *pspec)
+{
+    FilterRedirector *r = FILTER_REDIRECTOR(obj);
+
+    switch (id) {
+    case REDIR_PROP_INDEV:
+        g_value_set_string(value, r->indev);
+        break;
+    case REDIR_PROP_OUTDEV:
+        g_value_set_string(value, r->outdev);
+        break;
+    case REDIR_PROP_VNET_HDR:
+        g_value_set_boolean(value, r->vnet_hdr);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void filter_redirector_finalize(GObject *obj)
+{
+    FilterRedirector *r = FILTER_REDIRECTOR(obj);
+
+    filter_redirector_teardown(r);
+    if (r->reader_ready) {
+        frame_reader_destroy(&r->reader);
+        r->reader_ready = false;
+    }
+    g_free(r->indev);
+    g_free(r->outdev);
+    G_OBJECT_CLASS(filter_redirector_parent_class)->finalize(obj);
+}
+
+static void filter_redirector_init(FilterRedirector *r)
+{
+    r->out.rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
+    r->in_rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
+}
+
+static void filter_redirector_class_init(FilterRedirectorClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    NetFilterClass *nfc = NET_FILTER_CLASS(klass);
+
+    oc->set_property = filter_redirector_set_property;
+    oc->get_property = filter_redirector_get_property;
+    oc->finalize = filter_redirector_finalize;
+    uc->description = "moves frames between a netdev and chardevs "
+                      "(COLO proxy)";
+    nfc->setup = filter_redirector_setup;
+    nfc->cleanup = filter_redirector_cleanup;
+    nfc->receive = filter_redirector_receive;
+    nfc->status_changed = filter_redirector_status_changed;
+    nfc->handle_event = filter_redirector_handle_event;
+    nfc->fill_stats = filter_redirector_fill_stats;
+
+    g_object_class_install_property(oc, REDIR_PROP_INDEV,
+        prop_str("indev", "id of the chardev frames are read from and "
+                 "injected after the filter", NULL, 0));
+    g_object_class_install_property(oc, REDIR_PROP_OUTDEV,
+        prop_str("outdev", "id of the chardev the filter's frames are "
+                 "moved to", NULL, 0));
+    g_object_class_install_property(oc, REDIR_PROP_VNET_HDR,
+        prop_bool("vnet_hdr_support",
+                  "frames carry a vnet_hdr_len field",
+                  FALSE, 0));
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void filter_mirror_register(void)
+{
+    object_type_register(OBJECT_KIND_OBJECT, "filter-mirror",
+                         FILTER_TYPE_MIRROR);
+    object_type_register(OBJECT_KIND_OBJECT, "filter-redirector",
+                         FILTER_TYPE_REDIRECTOR);
+}
+type_init(filter_mirror_register)
