@@ -398,7 +398,10 @@ static JsonObject *qmp_run(QmpSession *session, int idx, JsonObject *args)
     }
     reply = json_object_new();
     if (!ret) {
-        ret = json_node_init_object(json_node_alloc(), json_object_new());
+        g_autoptr(JsonObject) empty = json_object_new();
+
+        /* json_node_init_object() takes its own reference. */
+        ret = json_node_init_object(json_node_alloc(), empty);
     }
     json_object_set_member(reply, "return", ret);
     return reply;
