@@ -35,6 +35,7 @@ struct _ColoFrame {
     guint min_interval_ms;
     guint checkpoint_timeout_ms;
     gboolean failover_filters;
+    gboolean input_lost_failover;
 };
 
 G_DEFINE_FINAL_TYPE(ColoFrame, colo_frame, USER_TYPE_OBJECT)
@@ -48,6 +49,7 @@ enum {
     PROP_MIN_INTERVAL,
     PROP_CKPT_TIMEOUT,
     PROP_FAILOVER_FILTERS,
+    PROP_INPUT_LOST,
     N_PROPS
 };
 
@@ -66,6 +68,22 @@ static GType colo_mode_get_type(void)
 
     if (g_once_init_enter(&type)) {
         g_once_init_leave(&type, g_enum_register_static("COLOMode", values));
+    }
+    return type;
+}
+
+static GType colo_input_lost_get_type(void)
+{
+    static GType type;
+    static const GEnumValue values[] = {
+        { FALSE, "COLO_INPUT_LOST_CHECKPOINT", "checkpoint" },
+        { TRUE, "COLO_INPUT_LOST_FAILOVER", "failover" },
+        { 0, NULL, NULL },
+    };
+
+    if (g_once_init_enter(&type)) {
+        g_once_init_leave(&type,
+                          g_enum_register_static("ColoInputLostPolicy", values));
     }
     return type;
 }
@@ -108,6 +126,11 @@ const char *colo_frame_driver_name(ColoFrameDriver d)
 const char *colo_frame_exec_command(ColoFrame *f)
 {
     return f ? f->exec : NULL;
+}
+
+gboolean colo_frame_input_lost_failover(ColoFrame *f)
+{
+    return f ? f->input_lost_failover : FALSE;
 }
 
 unsigned colo_frame_min_interval_ms(ColoFrame *f)
@@ -234,6 +257,9 @@ static void colo_frame_set_property(GObject *o, guint id, const GValue *v,
     case PROP_FAILOVER_FILTERS:
         f->failover_filters = g_value_get_boolean(v);
         break;
+    case PROP_INPUT_LOST:
+        f->input_lost_failover = g_value_get_enum(v);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
     }
@@ -265,6 +291,9 @@ static void colo_frame_get_property(GObject *o, guint id, GValue *v,
         break;
     case PROP_FAILOVER_FILTERS:
         g_value_set_boolean(v, f->failover_filters);
+        break;
+    case PROP_INPUT_LOST:
+        g_value_set_enum(v, f->input_lost_failover);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
@@ -325,6 +354,11 @@ static void colo_frame_class_init(ColoFrameClass *klass)
     props[PROP_FAILOVER_FILTERS] = prop_bool("failover-filters",
         "on failover, switch the COLO filters off as QEMU's docs do by hand",
         TRUE, PROP_RUNTIME);
+    props[PROP_INPUT_LOST] = prop_enum("input-lost",
+        "when a filter-mirror could not deliver input to the secondary: "
+        "checkpoint (request a checkpoint once its link delivers again) or "
+        "failover (give the secondary up and run the primary alone)",
+        colo_input_lost_get_type(), FALSE, PROP_RUNTIME);
     g_object_class_install_properties(oc, N_PROPS, props);
 }
 

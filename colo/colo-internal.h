@@ -23,6 +23,7 @@ typedef struct ColoStats {
     uint64_t failed;           /* checkpoints failed (incl. timeouts) */
     uint64_t timeouts;         /* checkpoints that timed out */
     uint64_t failovers;
+    uint64_t input_lost;       /* secondary-lost-input episodes seen */
 } ColoStats;
 
 #define COLO_TYPE_FRAME (colo_frame_get_type())
@@ -34,6 +35,8 @@ const char *colo_frame_driver_name(ColoFrameDriver d);
 const char *colo_frame_exec_command(ColoFrame *f);
 unsigned colo_frame_min_interval_ms(ColoFrame *f);
 unsigned colo_frame_checkpoint_timeout_ms(ColoFrame *f);
+/* input-lost=failover: give the secondary up when it loses input. */
+gboolean colo_frame_input_lost_failover(ColoFrame *f);
 
 /* Driver "qemu" (colo/colo-qemu.c): starts checkpoint 'id'. */
 gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp);

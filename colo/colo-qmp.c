@@ -97,6 +97,7 @@ gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
     json_object_set_int_member(o, "failed", (gint64) st->failed);
     json_object_set_int_member(o, "timeouts", (gint64) st->timeouts);
     json_object_set_int_member(o, "failovers", (gint64) st->failovers);
+    json_object_set_int_member(o, "input-lost", (gint64) st->input_lost);
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
     return TRUE;

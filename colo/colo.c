@@ -35,6 +35,7 @@
 #include "colo/colo.h"
 #include "colo/colo-internal.h"
 #include "monitor/qmp.h"
+#include "net/filter-mirror.h"
 #include "util/error.h"
 #include "util/iothread.h"
 #include "util/log.h"
@@ -510,11 +511,48 @@ gboolean colo_failover(ColoExitReason reason, GError **errp)
     return TRUE;
 }
 
+/*
+ * The secondary lost input (a filter-mirror could not deliver a copy).
+ * Its guest no longer sees what the primary's guest sees, so the pair can
+ * only be brought back in step by a checkpoint, and a checkpoint is only
+ * useful once copies flow again.  Policy (colo-frame input-lost=):
+ *   checkpoint  request a checkpoint when the mirror's link delivers again
+ *               (default);
+ *   failover    give up the secondary at once: the primary fails over and
+ *               runs alone, as after a lost heartbeat.
+ */
+static void mirror_input_changed(Notifier *n, void *data)
+{
+    MirrorInputEvent *ev = data;
+    GError *err = NULL;
+
+    if (frame.mode != COLO_MODE_PRIMARY || frame.failover) {
+        return;
+    }
+    if (ev->lost) {
+        frame.stats.input_lost++;
+        if (colo_frame_input_lost_failover(frame.obj) &&
+            !colo_failover(COLO_EXIT_REASON_ERROR, &err)) {
+            g_warning("failover after lost input: %s", err->message);
+            g_error_free(err);
+        }
+    } else {
+        colo_request_checkpoint(ev->id, COLO_CKPT_INPUT_LOST,
+                                mirror_loss_reason_str(ev->reason));
+    }
+}
+
+static Notifier mirror_input_notifier = { .notify = mirror_input_changed };
+
 void colo_frame_attach(ColoFrame *obj, ColoMode mode)
 {
     frame.obj = obj;
     frame.mode = mode;
     frame.failover = FALSE;
+    if (!mirror_input_notifier.link_.data) {
+        notifier_list_add(&filter_mirror_input_notifiers,
+                          &mirror_input_notifier);
+    }
 }
 
 void colo_frame_detach(ColoFrame *obj)
@@ -533,6 +571,7 @@ void colo_frame_detach(ColoFrame *obj)
     if (frame.exec_pid) {
         kill(frame.exec_pid, SIGTERM);
     }
+    notifier_remove(&filter_mirror_input_notifiers, &mirror_input_notifier);
     frame.obj = NULL;
     frame.in_flight = FALSE;
     frame.pending = FALSE;

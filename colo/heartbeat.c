@@ -1,0 +1,557 @@
+/*
+ * colo/heartbeat.c - the "colo-heartbeat" object: liveness of the peer
+ * colo-proxy, and automatic failover when it is gone.
+ *
+ * QEMU's COLO documentation lists the heartbeat as "not implemented yet":
+ * an operator (or a cluster manager) has to notice that the other side
+ * died and type x-colo-lost-heartbeat.  This object does the noticing.
+ * Each side runs one, joined by a socket chardev (one side server, the
+ * other a client with reconnect=N):
+ *
+ *   -chardev socket,id=hb,host=0.0.0.0,port=9005,server=on,wait=off
+ *   -object colo-heartbeat,id=hb0,chardev=hb,interval=100,timeout=1000,failover=on
+ *
+ *   -chardev socket,id=hb,host=PRIMARY,port=9005,reconnect=1
+ *   -object colo-heartbeat,id=hb0,chardev=hb,interval=100,timeout=1000,failover=on
+ *
+ * Every 'interval' ms it sends one message framed as every other link is
+ * (include/net/frame.h: be32 length, then the payload), whose payload is
+ * the text "COLO_HEARTBEAT <seq>" with a decimal sequence number.  It
+ * expects the peer's messages: when none has arrived for 'timeout' ms it
+ * declares the peer lost, emits COLO_HEARTBEAT_LOST and, with
+ * failover=on, fails this side over with colo_failover(REQUEST) -- the
+ * reason x-colo-lost-heartbeat gives, since a heartbeat loss is exactly
+ * what that command reports by hand.  When messages come back it emits
+ * COLO_HEARTBEAT_RESTORED; there is no automatic failback (a pair that
+ * has failed over must be rebuilt by the operator, as in QEMU).
+ *
+ * A loss is only declared after the peer has been heard at least once
+ * (state "waiting" until then), so starting one side before the other
+ * never fails anything over.  A closed connection alone is not a loss:
+ * only silence for 'timeout' ms is, so a client that reconnects within
+ * the timeout causes nothing.
+ *
+ * Garbage from the peer (a framing error, a message that is not a
+ * heartbeat) is counted, logged rate-limited, and the connection is
+ * dropped so that the client side reconnects on a frame boundary.
+ *
+ * Threads: everything runs in the main context (the chardev's I/O, the
+ * timer, the COLO frame calls).  Neighbours: chardev/ (the link), colo.c
+ * (colo_failover), monitor/ (events, query-colo-heartbeat).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+#include "chardev/char.h"
+#include "colo/colo.h"
+#include "monitor/qmp.h"
+#include "net/frame.h"
+#include "qom/object.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define HB_MAGIC "COLO_HEARTBEAT "
+#define HB_MAX_MSG 64u                  /* largest payload accepted */
+#define HB_INTERVAL_DEFAULT 100u        /* ms */
+#define HB_TIMEOUT_DEFAULT 1000u        /* ms */
+
+typedef enum {
+    HB_STATE_WAITING,          /* the peer was never heard */
+    HB_STATE_ALIVE,            /* heard within the timeout */
+    HB_STATE_LOST,             /* silent for longer than the timeout */
+} HbState;
+
+static const char *const hb_state_names[] = { "waiting", "alive", "lost" };
+
+typedef struct HbStats {
+    uint64_t sent;             /* heartbeats queued to the peer */
+    uint64_t send_errors;      /* not queued: unconnected or buffer full */
+    uint64_t received;         /* valid heartbeats received */
+    uint64_t bad;              /* framing errors and non-heartbeat messages */
+    uint64_t out_of_order;     /* sequence numbers not above the last one */
+    uint64_t losses;           /* COLO_HEARTBEAT_LOST emitted */
+    uint64_t restores;         /* COLO_HEARTBEAT_RESTORED emitted */
+    uint64_t failovers;        /* failovers this object triggered */
+    uint64_t failover_errors;  /* colo_failover() refused */
+    uint64_t connects;
+    uint64_t disconnects;
+} HbStats;
+
+#define COLO_TYPE_HEARTBEAT (colo_heartbeat_get_type())
+G_DECLARE_FINAL_TYPE(ColoHeartbeat, colo_heartbeat, COLO, HEARTBEAT,
+                     UserObject)
+
+struct _ColoHeartbeat {
+    UserObject parent;
+
+    /* properties */
+    char *chardev;
+    guint interval_ms;
+    guint timeout_ms;
+    gboolean failover;
+
+    /* state (main context) */
+    CharFrontend fe;
+    FrameReader reader;
+    gboolean reader_ready;
+    guint timer;               /* interval timer, 0 when stopped */
+    guint timer_interval;      /* the interval 'timer' was armed with */
+    HbState state;
+    uint64_t seq_out;          /* last sequence number sent */
+    uint64_t seq_in;           /* last sequence number received */
+    int64_t last_rx_us;        /* monotonic time of the last valid message */
+    int64_t lost_at_us;        /* monotonic time the loss was declared */
+    HbStats stats;
+};
+
+G_DEFINE_FINAL_TYPE(ColoHeartbeat, colo_heartbeat, USER_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_CHARDEV,
+    PROP_INTERVAL,
+    PROP_TIMEOUT,
+    PROP_FAILOVER,
+    N_PROPS
+};
+
+static const char *hb_id(ColoHeartbeat *hb)
+{
+    return user_object_get_id(USER_OBJECT(hb));
+}
+
+/* ------------------------------------------------------------------ */
+/* Loss and restore.                                                   */
+
+static void hb_declare_lost(ColoHeartbeat *hb, int64_t now)
+{
+    JsonObject *data = json_object_new();
+    int64_t since_ms = (now - hb->last_rx_us) / 1000;
+    GError *err = NULL;
+
+    hb->state = HB_STATE_LOST;
+    hb->lost_at_us = now;
+    hb->stats.losses++;
+    g_warning("colo-heartbeat '%s': peer silent for %" PRId64 " ms: lost%s",
+              hb_id(hb), since_ms, hb->failover ? ", failing over" : "");
+    json_object_set_string_member(data, "id", hb_id(hb));
+    json_object_set_int_member(data, "since-ms", since_ms);
+    json_object_set_boolean_member(data, "failover", hb->failover);
+    qmp_event_emit("COLO_HEARTBEAT_LOST", data);
+
+    if (!hb->failover) {
+        return;
+    }
+    if (colo_failover(COLO_EXIT_REASON_REQUEST, &err)) {
+        hb->stats.failovers++;
+    } else {
+        hb->stats.failover_errors++;
+        g_warning("colo-heartbeat '%s': failover: %s", hb_id(hb),
+                  err->message);
+        g_error_free(err);
+    }
+}
+
+static void hb_peer_heard(ColoHeartbeat *hb, uint64_t seq)
+{
+    int64_t now = g_get_monotonic_time();
+
+    if (seq <= hb->seq_in && hb->stats.received) {
+        /* The peer restarted (its counter begins at 1 again); count it,
+         * it is still alive. */
+        hb->stats.out_of_order++;
+    }
+    hb->seq_in = seq;
+    hb->stats.received++;
+    hb->last_rx_us = now;
+    if (hb->state == HB_STATE_LOST) {
+        JsonObject *data = json_object_new();
+
+        hb->stats.restores++;
+        g_message("colo-heartbeat '%s': peer heard again after %" PRId64
+                  " ms (no automatic failback)", hb_id(hb),
+                  (now - hb->lost_at_us) / 1000);
+        json_object_set_string_member(data, "id", hb_id(hb));
+        json_object_set_int_member(data, "lost-ms",
+                                   (now - hb->lost_at_us) / 1000);
+        qmp_event_emit("COLO_HEARTBEAT_RESTORED", data);
+    } else if (hb->state == HB_STATE_WAITING) {
+        g_message("colo-heartbeat '%s': peer heard", hb_id(hb));
+    }
+    hb->state = HB_STATE_ALIVE;
+}
+
+/* ------------------------------------------------------------------ */
+/* The link.                                                           */
+
+/* Parses "COLO_HEARTBEAT <seq>"; FALSE for anything else. */
+static gboolean hb_parse(const uint8_t *buf, uint32_t len, uint64_t *seq)
+{
+    char text[HB_MAX_MSG + 1];
+    const size_t mlen = strlen(HB_MAGIC);
+    uint64_t v = 0;
+    size_t i;
+
+    if (len <= mlen || len > HB_MAX_MSG) {
+        return FALSE;
+    }
+    memcpy(text, buf, len);
+    text[len] = '\0';
+    if (memcmp(text, HB_MAGIC, mlen) != 0) {
+        return FALSE;
+    }
+    for (i = mlen; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9' || v > (UINT64_MAX - 9) / 10) {
+            return FALSE;
+        }
+        v = v * 10 + (uint64_t) (text[i] - '0');
+    }
+    *seq = v;
+    return TRUE;
+}
+
+static void hb_frame(void *opaque, const uint8_t *buf, uint32_t len,
+                     uint32_t vnet_hdr_len)
+{
+    ColoHeartbeat *hb = opaque;
+    uint64_t seq;
+
+    if (!hb_parse(buf, len, &seq)) {
+        hb->stats.bad++;
+        COLO_WARN_RL("colo-heartbeat '%s': %u-byte message from the peer "
+                     "is not a heartbeat; dropping the connection",
+                     hb_id(hb), len);
+        frame_reader_reset(&hb->reader);
+        chr_fe_disconnect(&hb->fe);
+        return;
+    }
+    hb_peer_heard(hb, seq);
+}
+
+static void hb_read(void *opaque, const uint8_t *buf, size_t len)
+{
+    ColoHeartbeat *hb = opaque;
+    GError *err = NULL;
+
+    if (frame_reader_feed(&hb->reader, buf, len, hb_frame, hb, &err)
+        != FRAME_OK) {
+        hb->stats.bad++;
+        COLO_WARN_RL("colo-heartbeat '%s': %s; dropping the connection",
+                     hb_id(hb), err->message);
+        g_error_free(err);
+        chr_fe_disconnect(&hb->fe);
+    }
+}
+
+static void hb_event(void *opaque, ChrEvent event)
+{
+    ColoHeartbeat *hb = opaque;
+
+    frame_reader_reset(&hb->reader);
+    if (event == CHR_EVENT_OPENED) {
+        hb->stats.connects++;
+    } else {
+        hb->stats.disconnects++;
+    }
+}
+
+static void hb_send(ColoHeartbeat *hb)
+{
+    char msg[HB_MAX_MSG];
+    uint8_t hdr[FRAME_HDR_MAX];
+    struct iovec iov[2];
+    int n;
+
+    n = snprintf(msg, sizeof(msg), HB_MAGIC "%" PRIu64, hb->seq_out + 1);
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = frame_header(hdr, (uint32_t) n, false, 0);
+    iov[1].iov_base = msg;
+    iov[1].iov_len = (size_t) n;
+    if (chr_fe_write(&hb->fe, iov, 2) < 0) {
+        hb->stats.send_errors++;   /* no peer yet, or it does not read */
+        return;
+    }
+    hb->seq_out++;
+    hb->stats.sent++;
+}
+
+static void hb_arm_timer(ColoHeartbeat *hb);
+
+static gboolean hb_tick(gpointer opaque)
+{
+    ColoHeartbeat *hb = opaque;
+    int64_t now = g_get_monotonic_time();
+
+    hb_send(hb);
+    if (hb->state == HB_STATE_ALIVE &&
+        now - hb->last_rx_us > (int64_t) hb->timeout_ms * 1000) {
+        hb_declare_lost(hb, now);
+    }
+    if (hb->timer_interval != hb->interval_ms) {
+        hb_arm_timer(hb);       /* qom-set changed the interval */
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void hb_arm_timer(ColoHeartbeat *hb)
+{
+    if (hb->timer) {
+        g_source_remove(hb->timer);
+    }
+    hb->timer_interval = hb->interval_ms;
+    hb->timer = g_timeout_add(hb->interval_ms, hb_tick, hb);
+}
+
+/* ------------------------------------------------------------------ */
+/* Object life.                                                        */
+
+static gboolean colo_heartbeat_complete(UserObject *obj, GError **errp)
+{
+    ColoHeartbeat *hb = COLO_HEARTBEAT(obj);
+
+    if (!hb->chardev || !*hb->chardev) {
+        error_setg(errp, "Parameter 'chardev' is missing");
+        return FALSE;
+    }
+    if (hb->timeout_ms < hb->interval_ms * 2) {
+        error_setg(errp, "colo-heartbeat: timeout (%u ms) must be at least "
+                   "twice the interval (%u ms)", hb->timeout_ms,
+                   hb->interval_ms);
+        return FALSE;
+    }
+    if (!chr_fe_init(&hb->fe, hb->chardev, hb_id(hb), errp)) {
+        return FALSE;
+    }
+    frame_reader_init(&hb->reader, false, HB_MAX_MSG);
+    hb->reader_ready = TRUE;
+    chr_fe_set_handlers(&hb->fe, hb_read, hb_event, NULL, hb, NULL);
+    hb_arm_timer(hb);
+    return TRUE;
+}
+
+static void colo_heartbeat_stop(ColoHeartbeat *hb)
+{
+    if (hb->timer) {
+        g_source_remove(hb->timer);
+        hb->timer = 0;
+    }
+    chr_fe_deinit(&hb->fe);
+    if (hb->reader_ready) {
+        frame_reader_destroy(&hb->reader);
+        hb->reader_ready = FALSE;
+    }
+}
+
+static void colo_heartbeat_unparent(UserObject *obj)
+{
+    colo_heartbeat_stop(COLO_HEARTBEAT(obj));
+}
+
+static gboolean colo_heartbeat_check_property(UserObject *obj,
+                                              GParamSpec *pspec,
+                                              const GValue *value,
+                                              GError **errp)
+{
+    ColoHeartbeat *hb = COLO_HEARTBEAT(obj);
+    guint v;
+
+    if (!user_object_is_complete(obj)) {
+        return TRUE;            /* complete() checks the combination */
+    }
+    if (g_str_equal(pspec->name, "interval")) {
+        v = g_value_get_uint(value);
+        if (hb->timeout_ms < v * 2) {
+            error_setg(errp, "colo-heartbeat: interval %u ms is more than "
+                       "half the timeout (%u ms)", v, hb->timeout_ms);
+            return FALSE;
+        }
+    } else if (g_str_equal(pspec->name, "timeout")) {
+        v = g_value_get_uint(value);
+        if (v < hb->interval_ms * 2) {
+            error_setg(errp, "colo-heartbeat: timeout %u ms is less than "
+                       "twice the interval (%u ms)", v, hb->interval_ms);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static void colo_heartbeat_set_property(GObject *o, guint id,
+                                        const GValue *v, GParamSpec *pspec)
+{
+    ColoHeartbeat *hb = COLO_HEARTBEAT(o);
+
+    switch (id) {
+    case PROP_CHARDEV:
+        g_free(hb->chardev);
+        hb->chardev = g_value_dup_string(v);
+        break;
+    case PROP_INTERVAL:
+        hb->interval_ms = g_value_get_uint(v);
+        break;
+    case PROP_TIMEOUT:
+        hb->timeout_ms = g_value_get_uint(v);
+        break;
+    case PROP_FAILOVER:
+        hb->failover = g_value_get_boolean(v);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
+    }
+}
+
+static void colo_heartbeat_get_property(GObject *o, guint id, GValue *v,
+                                        GParamSpec *pspec)
+{
+    ColoHeartbeat *hb = COLO_HEARTBEAT(o);
+
+    switch (id) {
+    case PROP_CHARDEV:
+        g_value_set_string(v, hb->chardev);
+        break;
+    case PROP_INTERVAL:
+        g_value_set_uint(v, hb->interval_ms);
+        break;
+    case PROP_TIMEOUT:
+        g_value_set_uint(v, hb->timeout_ms);
+        break;
+    case PROP_FAILOVER:
+        g_value_set_boolean(v, hb->failover);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
+    }
+}
+
+static void colo_heartbeat_finalize(GObject *o)
+{
+    ColoHeartbeat *hb = COLO_HEARTBEAT(o);
+
+    colo_heartbeat_stop(hb);
+    g_free(hb->chardev);
+    G_OBJECT_CLASS(colo_heartbeat_parent_class)->finalize(o);
+}
+
+static void colo_heartbeat_init(ColoHeartbeat *hb)
+{
+    hb->interval_ms = HB_INTERVAL_DEFAULT;
+    hb->timeout_ms = HB_TIMEOUT_DEFAULT;
+}
+
+static void colo_heartbeat_class_init(ColoHeartbeatClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    GParamSpec *props[N_PROPS] = { NULL };
+
+    oc->set_property = colo_heartbeat_set_property;
+    oc->get_property = colo_heartbeat_get_property;
+    oc->finalize = colo_heartbeat_finalize;
+    uc->description = "liveness of the peer colo-proxy over a socket "
+                      "chardev; optional failover when it is lost";
+    uc->complete = colo_heartbeat_complete;
+    uc->unparent = colo_heartbeat_unparent;
+    uc->check_property = colo_heartbeat_check_property;
+
+    props[PROP_CHARDEV] = prop_str("chardev",
+        "socket chardev joined to the peer's colo-heartbeat (one side "
+        "server=on, the other a client with reconnect=N)",
+        NULL, PROP_REQUIRED);
+    props[PROP_INTERVAL] = prop_uint("interval",
+        "milliseconds between two heartbeats sent",
+        10, 60 * 1000, HB_INTERVAL_DEFAULT, PROP_RUNTIME);
+    props[PROP_TIMEOUT] = prop_uint("timeout",
+        "milliseconds without a heartbeat from the peer after which it is "
+        "lost (COLO_HEARTBEAT_LOST); at least twice the interval",
+        20, 3600 * 1000, HB_TIMEOUT_DEFAULT, PROP_RUNTIME);
+    props[PROP_FAILOVER] = prop_bool("failover",
+        "on loss, fail this side over as x-colo-lost-heartbeat does "
+        "(COLO_EXIT reason 'request')", FALSE, PROP_RUNTIME);
+    g_object_class_install_properties(oc, N_PROPS, props);
+}
+
+static void colo_heartbeat_register(void)
+{
+    object_type_register(OBJECT_KIND_OBJECT, "colo-heartbeat",
+                         COLO_TYPE_HEARTBEAT);
+}
+type_init(colo_heartbeat_register)
+
+/* ------------------------------------------------------------------ */
+/* QMP (qapi/heartbeat.json).  Here rather than in a *-qmp.c file of   */
+/* monitor/ because the object's state is private to this file.        */
+
+gboolean qmp_query_colo_heartbeat(JsonObject *args, JsonNode **ret,
+                                  GError **errp);
+
+static JsonObject *hb_info(ColoHeartbeat *hb)
+{
+    JsonObject *o = json_object_new();
+    int64_t now = g_get_monotonic_time();
+
+    json_object_set_string_member(o, "id", hb_id(hb));
+    json_object_set_string_member(o, "chardev", hb->chardev);
+    json_object_set_string_member(o, "state", hb_state_names[hb->state]);
+    json_object_set_boolean_member(o, "connected",
+                                   chr_fe_is_connected(&hb->fe));
+    json_object_set_int_member(o, "interval", hb->interval_ms);
+    json_object_set_int_member(o, "timeout", hb->timeout_ms);
+    json_object_set_boolean_member(o, "failover", hb->failover);
+    json_object_set_int_member(o, "since-ms", hb->last_rx_us
+                               ? (now - hb->last_rx_us) / 1000 : -1);
+    json_object_set_int_member(o, "seq-sent", (gint64) hb->seq_out);
+    json_object_set_int_member(o, "seq-received", (gint64) hb->seq_in);
+    json_object_set_int_member(o, "sent", (gint64) hb->stats.sent);
+    json_object_set_int_member(o, "send-errors",
+                               (gint64) hb->stats.send_errors);
+    json_object_set_int_member(o, "received", (gint64) hb->stats.received);
+    json_object_set_int_member(o, "bad", (gint64) hb->stats.bad);
+    json_object_set_int_member(o, "out-of-order",
+                               (gint64) hb->stats.out_of_order);
+    json_object_set_int_member(o, "losses", (gint64) hb->stats.losses);
+    json_object_set_int_member(o, "restores", (gint64) hb->stats.restores);
+    json_object_set_int_member(o, "failovers", (gint64) hb->stats.failovers);
+    json_object_set_int_member(o, "failover-errors",
+                               (gint64) hb->stats.failover_errors);
+    json_object_set_int_member(o, "connects", (gint64) hb->stats.connects);
+    json_object_set_int_member(o, "disconnects",
+                               (gint64) hb->stats.disconnects);
+    return o;
+}
+
+gboolean qmp_query_colo_heartbeat(JsonObject *args, JsonNode **ret,
+                                  GError **errp)
+{
+    const char *id = NULL;
+    JsonArray *arr;
+    GList *objs, *l;
+    gboolean found = FALSE;
+
+    if (!qmp_arg_str(args, "id", FALSE, &id, errp)) {
+        return FALSE;
+    }
+    arr = json_array_new();
+    objs = user_object_list(OBJECT_KIND_OBJECT);
+    for (l = objs; l; l = l->next) {
+        if (!COLO_IS_HEARTBEAT(l->data) ||
+            (id && !g_str_equal(id, hb_id(l->data)))) {
+            continue;
+        }
+        found = TRUE;
+        json_array_add_object_element(arr, hb_info(l->data));
+    }
+    g_list_free(objs);
+    if (id && !found) {
+        json_array_unref(arr);
+        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+                    "colo-heartbeat '%s' not found", id);
+        return FALSE;
+    }
+    *ret = json_node_init_array(json_node_alloc(), arr);
+    json_array_unref(arr);
+    return TRUE;
+}
