@@ -1,0 +1,305 @@
+/*
+ * net/dgram.c - the "dgram" transport (QEMU 7.2's -netdev dgram), as a
+ * backend and as a device.
+ *
+ * One Ethernet frame per datagram, no length prefix, over UDP or a unix
+ * datagram socket:
+ *
+ *   local.type=inet|unix|fd  local.host, local.port | local.path | local.str
+ *   remote.type=inet|unix    remote.host, remote.port | remote.path
+ *
+ * Frames are read in recvmmsg() batches of up to NET_BURST, and written
+ * in sendmmsg() batches: receive() copies each frame into an output batch
+ * sent when it is full or at the start of the next main-loop iteration;
+ * when the batch is full and the socket takes no more, receive() returns
+ * 0 until the socket is writable again (net/fdio.c's NetDgramPort).  Without remote.*, frames
+ * go to whoever sent us the last datagram (a point-to-point peer that
+ * speaks first), and are dropped and counted (drop_no_dest) before that.
+ * Multicast remote addresses are not supported.
+ *
+ * Threads: main context only.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "net/fdio.h"
+#include "net/net.h"
+#include "util/error.h"
+
+#define NET_TYPE_DGRAM (net_dgram_get_type())
+G_DECLARE_FINAL_TYPE(NetDgram, net_dgram, NET, DGRAM, NetClient)
+
+struct _NetDgram {
+    NetClient parent_instance;
+
+    /* properties */
+    char *local_type;         /* local.type: inet, unix, fd */
+    char *local_host;         /* local.host */
+    char *local_port;         /* local.port */
+    char *local_path;         /* local.path */
+    char *local_str;          /* local.str (fd number) */
+    char *remote_type;        /* remote.type: inet, unix */
+    char *remote_host;        /* remote.host */
+    char *remote_port;        /* remote.port */
+    char *remote_path;        /* remote.path */
+    /* state */
+    NetDgramPort port;        /* the socket and its I/O */
+    char *unlink_path;        /* our bound unix path, removed at the end */
+};
+
+G_DEFINE_FINAL_TYPE(NetDgram, net_dgram, NET_TYPE_CLIENT)
+
+enum {
+    DGRAM_PROP_0,
+    DGRAM_PROP_LOCAL_TYPE,
+    DGRAM_PROP_LOCAL_HOST,
+    DGRAM_PROP_LOCAL_PORT,
+    DGRAM_PROP_LOCAL_PATH,
+    DGRAM_PROP_LOCAL_STR,
+    DGRAM_PROP_REMOTE_TYPE,
+    DGRAM_PROP_REMOTE_HOST,
+    DGRAM_PROP_REMOTE_PORT,
+    DGRAM_PROP_REMOTE_PATH,
+    DGRAM_PROP__MAX,
+};
+
+static const size_t dgram_prop_offset[DGRAM_PROP__MAX] = {
+    [DGRAM_PROP_LOCAL_TYPE] = offsetof(NetDgram, local_type),
+    [DGRAM_PROP_LOCAL_HOST] = offsetof(NetDgram, local_host),
+    [DGRAM_PROP_LOCAL_PORT] = offsetof(NetDgram, local_port),
+    [DGRAM_PROP_LOCAL_PATH] = offsetof(NetDgram, local_path),
+    [DGRAM_PROP_LOCAL_STR] = offsetof(NetDgram, local_str),
+    [DGRAM_PROP_REMOTE_TYPE] = offsetof(NetDgram, remote_type),
+    [DGRAM_PROP_REMOTE_HOST] = offsetof(NetDgram, remote_host),
+    [DGRAM_PROP_REMOTE_PORT] = offsetof(NetDgram, remote_port),
+    [DGRAM_PROP_REMOTE_PATH] = offsetof(NetDgram, remote_path),
+};
+
+static void net_dgram_set_property(GObject *obj, guint id,
+                                   const GValue *value, GParamSpec *pspec)
+{
+    if (id == 0 || id >= DGRAM_PROP__MAX) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        return;
+    }
+    net_prop_set(obj, dgram_prop_offset[id], value);
+}
+
+static void net_dgram_get_property(GObject *obj, guint id, GValue *value,
+                                   GParamSpec *pspec)
+{
+    if (id == 0 || id >= DGRAM_PROP__MAX) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        return;
+    }
+    net_prop_get(obj, dgram_prop_offset[id], value);
+}
+
+/* Builds the address of one end ("local" or "remote") from its options. */
+static gboolean dgram_addr(NetSockAddr *a, const char *end, const char *type,
+                           const char *host, const char *port,
+                           const char *path, gboolean passive,
+                           GError **errp)
+{
+    g_autofree char *what = g_strdup_printf("%s", end);
+
+    if (!strcmp(type, "inet")) {
+        if (!host && !passive) {
+            error_setg(errp, "Parameter '%s.host' is missing", end);
+            return FALSE;
+        }
+        if (!port) {
+            error_setg(errp, "Parameter '%s.port' is missing", end);
+            return FALSE;
+        }
+        return net_sockaddr_inet(a, host, port, passive, what, errp);
+    }
+    if (!strcmp(type, "unix")) {
+        if (!path) {
+            error_setg(errp, "Parameter '%s.path' is missing", end);
+            return FALSE;
+        }
+        return net_sockaddr_unix(a, path, FALSE, TRUE, what, errp);
+    }
+    error_setg(errp, "Parameter '%s.type' does not accept value '%s' "
+               "(expected inet or unix%s)", end, type,
+               passive ? " or fd" : "");
+    return FALSE;
+}
+
+static gboolean net_dgram_complete(UserObject *obj, GError **errp)
+{
+    NetDgram *d = NET_DGRAM(obj);
+    NetSockAddr local;
+    char name[160];
+    int fd, one = 1;
+
+    if (!d->local_type) {
+        error_setg(errp, "Parameter 'local' is missing (multicast-only "
+                   "remote addresses are not supported)");
+        return FALSE;
+    }
+    if (!strcmp(d->local_type, "fd")) {
+        if (d->remote_type) {
+            error_setg(errp, "'remote' is not supported with "
+                       "local.type=fd");
+            return FALSE;
+        }
+        fd = net_fd_from_str(d->local_str, "local.str", errp);
+        if (fd < 0) {
+            return FALSE;
+        }
+        d->port.connected = TRUE;
+        net_dgram_port_start(&d->port, NET_CLIENT(d), fd);
+        return net_client_complete(obj, errp);
+    }
+    if (!dgram_addr(&local, "local", d->local_type, d->local_host,
+                    d->local_port, d->local_path, TRUE, errp)) {
+        return FALSE;
+    }
+    if (d->remote_type) {
+        if (strcmp(d->remote_type, d->local_type)) {
+            error_setg(errp, "'local' and 'remote' must have the same type");
+            return FALSE;
+        }
+        if (!dgram_addr(&d->port.dest, "remote", d->remote_type,
+                        d->remote_host, d->remote_port, d->remote_path,
+                        FALSE, errp)) {
+            return FALSE;
+        }
+        d->port.has_dest = TRUE;
+    } else {
+        d->port.learn_dest = TRUE;
+    }
+    if (local.ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const void *)&local.ss;
+        struct stat st;
+
+        if (stat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            unlink(un->sun_path);
+        }
+    }
+    fd = net_socket_new(&local, SOCK_DGRAM, errp);
+    if (fd < 0) {
+        return FALSE;
+    }
+    if (local.ss.ss_family != AF_UNIX) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (bind(fd, (const struct sockaddr *)&local.ss, local.len) < 0) {
+        error_setg(errp, "can't bind %s: %s",
+                   net_sockaddr_str(&local, name, sizeof(name)),
+                   g_strerror(errno));
+        close(fd);
+        return FALSE;
+    }
+    if (local.ss.ss_family == AF_UNIX) {
+        d->unlink_path = g_strdup(d->local_path);
+    }
+    net_dgram_port_start(&d->port, NET_CLIENT(d), fd);
+    return net_client_complete(obj, errp);
+}
+
+static void net_dgram_stop(NetDgram *d)
+{
+    net_dgram_port_stop(&d->port);
+    if (d->unlink_path) {
+        unlink(d->unlink_path);
+        g_clear_pointer(&d->unlink_path, g_free);
+    }
+}
+
+static void net_dgram_unparent(UserObject *obj)
+{
+    net_dgram_stop(NET_DGRAM(obj));
+    USER_OBJECT_CLASS(net_dgram_parent_class)->unparent(obj);
+}
+
+static void net_dgram_finalize(GObject *obj)
+{
+    NetDgram *d = NET_DGRAM(obj);
+
+    net_dgram_stop(d);
+    g_free(d->local_type);
+    g_free(d->local_host);
+    g_free(d->local_port);
+    g_free(d->local_path);
+    g_free(d->local_str);
+    g_free(d->remote_type);
+    g_free(d->remote_host);
+    g_free(d->remote_port);
+    g_free(d->remote_path);
+    G_OBJECT_CLASS(net_dgram_parent_class)->finalize(obj);
+}
+
+static gssize net_dgram_receive(NetClient *nc, const uint8_t *buf,
+                                size_t len)
+{
+    return net_dgram_port_receive(&NET_DGRAM(nc)->port, buf, len);
+}
+
+static void net_dgram_read_poll(NetClient *nc, gboolean enable)
+{
+    net_dgram_port_read_poll(&NET_DGRAM(nc)->port, enable);
+}
+
+static void net_dgram_fill_stats(NetClient *nc, void *obj)
+{
+    net_dgram_port_fill_stats(&NET_DGRAM(nc)->port, obj);
+}
+
+static void net_dgram_init(NetDgram *d)
+{
+    d->port.fd = -1;
+}
+
+static void net_dgram_class_init(NetDgramClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    NetClientClass *nc = NET_CLIENT_CLASS(klass);
+
+    oc->set_property = net_dgram_set_property;
+    oc->get_property = net_dgram_get_property;
+    oc->finalize = net_dgram_finalize;
+    uc->description = "one Ethernet frame per UDP or unix datagram "
+                      "(QEMU's -netdev dgram)";
+    uc->complete = net_dgram_complete;
+    uc->unparent = net_dgram_unparent;
+    nc->receive = net_dgram_receive;
+    nc->read_poll = net_dgram_read_poll;
+    nc->fill_stats = net_dgram_fill_stats;
+
+    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_TYPE,
+        prop_str("local.type", "local address type: inet, unix or fd",
+                 NULL, 0));
+    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_HOST,
+        prop_str("local.host", "inet: local address to bind", NULL, 0));
+    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_PORT,
+        prop_str("local.port", "inet: local port to bind", NULL, 0));
+    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_PATH,
+        prop_str("local.path", "unix: local socket path to bind", NULL, 0));
+    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_STR,
+        prop_str("local.str", "fd: number of an inherited connected "
+                 "datagram socket", NULL, 0));
+    g_object_class_install_property(oc, DGRAM_PROP_REMOTE_TYPE,
+        prop_str("remote.type", "remote address type: inet or unix "
+                 "(default: answer the last sender)", NULL, 0));
+    g_object_class_install_property(oc, DGRAM_PROP_REMOTE_HOST,
+        prop_str("remote.host", "inet: address frames are sent to", NULL,
+                 0));
+    g_object_class_install_property(oc, DGRAM_PROP_REMOTE_PORT,
+        prop_str("remote.port", "inet: port frames are sent to", NULL, 0));
+    g_object_class_install_property(oc, DGRAM_PROP_REMOTE_PATH,
+        prop_str("remote.path", "unix: socket path frames are sent to",
+                 NULL, 0));
+}
+
+static void net_dgram_register(void)
+{
+    object_type_register(OBJECT_KIND_NETDEV, "dgram", NET_TYPE_DGRAM);
+    object_type_register(OBJECT_KIND_DEVICE, "dgram", NET_TYPE_DGRAM);
+}
+type_init(net_dgram_register)

@@ -1,0 +1,1015 @@
+/*
+ * net/stream.c - the "stream" and "socket" transports (QEMU's -netdev
+ * stream and legacy -netdev socket), as backends and as devices.
+ *
+ * Both carry Ethernet frames over a byte stream with QEMU's framing: a
+ * 4-byte big-endian length, then the frame (no vnet header), back to back
+ * (include/net/frame.h).  A QEMU VM attaches its NIC to colo-proxy with
+ * its own -netdev stream/socket pointed at our -device stream/socket; or
+ * colo-proxy reaches a network through QEMU-framed links as a -netdev.
+ *
+ *   stream: server=on|off, addr.type=inet|unix|fd, addr.host, addr.port,
+ *           addr.path, addr.abstract, addr.tight, addr.str, reconnect=N
+ *   socket: listen=host:port | connect=host:port | fd=N (stream), or
+ *           udp=host:port with localaddr=host:port (one frame per
+ *           datagram, no length prefix; net/fdio.c's NetDgramPort)
+ *
+ * A StreamConn (below) is the engine both types share: a listener that
+ * takes one peer at a time (and stops accepting until that peer leaves,
+ * as QEMU does), or a client that connects without blocking and, with
+ * reconnect=N, retries every N seconds.  Input is read in large chunks
+ * and reassembled by a FrameReader (reset on every disconnect, so no half
+ * frame survives into the next connection), fed one frame at a time so
+ * that reading pauses, keeping the rest of the chunk, as soon as the
+ * peer's queue is above its high-water mark (lossless back-pressure);
+ * garbage drops the connection with a rate-limited warning and counts
+ * drop_malformed.  Output goes
+ * through a bounded NetOutBuf that takes whole frames or none: when it is
+ * full receive() returns 0, the core queues, and we flush the core's queue
+ * when the socket drains.  While there is no connection, frames to send
+ * are dropped and counted (drop_disconnected), as QEMU does.
+ *
+ * Threads: main context only.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <json-glib/json-glib.h>
+
+#include "net/fdio.h"
+#include "net/frame.h"
+#include "net/net.h"
+#include "util/error.h"
+#include "util/stats.h"
+#include "util/log.h"
+
+enum {
+    STREAM_READ_SIZE = 256 * 1024,   /* bytes per read() */
+    STREAM_READS_PER_WAKEUP = 4,     /* reads before yielding to the loop */
+    STREAM_OUTBUF_SIZE = 1024 * 1024 /* bytes of frames waiting to go out */
+};
+
+/* --- the shared engine --------------------------------------------------- */
+
+typedef struct StreamConn {
+    NetClient *nc;            /* owner (borrowed) */
+    /* configuration (set before stream_conn_start()) */
+    gboolean server;          /* listen (TRUE) or connect */
+    NetSockAddr addr;         /* listen or connect address */
+    int given_fd;             /* inherited fd (listener or connection), or -1 */
+    guint reconnect_s;        /* client: retry delay in seconds, 0 = never */
+    /* state */
+    int listen_fd;            /* server: listening socket, or -1 */
+    NetFdWatch listen_watch;  /* accepts while no peer is connected */
+    int fd;                   /* the connection, or -1 */
+    NetFdWatch watch;         /* in: frames, out: connect done / drained */
+    gboolean connecting;      /* client: non-blocking connect pending */
+    gboolean read_enabled;    /* the core lets us send (read_poll) */
+    guint reconnect_src;      /* pending reconnect timeout, or 0 */
+    FrameReader reader;       /* input reassembly */
+    NetOutBuf out;            /* output bytes not yet written */
+    uint8_t *rbuf;            /* STREAM_READ_SIZE bytes */
+    size_t rpos;              /* first byte of rbuf not yet fed */
+    size_t rlen;              /* bytes read into rbuf */
+    guint resume_src;         /* idle source feeding the rest of rbuf */
+    RateLimit rl;             /* warnings of this connection */
+    /* counters */
+    uint64_t connects;        /* connections established */
+    uint64_t disconnects;     /* connections lost or dropped */
+    uint64_t drop_disconnected; /* frames dropped: no connection */
+    uint64_t framing_errors;  /* connections dropped for garbage */
+} StreamConn;
+
+static void stream_conn_try_connect(StreamConn *c);
+
+static const char *stream_conn_id(StreamConn *c)
+{
+    return user_object_get_id(USER_OBJECT(c->nc));
+}
+
+static void stream_conn_init(StreamConn *c, NetClient *nc)
+{
+    c->nc = nc;
+    c->given_fd = -1;
+    c->listen_fd = -1;
+    c->fd = -1;
+    c->read_enabled = TRUE;
+    c->rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
+}
+
+static void stream_conn_update_watch(StreamConn *c)
+{
+    /* While bytes already read wait to be fed, read no more. */
+    net_fd_watch_enable(&c->watch, G_IO_IN,
+                        c->read_enabled && !c->connecting &&
+                        c->rpos == c->rlen);
+}
+
+static void stream_conn_on_frame(void *opaque, const uint8_t *buf,
+                                 uint32_t len, uint32_t vnet_hdr_len)
+{
+    StreamConn *c = opaque;
+
+    net_client_send(c->nc, buf, len);
+}
+
+static gboolean stream_conn_reconnect_cb(gpointer opaque)
+{
+    StreamConn *c = opaque;
+
+    c->reconnect_src = 0;
+    stream_conn_try_connect(c);
+    return G_SOURCE_REMOVE;
+}
+
+static void stream_conn_schedule_reconnect(StreamConn *c)
+{
+    if (!c->server && c->reconnect_s && c->given_fd < 0 && !c->reconnect_src) {
+        c->reconnect_src = g_timeout_add_seconds(c->reconnect_s,
+                                                 stream_conn_reconnect_cb, c);
+    }
+}
+
+/* Ends the current connection (or connection attempt). */
+static void stream_conn_close(StreamConn *c)
+{
+    gboolean was_up = c->fd >= 0 && !c->connecting;
+
+    net_fd_watch_stop(&c->watch);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->connecting = FALSE;
+    frame_reader_reset(&c->reader);
+    net_outbuf_reset(&c->out);
+    c->rpos = c->rlen = 0;
+    if (c->resume_src) {
+        g_source_remove(c->resume_src);
+        c->resume_src = 0;
+    }
+    if (was_up) {
+        c->disconnects++;
+    }
+    if (c->listen_fd >= 0) {
+        net_fd_watch_enable(&c->listen_watch, G_IO_IN, TRUE);
+    }
+    stream_conn_schedule_reconnect(c);
+    /* Frames the core queued for the lost connection are stale: drain
+     * them now (receive() drops and counts them) rather than hand them to
+     * the next peer.  A no-op when called from inside our receive(). */
+    net_client_flush(c->nc);
+}
+
+/* How many of the 'avail' bytes at 'p' to feed so that the reader
+ * completes at most one frame: the rest of the current frame, or the next
+ * whole frame as its header announces it (a bad header is fed alone and
+ * rejected by the reader). */
+static size_t stream_conn_slice(const FrameReader *r, const uint8_t *p,
+                                size_t avail)
+{
+    size_t want;
+
+    if (r->hdr_have == 0 && avail >= 4) {
+        want = 4 + (size_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+                            ((uint32_t)p[2] << 8) | p[3]);
+    } else if (r->hdr_have < 4) {
+        want = 4 - r->hdr_have;
+    } else {
+        want = r->len - r->have;
+    }
+    return MIN(want, avail);
+}
+
+/*
+ * Feeds the bytes read into rbuf to the frame reader one frame at a time,
+ * and stops as soon as the core says the peer's queue is above its high
+ * water mark: the rest waits in rbuf (and the socket is not read) until
+ * read_poll(TRUE).  So a read of many small frames cannot overflow the
+ * peer's queue: back-pressure on a stream is lossless.  Returns FALSE when
+ * the connection is gone.
+ */
+static gboolean stream_conn_process(StreamConn *c)
+{
+    while (c->rpos < c->rlen) {
+        g_autoptr(GError) err = NULL;
+        size_t n = stream_conn_slice(&c->reader, c->rbuf + c->rpos,
+                                     c->rlen - c->rpos);
+        size_t next = c->rpos + n;
+        uint64_t frames = c->reader.frames;
+
+        if (frame_reader_feed(&c->reader, c->rbuf + c->rpos, n,
+                              stream_conn_on_frame, c, &err) != FRAME_OK) {
+            stats_inc(&net_client_get_stats(c->nc)->drop_malformed);
+            c->framing_errors++;
+            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+                                "%s: dropping the connection: %s",
+                                stream_conn_id(c), err->message);
+            if (c->fd >= 0) {
+                stream_conn_close(c);
+            }
+            return FALSE;
+        }
+        if (c->fd < 0) {
+            /* A frame's journey closed or deleted us. */
+            return FALSE;
+        }
+        c->rpos = next;
+        if (c->reader.frames != frames && !net_client_can_send(c->nc)) {
+            c->read_enabled = FALSE;
+            stream_conn_update_watch(c);
+            return TRUE;
+        }
+    }
+    c->rpos = c->rlen = 0;
+    return TRUE;
+}
+
+static void stream_conn_read(StreamConn *c)
+{
+    for (int i = 0; i < STREAM_READS_PER_WAKEUP; i++) {
+        ssize_t n;
+
+        do {
+            n = read(c->fd, c->rbuf, STREAM_READ_SIZE);
+        } while (n < 0 && errno == EINTR);
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+            g_info("%s: peer closed the connection", stream_conn_id(c));
+            stream_conn_close(c);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return;
+            }
+            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: read failed: %s",
+                                stream_conn_id(c), g_strerror(errno));
+            stream_conn_close(c);
+            return;
+        }
+        c->rpos = 0;
+        c->rlen = n;
+        if (!stream_conn_process(c) || !c->read_enabled) {
+            return;
+        }
+        if ((size_t)n < STREAM_READ_SIZE) {
+            return;
+        }
+    }
+}
+
+/* The peer's queue drained: feed what is left in rbuf, then read again. */
+static gboolean stream_conn_resume_cb(gpointer opaque)
+{
+    StreamConn *c = opaque;
+    NetClient *nc = c->nc;
+
+    c->resume_src = 0;
+    g_object_ref(nc);
+    if (c->fd >= 0 && stream_conn_process(c) && c->read_enabled) {
+        stream_conn_update_watch(c);
+    }
+    g_object_unref(nc);
+    return G_SOURCE_REMOVE;
+}
+
+static void stream_conn_established(StreamConn *c)
+{
+    c->connecting = FALSE;
+    c->connects++;
+    net_socket_tune_stream(c->fd);
+    net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+    stream_conn_update_watch(c);
+    /* Frames queued while we could not write go out now. */
+    net_client_flush(c->nc);
+}
+
+static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
+{
+    if (c->connecting) {
+        int err = net_socket_connect_finish(c->fd);
+        char name[160];
+
+        if (err) {
+            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+                                "%s: connection to %s failed: %s",
+                                stream_conn_id(c),
+                                net_sockaddr_str(&c->addr, name, sizeof(name)),
+                                g_strerror(err));
+            stream_conn_close(c);
+            return;
+        }
+        g_info("%s: connected to %s", stream_conn_id(c),
+               net_sockaddr_str(&c->addr, name, sizeof(name)));
+        stream_conn_established(c);
+        return;
+    }
+    if (revents & G_IO_OUT) {
+        int r = net_outbuf_drain(&c->out, c->fd);
+
+        if (r < 0) {
+            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
+                                stream_conn_id(c), g_strerror(-r));
+            stream_conn_close(c);
+            return;
+        }
+        if (r > 0) {
+            net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+            net_client_flush(c->nc);
+            if (c->fd < 0) {
+                return;
+            }
+        }
+    }
+    if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+        if (c->watch.events & G_IO_IN) {
+            stream_conn_read(c);
+        } else if (!(revents & G_IO_OUT)) {
+            /* Hung up while we only wait to write: nothing will drain. */
+            stream_conn_close(c);
+        }
+    }
+}
+
+static void stream_conn_ready(void *opaque, GIOCondition revents)
+{
+    StreamConn *c = opaque;
+    NetClient *nc = c->nc;
+
+    /* A frame we pass on may lead to our deletion: stay alive until the
+     * handler is done with 'c'. */
+    g_object_ref(nc);
+    stream_conn_ready__(c, revents);
+    g_object_unref(nc);
+}
+
+static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
+{
+    c->fd = fd;
+    c->connecting = connecting;
+    frame_reader_reset(&c->reader);
+    net_outbuf_reset(&c->out);
+    net_fd_watch_start(&c->watch, fd, connecting ? G_IO_OUT : 0,
+                       stream_conn_ready, c, "colo-net-stream");
+    if (!connecting) {
+        stream_conn_established(c);
+    }
+}
+
+static void stream_conn_accept(void *opaque, GIOCondition revents)
+{
+    StreamConn *c = opaque;
+    NetSockAddr peer = { .len = sizeof(peer.ss) };
+    char name[160];
+    int fd;
+
+    do {
+        fd = accept4(c->listen_fd, (struct sockaddr *)&peer.ss, &peer.len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: accept failed: %s",
+                                stream_conn_id(c), g_strerror(errno));
+        }
+        return;
+    }
+    if (c->fd >= 0) {
+        /* One peer at a time (cannot happen: we stop accepting). */
+        close(fd);
+        return;
+    }
+    net_fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
+    g_info("%s: connection from %s", stream_conn_id(c),
+           peer.ss.ss_family == AF_UNIX ? "unix socket" :
+           net_sockaddr_str(&peer, name, sizeof(name)));
+    stream_conn_attach_fd(c, fd, FALSE);
+}
+
+static void stream_conn_try_connect(StreamConn *c)
+{
+    g_autoptr(GError) err = NULL;
+    gboolean in_progress;
+    int fd;
+
+    if (c->fd >= 0) {
+        return;
+    }
+    fd = net_socket_connect(&c->addr, &in_progress, &err);
+    if (fd < 0) {
+        colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: %s", stream_conn_id(c),
+                            err->message);
+        stream_conn_schedule_reconnect(c);
+        return;
+    }
+    stream_conn_attach_fd(c, fd, in_progress);
+}
+
+/* Opens the listener or the connection.  A client without reconnect
+ * whose connect fails at once is an error (QEMU's legacy socket netdev
+ * fails the same way); with reconnect it keeps trying. */
+static gboolean stream_conn_start(StreamConn *c, GError **errp)
+{
+    frame_reader_init(&c->reader, false, FRAME_MAX_LEN_DEFAULT);
+    net_outbuf_init(&c->out, STREAM_OUTBUF_SIZE);
+    c->rbuf = g_malloc(STREAM_READ_SIZE);
+
+    if (c->server) {
+        c->listen_fd = c->given_fd >= 0 ? c->given_fd :
+                       net_socket_listen(&c->addr, errp);
+        c->given_fd = -1;
+        if (c->listen_fd < 0) {
+            return FALSE;
+        }
+        net_fd_watch_start(&c->listen_watch, c->listen_fd, G_IO_IN,
+                           stream_conn_accept, c, "colo-net-stream-listen");
+        return TRUE;
+    }
+    if (c->given_fd >= 0) {
+        stream_conn_attach_fd(c, c->given_fd, FALSE);
+        return TRUE;
+    }
+    if (!c->reconnect_s) {
+        gboolean in_progress;
+        int fd = net_socket_connect(&c->addr, &in_progress, errp);
+
+        if (fd < 0) {
+            return FALSE;
+        }
+        stream_conn_attach_fd(c, fd, in_progress);
+        return TRUE;
+    }
+    stream_conn_try_connect(c);
+    return TRUE;
+}
+
+/* Closes everything; safe on a half-started or stopped engine. */
+static void stream_conn_stop(StreamConn *c)
+{
+    if (c->resume_src) {
+        g_source_remove(c->resume_src);
+        c->resume_src = 0;
+    }
+    if (c->reconnect_src) {
+        g_source_remove(c->reconnect_src);
+        c->reconnect_src = 0;
+    }
+    net_fd_watch_stop(&c->listen_watch);
+    net_fd_watch_stop(&c->watch);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    if (c->listen_fd >= 0) {
+        close(c->listen_fd);
+        c->listen_fd = -1;
+    }
+    if (c->given_fd >= 0) {
+        close(c->given_fd);
+        c->given_fd = -1;
+    }
+    if (c->addr.ss.ss_family == AF_UNIX && c->server) {
+        const struct sockaddr_un *un = (const void *)&c->addr.ss;
+
+        if (un->sun_path[0]) {
+            unlink(un->sun_path);
+        }
+    }
+    if (c->rbuf) {
+        frame_reader_destroy(&c->reader);
+        net_outbuf_destroy(&c->out);
+        g_clear_pointer(&c->rbuf, g_free);
+    }
+}
+
+static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
+                                  size_t len)
+{
+    NetClientStats *st = net_client_get_stats(c->nc);
+    uint8_t hdr[FRAME_HDR_MAX];
+    gssize skip = net_fdio_vnet_skip(c->nc, len);
+    size_t hlen;
+    gssize r;
+
+    if (G_UNLIKELY(skip < 0 || len - skip > FRAME_MAX_LEN_DEFAULT)) {
+        stats_inc(&st->drop_malformed);
+        return -EINVAL;
+    }
+    if (G_UNLIKELY(c->fd < 0 || c->connecting)) {
+        c->drop_disconnected++;
+        return -ENOTCONN;
+    }
+    hlen = frame_header(hdr, len - skip, false, 0);
+    r = net_outbuf_write_frame(&c->out, c->fd, hdr, hlen, buf + skip,
+                               len - skip);
+    if (G_LIKELY(r > 0)) {
+        if (net_outbuf_pending(&c->out)) {
+            net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        }
+        return len;
+    }
+    if (r == 0) {
+        net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        return 0;
+    }
+    stats_inc(&st->drop_error);
+    colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
+                        stream_conn_id(c), g_strerror(-r));
+    stream_conn_close(c);
+    return r;
+}
+
+static void stream_conn_read_poll(StreamConn *c, gboolean enable)
+{
+    c->read_enabled = enable;
+    if (c->fd < 0) {
+        return;
+    }
+    if (enable && c->rpos < c->rlen && !c->resume_src) {
+        /* Not from inside the peer's flush: from the loop. */
+        c->resume_src = g_idle_add(stream_conn_resume_cb, c);
+    }
+    stream_conn_update_watch(c);
+}
+
+static void stream_conn_fill_stats(StreamConn *c, JsonObject *o)
+{
+    json_object_set_boolean_member(o, "connected",
+                                   c->fd >= 0 && !c->connecting);
+    json_object_set_int_member(o, "connects", c->connects);
+    json_object_set_int_member(o, "disconnects", c->disconnects);
+    json_object_set_int_member(o, "drop-disconnected", c->drop_disconnected);
+    json_object_set_int_member(o, "framing-errors", c->framing_errors);
+    json_object_set_int_member(o, "out-pending-bytes",
+                               net_outbuf_pending(&c->out));
+}
+
+/* --- type "stream" ------------------------------------------------------- */
+
+#define NET_TYPE_STREAM (net_stream_get_type())
+G_DECLARE_FINAL_TYPE(NetStream, net_stream, NET, STREAM, NetClient)
+
+struct _NetStream {
+    NetClient parent_instance;
+
+    /* properties */
+    gboolean server;          /* server=on|off */
+    char *addr_type;          /* addr.type: inet, unix, fd */
+    char *addr_host;          /* addr.host */
+    char *addr_port;          /* addr.port */
+    char *addr_path;          /* addr.path */
+    gboolean addr_abstract;   /* addr.abstract */
+    gboolean addr_tight;      /* addr.tight */
+    char *addr_str;           /* addr.str (fd number) */
+    guint reconnect;          /* reconnect=N seconds */
+    /* state */
+    StreamConn conn;
+};
+
+G_DEFINE_FINAL_TYPE(NetStream, net_stream, NET_TYPE_CLIENT)
+
+enum {
+    STREAM_PROP_0,
+    STREAM_PROP_SERVER,
+    STREAM_PROP_ADDR_TYPE,
+    STREAM_PROP_ADDR_HOST,
+    STREAM_PROP_ADDR_PORT,
+    STREAM_PROP_ADDR_PATH,
+    STREAM_PROP_ADDR_ABSTRACT,
+    STREAM_PROP_ADDR_TIGHT,
+    STREAM_PROP_ADDR_STR,
+    STREAM_PROP_RECONNECT,
+    STREAM_PROP__MAX,
+};
+
+static const size_t stream_prop_offset[STREAM_PROP__MAX] = {
+    [STREAM_PROP_SERVER] = offsetof(NetStream, server),
+    [STREAM_PROP_ADDR_TYPE] = offsetof(NetStream, addr_type),
+    [STREAM_PROP_ADDR_HOST] = offsetof(NetStream, addr_host),
+    [STREAM_PROP_ADDR_PORT] = offsetof(NetStream, addr_port),
+    [STREAM_PROP_ADDR_PATH] = offsetof(NetStream, addr_path),
+    [STREAM_PROP_ADDR_ABSTRACT] = offsetof(NetStream, addr_abstract),
+    [STREAM_PROP_ADDR_TIGHT] = offsetof(NetStream, addr_tight),
+    [STREAM_PROP_ADDR_STR] = offsetof(NetStream, addr_str),
+    [STREAM_PROP_RECONNECT] = offsetof(NetStream, reconnect),
+};
+
+static void net_stream_set_property(GObject *obj, guint id,
+                                    const GValue *value, GParamSpec *pspec)
+{
+    if (id == 0 || id >= STREAM_PROP__MAX) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        return;
+    }
+    net_prop_set(obj, stream_prop_offset[id], value);
+}
+
+static void net_stream_get_property(GObject *obj, guint id, GValue *value,
+                                    GParamSpec *pspec)
+{
+    if (id == 0 || id >= STREAM_PROP__MAX) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        return;
+    }
+    net_prop_get(obj, stream_prop_offset[id], value);
+}
+
+static gboolean net_stream_complete(UserObject *obj, GError **errp)
+{
+    NetStream *s = NET_STREAM(obj);
+    StreamConn *c = &s->conn;
+
+    if (!s->addr_type) {
+        error_setg(errp, "Parameter 'addr' is missing");
+        return FALSE;
+    }
+    c->server = s->server;
+    c->reconnect_s = s->reconnect;
+    if (s->reconnect && s->server) {
+        error_setg(errp, "'reconnect' option is incompatible with "
+                   "socket in server mode");
+        return FALSE;
+    }
+    if (!strcmp(s->addr_type, "inet")) {
+        if (!s->addr_host && !s->server) {
+            error_setg(errp, "Parameter 'addr.host' is missing");
+            return FALSE;
+        }
+        if (!s->addr_port) {
+            error_setg(errp, "Parameter 'addr.port' is missing");
+            return FALSE;
+        }
+        if (!net_sockaddr_inet(&c->addr, s->addr_host, s->addr_port,
+                               s->server, "addr", errp)) {
+            return FALSE;
+        }
+    } else if (!strcmp(s->addr_type, "unix")) {
+        if (!s->addr_path) {
+            error_setg(errp, "Parameter 'addr.path' is missing");
+            return FALSE;
+        }
+        if (!net_sockaddr_unix(&c->addr, s->addr_path, s->addr_abstract,
+                               s->addr_tight, "addr.path", errp)) {
+            return FALSE;
+        }
+    } else if (!strcmp(s->addr_type, "fd")) {
+        c->given_fd = net_fd_from_str(s->addr_str, "addr.str", errp);
+        if (c->given_fd < 0) {
+            return FALSE;
+        }
+    } else {
+        error_setg(errp, "Parameter 'addr.type' does not accept value '%s' "
+                   "(expected inet, unix or fd)", s->addr_type);
+        return FALSE;
+    }
+    if (!stream_conn_start(c, errp)) {
+        return FALSE;
+    }
+    return net_client_complete(obj, errp);
+}
+
+static void net_stream_unparent(UserObject *obj)
+{
+    stream_conn_stop(&NET_STREAM(obj)->conn);
+    USER_OBJECT_CLASS(net_stream_parent_class)->unparent(obj);
+}
+
+static void net_stream_finalize(GObject *obj)
+{
+    NetStream *s = NET_STREAM(obj);
+
+    stream_conn_stop(&s->conn);
+    g_free(s->addr_type);
+    g_free(s->addr_host);
+    g_free(s->addr_port);
+    g_free(s->addr_path);
+    g_free(s->addr_str);
+    G_OBJECT_CLASS(net_stream_parent_class)->finalize(obj);
+}
+
+static gssize net_stream_receive(NetClient *nc, const uint8_t *buf,
+                                 size_t len)
+{
+    return stream_conn_receive(&NET_STREAM(nc)->conn, buf, len);
+}
+
+static void net_stream_read_poll(NetClient *nc, gboolean enable)
+{
+    stream_conn_read_poll(&NET_STREAM(nc)->conn, enable);
+}
+
+static void net_stream_fill_stats(NetClient *nc, void *obj)
+{
+    stream_conn_fill_stats(&NET_STREAM(nc)->conn, obj);
+}
+
+static void net_stream_init(NetStream *s)
+{
+    s->addr_tight = TRUE;
+    stream_conn_init(&s->conn, NET_CLIENT(s));
+}
+
+static void net_stream_class_init(NetStreamClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    NetClientClass *nc = NET_CLIENT_CLASS(klass);
+
+    oc->set_property = net_stream_set_property;
+    oc->get_property = net_stream_get_property;
+    oc->finalize = net_stream_finalize;
+    uc->description = "QEMU-framed Ethernet over a stream socket "
+                      "(QEMU's -netdev stream)";
+    uc->complete = net_stream_complete;
+    uc->unparent = net_stream_unparent;
+    nc->receive = net_stream_receive;
+    nc->read_poll = net_stream_read_poll;
+    nc->fill_stats = net_stream_fill_stats;
+
+    g_object_class_install_property(oc, STREAM_PROP_SERVER,
+        prop_bool("server", "listen for one peer (on) or connect (off)",
+                  FALSE, 0));
+    g_object_class_install_property(oc, STREAM_PROP_ADDR_TYPE,
+        prop_str("addr.type", "address type: inet, unix or fd", NULL, 0));
+    g_object_class_install_property(oc, STREAM_PROP_ADDR_HOST,
+        prop_str("addr.host", "inet: host name or address", NULL, 0));
+    g_object_class_install_property(oc, STREAM_PROP_ADDR_PORT,
+        prop_str("addr.port", "inet: port", NULL, 0));
+    g_object_class_install_property(oc, STREAM_PROP_ADDR_PATH,
+        prop_str("addr.path", "unix: socket path", NULL, 0));
+    g_object_class_install_property(oc, STREAM_PROP_ADDR_ABSTRACT,
+        prop_bool("addr.abstract", "unix: abstract namespace", FALSE, 0));
+    g_object_class_install_property(oc, STREAM_PROP_ADDR_TIGHT,
+        prop_bool("addr.tight", "unix abstract: address sized to the name",
+                  TRUE, 0));
+    g_object_class_install_property(oc, STREAM_PROP_ADDR_STR,
+        prop_str("addr.str", "fd: number of an inherited socket (a "
+                 "listening one with server=on)", NULL, 0));
+    g_object_class_install_property(oc, STREAM_PROP_RECONNECT,
+        prop_uint("reconnect", "client: seconds between reconnection "
+                  "attempts, 0 = never", 0, 3600 * 24, 0, 0));
+}
+
+/* --- type "socket" ------------------------------------------------------- */
+
+#define NET_TYPE_SOCKET (net_socket_get_type())
+G_DECLARE_FINAL_TYPE(NetSocket, net_socket, NET, SOCKET, NetClient)
+
+struct _NetSocket {
+    NetClient parent_instance;
+
+    /* properties */
+    char *fd;                 /* fd=N inherited socket */
+    char *listen;             /* listen=[host]:port */
+    char *connect;            /* connect=host:port */
+    char *mcast;              /* mcast=maddr:port (not supported) */
+    char *udp;                /* udp=host:port */
+    char *localaddr;          /* localaddr=host:port */
+    /* state */
+    gboolean is_dgram;        /* udp= or a datagram fd= */
+    StreamConn conn;          /* stream modes */
+    NetDgramPort dgram;       /* datagram modes */
+};
+
+G_DEFINE_FINAL_TYPE(NetSocket, net_socket, NET_TYPE_CLIENT)
+
+enum {
+    SOCKET_PROP_0,
+    SOCKET_PROP_FD,
+    SOCKET_PROP_LISTEN,
+    SOCKET_PROP_CONNECT,
+    SOCKET_PROP_MCAST,
+    SOCKET_PROP_UDP,
+    SOCKET_PROP_LOCALADDR,
+    SOCKET_PROP__MAX,
+};
+
+static const size_t socket_prop_offset[SOCKET_PROP__MAX] = {
+    [SOCKET_PROP_FD] = offsetof(NetSocket, fd),
+    [SOCKET_PROP_LISTEN] = offsetof(NetSocket, listen),
+    [SOCKET_PROP_CONNECT] = offsetof(NetSocket, connect),
+    [SOCKET_PROP_MCAST] = offsetof(NetSocket, mcast),
+    [SOCKET_PROP_UDP] = offsetof(NetSocket, udp),
+    [SOCKET_PROP_LOCALADDR] = offsetof(NetSocket, localaddr),
+};
+
+static void net_socket_set_property(GObject *obj, guint id,
+                                    const GValue *value, GParamSpec *pspec)
+{
+    if (id == 0 || id >= SOCKET_PROP__MAX) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        return;
+    }
+    net_prop_set(obj, socket_prop_offset[id], value);
+}
+
+static void net_socket_get_property(GObject *obj, guint id, GValue *value,
+                                    GParamSpec *pspec)
+{
+    if (id == 0 || id >= SOCKET_PROP__MAX) {
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        return;
+    }
+    net_prop_get(obj, socket_prop_offset[id], value);
+}
+
+static gboolean net_socket_start_udp(NetSocket *s, GError **errp)
+{
+    NetSockAddr local;
+    char name[160];
+    int fd, one = 1;
+
+    if (!s->localaddr) {
+        error_setg(errp, "localaddr= is mandatory with udp=");
+        return FALSE;
+    }
+    if (!net_sockaddr_parse_host_port(&s->dgram.dest, s->udp, FALSE, "udp",
+                                      errp) ||
+        !net_sockaddr_parse_host_port(&local, s->localaddr, TRUE,
+                                      "localaddr", errp)) {
+        return FALSE;
+    }
+    fd = net_socket_new(&local, SOCK_DGRAM, errp);
+    if (fd < 0) {
+        return FALSE;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&local.ss, local.len) < 0) {
+        error_setg(errp, "can't bind ip=%s to socket: %s",
+                   net_sockaddr_str(&local, name, sizeof(name)),
+                   g_strerror(errno));
+        close(fd);
+        return FALSE;
+    }
+    s->dgram.has_dest = TRUE;
+    net_dgram_port_start(&s->dgram, NET_CLIENT(s), fd);
+    return TRUE;
+}
+
+static gboolean net_socket_complete(UserObject *obj, GError **errp)
+{
+    NetSocket *s = NET_SOCKET(obj);
+    StreamConn *c = &s->conn;
+    int modes = !!s->fd + !!s->listen + !!s->connect + !!s->mcast + !!s->udp;
+
+    if (modes != 1) {
+        error_setg(errp, "exactly one of listen=, connect=, mcast= or udp= "
+                   "is required");
+        return FALSE;
+    }
+    if (s->localaddr && !s->udp && !s->mcast) {
+        error_setg(errp, "localaddr= is only valid with mcast= or udp=");
+        return FALSE;
+    }
+    if (s->mcast) {
+        error_setg(errp, "mcast= is not supported; use a dgram netdev or "
+                   "udp= with localaddr=");
+        return FALSE;
+    }
+    if (s->udp) {
+        s->is_dgram = TRUE;
+        if (!net_socket_start_udp(s, errp)) {
+            return FALSE;
+        }
+    } else if (s->fd) {
+        int type = 0;
+        socklen_t tlen = sizeof(type);
+        int fd = net_fd_from_str(s->fd, "fd", errp);
+
+        if (fd < 0) {
+            return FALSE;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) {
+            error_setg(errp, "fd=%d is not a socket: %s", fd,
+                       g_strerror(errno));
+            return FALSE;
+        }
+        if (type == SOCK_DGRAM) {
+            s->is_dgram = TRUE;
+            s->dgram.connected = TRUE;
+            net_dgram_port_start(&s->dgram, NET_CLIENT(s), fd);
+        } else {
+            c->given_fd = fd;
+            if (!stream_conn_start(c, errp)) {
+                return FALSE;
+            }
+        }
+    } else {
+        c->server = s->listen != NULL;
+        if (!net_sockaddr_parse_host_port(&c->addr,
+                                          c->server ? s->listen : s->connect,
+                                          c->server,
+                                          c->server ? "listen" : "connect",
+                                          errp) ||
+            !stream_conn_start(c, errp)) {
+            return FALSE;
+        }
+    }
+    return net_client_complete(obj, errp);
+}
+
+static void net_socket_stop(NetSocket *s)
+{
+    stream_conn_stop(&s->conn);
+    net_dgram_port_stop(&s->dgram);
+}
+
+static void net_socket_unparent(UserObject *obj)
+{
+    net_socket_stop(NET_SOCKET(obj));
+    USER_OBJECT_CLASS(net_socket_parent_class)->unparent(obj);
+}
+
+static void net_socket_finalize(GObject *obj)
+{
+    NetSocket *s = NET_SOCKET(obj);
+
+    net_socket_stop(s);
+    g_free(s->fd);
+    g_free(s->listen);
+    g_free(s->connect);
+    g_free(s->mcast);
+    g_free(s->udp);
+    g_free(s->localaddr);
+    G_OBJECT_CLASS(net_socket_parent_class)->finalize(obj);
+}
+
+static gssize net_socket_receive(NetClient *nc, const uint8_t *buf,
+                                 size_t len)
+{
+    NetSocket *s = NET_SOCKET(nc);
+
+    if (s->is_dgram) {
+        return net_dgram_port_receive(&s->dgram, buf, len);
+    }
+    return stream_conn_receive(&s->conn, buf, len);
+}
+
+static void net_socket_read_poll(NetClient *nc, gboolean enable)
+{
+    NetSocket *s = NET_SOCKET(nc);
+
+    if (s->is_dgram) {
+        net_dgram_port_read_poll(&s->dgram, enable);
+    } else {
+        stream_conn_read_poll(&s->conn, enable);
+    }
+}
+
+static void net_socket_fill_stats(NetClient *nc, void *obj)
+{
+    NetSocket *s = NET_SOCKET(nc);
+
+    if (s->is_dgram) {
+        net_dgram_port_fill_stats(&s->dgram, obj);
+    } else {
+        stream_conn_fill_stats(&s->conn, obj);
+    }
+}
+
+static void net_socket_init(NetSocket *s)
+{
+    stream_conn_init(&s->conn, NET_CLIENT(s));
+    s->dgram.fd = -1;
+}
+
+static void net_socket_class_init(NetSocketClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+    NetClientClass *nc = NET_CLIENT_CLASS(klass);
+
+    oc->set_property = net_socket_set_property;
+    oc->get_property = net_socket_get_property;
+    oc->finalize = net_socket_finalize;
+    uc->description = "QEMU-framed Ethernet over TCP, or frames over UDP "
+                      "(QEMU's legacy -netdev socket)";
+    uc->complete = net_socket_complete;
+    uc->unparent = net_socket_unparent;
+    nc->receive = net_socket_receive;
+    nc->read_poll = net_socket_read_poll;
+    nc->fill_stats = net_socket_fill_stats;
+
+    g_object_class_install_property(oc, SOCKET_PROP_FD,
+        prop_str("fd", "number of an inherited connected socket", NULL, 0));
+    g_object_class_install_property(oc, SOCKET_PROP_LISTEN,
+        prop_str("listen", "[host]:port to accept one peer on", NULL, 0));
+    g_object_class_install_property(oc, SOCKET_PROP_CONNECT,
+        prop_str("connect", "host:port to connect to", NULL, 0));
+    g_object_class_install_property(oc, SOCKET_PROP_MCAST,
+        prop_str("mcast", "multicast group:port (not supported)", NULL, 0));
+    g_object_class_install_property(oc, SOCKET_PROP_UDP,
+        prop_str("udp", "host:port to send UDP datagrams to", NULL, 0));
+    g_object_class_install_property(oc, SOCKET_PROP_LOCALADDR,
+        prop_str("localaddr", "host:port to bind the UDP socket to", NULL,
+                 0));
+}
+
+static void net_stream_register(void)
+{
+    object_type_register(OBJECT_KIND_NETDEV, "stream", NET_TYPE_STREAM);
+    object_type_register(OBJECT_KIND_DEVICE, "stream", NET_TYPE_STREAM);
+    object_type_register(OBJECT_KIND_NETDEV, "socket", NET_TYPE_SOCKET);
+    object_type_register(OBJECT_KIND_DEVICE, "socket", NET_TYPE_SOCKET);
+}
+type_init(net_stream_register)
