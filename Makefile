@@ -23,7 +23,7 @@ $(BUILD)/build.ninja: | deps
 	./configure --builddir=$(BUILD)
 
 build: deps $(BUILD)/build.ninja
-	meson setup --reconfigure $(BUILD) >/dev/null
+	meson setup --reconfigure $(BUILD) $(if $(filter true,$(CI)),-Dwerror=true) >/dev/null
 	ninja -C $(BUILD)
 
 check: build

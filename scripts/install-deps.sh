@@ -8,7 +8,7 @@
 #
 # Build: meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev
 #        libslirp-dev check
-# Tests: python3 iproute2 qemu-system-x86 tshark (pcap reading) clang
+# Tests: python3 iproute2 qemu-system-x86 tshark (pcap reading) clang ethtool
 #        libclang-rt-14-dev (fuzzing, sanitizers) procps
 set -e
 mode=install
@@ -18,7 +18,7 @@ case "$1" in
 esac
 
 build_pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev libslirp-dev check"
-test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps"
+test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping"
 
 missing=
 for p in $build_pkgs; do
