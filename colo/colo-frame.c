@@ -152,6 +152,14 @@ __attribute__((weak)) gboolean colo_frame_qemu_start(ColoFrame *f,
     return FALSE;
 }
 
+__attribute__((weak)) void colo_frame_qemu_attach(ColoFrame *f)
+{
+}
+
+__attribute__((weak)) void colo_frame_qemu_detach(ColoFrame *f)
+{
+}
+
 static gboolean filter_has_prop(NetFilter *nf, const char *name)
 {
     g_autofree char *v = NULL;
@@ -220,11 +228,13 @@ static gboolean colo_frame_complete(UserObject *obj, GError **errp)
         return FALSE;
     }
     colo_frame_attach(f, f->mode);
+    colo_frame_qemu_attach(f);
     return TRUE;
 }
 
 static void colo_frame_unparent(UserObject *obj)
 {
+    colo_frame_qemu_detach(COLO_FRAME(obj));
     colo_frame_detach(COLO_FRAME(obj));
 }
 
@@ -304,6 +314,7 @@ static void colo_frame_finalize(GObject *o)
 {
     ColoFrame *f = COLO_FRAME(o);
 
+    colo_frame_qemu_detach(f);
     colo_frame_detach(f);
     g_free(f->exec);
     g_free(f->qemu_qmp);

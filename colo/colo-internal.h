@@ -40,6 +40,12 @@ gboolean colo_frame_input_lost_failover(ColoFrame *f);
 
 /* Driver "qemu" (colo/colo-qemu.c): starts checkpoint 'id'. */
 gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp);
+/* Driver "qemu": the colo-frame 'f' was bound to the frame (connects to
+ * QEMU's QMP at once; on the secondary, reports each checkpoint QEMU
+ * loaded) / is going away (drops the connection).  No-ops for the other
+ * drivers.  Main context. */
+void colo_frame_qemu_attach(ColoFrame *f);
+void colo_frame_qemu_detach(ColoFrame *f);
 
 /* Switches the COLO filters for life without a peer (see colo-frame.c). */
 void colo_frame_failover_reconfigure(ColoFrame *f, ColoMode mode);
