@@ -485,6 +485,8 @@ type_init(colo_heartbeat_register)
 /* QMP (qapi/heartbeat.json).  Here rather than in a *-qmp.c file of   */
 /* monitor/ because the object's state is private to this file.        */
 
+/* query-colo-heartbeat: main context; FALSE with errp (DeviceNotFound)
+ * when 'id' names no colo-heartbeat.  *ret is a new array node. */
 gboolean qmp_query_colo_heartbeat(JsonObject *args, JsonNode **ret,
                                   GError **errp);
 

@@ -1,8 +1,8 @@
 #!/bin/bash
-# scripts/demo.sh BUILDDIR [colo|basic] - a live colo-proxy demo in network
+# scripts/demo.sh BUILDDIR [failover|colo|basic] - a live colo-proxy demo in network
 # namespaces (root).  'make demo' runs it.
 #
-# colo (the default): the COLO proxy of docs/COLO-FT.txt, with two
+# colo: the COLO proxy of docs/COLO-FT.txt, with two
 # namespaces playing the primary and the secondary guest (same MAC, same
 # IP, the same HTTP server and files) and a third playing the client:
 #
@@ -53,6 +53,20 @@ done
 [ -x "$bin" ] || { echo "demo: $bin not built (run 'make' first)"; exit 1; }
 "$bin" -netdev help 2>/dev/null | grep -qw af-packet || {
     echo "demo: this colo-proxy has no '-netdev af-packet' yet"; exit 1; }
+# The default: the COLO failover demo (scripts/colo-demo.py,
+# docs/colo-demo.md), a COLO pair whose client connections survive the
+# primary's death.  'colo' and 'basic' below are the earlier demos.
+if [ "$mode" = auto ] || [ "$mode" = failover ]; then
+    if "$bin" -object help | grep -qw colo-compare &&
+       "$bin" -object help | grep -qw filter-rewriter &&
+       "$bin" -object help | grep -qw colo-heartbeat; then
+        exec python3 "$(dirname "$0")/colo-demo.py" --build "$build"
+    fi
+    [ "$mode" = failover ] && {
+        echo "demo: this colo-proxy lacks colo-compare, filter-rewriter or colo-heartbeat"
+        exit 1
+    }
+fi
 if [ "$mode" = auto ]; then
     mode=basic
     if "$bin" -object help | grep -qw colo-compare &&
