@@ -1,0 +1,417 @@
+/*
+ * bench/compare-load.c - load generator and checker for the colo-compare
+ * benchmark (bench/bench_compare.py).
+ *
+ *   compare-load --pri PORT --sec PORT --out PORT --size BYTES --count N
+ *                [--flows F] [--rate FPS] [--window W] [--idle-ms MS]
+ *
+ * Connects (TCP, 127.0.0.1) to a colo-compare's primary_in, secondary_in
+ * and outdev chardevs (colo-proxy's or QEMU's, both listening), builds F
+ * valid server-side TCP flows (a SYN-ACK each, then data segments of
+ * BYTES payload bytes, IPv4, checksums computed) and writes the same
+ * frames, in QEMU's framing, to primary_in and secondary_in.  It reads
+ * outdev and checks that every primary frame arrives exactly once and, per
+ * flow, in order (duplicates, gaps and reordering are counted; a frame is
+ * identified by its ports and sequence number and its length is checked;
+ * "reordered" counts frames that arrived after a later frame of their
+ * flow, "missing" frames that never arrived).
+ *
+ * --rate 0 (default) sends as fast as the compare takes frames, with at
+ * most W (default 4096) frames sent and not yet released, so that one
+ * side never runs far ahead of the other; --rate R paces frame pairs at R
+ * per second and measures the added latency (send to receive) of each.
+ *
+ * Stops when all N frames came back or nothing moved for --idle-ms
+ * (default 3000).  Prints one JSON object:
+ *
+ *   {"size":64,"count":N,"flows":F,"received":R,"missing":M,"dup":D,
+ *    "reordered":O,"bad":B,"elapsed_s":T,"fps":R/T,"mbps":...,
+ *    "lat_p50_us":...,"lat_p99_us":...,"lat_max_us":...}
+ *
+ * Not part of colo-proxy (libc only); the only place printf is used.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK       (256 * 1024)
+#define RECV_BUF    (1 << 20)
+#define PISN        1000000u
+#define CISN        777u
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int connect_port(int port, int ms)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t) port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    double end = now_s() + ms / 1000.0;
+
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+
+        if (fd < 0) {
+            return -1;
+        }
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0) {
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            return fd;
+        }
+        close(fd);
+        if (now_s() > end) {
+            return -1;
+        }
+        usleep(20000);
+    }
+}
+
+static uint16_t csum_fold(uint32_t s)
+{
+    while (s >> 16) {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    return (uint16_t) ~s;
+}
+
+static uint32_t csum_add(uint32_t s, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        s += (uint32_t) p[i] << 8 | p[i + 1];
+    }
+    if (n & 1) {
+        s += (uint32_t) p[n - 1] << 8;
+    }
+    return s;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/*
+ * Frame 'i' of the run: frames 0..F-1 are the SYN-ACKs of the flows, then
+ * data segment k of flow f is frame F + k * F + f.  Writes the framed
+ * bytes (4-byte length + frame) to 'out'; returns their number.
+ */
+static size_t build_frame(uint8_t *out, uint64_t i, unsigned flows,
+                          unsigned size)
+{
+    uint8_t *f = out + 4;
+    unsigned flow = i % flows;
+    int syn = i < flows;
+    uint64_t k = syn ? 0 : (i - flows) / flows;
+    unsigned plen = syn ? 0 : size;
+    uint32_t seq = syn ? PISN : PISN + 1 + (uint32_t) (k * size);
+    size_t l3 = 14, l4 = 34, len = 54 + plen;
+    uint32_t s;
+
+    memcpy(f, "\x52\x54\x00\x12\x34\x02\x52\x54\x00\x12\x34\x01\x08\x00",
+           14);
+    /* IPv4 */
+    f[l3] = 0x45;
+    f[l3 + 1] = 0;
+    put16(f + l3 + 2, 40 + plen);
+    put16(f + l3 + 4, (uint16_t) i);
+    put16(f + l3 + 6, 0x4000);
+    f[l3 + 8] = 64;
+    f[l3 + 9] = 6;
+    put16(f + l3 + 10, 0);
+    put32(f + l3 + 12, 0x0a000001);                /* server 10.0.0.1 */
+    put32(f + l3 + 16, 0x0a010000 + flow);         /* clients */
+    put16(f + l3 + 10, csum_fold(csum_add(0, f + l3, 20)));
+    /* TCP */
+    put16(f + l4, 80);
+    put16(f + l4 + 2, 10000 + flow);
+    put32(f + l4 + 4, seq);
+    put32(f + l4 + 8, CISN + 1);
+    f[l4 + 12] = 5 << 4;
+    f[l4 + 13] = syn ? 0x12 : 0x18;                /* SYN|ACK, PSH|ACK */
+    put16(f + l4 + 14, 65535);
+    put16(f + l4 + 16, 0);
+    put16(f + l4 + 18, 0);
+    for (unsigned j = 0; j < plen; j++) {
+        f[54 + j] = (uint8_t) (k * 7 + j + flow);
+    }
+    s = csum_add(0, f + l3 + 12, 8) + 6 + 20 + plen;
+    s = csum_add(s, f + l4, 20 + plen);
+    put16(f + l4 + 16, csum_fold(s));
+    if (len < 60) {
+        memset(f + len, 0, 60 - len);
+        len = 60;
+    }
+    put32(out, (uint32_t) len);
+    return 4 + len;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    int pri_port = 0, sec_port = 0, out_port = 0;
+    unsigned size = 64, flows = 16, window = 4096;
+    uint64_t count = 100000;
+    double rate = 0;
+    int idle_ms = 3000;
+    int fds[3];
+    uint8_t *chunk, *rbuf;
+    size_t chunk_len = 0, off[2] = { 0, 0 };
+    uint64_t next_frame = 0, received = 0, dup = 0, reordered = 0, bad = 0;
+    uint64_t *next_k;           /* per flow: next expected data index */
+    uint8_t *seen;
+    uint64_t unique = 0;
+    double *sent_at = NULL, *lat = NULL;
+    uint64_t nlat = 0;
+    double t0 = 0, tlast = 0, last_move;
+    size_t rhave = 0;
+
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--pri")) {
+            pri_port = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--sec")) {
+            sec_port = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--out")) {
+            out_port = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--size")) {
+            size = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--count")) {
+            count = strtoull(argv[i + 1], NULL, 10);
+        } else if (!strcmp(argv[i], "--flows")) {
+            flows = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--rate")) {
+            rate = atof(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--window")) {
+            window = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--idle-ms")) {
+            idle_ms = atoi(argv[i + 1]);
+        } else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!pri_port || !sec_port || !out_port || !flows || size > 1460
+        || count < flows) {
+        fprintf(stderr, "usage: compare-load --pri P --sec P --out P "
+                "--size N(<=1460) --count N(>=flows) [--flows F] "
+                "[--rate R] [--window W] [--idle-ms MS]\n");
+        return 2;
+    }
+    fds[0] = connect_port(pri_port, 5000);
+    fds[1] = connect_port(sec_port, 5000);
+    fds[2] = connect_port(out_port, 5000);
+    if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
+        fprintf(stderr, "compare-load: cannot connect\n");
+        return 1;
+    }
+    usleep(300000);             /* let the compare attach its handlers */
+    chunk = malloc(CHUNK + 2048);
+    rbuf = malloc(RECV_BUF);
+    next_k = calloc(flows, sizeof *next_k);
+    seen = calloc(count / 8 + 1, 1);
+    if (rate > 0) {
+        sent_at = calloc(count, sizeof *sent_at);
+        lat = calloc(count, sizeof *lat);
+    }
+    last_move = now_s();
+    while (unique < count) {
+        struct pollfd pfd[3];
+        double t = now_s();
+        int want_send;
+
+        /* refill the chunk once both sides have written it */
+        if (off[0] == chunk_len && off[1] == chunk_len
+            && next_frame < count) {
+            uint64_t limit = count;
+
+            chunk_len = off[0] = off[1] = 0;
+            if (rate > 0) {
+                uint64_t due = (uint64_t) ((t - (t0 ? t0 : t)) * rate) + 1;
+
+                limit = due < count ? due : count;
+            } else if (received + window < limit) {
+                limit = received + window;
+            }
+            if (!t0 && limit > next_frame) {
+                t0 = t;
+            }
+            while (next_frame < limit && chunk_len < CHUNK) {
+                if (sent_at) {
+                    sent_at[next_frame] = t;
+                }
+                chunk_len += build_frame(chunk + chunk_len, next_frame,
+                                         flows, size);
+                next_frame++;
+            }
+        }
+        want_send = off[0] < chunk_len || off[1] < chunk_len;
+        for (int i = 0; i < 2; i++) {
+            pfd[i].fd = fds[i];
+            pfd[i].events = off[i] < chunk_len ? POLLOUT : 0;
+        }
+        pfd[2].fd = fds[2];
+        pfd[2].events = POLLIN;
+        if (poll(pfd, 3, want_send ? 100 : (rate > 0 ? 1 : 100)) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (off[i] < chunk_len && (pfd[i].revents & (POLLOUT | POLLERR))) {
+                ssize_t n = write(fds[i], chunk + off[i], chunk_len - off[i]);
+
+                if (n > 0) {
+                    off[i] += n;
+                    last_move = now_s();
+                } else if (n < 0 && errno != EAGAIN) {
+                    fprintf(stderr, "compare-load: write: %s\n",
+                            strerror(errno));
+                    goto done;
+                }
+            }
+        }
+        if (pfd[2].revents & (POLLIN | POLLERR | POLLHUP)) {
+            ssize_t n = read(fds[2], rbuf + rhave, RECV_BUF - rhave);
+            double tr = now_s();
+            size_t p = 0;
+
+            if (n == 0) {
+                fprintf(stderr, "compare-load: outdev closed\n");
+                break;
+            }
+            if (n < 0) {
+                if (errno != EAGAIN) {
+                    break;
+                }
+                n = 0;
+            }
+            rhave += n;
+            if (n) {
+                last_move = tlast = tr;
+            }
+            while (rhave - p >= 4) {
+                uint32_t len = get32(rbuf + p);
+                const uint8_t *f = rbuf + p + 4;
+                unsigned flow;
+                uint32_t seq;
+                uint64_t idx;
+
+                if (len > 65536) {
+                    fprintf(stderr, "compare-load: bad frame length %u\n",
+                            len);
+                    goto done;
+                }
+                if (rhave - p < 4 + len) {
+                    break;
+                }
+                p += 4 + len;
+                received++;
+                if (len < 54 || f[23] != 6) {
+                    bad++;
+                    continue;
+                }
+                flow = ((unsigned) f[36] << 8 | f[37]) - 10000;
+                seq = get32(f + 38);
+                if (flow >= flows) {
+                    bad++;
+                    continue;
+                }
+                if (f[47] & 0x02) {
+                    idx = flow;
+                } else {
+                    uint64_t k = (uint32_t) (seq - PISN - 1) / size;
+
+                    if (len != (54 + size < 60 ? 60 : 54 + size)) {
+                        bad++;
+                    }
+                    if (k < next_k[flow]) {
+                        reordered++;    /* came after a later one */
+                    } else {
+                        next_k[flow] = k + 1;
+                    }
+                    idx = flows + k * flows + flow;
+                }
+                if (idx >= count) {
+                    bad++;
+                    continue;
+                }
+                if (seen[idx / 8] & (1u << (idx % 8))) {
+                    dup++;
+                    continue;
+                }
+                seen[idx / 8] |= 1u << (idx % 8);
+                unique++;
+                if (sent_at && idx < count && nlat < count) {
+                    lat[nlat++] = (tr - sent_at[idx]) * 1e6;
+                }
+            }
+            memmove(rbuf, rbuf + p, rhave - p);
+            rhave -= p;
+        }
+        if ((now_s() - last_move) * 1000 > idle_ms) {
+            break;
+        }
+    }
+done:
+    {
+        double el = tlast > t0 ? tlast - t0 : 0;
+        uint64_t missing = count - unique;
+        double p50 = 0, p99 = 0, pmax = 0;
+
+        if (nlat) {
+            qsort(lat, nlat, sizeof *lat, cmp_double);
+            p50 = lat[nlat / 2];
+            p99 = lat[(uint64_t) (nlat * 0.99)];
+            pmax = lat[nlat - 1];
+        }
+        printf("{\"size\":%u,\"count\":%llu,\"flows\":%u,\"received\":%llu,"
+               "\"missing\":%llu,\"dup\":%llu,\"reordered\":%llu,"
+               "\"bad\":%llu,\"elapsed_s\":%.6f,\"fps\":%.1f,\"mbps\":%.2f,"
+               "\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,"
+               "\"lat_max_us\":%.1f}\n",
+               size, (unsigned long long) count, flows,
+               (unsigned long long) received, (unsigned long long) missing,
+               (unsigned long long) dup, (unsigned long long) reordered,
+               (unsigned long long) bad, el, el > 0 ? received / el : 0,
+               el > 0 ? received * (double) (54 + size) / el / 1e6 : 0,
+               p50, p99, pmax);
+    }
+    return 0;
+}

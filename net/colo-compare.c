@@ -1,0 +1,1251 @@
+/*
+ * net/colo-compare.c - the "colo-compare" object: QEMU's colo-compare
+ * interface around the comparison engine of net/compare.c.
+ *
+ *   -object colo-compare,id=comp0,primary_in=pri,secondary_in=sec,
+ *           outdev=out[,iothread=t][,notify_dev=x][,compare_timeout=3000]
+ *           [,expired_scan_cycle=1000][,max_queue_size=1024]
+ *           [,vnet_hdr_support=on][,max_connections=65536][,ignore=all]
+ *           [,max_held_packets=262144]
+ *           [,tcp_idle_timeout=..][,tcp_closed_timeout=..]
+ *           [,udp_idle_timeout=..][,other_idle_timeout=..]
+ *
+ * Three (four with notify_dev) socket chardevs carry QEMU's framing
+ * (include/net/frame.h).  Frames read from primary_in and secondary_in go
+ * to the engine; the engine's released primary frames are written to
+ * outdev with the same framing (the vnet field of each frame is the one
+ * that arrived with it).  Checkpoints are requested from the in-process
+ * COLO frame (include/colo/colo.h) or, with notify_dev, from Xen's
+ * COLO frame with its text protocol; the frame's checkpoint and failover
+ * events come back through a ColoEventListener.
+ *
+ * Threads: everything after complete() runs on one GMainContext, that of
+ * the iothread named by 'iothread=' or, without it, of a private thread
+ * of this object (a difference from QEMU, where iothread= is mandatory):
+ * chardev I/O, the engine, the scan timer and the COLO listener.  The
+ * main thread (complete, unparent, qom-set, the QMP statistics query)
+ * hands work over with run_sync(), which waits for it.
+ *
+ * Output is never dropped because outdev is slow: when its bounded
+ * output buffer refuses a frame, the frame (and every later one, to keep
+ * the order) waits in a backlog, reading primary_in is paused, and the
+ * chardev's writable callback drains the backlog and resumes reading.
+ * Only a missing peer on outdev loses frames (counted), as in QEMU.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <json-glib/json-glib.h>
+
+#include "chardev/char.h"
+#include "colo/colo.h"
+#include "monitor/qmp.h"
+#include "net/compare.h"
+#include "net/frame.h"
+#include "qom/object.h"
+#include "util/error.h"
+#include "util/iothread.h"
+#include "util/log.h"
+#include "util/stats.h"
+
+/*
+ * The COLO frame and the monitor are libraries linked above the net
+ * library; the net stack's unit tests link without them.  Weak references
+ * let them link (checkpoint requests and events are then no-ops).
+ */
+#pragma weak qmp_event_emit
+#pragma weak colo_request_checkpoint
+#pragma weak colo_add_listener
+#pragma weak colo_remove_listener
+
+#define TYPE_COLO_COMPARE (colo_compare_get_type())
+G_DECLARE_FINAL_TYPE(ColoCompareObj, colo_compare, COLO, COMPARE, UserObject)
+
+enum {
+    LINK_PRI,
+    LINK_SEC,
+    LINK_NOTIFY,
+    LINK__MAX,
+};
+
+static const char *const link_names[LINK__MAX] = {
+    "primary_in", "secondary_in", "notify_dev",
+};
+
+typedef enum {
+    NOTIFY_NONE,
+    NOTIFY_DISCONNECTED,
+    NOTIFY_CONNECTED,
+    NOTIFY_INITIALIZED,         /* got COLO_USERSPACE_PROXY_INIT */
+} NotifyState;
+
+static const char *const notify_state_names[] = {
+    "none", "disconnected", "connected", "initialized",
+};
+
+/* Counters of the object (iothread only; read via run_sync). */
+typedef struct CompareObjStats {
+    uint64_t framing_errors[LINK__MAX];
+    uint64_t connects[LINK__MAX];
+    uint64_t disconnects[LINK__MAX];
+    uint64_t out_frames;
+    uint64_t out_bytes;
+    uint64_t out_backpressure;  /* times primary_in was paused */
+    uint64_t out_backlog_max;
+    uint64_t out_dropped;       /* no peer on outdev */
+    uint64_t events;            /* COLO_COMPARE_MISCOMPARE emitted */
+    uint64_t events_suppressed;
+    uint64_t notify_sent;       /* DO_CHECKPOINT */
+    uint64_t notify_checkpoints;  /* COLO_CHECKPOINT received */
+    uint64_t notify_unknown;
+} CompareObjStats;
+
+typedef struct BacklogFrame {
+    uint32_t len;
+    uint32_t vnet_hdr_len;
+    uint8_t data[];
+} BacklogFrame;
+
+struct _ColoCompareObj {
+    UserObject parent_instance;
+
+    /* properties */
+    char *primary_in;
+    char *secondary_in;
+    char *outdev;
+    char *iothread_id;
+    char *notify_dev;
+    guint compare_timeout;      /* ms */
+    guint expired_scan_cycle;   /* ms */
+    guint max_queue_size;
+    gboolean vnet_hdr;
+    guint max_connections;
+    guint max_held_packets;     /* per side, all connections */
+    guint tcp_idle_timeout;     /* ms */
+    guint tcp_closed_timeout;
+    guint udp_idle_timeout;
+    guint other_idle_timeout;
+    char *ignore;
+
+    /* set up by complete() */
+    bool completed;
+    IOThread *iothread;         /* referenced, ref_use'd; or NULL */
+    GMainContext *ctx;          /* where everything runs */
+    GMainContext *own_ctx;      /* private thread's context */
+    GMainLoop *own_loop;
+    GThread *own_thread;
+    CharFrontend fe[LINK__MAX];
+    CharFrontend out_fe;
+    FrameReader reader[LINK__MAX];
+    bool reader_ready[LINK__MAX];
+    CompareEngine *engine;
+    CompareOps ops;
+    ColoEventListener listener;
+    bool listening;
+    GSource *scan_timer;
+
+    /* iothread state */
+    GQueue backlog;             /* of BacklogFrame *, waiting for outdev */
+    bool pri_paused;
+    NotifyState notify_state;
+    RateLimit event_rl;
+    RateLimit warn_rl;
+    CompareObjStats st;
+};
+
+G_DEFINE_FINAL_TYPE(ColoCompareObj, colo_compare, USER_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_PRIMARY_IN,
+    PROP_SECONDARY_IN,
+    PROP_OUTDEV,
+    PROP_IOTHREAD,
+    PROP_NOTIFY_DEV,
+    PROP_COMPARE_TIMEOUT,
+    PROP_EXPIRED_SCAN_CYCLE,
+    PROP_MAX_QUEUE_SIZE,
+    PROP_VNET_HDR,
+    PROP_MAX_CONNECTIONS,
+    PROP_MAX_HELD_PACKETS,
+    PROP_TCP_IDLE_TIMEOUT,
+    PROP_TCP_CLOSED_TIMEOUT,
+    PROP_UDP_IDLE_TIMEOUT,
+    PROP_OTHER_IDLE_TIMEOUT,
+    PROP_IGNORE,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Running code on the object's context.                                     */
+
+typedef struct SyncCall {
+    void (*fn)(ColoCompareObj *s, void *data);
+    ColoCompareObj *s;
+    void *data;
+    GMutex lock;
+    GCond cond;
+    bool done;
+} SyncCall;
+
+static gboolean sync_call_cb(gpointer opaque)
+{
+    SyncCall *c = opaque;
+
+    c->fn(c->s, c->data);
+    g_mutex_lock(&c->lock);
+    c->done = true;
+    g_cond_signal(&c->cond);
+    g_mutex_unlock(&c->lock);
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs fn(s, data) in the object's context and waits for it.  Main
+ * thread (or the context's own thread, which runs it directly). */
+static void run_sync(ColoCompareObj *s, void (*fn)(ColoCompareObj *, void *),
+                     void *data)
+{
+    SyncCall c = { .fn = fn, .s = s, .data = data };
+    GSource *src;
+
+    if (g_main_context_is_owner(s->ctx)) {
+        fn(s, data);
+        return;
+    }
+    g_mutex_init(&c.lock);
+    g_cond_init(&c.cond);
+    src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_HIGH);
+    g_source_set_callback(src, sync_call_cb, &c, NULL);
+    g_source_attach(src, s->ctx);
+    g_source_unref(src);
+    g_mutex_lock(&c.lock);
+    while (!c.done) {
+        g_cond_wait(&c.cond, &c.lock);
+    }
+    g_mutex_unlock(&c.lock);
+    g_mutex_clear(&c.lock);
+    g_cond_clear(&c.cond);
+}
+
+static gpointer own_thread_fn(gpointer opaque)
+{
+    ColoCompareObj *s = opaque;
+
+    g_main_context_push_thread_default(s->own_ctx);
+    g_main_loop_run(s->own_loop);
+    g_main_context_pop_thread_default(s->own_ctx);
+    return NULL;
+}
+
+static gboolean own_quit_cb(gpointer opaque)
+{
+    g_main_loop_quit(opaque);
+    return G_SOURCE_REMOVE;
+}
+
+static void own_thread_stop(ColoCompareObj *s)
+{
+    if (s->own_thread) {
+        GSource *src = g_idle_source_new();
+
+        g_source_set_callback(src, own_quit_cb, s->own_loop, NULL);
+        g_source_attach(src, s->own_ctx);
+        g_source_unref(src);
+        g_thread_join(s->own_thread);
+        s->own_thread = NULL;
+    }
+    g_clear_pointer(&s->own_loop, g_main_loop_unref);
+    g_clear_pointer(&s->own_ctx, g_main_context_unref);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output (iothread).                                                         */
+
+static gssize out_write_one(ColoCompareObj *s, const uint8_t *buf,
+                            uint32_t len, uint32_t vnet_hdr_len)
+{
+    uint8_t hdr[FRAME_HDR_MAX];
+    struct iovec iov[2];
+
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = frame_header(hdr, len, s->vnet_hdr, vnet_hdr_len);
+    iov[1].iov_base = (void *) buf;
+    iov[1].iov_len = len;
+    return chr_fe_write(&s->out_fe, iov, 2);
+}
+
+static void backlog_push(ColoCompareObj *s, const uint8_t *buf, uint32_t len,
+                         uint32_t vnet_hdr_len)
+{
+    BacklogFrame *f = g_malloc(sizeof *f + len);
+
+    f->len = len;
+    f->vnet_hdr_len = vnet_hdr_len;
+    memcpy(f->data, buf, len);
+    g_queue_push_tail(&s->backlog, f);
+    if (s->backlog.length > s->st.out_backlog_max) {
+        s->st.out_backlog_max = s->backlog.length;
+    }
+}
+
+static void out_count(ColoCompareObj *s, gssize r, uint32_t len)
+{
+    if (r >= 0) {
+        s->st.out_frames++;
+        s->st.out_bytes += len;
+    } else {
+        s->st.out_dropped++;
+        colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
+                            "colo-compare '%s': outdev '%s' has no peer; "
+                            "released frame lost",
+                            user_object_get_id(USER_OBJECT(s)), s->outdev);
+    }
+}
+
+/* Engine callback: a primary frame leaves, in order. */
+static void compare_release_cb(void *opaque, const uint8_t *buf, uint32_t len,
+                               uint32_t vnet_hdr_len)
+{
+    ColoCompareObj *s = opaque;
+    gssize r;
+
+    if (G_UNLIKELY(s->backlog.length)) {
+        backlog_push(s, buf, len, vnet_hdr_len);
+        return;
+    }
+    r = out_write_one(s, buf, len, vnet_hdr_len);
+    if (G_UNLIKELY(r == -EAGAIN)) {
+        backlog_push(s, buf, len, vnet_hdr_len);
+        if (!s->pri_paused) {
+            s->pri_paused = true;
+            s->st.out_backpressure++;
+            chr_fe_set_read_paused(&s->fe[LINK_PRI], TRUE);
+        }
+        return;
+    }
+    out_count(s, r, len);
+}
+
+/* outdev drained below half: move the backlog on, resume primary_in. */
+static void out_writable_cb(void *opaque)
+{
+    ColoCompareObj *s = opaque;
+    BacklogFrame *f;
+
+    while ((f = g_queue_peek_head(&s->backlog))) {
+        gssize r = out_write_one(s, f->data, f->len, f->vnet_hdr_len);
+
+        if (r == -EAGAIN) {
+            return;
+        }
+        out_count(s, r, f->len);
+        g_queue_pop_head(&s->backlog);
+        g_free(f);
+    }
+    if (s->pri_paused) {
+        s->pri_paused = false;
+        chr_fe_set_read_paused(&s->fe[LINK_PRI], FALSE);
+    }
+}
+
+static void out_event_cb(void *opaque, ChrEvent event)
+{
+    ColoCompareObj *s = opaque;
+
+    if (event == CHR_EVENT_OPENED && s->backlog.length) {
+        out_writable_cb(s);
+    } else if (event == CHR_EVENT_CLOSED && s->backlog.length) {
+        /* nobody to write to: what waits is lost, as with a connected
+         * peer that vanished with bytes in the buffer */
+        BacklogFrame *f;
+
+        while ((f = g_queue_pop_head(&s->backlog))) {
+            out_count(s, -ENOTCONN, f->len);
+            g_free(f);
+        }
+        if (s->pri_paused) {
+            s->pri_paused = false;
+            chr_fe_set_read_paused(&s->fe[LINK_PRI], FALSE);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints, notify_dev, events (iothread).                                */
+
+static void notify_send(ColoCompareObj *s, const char *msg)
+{
+    uint8_t hdr[FRAME_HDR_MAX];
+    struct iovec iov[2];
+    gssize r;
+
+    /* QEMU sends notify messages without the vnet field even with
+     * vnet_hdr_support=on (while expecting it on input). */
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = frame_header(hdr, strlen(msg), false, 0);
+    iov[1].iov_base = (void *) msg;
+    iov[1].iov_len = strlen(msg);
+    r = chr_fe_write(&s->fe[LINK_NOTIFY], iov, 2);
+    if (r < 0) {
+        colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
+                            "colo-compare '%s': %s", user_object_get_id(
+                                USER_OBJECT(s)),
+                            !strcmp(msg, "DO_CHECKPOINT")
+                            ? "Notify Xen COLO-frame failed"
+                            : "Notify Xen COLO-frame INIT failed");
+    }
+}
+
+static const ColoCheckpointReason ckpt_map[COMPARE_CKPT__MAX] = {
+    [COMPARE_CKPT_MISCOMPARE] = COLO_CKPT_MISCOMPARE,
+    [COMPARE_CKPT_TIMEOUT] = COLO_CKPT_TIMEOUT,
+    [COMPARE_CKPT_QUEUE_FULL] = COLO_CKPT_QUEUE_FULL,
+    [COMPARE_CKPT_TABLE_FULL] = COLO_CKPT_TABLE_FULL,
+};
+
+static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
+                                  const char *detail)
+{
+    ColoCompareObj *s = opaque;
+
+    if (s->notify_dev) {
+        s->st.notify_sent++;
+        notify_send(s, "DO_CHECKPOINT");
+        return;
+    }
+    if (colo_request_checkpoint) {
+        colo_request_checkpoint(user_object_get_id(USER_OBJECT(s)),
+                                ckpt_map[reason], detail);
+    }
+}
+
+static void compare_miscompare_cb(void *opaque, const char *conn,
+                                  CompareMismatch reason)
+{
+    ColoCompareObj *s = opaque;
+    uint64_t suppressed = 0;
+    JsonObject *data;
+
+    if (!ratelimit_allow(&s->event_rl, &suppressed)) {
+        s->st.events_suppressed++;
+        return;
+    }
+    s->st.events++;
+    g_message("colo-compare '%s': miscompare on %s (%s)",
+              user_object_get_id(USER_OBJECT(s)), conn,
+              compare_mismatch_name(reason));
+    if (!qmp_event_emit) {
+        return;
+    }
+    data = json_object_new();
+    json_object_set_string_member(data, "id",
+                                  user_object_get_id(USER_OBJECT(s)));
+    json_object_set_string_member(data, "connection", conn);
+    json_object_set_string_member(data, "reason",
+                                  compare_mismatch_name(reason));
+    json_object_set_int_member(data, "suppressed", (gint64) suppressed);
+    qmp_event_emit("COLO_COMPARE_MISCOMPARE", data);
+}
+
+/* Runs in the object's context (the frame calls listeners there). */
+static void colo_event_cb(ColoEventListener *l, ColoEvent event)
+{
+    ColoCompareObj *s = l->opaque;
+
+    if (event == COLO_EVENT_CHECKPOINT) {
+        compare_checkpoint(s->engine);
+    } else if (event == COLO_EVENT_FAILOVER) {
+        compare_failover(s->engine);
+    }
+}
+
+static gboolean scan_timer_cb(gpointer opaque)
+{
+    ColoCompareObj *s = opaque;
+
+    compare_scan(s->engine, g_get_monotonic_time(), 0);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Input (iothread).                                                          */
+
+static void pri_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
+                         uint32_t vnet_hdr_len)
+{
+    ColoCompareObj *s = opaque;
+
+    compare_input(s->engine, COMPARE_PRIMARY, buf, len, vnet_hdr_len,
+                  g_get_monotonic_time());
+}
+
+static void sec_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
+                         uint32_t vnet_hdr_len)
+{
+    ColoCompareObj *s = opaque;
+
+    compare_input(s->engine, COMPARE_SECONDARY, buf, len, vnet_hdr_len,
+                  g_get_monotonic_time());
+}
+
+static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
+                            uint32_t vnet_hdr_len)
+{
+    ColoCompareObj *s = opaque;
+
+    (void) vnet_hdr_len;
+    if (len == strlen("COLO_USERSPACE_PROXY_INIT")
+        && !memcmp(buf, "COLO_USERSPACE_PROXY_INIT", len)) {
+        s->notify_state = NOTIFY_INITIALIZED;
+        notify_send(s, "COLO_COMPARE_GET_XEN_INIT");
+    } else if (len == strlen("COLO_CHECKPOINT")
+               && !memcmp(buf, "COLO_CHECKPOINT", len)) {
+        s->st.notify_checkpoints++;
+        compare_checkpoint(s->engine);
+    } else {
+        s->st.notify_unknown++;
+        colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
+                            "colo-compare '%s': COLO compare got unsupported "
+                            "instruction '%.*s'",
+                            user_object_get_id(USER_OBJECT(s)),
+                            (int) MIN(len, 64u), (const char *) buf);
+    }
+}
+
+static const FrameFn frame_fns[LINK__MAX] = {
+    pri_frame_cb, sec_frame_cb, notify_frame_cb,
+};
+
+static void link_read(ColoCompareObj *s, int link, const uint8_t *buf,
+                      size_t len)
+{
+    GError *err = NULL;
+
+    if (frame_reader_feed(&s->reader[link], buf, len, frame_fns[link], s,
+                          &err) != FRAME_OK) {
+        s->st.framing_errors[link]++;
+        colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
+                            "colo-compare '%s': %s error: %s; dropping the "
+                            "connection", user_object_get_id(USER_OBJECT(s)),
+                            link_names[link], err->message);
+        g_error_free(err);
+        chr_fe_disconnect(&s->fe[link]);
+    }
+}
+
+static void pri_read_cb(void *opaque, const uint8_t *buf, size_t len)
+{
+    link_read(opaque, LINK_PRI, buf, len);
+}
+
+static void sec_read_cb(void *opaque, const uint8_t *buf, size_t len)
+{
+    link_read(opaque, LINK_SEC, buf, len);
+}
+
+static void notify_read_cb(void *opaque, const uint8_t *buf, size_t len)
+{
+    link_read(opaque, LINK_NOTIFY, buf, len);
+}
+
+static void link_event(ColoCompareObj *s, int link, ChrEvent event)
+{
+    if (event == CHR_EVENT_OPENED) {
+        s->st.connects[link]++;
+        if (link == LINK_NOTIFY) {
+            s->notify_state = NOTIFY_CONNECTED;
+        }
+    } else if (event == CHR_EVENT_CLOSED) {
+        s->st.disconnects[link]++;
+        /* no half frame survives into the next connection */
+        frame_reader_reset(&s->reader[link]);
+        if (link == LINK_NOTIFY) {
+            s->notify_state = NOTIFY_DISCONNECTED;
+        }
+    }
+}
+
+static void pri_event_cb(void *opaque, ChrEvent event)
+{
+    link_event(opaque, LINK_PRI, event);
+}
+
+static void sec_event_cb(void *opaque, ChrEvent event)
+{
+    link_event(opaque, LINK_SEC, event);
+}
+
+static void notify_event_cb(void *opaque, ChrEvent event)
+{
+    link_event(opaque, LINK_NOTIFY, event);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration.                                                             */
+
+static void fill_config(ColoCompareObj *s, CompareConfig *cfg)
+{
+    compare_config_init(cfg);
+    cfg->max_queue_size = s->max_queue_size;
+    cfg->max_connections = s->max_connections;
+    cfg->max_held = s->max_held_packets;
+    cfg->compare_timeout_us = (int64_t) s->compare_timeout * 1000;
+    cfg->tcp_idle_us = (int64_t) s->tcp_idle_timeout * 1000;
+    cfg->tcp_closed_idle_us = (int64_t) s->tcp_closed_timeout * 1000;
+    cfg->udp_idle_us = (int64_t) s->udp_idle_timeout * 1000;
+    cfg->other_idle_us = (int64_t) s->other_idle_timeout * 1000;
+    if (!compare_parse_ignore(s->ignore, &cfg->ignored_fields, NULL)) {
+        cfg->ignored_fields = COMPARE_FIELD_ALL;
+    }
+}
+
+static void start_scan_timer(ColoCompareObj *s)
+{
+    s->scan_timer = g_timeout_source_new(s->expired_scan_cycle);
+    g_source_set_callback(s->scan_timer, scan_timer_cb, s, NULL);
+    g_source_attach(s->scan_timer, s->ctx);
+}
+
+static void reconfigure_fn(ColoCompareObj *s, void *data)
+{
+    CompareConfig cfg;
+    bool rearm = GPOINTER_TO_INT(data);
+
+    fill_config(s, &cfg);
+    compare_set_config(s->engine, &cfg);
+    if (rearm && s->scan_timer) {
+        g_source_destroy(s->scan_timer);
+        g_source_unref(s->scan_timer);
+        start_scan_timer(s);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle (main thread).                                                  */
+
+static gboolean colo_compare_complete(UserObject *obj, GError **errp)
+{
+    ColoCompareObj *s = COLO_COMPARE(obj);
+    const char *id = user_object_get_id(obj);
+    const char *devs[LINK__MAX] = { s->primary_in, s->secondary_in,
+                                    s->notify_dev };
+    static const ChrReadFn reads[LINK__MAX] = {
+        pri_read_cb, sec_read_cb, notify_read_cb,
+    };
+    static const ChrEventFn events[LINK__MAX] = {
+        pri_event_cb, sec_event_cb, notify_event_cb,
+    };
+    CompareConfig cfg;
+
+    if (!s->primary_in || !*s->primary_in || !s->secondary_in
+        || !*s->secondary_in || !s->outdev || !*s->outdev) {
+        error_setg(errp, "colo compare needs 'primary_in' ,'secondary_in',"
+                   "'outdev','iothread' property set");
+        return FALSE;
+    }
+    if (!strcmp(s->primary_in, s->secondary_in)
+        || !strcmp(s->primary_in, s->outdev)
+        || !strcmp(s->secondary_in, s->outdev)
+        || (s->notify_dev && *s->notify_dev
+            && (!strcmp(s->notify_dev, s->primary_in)
+                || !strcmp(s->notify_dev, s->secondary_in)
+                || !strcmp(s->notify_dev, s->outdev)))) {
+        error_setg(errp, "'indev' and 'outdev' could not be same "
+                   "for compare module");
+        return FALSE;
+    }
+    if (!compare_parse_ignore(s->ignore, &cfg.ignored_fields, errp)) {
+        return FALSE;
+    }
+    if (s->notify_dev && !*s->notify_dev) {
+        g_clear_pointer(&s->notify_dev, g_free);
+        devs[LINK_NOTIFY] = NULL;
+    }
+
+    /* the context everything runs in */
+    if (s->iothread_id && *s->iothread_id) {
+        UserObject *t = user_object_find_typed(OBJECT_KIND_OBJECT,
+                                               s->iothread_id,
+                                               TYPE_IOTHREAD, errp);
+        if (!t) {
+            return FALSE;
+        }
+        s->iothread = IO_THREAD(g_object_ref(t));
+        user_object_ref_use(t, id);
+        s->ctx = iothread_get_context(s->iothread);
+    }
+
+    /* the chardevs (each marked in use by this object) */
+    for (int i = 0; i < LINK__MAX; i++) {
+        if (!devs[i]) {
+            continue;
+        }
+        if (!chr_fe_init(&s->fe[i], devs[i], id, errp)) {
+            return FALSE;
+        }
+    }
+    if (!chr_fe_init(&s->out_fe, s->outdev, id, errp)) {
+        return FALSE;
+    }
+
+    if (!s->ctx) {
+        s->own_ctx = g_main_context_new();
+        s->own_loop = g_main_loop_new(s->own_ctx, FALSE);
+        s->own_thread = g_thread_new("colo-compare", own_thread_fn, s);
+        s->ctx = s->own_ctx;
+    }
+
+    fill_config(s, &cfg);
+    s->ops = (CompareOps) {
+        .release = compare_release_cb,
+        .checkpoint = compare_checkpoint_cb,
+        .miscompare = compare_miscompare_cb,
+    };
+    s->engine = compare_new(&cfg, &s->ops, s);
+    for (int i = 0; i < LINK__MAX; i++) {
+        if (devs[i]) {
+            frame_reader_init(&s->reader[i], s->vnet_hdr, 0);
+            s->reader_ready[i] = true;
+        }
+    }
+    s->notify_state = devs[LINK_NOTIFY] ? NOTIFY_DISCONNECTED : NOTIFY_NONE;
+
+    /* from here on callbacks may run in s->ctx */
+    chr_fe_set_handlers(&s->out_fe, NULL, out_event_cb, out_writable_cb, s,
+                        s->ctx);
+    for (int i = 0; i < LINK__MAX; i++) {
+        if (devs[i]) {
+            chr_fe_set_handlers(&s->fe[i], reads[i], events[i], NULL, s,
+                                s->ctx);
+        }
+    }
+    if (!s->notify_dev && colo_add_listener) {
+        s->listener.fn = colo_event_cb;
+        s->listener.ctx = s->ctx;
+        s->listener.opaque = s;
+        colo_add_listener(&s->listener);
+        s->listening = true;
+    }
+    start_scan_timer(s);
+    s->completed = true;
+    return TRUE;
+}
+
+static void shutdown_fn(ColoCompareObj *s, void *data)
+{
+    (void) data;
+    if (s->scan_timer) {
+        g_source_destroy(s->scan_timer);
+        g_clear_pointer(&s->scan_timer, g_source_unref);
+    }
+    /* object-del: the held primary output leaves, in order */
+    compare_flush(s->engine, COMPARE_UNCMP_SHUTDOWN);
+    out_writable_cb(s);
+}
+
+static void nop_fn(ColoCompareObj *s, void *data)
+{
+    (void) s;
+    (void) data;
+}
+
+/* Tears everything down; safe on a half-built object. */
+static void colo_compare_teardown(ColoCompareObj *s)
+{
+    const char *id = user_object_get_id(USER_OBJECT(s));
+
+    if (s->engine && s->ctx) {
+        run_sync(s, shutdown_fn, NULL);
+    }
+    if (s->listening) {
+        colo_remove_listener(&s->listener);
+        s->listening = false;
+    }
+    for (int i = 0; i < LINK__MAX; i++) {
+        chr_fe_deinit(&s->fe[i]);
+    }
+    chr_fe_deinit(&s->out_fe);
+    if (s->engine && s->ctx) {
+        /* let anything already queued on the context run first */
+        run_sync(s, nop_fn, NULL);
+    }
+    own_thread_stop(s);
+    if (s->iothread) {
+        user_object_unref_use(USER_OBJECT(s->iothread), id);
+        g_clear_object(&s->iothread);
+    }
+    s->ctx = NULL;
+    g_clear_pointer(&s->engine, compare_free);
+    for (int i = 0; i < LINK__MAX; i++) {
+        if (s->reader_ready[i]) {
+            frame_reader_destroy(&s->reader[i]);
+            s->reader_ready[i] = false;
+        }
+    }
+    g_queue_clear_full(&s->backlog, g_free);
+    s->completed = false;
+}
+
+static void colo_compare_unparent(UserObject *obj)
+{
+    colo_compare_teardown(COLO_COMPARE(obj));
+}
+
+static gboolean colo_compare_check_property(UserObject *obj,
+                                            GParamSpec *pspec,
+                                            const GValue *value,
+                                            GError **errp)
+{
+    const char *name = object_property_user_name(pspec);
+
+    if (G_VALUE_HOLDS_UINT(value) && g_value_get_uint(value) == 0
+        && (!strcmp(name, "compare_timeout")
+            || !strcmp(name, "expired_scan_cycle")
+            || !strcmp(name, "max_queue_size"))) {
+        error_setg(errp, "Property '%s.%s' requires a positive value",
+                   user_object_get_type_name(obj), name);
+        return FALSE;
+    }
+    if (!strcmp(name, "ignore")) {
+        uint32_t m;
+
+        return compare_parse_ignore(g_value_get_string(value), &m, errp);
+    }
+    return TRUE;
+}
+
+static void colo_compare_set_property(GObject *obj, guint id,
+                                      const GValue *value, GParamSpec *pspec)
+{
+    ColoCompareObj *s = COLO_COMPARE(obj);
+    bool runtime = false, rearm = false;
+
+    switch (id) {
+    case PROP_PRIMARY_IN:
+        g_free(s->primary_in);
+        s->primary_in = g_value_dup_string(value);
+        break;
+    case PROP_SECONDARY_IN:
+        g_free(s->secondary_in);
+        s->secondary_in = g_value_dup_string(value);
+        break;
+    case PROP_OUTDEV:
+        g_free(s->outdev);
+        s->outdev = g_value_dup_string(value);
+        break;
+    case PROP_IOTHREAD:
+        g_free(s->iothread_id);
+        s->iothread_id = g_value_dup_string(value);
+        break;
+    case PROP_NOTIFY_DEV:
+        g_free(s->notify_dev);
+        s->notify_dev = g_value_dup_string(value);
+        break;
+    case PROP_COMPARE_TIMEOUT:
+        s->compare_timeout = g_value_get_uint(value);
+        runtime = true;
+        break;
+    case PROP_EXPIRED_SCAN_CYCLE:
+        s->expired_scan_cycle = g_value_get_uint(value);
+        runtime = rearm = true;
+        break;
+    case PROP_MAX_QUEUE_SIZE:
+        s->max_queue_size = g_value_get_uint(value);
+        runtime = true;
+        break;
+    case PROP_VNET_HDR:
+        s->vnet_hdr = g_value_get_boolean(value);
+        break;
+    case PROP_MAX_CONNECTIONS:
+        s->max_connections = g_value_get_uint(value);
+        break;
+    case PROP_MAX_HELD_PACKETS:
+        s->max_held_packets = g_value_get_uint(value);
+        runtime = true;
+        break;
+    case PROP_TCP_IDLE_TIMEOUT:
+        s->tcp_idle_timeout = g_value_get_uint(value);
+        runtime = true;
+        break;
+    case PROP_TCP_CLOSED_TIMEOUT:
+        s->tcp_closed_timeout = g_value_get_uint(value);
+        runtime = true;
+        break;
+    case PROP_UDP_IDLE_TIMEOUT:
+        s->udp_idle_timeout = g_value_get_uint(value);
+        runtime = true;
+        break;
+    case PROP_OTHER_IDLE_TIMEOUT:
+        s->other_idle_timeout = g_value_get_uint(value);
+        runtime = true;
+        break;
+    case PROP_IGNORE:
+        g_free(s->ignore);
+        s->ignore = g_value_dup_string(value);
+        runtime = true;
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+        return;
+    }
+    if (runtime && s->completed && s->engine) {
+        run_sync(s, reconfigure_fn, GINT_TO_POINTER(rearm));
+    }
+}
+
+static void colo_compare_get_property(GObject *obj, guint id, GValue *value,
+                                      GParamSpec *pspec)
+{
+    ColoCompareObj *s = COLO_COMPARE(obj);
+
+    switch (id) {
+    case PROP_PRIMARY_IN:
+        g_value_set_string(value, s->primary_in);
+        break;
+    case PROP_SECONDARY_IN:
+        g_value_set_string(value, s->secondary_in);
+        break;
+    case PROP_OUTDEV:
+        g_value_set_string(value, s->outdev);
+        break;
+    case PROP_IOTHREAD:
+        g_value_set_string(value, s->iothread_id);
+        break;
+    case PROP_NOTIFY_DEV:
+        g_value_set_string(value, s->notify_dev);
+        break;
+    case PROP_COMPARE_TIMEOUT:
+        g_value_set_uint(value, s->compare_timeout);
+        break;
+    case PROP_EXPIRED_SCAN_CYCLE:
+        g_value_set_uint(value, s->expired_scan_cycle);
+        break;
+    case PROP_MAX_QUEUE_SIZE:
+        g_value_set_uint(value, s->max_queue_size);
+        break;
+    case PROP_VNET_HDR:
+        g_value_set_boolean(value, s->vnet_hdr);
+        break;
+    case PROP_MAX_CONNECTIONS:
+        g_value_set_uint(value, s->max_connections);
+        break;
+    case PROP_MAX_HELD_PACKETS:
+        g_value_set_uint(value, s->max_held_packets);
+        break;
+    case PROP_TCP_IDLE_TIMEOUT:
+        g_value_set_uint(value, s->tcp_idle_timeout);
+        break;
+    case PROP_TCP_CLOSED_TIMEOUT:
+        g_value_set_uint(value, s->tcp_closed_timeout);
+        break;
+    case PROP_UDP_IDLE_TIMEOUT:
+        g_value_set_uint(value, s->udp_idle_timeout);
+        break;
+    case PROP_OTHER_IDLE_TIMEOUT:
+        g_value_set_uint(value, s->other_idle_timeout);
+        break;
+    case PROP_IGNORE:
+        g_value_set_string(value, s->ignore);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void colo_compare_finalize(GObject *obj)
+{
+    ColoCompareObj *s = COLO_COMPARE(obj);
+
+    /* a half-built object (complete() failed) or one never unparented */
+    colo_compare_teardown(s);
+    g_free(s->primary_in);
+    g_free(s->secondary_in);
+    g_free(s->outdev);
+    g_free(s->iothread_id);
+    g_free(s->notify_dev);
+    g_free(s->ignore);
+    G_OBJECT_CLASS(colo_compare_parent_class)->finalize(obj);
+}
+
+static void colo_compare_init(ColoCompareObj *s)
+{
+    s->compare_timeout = COMPARE_DEFAULT_TIMEOUT_MS;
+    s->expired_scan_cycle = COMPARE_DEFAULT_SCAN_MS;
+    s->max_queue_size = COMPARE_DEFAULT_MAX_QUEUE_SIZE;
+    s->max_connections = COMPARE_DEFAULT_MAX_CONNECTIONS;
+    s->max_held_packets = COMPARE_DEFAULT_MAX_HELD;
+    s->tcp_idle_timeout = COMPARE_DEFAULT_TCP_IDLE_MS;
+    s->tcp_closed_timeout = COMPARE_DEFAULT_TCP_CLOSED_IDLE_MS;
+    s->udp_idle_timeout = COMPARE_DEFAULT_UDP_IDLE_MS;
+    s->other_idle_timeout = COMPARE_DEFAULT_OTHER_IDLE_MS;
+    s->ignore = g_strdup("all");
+    g_queue_init(&s->backlog);
+    s->event_rl = (RateLimit) RATE_LIMIT_INIT(10, 1000);
+    s->warn_rl = (RateLimit) RATE_LIMIT_INIT(5, 5000);
+}
+
+static void colo_compare_class_init(ColoCompareObjClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
+
+    oc->set_property = colo_compare_set_property;
+    oc->get_property = colo_compare_get_property;
+    oc->finalize = colo_compare_finalize;
+    uc->description = "compares the primary's and the secondary's output "
+                      "and releases what matches (COLO primary)";
+    uc->complete = colo_compare_complete;
+    uc->unparent = colo_compare_unparent;
+    uc->check_property = colo_compare_check_property;
+
+    g_object_class_install_property(oc, PROP_PRIMARY_IN,
+        prop_str("primary_in", "id of the socket chardev carrying the "
+                 "primary guest's output", NULL, 0));
+    g_object_class_install_property(oc, PROP_SECONDARY_IN,
+        prop_str("secondary_in", "id of the socket chardev carrying the "
+                 "secondary guest's output", NULL, 0));
+    g_object_class_install_property(oc, PROP_OUTDEV,
+        prop_str("outdev", "id of the socket chardev released primary "
+                 "frames are written to", NULL, 0));
+    g_object_class_install_property(oc, PROP_IOTHREAD,
+        prop_str("iothread", "id of the iothread to run on (default: a "
+                 "private thread)", NULL, 0));
+    g_object_class_install_property(oc, PROP_NOTIFY_DEV,
+        prop_str("notify_dev", "id of the chardev of Xen's COLO frame "
+                 "(checkpoint requests go there instead of the in-process "
+                 "frame)", NULL, 0));
+    g_object_class_install_property(oc, PROP_COMPARE_TIMEOUT,
+        prop_uint("compare_timeout", "age in ms of a held packet that "
+                  "requests a checkpoint", 0, G_MAXUINT32,
+                  COMPARE_DEFAULT_TIMEOUT_MS, PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_EXPIRED_SCAN_CYCLE,
+        prop_uint("expired_scan_cycle", "period in ms of the scan for old "
+                  "packets and idle connections", 0, G_MAXUINT32,
+                  COMPARE_DEFAULT_SCAN_MS, PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_MAX_QUEUE_SIZE,
+        prop_uint("max_queue_size", "packets held per connection and side "
+                  "(exact bound, per instance)", 0, G_MAXUINT32,
+                  COMPARE_DEFAULT_MAX_QUEUE_SIZE, PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_VNET_HDR,
+        prop_bool("vnet_hdr_support", "frames carry the vnet_hdr_len field",
+                  FALSE, 0));
+    g_object_class_install_property(oc, PROP_MAX_CONNECTIONS,
+        prop_uint("max_connections", "connections tracked at most "
+                  "(never wiped; idle ones are evicted)", 1, 1u << 24,
+                  COMPARE_DEFAULT_MAX_CONNECTIONS, 0));
+    g_object_class_install_property(oc, PROP_MAX_HELD_PACKETS,
+        prop_uint("max_held_packets", "packets held per side over all "
+                  "connections (bounds the memory: about 2 KiB each)", 1,
+                  G_MAXUINT32, COMPARE_DEFAULT_MAX_HELD, PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_TCP_IDLE_TIMEOUT,
+        prop_uint("tcp_idle_timeout", "ms after which an idle open TCP "
+                  "connection is forgotten", 1, G_MAXUINT32,
+                  COMPARE_DEFAULT_TCP_IDLE_MS, PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_TCP_CLOSED_TIMEOUT,
+        prop_uint("tcp_closed_timeout", "ms after which an idle closed "
+                  "(FIN both ways, or RST) TCP connection is forgotten", 1,
+                  G_MAXUINT32, COMPARE_DEFAULT_TCP_CLOSED_IDLE_MS,
+                  PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_UDP_IDLE_TIMEOUT,
+        prop_uint("udp_idle_timeout", "ms after which an idle UDP flow is "
+                  "forgotten", 1, G_MAXUINT32, COMPARE_DEFAULT_UDP_IDLE_MS,
+                  PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_OTHER_IDLE_TIMEOUT,
+        prop_uint("other_idle_timeout", "ms after which an idle ICMP or "
+                  "other IP flow is forgotten", 1, G_MAXUINT32,
+                  COMPARE_DEFAULT_OTHER_IDLE_MS, PROP_RUNTIME));
+    g_object_class_install_property(oc, PROP_IGNORE,
+        prop_str("ignore", "header fields not compared, ':'-separated: "
+                 "ttl, tos, ipid, checksums, window, tcp-ts, all, none",
+                 "all", PROP_RUNTIME));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statistics (main thread, for QMP).                                         */
+
+typedef struct StatsSnap {
+    CompareStats eng;
+    CompareObjStats obj;
+    uint64_t backlog;
+    NotifyState notify_state;
+    bool paused;
+} StatsSnap;
+
+static void snap_fn(ColoCompareObj *s, void *data)
+{
+    StatsSnap *snap = data;
+
+    compare_get_stats(s->engine, &snap->eng);
+    snap->obj = s->st;
+    snap->backlog = s->backlog.length;
+    snap->notify_state = s->notify_state;
+    snap->paused = s->pri_paused;
+}
+
+static JsonObject *reason_map(const uint64_t *v, unsigned n,
+                              const char *(*name)(int))
+{
+    JsonObject *o = json_object_new();
+
+    for (unsigned i = 0; i < n; i++) {
+        json_object_set_int_member(o, name(i), (gint64) v[i]);
+    }
+    return o;
+}
+
+static const char *uncmp_name(int i)
+{
+    return compare_uncompared_name(i);
+}
+
+static const char *sdrop_name(int i)
+{
+    return compare_sec_drop_name(i);
+}
+
+static const char *mis_name(int i)
+{
+    return compare_mismatch_name(i);
+}
+
+static const char *ckpt_name(int i)
+{
+    return compare_ckpt_reason_name(i);
+}
+
+static JsonObject *verdict_map(const uint64_t *v)
+{
+    JsonObject *o = json_object_new();
+
+    for (unsigned i = 1; i < PACKET_VERDICT__MAX; i++) {
+        if (v[i]) {
+            json_object_set_int_member(o, packet_verdict_name(i),
+                                       (gint64) v[i]);
+        }
+    }
+    return o;
+}
+
+static JsonObject *side_obj(const StatsSnap *sn, int side)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_int_member(o, "packets", (gint64) sn->eng.packets[side]);
+    json_object_set_int_member(o, "bytes", (gint64) sn->eng.bytes[side]);
+    json_object_set_int_member(o, "held", (gint64) sn->eng.held[side]);
+    json_object_set_int_member(o, "held-max", (gint64) sn->eng.held_max[side]);
+    json_object_set_int_member(o, "queue-max",
+                               (gint64) sn->eng.queue_max_seen[side]);
+    json_object_set_object_member(o, "unsupported",
+                                  verdict_map(sn->eng.unsupported[side]));
+    return o;
+}
+
+static JsonNode *stats_json(ColoCompareObj *s)
+{
+    StatsSnap sn = { 0 };
+    JsonObject *o = json_object_new();
+    JsonObject *links = json_object_new();
+    JsonNode *node;
+
+    run_sync(s, snap_fn, &sn);
+    json_object_set_string_member(o, "id", user_object_get_id(USER_OBJECT(s)));
+    json_object_set_string_member(o, "iothread",
+                                  s->iothread_id ? s->iothread_id : "");
+    json_object_set_object_member(o, "primary", side_obj(&sn, 0));
+    json_object_set_object_member(o, "secondary", side_obj(&sn, 1));
+    json_object_set_int_member(o, "released", (gint64) sn.eng.released);
+    json_object_set_int_member(o, "released-bytes",
+                               (gint64) sn.eng.released_bytes);
+    json_object_set_int_member(o, "matched", (gint64) sn.eng.matched);
+    json_object_set_object_member(o, "released-uncompared",
+        reason_map(sn.eng.uncompared, COMPARE_UNCMP__MAX, uncmp_name));
+    json_object_set_int_member(o, "secondary-consumed",
+                               (gint64) sn.eng.sec_consumed);
+    json_object_set_object_member(o, "secondary-dropped",
+        reason_map(sn.eng.sec_dropped, COMPARE_SDROP__MAX, sdrop_name));
+    json_object_set_object_member(o, "mismatched",
+        reason_map(sn.eng.mismatches, COMPARE_MISMATCH__MAX, mis_name));
+    json_object_set_object_member(o, "checkpoints-requested",
+        reason_map(sn.eng.checkpoints, COMPARE_CKPT__MAX, ckpt_name));
+    json_object_set_int_member(o, "checkpoints-suppressed",
+                               (gint64) sn.eng.checkpoints_suppressed);
+    json_object_set_int_member(o, "checkpoints-handled",
+                               (gint64) sn.eng.checkpoints_handled);
+    json_object_set_int_member(o, "max-queue-size", s->max_queue_size);
+    json_object_set_int_member(o, "connections",
+                               (gint64) sn.eng.connections);
+    json_object_set_int_member(o, "max-connections",
+                               (gint64) sn.eng.connections_max);
+    json_object_set_int_member(o, "connections-peak",
+                               (gint64) sn.eng.connections_peak);
+    json_object_set_int_member(o, "evictions", (gint64) sn.eng.evictions);
+    json_object_set_int_member(o, "expirations", (gint64) sn.eng.expirations);
+    json_object_set_int_member(o, "table-full", (gint64) sn.eng.table_full);
+    json_object_set_int_member(o, "connection-memory",
+                               (gint64) sn.eng.conn_mem_bytes);
+    for (int i = 0; i < LINK__MAX; i++) {
+        json_object_set_int_member(links, link_names[i],
+                                   (gint64) sn.obj.framing_errors[i]);
+    }
+    json_object_set_object_member(o, "framing-errors", links);
+    json_object_set_int_member(o, "out-frames", (gint64) sn.obj.out_frames);
+    json_object_set_int_member(o, "out-bytes", (gint64) sn.obj.out_bytes);
+    json_object_set_int_member(o, "out-dropped", (gint64) sn.obj.out_dropped);
+    json_object_set_int_member(o, "out-backpressure",
+                               (gint64) sn.obj.out_backpressure);
+    json_object_set_int_member(o, "out-backlog", (gint64) sn.backlog);
+    json_object_set_int_member(o, "out-backlog-max",
+                               (gint64) sn.obj.out_backlog_max);
+    json_object_set_boolean_member(o, "primary-paused", sn.paused);
+    json_object_set_int_member(o, "miscompare-events",
+                               (gint64) sn.obj.events);
+    json_object_set_int_member(o, "miscompare-events-suppressed",
+                               (gint64) sn.obj.events_suppressed);
+    json_object_set_string_member(o, "notify-dev",
+                                  notify_state_names[sn.notify_state]);
+    json_object_set_int_member(o, "notify-sent", (gint64) sn.obj.notify_sent);
+    json_object_set_boolean_member(o, "failover", sn.eng.failover);
+    node = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(node, o);
+    return node;
+}
+
+JsonNode *colo_compare_query_stats(const char *id, GError **errp)
+{
+    JsonArray *arr = json_array_new();
+    JsonNode *ret;
+    GList *objs = user_object_list(OBJECT_KIND_OBJECT);
+    bool found = false;
+
+    for (GList *l = objs; l; l = l->next) {
+        UserObject *o = l->data;
+
+        if (!COLO_IS_COMPARE(o) || !user_object_is_complete(o)
+            || !COLO_COMPARE(o)->engine) {
+            continue;
+        }
+        if (id && strcmp(id, user_object_get_id(o))) {
+            continue;
+        }
+        found = true;
+        json_array_add_element(arr, stats_json(COLO_COMPARE(o)));
+    }
+    g_list_free(objs);
+    if (id && !found) {
+        json_array_unref(arr);
+        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+                    "colo-compare '%s' not found", id);
+        return NULL;
+    }
+    ret = json_node_new(JSON_NODE_ARRAY);
+    json_node_take_array(ret, arr);
+    return ret;
+}
+
+static void colo_compare_register(void)
+{
+    object_type_register(OBJECT_KIND_OBJECT, "colo-compare",
+                         TYPE_COLO_COMPARE);
+}
+type_init(colo_compare_register)
