@@ -1162,6 +1162,8 @@ static JsonNode *stats_json(ColoCompareObj *s)
         reason_map(sn.eng.uncompared, COMPARE_UNCMP__MAX, uncmp_name));
     json_object_set_int_member(o, "secondary-consumed",
                                (gint64) sn.eng.sec_consumed);
+    json_object_set_int_member(o, "reanchored",
+                               (gint64) sn.eng.reanchored);
     json_object_set_object_member(o, "secondary-dropped",
         reason_map(sn.eng.sec_dropped, COMPARE_SDROP__MAX, sdrop_name));
     json_object_set_object_member(o, "mismatched",

@@ -108,6 +108,7 @@ enum {
 #define SF_RST          (1u << 3)   /* sent a RST */
 #define SF_NEXT         (1u << 4)   /* next[] valid */
 #define SF_ACK          (1u << 5)   /* max_ack valid (secondary) */
+#define SF_PINNED       (1u << 6)   /* stream after the SYN checked */
 
 typedef struct CompareConn CompareConn;
 struct CompareConn {
@@ -609,6 +610,8 @@ static void conn_reanchor(CompareEngine *e, CompareConn *c)
         c->side[0] &= ~SF_ANCHORED;
     }
     c->side[1] &= ~(SF_ANCHORED | SF_NEXT);
+    c->side[0] |= SF_PINNED;
+    c->side[1] |= SF_PINNED;
     c->verified = 0;
 }
 
@@ -958,6 +961,38 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
     if (!(*sf & SF_ANCHORED)) {
         c->isn[side] = pi->tcp_seq;
         *sf |= SF_ANCHORED;
+    } else if ((*sf & (SF_SYN | SF_PINNED)) == SF_SYN
+               && !(pi->tcp_flags & PACKET_TCP_SYN)) {
+        /*
+         * The first segment after this side's SYN pins its stream.  On the
+         * secondary, the guest's SYN-ACK passes filter-rewriter in the
+         * guest's own sequence space (the rewriter learns its offset from
+         * the client's ACK, which comes later) and everything after it in
+         * the primary's.  So when the secondary's first segment after its
+         * SYN lies nearer the primary's SYN + 1 than its own, its stream is
+         * the primary's: take the primary's anchor (the SYN keeps offset
+         * 0).  A first-flight segment that merely overtook another stays
+         * near its own SYN + 1 and changes nothing.
+         */
+        *sf |= SF_PINNED;
+        if (side == COMPARE_SECONDARY
+            && (c->side[COMPARE_PRIMARY] & (SF_ANCHORED | SF_SYN))
+               == (SF_ANCHORED | SF_SYN)
+            && c->isn[COMPARE_SECONDARY] != c->isn[COMPARE_PRIMARY]) {
+            int32_t d_own = seq_diff(pi->tcp_seq, c->isn[side] + 1);
+            int32_t d_pri = seq_diff(pi->tcp_seq,
+                                     c->isn[COMPARE_PRIMARY] + 1);
+
+            /* magnitudes without abs(INT32_MIN) */
+            uint32_t m_own = d_own < 0 ? -(uint32_t) d_own : (uint32_t) d_own;
+            uint32_t m_pri = d_pri < 0 ? -(uint32_t) d_pri : (uint32_t) d_pri;
+
+            if (m_pri < m_own) {
+                c->isn[side] = c->isn[COMPARE_PRIMARY];
+                c->next[side] = pi->tcp_seq;
+                e->st.reanchored++;
+            }
+        }
     }
     a = pi->tcp_seq - c->isn[side];
     b = a + seg_len;

@@ -177,6 +177,8 @@ typedef struct CompareStats {
     uint64_t matched;               /* released after verification */
     uint64_t uncompared[COMPARE_UNCMP__MAX];
     uint64_t sec_consumed;          /* secondary frames used up by a match */
+    uint64_t reanchored;            /* streams re-pinned after their SYN
+                                     * (the secondary's untranslated SYN-ACK) */
     uint64_t sec_dropped[COMPARE_SDROP__MAX];
     uint64_t mismatches[COMPARE_MISMATCH__MAX];
     uint64_t checkpoints[COMPARE_CKPT__MAX];   /* requests made */
