@@ -608,7 +608,15 @@ def test_rewriter_two_stacks():
                         pr.kill()
                         pr.wait()
 
-        st = secondary.qmp.cmd('query-netfilter-stats', id='rew0')[0]
+        # The last FIN handshakes may still be crossing both paths on a
+        # loaded machine: wait (bounded) until the teardowns are counted.
+        deadline = time.monotonic() + 10
+        while True:
+            st = secondary.qmp.cmd('query-netfilter-stats', id='rew0')[0]
+            if (st['closed-fin'] >= N_CONN + N_GCONN - 1
+                    or time.monotonic() > deadline):
+                break
+            time.sleep(0.2)
         log(f'rewriter: {st}')
         reader.stop = True
         reader.join(5)
