@@ -245,7 +245,13 @@ static gssize release_one__(void *opaque, const uint8_t *buf, size_t len,
 
     switch (filter_rewriter_process__(s, dir, buf, len, &act)) {
     case REWRITER_HOLD:
-        /* still waiting: behind the others, order kept */
+        /* Still waiting: behind the others, order kept.  The entry being
+         * looked at still occupies its slot, so on a full queue the push
+         * would fail and lose the frame: leave it at the head instead and
+         * stop this release (the next tick or SYN-ACK resumes it). */
+        if (net_queue_len(&s->held) >= s->held.limit) {
+            return 0;
+        }
         net_queue_push(&s->held, buf, len, tag);
         break;
     case REWRITER_REWRITTEN:

@@ -21,6 +21,10 @@ What is here:
                      that are always removed (atexit + context manager)
   run_tests()        runs test functions, prints PASS/FAIL/SKIP and the
                      closing "N passed, N failed, N skipped" line
+  sanitizers         a test fails when a colo-proxy it ran printed an
+                     ASan / LSan / UBSan report (sanitizer_report();
+                     checked by stop() and after every test), so that
+                     `make check-asan` catches errors in process tests
 
 A test file looks like:
 
