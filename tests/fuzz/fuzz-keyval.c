@@ -21,7 +21,7 @@
  *
  * Built as the other targets are (tests/fuzz/meson.build): a libFuzzer
  * binary with -Dfuzzing=true, and always "fuzz-keyval-smoke", whose
- * main() replays tests/fuzz/corpus/keyval/ under `make check`.
+ * main() (tests/fuzz/fuzz-smoke.c) replays tests/fuzz/corpus/keyval/ under `make check`.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -186,62 +186,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_free(params);
     return 0;
 }
-
-#ifndef FUZZING_ENGINE
-/* Feeds one file as an exact-size buffer; false if it cannot be read. */
-static bool run_file(const char *path)
-{
-    gchar *buf;
-    gsize len;
-    uint8_t *exact;
-
-    if (!g_file_get_contents(path, &buf, &len, NULL)) {
-        return false;
-    }
-    exact = g_malloc(len ? len : 1);
-    memcpy(exact, buf, len);
-    LLVMFuzzerTestOneInput(exact, len);
-    g_free(exact);
-    g_free(buf);
-    return true;
-}
-
-int main(int argc, char **argv)
-{
-    unsigned n = 0;
-
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s CORPUS-DIR-OR-FILE...\n", argv[0]);
-        return 2;
-    }
-    for (int i = 1; i < argc; i++) {
-        GDir *dir = g_dir_open(argv[i], 0, NULL);
-
-        if (!dir) {
-            if (!run_file(argv[i])) {
-                fprintf(stderr, "cannot read %s\n", argv[i]);
-                return 1;
-            }
-            n++;
-            continue;
-        }
-        for (const char *name; (name = g_dir_read_name(dir)); ) {
-            gchar *path = g_build_filename(argv[i], name, NULL);
-
-            if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-                if (!run_file(path)) {
-                    fprintf(stderr, "cannot read %s\n", path);
-                    g_free(path);
-                    g_dir_close(dir);
-                    return 1;
-                }
-                n++;
-            }
-            g_free(path);
-        }
-        g_dir_close(dir);
-    }
-    printf("fuzz-keyval: %u inputs ran\n", n);
-    return n ? 0 : 1;
-}
-#endif

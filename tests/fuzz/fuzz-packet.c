@@ -17,7 +17,7 @@
  * Built two ways (tests/fuzz/meson.build):
  *   - with -Dfuzzing=true: a libFuzzer binary (-DFUZZING_ENGINE,
  *     -fsanitize=fuzzer); run it on tests/fuzz/corpus/packet/;
- *   - always: "fuzz-packet-smoke", whose main() below feeds every file of
+ *   - always: "fuzz-packet-smoke", whose main() (fuzz-smoke.c) feeds every file of
  *     the directories / files named on its command line once, so that
  *     `make check` replays the corpus (and any crash reproducer added to
  *     it) under the normal and ASan builds.
@@ -164,65 +164,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     return 0;
 }
-
-#ifndef FUZZING_ENGINE
-/* Feeds one file; returns false if it cannot be read. */
-static bool run_file(const char *path)
-{
-    gchar *buf;
-    gsize len;
-    uint8_t *exact;
-
-    if (!g_file_get_contents(path, &buf, &len, NULL)) {
-        return false;
-    }
-    /* An exact-size copy, so a sanitizer sees reads past the end. */
-    exact = g_malloc(len ? len : 1);
-    memcpy(exact, buf, len);
-    LLVMFuzzerTestOneInput(exact, len);
-    g_free(exact);
-    g_free(buf);
-    return true;
-}
-
-int main(int argc, char **argv)
-{
-    unsigned n = 0;
-    int i;
-
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s CORPUS-DIR-OR-FILE...\n", argv[0]);
-        return 2;
-    }
-    for (i = 1; i < argc; i++) {
-        GDir *dir = g_dir_open(argv[i], 0, NULL);
-
-        if (dir) {
-            const char *name;
-
-            while ((name = g_dir_read_name(dir))) {
-                gchar *path = g_build_filename(argv[i], name, NULL);
-
-                if (g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-                    if (!run_file(path)) {
-                        fprintf(stderr, "cannot read %s\n", path);
-                        g_free(path);
-                        g_dir_close(dir);
-                        return 1;
-                    }
-                    n++;
-                }
-                g_free(path);
-            }
-            g_dir_close(dir);
-        } else if (run_file(argv[i])) {
-            n++;
-        } else {
-            fprintf(stderr, "cannot read %s\n", argv[i]);
-            return 1;
-        }
-    }
-    printf("fuzz-packet: %u inputs ran\n", n);
-    return n ? 0 : 1;
-}
-#endif
