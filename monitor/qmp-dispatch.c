@@ -36,11 +36,19 @@ JsonObject *qmp_dispatch(JsonObject *request, gboolean negotiated)
     return qmp_dispatch_session(&session, request);
 }
 
-gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
-                     const char **out, GError **errp)
+/*
+ * The member 'name' of 'args' if it is a JSON scalar of 'type'.  Returns
+ * FALSE with errp set if it is missing and 'required', or of another type;
+ * TRUE with *node NULL if it is absent and optional.
+ */
+static gboolean qmp_arg_lookup(JsonObject *args, const char *name,
+                               gboolean required, GType type,
+                               const char *type_name, JsonNode **node,
+                               GError **errp)
 {
     JsonNode *n = args ? json_object_get_member(args, name) : NULL;
 
+    *node = NULL;
     if (!n) {
         if (required) {
             error_setg(errp, "Parameter '%s' is missing", name);
@@ -48,57 +56,57 @@ gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
         }
         return TRUE;
     }
-    if (!JSON_NODE_HOLDS_VALUE(n) ||
-        json_node_get_value_type(n) != G_TYPE_STRING) {
-        error_setg(errp, "Invalid parameter type for '%s', expected: string",
-                   name);
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != type) {
+        error_setg(errp, "Invalid parameter type for '%s', expected: %s",
+                   name, type_name);
         return FALSE;
     }
-    *out = json_node_get_string(n);
+    *node = n;
+    return TRUE;
+}
+
+gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
+                     const char **out, GError **errp)
+{
+    JsonNode *n;
+
+    if (!qmp_arg_lookup(args, name, required, G_TYPE_STRING, "string", &n,
+                        errp)) {
+        return FALSE;
+    }
+    if (n) {
+        *out = json_node_get_string(n);
+    }
     return TRUE;
 }
 
 gboolean qmp_arg_bool(JsonObject *args, const char *name, gboolean required,
                       gboolean *out, GError **errp)
 {
-    JsonNode *n = args ? json_object_get_member(args, name) : NULL;
+    JsonNode *n;
 
-    if (!n) {
-        if (required) {
-            error_setg(errp, "Parameter '%s' is missing", name);
-            return FALSE;
-        }
-        return TRUE;
-    }
-    if (!JSON_NODE_HOLDS_VALUE(n) ||
-        json_node_get_value_type(n) != G_TYPE_BOOLEAN) {
-        error_setg(errp, "Invalid parameter type for '%s', expected: boolean",
-                   name);
+    if (!qmp_arg_lookup(args, name, required, G_TYPE_BOOLEAN, "boolean", &n,
+                        errp)) {
         return FALSE;
     }
-    *out = json_node_get_boolean(n);
+    if (n) {
+        *out = json_node_get_boolean(n);
+    }
     return TRUE;
 }
 
 gboolean qmp_arg_int(JsonObject *args, const char *name, gboolean required,
                      gint64 *out, GError **errp)
 {
-    JsonNode *n = args ? json_object_get_member(args, name) : NULL;
+    JsonNode *n;
 
-    if (!n) {
-        if (required) {
-            error_setg(errp, "Parameter '%s' is missing", name);
-            return FALSE;
-        }
-        return TRUE;
-    }
-    if (!JSON_NODE_HOLDS_VALUE(n) ||
-        json_node_get_value_type(n) != G_TYPE_INT64) {
-        error_setg(errp, "Invalid parameter type for '%s', expected: integer",
-                   name);
+    if (!qmp_arg_lookup(args, name, required, G_TYPE_INT64, "integer", &n,
+                        errp)) {
         return FALSE;
     }
-    *out = json_node_get_int(n);
+    if (n) {
+        *out = json_node_get_int(n);
+    }
     return TRUE;
 }
 
