@@ -32,19 +32,20 @@
  * frontend at once.  Nothing is read while no frontend has installed
  * handlers or while reading is paused.
  *
- * Writing: chr_fe_write() takes a whole message or nothing.  The first
- * message after a dispatch, with nothing queued, is sent directly with
- * sendmsg() (no added latency for a lone packet) and only what the socket
- * did not take is copied into the output ring.  Further messages are
- * appended if the ring (at most out-buffer-size bytes, grown by doubling)
- * can take all of them, and refused with -EAGAIN only if the socket
- * cannot take queued data to make room either.  A burst thus leaves in
- * one sendmsg() at the next dispatch, or as soon as CHAR_SOCKET_FLUSH_BATCH
- * bytes are queued (4-5 times the frame rate of one system call per
- * frame for small frames).  The ring drains while
- * the socket is writable; the fd is polled for output only while data is
- * queued.  A writer that was refused gets its writable callback once the
- * ring is below half.
+ * Writing: chr_fe_write() takes a whole message or nothing.  Messages are
+ * appended to the output ring (at most out-buffer-size bytes, grown by
+ * doubling) if it can take all of them, and refused with -EAGAIN only if
+ * the socket cannot take queued data to make room either.  Nothing is
+ * written inside chr_fe_write() until CHAR_SOCKET_FLUSH_BATCH bytes are
+ * queued: every message queued during one main loop iteration leaves
+ * together in one sendmsg() when the source is prepared for the next
+ * iteration (its prepare() says "ready" while bytes wait and the socket is
+ * not known to be full), i.e. as soon as the burst being processed is
+ * done; a lone message waits for nothing else.  A socket that does not
+ * take everything is polled for output until the ring is empty.  A writer
+ * that was refused gets its writable callback once the ring is below
+ * half.  chr_fe_disconnect() and removal first try to send what is queued
+ * (without blocking).
  *
  * Disconnect (EOF, error, or chr_fe_disconnect()): the socket is closed,
  * the output ring is discarded (the next connection starts on a frame
@@ -74,14 +75,14 @@
 #include "util/log.h"
 #include "util/stats.h"
 
-#define CHAR_SOCKET_READ_SIZE (64 * 1024)      /* bytes per recv() */
-#define CHAR_SOCKET_READS_PER_WAKEUP 8         /* recv()s per wake-up */
+#define CHAR_SOCKET_READ_SIZE (256 * 1024)     /* bytes per recv() */
+#define CHAR_SOCKET_READS_PER_WAKEUP 4         /* recv()s per wake-up */
 #define CHAR_SOCKET_OUT_DEFAULT (4u * 1024 * 1024)
 /* Two of the largest frames (69632 + 8 header bytes) must fit. */
 #define CHAR_SOCKET_OUT_MIN (128u * 1024)
 #define CHAR_SOCKET_OUT_MAX (1024u * 1024 * 1024)
 #define CHAR_SOCKET_OUT_INITIAL (64u * 1024)   /* first ring allocation */
-#define CHAR_SOCKET_FLUSH_BATCH (64u * 1024)   /* queued bytes sent at once */
+#define CHAR_SOCKET_FLUSH_BATCH (128u * 1024)  /* queued bytes sent at once */
 #define CHAR_SOCKET_MAX_LISTEN 8               /* listening addresses */
 #define CHAR_SOCKET_BACKLOG 1                  /* one waiting client */
 #define CHAR_SOCKET_CONNECT_TIMEOUT_MS 15000   /* creation-time connect */
@@ -160,8 +161,6 @@ struct _CharSocket {
     size_t ohead;             /* first queued byte */
     size_t olen;              /* bytes queued */
     gboolean writable_wanted; /* a write was refused since last drain */
-    gboolean direct_used;     /* a message went out directly since the
-                               * last dispatch */
     gint connected;           /* atomic: CONNECTED and no close pending */
     RateLimit rl;             /* warnings about this chardev */
 
@@ -926,8 +925,13 @@ static void cs_out_append(CharSocket *s, const struct iovec *iov, int iovcnt,
         n -= skip;
         skip = 0;
         while (n) {
-            size_t tail = (s->ohead + s->olen) % s->ocap;
-            size_t chunk = MIN(n, s->ocap - tail);
+            size_t tail = s->ohead + s->olen;   /* < 2 * ocap */
+            size_t chunk;
+
+            if (tail >= s->ocap) {
+                tail -= s->ocap;
+            }
+            chunk = MIN(n, s->ocap - tail);
 
             memcpy(s->obuf + tail, p, chunk);
             s->olen += chunk;
@@ -1055,7 +1059,7 @@ static void cs_update_timer(CharSocket *s)
     if (!s->src) {
         return;
     }
-    if (s->pending_close || s->announce_open || s->direct_used) {
+    if (s->pending_close || s->announce_open) {
         t = 0;
     } else if (s->timer_at) {
         t = s->timer_at;
@@ -1063,12 +1067,39 @@ static void cs_update_timer(CharSocket *s)
     g_source_set_ready_time(s->src, t);
 }
 
+/* Queued output waits and the socket is not known to be full (then
+ * G_IO_OUT is polled, or, for a paused connection whose peer hung up,
+ * nothing is written until reading resumes: see cs_update_watch()): send
+ * it before the loop polls again. */
+static gboolean cs_flush_due(CharSocket *s)
+{
+    return s->olen && s->state == CS_CONNECTED && !s->pending_close &&
+           !(s->conn_events & G_IO_OUT) &&
+           (!s->hup_seen || cs_reading(s));
+}
+
+/* A refused writer is owed its writable callback: the ring went below
+ * half outside cs_flush() (a flush inside chr_fe_write()), so no G_IO_OUT
+ * will come to deliver it. */
+static gboolean cs_writable_due(CharSocket *s)
+{
+    return s->writable_wanted && s->state == CS_CONNECTED &&
+           !s->pending_close && !(s->conn_events & G_IO_OUT) &&
+           s->olen <= s->out_buffer_size / 2;
+}
+
 static void cs_dispatch(CharSocket *s, GSource *src)
 {
     int64_t now = g_source_get_time(src);
 
     g_source_set_ready_time(src, -1);
-    s->direct_used = FALSE;
+    if (cs_flush_due(s) || cs_writable_due(s)) {
+        /* Messages queued during the last iteration (see prepare). */
+        cs_flush(s);
+        if (s->src != src) {
+            return;
+        }
+    }
     if (s->pending_close) {
         cs_close_conn(s, TRUE);
         if (s->src != src) {
@@ -1156,7 +1187,27 @@ static gboolean cs_source_dispatch(GSource *src, GSourceFunc cb,
     return G_SOURCE_CONTINUE;
 }
 
+/* Ready when messages were queued during the iteration that just ended:
+ * they leave in one sendmsg() from dispatch, before the loop sleeps.
+ * Only reads 's' (same thread as every writer). */
+static gboolean cs_source_prepare(GSource *src, gint *timeout)
+{
+    CharSocket *s = ((CharSocketSource *)src)->s;
+
+    *timeout = -1;
+    return cs_flush_due(s) || cs_writable_due(s);
+}
+
+static gboolean cs_source_check(GSource *src)
+{
+    CharSocket *s = ((CharSocketSource *)src)->s;
+
+    return cs_flush_due(s) || cs_writable_due(s);
+}
+
 static GSourceFuncs cs_source_funcs = {
+    .prepare = cs_source_prepare,
+    .check = cs_source_check,
     .dispatch = cs_source_dispatch,
 };
 
@@ -1207,7 +1258,7 @@ static gssize cs_write_failed(CharSocket *s, int err)
 static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
 {
     CharSocket *s = CHAR_SOCKET(chr);
-    size_t total = 0, sent = 0;
+    size_t total = 0;
     gboolean too_big = FALSE;
     int ret;
 
@@ -1238,42 +1289,20 @@ static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
     if (total == 0) {
         return 0;
     }
-    if (s->olen == 0 && !s->direct_used && iovcnt <= IOV_MAX) {
-        struct msghdr mh = {
-            .msg_iov = (struct iovec *)iov,
-            .msg_iovlen = iovcnt,
-        };
-        ssize_t n;
-
-        do {
-            n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                return cs_write_failed(s, errno);
-            }
-            n = 0;
-        }
-        stats_add(&cs_stats(s)->bytes_out, n);
-        sent = n;
-        /* Until the next dispatch, further messages are queued and leave
-         * together in one sendmsg(). */
-        s->direct_used = TRUE;
-        cs_update_timer(s);
-        if (sent == total) {
-            return total;
-        }
-    }
-    cs_out_append(s, iov, iovcnt, total, sent);
-    if (s->olen >= CHAR_SOCKET_FLUSH_BATCH) {
+    /* Queued; the source sends it before the loop sleeps again. */
+    cs_out_append(s, iov, iovcnt, total, 0);
+    if (s->olen >= CHAR_SOCKET_FLUSH_BATCH &&
+        !(s->conn_events & G_IO_OUT)) {
         /* A large burst: do not wait for the dispatch to send it. */
         ret = cs_flush_queued(s);
         if (ret < 0) {
             cs_write_failed(s, -ret);
             return total;     /* accepted; lost with the connection */
         }
+        if (s->olen) {
+            cs_update_watch(s);   /* the socket is full: poll for room */
+        }
     }
-    cs_update_watch(s);
     return total;
 }
 
@@ -1301,6 +1330,11 @@ static void cs_disconnect(Chardev *chr)
     CharSocket *s = CHAR_SOCKET(chr);
 
     if (s->state == CS_CONNECTED) {
+        if (!s->pending_close && s->olen) {
+            /* What was written before the request goes out if the
+             * socket takes it now (errors: the close is coming anyway). */
+            cs_flush_queued(s);
+        }
         cs_schedule_close(s);
     } else if (s->state == CS_CONNECTING) {
         cs_close_conn(s, FALSE);
@@ -1404,6 +1438,10 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
 
 static void cs_close_all(CharSocket *s)
 {
+    if (s->fd >= 0 && s->state == CS_CONNECTED && !s->pending_close &&
+        s->olen) {
+        cs_flush_queued(s);     /* best effort, never blocks */
+    }
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;

@@ -258,6 +258,24 @@ gssize net_outbuf_write_frame(NetOutBuf *ob, int fd,
     return total;
 }
 
+gssize net_outbuf_queue_frame(NetOutBuf *ob, const uint8_t *hdr, size_t hlen,
+                              const uint8_t *buf, size_t len)
+{
+    size_t total = hlen + len;
+
+    if (G_UNLIKELY(total > ob->cap)) {
+        return -EMSGSIZE;
+    }
+    if (ob->head == ob->tail) {
+        ob->head = ob->tail = 0;
+    } else if (ob->cap - (ob->tail - ob->head) < total) {
+        return 0;
+    }
+    outbuf_append(ob, hdr, hlen);
+    outbuf_append(ob, buf, len);
+    return total;
+}
+
 int net_outbuf_drain(NetOutBuf *ob, int fd)
 {
     while (ob->head < ob->tail) {

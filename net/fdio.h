@@ -13,7 +13,8 @@
  *                by up to NET_BURST read()s (tap).
  *   NetOutBuf    the bounded output byte buffer of a stream transport:
  *                whole frames go in or nothing does, so a frame is never
- *                torn on the wire; drained with write() when writable.
+ *                torn on the wire; written directly, or queued and
+ *                drained in one write() per batch.
  *   NetSockAddr  a resolved socket address (inet, inet6, unix, abstract)
  *                built from QEMU's option spellings, with helpers to
  *                listen, connect and describe it.
@@ -122,6 +123,14 @@ static inline size_t net_outbuf_pending(const NetOutBuf *ob)
  * fatal write error (the connection is broken). */
 gssize net_outbuf_write_frame(NetOutBuf *ob, int fd,
                               const uint8_t *hdr, size_t hlen,
+                              const uint8_t *buf, size_t len);
+/* Appends the header and the payload as one frame without writing
+ * anything (the owner drains the buffer later, typically once per main
+ * loop iteration, so that a burst leaves in one system call).  Returns
+ * 'hlen' + 'len' when the frame was buffered, 0 when the buffer has no
+ * room for it (nothing was buffered: drain, then try again), or -EMSGSIZE
+ * when the frame can never fit.  Never blocks, never allocates. */
+gssize net_outbuf_queue_frame(NetOutBuf *ob, const uint8_t *hdr, size_t hlen,
                               const uint8_t *buf, size_t len);
 /* Writes pending bytes.  Returns 1 when the buffer is empty, 0 when bytes
  * remain (wait for G_IO_OUT), or a negative errno on a fatal error. */

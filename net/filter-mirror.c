@@ -29,10 +29,14 @@
  * notifiers) and ends the episode when a copy is delivered again
  * (COLO_MIRROR_INPUT_RESTORED).
  *
- * The redirector's indev is read in chunks of up to 64 KiB and every frame
- * completed in a chunk is injected at once.  When the client the frames
- * go to has its incoming queue above the high-water mark, reading pauses
- * (polled every millisecond) so the back-pressure reaches the sender.
+ * The redirector's indev is read in chunks of up to 256 KiB (the
+ * chardev's read size); the frames of a chunk are injected one after the
+ * other straight from the chardev's buffer (no copy).  As soon as the
+ * client they go to has its incoming queue above the high-water mark,
+ * injection stops mid-chunk, the rest of the chunk is kept (copied once
+ * into a buffer allocated on the first such pause) and reading pauses
+ * (polled every millisecond), so the back-pressure reaches the sender and
+ * no frame is dropped at the receiver's queue, whatever the chunk holds.
  *
  * Differences from QEMU 7.2 (docs/filters.md): the redirector's indev
  * keeps working after a reconnect; status=off pauses reading indev (bytes
@@ -509,6 +513,11 @@ struct _FilterRedirector {
     guint throttle_timer;       /* polls the receiver while throttled */
     RedirectorInStats in_stats;
     RateLimit in_rl;
+    /* bytes of indev read but not fed yet (back-pressure mid-chunk) */
+    uint8_t *pend;              /* pend_cap bytes, allocated on first use */
+    size_t pend_cap;
+    size_t pend_pos;            /* first byte not fed yet */
+    size_t pend_len;            /* end of the bytes kept */
 };
 
 /* While throttled, how often the receiver's queue is checked. */
@@ -546,7 +555,7 @@ static void filter_redirector_inject(void *opaque, const uint8_t *buf,
                                      uint32_t len, uint32_t vnet_hdr_len)
 {
     FilterRedirector *r = opaque;
-    NetFilter *nf = NET_FILTER(r);
+    NetFilter *nf = &r->parent_instance;   /* packet path: no type check */
     NetFilterDirection dir = netfilter_get_direction(nf);
 
     stats_inc(&r->in_stats.frames);
@@ -574,11 +583,13 @@ static void filter_redirector_inject(void *opaque, const uint8_t *buf,
     }
 }
 
-/* Pauses indev unless the filter is on and not throttled. */
+/* Pauses indev unless the filter is on, not throttled and has no bytes
+ * kept from an earlier chunk. */
 static void filter_redirector_update_paused(FilterRedirector *r)
 {
     if (r->in_active) {
         chr_fe_set_read_paused(&r->in_fe, r->throttled ||
+                                          r->pend_len > r->pend_pos ||
                                           !netfilter_is_on(NET_FILTER(r)));
     }
 }
@@ -593,7 +604,7 @@ static void filter_redirector_update_paused(FilterRedirector *r)
  */
 static bool filter_redirector_target_full(FilterRedirector *r)
 {
-    NetFilter *nf = NET_FILTER(r);
+    NetFilter *nf = &r->parent_instance;   /* packet path: no type check */
     NetClient *netdev = netfilter_get_netdev(nf);
     NetFilterDirection dir = netfilter_get_direction(nf);
 
@@ -613,6 +624,8 @@ static bool filter_redirector_target_full(FilterRedirector *r)
     return false;
 }
 
+static bool filter_redirector_drain_kept(FilterRedirector *r);
+
 static gboolean filter_redirector_throttle_poll(gpointer opaque)
 {
     FilterRedirector *r = opaque;
@@ -622,6 +635,8 @@ static gboolean filter_redirector_throttle_poll(gpointer opaque)
     }
     r->throttle_timer = 0;
     r->throttled = false;
+    /* The rest of the chunk first (may throttle again). */
+    filter_redirector_drain_kept(r);
     filter_redirector_update_paused(r);
     return G_SOURCE_REMOVE;
 }
@@ -639,20 +654,10 @@ static void filter_redirector_throttle(FilterRedirector *r)
                                       filter_redirector_throttle_poll, r);
 }
 
-/* ChrReadFn of indev: a chunk of up to 64 KiB, usually many frames. */
-static void filter_redirector_in_read(void *opaque, const uint8_t *buf,
-                                      size_t len)
+/* A framing error on indev: count, warn, resynchronise by dropping the
+ * connection. */
+static void filter_redirector_bad_frame(FilterRedirector *r, GError *err)
 {
-    FilterRedirector *r = opaque;
-    GError *err = NULL;
-
-    if (frame_reader_feed(&r->reader, buf, len, filter_redirector_inject, r,
-                          &err) == FRAME_OK) {
-        if (G_UNLIKELY(filter_redirector_target_full(r))) {
-            filter_redirector_throttle(r);
-        }
-        return;
-    }
     stats_inc(&r->in_stats.framing_errors);
     colo_warn_rl_domain(G_LOG_DOMAIN, &r->in_rl,
                         "filter-redirector '%s': bad frame on indev '%s' "
@@ -663,9 +668,132 @@ static void filter_redirector_in_read(void *opaque, const uint8_t *buf,
                         chr_fe_get_id(&r->in_fe),
                         err ? err->message : "framing error",
                         r->vnet_hdr ? "on" : "off");
-    g_clear_error(&err);
     frame_reader_reset(&r->reader);
+    r->pend_pos = r->pend_len = 0;
     chr_fe_disconnect(&r->in_fe);
+}
+
+/* How many of the 'avail' bytes at 'p' to feed so that the reader
+ * completes at most one frame: the rest of the current frame, or the next
+ * whole frame as its header announces it (a bad header is fed alone and
+ * rejected by the reader). */
+static size_t filter_redirector_slice(const FrameReader *rd, const uint8_t *p,
+                                      size_t avail)
+{
+    uint32_t hs = rd->vnet ? 8 : 4;
+    size_t want;
+
+    if (rd->hdr_have == 0 && avail >= hs) {
+        want = hs + (size_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+                             ((uint32_t)p[2] << 8) | p[3]);
+    } else if (rd->hdr_have < hs) {
+        want = hs - rd->hdr_have;
+    } else {
+        want = rd->len - rd->have;
+    }
+    return MIN(want, avail);
+}
+
+/*
+ * Feeds 'len' bytes one frame at a time and stops after a frame that left
+ * the receiver above its high-water mark (then throttled).  Returns the
+ * bytes consumed, or SIZE_MAX when the rest must be discarded (framing
+ * error: the connection is being dropped; or the reader was reset from
+ * inside an injection).
+ */
+static size_t filter_redirector_feed(FilterRedirector *r, const uint8_t *buf,
+                                     size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        size_t n = filter_redirector_slice(&r->reader, buf + off, len - off);
+        uint64_t frames = r->reader.frames;
+        uint64_t resets = r->reader.resets;
+        GError *err = NULL;
+
+        if (G_UNLIKELY(frame_reader_feed(&r->reader, buf + off, n,
+                                         filter_redirector_inject, r,
+                                         &err) != FRAME_OK)) {
+            filter_redirector_bad_frame(r, err);
+            g_clear_error(&err);
+            return SIZE_MAX;
+        }
+        if (G_UNLIKELY(r->reader.resets != resets)) {
+            return SIZE_MAX;
+        }
+        off += n;
+        if (r->reader.frames != frames &&
+            G_UNLIKELY(filter_redirector_target_full(r))) {
+            filter_redirector_throttle(r);
+            break;
+        }
+    }
+    return off;
+}
+
+/* Keeps 'len' bytes for later, after those already kept.  Allocates on
+ * the first pause (and grows for a larger chunk): not per frame. */
+static void filter_redirector_keep(FilterRedirector *r, const uint8_t *buf,
+                                   size_t len)
+{
+    size_t used = r->pend_len - r->pend_pos;
+
+    if (used == 0) {
+        r->pend_pos = r->pend_len = 0;
+    } else if (r->pend_cap - r->pend_len < len && r->pend_pos) {
+        memmove(r->pend, r->pend + r->pend_pos, used);
+        r->pend_pos = 0;
+        r->pend_len = used;
+    }
+    if (r->pend_cap - r->pend_len < len) {
+        size_t cap = MAX(r->pend_cap * 2, r->pend_len + len);
+
+        r->pend = g_realloc(r->pend, cap);
+        r->pend_cap = cap;
+    }
+    memcpy(r->pend + r->pend_len, buf, len);
+    r->pend_len += len;
+}
+
+/* Feeds the kept bytes while the receiver takes them and the filter is
+ * on; returns TRUE when none are left. */
+static bool filter_redirector_drain_kept(FilterRedirector *r)
+{
+    while (r->pend_pos < r->pend_len && !r->throttled &&
+           netfilter_is_on(NET_FILTER(r)) && r->in_active) {
+        size_t used = filter_redirector_feed(r, r->pend + r->pend_pos,
+                                             r->pend_len - r->pend_pos);
+
+        if (used == SIZE_MAX || r->pend_len == 0) {
+            r->pend_pos = r->pend_len = 0;
+            break;
+        }
+        r->pend_pos += used;
+    }
+    if (r->pend_pos == r->pend_len) {
+        r->pend_pos = r->pend_len = 0;
+        return true;
+    }
+    return false;
+}
+
+/* ChrReadFn of indev: a chunk of up to 256 KiB, usually many frames. */
+static void filter_redirector_in_read(void *opaque, const uint8_t *buf,
+                                      size_t len)
+{
+    FilterRedirector *r = opaque;
+    size_t used;
+
+    if (G_UNLIKELY(r->pend_len > r->pend_pos)) {
+        /* Bytes are still kept (reading should be paused): keep order. */
+        filter_redirector_keep(r, buf, len);
+        return;
+    }
+    used = filter_redirector_feed(r, buf, len);
+    if (used != SIZE_MAX && used < len) {
+        filter_redirector_keep(r, buf + used, len - used);
+    }
 }
 
 static void filter_redirector_in_event(void *opaque, ChrEvent event)
@@ -681,6 +809,8 @@ static void filter_redirector_in_event(void *opaque, ChrEvent event)
     } else if (event == CHR_EVENT_CLOSED) {
         stats_inc(&r->in_stats.disconnects);
         frame_reader_reset(&r->reader);
+        r->pend_pos = r->pend_len = 0;
+        filter_redirector_update_paused(r);
     }
 }
 
@@ -702,6 +832,7 @@ static void filter_redirector_teardown(FilterRedirector *r)
         r->throttle_timer = 0;
     }
     r->throttled = false;
+    r->pend_pos = r->pend_len = 0;
     if (r->in_active) {
         /* The pause is the chardev's state: do not leave it to the next
          * user (after failover a new filter may take this chardev). */
@@ -768,7 +899,16 @@ static void filter_redirector_cleanup(NetFilter *nf)
  * indev is no longer read, its bytes wait in the socket. */
 static void filter_redirector_status_changed(NetFilter *nf, gboolean on)
 {
-    filter_redirector_update_paused(FILTER_REDIRECTOR(nf));
+    FilterRedirector *r = FILTER_REDIRECTOR(nf);
+
+    if (on && r->pend_len > r->pend_pos && !r->throttle_timer) {
+        /* Bytes kept from before status=off: fed from the loop (not
+         * inside the monitor command), then reading resumes. */
+        r->throttled = true;
+        r->throttle_timer = g_timeout_add(REDIRECTOR_THROTTLE_POLL_MS,
+                                          filter_redirector_throttle_poll, r);
+    }
+    filter_redirector_update_paused(r);
 }
 
 static gboolean filter_redirector_handle_event(NetFilter *nf,
@@ -858,6 +998,7 @@ static void filter_redirector_finalize(GObject *obj)
         frame_reader_destroy(&r->reader);
         r->reader_ready = false;
     }
+    g_clear_pointer(&r->pend, g_free);
     g_free(r->indev);
     g_free(r->outdev);
     G_OBJECT_CLASS(filter_redirector_parent_class)->finalize(obj);

@@ -24,8 +24,12 @@
  * peer's queue is above its high-water mark (lossless back-pressure);
  * garbage drops the connection with a rate-limited warning and counts
  * drop_malformed.  Output goes
- * through a bounded NetOutBuf that takes whole frames or none: when it is
- * full receive() returns 0, the core queues, and we flush the core's queue
+ * through a bounded NetOutBuf that takes whole frames or none: receive()
+ * only queues the frame, and the frames queued during one main loop
+ * iteration leave together in one write (a flush source ready while bytes
+ * wait, or at once when STREAM_FLUSH_BATCH bytes are queued), so a burst
+ * costs one system call, not one per frame.  When the buffer is full
+ * receive() returns 0, the core queues, and we flush the core's queue
  * when the socket drains.  While there is no connection, frames to send
  * are dropped and counted (drop_disconnected), as QEMU does.
  *
@@ -46,7 +50,8 @@
 enum {
     STREAM_READ_SIZE = 256 * 1024,   /* bytes per read() */
     STREAM_READS_PER_WAKEUP = 4,     /* reads before yielding to the loop */
-    STREAM_OUTBUF_SIZE = 1024 * 1024 /* bytes of frames waiting to go out */
+    STREAM_OUTBUF_SIZE = 1024 * 1024, /* bytes of frames waiting to go out */
+    STREAM_FLUSH_BATCH = 128 * 1024  /* queued bytes written at once */
 };
 
 /* --- the shared engine --------------------------------------------------- */
@@ -72,12 +77,19 @@ typedef struct StreamConn {
     size_t rpos;              /* first byte of rbuf not yet fed */
     size_t rlen;              /* bytes read into rbuf */
     guint resume_src;         /* idle source feeding the rest of rbuf */
+    GSource *flush_src;       /* writes queued output before the loop
+                               * sleeps again */
+    gboolean out_full;        /* receive() returned 0: flush the core's
+                               * queue once there is room */
+    gboolean out_dead;        /* a write failed (EPIPE): output is dropped,
+                               * input is read up to the peer's EOF */
     RateLimit rl;             /* warnings of this connection */
     /* counters */
     uint64_t connects;        /* connections established */
     uint64_t disconnects;     /* connections lost or dropped */
     uint64_t drop_disconnected; /* frames dropped: no connection */
     uint64_t framing_errors;  /* connections dropped for garbage */
+    uint64_t out_writes;      /* write system calls that sent frames */
 } StreamConn;
 
 static void stream_conn_try_connect(StreamConn *c);
@@ -143,6 +155,8 @@ static void stream_conn_close(StreamConn *c)
     c->connecting = FALSE;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
+    c->out_full = FALSE;
+    c->out_dead = FALSE;
     c->rpos = c->rlen = 0;
     if (c->resume_src) {
         g_source_remove(c->resume_src);
@@ -273,6 +287,111 @@ static gboolean stream_conn_resume_cb(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * A write failed with 'err'.  A peer that closes its end without reading
+ * what we sent (EPIPE) may still have sent us frames before it did: they
+ * wait in the socket and are read, up to the EOF that then closes the
+ * connection, instead of being thrown away with it.  Until then our
+ * output is dropped and counted.  Other errors close at once.
+ */
+static void stream_conn_write_failed(StreamConn *c, int err)
+{
+    stats_inc(&net_client_get_stats(c->nc)->drop_error);
+    colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
+                        stream_conn_id(c), g_strerror(err));
+    if (err == EPIPE && !c->connecting) {
+        c->out_dead = TRUE;
+        net_outbuf_reset(&c->out);
+        c->out_full = FALSE;
+        net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+        stream_conn_update_watch(c);
+        return;
+    }
+    stream_conn_close(c);
+}
+
+/*
+ * Writes the queued output.  Frames given to receive() are only queued
+ * (net_outbuf_queue_frame()); they leave here, in one write per batch:
+ * once the queue holds STREAM_FLUSH_BATCH bytes, and otherwise from the
+ * flush source at the start of the next main loop iteration, i.e. as soon
+ * as the burst being processed is done.  A socket that does not take
+ * everything is polled for G_IO_OUT.  Returns FALSE when the connection
+ * was closed or its output died (write error, see
+ * stream_conn_write_failed()).  Never emits anything into the core, so it
+ * may run inside receive().
+ */
+static gboolean stream_conn_write_out(StreamConn *c)
+{
+    int r;
+
+    if (!net_outbuf_pending(&c->out)) {
+        return TRUE;
+    }
+    r = net_outbuf_drain(&c->out, c->fd);
+    c->out_writes++;
+    if (r < 0) {
+        stream_conn_write_failed(c, -r);
+        return FALSE;
+    }
+    if (r == 0) {
+        net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+    }
+    return TRUE;
+}
+
+/* The output buffer drained: let the core hand us what it queued. */
+static void stream_conn_room_again(StreamConn *c)
+{
+    if (c->out_full) {
+        c->out_full = FALSE;
+        net_client_flush(c->nc);
+    }
+}
+
+typedef struct StreamFlushSource {
+    GSource source;
+    StreamConn *c;            /* owner: destroys the source before going */
+} StreamFlushSource;
+
+static gboolean stream_flush_ready(StreamConn *c)
+{
+    return c->fd >= 0 && !c->connecting && net_outbuf_pending(&c->out) &&
+           !(c->watch.events & G_IO_OUT);
+}
+
+static gboolean stream_flush_prepare(GSource *source, gint *timeout)
+{
+    *timeout = -1;
+    return stream_flush_ready(((StreamFlushSource *)source)->c);
+}
+
+static gboolean stream_flush_check(GSource *source)
+{
+    return stream_flush_ready(((StreamFlushSource *)source)->c);
+}
+
+static gboolean stream_flush_dispatch(GSource *source, GSourceFunc cb,
+                                      gpointer data)
+{
+    StreamConn *c = ((StreamFlushSource *)source)->c;
+    NetClient *nc = c->nc;
+
+    g_object_ref(nc);
+    if (stream_flush_ready(c) && stream_conn_write_out(c) &&
+        !net_outbuf_pending(&c->out)) {
+        stream_conn_room_again(c);
+    }
+    g_object_unref(nc);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs stream_flush_funcs = {
+    .prepare = stream_flush_prepare,
+    .check = stream_flush_check,
+    .dispatch = stream_flush_dispatch,
+};
+
 static void stream_conn_established(StreamConn *c)
 {
     c->connecting = FALSE;
@@ -307,14 +426,16 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
     if (revents & G_IO_OUT) {
         int r = net_outbuf_drain(&c->out, c->fd);
 
+        c->out_writes++;
         if (r < 0) {
-            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
-                                stream_conn_id(c), g_strerror(-r));
-            stream_conn_close(c);
-            return;
+            stream_conn_write_failed(c, -r);
+            if (c->fd < 0) {
+                return;
+            }
         }
         if (r > 0) {
             net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+            c->out_full = FALSE;
             net_client_flush(c->nc);
             if (c->fd < 0) {
                 return;
@@ -413,6 +534,11 @@ static gboolean stream_conn_start(StreamConn *c, GError **errp)
     frame_reader_init(&c->reader, false, FRAME_MAX_LEN_DEFAULT);
     net_outbuf_init(&c->out, STREAM_OUTBUF_SIZE);
     c->rbuf = g_malloc(STREAM_READ_SIZE);
+    c->flush_src = g_source_new(&stream_flush_funcs,
+                                sizeof(StreamFlushSource));
+    ((StreamFlushSource *)c->flush_src)->c = c;
+    g_source_set_static_name(c->flush_src, "colo-net-stream-flush");
+    g_source_attach(c->flush_src, NULL);
 
     if (c->server) {
         c->listen_fd = c->given_fd >= 0 ? c->given_fd :
@@ -454,9 +580,18 @@ static void stream_conn_stop(StreamConn *c)
         g_source_remove(c->reconnect_src);
         c->reconnect_src = 0;
     }
+    if (c->flush_src) {
+        g_source_destroy(c->flush_src);
+        g_source_unref(c->flush_src);
+        c->flush_src = NULL;
+    }
     net_fd_watch_stop(&c->listen_watch);
     net_fd_watch_stop(&c->watch);
     if (c->fd >= 0) {
+        if (!c->connecting && net_outbuf_pending(&c->out)) {
+            /* Frames still queued go out if the socket takes them. */
+            net_outbuf_drain(&c->out, c->fd);
+        }
         close(c->fd);
         c->fd = -1;
     }
@@ -495,20 +630,31 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
         stats_inc(&st->drop_malformed);
         return -EINVAL;
     }
-    if (G_UNLIKELY(c->fd < 0 || c->connecting)) {
+    if (G_UNLIKELY(c->fd < 0 || c->connecting || c->out_dead)) {
         c->drop_disconnected++;
         return -ENOTCONN;
     }
     hlen = frame_header(hdr, len - skip, false, 0);
-    r = net_outbuf_write_frame(&c->out, c->fd, hdr, hlen, buf + skip,
-                               len - skip);
+    r = net_outbuf_queue_frame(&c->out, hdr, hlen, buf + skip, len - skip);
+    if (G_UNLIKELY(r == 0) && !(c->watch.events & G_IO_OUT)) {
+        /* Full, but the socket may take the batch: write it, retry. */
+        if (!stream_conn_write_out(c)) {
+            return -ENOTCONN;
+        }
+        r = net_outbuf_queue_frame(&c->out, hdr, hlen, buf + skip,
+                                   len - skip);
+    }
     if (G_LIKELY(r > 0)) {
-        if (net_outbuf_pending(&c->out)) {
-            net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        if (net_outbuf_pending(&c->out) >= STREAM_FLUSH_BATCH &&
+            !(c->watch.events & G_IO_OUT)) {
+            /* A large burst: do not wait for the loop.  On a write error
+             * the frame was taken and is lost with the connection. */
+            stream_conn_write_out(c);
         }
         return len;
     }
     if (r == 0) {
+        c->out_full = TRUE;
         net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
         return 0;
     }
@@ -542,6 +688,7 @@ static void stream_conn_fill_stats(StreamConn *c, JsonObject *o)
     json_object_set_int_member(o, "framing-errors", c->framing_errors);
     json_object_set_int_member(o, "out-pending-bytes",
                                net_outbuf_pending(&c->out));
+    json_object_set_int_member(o, "out-writes", c->out_writes);
 }
 
 /* --- type "stream" ------------------------------------------------------- */
@@ -690,7 +837,8 @@ static void net_stream_finalize(GObject *obj)
 static gssize net_stream_receive(NetClient *nc, const uint8_t *buf,
                                  size_t len)
 {
-    return stream_conn_receive(&NET_STREAM(nc)->conn, buf, len);
+    /* Packet path: plain cast (only called for this class). */
+    return stream_conn_receive(&((NetStream *)nc)->conn, buf, len);
 }
 
 static void net_stream_read_poll(NetClient *nc, gboolean enable)
@@ -937,7 +1085,7 @@ static void net_socket_finalize(GObject *obj)
 static gssize net_socket_receive(NetClient *nc, const uint8_t *buf,
                                  size_t len)
 {
-    NetSocket *s = NET_SOCKET(nc);
+    NetSocket *s = (NetSocket *)nc;   /* packet path: plain cast */
 
     if (s->is_dgram) {
         return net_dgram_port_receive(&s->dgram, buf, len);
