@@ -24,40 +24,11 @@
 #include "net/frame.h"
 #include "util/error.h"
 #include "util/stats.h"
+#include "test-loop.h"
 
 #define WAIT_MS 5000
 
 /* --- helpers ------------------------------------------------------------- */
-
-static gboolean on_timeout(gpointer opaque)
-{
-    *(gboolean *)opaque = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-/* Iterates the main context until 'cond' holds or 'ms' pass. */
-#define WAIT_FOR(cond, ms) do {                                         \
-        gboolean to_ = FALSE;                                           \
-        guint id_ = g_timeout_add((ms), on_timeout, &to_);              \
-        while (!(cond) && !to_) {                                       \
-            g_main_context_iteration(NULL, TRUE);                       \
-        }                                                               \
-        if (!to_) {                                                     \
-            g_source_remove(id_);                                       \
-        }                                                               \
-        ck_assert_msg((cond), "timed out waiting for: %s", #cond);      \
-    } while (0)
-
-/* Iterates the main context for 'ms' milliseconds. */
-static void spin(guint ms)
-{
-    gboolean to = FALSE;
-
-    g_timeout_add(ms, on_timeout, &to);
-    while (!to) {
-        g_main_context_iteration(NULL, TRUE);
-    }
-}
 
 static Chardev *chr_new(const char *opts)
 {

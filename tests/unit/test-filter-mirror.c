@@ -25,6 +25,7 @@
 #include "net/filter-mirror.h"
 #include "net/net.h"
 #include "util/error.h"
+#include "test-loop.h"
 
 /* --- an in-memory client ---------------------------------------------------- */
 
@@ -63,34 +64,6 @@ static void test_client_class_init(TestClientClass *klass)
 }
 
 /* --- helpers ---------------------------------------------------------------- */
-
-static gboolean on_timeout(gpointer opaque)
-{
-    *(gboolean *)opaque = TRUE;
-    return G_SOURCE_REMOVE;
-}
-
-#define WAIT_FOR(cond, ms) do {                                         \
-        gboolean to_ = FALSE;                                           \
-        guint id_ = g_timeout_add((ms), on_timeout, &to_);              \
-        while (!(cond) && !to_) {                                       \
-            g_main_context_iteration(NULL, TRUE);                       \
-        }                                                               \
-        if (!to_) {                                                     \
-            g_source_remove(id_);                                       \
-        }                                                               \
-        ck_assert_msg((cond), "timed out waiting for: %s", #cond);      \
-    } while (0)
-
-static void spin(guint ms)
-{
-    gboolean to = FALSE;
-
-    g_timeout_add(ms, on_timeout, &to);
-    while (!to) {
-        g_main_context_iteration(NULL, TRUE);
-    }
-}
 
 static char *tmp_dir;
 static TestClient *nd, *dev;
