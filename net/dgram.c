@@ -103,8 +103,6 @@ static gboolean dgram_addr(NetSockAddr *a, const char *end, const char *type,
                            const char *path, gboolean passive,
                            GError **errp)
 {
-    g_autofree char *what = g_strdup_printf("%s", end);
-
     if (!strcmp(type, "inet")) {
         if (!host && !passive) {
             error_setg(errp, "Parameter '%s.host' is missing", end);
@@ -114,14 +112,14 @@ static gboolean dgram_addr(NetSockAddr *a, const char *end, const char *type,
             error_setg(errp, "Parameter '%s.port' is missing", end);
             return FALSE;
         }
-        return net_sockaddr_inet(a, host, port, passive, what, errp);
+        return net_sockaddr_inet(a, host, port, passive, end, errp);
     }
     if (!strcmp(type, "unix")) {
         if (!path) {
             error_setg(errp, "Parameter '%s.path' is missing", end);
             return FALSE;
         }
-        return net_sockaddr_unix(a, path, FALSE, TRUE, what, errp);
+        return net_sockaddr_unix(a, path, FALSE, TRUE, end, errp);
     }
     error_setg(errp, "Parameter '%s.type' does not accept value '%s' "
                "(expected inet or unix%s)", end, type,

@@ -20,6 +20,7 @@
 #include <json-glib/json-glib.h>
 #include <linux/virtio_net.h>
 
+#include "net/checksum.h"
 #include "net/fdio.h"
 #include "util/error.h"
 #include "util/stats.h"
@@ -923,7 +924,6 @@ gboolean net_fdio_vnet_finish(uint8_t *frame, size_t len, unsigned hdr)
     struct virtio_net_hdr vh;
     uint8_t *eth = frame + hdr;
     size_t elen;
-    uint32_t sum = 0;
     size_t start, at;
     uint16_t c;
 
@@ -945,21 +945,11 @@ gboolean net_fdio_vnet_finish(uint8_t *frame, size_t len, unsigned hdr)
     }
     /* The field holds the pseudo-header sum; sum everything from
      * csum_start on (RFC 1071) and store the complement. */
-    for (size_t i = start; i + 1 < elen; i += 2) {
-        sum += (uint32_t)eth[i] << 8 | eth[i + 1];
-    }
-    if ((elen - start) & 1) {
-        sum += (uint32_t)eth[elen - 1] << 8;
-    }
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    c = ~sum & 0xffff;
+    c = csum_buf(eth + start, elen - start);
     if (c == 0) {
         c = 0xffff;             /* same value; UDP reserves 0 for "none" */
     }
-    eth[at] = c >> 8;
-    eth[at + 1] = c & 0xff;
+    packet_store_be16(eth + at, c);
     vh.flags &= ~VIRTIO_NET_HDR_F_NEEDS_CSUM;
     memcpy(frame, &vh, sizeof(vh));
     return TRUE;

@@ -41,8 +41,9 @@
  * Differences from QEMU 7.2 (docs/filters.md): the redirector's indev
  * keeps working after a reconnect; status=off pauses reading indev (bytes
  * wait in the socket, none are dropped); garbage on indev drops the
- * connection and resynchronises instead of going deaf; COLO failover
- * leaves both filters as they are (the COLO frame reconfigures them).
+ * connection and resynchronises instead of going deaf.  On COLO failover
+ * the filters' own handler does nothing: the COLO frame switches them off
+ * (colo-frame failover-filters=on, colo/colo-frame.c).
  *
  * Threads: everything runs in the main context (filters, their chardevs,
  * the notifier list).
@@ -673,27 +674,6 @@ static void filter_redirector_bad_frame(FilterRedirector *r, GError *err)
     chr_fe_disconnect(&r->in_fe);
 }
 
-/* How many of the 'avail' bytes at 'p' to feed so that the reader
- * completes at most one frame: the rest of the current frame, or the next
- * whole frame as its header announces it (a bad header is fed alone and
- * rejected by the reader). */
-static size_t filter_redirector_slice(const FrameReader *rd, const uint8_t *p,
-                                      size_t avail)
-{
-    uint32_t hs = rd->vnet ? 8 : 4;
-    size_t want;
-
-    if (rd->hdr_have == 0 && avail >= hs) {
-        want = hs + (size_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-                             ((uint32_t)p[2] << 8) | p[3]);
-    } else if (rd->hdr_have < hs) {
-        want = hs - rd->hdr_have;
-    } else {
-        want = rd->len - rd->have;
-    }
-    return MIN(want, avail);
-}
-
 /*
  * Feeds 'len' bytes one frame at a time and stops after a frame that left
  * the receiver above its high-water mark (then throttled).  Returns the
@@ -707,7 +687,7 @@ static size_t filter_redirector_feed(FilterRedirector *r, const uint8_t *buf,
     size_t off = 0;
 
     while (off < len) {
-        size_t n = filter_redirector_slice(&r->reader, buf + off, len - off);
+        size_t n = frame_reader_next_feed(&r->reader, buf + off, len - off);
         uint64_t frames = r->reader.frames;
         uint64_t resets = r->reader.resets;
         GError *err = NULL;

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "net/frame.h"
+#include "net/packet.h"
 #include "util/error.h"
 
 /* The likely cause shared by every framing error: both ends must agree on
@@ -38,20 +39,6 @@
 #define FRAME_HINT \
     "peer is not speaking QEMU's framing, or vnet_hdr_support differs " \
     "between the two ends"
-
-static inline uint32_t load_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static inline void store_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
 
 static inline uint32_t frame_hdr_size(const FrameReader *r)
 {
@@ -104,8 +91,8 @@ void frame_reader_set_vnet(FrameReader *r, bool vnet)
  * r->vnet_len.  Returns FRAME_OK or the error with errp set. */
 static FrameError frame_check_header(FrameReader *r, GError **errp)
 {
-    uint32_t len = load_be32(r->hdr);
-    uint32_t vnet_len = r->vnet ? load_be32(r->hdr + 4) : 0;
+    uint32_t len = packet_load_be32(r->hdr);
+    uint32_t vnet_len = r->vnet ? packet_load_be32(r->hdr + 4) : 0;
 
     if (len == 0) {
         error_setg(errp, "zero-length frame: " FRAME_HINT);
@@ -224,10 +211,30 @@ FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
 size_t frame_header(uint8_t hdr[FRAME_HDR_MAX], uint32_t len, bool vnet,
                     uint32_t vnet_hdr_len)
 {
-    store_be32(hdr, len);
+    packet_store_be32(hdr, len);
     if (!vnet) {
         return 4;
     }
-    store_be32(hdr + 4, vnet_hdr_len);
+    packet_store_be32(hdr + 4, vnet_hdr_len);
     return 8;
+}
+
+/* How many of the 'avail' bytes at 'p' to feed next so that the reader
+ * completes at most one frame: the rest of the current header or payload,
+ * or the next whole frame as its header announces it (a bad header is
+ * then fed alone and rejected by frame_reader_feed()). */
+size_t frame_reader_next_feed(const FrameReader *r, const uint8_t *p,
+                              size_t avail)
+{
+    uint32_t hs = frame_hdr_size(r);
+    size_t want;
+
+    if (r->hdr_have == 0 && avail >= hs) {
+        want = hs + (size_t)packet_load_be32(p);
+    } else if (r->hdr_have < hs) {
+        want = hs - r->hdr_have;
+    } else {
+        want = r->len - r->have;
+    }
+    return MIN(want, avail);
 }

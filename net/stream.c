@@ -175,26 +175,6 @@ static void stream_conn_close(StreamConn *c)
     net_client_flush(c->nc);
 }
 
-/* How many of the 'avail' bytes at 'p' to feed so that the reader
- * completes at most one frame: the rest of the current frame, or the next
- * whole frame as its header announces it (a bad header is fed alone and
- * rejected by the reader). */
-static size_t stream_conn_slice(const FrameReader *r, const uint8_t *p,
-                                size_t avail)
-{
-    size_t want;
-
-    if (r->hdr_have == 0 && avail >= 4) {
-        want = 4 + (size_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-                            ((uint32_t)p[2] << 8) | p[3]);
-    } else if (r->hdr_have < 4) {
-        want = 4 - r->hdr_have;
-    } else {
-        want = r->len - r->have;
-    }
-    return MIN(want, avail);
-}
-
 /*
  * Feeds the bytes read into rbuf to the frame reader one frame at a time,
  * and stops as soon as the core says the peer's queue is above its high
@@ -207,8 +187,8 @@ static gboolean stream_conn_process(StreamConn *c)
 {
     while (c->rpos < c->rlen) {
         g_autoptr(GError) err = NULL;
-        size_t n = stream_conn_slice(&c->reader, c->rbuf + c->rpos,
-                                     c->rlen - c->rpos);
+        size_t n = frame_reader_next_feed(&c->reader, c->rbuf + c->rpos,
+                                          c->rlen - c->rpos);
         size_t next = c->rpos + n;
         uint64_t frames = c->reader.frames;
 

@@ -75,6 +75,11 @@ void frame_reader_set_vnet(FrameReader *r, bool vnet);
  * ignores the rest of 'data'. */
 FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
                              FrameFn fn, void *opaque, GError **errp);
+/* How many of the 'avail' bytes at 'p' to feed next so that the reader
+ * completes at most one frame (for callers that apply back-pressure
+ * between frames).  Returns 0 only when 'avail' is 0. */
+size_t frame_reader_next_feed(const FrameReader *r, const uint8_t *p,
+                              size_t avail);
 
 /* Writes the frame header for a payload of 'len' bytes into 'hdr' and
  * returns its size (4, or 8 with 'vnet'). */
