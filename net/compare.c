@@ -39,7 +39,6 @@
  *
  * Threads: one; no locking.  Callbacks must not call back into the engine.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 
 #include "net/compare.h"
@@ -491,12 +490,10 @@ static const char *describe(CompareEngine *e, const uint8_t *buf,
                             uint32_t len, uint32_t vnet_hdr_len)
 {
     PacketInfo pi;
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    char src[PACKET_ADDR_STRLEN], dst[PACKET_ADDR_STRLEN];
     const char *proto;
     char protobuf[16];
     bool v6;
-    int af;
-    const void *sa, *da;
 
     if (packet_parse(buf, len, vnet_hdr_len, &pi) != PACKET_OK
         || !pi.ip_version) {
@@ -504,11 +501,8 @@ static const char *describe(CompareEngine *e, const uint8_t *buf,
         return e->desc;
     }
     v6 = pi.ip_version == 6;
-    af = v6 ? AF_INET6 : AF_INET;
-    sa = v6 ? (const void *) pi.src.b : (const void *) &pi.src.b[12];
-    da = v6 ? (const void *) pi.dst.b : (const void *) &pi.dst.b[12];
-    inet_ntop(af, sa, src, sizeof src);
-    inet_ntop(af, da, dst, sizeof dst);
+    packet_addr_format(&pi.src, pi.ip_version, src);
+    packet_addr_format(&pi.dst, pi.ip_version, dst);
     switch (pi.ip_proto) {
     case IP_PROTO_TCP:
         proto = "tcp";
@@ -679,7 +673,7 @@ static CmpPkt *pkt_new(CompareEngine *e, const uint8_t *buf, uint32_t len,
     p->order = e->order++;
     p->len = len;
     p->vnet_hdr_len = vnet_hdr_len;
-    p->a = p->b = p->ack = 0;
+    p->a = p->b = 0;
     p->tcp_flags = pi->tcp_flags;
     p->window = pi->tcp_window;
     p->ts_ofs = pi->tcp_ts_ofs;
@@ -904,7 +898,7 @@ static void tcp_advance(CompareEngine *e, CompareConn *c)
         if (!p) {
             return;             /* the primary has not sent v yet */
         }
-        n = seq_lt(p->b, s->b) ? p->b - v : s->b - v;
+        n = seq_min(p->b, s->b) - v;
         r = tcp_cmp_range(p, s, v, n);
         if (r < 0 && p->a == s->a && p->b == s->b
             && (~e->cfg.ignored_fields & COMPARE_FIELD_ALL)) {
@@ -951,9 +945,8 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
                       const PacketInfo *pi, int64_t now)
 {
     uint8_t *sf = &c->side[side];
-    uint32_t seg_len = pi->payload_len + !!(pi->tcp_flags & PACKET_TCP_SYN)
-                       + !!(pi->tcp_flags & PACKET_TCP_FIN);
-    uint32_t seq_end = pi->tcp_seq + seg_len;
+    uint32_t seq_end = packet_tcp_seq_end(pi);
+    uint32_t seg_len = seq_end - pi->tcp_seq;
     uint32_t a, b;
     CmpQueue *q = &c->q[side];
     CmpPkt *p;
@@ -962,7 +955,8 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
         c->isn[side] = pi->tcp_seq;
         *sf |= SF_ANCHORED;
     } else if ((*sf & (SF_SYN | SF_PINNED)) == SF_SYN
-               && !(pi->tcp_flags & PACKET_TCP_SYN)) {
+               && (!(pi->tcp_flags & PACKET_TCP_SYN)
+                   || pi->tcp_seq != c->isn[side])) {
         /*
          * The first segment after this side's SYN pins its stream.  On the
          * secondary, the guest's SYN-ACK passes filter-rewriter in the
@@ -972,16 +966,20 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
          * SYN lies nearer the primary's SYN + 1 than its own, its stream is
          * the primary's: take the primary's anchor (the SYN keeps offset
          * 0).  A first-flight segment that merely overtook another stays
-         * near its own SYN + 1 and changes nothing.
+         * near its own SYN + 1 and changes nothing.  A retransmitted SYN
+         * counts too once it is no longer in this side's own space (the
+         * rewriter, having learned the offset, translated it): the stream
+         * position compared is the one after its SYN.
          */
+        uint32_t first = pi->tcp_seq + !!(pi->tcp_flags & PACKET_TCP_SYN);
+
         *sf |= SF_PINNED;
         if (side == COMPARE_SECONDARY
             && (c->side[COMPARE_PRIMARY] & (SF_ANCHORED | SF_SYN))
                == (SF_ANCHORED | SF_SYN)
             && c->isn[COMPARE_SECONDARY] != c->isn[COMPARE_PRIMARY]) {
-            int32_t d_own = seq_diff(pi->tcp_seq, c->isn[side] + 1);
-            int32_t d_pri = seq_diff(pi->tcp_seq,
-                                     c->isn[COMPARE_PRIMARY] + 1);
+            int32_t d_own = seq_diff(first, c->isn[side] + 1);
+            int32_t d_pri = seq_diff(first, c->isn[COMPARE_PRIMARY] + 1);
 
             /* magnitudes without abs(INT32_MIN) */
             uint32_t m_own = d_own < 0 ? -(uint32_t) d_own : (uint32_t) d_own;

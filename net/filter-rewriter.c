@@ -164,6 +164,15 @@ static void filter_rewriter_emit__(FilterRewriter *s, NetFilterDirection dir,
     NetFilter *nf = NET_FILTER(s);
     uint8_t *out;
 
+    if (G_UNLIKELY(len > FILTER_REWRITER_FRAME_MAX)) {
+        /* held frames come here too: the bound is kept in one place */
+        stats_inc(&s->too_big);
+        COLO_WARN_RL("filter-rewriter '%s': %zu-byte frame too large "
+                     "to rewrite, passed untranslated",
+                     netfilter_get_id(nf), len);
+        netfilter_pass_to_next(nf, dir, buf, len);
+        return;
+    }
     if (G_UNLIKELY(s->scratch_busy)) {
         /* rare: a frame produced while the last one is on its way */
         out = g_memdup2(buf, len);
@@ -296,21 +305,12 @@ static NetFilterVerdict filter_rewriter_receive(NetFilter *nf,
         return filter_rewriter_hold__(s, dir, buf, len) ? NETFILTER_STOLEN
                                                         : NETFILTER_PASS;
     }
-    if (G_LIKELY(!act.release)) {
-        if (r != REWRITER_REWRITTEN) {
-            return NETFILTER_PASS;
-        }
-        if (G_UNLIKELY(len > FILTER_REWRITER_FRAME_MAX)) {
-            stats_inc(&s->too_big);
-            COLO_WARN_RL("filter-rewriter '%s': %zu-byte frame too large "
-                         "to rewrite, passed untranslated",
-                         netfilter_get_id(nf), len);
-            return NETFILTER_PASS;
-        }
+    if (G_LIKELY(!act.release) && r != REWRITER_REWRITTEN) {
+        return NETFILTER_PASS;
     }
     /* this frame first, then what it released */
     g_object_ref(s);
-    if (r == REWRITER_REWRITTEN && len <= FILTER_REWRITER_FRAME_MAX) {
+    if (r == REWRITER_REWRITTEN) {
         filter_rewriter_emit__(s, dir, buf, len, &act);
     } else {
         netfilter_pass_to_next(nf, dir, buf, len);
@@ -404,28 +404,20 @@ typedef struct ConnListCtx {
     JsonArray *arr;
 } ConnListCtx;
 
-static char *addr_to_string(const PacketAddr *a, uint8_t ip_version)
-{
-    GInetAddress *ia = ip_version == 4 ?
-        g_inet_address_new_from_bytes(&a->b[12], G_SOCKET_FAMILY_IPV4) :
-        g_inet_address_new_from_bytes(a->b, G_SOCKET_FAMILY_IPV6);
-    char *s = g_inet_address_to_string(ia);
-
-    g_object_unref(ia);
-    return s;
-}
-
 static void conn_to_json(const RewriterConnInfo *ci, void *opaque)
 {
     ConnListCtx *ctx = opaque;
     JsonObject *o = json_object_new();
-    char *g = addr_to_string(&ci->guest_addr, ci->ip_version);
-    char *p = addr_to_string(&ci->peer_addr, ci->ip_version);
+    char g[PACKET_ADDR_STRLEN], p[PACKET_ADDR_STRLEN];
 
     json_object_set_string_member(o, "filter", ctx->filter);
-    json_object_set_string_member(o, "guest-addr", g);
+    json_object_set_string_member(o, "guest-addr",
+                                  packet_addr_format(&ci->guest_addr,
+                                                     ci->ip_version, g));
     json_object_set_int_member(o, "guest-port", ci->guest_port);
-    json_object_set_string_member(o, "peer-addr", p);
+    json_object_set_string_member(o, "peer-addr",
+                                  packet_addr_format(&ci->peer_addr,
+                                                     ci->ip_version, p));
     json_object_set_int_member(o, "peer-port", ci->peer_port);
     json_object_set_string_member(o, "opened-by",
                                   ci->opened_by_guest ? "guest" : "client");
@@ -434,8 +426,6 @@ static void conn_to_json(const RewriterConnInfo *ci, void *opaque)
     json_object_set_int_member(o, "ts-offset", ci->ts_offset);
     json_object_set_int_member(o, "idle-ms", ci->idle_us / 1000);
     json_array_add_object_element(ctx->arr, o);
-    g_free(g);
-    g_free(p);
 }
 
 static void filter_rewriter_list_conns__(FilterRewriter *s, JsonArray *arr)

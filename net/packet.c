@@ -12,6 +12,8 @@
  * The result feeds net/checksum.c, net/conntrack.c, colo-compare and
  * filter-rewriter; see include/net/packet.h for the contract.
  */
+#include <arpa/inet.h>
+
 #include "net/packet.h"
 
 /* A read-only window [ofs, end) over the frame. */
@@ -530,4 +532,17 @@ const char *packet_verdict_name(PacketVerdict v)
         return "invalid";
     }
     return names[v];
+}
+
+const char *packet_addr_format(const PacketAddr *a, uint8_t ip_version,
+                               char buf[PACKET_ADDR_STRLEN])
+{
+    G_STATIC_ASSERT(PACKET_ADDR_STRLEN >= INET6_ADDRSTRLEN);
+
+    if (ip_version == 4) {
+        inet_ntop(AF_INET, &a->b[12], buf, PACKET_ADDR_STRLEN);
+    } else {
+        inet_ntop(AF_INET6, a->b, buf, PACKET_ADDR_STRLEN);
+    }
+    return buf;
 }

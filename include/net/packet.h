@@ -418,6 +418,15 @@ static inline uint32_t packet_addr_ipv4(const PacketAddr *a)
     return packet_load_be32(&a->b[12]);
 }
 
+/* Buffer size for packet_addr_format() (INET6_ADDRSTRLEN). */
+#define PACKET_ADDR_STRLEN      46
+
+/* Formats 'a' as text into 'buf' (PACKET_ADDR_STRLEN bytes): dotted quad
+ * from its IPv4-mapped bytes when 'ip_version' is 4, else IPv6 text.
+ * Returns 'buf'. */
+const char *packet_addr_format(const PacketAddr *a, uint8_t ip_version,
+                               char buf[PACKET_ADDR_STRLEN]);
+
 /* Offsets of the TCP seq / ack fields (valid when packet_is_tcp()). */
 static inline uint16_t packet_tcp_seq_ofs(const PacketInfo *pi)
 {
