@@ -290,6 +290,7 @@ void compare_config_init(CompareConfig *cfg)
     cfg->max_queue_size = COMPARE_DEFAULT_MAX_QUEUE_SIZE;
     cfg->max_connections = COMPARE_DEFAULT_MAX_CONNECTIONS;
     cfg->max_held = COMPARE_DEFAULT_MAX_HELD;
+    cfg->max_big_bytes = COMPARE_DEFAULT_MAX_BIG_BYTES;
     cfg->compare_timeout_us = COMPARE_DEFAULT_TIMEOUT_MS * (int64_t) 1000;
     cfg->tcp_idle_us = COMPARE_DEFAULT_TCP_IDLE_MS * (int64_t) 1000;
     cfg->tcp_closed_idle_us = COMPARE_DEFAULT_TCP_CLOSED_IDLE_MS
@@ -304,6 +305,7 @@ static void config_sanitise(CompareConfig *cfg)
     cfg->max_queue_size = MAX(cfg->max_queue_size, 1u);
     cfg->max_connections = MAX(cfg->max_connections, 1u);
     cfg->max_held = MAX(cfg->max_held, 1u);
+    cfg->max_big_bytes = MAX(cfg->max_big_bytes, (uint64_t) 1);
     cfg->compare_timeout_us = MAX(cfg->compare_timeout_us, (int64_t) 1);
     cfg->tcp_idle_us = MAX(cfg->tcp_idle_us, (int64_t) 1);
     cfg->tcp_closed_idle_us = MAX(cfg->tcp_closed_idle_us, (int64_t) 1);
@@ -321,7 +323,9 @@ static CmpPkt *pkt_alloc(CompareEngine *e, uint32_t len)
     if (len > CMP_SLAB_DATA) {
         p = g_malloc(sizeof(CmpPkt) + len);
         p->big = 1;
+        p->len = len;
         e->st.big_allocs++;
+        e->st.big_bytes += len;
         return p;
     }
     p = e->pool;
@@ -338,7 +342,12 @@ static CmpPkt *pkt_alloc(CompareEngine *e, uint32_t len)
 
 static void pkt_free(CompareEngine *e, CmpPkt *p)
 {
-    if (p->big || e->pool_n >= CMP_POOL_MAX_FREE) {
+    if (p->big) {
+        e->st.big_bytes -= p->len;
+        g_free(p);
+        return;
+    }
+    if (e->pool_n >= CMP_POOL_MAX_FREE) {
         g_free(p);
         return;
     }
@@ -713,12 +722,15 @@ static CmpPkt *pkt_new(CompareEngine *e, const uint8_t *buf, uint32_t len,
 /* Bounds.                                                                    */
 
 /* True if 'side' of 'c' may not hold one more frame: its queue is at
- * max_queue_size, or the engine holds max_held frames of that side. */
+ * max_queue_size, the engine holds max_held frames of that side, or frames
+ * too big for a pool buffer already take max_big_bytes (pooled frames are
+ * bounded by max_held x CMP_SLAB_SIZE; these are not). */
 static bool side_full(const CompareEngine *e, const CompareConn *c,
                       CompareSide side)
 {
     return c->q[side].n >= e->cfg.max_queue_size
-           || e->st.held[side] >= e->cfg.max_held;
+           || e->st.held[side] >= e->cfg.max_held
+           || e->st.big_bytes >= e->cfg.max_big_bytes;
 }
 
 /* ------------------------------------------------------------------------ */

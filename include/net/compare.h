@@ -133,6 +133,9 @@ typedef struct CompareConfig {
     uint32_t max_connections;       /* connection table bound */
     uint32_t max_held;              /* frames held per side, all
                                      * connections together */
+    uint64_t max_big_bytes;         /* bytes of held frames too big for
+                                     * a pool buffer (GSO/jumbo), both
+                                     * sides together */
     int64_t compare_timeout_us;     /* age that requests a checkpoint */
     int64_t tcp_idle_us;            /* idle expiry: established TCP */
     int64_t tcp_closed_idle_us;     /* TCP after FIN both ways or RST */
@@ -144,6 +147,7 @@ typedef struct CompareConfig {
 #define COMPARE_DEFAULT_MAX_QUEUE_SIZE      1024u
 #define COMPARE_DEFAULT_MAX_CONNECTIONS     65536u
 #define COMPARE_DEFAULT_MAX_HELD            262144u
+#define COMPARE_DEFAULT_MAX_BIG_BYTES       (64u << 20)
 #define COMPARE_DEFAULT_TIMEOUT_MS          3000u
 #define COMPARE_DEFAULT_SCAN_MS             1000u
 #define COMPARE_DEFAULT_TCP_IDLE_MS         (600u * 1000u)
@@ -197,6 +201,7 @@ typedef struct CompareStats {
     uint64_t pool_allocs;           /* buffers ever allocated */
     uint64_t pool_free;             /* buffers in the free list now */
     uint64_t big_allocs;            /* frames too big for a pool buffer */
+    uint64_t big_bytes;             /* bytes of such frames held now */
     uint64_t conn_mem_bytes;        /* memory of the connection table */
     bool failover;
 } CompareStats;

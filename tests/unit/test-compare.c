@@ -1038,6 +1038,44 @@ START_TEST(test_queue_full)
 }
 END_TEST
 
+/* Frames too big for a pool buffer (GSO, jumbo) are bounded by bytes, not
+ * only by count: past max_big_bytes the primary leaves uncompared, in
+ * order, and a checkpoint is requested; nothing is lost. */
+START_TEST(test_big_frames_bounded)
+{
+    CompareConfig cfg;
+    CompareEngine *e;
+    CompareStats st;
+    static char payload[3000];
+    uint8_t buf[4096];
+
+    compare_config_init(&cfg);
+    cfg.max_big_bytes = 10000;
+    e = eng_new_cfg(&cfg);
+    for (int i = 0; i < 6; i++) {
+        Spec s = udp_spec(payload, sizeof payload);
+        size_t n;
+
+        s.sport = 1000 + i;                 /* one flow each */
+        n = build(buf, &s);
+        ck_assert_uint_gt(n, 3000);
+        compare_input(e, COMPARE_PRIMARY, buf, n, 0, now_us);
+    }
+    stats(e, &st);
+    /* four fit under 10000 bytes, the rest went out at once */
+    ck_assert_uint_eq(st.held[COMPARE_PRIMARY], 4);
+    ck_assert_uint_eq(st.uncompared[COMPARE_UNCMP_QUEUE_FULL], 2);
+    ck_assert_uint_eq(rec.out->len, 2);
+    ck_assert_int_ge(rec.ckpt[COMPARE_CKPT_QUEUE_FULL], 1);
+    ck_assert_uint_le(st.big_bytes, 10000 + sizeof buf);
+    compare_checkpoint(e);
+    stats(e, &st);
+    ck_assert_uint_eq(rec.out->len, 6);
+    ck_assert_uint_eq(st.big_bytes, 0);
+    compare_free(e);
+}
+END_TEST
+
 START_TEST(test_global_bound)
 {
     CompareConfig cfg;
@@ -1334,6 +1372,7 @@ static Suite *compare_suite(void)
     tcase_add_test(tr, test_queue_full);
     tcase_add_test(tr, test_tcp_queue_full);
     tcase_add_test(tr, test_global_bound);
+    tcase_add_test(tr, test_big_frames_bounded);
     tcase_add_test(tr, test_table_full);
     tcase_add_test(tr, test_expiry);
     tcase_add_test(tr, test_million_flows);
