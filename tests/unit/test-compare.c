@@ -326,6 +326,40 @@ START_TEST(test_tcp_untranslated_synack)
 }
 END_TEST
 
+/* The guest retransmits its SYN-ACK after the rewriter learned the offset:
+ * that copy arrives translated and must pin the stream like data does. */
+START_TEST(test_tcp_translated_synack_retransmit)
+{
+    CompareEngine *e = eng_new();
+    CompareStats st;
+
+    init_data();
+    handshake(e, 5000, 1000, 77);
+    feed_tcp(e, COMPARE_SECONDARY, 5000, 78, S | A, NULL, 0);
+    feed_tcp(e, COMPARE_SECONDARY, 5001, 78, A | P, data100, 100);
+    feed_tcp(e, COMPARE_PRIMARY, 5001, 78, A | P, data100, 100);
+    stats(e, &st);
+    ck_assert_uint_eq(rec.out->len, 2);
+    ck_assert_uint_eq(st.held[0] + st.held[1], 0);
+    ck_assert_int_eq(rec.ckpt_total, 0);
+    compare_free(e);
+}
+END_TEST
+
+/* A connection refused right after the handshake: both RSTs leave. */
+START_TEST(test_tcp_rst_after_handshake)
+{
+    CompareEngine *e = eng_new();
+
+    handshake(e, 5000, 1000, 77);
+    feed_tcp(e, COMPARE_PRIMARY, 5001, 78, PACKET_TCP_RST | A, NULL, 0);
+    feed_tcp(e, COMPARE_SECONDARY, 5001, 78, PACKET_TCP_RST | A, NULL, 0);
+    ck_assert_uint_eq(rec.out->len, 2);
+    ck_assert_int_eq(rec.ckpt_total, 0);
+    compare_free(e);
+}
+END_TEST
+
 START_TEST(test_tcp_segmentation)
 {
     CompareEngine *e = eng_new();
@@ -1342,6 +1376,8 @@ static Suite *compare_suite(void)
 
     tcase_add_test(tt, test_tcp_equal);
     tcase_add_test(tt, test_tcp_untranslated_synack);
+    tcase_add_test(tt, test_tcp_translated_synack_retransmit);
+    tcase_add_test(tt, test_tcp_rst_after_handshake);
     tcase_add_test(tt, test_tcp_segmentation);
     tcase_add_test(tt, test_tcp_retransmit);
     tcase_add_test(tt, test_tcp_wrap);
