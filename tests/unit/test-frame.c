@@ -177,6 +177,51 @@ static void check_sample(Sink *s, bool vnet)
     }
 }
 
+/* Feeding by frame_reader_next_feed() completes exactly one frame per
+ * feed (the back-pressure contract), for both framings and for a stream
+ * that arrives in odd chunks. */
+static void next_feed_one_at_a_time(bool vnet, size_t chunk)
+{
+    g_autoptr(GByteArray) ba = sample_stream(vnet);
+    FrameReader r;
+    Sink s;
+    size_t off = 0;
+
+    sink_init(&s);
+    frame_reader_init(&r, vnet, 0);
+    while (off < ba->len) {
+        size_t avail = MIN(chunk, ba->len - off);
+
+        while (avail) {
+            guint before = s.recs->len;
+            size_t n = frame_reader_next_feed(&r, ba->data + off, avail);
+
+            ck_assert_uint_gt(n, 0);
+            ck_assert_uint_le(n, avail);
+            ck_assert_int_eq(frame_reader_feed(&r, ba->data + off, n,
+                                               on_frame, &s, NULL), FRAME_OK);
+            ck_assert_uint_le(s.recs->len, before + 1);
+            off += n;
+            avail -= n;
+        }
+    }
+    check_sample(&s, vnet);
+    ck_assert_uint_eq(frame_reader_next_feed(&r, ba->data, 0), 0);
+    frame_reader_destroy(&r);
+    sink_destroy(&s);
+}
+
+START_TEST(test_next_feed)
+{
+    static const size_t chunks[] = { 1, 3, 7, 64, 1000, 100000 };
+
+    for (guint i = 0; i < G_N_ELEMENTS(chunks); i++) {
+        next_feed_one_at_a_time(false, chunks[i]);
+        next_feed_one_at_a_time(true, chunks[i]);
+    }
+}
+END_TEST
+
 static void split_everywhere(bool vnet)
 {
     GByteArray *ba = sample_stream(vnet);
@@ -640,6 +685,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_reset_from_callback);
     tcase_add_test(tc, test_set_vnet);
     tcase_add_test(tc, test_random_vs_reference);
+    tcase_add_test(tc, test_next_feed);
     suite_add_tcase(s, tc);
     return s;
 }
