@@ -62,9 +62,7 @@ typedef struct ColoFrameState {
     int64_t start_us;            /* monotonic start of the current one */
     guint delay_source;          /* min-interval timer */
     guint timeout_source;        /* checkpoint-timeout timer */
-    unsigned broadcast_waiting;  /* listeners still to run */
-    gboolean broadcasting;
-    gboolean broadcast_quiet;    /* mode none: release only, no filters/events */
+    unsigned broadcasting;       /* broadcasts not finished yet */
     GPid exec_pid;               /* driver exec: the running command */
 
     ColoStats stats;
@@ -148,22 +146,30 @@ void colo_remove_listener(ColoEventListener *l)
     }
 }
 
+/* One broadcast in progress.  Broadcasts may overlap (a failover while
+ * a checkpoint's listeners still run, "done" after "done" on the
+ * secondary), so each counts its own listeners. */
+typedef struct Broadcast {
+    ColoEvent event;
+    gboolean quiet;              /* mode none: release only, no filters/events */
+    unsigned waiting;            /* listeners still to run */
+} Broadcast;
+
 typedef struct BroadcastCall {
     ColoEventListener *l;
-    ColoEvent event;
-    GMainContext *reply_ctx;
+    Broadcast *b;
 } BroadcastCall;
 
-static void broadcast_finish(ColoEvent event);
+static void broadcast_finish(Broadcast *b);
 
 /* Runs in the main context when a listener on another context is done. */
 static gboolean broadcast_listener_done(gpointer data)
 {
-    ColoEvent event = GPOINTER_TO_INT(data);
+    Broadcast *b = data;
 
-    g_assert(frame.broadcast_waiting > 0);
-    if (--frame.broadcast_waiting == 0) {
-        broadcast_finish(event);
+    g_assert(b->waiting > 0);
+    if (--b->waiting == 0) {
+        broadcast_finish(b);
     }
     return G_SOURCE_REMOVE;
 }
@@ -173,23 +179,24 @@ static gboolean broadcast_call_listener(gpointer data)
 {
     BroadcastCall *call = data;
 
-    call->l->fn(call->l, call->event);
+    call->l->fn(call->l, call->b->event);
     /* Hand the completion back to the main context. */
-    g_main_context_invoke(main_context(), broadcast_listener_done,
-                          GINT_TO_POINTER(call->event));
+    g_main_context_invoke(main_context(), broadcast_listener_done, call->b);
     g_free(call);
     return G_SOURCE_REMOVE;
 }
 
 static void broadcast(ColoEvent event, gboolean quiet)
 {
+    Broadcast *b = g_new0(Broadcast, 1);
     GList *l;
 
-    frame.broadcasting = TRUE;
-    frame.broadcast_quiet = quiet;
+    b->event = event;
+    b->quiet = quiet;
     /* One extra count for ourselves, so that listeners finishing
      * synchronously cannot complete the broadcast while we iterate. */
-    frame.broadcast_waiting = 1;
+    b->waiting = 1;
+    frame.broadcasting++;
     for (l = frame.listeners.head; l; l = l->next) {
         ColoEventListener *lis = l->data;
         GMainContext *ctx = lis->ctx ? lis->ctx : main_context();
@@ -200,14 +207,14 @@ static void broadcast(ColoEvent event, gboolean quiet)
             BroadcastCall *call = g_new0(BroadcastCall, 1);
 
             call->l = lis;
-            call->event = event;
-            frame.broadcast_waiting++;
+            call->b = b;
+            b->waiting++;
             /* The listener's context belongs to another thread (an
              * iothread): hand the call over to it. */
             g_main_context_invoke(ctx, broadcast_call_listener, call);
         }
     }
-    broadcast_listener_done(GINT_TO_POINTER(event));
+    broadcast_listener_done(b);
 }
 
 static void emit_simple_event(const char *name, JsonObject *data)
@@ -224,8 +231,10 @@ static gboolean delay_expired(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Starts the pending checkpoint now, or when min-interval allows. */
-static void schedule_pending(void)
+/* Starts the pending checkpoint now, or when min-interval allows; with
+ * 'defer', from the main loop even if it is due now (a retry after a
+ * driver that failed at once must not recurse into start_checkpoint()). */
+static void schedule_pending_full(gboolean defer)
 {
     int64_t now = g_get_monotonic_time();
     int64_t min_us = (int64_t) colo_frame_min_interval_ms(frame.obj) * 1000;
@@ -237,19 +246,31 @@ static void schedule_pending(void)
     }
     wait_us = frame.last_start_us + min_us - now;
     if (frame.last_start_us == 0 || wait_us <= 0) {
-        start_checkpoint();
-    } else {
-        frame.delay_source = g_timeout_add((guint) ((wait_us + 999) / 1000),
-                                           delay_expired, NULL);
+        if (!defer) {
+            start_checkpoint();
+            return;
+        }
+        wait_us = 0;
     }
+    frame.delay_source = g_timeout_add((guint) ((wait_us + 999) / 1000),
+                                       delay_expired, NULL);
 }
 
-static void broadcast_finish(ColoEvent event)
+static void schedule_pending(void)
 {
+    schedule_pending_full(FALSE);
+}
+
+static void broadcast_finish(Broadcast *b)
+{
+    ColoEvent event = b->event;
+    gboolean quiet = b->quiet;
     GError *err = NULL;
 
-    frame.broadcasting = FALSE;
-    if (frame.broadcast_quiet) {
+    g_free(b);
+    g_assert(frame.broadcasting > 0);
+    frame.broadcasting--;
+    if (quiet) {
         schedule_pending();
         return;
     }
@@ -369,8 +390,9 @@ static void start_checkpoint(void)
         break;
     }
     if (!ok) {
-        g_warning("COLO checkpoint %" G_GUINT64_FORMAT ": %s",
-                  frame.ckpt_id, err->message);
+        /* retried at once with min-interval=0: keep the log readable */
+        COLO_WARN_RL("COLO checkpoint %" G_GUINT64_FORMAT ": %s",
+                     frame.ckpt_id, err->message);
         colo_checkpoint_done(FALSE, err->message);
         g_error_free(err);
         return;
@@ -459,7 +481,7 @@ void colo_checkpoint_done(gboolean ok, const char *error)
             frame.pending = TRUE;
             frame.pending_reason = COLO_CKPT_TIMEOUT;
         }
-        schedule_pending();
+        schedule_pending_full(TRUE);
         return;
     }
     frame.in_flight = FALSE;

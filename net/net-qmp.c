@@ -18,92 +18,12 @@
 #include "net/filter.h"
 #include "net/net.h"
 #include "net/queue.h"
+#include "qom/qom-qmp.h"
 #include "qapi-commands.h"
 #include "util/error.h"
 #include "util/stats.h"
 
 /* --- netdev_add / netdev_del --------------------------------------------- */
-
-/* Adds the members of 'obj' to 'props' as strings, nested objects and
- * arrays flattened to dotted keys under 'prefix' (NULL at the top). */
-static gboolean flatten_args(JsonObject *obj, const char *prefix,
-                             GHashTable *props, GError **errp);
-
-static gboolean flatten_value(const char *key, JsonNode *node,
-                              GHashTable *props, GError **errp)
-{
-    char *value = NULL;
-
-    switch (json_node_get_node_type(node)) {
-    case JSON_NODE_OBJECT:
-        return flatten_args(json_node_get_object(node), key, props, errp);
-    case JSON_NODE_ARRAY: {
-        JsonArray *arr = json_node_get_array(node);
-
-        for (guint i = 0; i < json_array_get_length(arr); i++) {
-            g_autofree char *sub = g_strdup_printf("%s.%u", key, i);
-
-            if (!flatten_value(sub, json_array_get_element(arr, i), props,
-                               errp)) {
-                return FALSE;
-            }
-        }
-        return TRUE;
-    }
-    case JSON_NODE_NULL:
-        /* QMP's way of saying "absent". */
-        return TRUE;
-    case JSON_NODE_VALUE:
-        break;
-    }
-    switch (json_node_get_value_type(node)) {
-    case G_TYPE_STRING:
-        value = g_strdup(json_node_get_string(node));
-        break;
-    case G_TYPE_BOOLEAN:
-        value = g_strdup(json_node_get_boolean(node) ? "on" : "off");
-        break;
-    case G_TYPE_INT64:
-        value = g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
-        break;
-    case G_TYPE_DOUBLE: {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-        value = g_strdup(g_ascii_dtostr(buf, sizeof(buf),
-                                        json_node_get_double(node)));
-        break;
-    }
-    default:
-        error_setg(errp, "Invalid parameter type for '%s', expected: "
-                   "string", key);
-        return FALSE;
-    }
-    g_hash_table_insert(props, g_strdup(key), value);
-    return TRUE;
-}
-
-static gboolean flatten_args(JsonObject *obj, const char *prefix,
-                             GHashTable *props, GError **errp)
-{
-    g_autoptr(GList) members = json_object_get_members(obj);
-
-    for (GList *l = members; l; l = l->next) {
-        const char *name = l->data;
-        g_autofree char *key = NULL;
-
-        if (!prefix && (strcmp(name, "type") == 0 ||
-                        strcmp(name, "id") == 0)) {
-            continue;
-        }
-        key = prefix ? g_strdup_printf("%s.%s", prefix, name)
-                     : g_strdup(name);
-        if (!flatten_value(key, json_object_get_member(obj, name), props,
-                           errp)) {
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
 
 gboolean qmp_netdev_add(JsonObject *args, JsonNode **ret, GError **errp)
 {
@@ -113,9 +33,10 @@ gboolean qmp_netdev_add(JsonObject *args, JsonNode **ret, GError **errp)
 
     if (!qmp_arg_str(args, "type", TRUE, &type, errp) ||
         !qmp_arg_str(args, "id", TRUE, &id, errp) ||
-        !flatten_args(args, NULL, props, errp)) {
+        !qom_json_to_props(args, props, errp)) {
         return FALSE;
     }
+    /* user_object_create() skips the "type" and "id" keys */
     return user_object_create(OBJECT_KIND_NETDEV, type, id, props,
                               errp) != NULL;
 }

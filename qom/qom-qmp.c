@@ -43,13 +43,36 @@
 
 /* --- JSON <-> property strings ----------------------------------------- */
 
+/* Bytes of dotted keys one conversion may build.  A long member name above
+ * deep nesting (or many members) would otherwise be copied into every key
+ * below it: a 1 MiB request could ask for gigabytes. */
+#define QOM_JSON_KEY_BUDGET (16u << 20)
+
 static gboolean qom_flatten_object(JsonObject *obj, const char *prefix,
-                                   GHashTable *props, GError **errp);
+                                   GHashTable *props, gsize *budget,
+                                   GError **errp);
+
+/* Returns "prefix.name" (or "name" without a prefix), charged to 'budget';
+ * NULL with errp set once the budget is spent. */
+static char *qom_flat_key(const char *prefix, const char *name,
+                          gsize *budget, GError **errp)
+{
+    gsize len = (prefix ? strlen(prefix) + 1 : 0) + strlen(name);
+
+    if (len > *budget) {
+        error_setg(errp, "Parameter names exceed %u bytes",
+                   QOM_JSON_KEY_BUDGET);
+        return NULL;
+    }
+    *budget -= len;
+    return prefix ? g_strconcat(prefix, ".", name, NULL) : g_strdup(name);
+}
 
 /* Converts one JSON member to property strings in 'props' (owned keys and
  * values). */
 static gboolean qom_flatten_value(const char *key, JsonNode *node,
-                                  GHashTable *props, GError **errp)
+                                  GHashTable *props, gsize *budget,
+                                  GError **errp)
 {
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
     char *value;
@@ -57,15 +80,18 @@ static gboolean qom_flatten_value(const char *key, JsonNode *node,
     switch (JSON_NODE_TYPE(node)) {
     case JSON_NODE_OBJECT:
         return qom_flatten_object(json_node_get_object(node), key, props,
-                                  errp);
+                                  budget, errp);
     case JSON_NODE_ARRAY: {
         JsonArray *arr = json_node_get_array(node);
 
         for (guint i = 0; i < json_array_get_length(arr); i++) {
-            g_autofree char *sub = g_strdup_printf("%s.%u", key, i);
+            char index[16];
+            g_autofree char *sub = NULL;
 
-            if (!qom_flatten_value(sub, json_array_get_element(arr, i),
-                                   props, errp)) {
+            g_snprintf(index, sizeof(index), "%u", i);
+            sub = qom_flat_key(key, index, budget, errp);
+            if (!sub || !qom_flatten_value(sub, json_array_get_element(arr, i),
+                                           props, budget, errp)) {
                 return FALSE;
             }
         }
@@ -111,17 +137,17 @@ static gboolean qom_flatten_value(const char *key, JsonNode *node,
 }
 
 static gboolean qom_flatten_object(JsonObject *obj, const char *prefix,
-                                   GHashTable *props, GError **errp)
+                                   GHashTable *props, gsize *budget,
+                                   GError **errp)
 {
     g_autoptr(GList) members = json_object_get_members(obj);
 
     for (GList *l = members; l; l = l->next) {
         const char *name = l->data;
-        g_autofree char *key = prefix ? g_strdup_printf("%s.%s", prefix, name)
-                                      : g_strdup(name);
+        g_autofree char *key = qom_flat_key(prefix, name, budget, errp);
 
-        if (!qom_flatten_value(key, json_object_get_member(obj, name), props,
-                               errp)) {
+        if (!key || !qom_flatten_value(key, json_object_get_member(obj, name),
+                                       props, budget, errp)) {
             return FALSE;
         }
     }
@@ -131,7 +157,9 @@ static gboolean qom_flatten_object(JsonObject *obj, const char *prefix,
 gboolean qom_json_to_props(JsonObject *obj, GHashTable *props,
                            GError **errp)
 {
-    return qom_flatten_object(obj, NULL, props, errp);
+    gsize budget = QOM_JSON_KEY_BUDGET;
+
+    return qom_flatten_object(obj, NULL, props, &budget, errp);
 }
 
 /* Parses 'json' into a new object node, or NULL with errp set. */
@@ -163,8 +191,8 @@ UserObject *user_object_create_from_json(ObjectKind kind, const char *json,
     const char *type_key = object_kind_type_key(kind);
     const char *type, *id;
 
-    if (!node || !qom_flatten_object(json_node_get_object(node), NULL, props,
-                                     errp)) {
+    if (!node || !qom_json_to_props(json_node_get_object(node), props,
+                                    errp)) {
         return NULL;
     }
     type = g_hash_table_lookup(props, type_key);
@@ -490,6 +518,7 @@ gboolean qmp_qom_set(JsonObject *args, JsonNode **ret, GError **errp)
 {
     g_autoptr(GHashTable) h = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                     g_free, g_free);
+    gsize budget = QOM_JSON_KEY_BUDGET;
     GParamSpec *pspec;
     const char *prop;
     JsonNode *value;
@@ -514,7 +543,7 @@ gboolean qmp_qom_set(JsonObject *args, JsonNode **ret, GError **errp)
                    qom_prop_type(pspec));
         return FALSE;
     }
-    if (!qom_flatten_value(prop, value, h, errp)) {
+    if (!qom_flatten_value(prop, value, h, &budget, errp)) {
         return FALSE;
     }
     return user_object_set_str(obj, prop, g_hash_table_lookup(h, prop), errp);
@@ -527,11 +556,12 @@ gboolean qmp_object_add(JsonObject *args, JsonNode **ret, GError **errp)
     g_autoptr(GHashTable) props = g_hash_table_new_full(g_str_hash,
                                                         g_str_equal,
                                                         g_free, g_free);
+    gsize budget = QOM_JSON_KEY_BUDGET;
     const char *type = NULL, *id = NULL;
 
     if (!qmp_arg_str(args, "qom-type", TRUE, &type, errp) ||
         !qmp_arg_str(args, "id", TRUE, &id, errp) ||
-        !qom_flatten_object(args, NULL, props, errp)) {
+        !qom_flatten_object(args, NULL, props, &budget, errp)) {
         return FALSE;
     }
     g_hash_table_remove(props, "qom-type");
@@ -549,7 +579,7 @@ gboolean qmp_object_add(JsonObject *args, JsonNode **ret, GError **errp)
             }
         }
         if (!qom_flatten_object(json_object_get_object_member(args, "props"),
-                                NULL, props, errp)) {
+                                NULL, props, &budget, errp)) {
             return FALSE;
         }
     }
