@@ -299,9 +299,62 @@ def test_failover_compare():
                  what='colo-compare in failover')
 
 
+def _compare_args(d, mode, frame_extra=''):
+    return ['-chardev', chardev_unix('p_in', os.path.join(d, 'p.sock')),
+            '-chardev', chardev_unix('s_in', os.path.join(d, 's.sock')),
+            '-chardev', chardev_unix('out', os.path.join(d, 'o.sock')),
+            '-object', 'colo-compare,id=comp0,primary_in=p_in,'
+                       'secondary_in=s_in,outdev=out',
+            '-object', f'colo-frame,id=colo0,mode={mode}{frame_extra}']
+
+
+def test_overlapping_broadcasts():
+    """A broadcast may start while colo-compare (on its own thread) is
+    still handling the previous one: failover right after a checkpoint
+    on the primary, and a burst of checkpoint-done on the secondary.  Both
+    used to abort the process on a shared completion counter."""
+    need_types('colo-frame', 'colo-compare')
+    d = tmpdir()
+    with ColoProxy(_compare_args(d, 'primary')) as p:
+        p.qmp.cmd('x-colo-checkpoint')
+        p.qmp.get_event('COLO_CHECKPOINT_REQUEST')
+        p.qmp.send_raw('{"execute": "x-colo-checkpoint-done"}\n'
+                       '{"execute": "x-colo-lost-heartbeat"}\n')
+        for _ in range(2):
+            check('return' in p.qmp.recv_reply(), 'command answered')
+        p.qmp.get_event('COLO_EXIT')
+        check_eq(p.qmp.cmd('query-colo-status')['last-mode'], 'primary',
+                 'failed over')
+    d = tmpdir()
+    with ColoProxy(_compare_args(d, 'secondary')) as p:
+        p.qmp.send_raw('{"execute": "x-colo-checkpoint-done"}\n' * 200)
+        for _ in range(200):
+            check('return' in p.qmp.recv_reply(), 'checkpoint-done answered')
+        check_eq(p.qmp.cmd('query-colo-status')['mode'], 'secondary',
+                 'still secondary')
+
+
+def test_failing_driver_retries_in_main_loop():
+    """A driver that fails at once, with min-interval=0, is retried through
+    the main loop (it used to recurse start -> fail -> start): the monitor
+    keeps answering and failures are counted."""
+    need_types('colo-frame')
+    with ColoProxy(['-object', 'colo-frame,id=colo0,mode=primary,'
+                               'driver=exec,exec=/nonexistent/ckpt,'
+                               'min-interval=0']) as p:
+        p.qmp.cmd('x-colo-checkpoint')
+        wait_for(lambda: stats(p)['failed'] >= 100,
+                 what='failed checkpoints retried')
+        t0 = time.monotonic()
+        p.qmp.cmd('query-version')
+        check(time.monotonic() - t0 < 5, 'monitor starved by retries')
+
+
 if __name__ == '__main__':
     run_tests([test_status_without_frame, test_frame_object,
                test_event_driver, test_coalescing, test_min_interval,
                test_exec_driver, test_checkpoint_timeout,
                test_lost_heartbeat, test_failover_filters_secondary,
-               test_failover_filters_primary, test_failover_compare])
+               test_failover_filters_primary, test_failover_compare,
+               test_overlapping_broadcasts,
+               test_failing_driver_retries_in_main_loop])
