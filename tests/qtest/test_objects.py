@@ -370,6 +370,24 @@ def test_object_add_every_type_no_crash():
     p.stop()
 
 
+def test_flattened_keys_bounded():
+    """A request under the size limit whose nested members would flatten
+    into a gigabyte of dotted keys (one long name above many levels) gets
+    an error, and memory stays bounded (it used to reach ~1 GB, or abort
+    on an allocation failure)."""
+    with ColoProxy() as p:
+        name = 'x' * (1000 * 1000 - 12000)
+        inner = '{"a":' * 1000 + '1' + '}' * 1000
+        req = ('{"execute": "object-add", "arguments": {"qom-type": '
+               '"iothread", "id": "t", "%s": %s}}\n' % (name, inner))
+        p.qmp.send_raw(req)
+        r = p.qmp.recv_reply(timeout=60)
+        check('error' in r, f'flattening refused: {str(r)[:200]}')
+        _, hwm = p.rss()
+        check(hwm < 256 << 20, f'peak memory {hwm >> 20} MiB')
+        p.qmp.cmd('query-version')
+
+
 if __name__ == '__main__':
     run_tests([
         test_capabilities_required,
@@ -382,4 +400,5 @@ if __name__ == '__main__':
         test_oversized_request,
         test_qom_list_types_and_properties,
         test_object_add_every_type_no_crash,
+        test_flattened_keys_bounded,
     ])
