@@ -70,6 +70,9 @@ typedef struct ColoEventListener {
 } ColoEventListener;
 
 void colo_add_listener(ColoEventListener *l);
+/* A call already handed to the listener's context when it is removed still
+ * runs: before freeing 'l', run one no-op in that context (e.g. with
+ * iothread_run_sync) so that it has drained, as colo-compare does. */
 void colo_remove_listener(ColoEventListener *l);
 
 /* Asks for a checkpoint.  'source' names the requester (a compare id);
