@@ -1220,6 +1220,14 @@ static void cs_attach(Chardev *chr, GMainContext *ctx)
 
     ((CharSocketSource *)src)->s = s;
     g_source_set_name(src, "chardev-socket");
+    /* GLib blocks a source that cannot recurse while it is dispatched,
+     * removing its fds from the poll set and adding them back, and each of
+     * those signals the context's wakeup eventfd: two system calls per
+     * dispatch, and a poll() that returns at once.  No context is ever
+     * iterated from inside a dispatch (the only nested iterations,
+     * chardev_wait_for_clients() and the shutdown flush in main(), run
+     * outside any), so there is nothing to protect against. */
+    g_source_set_can_recurse(src, TRUE);
     s->src = src;
     if (s->state == CS_CONNECTED && chardev_fe_handlers_set(chr)) {
         s->announce_open = TRUE;

@@ -67,6 +67,11 @@ void net_fd_watch_start(NetFdWatch *w, int fd, GIOCondition events,
     s->fn = fn;
     s->opaque = opaque;
     g_source_set_static_name(&s->source, name);
+    /* Not blocked during its own dispatch: blocking removes and re-adds
+     * the fd, and each signals the context's wakeup eventfd (two system
+     * calls per dispatch).  The main loop is never iterated from inside
+     * a dispatch, so nothing can recurse. */
+    g_source_set_can_recurse(&s->source, TRUE);
     w->source = &s->source;
     w->fd = fd;
     w->events = 0;
