@@ -10,10 +10,14 @@
  * user_object_ref_use() on the iothread, so the iothread cannot be deleted
  * under it.
  *
- * QEMU's AioContext tuning properties (poll-max-ns, poll-grow, poll-shrink,
- * aio-max-batch, thread-pool-min, thread-pool-max) are accepted, range
- * checked and readable so that QEMU command lines and management tools work
- * unchanged; a GLib main loop does not busy-poll, so they have no effect.
+ * Polling: the thread waits for events the way QEMU's AioContext does,
+ * looking for them without sleeping for up to an adaptive polling time
+ * before it sleeps (include/util/poll.h), tuned by QEMU's properties
+ * poll-max-ns (default 32768; 0 = always sleep), poll-grow and
+ * poll-shrink, which can be changed at run time.  QEMU's other tuning
+ * properties (aio-max-batch, thread-pool-min, thread-pool-max) are
+ * accepted, range checked and readable so that QEMU command lines and
+ * management tools work unchanged; they have no effect here.
  *
  * Threads: properties, complete, unparent and run_sync run in the main
  * thread; the loop runs in the iothread.  Stopping is done by a source
@@ -22,14 +26,15 @@
  */
 #include "util/iothread.h"
 #include "util/error.h"
+#include "util/poll.h"
 
 struct _IOThread {
     UserObject parent_instance;
 
-    /* properties (accepted for QEMU compatibility; no effect) */
-    gint64 poll_max_ns;       /* "poll-max-ns" */
-    gint64 poll_grow;         /* "poll-grow" */
-    gint64 poll_shrink;       /* "poll-shrink" */
+    /* "poll-max-ns", "poll-grow", "poll-shrink" (and the polling state) */
+    AdaptivePoll poll;
+
+    /* properties accepted for QEMU compatibility; no effect */
     gint64 aio_max_batch;     /* "aio-max-batch" */
     gint64 thread_pool_min;   /* "thread-pool-min" */
     gint64 thread_pool_max;   /* "thread-pool-max" */
@@ -61,7 +66,9 @@ static gpointer iothread_thread_fn(gpointer opaque)
     IOThread *iot = opaque;
 
     g_main_context_push_thread_default(iot->ctx);
+    adaptive_poll_enter(iot->ctx, &iot->poll);
     g_main_loop_run(iot->loop);
+    adaptive_poll_leave(iot->ctx);
     g_main_context_pop_thread_default(iot->ctx);
     return NULL;
 }
@@ -133,11 +140,11 @@ static gint64 *iothread_prop_field(IOThread *iot, guint prop_id)
 {
     switch (prop_id) {
     case PROP_POLL_MAX_NS:
-        return &iot->poll_max_ns;
+        return &iot->poll.max_ns;
     case PROP_POLL_GROW:
-        return &iot->poll_grow;
+        return &iot->poll.grow;
     case PROP_POLL_SHRINK:
-        return &iot->poll_shrink;
+        return &iot->poll.shrink;
     case PROP_AIO_MAX_BATCH:
         return &iot->aio_max_batch;
     case PROP_THREAD_POOL_MIN:
@@ -158,7 +165,8 @@ static void iothread_set_property(GObject *gobj, guint prop_id,
         G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, prop_id, pspec);
         return;
     }
-    *field = g_value_get_int64(value);
+    /* the polling settings are read by the running thread */
+    __atomic_store_n(field, g_value_get_int64(value), __ATOMIC_RELAXED);
 }
 
 static void iothread_get_property(GObject *gobj, guint prop_id,
@@ -170,7 +178,7 @@ static void iothread_get_property(GObject *gobj, guint prop_id,
         G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, prop_id, pspec);
         return;
     }
-    g_value_set_int64(value, *field);
+    g_value_set_int64(value, __atomic_load_n(field, __ATOMIC_RELAXED));
 }
 
 static void iothread_class_init(IOThreadClass *klass)
@@ -187,14 +195,14 @@ static void iothread_class_init(IOThreadClass *klass)
     uc->unparent = iothread_unparent;
 
     props[PROP_POLL_MAX_NS] = prop_int64("poll-max-ns",
-        "maximum polling time in ns (accepted, no effect: "
-        "the GLib loop does not poll)",
+        "maximum time in ns to look for events before sleeping "
+        "(adaptive; 0 = always sleep)",
         0, G_MAXINT64, IOTHREAD_POLL_MAX_NS_DEFAULT, PROP_RUNTIME);
     props[PROP_POLL_GROW] = prop_int64("poll-grow",
-        "polling time growth factor (accepted, no effect)",
+        "factor the polling time grows by (0 = 2)",
         0, G_MAXINT64, 0, PROP_RUNTIME);
     props[PROP_POLL_SHRINK] = prop_int64("poll-shrink",
-        "polling time shrink divisor (accepted, no effect)",
+        "divisor the polling time shrinks by (0 = reset to 0)",
         0, G_MAXINT64, 0, PROP_RUNTIME);
     props[PROP_AIO_MAX_BATCH] = prop_int64("aio-max-batch",
         "maximum number of requests in a batch (accepted, no effect)",
@@ -210,7 +218,7 @@ static void iothread_class_init(IOThreadClass *klass)
 
 static void iothread_init(IOThread *iot)
 {
-    iot->poll_max_ns = IOTHREAD_POLL_MAX_NS_DEFAULT;
+    iot->poll.max_ns = IOTHREAD_POLL_MAX_NS_DEFAULT;
     iot->thread_pool_max = 64;
 }
 

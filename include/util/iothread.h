@@ -8,8 +8,10 @@
  * and touch their state only from there; other threads hand work over with
  * g_main_context_invoke_full() on that context.
  *
- * Properties (QEMU's names; accepted for compatibility, the GLib loop does
- * not poll-spin): poll-max-ns, poll-grow, poll-shrink, aio-max-batch.
+ * Properties (QEMU's names): poll-max-ns, poll-grow and poll-shrink tune
+ * the thread's adaptive busy polling (include/util/poll.h) as they tune
+ * QEMU's AioContext; aio-max-batch, thread-pool-min and thread-pool-max
+ * are accepted for compatibility and have no effect.
  */
 #ifndef UTIL_IOTHREAD_H
 #define UTIL_IOTHREAD_H
