@@ -1314,6 +1314,26 @@ static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
     return total;
 }
 
+/* chr_fe_flush(): what the next dispatch would send, sent now.  A write
+ * error closes the connection at that dispatch, as in chr_fe_write(). */
+static void cs_flush_now(Chardev *chr)
+{
+    CharSocket *s = CHAR_SOCKET(chr);
+    int ret;
+
+    if (!cs_flush_due(s)) {
+        return;
+    }
+    ret = cs_flush_queued(s);
+    if (ret < 0) {
+        CS_WARN(s, "chardev '%s': write error: %s", cs_id(s),
+                g_strerror(-ret));
+        cs_schedule_close(s);
+    } else if (s->olen) {
+        cs_update_watch(s);     /* the socket is full: poll for room */
+    }
+}
+
 /* Also answered for other threads (statistics queries), hence atomic. */
 static gboolean cs_is_connected(Chardev *chr)
 {
@@ -1621,6 +1641,7 @@ static void char_socket_class_init(CharSocketClass *klass)
     cc->attach = cs_attach;
     cc->detach = cs_detach;
     cc->write = cs_write;
+    cc->flush = cs_flush_now;
     cc->is_connected = cs_is_connected;
     cc->out_queued = cs_out_queued;
     cc->set_read_paused = cs_set_read_paused;

@@ -114,6 +114,15 @@ gssize chr_fe_write(CharFrontend *fe, const struct iovec *iov, int iovcnt)
     return CHARDEV_BASE_GET_CLASS(chr)->write(chr, iov, iovcnt);
 }
 
+void chr_fe_flush(CharFrontend *fe)
+{
+    Chardev *chr = fe->chr;
+
+    if (chr && CHARDEV_BASE_GET_CLASS(chr)->flush) {
+        CHARDEV_BASE_GET_CLASS(chr)->flush(chr);
+    }
+}
+
 gboolean chr_fe_is_connected(CharFrontend *fe)
 {
     Chardev *chr = fe->chr;

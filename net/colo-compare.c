@@ -147,6 +147,8 @@ struct _ColoCompareObj {
     /* iothread state */
     GQueue backlog;             /* of BacklogFrame *, waiting for outdev */
     bool pri_paused;
+    bool out_unflushed;       /* released frames queued since the last
+                               * chr_fe_flush() */
     NotifyState notify_state;
     RateLimit event_rl;
     RateLimit warn_rl;
@@ -314,6 +316,7 @@ static void compare_release_cb(void *opaque, const uint8_t *buf, uint32_t len,
         return;
     }
     r = out_write_one(s, buf, len, vnet_hdr_len);
+    s->out_unflushed = TRUE;
     if (G_UNLIKELY(r == -EAGAIN)) {
         backlog_push(s, buf, len, vnet_hdr_len);
         if (!s->pri_paused) {
@@ -530,6 +533,12 @@ static void link_read(ColoCompareObj *s, int link, const uint8_t *buf,
                             link_names[link], err->message);
         g_error_free(err);
         chr_fe_disconnect(&s->fe[link]);
+    }
+    if (s->out_unflushed) {
+        /* What this read released is complete: on the wire with it now,
+         * not one loop iteration (a poll) later. */
+        s->out_unflushed = FALSE;
+        chr_fe_flush(&s->out_fe);
     }
 }
 

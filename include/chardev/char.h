@@ -90,6 +90,7 @@ struct _ChardevClass {
     void (*attach)(Chardev *chr, GMainContext *ctx);
     void (*detach)(Chardev *chr);
     gssize (*write)(Chardev *chr, const struct iovec *iov, int iovcnt);
+    void (*flush)(Chardev *chr);    /* optional */
     gboolean (*is_connected)(Chardev *chr);
     gsize (*out_queued)(Chardev *chr);
     void (*set_read_paused)(Chardev *chr, gboolean paused);
@@ -111,6 +112,11 @@ void chr_fe_set_handlers(CharFrontend *fe, ChrReadFn read, ChrEventFn event,
  * buffer cannot take all of it, -ENOTCONN if no peer is connected.  Never
  * blocks and never writes part of a message. */
 gssize chr_fe_write(CharFrontend *fe, const struct iovec *iov, int iovcnt);
+/* Sends what chr_fe_write() queued now, as far as the peer takes it without
+ * blocking, instead of when the loop iteration ends: for a frontend that
+ * knows its burst is complete and wants it on the wire at once.  Emits
+ * nothing (an error is handled by the chardev's next dispatch). */
+void chr_fe_flush(CharFrontend *fe);
 gboolean chr_fe_is_connected(CharFrontend *fe);
 gsize chr_fe_out_queued(CharFrontend *fe);
 /* Stops / resumes reading (back-pressure toward the peer). */
