@@ -4,6 +4,7 @@
  *
  *   compare-load --pri PORT --sec PORT --out PORT --size BYTES --count N
  *                [--flows F] [--rate FPS] [--window W] [--idle-ms MS]
+ *                [--warmup-ms MS] [--trace-slow US]
  *
  * Connects (TCP, 127.0.0.1) to a colo-compare's primary_in, secondary_in
  * and outdev chardevs (colo-proxy's or QEMU's, both listening), builds F
@@ -18,8 +19,20 @@
  *
  * --rate 0 (default) sends as fast as the compare takes frames, with at
  * most W (default 4096) frames sent and not yet released, so that one
- * side never runs far ahead of the other; --rate R paces frame pairs at R
- * per second and measures the added latency (send to receive) of each.
+ * side never runs far ahead of the other; --rate R sends one frame pair
+ * at a time, at most R per second (never two back to back: a late pair
+ * pushes the schedule back) and measures the added latency (send to
+ * receive) of each; "fps" says the rate reached.
+ * Paced, the generator busy-waits while a frame is on its way (it sleeps
+ * only until shortly before the next pair is due), so its own wake-up
+ * latency is not measured: what is left is the loopback hops and the
+ * compare.  The
+ * pairs sent in the first --warmup-ms (default 250) are delivered and
+ * checked like all others but left out of the latency figures (start-up:
+ * first-touch page faults, socket buffers growing, polling adapting).
+ * --trace-slow US prints each measured frame slower than US to stderr
+ * ("slow SENT-SINCE-START idx INDEX LATENCY SENT-MONOTONIC"), to line the
+ * tail up with a scheduler trace.
  *
  * Stops when all N frames came back or nothing moved for --idle-ms
  * (default 3000).  Prints one JSON object:
@@ -32,6 +45,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -47,6 +61,7 @@
 #define RECV_BUF    (1 << 20)
 #define PISN        1000000u
 #define CISN        777u
+#define SPIN_AHEAD  20e-6       /* s: paced, stop sleeping this early */
 
 static double now_s(void)
 {
@@ -190,6 +205,8 @@ int main(int argc, char **argv)
     uint64_t count = 100000;
     double rate = 0;
     int idle_ms = 3000;
+    int warmup_ms = 250;
+    double trace_slow = 0;
     int fds[3];
     uint8_t *chunk, *rbuf;
     size_t chunk_len = 0, off[2] = { 0, 0 };
@@ -199,7 +216,7 @@ int main(int argc, char **argv)
     uint64_t unique = 0;
     double *sent_at = NULL, *lat = NULL;
     uint64_t nlat = 0;
-    double t0 = 0, tlast = 0, last_move;
+    double t0 = 0, tlast = 0, last_move, next_due = 0;
     size_t rhave = 0;
 
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -221,6 +238,10 @@ int main(int argc, char **argv)
             window = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "--idle-ms")) {
             idle_ms = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--warmup-ms")) {
+            warmup_ms = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--trace-slow")) {
+            trace_slow = atof(argv[i + 1]);
         } else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -230,7 +251,8 @@ int main(int argc, char **argv)
         || count < flows) {
         fprintf(stderr, "usage: compare-load --pri P --sec P --out P "
                 "--size N(<=1460) --count N(>=flows) [--flows F] "
-                "[--rate R] [--window W] [--idle-ms MS]\n");
+                "[--rate R] [--window W] [--idle-ms MS] "
+                "[--warmup-ms MS] [--trace-slow US]\n");
         return 2;
     }
     fds[0] = connect_port(pri_port, 5000);
@@ -241,6 +263,7 @@ int main(int argc, char **argv)
         return 1;
     }
     usleep(300000);             /* let the compare attach its handlers */
+    prctl(PR_SET_TIMERSLACK, 1000UL);   /* wake up when the pair is due */
     chunk = malloc(CHUNK + 2048);
     rbuf = malloc(RECV_BUF);
     next_k = calloc(flows, sizeof *next_k);
@@ -253,7 +276,6 @@ int main(int argc, char **argv)
     while (unique < count) {
         struct pollfd pfd[3];
         double t = now_s();
-        int want_send;
 
         /* refill the chunk once both sides have written it */
         if (off[0] == chunk_len && off[1] == chunk_len
@@ -262,9 +284,14 @@ int main(int argc, char **argv)
 
             chunk_len = off[0] = off[1] = 0;
             if (rate > 0) {
-                uint64_t due = (uint64_t) ((t - (t0 ? t0 : t)) * rate) + 1;
-
-                limit = due < count ? due : count;
+                /* One pair at a time, at least 1/rate apart: a late
+                 * wake-up delays the schedule rather than sending the
+                 * missed pairs back to back, where each would wait for
+                 * the ones before it. */
+                limit = t >= next_due ? next_frame + 1 : next_frame;
+                if (limit > next_frame) {
+                    next_due = t + 1.0 / rate;
+                }
             } else if (received + window < limit) {
                 limit = received + window;
             }
@@ -280,14 +307,38 @@ int main(int argc, char **argv)
                 next_frame++;
             }
         }
-        want_send = off[0] < chunk_len || off[1] < chunk_len;
         for (int i = 0; i < 2; i++) {
             pfd[i].fd = fds[i];
             pfd[i].events = off[i] < chunk_len ? POLLOUT : 0;
         }
         pfd[2].fd = fds[2];
         pfd[2].events = POLLIN;
-        if (poll(pfd, 3, want_send ? 100 : (rate > 0 ? 1 : 100)) < 0) {
+        /* Paced: while a frame is on its way, never sleep, so that the
+         * load generator's own wake-up latency (tens of microseconds on a
+         * virtual machine whose idle CPUs halt) is not part of the figure;
+         * with nothing on its way, sleep until shortly before the next
+         * pair is due, leaving the CPU to the rest of the machine. */
+        if (rate > 0) {
+            struct timespec ts = { 0, 0 };
+            double d = next_due - now_s();
+
+            /* Sleeping ends late (tens of microseconds, more now and
+             * then): wake SPIN_AHEAD before the pair is due and spin the
+             * rest, or pairs would leave in bursts, each waiting for the
+             * one before it. */
+            d -= SPIN_AHEAD;
+            if (unique == next_frame && off[0] == chunk_len
+                && off[1] == chunk_len && t0 && d > 0) {
+                ts.tv_sec = (time_t) d;
+                ts.tv_nsec = (long) ((d - ts.tv_sec) * 1e9);
+            }
+            if (ppoll(pfd, 3, &ts, NULL) < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                break;
+            }
+        } else if (poll(pfd, 3, 100) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -378,8 +429,14 @@ int main(int argc, char **argv)
                 }
                 seen[idx / 8] |= 1u << (idx % 8);
                 unique++;
-                if (sent_at && idx < count && nlat < count) {
+                if (sent_at && idx < count && nlat < count
+                    && sent_at[idx] - t0 >= warmup_ms / 1000.0) {
                     lat[nlat++] = (tr - sent_at[idx]) * 1e6;
+                    if (trace_slow > 0 && lat[nlat - 1] > trace_slow) {
+                        fprintf(stderr, "slow %.6f idx %llu %.1f %.6f\n",
+                                sent_at[idx] - t0, (unsigned long long) idx,
+                                lat[nlat - 1], sent_at[idx]);
+                    }
                 }
             }
             memmove(rbuf, rbuf + p, rhave - p);
