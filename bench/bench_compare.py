@@ -33,8 +33,9 @@ colo-compare runs on the iothread's GLib context, which never polls,
 so the options change nothing for it.  Our latency with the default
 iothread is printed as well, and the compare's CPU use during the paced
 runs (what the polling costs).  With 2 or more CPUs, the compare runs on
-the last CPU and the load generator on CPU 0 (--no-pin to let the
-scheduler choose).
+the last CPU and the load generator on CPU 0 in the latency runs, so
+that a polling thread and the generator never share a CPU (--no-pin to
+let the scheduler choose); the throughput runs are never pinned.
 
 Each figure is the median of --runs runs ("lost" is the worst run; a
 run in which the compare released nothing at all is left out of the
@@ -88,7 +89,9 @@ PIN_COMPARE = []
 PIN_LOAD = []
 
 
-def start(kind, build, ports, iothread_opts=''):
+def start(kind, build, ports, iothread_opts=None):
+    """iothread_opts None: a throughput run (default iothread, unpinned);
+    a string: a latency run (those options, pinned)."""
     compare = ('colo-compare,id=comp0,primary_in=pri,secondary_in=sec,'
                'outdev=out,iothread=t0')
     if kind == 'colo-proxy':
@@ -99,7 +102,8 @@ def start(kind, build, ports, iothread_opts=''):
     iothread = 'iothread,id=t0' + (f',{iothread_opts}' if iothread_opts
                                    else '')
     argv += ['-object', iothread] + chardevs(ports)
-    argv = NICE + PIN_COMPARE + argv + ['-object', compare]
+    pin = PIN_COMPARE if iothread_opts is not None else []
+    argv = NICE + pin + argv + ['-object', compare]
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
@@ -127,12 +131,13 @@ def stop(p):
 
 
 def run_load(kind, build, size, count, flows, window, rate=0,
-             iothread_opts=''):
+             iothread_opts=None):
     ports = free_ports(3)
     p = start(kind, build, ports, iothread_opts)
     try:
         c0 = cpu_seconds(p.pid)
-        argv = NICE + PIN_LOAD + [os.path.join(build, 'bench', 'compare-load'),
+        pin = PIN_LOAD if iothread_opts is not None else []
+        argv = NICE + pin + [os.path.join(build, 'bench', 'compare-load'),
                 '--pri', str(ports[0]), '--sec', str(ports[1]),
                 '--out', str(ports[2]), '--size', str(size),
                 '--count', str(count), '--flows', str(flows),
