@@ -89,9 +89,7 @@ PIN_COMPARE = []
 PIN_LOAD = []
 
 
-def start(kind, build, ports, iothread_opts=None):
-    """iothread_opts None: a throughput run (default iothread, unpinned);
-    a string: a latency run (those options, pinned)."""
+def start(kind, build, ports, iothread_opts=None, pinned=False):
     compare = ('colo-compare,id=comp0,primary_in=pri,secondary_in=sec,'
                'outdev=out,iothread=t0')
     if kind == 'colo-proxy':
@@ -102,7 +100,7 @@ def start(kind, build, ports, iothread_opts=None):
     iothread = 'iothread,id=t0' + (f',{iothread_opts}' if iothread_opts
                                    else '')
     argv += ['-object', iothread] + chardevs(ports)
-    pin = PIN_COMPARE if iothread_opts is not None else []
+    pin = PIN_COMPARE if pinned else []
     argv = NICE + pin + argv + ['-object', compare]
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -132,11 +130,12 @@ def stop(p):
 
 def run_load(kind, build, size, count, flows, window, rate=0,
              iothread_opts=None):
+    """Paced runs (rate > 0) are pinned, throughput runs are not."""
     ports = free_ports(3)
-    p = start(kind, build, ports, iothread_opts)
+    p = start(kind, build, ports, iothread_opts, pinned=rate > 0)
     try:
         c0 = cpu_seconds(p.pid)
-        pin = PIN_LOAD if iothread_opts is not None else []
+        pin = PIN_LOAD if rate > 0 else []
         argv = NICE + pin + [os.path.join(build, 'bench', 'compare-load'),
                 '--pri', str(ports[0]), '--sec', str(ports[1]),
                 '--out', str(ports[2]), '--size', str(size),
@@ -178,6 +177,9 @@ def main():
                     default='poll-max-ns=1000000,poll-shrink=1',
                     help='iothread options of both compares in the latency '
                     'runs ("" = defaults)')
+    ap.add_argument('--iothread', default=None,
+                    help='iothread options of both compares in the '
+                    'throughput runs (default: none, QEMU\'s defaults)')
     ap.add_argument('--no-pin', action='store_true')
     ap.add_argument('--no-qemu', action='store_true')
     ap.add_argument('--nice', type=int,
@@ -203,7 +205,8 @@ def main():
         for i in range(args.runs):
             for k in kinds:          # interleaved: same machine conditions
                 runs[k].append(run_load(k, build, size, args.count,
-                                        args.flows, args.window))
+                                        args.flows, args.window, 0,
+                                        args.iothread))
         for k in kinds:
             rs = runs[k]
             results[k][size] = {

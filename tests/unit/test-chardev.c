@@ -549,6 +549,32 @@ START_TEST(test_write_unconnected)
 }
 END_TEST
 
+/* chr_fe_flush() sends what is queued at once, without a loop iteration;
+ * on a frontend without a connection, or without a chardev, it does
+ * nothing. */
+START_TEST(test_flush_now)
+{
+    Peer srv, cli;
+    CharFrontend none = { 0 };
+    ChardevStats *st;
+
+    pair_up(&srv, &cli, "socket,id=srv,host=127.0.0.1,port=0,server=on,"
+            "wait=off", "socket,id=cli,host=127.0.0.1,port={port}");
+    st = chardev_get_stats(srv.fe.chr);
+    ck_assert_int_eq(peer_send(&srv, 100, 3), 104);
+    ck_assert_uint_eq(chr_fe_out_queued(&srv.fe), 104);
+    ck_assert_uint_eq(stats_read(&st->bytes_out), 0);
+    chr_fe_flush(&srv.fe);
+    ck_assert_uint_eq(chr_fe_out_queued(&srv.fe), 0);
+    ck_assert_uint_eq(stats_read(&st->bytes_out), 104);
+    chr_fe_flush(&srv.fe);                  /* nothing queued: no-op */
+    WAIT_FOR(g_atomic_int_get(&cli.frames) == 1, WAIT_MS);
+    ck_assert(payload_ok(cli.payloads, 0, 100, 3));
+    chr_fe_flush(&none);
+    teardown_all(&srv, &cli);
+}
+END_TEST
+
 /* The peer does not read: writes are refused whole once out-buffer-size
  * is queued, memory stays bounded, and everything accepted arrives intact
  * once the peer reads again. */
@@ -953,6 +979,7 @@ static Suite *chardev_suite(void)
     tcase_add_test(tc, test_port_range);
     tcase_add_test(tc, test_in_use_cannot_delete);
     tcase_add_test(tc, test_write_unconnected);
+    tcase_add_test(tc, test_flush_now);
     tcase_add_test(tc, test_out_buffer_bound);
     tcase_add_test(tc, test_reconnect);
     tcase_add_test(tc, test_reconnect_late_server);
