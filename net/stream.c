@@ -11,8 +11,9 @@
  *   stream: server=on|off, addr.type=inet|unix|fd, addr.host, addr.port,
  *           addr.path, addr.abstract, addr.tight, addr.str, reconnect=N
  *   socket: listen=host:port | connect=host:port | fd=N (stream), or
- *           udp=host:port with localaddr=host:port (one frame per
- *           datagram, no length prefix; net/fdio.c's NetDgramPort)
+ *           udp=host:port with localaddr=host:port, or mcast=group:port
+ *           [,localaddr=ip] (one frame per datagram, no length prefix;
+ *           net/fdio.c's NetDgramPort)
  *
  * A StreamConn (below) is the engine both types share: a listener that
  * takes one peer at a time (and stops accepting until that peer leaves,
@@ -35,7 +36,9 @@
  *
  * Threads: main context only.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 #include <json-glib/json-glib.h>
@@ -890,7 +893,7 @@ struct _NetSocket {
     char *fd;                 /* fd=N inherited socket */
     char *listen;             /* listen=[host]:port */
     char *connect;            /* connect=host:port */
-    char *mcast;              /* mcast=maddr:port (not supported) */
+    char *mcast;              /* mcast=maddr:port (IPv4 group) */
     char *udp;                /* udp=host:port */
     char *localaddr;          /* localaddr=host:port */
     /* state */
@@ -974,6 +977,75 @@ static gboolean net_socket_start_udp(NetSocket *s, GError **errp)
     return TRUE;
 }
 
+/*
+ * mcast=group:port[,localaddr=ip], QEMU's multicast "bus": every member
+ * binds the group's port, joins the group (on localaddr's interface, or
+ * the kernel's choice) and sends every frame to the group.  Loopback is on,
+ * as in QEMU, so members on one host see each other, and each member also
+ * gets its own frames back (QEMU delivers them too).
+ */
+static gboolean net_socket_start_mcast(NetSocket *s, GError **errp)
+{
+    struct sockaddr_in *group = (struct sockaddr_in *)&s->dgram.dest.ss;
+    struct ip_mreq mreq = { .imr_interface.s_addr = htonl(INADDR_ANY) };
+    char name[160];
+    int fd, one = 1;
+
+    if (!net_sockaddr_parse_host_port(&s->dgram.dest, s->mcast, FALSE,
+                                      "mcast", errp)) {
+        return FALSE;
+    }
+    if (group->sin_family != AF_INET ||
+        !IN_MULTICAST(ntohl(group->sin_addr.s_addr))) {
+        error_setg(errp, "specified mcastaddr %s does not contain a "
+                   "multicast address (IPv4, 224.0.0.0/4)",
+                   net_sockaddr_str(&s->dgram.dest, name, sizeof(name)));
+        return FALSE;
+    }
+    if (s->localaddr &&
+        inet_pton(AF_INET, s->localaddr, &mreq.imr_interface) != 1) {
+        error_setg(errp, "localaddr '%s' is not a valid IPv4 address",
+                   s->localaddr);
+        return FALSE;
+    }
+    mreq.imr_multiaddr = group->sin_addr;
+    fd = net_socket_new(&s->dgram.dest, SOCK_DGRAM, errp);
+    if (fd < 0) {
+        return FALSE;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (const struct sockaddr *)group, sizeof(*group)) < 0) {
+        error_setg(errp, "can't bind mcast %s: %s",
+                   net_sockaddr_str(&s->dgram.dest, name, sizeof(name)),
+                   g_strerror(errno));
+        goto fail;
+    }
+    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
+                   sizeof(mreq)) < 0) {
+        error_setg(errp, "can't join multicast group %s: %s",
+                   net_sockaddr_str(&s->dgram.dest, name, sizeof(name)),
+                   g_strerror(errno));
+        goto fail;
+    }
+    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one,
+                   sizeof(one)) < 0 ||
+        (s->localaddr &&
+         setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq.imr_interface,
+                    sizeof(mreq.imr_interface)) < 0)) {
+        error_setg(errp, "can't set multicast options on %s: %s",
+                   net_sockaddr_str(&s->dgram.dest, name, sizeof(name)),
+                   g_strerror(errno));
+        goto fail;
+    }
+    s->dgram.has_dest = TRUE;
+    net_dgram_port_start(&s->dgram, NET_CLIENT(s), fd);
+    return TRUE;
+
+fail:
+    close(fd);
+    return FALSE;
+}
+
 static gboolean net_socket_complete(UserObject *obj, GError **errp)
 {
     NetSocket *s = NET_SOCKET(obj);
@@ -990,11 +1062,11 @@ static gboolean net_socket_complete(UserObject *obj, GError **errp)
         return FALSE;
     }
     if (s->mcast) {
-        error_setg(errp, "mcast= is not supported; use a dgram netdev or "
-                   "udp= with localaddr=");
-        return FALSE;
-    }
-    if (s->udp) {
+        s->is_dgram = TRUE;
+        if (!net_socket_start_mcast(s, errp)) {
+            return FALSE;
+        }
+    } else if (s->udp) {
         s->is_dgram = TRUE;
         if (!net_socket_start_udp(s, errp)) {
             return FALSE;
@@ -1125,11 +1197,13 @@ static void net_socket_class_init(NetSocketClass *klass)
     g_object_class_install_property(oc, SOCKET_PROP_CONNECT,
         prop_str("connect", "host:port to connect to", NULL, 0));
     g_object_class_install_property(oc, SOCKET_PROP_MCAST,
-        prop_str("mcast", "multicast group:port (not supported)", NULL, 0));
+        prop_str("mcast", "IPv4 multicast group:port to join and send to",
+                 NULL, 0));
     g_object_class_install_property(oc, SOCKET_PROP_UDP,
         prop_str("udp", "host:port to send UDP datagrams to", NULL, 0));
     g_object_class_install_property(oc, SOCKET_PROP_LOCALADDR,
-        prop_str("localaddr", "host:port to bind the UDP socket to", NULL,
+        prop_str("localaddr", "with udp=: host:port to bind the UDP socket "
+                 "to; with mcast=: IPv4 address of the interface", NULL,
                  0));
 }
 

@@ -485,7 +485,9 @@ def test_option_errors():
           'addr.path=/nonexistent/cq.sock'], 'connect'),
         (['-netdev', 'socket,id=n0'], 'exactly one'),
         (['-netdev', 'socket,id=n0,listen=:1,connect=:2'], 'exactly one'),
-        (['-netdev', 'socket,id=n0,mcast=230.0.0.1:1234'], 'not supported'),
+        (['-netdev', 'socket,id=n0,mcast=10.0.0.1:1234'], 'multicast'),
+        (['-netdev', 'socket,id=n0,mcast=230.0.0.1:1234,localaddr=x'],
+         'localaddr'),
         (['-netdev', 'socket,id=n0,udp=127.0.0.1:1'], 'localaddr'),
         (['-netdev', 'dgram,id=n0'], 'local'),
         (['-netdev', 'dgram,id=n0,local.type=inet,local.port=1,'
