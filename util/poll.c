@@ -52,7 +52,7 @@ static gint adaptive_poll_func(GPollFD *fds, guint nfds, gint timeout)
         return g_poll(fds, nfds, timeout);
     }
     start = now_ns();
-    spin = ap->ns;
+    spin = MIN(ap->ns, POLL_SPIN_CAP_NS);
     if (timeout > 0) {
         spin = MIN(spin, (gint64) timeout * 1000000);
     }

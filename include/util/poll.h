@@ -23,7 +23,8 @@
  *
  * max_ns = 0 turns polling off (ns = 0: every wait sleeps).  A wait with a
  * zero timeout never spins and never adapts; a finite timeout bounds the
- * spinning as it bounds the sleep.
+ * spinning as it bounds the sleep, and no single wait spins longer than
+ * POLL_SPIN_CAP_NS whatever max_ns says.
  *
  * Threads: the settings are written by any thread (relaxed atomics; a
  * change takes effect at the next wait); 'ns' and the counters belong to
@@ -35,6 +36,7 @@
 #include <glib.h>
 
 #define POLL_START_NS 4000      /* the first polling time after growth */
+#define POLL_SPIN_CAP_NS 1000000000     /* longest look in one wait (1 s) */
 
 typedef struct AdaptivePoll {
     /* settings (QEMU's iothread properties) */

@@ -104,9 +104,11 @@ static void run_events(AdaptivePoll *ap, gulong gap_us, int count)
 
 START_TEST(test_polls_then_sleeps)
 {
-    /* Events 200 us apart with a 50 ms budget: after the first few waits
-     * have grown the polling time, events are found while polling. */
-    AdaptivePoll busy = { .max_ns = 50 * 1000 * 1000 };
+    /* Events 200 us apart with no limit (each wait still spins at most
+     * POLL_SPIN_CAP_NS, without overflowing the deadline): after the first
+     * few waits have grown the polling time, events are found while
+     * polling. */
+    AdaptivePoll busy = { .max_ns = G_MAXINT64 };
     /* Polling off: every wait sleeps. */
     AdaptivePoll off = { .max_ns = 0 };
 
