@@ -63,6 +63,10 @@ typedef struct ColoFrameState {
     guint delay_source;          /* min-interval timer */
     guint timeout_source;        /* checkpoint-timeout timer */
     unsigned broadcasting;       /* broadcasts not finished yet */
+    gboolean again_quiet;        /* mode none: a request came during a
+                                  * broadcast; answer it when it is over */
+    gboolean again_done;         /* secondary: a checkpoint-done came during
+                                  * a broadcast; broadcast once more then */
     GPid exec_pid;               /* driver exec: the running command */
 
     ColoStats stats;
@@ -261,7 +265,26 @@ static void schedule_pending(void)
     schedule_pending_full(FALSE);
 }
 
-static void broadcast_finish(Broadcast *b)
+/* The last broadcast is over: what came in meanwhile and was held back
+ * (at most one of each kind, however many came) goes out now. */
+static void broadcast_again(void)
+{
+    if (frame.again_quiet) {
+        frame.again_quiet = FALSE;
+        if (frame.mode == COLO_MODE_NONE && !frame.failover) {
+            broadcast(COLO_EVENT_CHECKPOINT, TRUE);
+        }
+    }
+    if (frame.again_done) {
+        frame.again_done = FALSE;
+        if (frame.mode == COLO_MODE_SECONDARY && !frame.failover) {
+            frame.stats.completed++;
+            broadcast(COLO_EVENT_CHECKPOINT, FALSE);
+        }
+    }
+}
+
+static void broadcast_finish_one(Broadcast *b)
 {
     ColoEvent event = b->event;
     gboolean quiet = b->quiet;
@@ -289,6 +312,16 @@ static void broadcast_finish(Broadcast *b)
         emit_simple_event("COLO_CHECKPOINT_DONE", data);
         frame.start_us = 0;
         schedule_pending();
+    }
+}
+
+/* Ends broadcast 'b' (its events first), then starts what was held back
+ * for the moment no broadcast runs. */
+static void broadcast_finish(Broadcast *b)
+{
+    broadcast_finish_one(b);
+    if (!frame.broadcasting) {
+        broadcast_again();
     }
 }
 
@@ -429,6 +462,11 @@ static gboolean request_in_main(gpointer data)
         frame.stats.ignored++;
         if (!frame.broadcasting) {
             broadcast(COLO_EVENT_CHECKPOINT, TRUE);
+        } else {
+            /* Listeners may have taken this request's frames after their
+             * part of the running broadcast: answer it again once that
+             * is over, however many requests come until then. */
+            frame.again_quiet = TRUE;
         }
     } else {
         if (frame.in_flight || frame.pending || frame.broadcasting) {
@@ -485,6 +523,14 @@ void colo_checkpoint_done(gboolean ok, const char *error)
         return;
     }
     frame.in_flight = FALSE;
+    if (frame.mode == COLO_MODE_SECONDARY && frame.broadcasting) {
+        /* A secondary is told of each checkpoint by its management
+         * (x-colo-checkpoint-done); however fast those come, one
+         * broadcast runs and at most one more follows it. */
+        frame.again_done = TRUE;
+        frame.stats.coalesced++;
+        return;
+    }
     frame.stats.completed++;
     broadcast(COLO_EVENT_CHECKPOINT, FALSE);
 }
