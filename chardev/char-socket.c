@@ -19,7 +19,8 @@
  * a failure is a creation error ("Failed to connect to 'H:P': Connection
  * refused", as QEMU).  With reconnect=N (or reconnect-ms) it connects
  * asynchronously and retries every N seconds, logging failures through a
- * rate limit, also after a connection is lost.
+ * rate limit, also after a connection is lost; a host name is then looked
+ * up in a thread (CsLookup), never in the loop.
  *
  * I/O happens in the context the chardev is attached to (char.c moves it):
  * one custom GSource per attachment holds the listening fds, the
@@ -65,6 +66,8 @@
 #include <poll.h>
 #include <stddef.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -152,6 +155,8 @@ struct _CharSocket {
     gboolean announce_open;   /* owe the frontend an OPENED */
     gboolean paused;          /* frontend paused reading */
     gboolean hup_seen;        /* peer hung up while we were not reading */
+    struct CsLookup *lookup;  /* CONNECTING: a name being resolved (fd is
+                               * its eventfd), else NULL */
     GArray *addrs;            /* of CharSocketAddr, client attempt */
     guint addr_idx;           /* next address to try */
     int connect_errno;        /* last connect() failure */
@@ -322,20 +327,51 @@ static int cs_family(CharSocket *s)
     return AF_UNSPEC;
 }
 
-/* Resolves the client's target into s->addrs.  Slow path; getaddrinfo()
- * may block on a DNS name (XXX: numeric or /etc/hosts names are instant,
- * which is what COLO set-ups use). */
+/* Appends the usable addresses of 'res' to s->addrs. */
+static void cs_addrs_from(CharSocket *s, const struct addrinfo *res)
+{
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        CharSocketAddr a = { 0 };
+
+        if (ai->ai_addrlen > sizeof(a.ss)) {
+            continue;
+        }
+        memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
+        a.len = ai->ai_addrlen;
+        g_array_append_val(s->addrs, a);
+    }
+}
+
+static void cs_addrs_reset(CharSocket *s)
+{
+    if (!s->addrs) {
+        s->addrs = g_array_new(FALSE, TRUE, sizeof(CharSocketAddr));
+    }
+    g_array_set_size(s->addrs, 0);
+    s->addr_idx = 0;
+}
+
+/* The host is an address (or empty: loopback), not a name to look up. */
+static gboolean cs_host_is_numeric(const char *host)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+
+    return !*host || inet_pton(AF_INET, host, &a4) == 1 ||
+           inet_pton(AF_INET6, host, &a6) == 1;
+}
+
+/* Resolves the client's target into s->addrs.  May block on a DNS name:
+ * used only while the chardev is created (a client without reconnect
+ * connects then, as in QEMU, and a failure is a creation error); later
+ * attempts look names up in a thread (cs_lookup_start()). */
 static gboolean cs_resolve_client(CharSocket *s, GError **errp)
 {
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
     struct addrinfo *res = NULL;
     int r;
 
-    if (!s->addrs) {
-        s->addrs = g_array_new(FALSE, TRUE, sizeof(CharSocketAddr));
-    }
-    g_array_set_size(s->addrs, 0);
-    s->addr_idx = 0;
+    cs_addrs_reset(s);
     if (s->is_unix) {
         CharSocketAddr a = { 0 };
 
@@ -352,16 +388,7 @@ static gboolean cs_resolve_client(CharSocket *s, GError **errp)
                    gai_strerror(r));
         return FALSE;
     }
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        CharSocketAddr a = { 0 };
-
-        if (ai->ai_addrlen > sizeof(a.ss)) {
-            continue;
-        }
-        memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
-        a.len = ai->ai_addrlen;
-        g_array_append_val(s->addrs, a);
-    }
+    cs_addrs_from(s, res);
     freeaddrinfo(res);
     if (s->addrs->len == 0) {
         error_setg(errp, "address resolution failed for %s: no address",
@@ -369,6 +396,60 @@ static gboolean cs_resolve_client(CharSocket *s, GError **errp)
         return FALSE;
     }
     return TRUE;
+}
+
+/*
+ * A name looked up in a thread of its own, so that a slow or dead DNS
+ * server never stalls the loop the chardev runs in (and everything else
+ * on it: QMP, the packet path).  The job is shared by the chardev and the
+ * thread (refcounted); the thread signals completion on an eventfd that
+ * the chardev polls like a connecting socket, and has its own copy of the
+ * eventfd, so a chardev that gives up (closed, deleted) just drops its
+ * reference and the thread finishes alone.  At most one per chardev.
+ */
+typedef struct CsLookup {
+    gint ref;
+    char *host;
+    char *port;
+    int family;
+    int efd;                  /* the thread's copy of the eventfd */
+    int gai;                  /* getaddrinfo() result, then ... */
+    struct addrinfo *res;     /* ... its addresses (after the signal) */
+} CsLookup;
+
+static void cs_lookup_unref(CsLookup *l)
+{
+    if (g_atomic_int_dec_and_test(&l->ref)) {
+        if (l->res) {
+            freeaddrinfo(l->res);
+        }
+        g_free(l->host);
+        g_free(l->port);
+        g_free(l);
+    }
+}
+
+static gpointer cs_lookup_thread(gpointer opaque)
+{
+    CsLookup *l = opaque;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+                              .ai_family = l->family };
+
+    l->gai = getaddrinfo(l->host, l->port, &hints, &l->res);
+    /* the write orders the result before the chardev's read of it */
+    eventfd_write(l->efd, 1);
+    close(l->efd);
+    cs_lookup_unref(l);
+    return NULL;
+}
+
+/* Drops the lookup in progress, if any (the fd is closed by the caller). */
+static void cs_lookup_drop(CharSocket *s)
+{
+    if (s->lookup) {
+        cs_lookup_unref(s->lookup);
+        s->lookup = NULL;
+    }
 }
 
 /* --- listening ----------------------------------------------------------- */
@@ -634,6 +715,7 @@ static void cs_close_conn(CharSocket *s, gboolean emit)
         close(s->fd);
         s->fd = -1;
     }
+    cs_lookup_drop(s);
     s->state = CS_DISCONNECTED;
     g_atomic_int_set(&s->connected, 0);
     s->olen = 0;
@@ -687,11 +769,91 @@ static void cs_connect_failed(CharSocket *s, const char *why)
     cs_update_timer(s);
 }
 
-/* Starts an asynchronous connect round over every resolved address. */
+/* Starts looking the client's host name up in a thread; ends CONNECTING
+ * (cs_lookup_finish() follows) or failed. */
+static void cs_lookup_start(CharSocket *s)
+{
+    g_autoptr(GError) err = NULL;
+    CsLookup *l;
+    GThread *th;
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int efd2 = efd < 0 ? -1 : fcntl(efd, F_DUPFD_CLOEXEC, 0);
+
+    if (efd2 < 0) {
+        int e = errno;
+
+        if (efd >= 0) {
+            close(efd);
+        }
+        cs_connect_failed(s, g_strerror(e));
+        return;
+    }
+    l = g_new0(CsLookup, 1);
+    l->ref = 2;                 /* the chardev's and the thread's */
+    l->host = g_strdup(s->host);
+    l->port = g_strdup(s->port);
+    l->family = cs_family(s);
+    l->efd = efd2;
+    th = g_thread_try_new("chardev-lookup", cs_lookup_thread, l, &err);
+    if (!th) {
+        close(efd2);
+        close(efd);
+        l->ref = 1;
+        cs_lookup_unref(l);
+        cs_connect_failed(s, err->message);
+        return;
+    }
+    g_thread_unref(th);         /* detached: it ends by itself */
+    s->lookup = l;
+    s->fd = efd;
+    s->state = CS_CONNECTING;
+    cs_update_watch(s);
+}
+
+/* The lookup thread is done: connect to what it found. */
+static void cs_lookup_finish(CharSocket *s)
+{
+    CsLookup *l = s->lookup;
+    g_autofree char *why = NULL;
+
+    if (s->conn_tag && s->src) {
+        g_source_remove_unix_fd(s->src, s->conn_tag);
+    }
+    s->conn_tag = NULL;
+    s->conn_events = 0;
+    close(s->fd);
+    s->fd = -1;
+    s->lookup = NULL;
+    s->state = CS_DISCONNECTED;
+    cs_addrs_reset(s);
+    if (l->gai != 0) {
+        why = g_strdup_printf("address resolution failed: %s",
+                              gai_strerror(l->gai));
+    } else {
+        cs_addrs_from(s, l->res);
+        if (s->addrs->len == 0) {
+            why = g_strdup("address resolution failed: no address");
+        }
+    }
+    cs_lookup_unref(l);
+    if (why) {
+        cs_connect_failed(s, why);
+        return;
+    }
+    s->connect_errno = ECONNREFUSED;
+    cs_connect_next(s);
+}
+
+/* Starts an asynchronous connect round over every resolved address (a
+ * host name is looked up in a thread first). */
 static void cs_connect_start(CharSocket *s)
 {
     g_autoptr(GError) err = NULL;
 
+    if (!s->is_unix && !cs_host_is_numeric(s->host)) {
+        cs_lookup_start(s);
+        return;
+    }
     if (!cs_resolve_client(s, &err)) {
         cs_connect_failed(s, err->message);
         return;
@@ -1028,7 +1190,7 @@ static void cs_update_watch(CharSocket *s)
         }
     }
     if (s->state == CS_CONNECTING) {
-        ev = G_IO_OUT;
+        ev = s->lookup ? G_IO_IN : G_IO_OUT;
     } else if (s->state == CS_CONNECTED && !s->pending_close) {
         if (cs_reading(s)) {
             ev |= G_IO_IN;
@@ -1131,7 +1293,11 @@ static void cs_dispatch(CharSocket *s, GSource *src)
         GIOCondition rev = g_source_query_unix_fd(src, s->conn_tag);
 
         if (s->state == CS_CONNECTING && rev) {
-            cs_connect_finish(s);
+            if (s->lookup) {
+                cs_lookup_finish(s);
+            } else {
+                cs_connect_finish(s);
+            }
             if (s->src != src) {
                 return;
             }
@@ -1474,6 +1640,7 @@ static void cs_close_all(CharSocket *s)
         close(s->fd);
         s->fd = -1;
     }
+    cs_lookup_drop(s);
     s->state = CS_DISCONNECTED;
     g_atomic_int_set(&s->connected, 0);
     cs_close_listen(s);

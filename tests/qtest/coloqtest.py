@@ -64,7 +64,8 @@ __all__ = [
     'recv_frame', 'expect_no_frame', 'recv_exact',
     'free_tcp_port', 'free_tcp_ports', 'unix_listen', 'accept',
     'connect_unix', 'connect_tcp', 'wait_for',
-    'skip', 'need_root', 'need_netns', 'need_qemu', 'need_types',
+    'skip', 'need_root', 'need_netns', 'enter_netns', 'need_qemu',
+    'need_types',
     'need_binary', 'qemu_binary',
     'object_types', 'netdev_types', 'device_types', 'have_type',
     'NetNS', 'run_tests', 'check', 'check_eq', 'expect_qmp_error',
@@ -284,6 +285,31 @@ def need_netns():
             subprocess.run(['ip', 'netns', 'del', name], capture_output=True)
     if not _netns_ok:
         raise Skip('network namespaces unavailable (ip netns add failed)')
+
+
+def enter_netns(*setup):
+    """Moves this test process into a new network namespace (loopback up,
+    then each command of 'setup' run there, e.g. ['ip', 'route', ...]);
+    every process it starts afterwards runs there too.  Skips without
+    namespaces."""
+    import ctypes
+    need_netns()
+    name = f'cq{os.getpid()}self'
+    subprocess.run(['ip', 'netns', 'add', name], check=True)
+    try:
+        for cmd in (['ip', 'link', 'set', 'lo', 'up'],) + tuple(setup):
+            subprocess.run(['ip', 'netns', 'exec', name] + list(cmd),
+                           check=True)
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f'/run/netns/{name}', os.O_RDONLY)
+        try:
+            if libc.setns(fd, 0x40000000) != 0:      # CLONE_NEWNET
+                raise OSError(ctypes.get_errno(), 'setns')
+        finally:
+            os.close(fd)
+    finally:
+        # the namespace lives on while this process is in it
+        subprocess.run(['ip', 'netns', 'del', name], capture_output=True)
 
 
 def qemu_binary():

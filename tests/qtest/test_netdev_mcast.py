@@ -12,37 +12,9 @@ pair.
                                           \\== [colo-proxy n1 | d1] --unix-- test
 """
 
-import ctypes
 import os
-import subprocess
 
 from coloqtest import *
-
-CLONE_NEWNET = 0x40000000
-
-
-def enter_netns():
-    """Moves this process into a new namespace with a multicast-capable
-    loopback; every process started after this runs there too."""
-    need_netns()
-    name = f'cqmc{os.getpid()}'
-    subprocess.run(['ip', 'netns', 'add', name], check=True)
-    try:
-        for cmd in (['ip', 'link', 'set', 'lo', 'up'],
-                    ['ip', 'link', 'set', 'lo', 'multicast', 'on'],
-                    ['ip', 'route', 'add', '224.0.0.0/4', 'dev', 'lo']):
-            subprocess.run(['ip', 'netns', 'exec', name] + cmd, check=True)
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(f'/run/netns/{name}', os.O_RDONLY)
-        try:
-            check(libc.setns(fd, CLONE_NEWNET) == 0,
-                  f'setns: {os.strerror(ctypes.get_errno())}')
-        finally:
-            os.close(fd)
-    finally:
-        # the namespace lives on while this process is in it
-        subprocess.run(['ip', 'netns', 'del', name], capture_output=True)
-
 
 def proxy_member(group, dev):
     d = tmpdir()
@@ -65,7 +37,9 @@ def recv_other(sock, own, timeout=5):
 def test_mcast_bus_with_qemu():
     need_qemu()
     need_types('socket', option='-netdev')
-    enter_netns()
+    # a namespace whose loopback carries multicast
+    enter_netns(['ip', 'link', 'set', 'lo', 'multicast', 'on'],
+                ['ip', 'route', 'add', '224.0.0.0/4', 'dev', 'lo'])
     port = free_tcp_port()
     group = f'230.0.0.1:{port}'
     tp = free_tcp_port()
