@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "chardev/char.h"
 #include "net/frame.h"
 #include "util/error.h"
@@ -995,12 +996,5 @@ static Suite *chardev_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(chardev_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(chardev_suite());
 }

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 
+#include "check-main.h"
 #include "colo/colo.h"
 #include "qom/object.h"
 
@@ -40,6 +41,15 @@ static void listen_on(Counter *c, GMainContext *ctx)
     colo_add_listener(&c->l);
 }
 
+/* Unregisters 'c' and lets what its context still holds run. */
+static void unlisten(Counter *c, GMainContext *ctx)
+{
+    colo_remove_listener(&c->l);
+    drain(ctx);
+    drain(NULL);
+    g_main_context_unref(ctx);
+}
+
 /* Mode none: a request is answered by a release-only broadcast.  Requests
  * that come while it runs are answered by one more broadcast when it is
  * over (their frames may have been queued after the listener's part of
@@ -66,10 +76,7 @@ START_TEST(test_mode_none_request_during_broadcast)
     drain(NULL);
     drain(other);
     ck_assert_int_eq(c.checkpoints, 2);
-    colo_remove_listener(&c.l);
-    drain(other);
-    drain(NULL);
-    g_main_context_unref(other);
+    unlisten(&c, other);
 }
 END_TEST
 
@@ -101,11 +108,8 @@ START_TEST(test_secondary_done_storm)
     drain(NULL);
     drain(other);
     ck_assert_int_eq(c.checkpoints, 3);
-    colo_remove_listener(&c.l);
-    drain(other);
-    drain(NULL);
+    unlisten(&c, other);
     ck_assert(user_object_delete(OBJECT_KIND_OBJECT, "f0", NULL));
-    g_main_context_unref(other);
 }
 END_TEST
 
@@ -122,11 +126,5 @@ static Suite *colo_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(colo_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(colo_suite());
 }

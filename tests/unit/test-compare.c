@@ -16,6 +16,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "net/compare.h"
 #include "net/packet.h"
 
@@ -1422,12 +1423,5 @@ static Suite *compare_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(compare_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(compare_suite());
 }

@@ -12,6 +12,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "net/conntrack.h"
 #include "net/packet.h"
 #include "golden-frames.h"
@@ -564,12 +565,5 @@ static Suite *conntrack_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(conntrack_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(conntrack_suite());
 }

@@ -20,6 +20,7 @@
 #include <linux/virtio_net.h>
 #include <sys/socket.h>
 
+#include "check-main.h"
 #include "net/fdio.h"
 #include "util/error.h"
 
@@ -358,12 +359,5 @@ static Suite *fdio_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fdio_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(fdio_suite());
 }

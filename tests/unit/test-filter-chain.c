@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "net/filter.h"
 #include "net/net.h"
 #include "util/error.h"
@@ -838,15 +839,8 @@ static Suite *filter_chain_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
     object_type_register(OBJECT_KIND_NETDEV, "test-netdev", TEST_TYPE_CLIENT);
     object_type_register(OBJECT_KIND_DEVICE, "test-nic", TEST_TYPE_CLIENT);
     object_type_register(OBJECT_KIND_OBJECT, "test-filter", TEST_TYPE_FILTER);
-    sr = srunner_create(filter_chain_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(filter_chain_suite());
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <json-glib/json-glib.h>
 
+#include "check-main.h"
 #include "chardev/char.h"
 #include "net/filter-mirror.h"
 #include "net/net.h"
@@ -562,14 +563,7 @@ static Suite *filter_mirror_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
     object_type_register(OBJECT_KIND_NETDEV, "test-netdev", TEST_TYPE_CLIENT);
     object_type_register(OBJECT_KIND_DEVICE, "test-nic", TEST_TYPE_CLIENT);
-    sr = srunner_create(filter_mirror_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(filter_mirror_suite());
 }

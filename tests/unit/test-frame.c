@@ -11,6 +11,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "net/frame.h"
 #include "util/error.h"
 
@@ -692,12 +693,5 @@ static Suite *frame_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(frame_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(frame_suite());
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "util/iothread.h"
 #include "util/error.h"
 
@@ -189,12 +190,5 @@ static Suite *iothread_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(iothread_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(iothread_suite());
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "util/keyval.h"
 #include "util/error.h"
 
@@ -351,12 +352,5 @@ static Suite *keyval_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(keyval_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(keyval_suite());
 }

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "net/net.h"
 #include "net/queue.h"
 #include "util/error.h"
@@ -443,14 +444,7 @@ static Suite *netqueue_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
     object_type_register(OBJECT_KIND_NETDEV, "test-netdev", TEST_TYPE_CLIENT);
     object_type_register(OBJECT_KIND_DEVICE, "test-nic", TEST_TYPE_CLIENT);
-    sr = srunner_create(netqueue_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(netqueue_suite());
 }

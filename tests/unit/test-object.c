@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "qom/object.h"
 #include "util/error.h"
 
@@ -689,12 +690,5 @@ static Suite *object_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(object_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(object_suite());
 }

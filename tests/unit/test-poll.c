@@ -7,6 +7,7 @@
 #include <glib-unix.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "util/poll.h"
 
 START_TEST(test_adjust_rule)
@@ -156,11 +157,5 @@ static Suite *poll_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(poll_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(poll_suite());
 }

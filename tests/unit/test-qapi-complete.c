@@ -12,6 +12,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "monitor/qmp-internal.h"
 
 START_TEST(test_commands_implemented)
@@ -79,11 +80,5 @@ static Suite *qapi_complete_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(qapi_complete_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(qapi_complete_suite());
 }

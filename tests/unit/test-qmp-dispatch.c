@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <glib/gstdio.h>
 
+#include "check-main.h"
 #include "monitor/qmp-internal.h"
 
 static int shutdown_requests;
@@ -1090,11 +1091,5 @@ static Suite *qmp_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(qmp_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(qmp_suite());
 }

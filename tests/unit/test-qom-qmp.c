@@ -14,6 +14,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "check-main.h"
 #include "monitor/qmp.h"
 #include "qom/object.h"
 #include "qom/qom-qmp.h"
@@ -531,12 +532,5 @@ static Suite *qom_qmp_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(qom_qmp_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(qom_qmp_suite());
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check-main.h"
 #include "util/log.h"
 #include "util/error.h"
 
@@ -162,12 +163,5 @@ static Suite *ratelimit_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ratelimit_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(ratelimit_suite());
 }

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check-main.h"
 #include "net/checksum.h"
 #include "net/packet.h"
 #include "net/rewriter.h"
@@ -945,12 +946,5 @@ static Suite *rewriter_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(rewriter_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(rewriter_suite());
 }
