@@ -10,6 +10,9 @@
 #        libslirp-dev check
 # Tests: python3 iproute2 qemu-system-x86 tshark (pcap reading) clang ethtool
 #        libclang-rt-14-dev (fuzzing, sanitizers) procps
+#        libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients (the
+#        docs/libvirt.md domains, run by a private libvirtd; not the
+#        -system package, which needs systemd)
 set -e
 mode=install
 case "$1" in
@@ -18,7 +21,7 @@ case "$1" in
 esac
 
 build_pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev libslirp-dev check"
-test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping"
+test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 
 missing=
 for p in $build_pkgs; do
