@@ -32,7 +32,9 @@ microseconds and now and then a whole scheduler tick; QEMU's
 colo-compare runs on the iothread's GLib context, which never polls,
 so the options change nothing for it.  Our latency with the default
 iothread is printed as well, and the compare's CPU use during the paced
-runs (what the polling costs).  With 2 or more CPUs, the compare runs on
+runs (what the polling costs), and the floor: bench/null-compare, which
+forwards primary_in to outdev as soon as secondary_in has caught up,
+spinning and sleeping (--no-floor to skip).  With 2 or more CPUs, the compare runs on
 the last CPU and the load generator on CPU 0 in the latency runs, so
 that a polling thread and the generator never share a CPU (--no-pin to
 let the scheduler choose); the throughput runs are never pinned.
@@ -92,6 +94,18 @@ PIN_LOAD = []
 def start(kind, build, ports, iothread_opts=None, pinned=False):
     compare = ('colo-compare,id=comp0,primary_in=pri,secondary_in=sec,'
                'outdev=out,iothread=t0')
+    if kind.startswith('null'):
+        argv = [os.path.join(build, 'bench', 'null-compare'),
+                '--pri', str(ports[0]), '--sec', str(ports[1]),
+                '--out', str(ports[2])]
+        if kind == 'null-spin':
+            argv.append('--spin')
+        p = subprocess.Popen(NICE + (PIN_COMPARE if pinned else []) + argv,
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        time.sleep(0.2)
+        return p
     if kind == 'colo-proxy':
         argv = [os.path.join(build, 'system', 'colo-proxy')]
     else:
@@ -181,6 +195,9 @@ def main():
                     help='iothread options of both compares in the '
                     'throughput runs (default: none, QEMU\'s defaults)')
     ap.add_argument('--no-pin', action='store_true')
+    ap.add_argument('--no-floor', action='store_true',
+                    help='skip the null compare (bench/null-compare) that '
+                    'shows what the harness and the wake-ups cost alone')
     ap.add_argument('--no-qemu', action='store_true')
     ap.add_argument('--nice', type=int,
                     help='run the compares and the load at this nice level '
@@ -223,6 +240,10 @@ def main():
     series = [(k, k, args.latency_iothread) for k in kinds]
     if args.latency_iothread:
         series.insert(1, ('colo-proxy (default iothread)', 'colo-proxy', ''))
+    if not args.no_floor and os.access(os.path.join(build, 'bench',
+                                                    'null-compare'), os.X_OK):
+        series += [('floor: null compare, spinning', 'null-spin', ''),
+                   ('floor: null compare, sleeping', 'null', '')]
     for name, k, opts in series:
         rs = [run_load(k, build, 64, args.rate_count, args.flows,
                        args.window, args.rate, opts)
@@ -251,7 +272,7 @@ def main():
           f'{args.latency_iothread or "(defaults)"}:')
     for name in lat:
         r = lat[name]
-        print(f'  {name:<30} p50 {r["p50_us"]:6.1f} us  '
+        print(f'  {name:<31} p50 {r["p50_us"]:6.1f} us  '
               f'p99 {r["p99_us"]:6.1f} us  at {r["fps"]:.0f}/s  '
               f'CPU {r["cpu_pct"]:3.0f}%  lost {r["missing"]}  '
               f'failed runs {r["failed_runs"]}')
