@@ -1,7 +1,7 @@
 /*
  * qom/qom-qmp.c - QMP commands of the object model (schema: qapi/qom.json):
  * object-add, object-del, qom-list, qom-get, qom-set, qom-list-types and
- * qom-list-properties.
+ * qom-list-properties; query-iothreads.
  *
  * object-add turns its JSON arguments into the same key -> string map that
  * -object builds (bool -> "on"/"off", numbers -> decimal, nested objects ->
@@ -40,6 +40,7 @@
 #include "qom/object.h"
 #include "qom/qom-qmp.h"
 #include "util/error.h"
+#include "util/iothread.h"
 
 /* --- JSON <-> property strings ----------------------------------------- */
 
@@ -813,5 +814,43 @@ gboolean qmp_qom_list_properties(JsonObject *args, JsonNode **ret,
     g_type_class_unref(klass);
     *ret = json_node_init_array(json_node_alloc(), arr);
     json_array_unref(arr);
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------
+ * query-iothreads: QEMU's list, with the polling counters.
+ */
+gboolean qmp_query_iothreads(JsonObject *args, JsonNode **ret, GError **errp)
+{
+    JsonArray *a = json_array_new();
+    GList *objs = user_object_list(OBJECT_KIND_OBJECT);
+
+    (void) args;
+    (void) errp;
+    for (GList *l = objs; l; l = l->next) {
+        JsonObject *o;
+        IOThreadInfo info;
+
+        if (!IO_IS_THREAD(l->data)) {
+            continue;
+        }
+        iothread_get_info(IO_THREAD(l->data), &info);
+        o = json_object_new();
+        json_object_set_string_member(o, "id",
+                                      user_object_get_id(l->data));
+        json_object_set_int_member(o, "thread-id", info.thread_id);
+        json_object_set_int_member(o, "poll-max-ns", info.poll_max_ns);
+        json_object_set_int_member(o, "poll-grow", info.poll_grow);
+        json_object_set_int_member(o, "poll-shrink", info.poll_shrink);
+        json_object_set_int_member(o, "aio-max-batch", info.aio_max_batch);
+        json_object_set_int_member(o, "poll-ns", info.poll_ns);
+        json_object_set_int_member(o, "waits", (gint64) info.waits);
+        json_object_set_int_member(o, "found-polling",
+                                   (gint64) info.found_polling);
+        json_array_add_object_element(a, o);
+    }
+    g_list_free(objs);
+    *ret = json_node_init_array(json_node_alloc(), a);
+    json_array_unref(a);
     return TRUE;
 }

@@ -24,6 +24,9 @@
  * attached to the iothread's context, so a stop can never race with the
  * loop starting.  (Compiled into the qom library: it is a QOM type.)
  */
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "util/iothread.h"
 #include "util/error.h"
 #include "util/poll.h"
@@ -43,6 +46,7 @@ struct _IOThread {
     GMainContext *ctx;        /* the thread's context; NULL before complete */
     GMainLoop *loop;          /* runs 'ctx' in 'thread' */
     GThread *thread;          /* NULL when not running */
+    gint64 thread_id;         /* its kernel thread id (atomic), 0 before */
 };
 
 G_DEFINE_TYPE(IOThread, iothread, USER_TYPE_OBJECT)
@@ -65,6 +69,8 @@ static gpointer iothread_thread_fn(gpointer opaque)
 {
     IOThread *iot = opaque;
 
+    __atomic_store_n(&iot->thread_id, (gint64) syscall(SYS_gettid),
+                     __ATOMIC_RELAXED);
     g_main_context_push_thread_default(iot->ctx);
     adaptive_poll_enter(iot->ctx, &iot->poll);
     g_main_loop_run(iot->loop);
@@ -226,6 +232,21 @@ GMainContext *iothread_get_context(IOThread *iot)
 {
     g_return_val_if_fail(IO_IS_THREAD(iot), NULL);
     return iot->ctx;
+}
+
+void iothread_get_info(IOThread *iot, IOThreadInfo *info)
+{
+    g_return_if_fail(IO_IS_THREAD(iot));
+    info->thread_id = __atomic_load_n(&iot->thread_id, __ATOMIC_RELAXED);
+    info->poll_max_ns = __atomic_load_n(&iot->poll.max_ns, __ATOMIC_RELAXED);
+    info->poll_grow = __atomic_load_n(&iot->poll.grow, __ATOMIC_RELAXED);
+    info->poll_shrink = __atomic_load_n(&iot->poll.shrink, __ATOMIC_RELAXED);
+    info->aio_max_batch = __atomic_load_n(&iot->aio_max_batch,
+                                          __ATOMIC_RELAXED);
+    info->poll_ns = __atomic_load_n(&iot->poll.ns, __ATOMIC_RELAXED);
+    info->waits = __atomic_load_n(&iot->poll.waits, __ATOMIC_RELAXED);
+    info->found_polling = __atomic_load_n(&iot->poll.found_polling,
+                                          __ATOMIC_RELAXED);
 }
 
 typedef struct RunSync {

@@ -65,7 +65,8 @@ static gint adaptive_poll_func(GPollFD *fds, guint nfds, gint timeout)
         }
     }
     if (r > 0) {
-        ap->found_polling++;
+        __atomic_store_n(&ap->found_polling, ap->found_polling + 1,
+                         __ATOMIC_RELAXED);
     } else if (r == 0) {
         gint rest = timeout;
 
@@ -75,15 +76,16 @@ static gint adaptive_poll_func(GPollFD *fds, guint nfds, gint timeout)
         }
         r = g_poll(fds, nfds, rest);
     }
-    ap->waits++;
+    __atomic_store_n(&ap->waits, ap->waits + 1, __ATOMIC_RELAXED);
     elapsed = now_ns() - start;
-    ap->ns = adaptive_poll_adjust(ap->ns, elapsed,
+    elapsed = adaptive_poll_adjust(ap->ns, elapsed,
                                   __atomic_load_n(&ap->max_ns,
                                                   __ATOMIC_RELAXED),
                                   __atomic_load_n(&ap->grow,
                                                   __ATOMIC_RELAXED),
                                   __atomic_load_n(&ap->shrink,
                                                   __ATOMIC_RELAXED));
+    __atomic_store_n(&ap->ns, elapsed, __ATOMIC_RELAXED);
     return r;
 }
 

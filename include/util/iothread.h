@@ -21,6 +21,21 @@
 #define TYPE_IOTHREAD (iothread_get_type())
 G_DECLARE_FINAL_TYPE(IOThread, iothread, IO, THREAD, UserObject)
 
+/* What query-iothreads shows (QEMU's IOThreadInfo, and the polling). */
+typedef struct IOThreadInfo {
+    gint64 thread_id;         /* kernel thread id; 0 before it started */
+    gint64 poll_max_ns;
+    gint64 poll_grow;
+    gint64 poll_shrink;
+    gint64 aio_max_batch;
+    gint64 poll_ns;           /* the polling time now (adaptive) */
+    guint64 waits;            /* waits that could block */
+    guint64 found_polling;    /* ... that ended while polling */
+} IOThreadInfo;
+
+/* Any thread. */
+void iothread_get_info(IOThread *iot, IOThreadInfo *info);
+
 /* The thread's context (borrowed; valid while the object lives). */
 GMainContext *iothread_get_context(IOThread *iot);
 /* Runs 'fn(data)' in the iothread and waits for it to return.  Must not be

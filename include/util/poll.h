@@ -27,8 +27,9 @@
  * POLL_SPIN_CAP_NS whatever max_ns says.
  *
  * Threads: the settings are written by any thread (relaxed atomics; a
- * change takes effect at the next wait); 'ns' and the counters belong to
- * the polling thread, and are read elsewhere only as statistics.
+ * change takes effect at the next wait); 'ns' and the counters are written
+ * by the polling thread only (relaxed atomic stores), and read elsewhere
+ * with relaxed atomic loads, as statistics.
  */
 #ifndef UTIL_POLL_H
 #define UTIL_POLL_H
