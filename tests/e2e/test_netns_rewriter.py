@@ -618,6 +618,13 @@ def test_rewriter_two_stacks():
                 break
             time.sleep(0.2)
         log(f'rewriter: {st}')
+        if st['closed-fin'] < N_CONN + N_GCONN:
+            # which teardowns were not counted (now and then one is not;
+            # two fail the check below: a flake still to explain)
+            open_conns = [c for c in secondary.qmp.cmd(
+                'query-colo-rewriter-connections', id='rew0')
+                if c['state'] != 'closed']
+            log(f'connections not closed by FIN: {open_conns}')
         reader.stop = True
         reader.join(5)
         out_sock.close()

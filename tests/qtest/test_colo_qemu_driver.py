@@ -377,6 +377,11 @@ def test_triggered_checkpoints():
     """Five triggered checkpoints commit, each on its RESUME."""
     qemu, proxy = setup(status='colo')   # COLO already running (line 46)
     try:
+        # the driver connects when the colo-frame is created, but not
+        # synchronously: a checkpoint asked for before its handshake is
+        # done skips the per-checkpoint query-migrate checked below
+        wait_for(lambda: 'query-migrate' in qemu.names(),
+                 what='the driver connected to QEMU')
         times = []
         for k in range(5):
             ev, dt = checkpoint(proxy)
