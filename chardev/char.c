@@ -29,6 +29,7 @@
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
 #include "util/error.h"
+#include "util/iothread.h"
 #include "util/stats.h"
 
 typedef struct ChardevPrivate {
@@ -357,9 +358,6 @@ typedef struct ChardevSyncCall {
     void (*fn)(Chardev *chr, GMainContext *ctx);
     Chardev *chr;
     GMainContext *ctx;
-    GMutex lock;
-    GCond cond;
-    gboolean done;
 } ChardevSyncCall;
 
 static gboolean chardev_sync_call_cb(gpointer opaque)
@@ -367,19 +365,13 @@ static gboolean chardev_sync_call_cb(gpointer opaque)
     ChardevSyncCall *call = opaque;
 
     call->fn(call->chr, call->ctx);
-    g_mutex_lock(&call->lock);
-    call->done = TRUE;
-    g_cond_signal(&call->cond);
-    g_mutex_unlock(&call->lock);
     return G_SOURCE_REMOVE;
 }
 
 /*
  * Runs 'fn(chr, ctx)' with 'ctx' owned: directly if this thread owns it or
  * can acquire it (nobody iterates it right now, so nothing dispatches
- * concurrently), else by handing it to the owning thread and waiting.
- * The owner must not be waiting for this thread (the main thread hands
- * over to iothreads, never the reverse).
+ * concurrently), else in the thread that iterates it (context_run_sync()).
  */
 static void chardev_run_sync(GMainContext *ctx,
                              void (*fn)(Chardev *chr, GMainContext *ctx),
@@ -392,17 +384,7 @@ static void chardev_run_sync(GMainContext *ctx,
         g_main_context_release(ctx);
         return;
     }
-    g_mutex_init(&call.lock);
-    g_cond_init(&call.cond);
-    g_main_context_invoke_full(ctx, G_PRIORITY_HIGH, chardev_sync_call_cb,
-                               &call, NULL);
-    g_mutex_lock(&call.lock);
-    while (!call.done) {
-        g_cond_wait(&call.cond, &call.lock);
-    }
-    g_mutex_unlock(&call.lock);
-    g_mutex_clear(&call.lock);
-    g_cond_clear(&call.cond);
+    context_run_sync(ctx, chardev_sync_call_cb, &call);
 }
 
 static void chardev_do_attach(Chardev *chr, GMainContext *ctx)

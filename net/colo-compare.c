@@ -189,9 +189,6 @@ typedef struct SyncCall {
     void (*fn)(ColoCompareObj *s, void *data);
     ColoCompareObj *s;
     void *data;
-    GMutex lock;
-    GCond cond;
-    bool done;
 } SyncCall;
 
 static gboolean sync_call_cb(gpointer opaque)
@@ -199,39 +196,17 @@ static gboolean sync_call_cb(gpointer opaque)
     SyncCall *c = opaque;
 
     c->fn(c->s, c->data);
-    g_mutex_lock(&c->lock);
-    c->done = true;
-    g_cond_signal(&c->cond);
-    g_mutex_unlock(&c->lock);
     return G_SOURCE_REMOVE;
 }
 
-/* Runs fn(s, data) in the object's context and waits for it.  Main
- * thread (or the context's own thread, which runs it directly). */
+/* Runs fn(s, data) in the object's context and waits for it
+ * (context_run_sync()).  Main thread, or the context's own thread. */
 static void run_sync(ColoCompareObj *s, void (*fn)(ColoCompareObj *, void *),
                      void *data)
 {
     SyncCall c = { .fn = fn, .s = s, .data = data };
-    GSource *src;
 
-    if (g_main_context_is_owner(s->ctx)) {
-        fn(s, data);
-        return;
-    }
-    g_mutex_init(&c.lock);
-    g_cond_init(&c.cond);
-    src = g_idle_source_new();
-    g_source_set_priority(src, G_PRIORITY_HIGH);
-    g_source_set_callback(src, sync_call_cb, &c, NULL);
-    g_source_attach(src, s->ctx);
-    g_source_unref(src);
-    g_mutex_lock(&c.lock);
-    while (!c.done) {
-        g_cond_wait(&c.cond, &c.lock);
-    }
-    g_mutex_unlock(&c.lock);
-    g_mutex_clear(&c.lock);
-    g_cond_clear(&c.cond);
+    context_run_sync(s->ctx, sync_call_cb, &c);
 }
 
 static gpointer own_thread_fn(gpointer opaque)

@@ -257,7 +257,7 @@ typedef struct RunSync {
     gboolean done;            /* fn has returned */
 } RunSync;
 
-/* Runs in the iothread. */
+/* Runs in the context's thread. */
 static gboolean run_sync_cb(gpointer opaque)
 {
     RunSync *rs = opaque;
@@ -270,26 +270,17 @@ static gboolean run_sync_cb(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-/* Any thread but the iothread.  If the thread is not running (the object is
- * not complete) or the caller is the iothread itself, 'fn' runs directly. */
-void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data)
+void context_run_sync(GMainContext *ctx, GSourceFunc fn, gpointer data)
 {
     RunSync rs = { .fn = fn, .data = data };
-    GSource *src;
 
-    g_return_if_fail(IO_IS_THREAD(iot));
-    if (!iot->thread || g_main_context_is_owner(iot->ctx)) {
+    if (g_main_context_is_owner(ctx)) {
         fn(data);
         return;
     }
     g_mutex_init(&rs.lock);
     g_cond_init(&rs.cond);
-    src = g_idle_source_new();
-    g_source_set_priority(src, G_PRIORITY_HIGH);
-    g_source_set_callback(src, run_sync_cb, &rs, NULL);
-    g_source_attach(src, iot->ctx);
-    g_source_unref(src);
-
+    g_main_context_invoke_full(ctx, G_PRIORITY_HIGH, run_sync_cb, &rs, NULL);
     g_mutex_lock(&rs.lock);
     while (!rs.done) {
         g_cond_wait(&rs.cond, &rs.lock);
@@ -297,6 +288,18 @@ void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data)
     g_mutex_unlock(&rs.lock);
     g_mutex_clear(&rs.lock);
     g_cond_clear(&rs.cond);
+}
+
+/* Any thread.  While the thread does not run (before complete, after
+ * unparent) 'fn' runs directly. */
+void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data)
+{
+    g_return_if_fail(IO_IS_THREAD(iot));
+    if (!iot->thread) {
+        fn(data);
+        return;
+    }
+    context_run_sync(iot->ctx, fn, data);
 }
 
 GMainContext *main_context(void)

@@ -38,9 +38,17 @@ void iothread_get_info(IOThread *iot, IOThreadInfo *info);
 
 /* The thread's context (borrowed; valid while the object lives). */
 GMainContext *iothread_get_context(IOThread *iot);
-/* Runs 'fn(data)' in the iothread and waits for it to return.  Must not be
- * called from the iothread itself. */
+/* Runs 'fn(data)' in the iothread and waits for it to return (directly
+ * when called from the iothread itself, or before the thread runs). */
 void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data);
+
+/*
+ * Runs 'fn(data)' in the thread that iterates 'ctx' and waits for it
+ * (directly if that is the calling thread).  That thread must be running
+ * and must not be waiting for this one (the main thread hands work to
+ * iothreads, never the reverse).  Any thread.
+ */
+void context_run_sync(GMainContext *ctx, GSourceFunc fn, gpointer data);
 
 /* The main thread's context (g_main_context_default()). */
 GMainContext *main_context(void);
