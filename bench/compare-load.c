@@ -57,46 +57,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define CHUNK       (256 * 1024)
 #define RECV_BUF    (1 << 20)
 #define PISN        1000000u
 #define CISN        777u
 #define SPIN_AHEAD  20e-6       /* s: paced, stop sleeping this early */
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int connect_port(int port, int ms)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET,
-                              .sin_port = htons((uint16_t) port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    double end = now_s() + ms / 1000.0;
-
-    for (;;) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-
-        if (fd < 0) {
-            return -1;
-        }
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0) {
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-            return fd;
-        }
-        close(fd);
-        if (now_s() > end) {
-            return -1;
-        }
-        usleep(20000);
-    }
-}
 
 static uint16_t csum_fold(uint32_t s)
 {

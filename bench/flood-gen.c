@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 enum {
     MAX_CONNS = 8,
     OUT_CAP = 1 << 20,          /* bytes buffered per --to socket */
@@ -71,14 +73,6 @@ static uint64_t reconnects;
 static unsigned size = 64, idle_ms = 3000;
 static double seconds;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t xrand(void)
 {

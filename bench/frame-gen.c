@@ -34,44 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 enum { MAX_SINKS = 8, SEND_CHUNK = 1 << 20, RECV_BUF = 1 << 20 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Connects to 127.0.0.1:port, retrying for 'ms' milliseconds; returns a
- * non-blocking fd or -1. */
-static int connect_port(int port, int ms)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET,
-                              .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    double end = now_s() + ms / 1000.0;
-
-    for (;;) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-
-        if (fd < 0) {
-            return -1;
-        }
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-            return fd;
-        }
-        close(fd);
-        if (now_s() > end) {
-            return -1;
-        }
-        usleep(20000);
-    }
-}
 
 static void usage(void)
 {
