@@ -106,7 +106,10 @@ int main(int argc, char **argv)
         }
     }
     for (;;) {
-        struct pollfd p[2] = { { fd[0], POLLIN, 0 }, { fd[1], POLLIN, 0 } };
+        /* a full buffer stops reading primary_in until outdev drains it
+         * (a read of 0 bytes would look like the peer leaving) */
+        struct pollfd p[2] = { { fd[0], tail < PRI_BUF ? POLLIN : 0, 0 },
+                               { fd[1], POLLIN, 0 } };
         uint64_t can;
 
         if (poll(p, 2, spin ? 0 : -1) < 0 && errno != EINTR) {
