@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "monitor/qmp-internal.h"
+#include "monitor/qmp-json.h"
 #include "util/error.h"
 
 #define QMP_ERR_CLASS_GENERIC   "GenericError"
@@ -42,27 +43,25 @@ JsonObject *qmp_dispatch(JsonObject *request, gboolean negotiated)
  * TRUE with *node NULL if it is absent and optional.
  */
 static gboolean qmp_arg_lookup(JsonObject *args, const char *name,
-                               gboolean required, GType type,
-                               const char *type_name, JsonNode **node,
-                               GError **errp)
+                               gboolean required, QmpJsonType type,
+                               JsonNode **node, GError **errp)
 {
-    JsonNode *n = args ? json_object_get_member(args, name) : NULL;
-
-    *node = NULL;
-    if (!n) {
+    switch (qmp_json_member(args, name, type, node)) {
+    case QMP_JSON_OK:
+        return TRUE;
+    case QMP_JSON_ABSENT:
         if (required) {
             error_setg(errp, "Parameter '%s' is missing", name);
             return FALSE;
         }
         return TRUE;
+    case QMP_JSON_WRONG_TYPE:
+        break;
     }
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != type) {
-        error_setg(errp, "Invalid parameter type for '%s', expected: %s",
-                   name, type_name);
-        return FALSE;
-    }
-    *node = n;
-    return TRUE;
+    *node = NULL;
+    error_setg(errp, "Invalid parameter type for '%s', expected: %s",
+               name, qmp_json_type_name(type));
+    return FALSE;
 }
 
 gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
@@ -70,7 +69,7 @@ gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
 {
     JsonNode *n;
 
-    if (!qmp_arg_lookup(args, name, required, G_TYPE_STRING, "string", &n,
+    if (!qmp_arg_lookup(args, name, required, QMP_JSON_STRING, &n,
                         errp)) {
         return FALSE;
     }
@@ -85,7 +84,7 @@ gboolean qmp_arg_bool(JsonObject *args, const char *name, gboolean required,
 {
     JsonNode *n;
 
-    if (!qmp_arg_lookup(args, name, required, G_TYPE_BOOLEAN, "boolean", &n,
+    if (!qmp_arg_lookup(args, name, required, QMP_JSON_BOOL, &n,
                         errp)) {
         return FALSE;
     }
@@ -100,7 +99,7 @@ gboolean qmp_arg_int(JsonObject *args, const char *name, gboolean required,
 {
     JsonNode *n;
 
-    if (!qmp_arg_lookup(args, name, required, G_TYPE_INT64, "integer", &n,
+    if (!qmp_arg_lookup(args, name, required, QMP_JSON_INT, &n,
                         errp)) {
         return FALSE;
     }
@@ -458,7 +457,11 @@ JsonObject *qmp_dispatch_session(QmpSession *session, JsonObject *request)
                           request);
     }
     if (json_object_has_member(request, "arguments")) {
-        args = json_object_get_object_member(request, "arguments");
+        /* the envelope check above made sure it is an object */
+        if (!qmp_json_object(request, "arguments", TRUE, &args, &err)) {
+            return qmp_add_id(qmp_error_reply(QMP_ERR_CLASS_GENERIC,
+                                              err->message), request);
+        }
     } else {
         empty = json_object_new();
         args = empty;
@@ -643,8 +646,7 @@ static gboolean qmp_check_object(const QmpTypeInfo *t, JsonObject *obj,
     }
     if (t->discriminator) {
         /* The tag is a required enum member: checked above. */
-        const char *tag = json_object_get_string_member(obj,
-                                                        t->discriminator);
+        const char *tag = qmp_json_str_or(obj, t->discriminator, "");
 
         for (guint i = 0; i < t->n_variants; i++) {
             if (strcmp(t->variants[i].value, tag) == 0) {

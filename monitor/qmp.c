@@ -53,6 +53,7 @@
 
 #include "qapi-commands.h"
 #include "monitor/qmp-internal.h"
+#include "monitor/qmp-json.h"
 #include "util/error.h"
 #include "util/keyval.h"
 #include "util/log.h"
@@ -446,8 +447,10 @@ static void qmp_count_error(JsonObject *reply)
         return;
     }
     qmp_stats.errors++;
-    err = json_object_get_object_member(reply, "error");
-    desc = json_object_get_string_member(err, "desc");
+    /* our own reply, but through the one typed accessor all the same */
+    err = NULL;
+    qmp_json_object(reply, "error", TRUE, &err, NULL);
+    desc = qmp_json_str_or(err, "desc", "");
     if (g_str_has_prefix(desc, "JSON parse error")) {
         qmp_stats.parse_errors++;
     } else if (strcmp(desc, "JSON request too large") == 0) {
