@@ -248,6 +248,12 @@ static void schedule_pending_full(gboolean defer)
         frame.broadcasting) {
         return;
     }
+    if (frame.mode != COLO_MODE_PRIMARY) {
+        /* only a primary starts checkpoints (see colo_checkpoint_done) */
+        frame.pending = FALSE;
+        g_clear_pointer(&frame.pending_source, g_free);
+        return;
+    }
     wait_us = frame.last_start_us + min_us - now;
     if (frame.last_start_us == 0 || wait_us <= 0) {
         if (!defer) {
@@ -468,6 +474,13 @@ static gboolean request_in_main(gpointer data)
              * is over, however many requests come until then. */
             frame.again_quiet = TRUE;
         }
+    } else if (frame.mode == COLO_MODE_SECONDARY) {
+        /* a secondary never starts checkpoints (a colo-compare there is
+         * a configuration error; x-colo-checkpoint refuses) */
+        frame.stats.ignored++;
+        COLO_WARN_RL("COLO checkpoint request from '%s' ignored: this side "
+                     "is the secondary; checkpoints start on the primary",
+                     req->source ? req->source : "?");
     } else {
         if (frame.in_flight || frame.pending || frame.broadcasting) {
             frame.stats.coalesced++;
@@ -514,8 +527,14 @@ void colo_checkpoint_done(gboolean ok, const char *error)
         json_object_set_int_member(data, "id", (gint64) frame.ckpt_id);
         json_object_set_string_member(data, "error", error ? error : "");
         emit_simple_event("COLO_CHECKPOINT_FAILED", data);
-        /* Try again: whatever asked still wants the checkpoint. */
-        if (!frame.pending && !frame.failover) {
+        /* Try again: whatever asked still wants the checkpoint.  Only a
+         * primary retries: it is the side that starts checkpoints.  On a
+         * secondary a failed report (x-colo-checkpoint-done {"ok":
+         * false}, or its QEMU failing to load one) concerns a checkpoint
+         * the primary started; the primary retries it, and a secondary
+         * that "retried" would start checkpoints of its own, forever. */
+        if (frame.mode == COLO_MODE_PRIMARY && !frame.pending &&
+            !frame.failover) {
             frame.pending = TRUE;
             frame.pending_reason = COLO_CKPT_TIMEOUT;
         }

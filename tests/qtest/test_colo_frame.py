@@ -350,6 +350,41 @@ def test_failing_driver_retries_in_main_loop():
         check(time.monotonic() - t0 < 5, 'monitor starved by retries')
 
 
+def test_secondary_never_starts_checkpoints():
+    """#19 item 3: one failed report on a secondary (x-colo-checkpoint-done
+    {"ok": false}) made it start checkpoints forever (20 in 2 s; with
+    driver=exec the command ran each time).  A secondary never originates
+    checkpoints: the failure is reported, nothing is retried."""
+    need_types('colo-frame')
+    d = tmpdir()
+    out = os.path.join(d, 'ckpt.txt')
+    for interval in (100, 0):
+        if os.path.exists(out):
+            os.unlink(out)
+        with ColoProxy() as p:
+            frame(p, mode='secondary', driver='exec',
+                  **{'min-interval': interval,
+                     'exec': f"sh -c 'echo ran >> {out}'"})
+            p.qmp.cmd('x-colo-checkpoint-done', ok=False, error='load failed')
+            ev = p.qmp.get_event('COLO_CHECKPOINT_FAILED', timeout=5)
+            check_eq(ev['data']['error'], 'load failed', 'failure reported')
+            time.sleep(1.0)
+            st = stats(p)       # (also reads the events that came)
+            reqs = [e for e in p.qmp.events
+                    if e['event'] == 'COLO_CHECKPOINT_REQUEST']
+            check_eq(len(reqs), 0, f'checkpoints started by the secondary '
+                     f'(min-interval={interval})')
+            check_eq((st['started'], st['in-flight'], st['failed']),
+                     (0, False, 1), 'started/in-flight/failed')
+            check(not os.path.exists(out),
+                  f'exec command ran on the secondary (min-interval='
+                  f'{interval})')
+            # the secondary goes on: the next report is delivered
+            p.qmp.cmd('x-colo-checkpoint-done')
+            p.qmp.get_event('COLO_CHECKPOINT_DONE', timeout=5)
+            check_eq(stats(p)['completed'], 1, 'completed')
+
+
 if __name__ == '__main__':
     run_tests([test_status_without_frame, test_frame_object,
                test_event_driver, test_coalescing, test_min_interval,
@@ -357,4 +392,5 @@ if __name__ == '__main__':
                test_lost_heartbeat, test_failover_filters_secondary,
                test_failover_filters_primary, test_failover_compare,
                test_overlapping_broadcasts,
-               test_failing_driver_retries_in_main_loop])
+               test_failing_driver_retries_in_main_loop,
+               test_secondary_never_starts_checkpoints])
