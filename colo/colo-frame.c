@@ -160,6 +160,20 @@ __attribute__((weak)) void colo_frame_qemu_detach(ColoFrame *f)
 {
 }
 
+__attribute__((weak)) void colo_frame_qemu_failover(ColoFrame *f,
+                                                    ColoMode mode)
+{
+}
+
+__attribute__((weak)) const char *colo_frame_qemu_error(void)
+{
+    return NULL;
+}
+
+__attribute__((weak)) void colo_frame_qemu_stats(JsonObject *o)
+{
+}
+
 static gboolean filter_has_prop(NetFilter *nf, const char *name)
 {
     g_autofree char *v = NULL;

@@ -6,6 +6,7 @@
 #define COLO_COLO_INTERNAL_H
 
 #include "colo/colo.h"
+#include <json-glib/json-glib.h>
 #include "qom/object.h"
 
 typedef enum {
@@ -20,6 +21,8 @@ typedef struct ColoStats {
     uint64_t ignored;          /* requests after failover */
     uint64_t started;          /* checkpoints started */
     uint64_t completed;        /* checkpoints committed */
+    uint64_t unrequested;      /* committed, not started by the frame
+                                * (QEMU's periodic ones, driver qemu) */
     uint64_t failed;           /* checkpoints failed (incl. timeouts) */
     uint64_t timeouts;         /* checkpoints that timed out */
     uint64_t failovers;
@@ -46,6 +49,26 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp);
  * drivers.  Main context. */
 void colo_frame_qemu_attach(ColoFrame *f);
 void colo_frame_qemu_detach(ColoFrame *f);
+
+/* Driver "qemu": this side failed over: tell its QEMU
+ * (x-colo-lost-heartbeat, then announce-self on a secondary).  No-op for
+ * the other drivers.  Main context. */
+void colo_frame_qemu_failover(ColoFrame *f, ColoMode mode);
+/* Driver "qemu": QEMU's view for query-colo-status/-stats (NULL when
+ * there is nothing to say): the last error that concerns COLO itself,
+ * e.g. a QEMU that completed the migration instead of entering COLO. */
+const char *colo_frame_qemu_error(void);
+/* Driver "qemu": adds its counters to 'o' (query-colo-stats). */
+void colo_frame_qemu_stats(JsonObject *o);
+
+/* A checkpoint the frame did not start has committed (QEMU's periodic
+ * one, seen by the qemu driver on the primary; 'start_us' its monotonic
+ * start): broadcast like one of ours (colo.c).  Main context. */
+void colo_checkpoint_unrequested(int64_t start_us);
+/* colo_failover(), but with 'tell_qemu' FALSE when QEMU has failed over
+ * by itself and the frame only follows. */
+gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
+                            GError **errp);
 
 /* Switches the COLO filters for life without a peer (see colo-frame.c). */
 void colo_frame_failover_reconfigure(ColoFrame *f, ColoMode mode);

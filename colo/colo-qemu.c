@@ -60,8 +60,35 @@
  * The driver never completes a checkpoint synchronously from
  * colo_frame_qemu_start() (colo.c arms its timeout after the call), and
  * completes only while colo.c still has that checkpoint in flight (the
- * frame may have timed it out meanwhile).  Periodic checkpoints that
- * QEMU takes on its own are counted, not reported.
+ * frame may have timed it out meanwhile).
+ *
+ * Checkpoints QEMU takes on its own (x-checkpoint-delay) are reported on
+ * the primary too, with colo_checkpoint_unrequested() at their RESUME:
+ * after any committed checkpoint the secondary is a copy of the primary
+ * and will never send the counterparts of what the primary sent before
+ * it, so colo-compare must release what it holds then (QEMU's own
+ * colo-compare flushes on every checkpoint); unreported, it held it until
+ * compare_timeout (3.4-3.6 s client stalls with a real pair, #12).
+ *
+ * Failover (colo_frame_qemu_failover(), called by colo.c after it has
+ * switched this side's filters): x-colo-lost-heartbeat, and on a
+ * secondary announce-self once QEMU answered.  The driver also follows
+ * QEMU: a MIGRATION "completed" after "colo" or a COLO_EXIT with reason
+ * "request" (somebody failed QEMU over directly) fails this side's frame
+ * over without telling QEMU again; a COLO_EXIT with reason "error" on
+ * the PRIMARY (its secondary is gone; QEMU keeps the guest stopped until
+ * told) fails over and tells QEMU.  A secondary's QEMU reporting an
+ * error is only logged: taking over waits for the heartbeat or the
+ * cluster manager.
+ *
+ * A migration seen running that ends "completed" without reaching
+ * "colo" while x-colo is on (QEMU 10.0.0-10.0.6) is reported as an
+ * error: COLO_QEMU_ERROR, query-colo-status "qemu-error", the log.
+ *
+ * Every value in QEMU's messages is type-checked before use
+ * (monitor/qmp-json.h): an ill-typed message is counted as a protocol
+ * error and ignored, an ill-typed reply still answers its command (the
+ * FIFO stays in step) and an ill-typed error reply is an error.
  *
  * The connection stays open between checkpoints, and is re-established
  * one second after it is lost while the colo-frame exists (one warning
@@ -87,6 +114,8 @@
 
 #include "colo/colo.h"
 #include "colo/colo-internal.h"
+#include "monitor/qmp.h"
+#include "monitor/qmp-json.h"
 #include "util/error.h"
 #include "util/iothread.h"
 #include "util/log.h"
@@ -113,6 +142,10 @@ typedef enum {
     QC_SET_EVENTS_CAP,
     QC_QUERY_PARAMS,
     QC_SET_PARAMS,
+    QC_LOST_HEARTBEAT,      /* x-colo-lost-heartbeat: this side failed over */
+    QC_ANNOUNCE,            /* announce-self, after a secondary's failover */
+    QC_CHECK_XCOLO,         /* query-migrate-capabilities after a migration
+                             * completed without entering COLO */
 } QemuCmd;
 
 typedef struct QemuDriverStats {
@@ -122,9 +155,15 @@ typedef struct QemuDriverStats {
     uint64_t triggers;          /* migrate-set-parameters sent */
     uint64_t committed;         /* our checkpoints seen committed
                                  * (secondary: checkpoints QEMU loaded) */
-    uint64_t periodic;          /* STOP/RESUME pairs in colo not ours */
+    uint64_t periodic;          /* STOP/RESUME pairs in colo not ours
+                                 * (reported: colo_checkpoint_unrequested) */
     uint64_t errors;            /* checkpoints failed by this driver */
-    uint64_t protocol_errors;   /* bad JSON, overlong lines, stray replies */
+    uint64_t protocol_errors;   /* bad JSON, ill-typed members, overlong
+                                 * lines, stray replies */
+    uint64_t failovers;         /* x-colo-lost-heartbeat sent */
+    uint64_t failover_errors;   /* ... and refused by QEMU */
+    uint64_t followed;          /* failovers QEMU did itself, followed */
+    uint64_t qemu_errors;       /* COLO_QEMU_ERROR emitted */
 } QemuDriverStats;
 
 typedef struct QemuDriver {
@@ -148,6 +187,14 @@ typedef struct QemuDriver {
     char status[32];            /* migration status, "" = unknown */
     gboolean stopped;           /* STOP seen in colo, RESUME not yet */
     gboolean stop_counts;       /* that STOP came after our trigger */
+    int64_t stop_us;            /* when that STOP arrived */
+    gboolean colo_seen;         /* this migration reached "colo" */
+    gboolean migrating_seen;    /* ... or was seen running before it */
+    char *error;                /* why QEMU cannot do COLO (E), or NULL */
+
+    /* failover to tell QEMU about (x-colo-lost-heartbeat) */
+    gboolean failover_pending;  /* not sent yet (QEMU not connected) */
+    ColoMode failover_mode;     /* the mode this side failed over from */
 
     /* the checkpoint we were asked for */
     gboolean want;              /* started, not yet done */
@@ -285,11 +332,33 @@ static void qd_trigger_step(void)
     }
 }
 
+static gboolean qd_status_running(const char *st)
+{
+    return g_str_equal(st, "setup") || g_str_equal(st, "active") ||
+           g_str_equal(st, "pre-switchover") || g_str_equal(st, "device") ||
+           g_str_equal(st, "wait-unplug");
+}
+
 static void qd_status_changed(const char *status)
 {
     gboolean was_colo = g_str_equal(qd.status, "colo");
+    gboolean was_running = qd_status_running(qd.status);
 
     g_strlcpy(qd.status, status, sizeof(qd.status));
+    if (g_str_equal(status, "colo")) {
+        qd.colo_seen = TRUE;
+        g_clear_pointer(&qd.error, g_free);
+    } else if (g_str_equal(status, "setup")) {
+        qd.colo_seen = FALSE;   /* a new migration */
+        qd.migrating_seen = TRUE;
+    } else if (qd_status_running(status)) {
+        qd.migrating_seen = TRUE;
+    } else if (g_str_equal(status, "completed") && was_running &&
+               !qd.colo_seen && qd.state == QD_READY) {
+        /* a migration we watched completed without entering COLO: if
+         * x-colo was on, that QEMU cannot do COLO (E); ask */
+        qd_send(QC_CHECK_XCOLO, "query-migrate-capabilities", NULL);
+    }
     if (was_colo && !g_str_equal(status, "colo")) {
         qd.stopped = FALSE;
         if (qd.want) {
@@ -312,11 +381,21 @@ static gboolean qd_poll_cb(gpointer data)
 
 static void qd_on_query_migrate(JsonObject *ret)
 {
-    const char *status = ret && json_object_has_member(ret, "status") ?
-        json_object_get_string_member_with_default(ret, "status", "") : "";
+    const char *status = "none";    /* QEMU answers {} before any migration */
+    GError *err = NULL;
 
+    if (!qmp_json_str(ret, "status", FALSE, &status, &err)) {
+        g_autofree char *msg =
+            g_strdup_printf("QEMU's query-migrate reply: %s", err->message);
+
+        qd.stats.protocol_errors++;
+        COLO_WARN_RL("qemu driver: %s", msg);
+        g_error_free(err);
+        qd_finish(FALSE, msg);
+        return;
+    }
     if (!*status) {
-        status = "none";        /* QEMU answers {} before any migration */
+        status = "none";
     }
     qd_status_changed(status);
     if (!qd.want) {
@@ -349,8 +428,8 @@ static void qd_on_query_params(JsonObject *ret)
     if (!qd.want) {
         return;
     }
-    delay = ret ? json_object_get_member(ret, "x-checkpoint-delay") : NULL;
-    if (!delay || json_node_get_value_type(delay) != G_TYPE_INT64) {
+    if (qmp_json_member(ret, "x-checkpoint-delay", QMP_JSON_INT, &delay)
+        != QMP_JSON_OK) {
         qd_finish(FALSE, "QEMU reports no x-checkpoint-delay (no COLO "
                   "support?)");
         return;
@@ -371,31 +450,45 @@ static void qd_on_query_params(JsonObject *ret)
  * switches the capability on itself outside a migration; during one it
  * can only warn.
  */
-static void qd_on_query_caps(JsonObject *msg)
+/* The state of migration capability 'name' in a query-migrate-capabilities
+ * reply: 1 on, 0 off, -1 not listed or the reply is ill-typed. */
+static int qd_cap_state(JsonNode *ret, const char *name)
 {
-    JsonNode *r = json_object_get_member(msg, "return");
     JsonArray *caps;
-    gboolean events = FALSE;
     guint i;
 
-    if (!r || !JSON_NODE_HOLDS_ARRAY(r)) {
-        return;
+    if (!ret || !JSON_NODE_HOLDS_ARRAY(ret)) {
+        return -1;
     }
-    caps = json_node_get_array(r);
+    caps = json_node_get_array(ret);
     for (i = 0; i < json_array_get_length(caps); i++) {
         JsonNode *n = json_array_get_element(caps, i);
-        JsonObject *c;
+        gboolean state = FALSE;
 
-        if (!JSON_NODE_HOLDS_OBJECT(n)) {
+        if (!JSON_NODE_HOLDS_OBJECT(n) ||
+            g_strcmp0(qmp_json_str_or(json_node_get_object(n), "capability",
+                                      NULL), name) != 0) {
             continue;
         }
-        c = json_node_get_object(n);
-        if (g_strcmp0(json_object_get_string_member_with_default(
-                          c, "capability", ""), "events") == 0) {
-            events = json_object_get_boolean_member_with_default(c, "state",
-                                                                 FALSE);
+        if (!qmp_json_bool(json_node_get_object(n), "state", TRUE, &state,
+                           NULL)) {
+            return -1;
         }
+        return state;
     }
+    return -1;
+}
+
+/*
+ * Without the "events" capability QEMU sends no MIGRATION events, and the
+ * driver cannot tell a checkpoint's STOP/RESUME from a failover's.  It
+ * switches the capability on itself outside a migration; during one it
+ * can only warn.
+ */
+static void qd_on_query_caps(JsonNode *ret)
+{
+    gboolean events = qd_cap_state(ret, "events") == 1;
+
     if (!events && qd.status[0] && !g_str_equal(qd.status, "none") &&
         !g_str_equal(qd.status, "completed") &&
         !g_str_equal(qd.status, "failed") &&
@@ -407,11 +500,60 @@ static void qd_on_query_caps(JsonObject *msg)
     }
 }
 
-static void qd_on_reply(JsonObject *msg)
+/*
+ * QEMU cannot do COLO: reported, not left to silence -- COLO_QEMU_ERROR,
+ * query-colo-status "qemu-error", the log -- and a checkpoint waiting for
+ * COLO fails at once.  Kept until QEMU reaches "colo".
+ */
+static void qd_report_error(const char *msg)
+{
+    JsonObject *data = json_object_new();
+
+    g_free(qd.error);
+    qd.error = g_strdup(msg);
+    qd.stats.qemu_errors++;
+    g_warning("qemu driver: QEMU at %s: %s", qd.addr, msg);
+    json_object_set_string_member(data, "qemu-qmp", qd.addr);
+    json_object_set_string_member(data, "error", msg);
+    qmp_event_emit("COLO_QEMU_ERROR", data);
+    qd_finish(FALSE, msg);
+}
+
+/* The answer to the question qd_status_changed() asked when a watched
+ * migration completed without entering COLO. */
+static void qd_on_check_xcolo(JsonNode *ret)
+{
+    if (qd.colo_seen || !g_str_equal(qd.status, "completed")) {
+        return;                 /* COLO came after all */
+    }
+    if (qd_cap_state(ret, "x-colo") == 1) {
+        qd_report_error("the migration completed instead of entering COLO "
+                        "although x-colo is on: this QEMU cannot run COLO "
+                        "(QEMU 10.0.0 to 10.0.6 skip COLO after the 'device' "
+                        "state; see docs/qemu.md for a QEMU that works)");
+    }
+}
+
+/* Sends what a failover asks of QEMU (colo_frame_qemu_failover()). */
+static void qd_send_failover(void)
+{
+    if (!qd.failover_pending || qd.state != QD_READY) {
+        return;
+    }
+    qd.failover_pending = FALSE;
+    qd.stats.failovers++;
+    g_message("qemu driver: telling QEMU at %s to fail over "
+              "(x-colo-lost-heartbeat%s)", qd.addr,
+              qd.failover_mode == COLO_MODE_SECONDARY
+              ? ", then announce-self" : "");
+    qd_send(QC_LOST_HEARTBEAT, "x-colo-lost-heartbeat", NULL);
+}
+
+static void qd_on_reply(const QmpMessage *m)
 {
     QemuCmd what;
-    JsonObject *ret = NULL;
-    const char *desc = NULL;
+    JsonObject *ret = m->ret_obj;
+    const char *desc = m->kind == QMP_MSG_ERROR ? m->err_desc : NULL;
 
     if (g_queue_is_empty(&qd.cmds)) {
         qd.stats.protocol_errors++;
@@ -419,18 +561,6 @@ static void qd_on_reply(JsonObject *msg)
         return;
     }
     what = GPOINTER_TO_INT(g_queue_pop_head(&qd.cmds));
-    if (json_object_has_member(msg, "error")) {
-        JsonObject *e = json_object_get_object_member(msg, "error");
-
-        desc = e ? json_object_get_string_member_with_default(e, "desc", "?")
-                 : "?";
-    } else {
-        JsonNode *r = json_object_get_member(msg, "return");
-
-        if (r && JSON_NODE_HOLDS_OBJECT(r)) {
-            ret = json_node_get_object(r);
-        }
-    }
 
     switch (what) {
     case QC_CAPABILITIES:
@@ -442,11 +572,17 @@ static void qd_on_reply(JsonObject *msg)
         qd.warned = FALSE;
         qd.stats.connects++;
         g_message("qemu driver: connected to QEMU's QMP at %s", qd.addr);
+        qd_send_failover();
         qd_send(QC_QUERY_MIGRATE, "query-migrate", NULL);
         qd_send(QC_QUERY_CAPS, "query-migrate-capabilities", NULL);
         break;
     case QC_QUERY_CAPS:
-        qd_on_query_caps(msg);
+        qd_on_query_caps(desc ? NULL : m->ret);
+        break;
+    case QC_CHECK_XCOLO:
+        if (!desc) {
+            qd_on_check_xcolo(m->ret);
+        }
         break;
     case QC_QUERY_MIGRATE:
         if (desc) {
@@ -456,8 +592,7 @@ static void qd_on_reply(JsonObject *msg)
         if (!qd.status[0] || g_str_equal(qd.status, "none")) {
             /* MIGRATION events need the "events" capability, which can
              * only be set outside a migration */
-            const char *st = ret ? json_object_get_string_member_with_default(
-                ret, "status", "none") : "none";
+            const char *st = qmp_json_str_or(ret, "status", "none");
 
             if (g_str_equal(st, "none") || g_str_equal(st, "completed") ||
                 g_str_equal(st, "failed") || g_str_equal(st, "cancelled")) {
@@ -492,17 +627,63 @@ static void qd_on_reply(JsonObject *msg)
         }
         /* success: the STOP/RESUME pair (maybe already seen) completes */
         break;
+    case QC_LOST_HEARTBEAT:
+        if (desc) {
+            qd.stats.failover_errors++;
+            g_warning("qemu driver: QEMU at %s refused x-colo-lost-heartbeat: "
+                      "%s", qd.addr, desc);
+            break;
+        }
+        g_message("qemu driver: QEMU at %s failed over", qd.addr);
+        if (qd.failover_mode == COLO_MODE_SECONDARY) {
+            /* the promoted guest's MAC moves to this host: tell the
+             * switches at once rather than when the guest next talks */
+            qd_send(QC_ANNOUNCE, "announce-self", NULL);
+        }
+        break;
+    case QC_ANNOUNCE:
+        if (desc) {
+            g_warning("qemu driver: announce-self: %s", desc);
+        }
+        break;
+    }
+}
+
+/*
+ * QEMU failed over by itself (somebody sent it x-colo-lost-heartbeat) or
+ * its COLO broke: make this side follow in the same step, so that the
+ * filters are not left holding or dropping the guest's frames.
+ *   tell_qemu  QEMU still waits for x-colo-lost-heartbeat (a primary
+ *              whose COLO broke keeps its guest stopped until then).
+ */
+static void qd_follow_failover(ColoExitReason reason, gboolean tell_qemu,
+                               const char *why)
+{
+    GError *err = NULL;
+
+    if (!qd.obj || colo_get_mode() == COLO_MODE_NONE ||
+        colo_failover_active()) {
+        return;                 /* nothing to follow, or done already */
+    }
+    g_message("qemu driver: %s: failing this side over too", why);
+    if (colo_failover_full(reason, tell_qemu, &err)) {
+        qd.stats.followed++;
+    } else {
+        g_warning("qemu driver: failover: %s", err->message);
+        g_error_free(err);
     }
 }
 
 static void qd_on_event(const char *name, JsonObject *data)
 {
     gboolean colo = g_str_equal(qd.status, "colo");
+    GError *err = NULL;
 
     if (g_str_equal(name, "STOP")) {
         if (colo) {
             qd.stopped = TRUE;
             qd.stop_counts = qd.want && qd.armed;
+            qd.stop_us = g_get_monotonic_time();
         }
     } else if (g_str_equal(name, "RESUME")) {
         if (colo && qd.stopped && qd.mode == COLO_MODE_SECONDARY) {
@@ -518,14 +699,28 @@ static void qd_on_event(const char *name, JsonObject *data)
             if (qd.stop_counts) {
                 qd_finish(TRUE, NULL);
             } else {
+                /* QEMU's own (periodic) checkpoint committed: the
+                 * secondary will never send the counterparts of what the
+                 * primary sent before it, so colo-compare must release
+                 * now -- reported like ours (ours in flight, if any,
+                 * still waits for its own RESUME) */
                 qd.stats.periodic++;
+                colo_checkpoint_unrequested(qd.stop_us);
             }
         }
     } else if (g_str_equal(name, "MIGRATION")) {
-        const char *st = data ?
-            json_object_get_string_member_with_default(data, "status", "") : "";
+        const char *st = NULL;
 
+        if (!qmp_json_str(data, "status", TRUE, &st, &err)) {
+            qd.stats.protocol_errors++;
+            COLO_WARN_RL("qemu driver: MIGRATION event from %s: %s",
+                         qd.addr, err->message);
+            g_error_free(err);
+            return;
+        }
         if (*st) {
+            gboolean colo_before = qd.colo_seen;
+
             qd_status_changed(st);
             if (g_str_equal(st, "colo")) {
                 qd.stopped = FALSE;   /* the switchover's STOP is not ours */
@@ -533,12 +728,16 @@ static void qd_on_event(const char *name, JsonObject *data)
             } else if (qd.want && (g_str_equal(st, "failed") ||
                                    g_str_equal(st, "cancelled"))) {
                 qd_finish(FALSE, "QEMU's migration failed");
+            } else if (g_str_equal(st, "completed") && colo_before) {
+                /* out of COLO by x-colo-lost-heartbeat: a failover */
+                qd.colo_seen = FALSE;
+                qd_follow_failover(COLO_EXIT_REASON_REQUEST, FALSE,
+                                   "QEMU failed over (MIGRATION completed "
+                                   "after colo)");
             }
         }
     } else if (g_str_equal(name, "COLO_EXIT")) {
-        const char *reason = data ?
-            json_object_get_string_member_with_default(data, "reason", "?") :
-            "?";
+        const char *reason = qmp_json_str_or(data, "reason", "?");
         g_autofree char *msg =
             g_strdup_printf("QEMU left COLO (COLO_EXIT, reason '%s')", reason);
 
@@ -546,6 +745,18 @@ static void qd_on_event(const char *name, JsonObject *data)
         qd_finish(FALSE, msg);
         /* COLO is over on this side, whatever query-migrate said */
         qd_status_changed("completed");
+        if (g_str_equal(reason, "request")) {
+            qd.colo_seen = FALSE;
+            qd_follow_failover(COLO_EXIT_REASON_REQUEST, FALSE, msg);
+        } else if (qd.mode == COLO_MODE_PRIMARY) {
+            /* The primary's COLO broke (its secondary is gone): QEMU
+             * keeps the guest stopped until it is told to fail over.  A
+             * primary failing over only means running alone, so do it
+             * now.  A secondary does not: taking over is the one act
+             * that must wait for the peer to be known dead (heartbeat,
+             * cluster manager); its guest keeps running meanwhile. */
+            qd_follow_failover(COLO_EXIT_REASON_ERROR, TRUE, msg);
+        }
     }
 }
 
@@ -554,9 +765,9 @@ static void qd_on_line(const char *line, gsize len)
     g_autoptr(JsonParser) parser = json_parser_new();
     GError *err = NULL;
     JsonNode *root;
-    JsonObject *msg;
+    QmpMessage m;
 
-    if (len == 0) {
+    if (len == 0 || (len == 1 && line[0] == '\r')) {
         return;
     }
     if (!json_parser_load_from_data(parser, line, (gssize) len, &err)) {
@@ -572,9 +783,16 @@ static void qd_on_line(const char *line, gsize len)
         COLO_WARN_RL("qemu driver: QMP message is not an object");
         return;
     }
-    msg = json_node_get_object(root);
+    if (!qmp_message_parse(json_node_get_object(root), &m, &err)) {
+        /* counted and logged; an ill-typed reply is still a reply (it
+         * keeps the command FIFO in step) and an ill-typed error is an
+         * error, never a success */
+        qd.stats.protocol_errors++;
+        COLO_WARN_RL("qemu driver: from %s: %s", qd.addr, err->message);
+        g_clear_error(&err);
+    }
     if (qd.state == QD_GREETING) {
-        if (!json_object_has_member(msg, "QMP")) {
+        if (m.kind != QMP_MSG_GREETING) {
             qd_disconnect("no QMP greeting");
             return;
         }
@@ -582,19 +800,20 @@ static void qd_on_line(const char *line, gsize len)
         qd_send(QC_CAPABILITIES, "qmp_capabilities", NULL);
         return;
     }
-    if (json_object_has_member(msg, "event")) {
-        JsonNode *d = json_object_get_member(msg, "data");
-
-        qd_on_event(json_object_get_string_member_with_default(msg, "event",
-                                                               ""),
-                    d && JSON_NODE_HOLDS_OBJECT(d) ? json_node_get_object(d)
-                                                   : NULL);
-    } else if (json_object_has_member(msg, "return") ||
-               json_object_has_member(msg, "error")) {
-        qd_on_reply(msg);
-    } else {
+    switch (m.kind) {
+    case QMP_MSG_EVENT:
+        qd_on_event(m.event, m.data);
+        break;
+    case QMP_MSG_RETURN:
+    case QMP_MSG_ERROR:
+        qd_on_reply(&m);
+        break;
+    case QMP_MSG_GREETING:
         qd.stats.protocol_errors++;
-        COLO_WARN_RL("qemu driver: unexpected QMP message from %s", qd.addr);
+        COLO_WARN_RL("qemu driver: a second QMP greeting from %s", qd.addr);
+        break;
+    case QMP_MSG_INVALID:
+        break;                  /* counted and logged above */
     }
 }
 
@@ -716,6 +935,9 @@ static void qd_disconnect(const char *why)
     }
     qd.status[0] = '\0';
     qd.stopped = FALSE;
+    /* what we saw of the migration may be of a QEMU since restarted */
+    qd.colo_seen = FALSE;
+    qd.migrating_seen = FALSE;
     if (qd.want) {
         g_autofree char *msg = g_strdup_printf("QMP connection to QEMU: %s",
                                                why);
@@ -868,10 +1090,14 @@ void colo_frame_qemu_detach(ColoFrame *f)
     g_message("qemu driver: %" PRIu64 " QMP sessions (%" PRIu64 " failed "
               "attempts, %" PRIu64 " lost), %" PRIu64 " triggers, %" PRIu64
               " checkpoints committed, %" PRIu64 " periodic, %" PRIu64
-              " failed, %" PRIu64 " protocol errors",
+              " failed, %" PRIu64 " protocol errors, %" PRIu64 " failovers "
+              "sent",
               qd.stats.connects, qd.stats.connect_failures,
               qd.stats.disconnects, qd.stats.triggers, qd.stats.committed,
-              qd.stats.periodic, qd.stats.errors, qd.stats.protocol_errors);
+              qd.stats.periodic, qd.stats.errors, qd.stats.protocol_errors,
+              qd.stats.failovers);
+    qd.failover_pending = FALSE;
+    g_clear_pointer(&qd.error, g_free);
     if (qd.reconnect_source) {
         g_source_remove(qd.reconnect_source);
         qd.reconnect_source = 0;
@@ -925,4 +1151,58 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
         qd_send(QC_QUERY_MIGRATE, "query-migrate", NULL);
     }
     return TRUE;
+}
+
+/*
+ * This side failed over (colo_failover_full(), main context): tell its
+ * QEMU -- x-colo-lost-heartbeat, and on a secondary announce-self once
+ * that succeeded.  Queued behind nothing but commands already written;
+ * sent on the next connection when QEMU's QMP is not connected now.
+ */
+void colo_frame_qemu_failover(ColoFrame *f, ColoMode mode)
+{
+    if (!f || qd.obj != f || colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
+        return;
+    }
+    qd.want = FALSE;            /* no checkpoint after a failover */
+    qd.failover_pending = TRUE;
+    qd.failover_mode = mode;
+    qd_send_failover();
+}
+
+const char *colo_frame_qemu_error(void)
+{
+    return qd.obj ? qd.error : NULL;
+}
+
+void colo_frame_qemu_stats(JsonObject *o)
+{
+    static const char *const states[] = {
+        [QD_DISCONNECTED] = "disconnected", [QD_CONNECTING] = "connecting",
+        [QD_GREETING] = "greeting", [QD_NEGOTIATING] = "negotiating",
+        [QD_READY] = "ready",
+    };
+    JsonObject *q = json_object_new();
+
+    json_object_set_string_member(q, "state", states[qd.state]);
+    json_object_set_string_member(q, "status",
+                                  qd.status[0] ? qd.status : "unknown");
+    json_object_set_int_member(q, "connects", (gint64) qd.stats.connects);
+    json_object_set_int_member(q, "connect-failures",
+                               (gint64) qd.stats.connect_failures);
+    json_object_set_int_member(q, "disconnects",
+                               (gint64) qd.stats.disconnects);
+    json_object_set_int_member(q, "triggers", (gint64) qd.stats.triggers);
+    json_object_set_int_member(q, "committed", (gint64) qd.stats.committed);
+    json_object_set_int_member(q, "periodic", (gint64) qd.stats.periodic);
+    json_object_set_int_member(q, "errors", (gint64) qd.stats.errors);
+    json_object_set_int_member(q, "protocol-errors",
+                               (gint64) qd.stats.protocol_errors);
+    json_object_set_int_member(q, "failovers", (gint64) qd.stats.failovers);
+    json_object_set_int_member(q, "failover-errors",
+                               (gint64) qd.stats.failover_errors);
+    json_object_set_int_member(q, "followed", (gint64) qd.stats.followed);
+    json_object_set_int_member(q, "qemu-errors",
+                               (gint64) qd.stats.qemu_errors);
+    json_object_set_object_member(o, "qemu", q);
 }

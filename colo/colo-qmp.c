@@ -26,6 +26,10 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
                                   colo_mode_name(colo_get_last_mode()));
     json_object_set_string_member(o, "reason",
                                   colo_exit_reason_name(colo_get_exit_reason()));
+    if (colo_frame_qemu_error()) {
+        json_object_set_string_member(o, "qemu-error",
+                                      colo_frame_qemu_error());
+    }
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
     return TRUE;
@@ -94,10 +98,14 @@ gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
     json_object_set_int_member(o, "ignored", (gint64) st->ignored);
     json_object_set_int_member(o, "started", (gint64) st->started);
     json_object_set_int_member(o, "completed", (gint64) st->completed);
+    json_object_set_int_member(o, "unrequested", (gint64) st->unrequested);
     json_object_set_int_member(o, "failed", (gint64) st->failed);
     json_object_set_int_member(o, "timeouts", (gint64) st->timeouts);
     json_object_set_int_member(o, "failovers", (gint64) st->failovers);
     json_object_set_int_member(o, "input-lost", (gint64) st->input_lost);
+    if (colo_frame_driver(f) == COLO_FRAME_DRIVER_QEMU) {
+        colo_frame_qemu_stats(o);
+    }
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
     return TRUE;

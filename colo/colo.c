@@ -157,6 +157,8 @@ typedef struct Broadcast {
     ColoEvent event;
     gboolean quiet;              /* mode none: release only, no filters/events */
     unsigned waiting;            /* listeners still to run */
+    int64_t unrequested_us;      /* a checkpoint this frame did not start:
+                                  * when it began (QEMU's STOP); else 0 */
 } Broadcast;
 
 typedef struct BroadcastCall {
@@ -190,13 +192,15 @@ static gboolean broadcast_call_listener(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void broadcast(ColoEvent event, gboolean quiet)
+static void broadcast_full(ColoEvent event, gboolean quiet,
+                           int64_t unrequested_us)
 {
     Broadcast *b = g_new0(Broadcast, 1);
     GList *l;
 
     b->event = event;
     b->quiet = quiet;
+    b->unrequested_us = unrequested_us;
     /* One extra count for ourselves, so that listeners finishing
      * synchronously cannot complete the broadcast while we iterate. */
     b->waiting = 1;
@@ -219,6 +223,11 @@ static void broadcast(ColoEvent event, gboolean quiet)
         }
     }
     broadcast_listener_done(b);
+}
+
+static void broadcast(ColoEvent event, gboolean quiet)
+{
+    broadcast_full(event, quiet, 0);
 }
 
 static void emit_simple_event(const char *name, JsonObject *data)
@@ -294,6 +303,7 @@ static void broadcast_finish_one(Broadcast *b)
 {
     ColoEvent event = b->event;
     gboolean quiet = b->quiet;
+    int64_t unrequested_us = b->unrequested_us;
     GError *err = NULL;
 
     g_free(b);
@@ -311,12 +321,21 @@ static void broadcast_finish_one(Broadcast *b)
     }
     if (event == COLO_EVENT_CHECKPOINT) {
         JsonObject *data = json_object_new();
+        int64_t start_us = unrequested_us ? unrequested_us : frame.start_us;
 
-        json_object_set_int_member(data, "id", (gint64) frame.ckpt_id);
+        /* one the frame did not start has no number of its own, and must
+         * not end the timing of one of ours that is in flight */
+        json_object_set_int_member(data, "id",
+                                   unrequested_us ? 0 : (gint64) frame.ckpt_id);
         json_object_set_int_member(data, "duration-us",
-            frame.start_us ? g_get_monotonic_time() - frame.start_us : 0);
+            start_us ? g_get_monotonic_time() - start_us : 0);
+        json_object_set_string_member(data, "origin",
+            unrequested_us ? "qemu" :
+            frame.mode == COLO_MODE_SECONDARY ? "secondary" : "frame");
         emit_simple_event("COLO_CHECKPOINT_DONE", data);
-        frame.start_us = 0;
+        if (!unrequested_us) {
+            frame.start_us = 0;
+        }
         schedule_pending();
     }
 }
@@ -554,10 +573,46 @@ void colo_checkpoint_done(gboolean ok, const char *error)
     broadcast(COLO_EVENT_CHECKPOINT, FALSE);
 }
 
+/*
+ * A checkpoint this frame did not start has committed: QEMU took it on
+ * its own (x-checkpoint-delay) and the qemu driver saw its RESUME.  It
+ * matters as much as one of ours: from its commit on the secondary is a
+ * copy of the primary and will never send the counterparts of what the
+ * primary sent before it, so colo-compare must release what it holds for
+ * it (QEMU's colo-compare flushes on every checkpoint) instead of waiting
+ * for compare_timeout, and the rewriter may drop its offsets.  So it is
+ * broadcast like ours; COLO_CHECKPOINT_DONE says "origin": "qemu" and
+ * query-colo-stats counts it as @unrequested, not @completed.  A
+ * checkpoint of ours in flight is not affected: it still waits for its
+ * own commit.  'start_us' is when it began (the STOP), for duration-us.
+ */
+void colo_checkpoint_unrequested(int64_t start_us)
+{
+    if (frame.mode != COLO_MODE_PRIMARY || frame.failover) {
+        return;
+    }
+    frame.stats.unrequested++;
+    broadcast_full(COLO_EVENT_CHECKPOINT, FALSE,
+                   start_us > 0 ? start_us : g_get_monotonic_time());
+}
+
 /* ------------------------------------------------------------------ */
 /* Failover and mode.                                                  */
 
-gboolean colo_failover(ColoExitReason reason, GError **errp)
+/*
+ * Failover is one step for the whole side: the frame's state, this
+ * process's filters and, with driver=qemu, this side's QEMU.  The order
+ * matters on the secondary: QEMU resumes the promoted guest some 20 ms
+ * after x-colo-lost-heartbeat, and its first frames must find the
+ * redirectors already off (output straight to the network) -- a proxy
+ * that failed over after its QEMU dropped them meanwhile.  So the filters
+ * are switched synchronously here, before the QMP command is even
+ * queued; the command itself is written from the main loop right after.
+ * 'tell_qemu' is FALSE when QEMU is the one that failed over (the driver
+ * saw it) and the proxy only follows.
+ */
+gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
+                            GError **errp)
 {
     JsonObject *data;
     ColoMode mode = frame.mode;
@@ -595,7 +650,15 @@ gboolean colo_failover(ColoExitReason reason, GError **errp)
     json_object_set_string_member(data, "reason",
                                   colo_exit_reason_name(reason));
     emit_simple_event("COLO_EXIT", data);
+    if (tell_qemu) {
+        colo_frame_qemu_failover(frame.obj, mode);
+    }
     return TRUE;
+}
+
+gboolean colo_failover(ColoExitReason reason, GError **errp)
+{
+    return colo_failover_full(reason, TRUE, errp);
 }
 
 /*

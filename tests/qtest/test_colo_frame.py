@@ -381,7 +381,8 @@ def test_secondary_never_starts_checkpoints():
                   f'{interval})')
             # the secondary goes on: the next report is delivered
             p.qmp.cmd('x-colo-checkpoint-done')
-            p.qmp.get_event('COLO_CHECKPOINT_DONE', timeout=5)
+            ev = p.qmp.get_event('COLO_CHECKPOINT_DONE', timeout=5)
+            check_eq(ev['data']['origin'], 'secondary', 'origin')
             check_eq(stats(p)['completed'], 1, 'completed')
 
 

@@ -35,6 +35,7 @@ import threading
 import time
 
 from coloqtest import *
+import comparepkt as pk
 
 TRANSCRIPT = os.path.join(source_dir(), 'tests', 'data',
                           'qemu-colo-qmp-transcript.jsonl')
@@ -135,7 +136,12 @@ class FakeQemu(threading.Thread):
     hold_resume   when set, a triggered checkpoint stops before its RESUME
                   until release() (the test checks nothing completed)
     error_on      {command: desc}: answer with a GenericError
+    reply_with    {command: message}: answer with that message as it is
+                  (ill-typed replies)
     events_first  play a triggered checkpoint's STOP before the reply
+    on_command    {command: fn(name, args)}: called before answering
+    x-colo-lost-heartbeat plays what the recorded secondary did (STOP,
+    MIGRATION completed, the reply, RESUME); announce-self answers {}.
     """
 
     def __init__(self, path):
@@ -153,6 +159,8 @@ class FakeQemu(threading.Thread):
         self.hold_resume = False
         self.held = None
         self.error_on = {}
+        self.reply_with = {}
+        self.on_command = {}
         self.events_first = False
         self.in_periodic = None     # the RESUME of a periodic in progress
         self.deferred = None        # a trigger that came meanwhile
@@ -223,6 +231,11 @@ class FakeQemu(threading.Thread):
         args = msg.get('arguments', {})
         with self.lock:
             self.received.append((name, args))
+        if name in self.on_command:
+            self.on_command[name](name, args)
+        if name in self.reply_with:
+            self._send(self.reply_with[name])
+            return
         if name in self.error_on:
             self._send({'error': {'class': 'GenericError',
                                   'desc': self.error_on[name]}})
@@ -270,6 +283,22 @@ class FakeQemu(threading.Thread):
                 self.deferred = (None, events)
                 return
             self.play_triggered(reply, events)
+        elif name == 'x-colo-lost-heartbeat':
+            if self.status not in ('colo', 'completed'):
+                self._send({'error': {'class': 'GenericError',
+                                      'desc': 'VM is not in COLO mode'}})
+                return
+            # lines 134-139 of the transcript: STOP, MIGRATION completed,
+            # the reply, RESUME
+            ts = {'seconds': 1795362060, 'microseconds': 0}
+            self._send({'timestamp': ts, 'event': 'STOP'})
+            self.status = 'completed'
+            self._send({'timestamp': ts, 'event': 'MIGRATION',
+                        'data': {'status': 'completed'}})
+            self._send({'return': {}})
+            self._send({'timestamp': ts, 'event': 'RESUME'})
+        elif name == 'announce-self':
+            self._send({'return': {}})
         else:
             self._send({'error': {'class': 'CommandNotFound',
                                   'desc': f'The command {name} has not been '
@@ -344,6 +373,14 @@ def setup(extra='', status='none'):
     return qemu, proxy
 
 
+def is_outcome(ev):
+    """DONE or FAILED of a checkpoint the frame started (QEMU's own,
+    origin "qemu", are reported too, and are not an outcome of ours)."""
+    return (ev['event'] == 'COLO_CHECKPOINT_FAILED' or
+            (ev['event'] == 'COLO_CHECKPOINT_DONE' and
+             ev['data'].get('origin') != 'qemu'))
+
+
 def checkpoint(proxy, timeout=5.0):
     """x-colo-checkpoint; returns (event, seconds) of DONE or FAILED."""
     t0 = time.monotonic()
@@ -351,7 +388,7 @@ def checkpoint(proxy, timeout=5.0):
     end = t0 + timeout
     while time.monotonic() < end:
         ev = proxy.qmp.get_event(None, timeout=end - time.monotonic())
-        if ev['event'] in ('COLO_CHECKPOINT_DONE', 'COLO_CHECKPOINT_FAILED'):
+        if is_outcome(ev):
             return ev, time.monotonic() - t0
     raise TestFailure('no COLO_CHECKPOINT_DONE/FAILED')
 
@@ -361,7 +398,7 @@ def next_outcome(proxy, timeout=5.0):
     while True:
         ev = proxy.qmp.get_event(None, timeout=max(0.01,
                                                    end - time.monotonic()))
-        if ev['event'] in ('COLO_CHECKPOINT_DONE', 'COLO_CHECKPOINT_FAILED'):
+        if is_outcome(ev):
             return ev
 
 
@@ -416,12 +453,19 @@ def test_periodic_and_ordering():
     try:
         ev, _ = checkpoint(proxy)
         check_eq(ev['event'], 'COLO_CHECKPOINT_DONE', 'first checkpoint')
-        # periodic checkpoints with nothing requested: nothing completes
+        # periodic checkpoints with nothing requested: none of ours
+        # completes, but each is reported as QEMU's own (#12: colo-compare
+        # must release at them)
         qemu.play_periodic(0)
         qemu.play_periodic(1)
+        for k in range(2):
+            ev = proxy.qmp.get_event('COLO_CHECKPOINT_DONE', timeout=3)
+            check_eq((ev['data']['origin'], ev['data']['id']), ('qemu', 0),
+                     f'periodic checkpoint {k} reported as QEMU\'s own')
         no_outcome(proxy, 0.3)
-        check_eq(proxy.qmp.cmd('query-colo-stats')['completed'], 1,
-                 'periodic checkpoints are not reported')
+        st = proxy.qmp.cmd('query-colo-stats')
+        check_eq((st['completed'], st['unrequested'], st['qemu']['periodic']),
+                 (1, 2, 2), 'completed/unrequested/periodic')
         # the STOP before the reply to migrate-set-parameters
         qemu.events_first = True
         ev, _ = checkpoint(proxy)
@@ -440,8 +484,10 @@ def test_periodic_and_ordering():
         qemu.release()                   # the triggered RESUME
         ev = next_outcome(proxy)
         check_eq(ev['event'], 'COLO_CHECKPOINT_DONE', 'after the right RESUME')
+        check_eq(ev['data']['origin'], 'frame', 'ours')
         st = proxy.qmp.cmd('query-colo-stats')
-        check_eq((st['completed'], st['failed']), (3, 0), 'frame counters')
+        check_eq((st['completed'], st['failed'], st['unrequested']),
+                 (3, 0, 3), 'frame counters')
     finally:
         proxy.stop()
         qemu.close()
@@ -621,7 +667,379 @@ def test_real_qemu_monitor():
         q.stop()
 
 
+# ---------------------------------------------------------------------
+# #12: QEMU's own checkpoints release what colo-compare holds
+
+def compare_setup(qemu_status='colo'):
+    """A primary colo-proxy: colo-frame driver=qemu against FakeQemu and a
+    colo-compare whose compare_timeout (60 s) cannot release anything
+    within the test, so only a checkpoint can.  Returns (qemu, proxy, pri,
+    sec, out)."""
+    need_types('colo-frame', 'colo-compare')
+    d = tmpdir('cqqd')
+    qemu = FakeQemu(os.path.join(d, 'qemu.qmp'))
+    qemu.status = qemu_status
+    paths = {n: os.path.join(d, n + '.sock') for n in ('pri', 'sec', 'out')}
+    a = []
+    for n in ('pri', 'sec', 'out'):
+        a += ['-chardev', chardev_unix(n, paths[n])]
+    a += ['-object', 'colo-frame,id=colo0,mode=primary,driver=qemu,'
+          'qemu-qmp=unix:' + qemu.path,
+          '-object', 'colo-compare,id=comp0,primary_in=pri,secondary_in=sec,'
+          'outdev=out,compare_timeout=60000']
+    proxy = ColoProxy(a, dir=d)
+    socks = [connect_unix(paths[n], proc=proxy) for n in ('pri', 'sec', 'out')]
+    wait_for(lambda: 'query-migrate' in qemu.names(), 5,
+             what='the driver connected to QEMU')
+    time.sleep(0.1)
+    return (qemu, proxy, *socks)
+
+
+def test_periodic_checkpoint_releases():
+    """A checkpoint QEMU takes on its own (x-checkpoint-delay) makes the
+    secondary a copy of the primary: what colo-compare held for it goes
+    out at its commit (the primary's RESUME), not at compare_timeout
+    (#12: 3.4-3.6 s client stalls)."""
+    qemu, proxy, pri, sec, out = compare_setup()
+    try:
+        f = pk.udp(b'sent before the periodic checkpoint')
+        send_frame(pri, f)
+        expect_no_frame(out, 0.5)
+        qemu.play_periodic(0)
+        t0 = time.monotonic()
+        got = recv_frame(out, timeout=5)
+        check_eq(got, f, 'held frame released by QEMU\'s own checkpoint '
+                 '(compare_timeout is 60 s)')
+        log(f'released {(time.monotonic() - t0) * 1000:.1f} ms after the '
+            f'periodic checkpoint was played')
+        ev = proxy.qmp.get_event('COLO_CHECKPOINT_DONE', timeout=3)
+        check_eq(ev['data']['origin'], 'qemu', 'origin')
+        st = proxy.qmp.cmd('query-colo-stats')
+        check_eq((st['started'], st['completed'], st['unrequested']),
+                 (0, 0, 1), 'started/completed/unrequested')
+        check_eq(st['qemu']['periodic'], 1, 'driver: periodic')
+        # after it, primary and secondary output compare again
+        g = pk.udp(b'after')
+        send_frame(pri, g)
+        send_frame(sec, g)
+        check_eq(recv_frame(out, timeout=5), g, 'compared after')
+        cst = proxy.qmp.cmd('query-colo-compare-stats', id='comp0')[0]
+        check(sum(cst['checkpoints-requested'].values()) == 0,
+              f'no checkpoint requested by compare: {cst}')
+    finally:
+        proxy.stop()
+        qemu.close()
+
+
+# ---------------------------------------------------------------------
+# #12: one failover for the filters and QEMU
+
+def secondary_failover_setup(extra=()):
+    """A secondary colo-proxy with the secondary's filters on a netdev and
+    colo-frame driver=qemu against FakeQemu (in COLO).  Returns (qemu,
+    proxy, d)."""
+    need_types('colo-frame', 'filter-redirector', 'filter-rewriter')
+    d = tmpdir('cqqd')
+    qemu = FakeQemu(os.path.join(d, 'qemu.qmp'))
+    qemu.greeting = SEC_GREETING
+    qemu.status = 'colo'
+    args = ['-netdev', stream_netdev('hn0', os.path.join(d, 'net.sock')),
+            '-chardev', chardev_unix('red0', os.path.join(d, 'red0.sock')),
+            '-chardev', chardev_unix('red1', os.path.join(d, 'red1.sock')),
+            '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,'
+            'indev=red0',
+            '-object', 'filter-redirector,id=f2,netdev=hn0,queue=rx,'
+            'outdev=red1',
+            '-object', 'filter-rewriter,id=rew0,netdev=hn0,queue=all',
+            '-object', 'colo-frame,id=colo0,mode=secondary,driver=qemu,'
+            'qemu-qmp=unix:' + qemu.path] + list(extra)
+    proxy = ColoProxy(args, dir=d)
+    wait_for(lambda: 'query-migrate' in qemu.names(), 5,
+             what='the driver connected to QEMU')
+    return qemu, proxy, d
+
+
+def check_failover_order(qemu, proxy):
+    """When x-colo-lost-heartbeat reaches QEMU (which resumes the promoted
+    guest some 20 ms later), the redirectors must already be off, so the
+    guest's first frames go straight to the network; returns what the
+    hook saw."""
+    seen = {}
+    mon = proxy.connect_qmp()
+
+    def hook(name, args):
+        # runs in FakeQemu's thread while colo-proxy waits for the reply
+        seen['filters'] = {f: mon.qom_get(f'/objects/{f}', 'status')
+                           for f in ('f1', 'f2', 'rew0')}
+        seen['status'] = mon.cmd('query-colo-status')
+    qemu.on_command['x-colo-lost-heartbeat'] = hook
+    return seen, mon
+
+
+def test_heartbeat_failover_tells_qemu():
+    """The secondary's own heartbeat decides failover: in one step its
+    filters go off and its QEMU gets x-colo-lost-heartbeat, then
+    announce-self -- filters first."""
+    need_types('colo-heartbeat')
+    d0 = tmpdir('cqqd')
+    hb = os.path.join(d0, 'hb.sock')
+    qemu, proxy, d = secondary_failover_setup(
+        ['-chardev', chardev_unix('hb', hb),
+         '-object', 'colo-heartbeat,id=hb0,chardev=hb,interval=50,'
+         'timeout=300,failover=on'])
+    try:
+        seen, mon = check_failover_order(qemu, proxy)
+        peer = connect_unix(hb, proc=proxy)
+        for i in range(1, 4):
+            send_frame(peer, b'COLO_HEARTBEAT %d' % i)
+            time.sleep(0.05)
+        # the peer falls silent: lost after 300 ms
+        ev = proxy.qmp.get_event('COLO_EXIT', timeout=5)
+        check_eq(ev['data'], {'mode': 'secondary', 'reason': 'request'},
+                 'COLO_EXIT')
+        wait_for(lambda: 'announce-self' in qemu.names(), 5,
+                 what='announce-self sent to QEMU')
+        names = [n for n in qemu.names()
+                 if n not in ('query-migrate', 'query-migrate-capabilities',
+                              'migrate-set-capabilities')]
+        check_eq(names, ['qmp_capabilities', 'x-colo-lost-heartbeat',
+                         'announce-self'], 'commands QEMU got')
+        check_eq(seen.get('filters'), {'f1': 'off', 'f2': 'off',
+                                       'rew0': 'on'},
+                 'filters when QEMU was told to fail over')
+        check_eq(seen['status']['mode'], 'none', 'proxy mode then')
+        st = proxy.qmp.cmd('query-colo-stats')
+        check_eq((st['failovers'], st['qemu']['failovers'],
+                  st['qemu']['failover-errors']), (1, 1, 0),
+                 'failovers: frame, sent to QEMU, refused')
+        # QEMU's own MIGRATION completed afterwards is no second failover
+        time.sleep(0.2)
+        check_eq(proxy.qmp.cmd('query-colo-stats')['failovers'], 1,
+                 'one failover')
+        mon.close()
+        peer.close()
+    finally:
+        proxy.stop()
+        qemu.close()
+
+
+def test_user_failover_tells_qemu():
+    """x-colo-lost-heartbeat sent to colo-proxy by a user does the same
+    (secondary: then announce-self; primary: x-colo-lost-heartbeat only,
+    and colo-compare stops holding)."""
+    qemu, proxy, d = secondary_failover_setup()
+    try:
+        seen, mon = check_failover_order(qemu, proxy)
+        proxy.qmp.cmd('x-colo-lost-heartbeat')
+        wait_for(lambda: 'announce-self' in qemu.names(), 5,
+                 what='announce-self sent to QEMU')
+        check_eq(seen.get('filters'), {'f1': 'off', 'f2': 'off',
+                                       'rew0': 'on'},
+                 'filters when QEMU was told to fail over')
+        mon.close()
+    finally:
+        proxy.stop()
+        qemu.close()
+
+    qemu, proxy, pri, sec, out = compare_setup()
+    try:
+        f = pk.udp(b'held when the secondary died')
+        send_frame(pri, f)
+        expect_no_frame(out, 0.3)
+        proxy.qmp.cmd('x-colo-lost-heartbeat')
+        check_eq(recv_frame(out, timeout=5), f, 'released at failover')
+        wait_for(lambda: 'x-colo-lost-heartbeat' in qemu.names(), 5,
+                 what='x-colo-lost-heartbeat sent to the primary QEMU')
+        time.sleep(0.2)
+        check('announce-self' not in qemu.names(),
+              'no announce-self on the primary')
+        g = pk.udp(b'alone now')
+        send_frame(pri, g)
+        check_eq(recv_frame(out, timeout=5), g, 'passed through')
+    finally:
+        proxy.stop()
+        qemu.close()
+
+
+def test_primary_follows_qemu_colo_exit():
+    """The secondary died: the primary QEMU leaves COLO with an error and
+    keeps its guest stopped until told to fail over.  colo-proxy follows
+    at once: compare stops holding, QEMU gets x-colo-lost-heartbeat."""
+    qemu, proxy, pri, sec, out = compare_setup()
+    try:
+        f = pk.udp(b'held')
+        send_frame(pri, f)
+        expect_no_frame(out, 0.3)
+        qemu._send({'timestamp': {'seconds': 1795362059,
+                                  'microseconds': 779000},
+                    'event': 'COLO_EXIT',
+                    'data': {'mode': 'primary', 'reason': 'error'}})
+        check_eq(recv_frame(out, timeout=5), f, 'released at failover')
+        ev = proxy.qmp.get_event('COLO_EXIT', timeout=5)
+        check_eq(ev['data'], {'mode': 'primary', 'reason': 'error'},
+                 'proxy COLO_EXIT')
+        wait_for(lambda: 'x-colo-lost-heartbeat' in qemu.names(), 5,
+                 what='x-colo-lost-heartbeat sent to the primary QEMU')
+        check_eq(proxy.qmp.cmd('query-colo-status'),
+                 {'mode': 'none', 'last-mode': 'primary', 'reason': 'error'},
+                 'query-colo-status')
+    finally:
+        proxy.stop()
+        qemu.close()
+
+
+def test_secondary_follows_qemu_failover():
+    """Somebody failed the secondary QEMU over directly: colo-proxy
+    follows at its MIGRATION "completed" (no second x-colo-lost-heartbeat
+    to QEMU); a COLO_EXIT with reason "error" alone (the primary's channel
+    broke) does not make a secondary take over."""
+    qemu, proxy, d = secondary_failover_setup()
+    try:
+        ts = {'seconds': 1795362059, 'microseconds': 779000}
+        qemu._send({'timestamp': ts, 'event': 'COLO_EXIT',
+                    'data': {'mode': 'secondary', 'reason': 'error'}})
+        time.sleep(0.3)
+        check_eq(proxy.qmp.cmd('query-colo-status')['mode'], 'secondary',
+                 'no takeover on QEMU\'s error alone')
+        for m in ({'timestamp': ts, 'event': 'STOP'},
+                  {'timestamp': ts, 'event': 'MIGRATION',
+                   'data': {'status': 'completed'}},
+                  {'timestamp': ts, 'event': 'RESUME'}):
+            qemu._send(m)
+        ev = proxy.qmp.get_event('COLO_EXIT', timeout=5)
+        check_eq(ev['data'], {'mode': 'secondary', 'reason': 'request'},
+                 'proxy followed')
+        check_eq(proxy.qmp.qom_get('/objects/f1', 'status'), 'off', 'f1')
+        time.sleep(0.2)
+        check('x-colo-lost-heartbeat' not in qemu.names(),
+              'QEMU is not told again')
+        check_eq(proxy.qmp.cmd('query-colo-stats')['qemu']['followed'], 1,
+                 'followed')
+    finally:
+        proxy.stop()
+        qemu.close()
+
+
+# ---------------------------------------------------------------------
+# #12: a QEMU that completes the migration instead of entering COLO
+
+def test_completed_instead_of_colo():
+    """QEMU 10.0.0-10.0.6 with x-colo on: setup -> active -> device ->
+    completed, never colo.  colo-proxy reports it: COLO_QEMU_ERROR,
+    query-colo-status "qemu-error", the log; a checkpoint fails with it."""
+    qemu, proxy = setup()
+    try:
+        wait_for(lambda: 'migrate-set-capabilities' in qemu.names(), 5,
+                 what='the driver set up')
+        ts = {'seconds': 1795362059, 'microseconds': 0}
+        for st in ('setup', 'active', 'device', 'completed'):
+            qemu.status = st
+            qemu._send({'timestamp': ts, 'event': 'MIGRATION',
+                        'data': {'status': st}})
+            time.sleep(0.02)
+        ev = proxy.qmp.get_event('COLO_QEMU_ERROR', timeout=5)
+        check('instead of entering COLO' in ev['data']['error'],
+              ev['data']['error'])
+        check_eq(ev['data']['qemu-qmp'], 'unix:' + qemu.path, 'qemu-qmp')
+        st = proxy.qmp.cmd('query-colo-status')
+        check('instead of entering COLO' in st.get('qemu-error', ''),
+              f'query-colo-status: {st}')
+        ev, _ = checkpoint(proxy)
+        check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED', 'checkpoint')
+        check('completed' in ev['data']['error'], ev['data']['error'])
+        check('instead of entering COLO' in proxy.stderr(), 'logged')
+        # a QEMU that does enter COLO clears it
+        for st in ('setup', 'active', 'colo'):
+            qemu.status = st
+            qemu._send({'timestamp': ts, 'event': 'MIGRATION',
+                        'data': {'status': st}})
+        wait_for(lambda: 'qemu-error' not in
+                 proxy.qmp.cmd('query-colo-status'), 5,
+                 what='qemu-error cleared in colo')
+    finally:
+        proxy.stop()
+        qemu.close()
+
+
+# ---------------------------------------------------------------------
+# #19 item 2: QEMU's types are checked, never trusted
+
+def test_ill_typed_messages():
+    """{"event": 1}, a query-migrate reply with "status": 5, a MIGRATION
+    event with "status": 7, an error whose desc is an integer: no crash
+    (each SIGSEGVed the driver), counted as protocol errors; the error
+    reply fails the checkpoint instead of reading as success."""
+    qemu, proxy = setup(status='colo')
+    try:
+        wait_for(lambda: 'migrate-set-capabilities' in qemu.names() or
+                 qemu.names().count('query-migrate') >= 1, 5,
+                 what='the driver connected')
+        time.sleep(0.1)
+        ts = {'seconds': 1795362059, 'microseconds': 0}
+        for m in ({'event': 1}, {'event': None, 'data': 3},
+                  {'event': 'MIGRATION', 'data': {'status': 7}},
+                  {'event': 'MIGRATION', 'data': 'colo'},
+                  {'event': 'MIGRATION'},
+                  {'event': 'COLO_EXIT', 'data': {'reason': 4}},
+                  {'event': 'STOP', 'data': []},
+                  {'timestamp': ts, 'event': ['RESUME']},
+                  {'QMP': 'again'}, {'neither': 1}, [1, 2], 'str', 5):
+            qemu._send(m)
+        time.sleep(0.3)
+        check(proxy.proc.poll() is None, 'colo-proxy alive')
+        st = proxy.qmp.cmd('query-colo-stats')
+        check(st['qemu']['protocol-errors'] >= 8, f'{st["qemu"]}')
+        # COLO_EXIT with an integer reason is still a COLO_EXIT: the frame
+        # followed QEMU out of COLO; start again with a fresh proxy
+    finally:
+        proxy.stop()
+        qemu.close()
+
+    qemu, proxy = setup(status='colo')
+    try:
+        qemu.reply_with = {'query-migrate': {'return': {'status': 5}}}
+        ev, _ = checkpoint(proxy)
+        check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED', 'status 5')
+        check('status' in ev['data']['error'] and
+              'integer' in ev['data']['error'], ev['data']['error'])
+        qemu.reply_with = {'query-migrate': {'return': 'colo'}}
+        ev = next_outcome(proxy)        # the retry
+        check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED', 'return not object')
+        qemu.reply_with = {'query-migrate-parameters': {
+            'error': {'class': 'GenericError', 'desc': 17}}}
+        for _ in range(5):
+            ev = next_outcome(proxy)
+            if 'query-migrate-parameters' in qemu.names():
+                break
+        check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED',
+                 'an error with an integer desc is no success')
+        check('malformed' in ev['data']['error'], ev['data']['error'])
+        check_eq(proxy.qmp.cmd('query-colo-stats')['completed'], 0,
+                 'nothing completed')
+        qemu.reply_with = {'query-migrate-parameters': {
+            'return': {'x-checkpoint-delay': '2000'}}}
+        ev = next_outcome(proxy)
+        check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED', 'string delay')
+        qemu.reply_with = {}
+        for _ in range(5):
+            ev = next_outcome(proxy)
+            if ev['event'] == 'COLO_CHECKPOINT_DONE':
+                break
+        check_eq(ev['event'], 'COLO_CHECKPOINT_DONE', 'well-typed again')
+        check(proxy.proc.poll() is None, 'colo-proxy alive')
+    finally:
+        proxy.stop()
+        qemu.close()
+
+
 if __name__ == '__main__':
-    run_tests([test_real_qemu_monitor, test_triggered_checkpoints, test_periodic_and_ordering,
-               test_entering_colo, test_errors_and_reconnect,
-               test_secondary_watch], timeout=60)
+    run_tests([test_real_qemu_monitor, test_triggered_checkpoints,
+               test_periodic_and_ordering, test_entering_colo,
+               test_errors_and_reconnect, test_secondary_watch,
+               test_periodic_checkpoint_releases,
+               test_heartbeat_failover_tells_qemu,
+               test_user_failover_tells_qemu,
+               test_primary_follows_qemu_colo_exit,
+               test_secondary_follows_qemu_failover,
+               test_completed_instead_of_colo,
+               test_ill_typed_messages], timeout=60)
