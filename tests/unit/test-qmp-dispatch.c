@@ -22,6 +22,7 @@
 
 #include "check-main.h"
 #include "monitor/qmp-internal.h"
+#include "monitor/qmp-json.h"
 
 static int shutdown_requests;
 
@@ -1042,6 +1043,124 @@ START_TEST(test_monitor_specs)
 }
 END_TEST
 
+/* --- the typed accessor layer (monitor/qmp-json.c) ------------------------ */
+
+static JsonObject *parse_obj(const char *text)
+{
+    g_autoptr(JsonParser) p = json_parser_new();
+    JsonNode *root;
+
+    ck_assert(json_parser_load_from_data(p, text, -1, NULL));
+    root = json_parser_get_root(p);
+    ck_assert(JSON_NODE_HOLDS_OBJECT(root));
+    return json_object_ref(json_node_get_object(root));
+}
+
+START_TEST(test_json_getters)
+{
+    g_autoptr(JsonObject) o = parse_obj(
+        "{\"s\": \"x\", \"i\": 5, \"d\": 1.5, \"b\": true, \"o\": {}, "
+        "\"a\": [1], \"n\": null}");
+    GError *err = NULL;
+    const char *str = "def";
+    gint64 i = -1;
+    gboolean b = FALSE;
+    JsonObject *obj = NULL;
+    JsonArray *arr = NULL;
+    JsonNode *n;
+
+    ck_assert(qmp_json_str(o, "s", TRUE, &str, &err));
+    ck_assert_str_eq(str, "x");
+    ck_assert(qmp_json_int(o, "i", TRUE, &i, &err));
+    ck_assert_int_eq(i, 5);
+    ck_assert(qmp_json_bool(o, "b", TRUE, &b, &err) && b);
+    ck_assert(qmp_json_object(o, "o", TRUE, &obj, &err) && obj);
+    ck_assert(qmp_json_array(o, "a", TRUE, &arr, &err) && arr);
+    ck_assert_int_eq(qmp_json_member(o, "d", QMP_JSON_NUMBER, &n),
+                     QMP_JSON_OK);
+    ck_assert_int_eq(qmp_json_member(o, "i", QMP_JSON_NUMBER, &n),
+                     QMP_JSON_OK);
+
+    /* absent: untouched unless required */
+    str = "def";
+    ck_assert(qmp_json_str(o, "nope", FALSE, &str, &err));
+    ck_assert_str_eq(str, "def");
+    ck_assert(!qmp_json_str(o, "nope", TRUE, &str, &err));
+    ck_assert_str_eq(err->message, "member 'nope' is missing");
+    g_clear_error(&err);
+    ck_assert(qmp_json_str(NULL, "s", FALSE, &str, &err));
+
+    /* every wrong type is an error, never a NULL or 0 read as a value */
+    ck_assert(!qmp_json_str(o, "i", TRUE, &str, &err));
+    ck_assert_str_eq(err->message,
+                     "member 'i' is of type integer, expected string");
+    g_clear_error(&err);
+    ck_assert_str_eq(str, "def");
+    ck_assert(!qmp_json_int(o, "s", FALSE, &i, &err));
+    ck_assert_str_eq(err->message,
+                     "member 's' is of type string, expected integer");
+    g_clear_error(&err);
+    ck_assert(!qmp_json_int(o, "d", FALSE, &i, &err));
+    g_clear_error(&err);
+    ck_assert(!qmp_json_bool(o, "n", FALSE, &b, &err));
+    ck_assert_str_eq(err->message,
+                     "member 'n' is of type null, expected boolean");
+    g_clear_error(&err);
+    ck_assert(!qmp_json_object(o, "a", FALSE, &obj, NULL));
+    ck_assert(!qmp_json_array(o, "o", FALSE, &arr, NULL));
+    ck_assert_str_eq(qmp_json_str_or(o, "i", "dflt"), "dflt");
+    ck_assert_str_eq(qmp_json_str_or(o, "s", "dflt"), "x");
+    ck_assert_ptr_null(qmp_json_str_or(NULL, "s", NULL));
+}
+END_TEST
+
+START_TEST(test_json_messages)
+{
+    static const struct {
+        const char *text;
+        QmpMessageKind kind;
+        gboolean ok;
+    } cases[] = {
+        { "{\"QMP\": {\"version\": {}}}", QMP_MSG_GREETING, TRUE },
+        { "{\"QMP\": 1}", QMP_MSG_INVALID, FALSE },
+        { "{\"event\": \"STOP\"}", QMP_MSG_EVENT, TRUE },
+        { "{\"event\": \"STOP\", \"data\": {}}", QMP_MSG_EVENT, TRUE },
+        { "{\"event\": 1}", QMP_MSG_INVALID, FALSE },
+        { "{\"event\": \"MIGRATION\", \"data\": \"colo\"}",
+          QMP_MSG_INVALID, FALSE },
+        { "{\"return\": {}}", QMP_MSG_RETURN, TRUE },
+        { "{\"return\": 5, \"id\": 1}", QMP_MSG_RETURN, TRUE },
+        { "{\"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}",
+          QMP_MSG_ERROR, TRUE },
+        /* an ill-typed error is still an error, never a success */
+        { "{\"error\": {\"class\": \"GenericError\", \"desc\": 17}}",
+          QMP_MSG_ERROR, FALSE },
+        { "{\"error\": \"no\"}", QMP_MSG_ERROR, FALSE },
+        { "{\"return\": {}, \"error\": null}", QMP_MSG_ERROR, FALSE },
+        { "{}", QMP_MSG_INVALID, FALSE },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(JsonObject) o = parse_obj(cases[i].text);
+        GError *err = NULL;
+        QmpMessage m;
+        gboolean ok = qmp_message_parse(o, &m, &err);
+
+        ck_assert_msg(ok == cases[i].ok && m.kind == cases[i].kind,
+                      "%s: ok %d kind %d", cases[i].text, ok, m.kind);
+        ck_assert(ok == (err == NULL));
+        if (m.kind == QMP_MSG_ERROR) {
+            ck_assert_ptr_nonnull(m.err_class);
+            ck_assert_ptr_nonnull(m.err_desc);
+        }
+        if (m.kind == QMP_MSG_EVENT) {
+            ck_assert_str_eq(m.event, "STOP");
+        }
+        g_clear_error(&err);
+    }
+}
+END_TEST
+
 static Suite *qmp_suite(void)
 {
     Suite *s = suite_create("monitor/qmp-dispatch");
@@ -1068,6 +1187,8 @@ static Suite *qmp_suite(void)
     tcase_add_test(tc, test_all_commands_nested);
     tcase_add_test(tc, test_table_shape);
     tcase_add_test(tc, test_arg_helpers);
+    tcase_add_test(tc, test_json_getters);
+    tcase_add_test(tc, test_json_messages);
     suite_add_tcase(s, tc);
 
     tcase_add_test(split_tc, test_split_basic);
