@@ -61,6 +61,15 @@ const char *colo_frame_qemu_error(void);
 /* Driver "qemu": adds its counters to 'o' (query-colo-stats). */
 void colo_frame_qemu_stats(JsonObject *o);
 
+/* For tests/fuzz/fuzz-qemu-driver.c only: start a driver session for
+ * 'f' in 'mode' without a socket (the next line must be the greeting),
+ * feed it one QMP line (what it writes is dropped), and check its
+ * internal invariants. */
+void colo_frame_qemu_test_session(ColoFrame *f, ColoMode mode);
+void colo_frame_qemu_test_line(const char *line, gsize len);
+/* NULL, or which invariant is broken. */
+const char *colo_frame_qemu_test_invariants(void);
+
 /* A checkpoint the frame did not start has committed (QEMU's periodic
  * one, seen by the qemu driver on the primary; 'start_us' its monotonic
  * start): broadcast like one of ours (colo.c).  Main context. */

@@ -215,15 +215,21 @@ static void qd_read_more(void);
 /* ------------------------------------------------------------------ */
 /* Completion.                                                          */
 
+/* Forgets the checkpoint asked for, without reporting it. */
+static void qd_drop_checkpoint(void)
+{
+    qd.want = FALSE;
+    qd.armed = FALSE;
+    qd.params_asked = FALSE;
+    qd.stop_counts = FALSE;
+}
+
 static void qd_finish(gboolean ok, const char *error)
 {
     if (!qd.want) {
         return;
     }
-    qd.want = FALSE;
-    qd.armed = FALSE;
-    qd.params_asked = FALSE;
-    qd.stop_counts = FALSE;
+    qd_drop_checkpoint();
     if (!colo_checkpoint_in_flight()) {
         return;                 /* the frame gave up on it (timeout) */
     }
@@ -1037,7 +1043,7 @@ static void qd_set_addr(char *addr)
         return;
     }
     if (qd.state != QD_DISCONNECTED) {
-        qd.want = FALSE;
+        qd_drop_checkpoint();
         qd_disconnect("qemu-qmp changed");
     }
     g_free(qd.addr);
@@ -1086,7 +1092,7 @@ void colo_frame_qemu_detach(ColoFrame *f)
         return;
     }
     qd.obj = NULL;
-    qd.want = FALSE;
+    qd_drop_checkpoint();
     g_message("qemu driver: %" PRIu64 " QMP sessions (%" PRIu64 " failed "
               "attempts, %" PRIu64 " lost), %" PRIu64 " triggers, %" PRIu64
               " checkpoints committed, %" PRIu64 " periodic, %" PRIu64
@@ -1164,7 +1170,7 @@ void colo_frame_qemu_failover(ColoFrame *f, ColoMode mode)
     if (!f || qd.obj != f || colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
         return;
     }
-    qd.want = FALSE;            /* no checkpoint after a failover */
+    qd_drop_checkpoint();       /* no checkpoint after a failover */
     qd.failover_pending = TRUE;
     qd.failover_mode = mode;
     qd_send_failover();
@@ -1205,4 +1211,61 @@ void colo_frame_qemu_stats(JsonObject *o)
     json_object_set_int_member(q, "qemu-errors",
                                (gint64) qd.stats.qemu_errors);
     json_object_set_object_member(o, "qemu", q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry points for tests/fuzz/fuzz-qemu-driver.c (colo-internal.h): the */
+/* parser and state machine without a socket.                           */
+
+void colo_frame_qemu_test_session(ColoFrame *f, ColoMode mode)
+{
+    qd.obj = NULL;              /* no reconnection from the reset */
+    qd_drop_checkpoint();
+    qd_disconnect("test session reset");
+    if (qd.reconnect_source) {
+        g_source_remove(qd.reconnect_source);
+        qd.reconnect_source = 0;
+    }
+    qd.failover_pending = FALSE;
+    g_clear_pointer(&qd.error, g_free);
+    if (f) {
+        /* the address colo_frame_qemu_start() will compare with */
+        g_free(qd.addr);
+        qd.addr = user_object_get_str(USER_OBJECT(f), "qemu-qmp", NULL);
+    }
+    if (!qd.addr) {
+        qd.addr = g_strdup("unix:/nonexistent/qemu.qmp");
+    }
+    if (!qd.rline) {
+        qd.rline = g_string_sized_new(1024);
+    }
+    qd.obj = f;
+    qd.mode = mode;
+    qd.gen++;
+    qd.state = QD_GREETING;     /* as if connected: the greeting is next */
+}
+
+void colo_frame_qemu_test_line(const char *line, gsize len)
+{
+    qd_on_line(line, len);
+    /* nobody reads what the driver wrote */
+    g_queue_clear_full(&qd.wqueue, (GDestroyNotify) g_bytes_unref);
+    qd.writing = FALSE;
+}
+
+const char *colo_frame_qemu_test_invariants(void)
+{
+    if (g_queue_get_length(&qd.cmds) > QEMU_QMP_MAX_PENDING) {
+        return "more commands awaiting replies than the bound";
+    }
+    if (strlen(qd.status) >= sizeof(qd.status)) {
+        return "migration status overflows";
+    }
+    if (qd.armed && !qd.want) {
+        return "trigger armed for no checkpoint";
+    }
+    if (qd.state > QD_READY) {
+        return "unknown session state";
+    }
+    return NULL;
 }
