@@ -21,7 +21,11 @@
  * declares the peer lost, emits COLO_HEARTBEAT_LOST and, with
  * failover=on, fails this side over with colo_failover(REQUEST) -- the
  * reason x-colo-lost-heartbeat gives, since a heartbeat loss is exactly
- * what that command reports by hand.  When messages come back it emits
+ * what that command reports by hand.  That is one step for the whole
+ * side: the frame switches this process's filters and, with colo-frame
+ * driver=qemu, then tells this side's QEMU (x-colo-lost-heartbeat, and
+ * announce-self on a secondary), so the promoted guest's first frames
+ * find the filters already passing them (colo/colo.c).  When messages come back it emits
  * COLO_HEARTBEAT_RESTORED; there is no automatic failback (a pair that
  * has failed over must be rebuilt by the operator, as in QEMU).
  *
