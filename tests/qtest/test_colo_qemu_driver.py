@@ -969,6 +969,30 @@ def test_ill_typed_messages():
     event with "status": 7, an error whose desc is an integer: no crash
     (each SIGSEGVed the driver), counted as protocol errors; the error
     reply fails the checkpoint instead of reading as success."""
+    # the three crashers of #19, each against a fresh colo-proxy
+    for name, how in (('{"event": 1}', 'event'),
+                      ('MIGRATION {"status": 7}', 'event'),
+                      ('query-migrate {"status": 5}', 'reply')):
+        qemu, proxy = setup(status='colo')
+        try:
+            wait_for(lambda: qemu.names().count('query-migrate') >= 1, 5,
+                     what='the driver connected')
+            if how == 'event':
+                qemu._send({'event': 1} if name.startswith('{') else
+                           {'event': 'MIGRATION', 'data': {'status': 7}})
+                time.sleep(0.3)
+            else:
+                qemu.reply_with = {'query-migrate': {'return':
+                                                     {'status': 5}}}
+                ev, _ = checkpoint(proxy)
+                check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED', name)
+            check(proxy.proc.poll() is None, f'colo-proxy alive after {name}')
+            st = proxy.qmp.cmd('query-colo-stats')
+            check(st['qemu']['protocol-errors'] >= 1, f'{name}: {st["qemu"]}')
+        finally:
+            proxy.stop()
+            qemu.close()
+
     qemu, proxy = setup(status='colo')
     try:
         wait_for(lambda: 'migrate-set-capabilities' in qemu.names() or
@@ -1005,11 +1029,14 @@ def test_ill_typed_messages():
         qemu.reply_with = {'query-migrate': {'return': 'colo'}}
         ev = next_outcome(proxy)        # the retry
         check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED', 'return not object')
-        qemu.reply_with = {'query-migrate-parameters': {
+        # the trigger answered with an error whose desc is an integer: it
+        # used to read as success (the checkpoint then waited for a STOP
+        # that never came, until checkpoint-timeout)
+        qemu.reply_with = {'migrate-set-parameters': {
             'error': {'class': 'GenericError', 'desc': 17}}}
         for _ in range(5):
             ev = next_outcome(proxy)
-            if 'query-migrate-parameters' in qemu.names():
+            if 'migrate-set-parameters' in qemu.names():
                 break
         check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED',
                  'an error with an integer desc is no success')
