@@ -83,7 +83,10 @@
  *
  * A migration seen running that ends "completed" without reaching
  * "colo" while x-colo is on (QEMU 10.0.0-10.0.6) is reported as an
- * error: COLO_QEMU_ERROR, query-colo-status "qemu-error", the log.
+ * error: COLO_QEMU_ERROR, query-colo-status "qemu-error", the log.  The
+ * secondary of such a pair enters "colo" and leaves it with an error at
+ * once: a secondary's COLO_EXIT (not "request") before its first loaded
+ * checkpoint is reported the same way.
  *
  * Every value in QEMU's messages is type-checked before use
  * (monitor/qmp-json.h): an ill-typed message is counted as a protocol
@@ -189,6 +192,8 @@ typedef struct QemuDriver {
     gboolean stop_counts;       /* that STOP came after our trigger */
     int64_t stop_us;            /* when that STOP arrived */
     gboolean colo_seen;         /* this migration reached "colo" */
+    uint64_t colo_ckpts;        /* checkpoints committed (primary) or
+                                 * loaded (secondary) since then */
     gboolean migrating_seen;    /* ... or was seen running before it */
     char *error;                /* why QEMU cannot do COLO (E), or NULL */
 
@@ -352,6 +357,9 @@ static void qd_status_changed(const char *status)
 
     g_strlcpy(qd.status, status, sizeof(qd.status));
     if (g_str_equal(status, "colo")) {
+        if (!was_colo) {
+            qd.colo_ckpts = 0;
+        }
         qd.colo_seen = TRUE;
         g_clear_pointer(&qd.error, g_free);
     } else if (g_str_equal(status, "setup")) {
@@ -697,11 +705,13 @@ static void qd_on_event(const char *name, JsonObject *data)
              * both guests are equal again (the rewriter's offsets go) */
             qd.stopped = FALSE;
             qd.stats.committed++;
+            qd.colo_ckpts++;
             if (!colo_checkpoint_in_flight()) {
                 colo_checkpoint_done(TRUE, NULL);
             }
         } else if (colo && qd.stopped) {
             qd.stopped = FALSE;
+            qd.colo_ckpts++;
             if (qd.stop_counts) {
                 qd_finish(TRUE, NULL);
             } else {
@@ -747,10 +757,28 @@ static void qd_on_event(const char *name, JsonObject *data)
         g_autofree char *msg =
             g_strdup_printf("QEMU left COLO (COLO_EXIT, reason '%s')", reason);
 
-        g_message("qemu driver: %s", msg);
+        gboolean early = qd.mode == COLO_MODE_SECONDARY && qd.colo_seen &&
+                         qd.colo_ckpts == 0 &&
+                         !g_str_equal(reason, "request");
+
+        if (g_str_equal(reason, "request")) {
+            g_message("qemu driver: %s", msg);
+        } else {
+            g_warning("qemu driver: QEMU at %s: %s", qd.addr, msg);
+        }
         qd_finish(FALSE, msg);
         /* COLO is over on this side, whatever query-migrate said */
         qd_status_changed("completed");
+        if (early) {
+            /* the signature of a pair that cannot do COLO: the secondary
+             * of QEMU 10.0.0-10.0.6 enters "colo" and leaves it at once,
+             * because its primary completed the migration instead */
+            qd_report_error("QEMU left COLO with an error before its first "
+                            "checkpoint: the primary QEMU may be unable to "
+                            "run COLO (QEMU 10.0.0 to 10.0.6 complete the "
+                            "migration instead; see docs/qemu.md), or it "
+                            "died at once");
+        }
         if (g_str_equal(reason, "request")) {
             qd.colo_seen = FALSE;
             qd_follow_failover(COLO_EXIT_REASON_REQUEST, FALSE, msg);

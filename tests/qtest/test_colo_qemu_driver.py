@@ -960,6 +960,37 @@ def test_completed_instead_of_colo():
         proxy.stop()
         qemu.close()
 
+    # the secondary of such a pair (measured with Debian's 10.0.2): it
+    # enters colo and leaves it with an error at once, before any
+    # checkpoint -- reported on the secondary too
+    need_types('colo-frame')
+    d = tmpdir('cqqd')
+    qemu = FakeQemu(os.path.join(d, 'qemu.qmp'))
+    qemu.greeting = SEC_GREETING
+    qemu.status = 'active'
+    proxy = ColoProxy(['-object', 'colo-frame,id=colo0,mode=secondary,'
+                       'driver=qemu,qemu-qmp=unix:' + qemu.path])
+    try:
+        wait_for(lambda: 'query-migrate' in qemu.names(), 5,
+                 what='the driver connected')
+        time.sleep(0.1)
+        ts = {'seconds': 1796604757, 'microseconds': 213849}
+        for m in ({'timestamp': ts, 'event': 'MIGRATION',
+                   'data': {'status': 'colo'}},
+                  {'timestamp': ts, 'event': 'RESUME'},
+                  {'timestamp': ts, 'event': 'COLO_EXIT',
+                   'data': {'mode': 'secondary', 'reason': 'error'}}):
+            qemu._send(m)
+        ev = proxy.qmp.get_event('COLO_QEMU_ERROR', timeout=5)
+        check('before its first checkpoint' in ev['data']['error'],
+              ev['data']['error'])
+        st = proxy.qmp.cmd('query-colo-status')
+        check_eq((st['mode'], 'first checkpoint' in st.get('qemu-error', '')),
+                 ('secondary', True), f'secondary: {st}')
+    finally:
+        proxy.stop()
+        qemu.close()
+
 
 # ---------------------------------------------------------------------
 # #19 item 2: QEMU's types are checked, never trusted
