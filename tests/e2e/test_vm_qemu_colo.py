@@ -385,6 +385,7 @@ class Pair:
         self.qemu, self.fw = qemu, fw
         self.px = self.sx = self.gp = self.gs = None
         self.qp = self.qs = None
+        self.expect_completed = False
 
     def net(self):
         ns, t = self.ns, self.tag
@@ -453,6 +454,9 @@ class Pair:
                 break
             time.sleep(0.1)
         dt = time.monotonic() - t0
+        self.final_status = status
+        if status == 'completed' and self.expect_completed:
+            return dt
         if status == 'completed':
             raise TestFailure('the migration completed instead of entering '
                               'COLO: this QEMU cannot run COLO (QEMU '
@@ -562,6 +566,7 @@ def check_miscompare(pair):
     """3: a per-VM reply: checkpoint requested and committed, the client
     gets the primary's reply once."""
     n0, st0 = requests(pair.px)
+    sec0 = pair.sx.qmp.cmd('query-colo-stats')['completed']
     take_events(pair.qp, ())
     res = http_seq(pair.ns, pair.c, ['/cgi-bin/sched'])
     path, dt, raw = res[0]
@@ -578,6 +583,9 @@ def check_miscompare(pair):
         f'requests {st0["requests"]} -> {st1["requests"]}, completed '
         f'{st0["completed"]} -> {st1["completed"]}; primary QEMU events '
         f'{[e["event"] for e in ev]}')
+    time.sleep(0.2)
+    log(f'secondary colo-proxy: loaded checkpoints counted {sec0} -> '
+        f'{pair.sx.qmp.cmd("query-colo-stats")["completed"]}')
     check(st1['requests'].get('miscompare', 0) >
           st0['requests'].get('miscompare', 0),
           'colo-proxy requested a checkpoint for the miscompare')
@@ -783,6 +791,74 @@ def scenario(tag, nic, vnet, checks):
     ck.finish()
 
 
+def stock_qemu():
+    """(binary, firmware dir, module dir) of the stock bookworm-backports
+    10.0.2 (scripts/build-colo-qemu.sh --stock)."""
+    script = os.path.join(source_dir(), 'scripts', 'build-colo-qemu.sh')
+    r = subprocess.run([script, '--stock'], capture_output=True, text=True)
+    if r.returncode != 0:
+        why = (r.stderr.strip().splitlines() or ['no stock QEMU 10'])[-1]
+        if in_ci():
+            raise TestFailure(why)
+        raise Skip(why)
+    lines = r.stdout.strip().split('\n')
+    return (lines[0].strip(), lines[1].split(None, 1)[1].strip(),
+            lines[2].split('=', 1)[1].strip())
+
+
+def driver_reports(px, since):
+    """What the primary colo-proxy said about a migration that did not
+    enter COLO: its warnings (stderr lines after offset 'since' from the
+    qemu driver or the frame that name the completion or COLO) and its QMP
+    events that mention 'completed'."""
+    said = [ln for ln in px.stderr()[since:].splitlines()
+            if re.search(r'warning|critical|error', ln, re.I) and
+            re.search(r'complet|COLO', ln)]
+    drain(px.qmp)
+    evs = [e for e in px.qmp.events if 'complet' in json.dumps(e)]
+    return said, evs
+
+
+def test_qemu_without_colo_reported():
+    """Check 1, the other half: the stock 10.0.2 (bug (c)) completes the
+    migration instead of entering COLO; colo-proxy must say so (a warning
+    in its log or an event), not stay silent."""
+    need_root()
+    need_netns()
+    need_types('colo-frame', 'colo-heartbeat', 'colo-compare')
+    qemu, fw, moddir = stock_qemu()
+    os.environ['QEMU_MODULE_DIR'] = moddir
+    try:
+        vmguest.guest_dir(log=log)
+    except vmguest.GuestUnavailable as e:
+        raise (TestFailure if in_ci() else Skip)(str(e))
+    with NetNS() as ns:
+        pair = Pair(ns, 'n', 'e1000', False, qemu, fw)
+        pair.expect_completed = True
+        try:
+            dt = pair.start()
+            since = len(pair.px.stderr())
+            check_eq(pair.final_status, 'completed',
+                     'the stock QEMU 10.0.2\'s migration status')
+            log(f'stock QEMU: migration completed {dt:.1f}s after migrate '
+                f'(no COLO: bug (c))')
+            end = time.monotonic() + 5
+            said, evs = driver_reports(pair.px, 0)
+            while not (said or evs) and time.monotonic() < end:
+                time.sleep(0.2)
+                said, evs = driver_reports(pair.px, 0)
+            st = pair.px.qmp.cmd('query-colo-status')
+            log(f'primary colo-proxy: query-colo-status {st}; warnings '
+                f'{said[:3]}; events {evs[:3]}')
+            check(said or evs, 'colo-proxy said nothing about a QEMU that '
+                  'completed the migration instead of entering COLO (no '
+                  'warning naming it in its log, no event mentioning '
+                  '"completed")')
+        finally:
+            pair.stop()
+            os.environ.pop('QEMU_MODULE_DIR', None)
+
+
 def test_real_colo_e1000():
     scenario('r', 'e1000', False, [
         ('2 identical traffic, no checkpoint', check_identical),
@@ -836,5 +912,5 @@ if __name__ == '__main__':
     if '--print-cmdlines-virtio-vnet' in sys.argv:
         print_cmdlines('virtio-net-pci', True)
         sys.exit(0)
-    run_tests([test_real_colo_e1000, test_real_colo_virtio_vnet],
-              timeout=900)
+    run_tests([test_real_colo_e1000, test_real_colo_virtio_vnet,
+               test_qemu_without_colo_reported], timeout=900)
