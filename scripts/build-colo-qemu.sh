@@ -59,9 +59,8 @@ esac
 # needs.  Backports have apt's default priority 100: nothing installed is
 # upgraded from them unless asked for by name.
 have_backports() {
-    grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ &&
-        grep -rqs "deb-src.*bookworm-backports\|Types:.*deb-src" /etc/apt/sources.list /etc/apt/sources.list.d/ &&
-        apt-cache show meson/bookworm-backports >/dev/null 2>&1
+    apt-cache show meson/bookworm-backports >/dev/null 2>&1 &&
+        apt-get source --print-uris -qq "$SRC_PKG" >/dev/null 2>&1
 }
 
 install_deps() {
