@@ -629,7 +629,8 @@ def check_miscompare(pair):
 
 def check_periodic(pair):
     """4: x-checkpoint-delay 2000 during 200 sequential requests: none
-    slower than 500 ms."""
+    slower than 500 ms (nor any echo round trip), and no compare_timeout
+    checkpoint request."""
     n0, st0 = requests(pair.px)
     take_events(pair.qp, ())
     # the echo connection beside the requests keeps output in flight at
@@ -667,6 +668,14 @@ def check_periodic(pair):
         problems.append(f'echo connection: {e["error"]}')
     elif worst is None or worst * 1000 > SLOW_MS:
         problems.append(f'echo round trip of {worst * 1000:.0f} ms')
+    # the traffic is identical: a 'timeout' request means primary output
+    # waited compare_timeout for a counterpart the secondary, a copy of
+    # the primary since the last checkpoint, will never send -- the stall
+    # itself, even when no client happened to wait for that output
+    tmo = st1['requests'].get('timeout', 0) - st0['requests'].get('timeout', 0)
+    if tmo:
+        problems.append(f'{tmo} checkpoint requests for compare_timeout '
+                        f'(held output not released at a checkpoint)')
     check(not problems, '; '.join(problems))
 
 
