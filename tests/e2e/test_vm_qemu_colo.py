@@ -228,6 +228,7 @@ arg = json.loads(sys.argv[3])
 def http(path):
     t0 = time.monotonic()
     s = socket.create_connection((ip, 80), timeout=30)
+    port = s.getsockname()[1]
     s.sendall(('GET %s HTTP/1.0\r\nHost: guest\r\n\r\n' % path).encode())
     data = b''
     while True:
@@ -236,19 +237,20 @@ def http(path):
             break
         data += d
     s.close()
-    return data, time.monotonic() - t0
+    return data, time.monotonic() - t0, port
 
 if mode == 'http':
-    # sequential requests, arg['gap'] s apart; [path, seconds, raw answer]
+    # sequential requests, arg['gap'] s apart; [path, seconds, raw answer,
+    # client port]
     out = []
     for k, p in enumerate(arg['paths']):
         if k and arg.get('gap'):
             time.sleep(arg['gap'])
         try:
-            data, dt = http(p)
-            out.append([p, dt, data.decode('latin-1')])
+            data, dt, port = http(p)
+            out.append([p, dt, data.decode('latin-1'), port])
         except Exception as e:
-            out.append([p, -1, 'error %r' % e])
+            out.append([p, -1, 'error %r' % e, None])
     print(json.dumps(out))
 elif mode == 'echo':
     # one long-lived connection: a numbered line every arg['period'] s
@@ -347,7 +349,7 @@ def cgi_body(n):
 def check_pages(results):
     """Every /cgi-bin/page?N answer byte-exact; returns the times."""
     times = []
-    for path, dt, raw in results:
+    for path, dt, raw, _port in results:
         n = int(path.split('?')[1])
         status, body = split_http(raw)
         check(status.endswith('200 OK'), f'{path}: {status!r}')
@@ -549,8 +551,11 @@ def check_identical(pair):
             f'{e["event"]} {json.dumps(e.get("data"))}' for e in evs[:8]))
         slow = sorted(((t, i) for i, t in enumerate(times) if t > 0.5),
                       reverse=True)
-        log(f'requests slower than 500 ms: '
-            f'{[(i, round(t * 1000)) for t, i in slow]}')
+        ports = [r[3] for r in res]
+        log('requests slower than 500 ms (index, ms, client port, earlier '
+            'requests from that port): ' + str(
+                [(i, round(t * 1000), ports[i], ports[:i].count(ports[i]))
+                 for t, i in slow]))
     check_eq(n1 - n0, 0, 'checkpoint requests from colo-proxy during '
              'identical traffic')
 
@@ -585,7 +590,7 @@ def check_miscompare(pair):
     sec0 = pair.sx.qmp.cmd('query-colo-stats')['completed']
     take_events(pair.qp, ())
     res = http_seq(pair.ns, pair.c, ['/cgi-bin/sched'])
-    path, dt, raw = res[0]
+    path, dt, raw, _port = res[0]
     status, body = split_http(raw)
     check(status.endswith('200 OK'), f'/cgi-bin/sched: {status!r}')
     check(body.count('version ') == 1 and 'timestamp' in body,
