@@ -13,6 +13,10 @@
 #        libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients (the
 #        docs/libvirt.md domains, run by a private libvirtd; not the
 #        -system package, which needs systemd)
+# Real COLO (tests/e2e/test_vm_qemu_colo.py): bookworm-backports (deb and
+#        deb-src) and the tools to build QEMU 10.0.2 from source, through
+#        scripts/build-colo-qemu.sh --deps; `make check` then builds that
+#        QEMU once into /var/cache/colo-proxy (docs/qemu.md)
 set -e
 mode=install
 case "$1" in
@@ -35,7 +39,10 @@ fi
 for p in $test_pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    [ "$mode" = install ] && [ "$(id -u)" = 0 ] && exec "$(dirname "$0")/build-colo-qemu.sh" --deps
+    exit 0
+fi
 
 cmd="apt-get install -y --no-install-recommends$missing"
 if [ "$mode" = print ] || [ "$(id -u)" != 0 ]; then
@@ -50,3 +57,4 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing
+exec "$(dirname "$0")/build-colo-qemu.sh" --deps

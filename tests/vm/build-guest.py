@@ -241,6 +241,15 @@ printf 'Content-Type: text/plain\r\n\r\n'
 echo "role=$(cat /etc/colo-role) uptime=$(cut -d' ' -f1 /proc/uptime)"
 '''
 
+# differs per VM of a real COLO pair, whose memory (hence /etc/colo-role,
+# /proc/uptime's start and the RNG state) is the primary's after a
+# checkpoint: the scheduler's counters are not, each VM runs its own
+# scheduling (docs/qemu.md; /dev/urandom does not differ there)
+SCHED_CGI = b'''#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\n'
+cat /proc/schedstat
+'''
+
 PAGE_CGI = b'''#!/bin/sh
 # /cgi-bin/page?N: N lines, a function of N only, no Date header (CGI
 # answers carry only the headers printed here)
@@ -282,6 +291,7 @@ def make_initramfs(bbroot, modules, out_path):
     c.file('www/index.html', b'colo-proxy test guest\n')
     c.file('www/cgi-bin/time', TIME_CGI, 0o755)
     c.file('www/cgi-bin/page', PAGE_CGI, 0o755)
+    c.file('www/cgi-bin/sched', SCHED_CGI, 0o755)
     data = c.finish()
     with open(out_path + '.tmp', 'wb') as f:
         f.write(gzip.compress(data, compresslevel=6, mtime=0))

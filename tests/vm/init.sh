@@ -8,11 +8,14 @@
 #
 #   port 80  busybox httpd on /www: static pages /1 ... /32 whose content
 #            depends only on the path, /cgi-bin/page?N (N lines, no Date
-#            header) and /cgi-bin/time (differs per guest: role, uptime)
+#            header), /cgi-bin/time (differs per guest: role, uptime) and
+#            /cgi-bin/sched (/proc/schedstat: differs per VM of a real
+#            COLO pair too)
 #   port 7   line echo (busybox nc -ll -e /bin/cat)
 #
 # Kernel command line: colo.ip=A.B.C.D/NN  colo.role=NAME  colo.gw=A.B.C.D
 #                      colo.neigh=A.B.C.D,MAC (a permanent ARP entry)
+#                      colo.printk=N (console log level, default 0)
 # The marker "COLO-GUEST-UP" on the console says the services listen.
 exec </dev/console >/dev/console 2>&1
 /bin/busybox --install -s /bin
@@ -20,17 +23,19 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-echo 0 > /proc/sys/kernel/printk
-
-ip=; role=guest; gw=; neigh=
+ip=; role=guest; gw=; neigh=; printk=0
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
+        colo.printk=*) printk=${arg#colo.printk=} ;;
         colo.ip=*) ip=${arg#colo.ip=} ;;
         colo.role=*) role=${arg#colo.role=} ;;
         colo.gw=*) gw=${arg#colo.gw=} ;;
         colo.neigh=*) neigh=${arg#colo.neigh=} ;;
     esac
 done
+# console log level: 0 (nothing) unless colo.printk=N asks for messages
+# below level N (4: warnings, oopses, panics)
+echo "$printk" > /proc/sys/kernel/printk
 echo "$role" > /etc/colo-role
 hostname "$role"
 
