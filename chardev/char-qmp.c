@@ -18,7 +18,7 @@
 
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "qapi-commands.h"
 #include "util/error.h"
 #include "util/stats.h"

@@ -89,7 +89,7 @@
  * checkpoint is reported the same way.
  *
  * Every value in QEMU's messages is type-checked before use
- * (monitor/qmp-json.h): an ill-typed message is counted as a protocol
+ * (util/qmp-json.h): an ill-typed message is counted as a protocol
  * error and ignored, an ill-typed reply still answers its command (the
  * FIFO stays in step) and an ill-typed error reply is an error.
  *
@@ -117,8 +117,8 @@
 
 #include "colo/colo.h"
 #include "colo/colo-internal.h"
-#include "monitor/qmp.h"
-#include "monitor/qmp-json.h"
+#include "util/qmp-handler.h"
+#include "util/qmp-json.h"
 #include "util/error.h"
 #include "util/iothread.h"
 #include "util/log.h"

@@ -34,7 +34,7 @@
 
 #include "colo/colo.h"
 #include "colo/colo-internal.h"
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "net/filter-mirror.h"
 #include "util/error.h"
 #include "util/iothread.h"
@@ -136,13 +136,13 @@ ColoMode colo_get_last_mode(void)
 /* ------------------------------------------------------------------ */
 /* Listeners and broadcast.                                            */
 
-void colo_add_listener(ColoEventListener *l)
+void colo_frame_add_listener(ColoEventListener *l)
 {
     l->link_.data = l;
     g_queue_push_tail_link(&frame.listeners, &l->link_);
 }
 
-void colo_remove_listener(ColoEventListener *l)
+void colo_frame_remove_listener(ColoEventListener *l)
 {
     if (l->link_.data) {
         g_queue_unlink(&frame.listeners, &l->link_);
@@ -517,8 +517,9 @@ static gboolean request_in_main(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
-                             const char *detail)
+void colo_frame_request_checkpoint(const char *source,
+                                   ColoCheckpointReason reason,
+                                   const char *detail)
 {
     Request *req = g_new0(Request, 1);
 

@@ -51,7 +51,7 @@
 
 #include "chardev/char.h"
 #include "colo/colo.h"
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "net/frame.h"
 #include "qom/object.h"
 #include "util/error.h"

@@ -38,25 +38,15 @@
 #include <json-glib/json-glib.h>
 
 #include "chardev/char.h"
-#include "colo/colo.h"
-#include "monitor/qmp.h"
+#include "net/colo-hooks.h"
 #include "net/compare.h"
 #include "net/frame.h"
 #include "qom/object.h"
 #include "util/error.h"
 #include "util/iothread.h"
 #include "util/log.h"
+#include "util/qmp-handler.h"
 #include "util/stats.h"
-
-/*
- * The COLO frame and the monitor are libraries linked above the net
- * library; the net stack's unit tests link without them.  Weak references
- * let them link (checkpoint requests and events are then no-ops).
- */
-#pragma weak qmp_event_emit
-#pragma weak colo_request_checkpoint
-#pragma weak colo_add_listener
-#pragma weak colo_remove_listener
 
 #define TYPE_COLO_COMPARE (colo_compare_get_type())
 
@@ -396,10 +386,8 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
         notify_send(s, "DO_CHECKPOINT");
         return;
     }
-    if (colo_request_checkpoint) {
-        colo_request_checkpoint(user_object_get_id(USER_OBJECT(s)),
-                                ckpt_map[reason], detail);
-    }
+    colo_request_checkpoint(user_object_get_id(USER_OBJECT(s)),
+                            ckpt_map[reason], detail);
 }
 
 static void compare_miscompare_cb(void *opaque, const char *conn,
@@ -417,9 +405,6 @@ static void compare_miscompare_cb(void *opaque, const char *conn,
     g_message("colo-compare '%s': miscompare on %s (%s)",
               user_object_get_id(USER_OBJECT(s)), conn,
               compare_mismatch_name(reason));
-    if (!qmp_event_emit) {
-        return;
-    }
     data = json_object_new();
     json_object_set_string_member(data, "id",
                                   user_object_get_id(USER_OBJECT(s)));
@@ -713,7 +698,7 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
                                 s->ctx);
         }
     }
-    if (!s->notify_dev && colo_add_listener) {
+    if (!s->notify_dev) {
         s->listener.fn = colo_event_cb;
         s->listener.ctx = s->ctx;
         s->listener.opaque = s;

@@ -11,7 +11,7 @@
  */
 #include <json-glib/json-glib.h>
 
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "net/compare.h"
 #include "qapi-commands.h"
 #include "util/error.h"

@@ -14,7 +14,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "net/filter.h"
 #include "net/net.h"
 #include "net/queue.h"

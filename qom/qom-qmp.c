@@ -35,7 +35,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "qapi-commands.h"
 #include "qom/object.h"
 #include "qom/qom-qmp.h"
