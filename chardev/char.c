@@ -29,7 +29,7 @@
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/stats.h"
 
 typedef struct ChardevPrivate {

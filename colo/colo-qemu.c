@@ -120,7 +120,7 @@
 #include "util/qmp-handler.h"
 #include "util/qmp-json.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/log.h"
 
 #define QEMU_QMP_MAX_LINE (1024 * 1024)   /* longest QMP line accepted */

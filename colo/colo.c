@@ -37,7 +37,7 @@
 #include "util/qmp-handler.h"
 #include "net/filter-mirror.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/log.h"
 
 /* ------------------------------------------------------------------ */

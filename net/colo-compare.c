@@ -43,7 +43,7 @@
 #include "net/frame.h"
 #include "qom/object.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/log.h"
 #include "util/qmp-handler.h"
 #include "util/stats.h"

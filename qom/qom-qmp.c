@@ -40,7 +40,7 @@
 #include "qom/object.h"
 #include "qom/qom-qmp.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 
 /* --- JSON <-> property strings ----------------------------------------- */
 

@@ -53,7 +53,7 @@
 #include "util/keyval.h"
 #include "util/log.h"
 #include "util/shutdown.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "chardev/char.h"
 #include "monitor/qmp.h"
 

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test-iothread.c - util/iothread.c: the iothread object starts
+ * tests/unit/test-iothread.c - qom/iothread.c: the iothread object starts
  * a thread on complete, runs work on its own context (run_sync and sources
  * attached to the context), accepts QEMU's tuning properties, refuses
  * deletion while in use, and joins its thread on delete.
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "check-main.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/error.h"
 
 static UserObject *make(const char *opts)

@@ -18,7 +18,7 @@
 #include "monitor/qmp.h"
 #include "qom/object.h"
 #include "qom/qom-qmp.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 
 /* --- test types --- */
 

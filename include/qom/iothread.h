@@ -1,5 +1,5 @@
 /*
- * include/util/iothread.h - the "iothread" object: a thread running its own
+ * include/qom/iothread.h - the "iothread" object: a thread running its own
  * GMainContext.
  *
  * -object iothread,id=iothread1 starts a thread that iterates a private
@@ -13,8 +13,8 @@
  * QEMU's AioContext; aio-max-batch, thread-pool-min and thread-pool-max
  * are accepted for compatibility and have no effect.
  */
-#ifndef UTIL_IOTHREAD_H
-#define UTIL_IOTHREAD_H
+#ifndef QOM_IOTHREAD_H
+#define QOM_IOTHREAD_H
 
 #include "qom/object.h"
 
@@ -53,4 +53,4 @@ void context_run_sync(GMainContext *ctx, GSourceFunc fn, gpointer data);
 /* The main thread's context (g_main_context_default()). */
 GMainContext *main_context(void);
 
-#endif /* UTIL_IOTHREAD_H */
+#endif /* QOM_IOTHREAD_H */

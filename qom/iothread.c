@@ -1,6 +1,6 @@
 /*
- * util/iothread.c - the "iothread" object: a thread iterating its own
- * GMainContext (include/util/iothread.h).
+ * qom/iothread.c - the "iothread" object: a thread iterating its own
+ * GMainContext (include/qom/iothread.h).
  *
  *   -object iothread,id=iothread1
  *
@@ -27,7 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/error.h"
 #include "util/poll.h"
 
