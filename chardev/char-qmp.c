@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * chardev/char-qmp.c - the QMP commands of qapi/char.json: chardev-add,
  * chardev-remove, query-chardev and query-chardev-stats.

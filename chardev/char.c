@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * chardev/char.c - the Chardev base class and the CharFrontend API.
  *

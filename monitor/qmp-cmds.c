@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * monitor/qmp-cmds.c - the QMP control commands of qapi/control.json.
  *

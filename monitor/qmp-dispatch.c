@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * monitor/qmp-dispatch.c - from a parsed QMP request to its reply.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * monitor/qmp.c - QMP monitors: sockets, sessions, framing, events.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/colo-hooks.c - the COLO frame's entry points, as the net layer sees
  * them (contract in include/net/colo-hooks.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/compare-qmp.c - QMP commands of colo-compare (schema:
  * qapi/compare.json).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/net-qmp.c - QMP commands of the net core (schema: qapi/net.json).
  *

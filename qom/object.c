@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qom/object.c - user-creatable objects: type registry, object registry,
  * property parsing and the create / delete life cycle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qom/qom-qmp.c - QMP commands of the object model (schema: qapi/qom.json):
  * object-add, object-del, qom-list, qom-get, qom-set, qom-list-types and

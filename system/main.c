@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * system/main.c - colo-proxy's main(): QEMU's command line, start-up order,
  * daemonizing, signals and orderly shutdown.

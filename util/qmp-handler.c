@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/qmp-handler.c - argument access for QMP handlers and the event
  * sink (contract in include/util/qmp-handler.h).

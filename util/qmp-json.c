@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/qmp-json.c - typed access to outside JSON (contract in
  * include/util/qmp-json.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/shutdown.c - the shutdown hook (contract in include/util/shutdown.h).
  */

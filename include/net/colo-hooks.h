@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/colo-hooks.h - how the COLO filters reach the COLO frame
  * without linking it.

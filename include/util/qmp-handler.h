@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/util/qmp-handler.h - what a module needs to serve QMP without
  * depending on the monitor: the handler signature, typed argument access,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/util/qmp-json.h - typed access to JSON that came from
  * outside: QMP requests the monitor receives, QMP replies and events a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/util/shutdown.h - asking the process to shut down, from below
  * the code that knows how.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-qapi-complete.c - every command of the QAPI schema is
  * implemented, every event has a name.

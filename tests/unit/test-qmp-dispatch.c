@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-qmp-dispatch.c - the QMP monitor (monitor/qmp-dispatch.c,
  * monitor/qmp-cmds.c, monitor/qmp.c).

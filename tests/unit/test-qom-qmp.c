@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-qom-qmp.c - qom/qom-qmp.c through the QMP dispatcher:
  * object-add (typed JSON, nested objects, QEMU 5's "props"), object-del,
