@@ -7,8 +7,10 @@
  *
  * QEMU's COLO runs in QEMU (migration with the x-colo capability); the
  * proxy only asks it for a checkpoint and learns when one committed.  What
- * QEMU 7.2 offers for that (tests/data/qemu-colo-qmp-transcript.md, a real
- * session, both sides):
+ * QEMU offers for that (tests/data/qemu-colo-qmp-transcript.md, a real 7.2
+ * session, both sides; QEMU 10.0 is the same except that the primary's
+ * migration passes through "device" before "colo" and both sides need
+ * x-colo -- tests/e2e/test_vm_qemu_colo.py runs it for real):
  *
  *   trigger   migrate-set-parameters {"x-checkpoint-delay": N} while the
  *             migration status is "colo" starts a checkpoint at once (and
