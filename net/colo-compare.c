@@ -693,6 +693,11 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
     for (int i = 0; i < LINK__MAX; i++) {
         if (devs[i]) {
             frame_reader_init(&s->reader[i], s->vnet_hdr, 0);
+            /* A record without a frame on a guest's output is counted and
+             * skipped: dropping the connection would lose every frame
+             * the peer sent after it (issue 13).  Impossible lengths
+             * still drop it. */
+            s->reader[i].skip_empty = i == LINK_PRI || i == LINK_SEC;
             s->reader_ready[i] = true;
         }
     }
@@ -1055,6 +1060,7 @@ typedef struct StatsSnap {
     CompareStats eng;
     CompareObjStats obj;
     uint64_t backlog;
+    uint64_t empty[2];          /* records skipped on primary_in, secondary_in */
     NotifyState notify_state;
     bool paused;
 } StatsSnap;
@@ -1068,6 +1074,9 @@ static void snap_fn(ColoCompareObj *s, void *data)
     snap->backlog = s->backlog.length;
     snap->notify_state = s->notify_state;
     snap->paused = s->pri_paused;
+    for (int i = 0; i < 2; i++) {
+        snap->empty[i] = s->reader_ready[i] ? s->reader[i].empty : 0;
+    }
 }
 
 static JsonObject *reason_map(const uint64_t *v, unsigned n,
@@ -1126,6 +1135,7 @@ static JsonObject *side_obj(const StatsSnap *sn, int side)
                                (gint64) sn->eng.queue_max_seen[side]);
     json_object_set_object_member(o, "unsupported",
                                   verdict_map(sn->eng.unsupported[side]));
+    json_object_set_int_member(o, "empty-records", (gint64) sn->empty[side]);
     return o;
 }
 
