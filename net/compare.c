@@ -152,6 +152,7 @@ static const char *const mismatch_names[COMPARE_MISMATCH__MAX] = {
     [COMPARE_MISMATCH_HEADER] = "header",
     [COMPARE_MISMATCH_OFFSET] = "offset",
     [COMPARE_MISMATCH_PROTOCOL] = "protocol",
+    [COMPARE_MISMATCH_GAP] = "gap",
 };
 
 static const char *const uncmp_names[COMPARE_UNCMP__MAX] = {
@@ -546,10 +547,11 @@ static const char *describe(CompareEngine *e, const uint8_t *buf,
     return e->desc;
 }
 
-static void mismatch(CompareEngine *e, CompareConn *c, CompareMismatch why,
-                     const CmpPkt *p)
+static void mismatch_frame(CompareEngine *e, CompareConn *c,
+                           CompareMismatch why, const uint8_t *buf,
+                           uint32_t len, uint32_t vnet_hdr_len)
 {
-    const char *d = describe(e, p->data, p->len, p->vnet_hdr_len);
+    const char *d = describe(e, buf, len, vnet_hdr_len);
 
     c->flags |= CF_MISMATCH;
     e->st.mismatches[why]++;
@@ -561,6 +563,12 @@ static void mismatch(CompareEngine *e, CompareConn *c, CompareMismatch why,
         e->ops->miscompare(e->opaque, d, why);
     }
     request_ckpt(e, COMPARE_CKPT_MISCOMPARE, d);
+}
+
+static void mismatch(CompareEngine *e, CompareConn *c, CompareMismatch why,
+                     const CmpPkt *p)
+{
+    mismatch_frame(e, c, why, p->data, p->len, p->vnet_hdr_len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -962,6 +970,7 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
     uint32_t a, b;
     CmpQueue *q = &c->q[side];
     CmpPkt *p;
+    bool gap;
 
     if (!(*sf & SF_ANCHORED)) {
         c->isn[side] = pi->tcp_seq;
@@ -1004,6 +1013,17 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
             }
         }
     }
+    /*
+     * The secondary's frames reach us over one reliable, ordered link from
+     * its guest, whose TCP sends its stream in order (retransmissions lie
+     * behind).  A segment that starts past the highest byte seen so far
+     * means the bytes in between were never sent, or were lost on the way
+     * (a full queue in the secondary's redirector, counted there): they
+     * will never come, so the primary's bytes there can never be verified.
+     * That is a divergence, found now, not at compare_timeout.
+     */
+    gap = side == COMPARE_SECONDARY && seg_len && (*sf & SF_NEXT)
+          && seq_gt(pi->tcp_seq, c->next[side]);
     a = pi->tcp_seq - c->isn[side];
     b = a + seg_len;
     if (!(*sf & SF_NEXT) || seq_gt(seq_end, c->next[side])) {
@@ -1035,6 +1055,11 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
             /* a pure ACK (or RST): all it carries is recorded above */
             e->st.sec_consumed++;
             tcp_release(e, c);
+            return;
+        }
+        if (G_UNLIKELY(gap)) {
+            mismatch_frame(e, c, COMPARE_MISMATCH_GAP, buf, len, vnet);
+            e->st.sec_dropped[COMPARE_SDROP_MISMATCH]++;
             return;
         }
         if (seq_leq(b, c->verified)) {
