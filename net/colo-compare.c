@@ -148,6 +148,7 @@ struct _ColoCompareObj {
     /* iothread state */
     GQueue backlog;             /* of BacklogFrame *, waiting for outdev */
     bool pri_paused;
+    int64_t read_time;        /* g_get_monotonic_time() of this read */
     bool out_unflushed;       /* released frames queued since the last
                                * chr_fe_flush() */
     NotifyState notify_state;
@@ -455,7 +456,7 @@ static void pri_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     ColoCompareObj *s = opaque;
 
     compare_input(s->engine, COMPARE_PRIMARY, buf, len, vnet_hdr_len,
-                  g_get_monotonic_time());
+                  s->read_time);
 }
 
 static void sec_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
@@ -464,7 +465,7 @@ static void sec_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     ColoCompareObj *s = opaque;
 
     compare_input(s->engine, COMPARE_SECONDARY, buf, len, vnet_hdr_len,
-                  g_get_monotonic_time());
+                  s->read_time);
 }
 
 static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
@@ -500,6 +501,9 @@ static void link_read(ColoCompareObj *s, int link, const uint8_t *buf,
 {
     GError *err = NULL;
 
+    /* One clock read per read, not per frame (a read carries up to
+     * thousands): the engine's times are timeouts of milliseconds. */
+    s->read_time = g_get_monotonic_time();
     if (frame_reader_feed(&s->reader[link], buf, len, frame_fns[link], s,
                           &err) != FRAME_OK) {
         s->st.framing_errors[link]++;
