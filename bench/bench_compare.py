@@ -287,15 +287,18 @@ def main():
     t_start = time.monotonic()
 
     # -- throughput -------------------------------------------------------
-    results = {k: {} for k in kinds}
+    have_null = not args.no_floor and os.access(
+        os.path.join(build, 'bench', 'null-compare'), os.X_OK)
+    tkinds = kinds + (['null'] if have_null else [])
+    results = {k: {} for k in tkinds}
     for size in sizes:
-        runs = {k: [] for k in kinds}
+        runs = {k: [] for k in tkinds}
         for i in range(args.runs):
-            for k in kinds:          # interleaved: same machine conditions
+            for k in tkinds:         # interleaved: same machine conditions
                 runs[k].append(run_load(k, build, size, args.count,
                                         args.flows, args.window, 0,
                                         args.iothread))
-        for k in kinds:
+        for k in tkinds:
             rs = runs[k]
             results[k][size] = {
                 'fps': med(rs, 'fps'), 'mbps': med(rs, 'mbps'),
@@ -319,8 +322,6 @@ def main():
     if args.latency_iothread:
         iothreads.append(('polling', args.latency_iothread))
     series = [(k, it, opts) for it, opts in iothreads for k in kinds]
-    have_null = not args.no_floor and os.access(
-        os.path.join(build, 'bench', 'null-compare'), os.X_OK)
     if have_null:
         series += [('null', 'floor, sleeping', ''),
                    ('null-spin', 'floor, spinning', '')]
@@ -348,7 +349,7 @@ def main():
               f'{"CPU s/Mfr":>9} {"lost":>6} {"dup":>4} {"reord":>5} '
               f'{"failed":>6}')
         for size in sizes:
-            for k in kinds:
+            for k in tkinds:
                 r = results[k][size]
                 print(f'{k:<11} {size:>5} {r["fps"]:>10.0f} '
                       f'{r["mbps"]:>8.1f} {r["cpu_s_per_mframe"]:>9.2f} '
@@ -387,6 +388,16 @@ def main():
                   f'x{cr:.3f} (target x0.1) {"ok" if cr <= 0.1 else "MISSED"}')
     if qemus:
         print(f'targets met: {sum(targets)} of {len(targets)}')
+    if have_null and sizes:
+        print('machine limits (null: an infinitely fast compare in the same '
+              'harness):')
+        for size in sizes:
+            n, a = results['null'][size], results['colo-proxy'][size]
+            print(f'  {size:>5} B  null {n["fps"]:.0f} frames/s, '
+                  f'{n["cpu_s_per_mframe"]:.2f} CPU s/Mfr (its own I/O); '
+                  f'colo-proxy {a["fps"] / max(n["fps"], 1):.0%} of its '
+                  f'frames/s, {a["cpu_s_per_mframe"] - n["cpu_s_per_mframe"]:+.2f} '
+                  f'CPU s/Mfr above it')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'throughput': results, 'latency': lat,
