@@ -75,6 +75,9 @@ typedef enum {
     COMPARE_MISMATCH_OFFSET,    /* a stream jumped out of its window */
     COMPARE_MISMATCH_PROTOCOL,  /* the two sides' packets are of a
                                  * different kind on one connection */
+    COMPARE_MISMATCH_GAP,       /* the secondary's TCP stream skipped bytes
+                                 * it never sent (or that were lost on the
+                                 * way): they will never come */
     COMPARE_MISMATCH__MAX,
 } CompareMismatch;
 

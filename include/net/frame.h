@@ -14,7 +14,10 @@
  *
  * The reader reassembles frames across reads of any size.  Garbage is
  * detected and reported, never crashed on:
- *   - len == 0                           (FRAME_ERR_ZERO)
+ *   - len == 0                           (FRAME_ERR_ZERO), unless the
+ *     owner set skip_empty: then a record without a byte of frame (len 0,
+ *     or, with vnet_hdr_support, len == vnet_hdr_len: only the virtio-net
+ *     header) is counted in 'empty' and skipped, the stream goes on
  *   - len > max_len (default 69632,
  *     QEMU's NET_BUFSIZE)                 (FRAME_ERR_OVERSIZE)
  *   - vnet_hdr_len > len, or > 256       (FRAME_ERR_BAD_VNET)
@@ -49,15 +52,20 @@ typedef void (*FrameFn)(void *opaque, const uint8_t *buf, uint32_t len,
 
 typedef struct FrameReader {
     bool vnet;                /* expect the vnet_hdr_len field */
+    bool skip_empty;          /* count and skip records without a frame
+                               * instead of failing (set after init) */
     uint32_t max_len;         /* largest accepted payload */
     uint8_t hdr[FRAME_HDR_MAX];
     uint32_t hdr_have;        /* header bytes collected */
     uint32_t len;             /* payload length of the current frame */
     uint32_t vnet_len;        /* vnet_hdr_len of the current frame */
     uint32_t have;            /* payload bytes collected */
+    bool skipping;            /* the current record is empty: its bytes
+                               * (a lone vnet header) go to nobody */
     uint8_t *buf;             /* max_len bytes, allocated once */
     uint64_t frames;          /* frames delivered */
     uint64_t errors;          /* framing errors */
+    uint64_t empty;           /* records skipped for skip_empty */
     uint64_t resets;          /* frame_reader_reset() calls; a reset from
                                * inside the callback ends the feed */
 } FrameReader;
