@@ -752,6 +752,8 @@ static void colo_compare_teardown(ColoCompareObj *s)
         run_sync(s, shutdown_fn, NULL);
     }
     if (s->listening) {
+        /* Final: a broadcast call still queued on s->ctx is skipped, one
+         * running now is waited for (include/colo/colo.h). */
         colo_remove_listener(&s->listener);
         s->listening = false;
     }
@@ -760,7 +762,10 @@ static void colo_compare_teardown(ColoCompareObj *s)
     }
     chr_fe_deinit(&s->out_fe);
     if (s->engine && s->ctx) {
-        /* let anything already queued on the context run first */
+        /* Wait for a callback of ours that is running on the context
+         * now.  Nothing else is queued for us there: the chardevs are
+         * detached and the listener is removed, so no priority order
+         * between queued sources matters here. */
         run_sync(s, nop_fn, NULL);
     }
     own_thread_stop(s);

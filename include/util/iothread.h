@@ -5,8 +5,10 @@
  * -object iothread,id=iothread1 starts a thread that iterates a private
  * GMainContext until the object is deleted.  Objects that run on an
  * iothread (colo-compare) attach their sources to iothread_get_context()
- * and touch their state only from there; other threads hand work over with
- * g_main_context_invoke_full() on that context.
+ * and touch their state only from there; other threads hand work over by
+ * the rule of docs/devel/architecture.md ("Work that crosses threads"):
+ * synchronously (below), or through the object's Lifeline
+ * (include/util/lifeline.h), never by a bare g_main_context_invoke().
  *
  * Properties (QEMU's names): poll-max-ns, poll-grow and poll-shrink tune
  * the thread's adaptive busy polling (include/util/poll.h) as they tune
