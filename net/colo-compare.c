@@ -735,6 +735,19 @@ static void shutdown_fn(ColoCompareObj *s, void *data)
     /* object-del: the held primary output leaves, in order */
     compare_flush(s->engine, COMPARE_UNCMP_SHUTDOWN);
     out_writable_cb(s);
+    /* A link we stop reading in the middle of a frame stays connected
+     * (the chardev outlives us), and whoever reads it next would take
+     * the rest of that frame for a header: the peer's stream is out of
+     * step for everyone.  Drop the connection, as after garbage; the
+     * peer's next connection starts on a frame boundary. */
+    for (int i = 0; i < LINK__MAX; i++) {
+        if (s->reader_ready[i] && frame_reader_mid_frame(&s->reader[i])) {
+            g_message("colo-compare '%s': deleted inside a frame on %s; "
+                      "dropping that connection",
+                      user_object_get_id(USER_OBJECT(s)), link_names[i]);
+            chr_fe_disconnect(&s->fe[i]);
+        }
+    }
 }
 
 static void nop_fn(ColoCompareObj *s, void *data)

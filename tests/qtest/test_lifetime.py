@@ -12,7 +12,9 @@ objects at the moment a hand-off to them is most likely still queued:
     same for failover and for the mode-none answer to a request;
   - an iothread whose last compare is deleted while a broadcast to that
     compare is queued: the broadcast still completes (a checkpoint after
-    it is reported done).
+    it is reported done);
+  - a half frame left on a chardev when its compare is deleted: the next
+    compare on the same, still connected, chardev starts in step.
 """
 
 import os
@@ -203,8 +205,98 @@ def test_broadcast_completes_when_iothread_goes():
         check_eq(st['mode'], 'primary', 'mode')
 
 
+def test_half_frame_after_delete():
+    """Issue 19's suspicion, confirmed: a compare deleted with half a
+    frame read from a still connected primary_in left the chardev's
+    stream in the middle of that frame, and the next compare on the same
+    chardev took the rest of it for a header (out of step: frames lost,
+    or a framing error).  Now the delete drops that connection; the peer
+    reconnects and starts on a frame boundary."""
+    need_types('colo-compare', 'iothread')
+    d = tmpdir('cql')
+    paths = {n: os.path.join(d, n + '.sock') for n in ('a0', 'b0', 'o0')}
+    a = ['-object', 'iothread,id=io0']
+    for n in paths:
+        a += ['-chardev', chardev_unix(n, paths[n])]
+    with ColoProxy(a, dir=d) as p:
+        add_c0(p)
+        pri = connect_unix(paths['a0'], proc=p)
+        sec = connect_unix(paths['b0'], proc=p)
+        out = connect_unix(paths['o0'], proc=p)
+        f0 = eth_frame(0, size=100, tag=b'hf')
+        send_frame(pri, f0)                # a whole frame first: in step
+        send_frame(sec, f0)
+        check_eq(recv_frame(out, timeout=5), f0, 'frame before the delete')
+        whole = frame_bytes(eth_frame(1, size=100, tag=b'hf'))
+        pri.sendall(whole[:30])            # half a frame
+        time.sleep(0.3)                    # read by c0
+        p.qmp.object_del('c0')
+        # the connection that is out of step is dropped ...
+        pri.settimeout(5)
+        try:
+            eof = pri.recv(1) == b''
+        except socket.timeout:
+            eof = False
+        except ConnectionResetError:
+            eof = True
+        check(eof, 'primary_in connection dropped by the delete')
+        pri.close()
+        # ... the secondary's, on a frame boundary, is kept
+        add_c0(p)
+        pri = connect_unix(paths['a0'], proc=p)
+        time.sleep(0.3)
+        f2 = eth_frame(2, size=100, tag=b'hf')
+        send_frame(pri, f2)
+        send_frame(sec, f2)
+        check_eq(recv_frame(out, timeout=5), f2,
+                 'the first frame released after re-adding')
+        st = p.qmp.cmd('query-colo-compare-stats', id='c0')[0]
+        check_eq(sum(st['framing-errors'].values()), 0, 'framing errors')
+        for s in (pri, sec, out):
+            s.close()
+
+
+def test_half_frame_after_redirector_delete():
+    """The same for a filter-redirector's indev."""
+    need_types('filter-redirector')
+    d = tmpdir('cql')
+    rin = os.path.join(d, 'rin.sock')
+    port = StreamPort(extra=['-chardev', chardev_unix('rin', rin),
+                             '-object', 'filter-redirector,id=r0,netdev=n0,'
+                                        'queue=tx,indev=rin'], dir=d)
+    p = port.proxy
+    s = connect_unix(rin, proc=p)
+    time.sleep(0.2)
+    f = eth_frame(7, size=80, tag=b'hr')
+    send_frame(s, f)
+    check_eq(recv_frame(port.guest, timeout=5), f, 'redirected frame')
+    s.sendall(frame_bytes(f)[:20])
+    time.sleep(0.3)
+    p.qmp.object_del('r0')
+    s.settimeout(5)
+    try:
+        eof = s.recv(1) == b''
+    except socket.timeout:
+        eof = False
+    except ConnectionResetError:
+        eof = True
+    check(eof, 'indev connection dropped by the delete')
+    s.close()
+    p.qmp.object_add('filter-redirector', 'r1', netdev='n0', queue='tx',
+                     indev='rin')
+    s = connect_unix(rin, proc=p)
+    time.sleep(0.2)
+    f = eth_frame(8, size=80, tag=b'hr')
+    send_frame(s, f)
+    check_eq(recv_frame(port.guest, timeout=5), f, 'in step after re-adding')
+    s.close()
+    port.stop()
+
+
 if __name__ == '__main__':
     run_tests([test_delete_during_checkpoint_broadcast,
                test_delete_during_failover_broadcast,
                test_delete_during_mode_none_broadcast,
-               test_broadcast_completes_when_iothread_goes])
+               test_broadcast_completes_when_iothread_goes,
+               test_half_frame_after_delete,
+               test_half_frame_after_redirector_delete])
