@@ -42,6 +42,7 @@
 #include "monitor/qmp.h"
 #include "net/compare.h"
 #include "net/frame.h"
+#include "net/link-msg.h"
 #include "qom/object.h"
 #include "util/error.h"
 #include "util/iothread.h"
@@ -373,7 +374,7 @@ static void notify_send(ColoCompareObj *s, const char *msg)
         colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': %s", user_object_get_id(
                                 USER_OBJECT(s)),
-                            !strcmp(msg, "DO_CHECKPOINT")
+                            !strcmp(msg, NOTIFY_TEXT_DO_CHECKPOINT)
                             ? "Notify Xen COLO-frame failed"
                             : "Notify Xen COLO-frame INIT failed");
     }
@@ -393,7 +394,7 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
 
     if (s->notify_dev) {
         s->st.notify_sent++;
-        notify_send(s, "DO_CHECKPOINT");
+        notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
         return;
     }
     if (colo_request_checkpoint) {
@@ -477,21 +478,23 @@ static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     ColoCompareObj *s = opaque;
 
     (void) vnet_hdr_len;
-    if (len == strlen("COLO_USERSPACE_PROXY_INIT")
-        && !memcmp(buf, "COLO_USERSPACE_PROXY_INIT", len)) {
+    switch (link_notify_parse(buf, len)) {
+    case LINK_NOTIFY_MSG_INIT:
         s->notify_state = NOTIFY_INITIALIZED;
-        notify_send(s, "COLO_COMPARE_GET_XEN_INIT");
-    } else if (len == strlen("COLO_CHECKPOINT")
-               && !memcmp(buf, "COLO_CHECKPOINT", len)) {
+        notify_send(s, NOTIFY_TEXT_INIT_REPLY);
+        break;
+    case LINK_NOTIFY_MSG_CHECKPOINT:
         s->st.notify_checkpoints++;
         compare_checkpoint(s->engine);
-    } else {
+        break;
+    case LINK_NOTIFY_MSG_UNKNOWN:
         s->st.notify_unknown++;
         colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': COLO compare got unsupported "
                             "instruction '%.*s'",
                             user_object_get_id(USER_OBJECT(s)),
                             (int) MIN(len, 64u), (const char *) buf);
+        break;
     }
 }
 
