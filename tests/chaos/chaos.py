@@ -16,7 +16,9 @@ What runs at once, each thread on its own QMP connection:
                 (mode primary/secondary/none, driver event/exec),
                 iothreads; chardev-add/chardev-remove; netdev_add/
                 netdev_del; qom-set of runtime properties; x-colo-
-                checkpoint, x-colo-lost-heartbeat (failover); queries.
+                checkpoint, x-colo-lost-heartbeat (failover); queries;
+                and 2-5 of these sent in one write (pipelined), so that
+                the main loop reads them in one go.
                 Ids come from small shared pools, so the connections race
                 for the same objects (errors such as "in use" or "not
                 found" are expected answers).
@@ -41,6 +43,7 @@ released); SIGTERM at the end exits 0.
 
 import argparse
 import collections
+import json
 import os
 import random
 import select
@@ -75,6 +78,13 @@ class ChaosFailure(Exception):
     pass
 
 
+class Batch:
+    """Collects commands instead of running them (op_pipeline)."""
+
+    def __init__(self):
+        self.items = []
+
+
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
@@ -105,6 +115,16 @@ class Chaos:
         self.dir = tmpdir('chaos')
         self.rss_max = 0
         self.rss_samples = []
+        # what op_pipeline strings together: the lifetime races
+        pipe = [(3, self.op_compare_add), (3, self.op_compare_del),
+                (3, self.op_checkpoint), (0.5, self.op_failover),
+                (1, self.op_frame_add), (1, self.op_frame_del),
+                (1, self.op_iothread_add), (1, self.op_iothread_del),
+                (1, self.op_filter_add), (1, self.op_filter_del),
+                (1, self.op_chardev_add), (1, self.op_chardev_remove),
+                (1, self.op_query)]
+        self.pipe_ops = [f for _, f in pipe]
+        self.pipe_weights = [w for w, _ in pipe]
 
     # ------------------------------------------------------------------
     def fail(self, msg):
@@ -140,7 +160,10 @@ class Chaos:
     def cmd(self, q, op, name, args=None):
         """Runs a command; returns (ok, reply).  No answer within
         COMMAND_TIMEOUT, a closed connection or a malformed reply is a
-        failure of the run."""
+        failure of the run.  With a Batch for 'q', only collects it."""
+        if isinstance(q, Batch):
+            q.items.append((op, name, args))
+            return None, None
         try:
             r = q.cmd_raw(name, args)
         except TimeoutError:
@@ -149,6 +172,9 @@ class Chaos:
         except (EOFError, OSError) as e:
             raise ChaosFailure(f'{name} {args!r}: connection lost: {e}')
         q.events.clear()        # every connection gets every event
+        return self.check_reply(op, name, r)
+
+    def check_reply(self, op, name, r):
         if 'return' in r:
             self.stats.count(op, True)
             return True, r['return']
@@ -158,6 +184,38 @@ class Chaos:
             raise ChaosFailure(f'{name}: malformed reply {r!r}')
         self.stats.count(op, False, e['class'])
         return False, e
+
+    def op_pipeline(self, q, rng):
+        """2 to 5 commands in one write (as issue 19's crash needed:
+        x-colo-checkpoint-done and object-del read in one go), then all
+        the replies, in order."""
+        b = Batch()
+        for _ in range(rng.randrange(2, 6)):
+            rng.choices(self.pipe_ops, self.pipe_weights)[0](b, rng)
+        text = ''
+        ids = []
+        for op, name, args in b.items:
+            req = {'execute': name, 'id': q.next_id}
+            ids.append(q.next_id)
+            q.next_id += 1
+            if args:
+                req['arguments'] = args
+            text += json.dumps(req) + '\n'
+        try:
+            q.send_raw(text)
+            for (op, name, args), want in zip(b.items, ids):
+                r = q.recv_reply()
+                if r.get('id') != want:
+                    raise ChaosFailure(f'pipelined reply id {r.get("id")} '
+                                       f'for request {want}: {r!r:.300}')
+                self.check_reply(op, name, r)
+        except TimeoutError:
+            raise ChaosFailure(f'pipelined {[i[1] for i in b.items]}: no '
+                               f'answer within {COMMAND_TIMEOUT}s')
+        except (EOFError, OSError) as e:
+            raise ChaosFailure(f'pipelined: connection lost: {e}')
+        q.events.clear()
+        self.stats.bump('pipelines')
 
     # ------------------------------------------------------------------
     # workers
@@ -175,6 +233,7 @@ class Chaos:
             (4, self.op_checkpoint), (0.3, self.op_failover),
             (3, self.op_qom_set), (4, self.op_query),
         ]
+        ops.append((4, self.op_pipeline))
         weights = [w for w, _ in ops]
         try:
             while not self.stop_ev.is_set():
