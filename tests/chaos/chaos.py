@@ -28,8 +28,12 @@ What runs at once, each thread on its own QMP connection:
                 frames, half frames and garbage, and hangs up at random.
   steady traffic two colo-compares that are never deleted (one on an
                 iothread, one on its own thread) get numbered UDP frames
-                on primary_in and secondary_in, 3 % of them different
+                on primary_in and secondary_in, 10 % of them different
                 (a miscompare: a checkpoint request); their outdev is read.
+  storm         a third never-deleted compare, on the same iothread as
+                the first and as many churned ones, gets bursts of frames
+                that all miscompare: broadcasts to every compare there go
+                out as fast as the frame answers them.
   monitor       samples RSS and checks the process is alive.
 
 Asserted: the process never dies and prints no sanitizer report (ASan,
@@ -115,9 +119,10 @@ class Chaos:
         self.dir = tmpdir('chaos')
         self.rss_max = 0
         self.rss_samples = []
+        self.colo_stats = None
         # what op_pipeline strings together: the lifetime races
         pipe = [(3, self.op_compare_add), (3, self.op_compare_del),
-                (3, self.op_checkpoint), (0.5, self.op_failover),
+                (3, self.op_checkpoint), (0.05, self.op_failover),
                 (1, self.op_frame_add), (1, self.op_frame_del),
                 (1, self.op_iothread_add), (1, self.op_iothread_del),
                 (1, self.op_filter_add), (1, self.op_filter_del),
@@ -137,7 +142,8 @@ class Chaos:
 
     def start(self):
         a = ['-object', 'iothread,id=ios']
-        for n in ('s1p', 's1s', 's1o', 's2p', 's2s', 's2o'):
+        for n in ('s1p', 's1s', 's1o', 's2p', 's2s', 's2o',
+                  'xp', 'xs', 'xo'):
             a += ['-chardev', chardev_unix(n, self.path(n + '.sock'))]
         # compare_timeout short, so that what is held is released soon
         # once COLO is off at the end
@@ -147,6 +153,8 @@ class Chaos:
               '-object', 'colo-compare,id=steady2,primary_in=s2p,'
                          'secondary_in=s2s,outdev=s2o,'
                          'compare_timeout=500,expired_scan_cycle=100',
+              '-object', 'colo-compare,id=storm,primary_in=xp,'
+                         'secondary_in=xs,outdev=xo,iothread=ios',
               '-object', 'colo-frame,id=colo0,mode=primary,driver=event,'
                          'min-interval=0,checkpoint-timeout=2000']
         self.proxy = ColoProxy(a, dir=self.dir, timeout=COMMAND_TIMEOUT)
@@ -171,8 +179,20 @@ class Chaos:
                                f'{COMMAND_TIMEOUT}s')
         except (EOFError, OSError) as e:
             raise ChaosFailure(f'{name} {args!r}: connection lost: {e}')
-        q.events.clear()        # every connection gets every event
+        self.drop_events(q)
         return self.check_reply(op, name, r)
+
+    @staticmethod
+    def drop_events(q):
+        """Every connection gets every event; only the manager keeps the
+        checkpoint requests (it answers them)."""
+        if getattr(q, 'keeps_requests', False):
+            kept = [e for e in q.events
+                    if e.get('event') == 'COLO_CHECKPOINT_REQUEST']
+            q.events.clear()
+            q.events.extend(kept)
+        else:
+            q.events.clear()
 
     def check_reply(self, op, name, r):
         if 'return' in r:
@@ -214,7 +234,7 @@ class Chaos:
                                f'answer within {COMMAND_TIMEOUT}s')
         except (EOFError, OSError) as e:
             raise ChaosFailure(f'pipelined: connection lost: {e}')
-        q.events.clear()
+        self.drop_events(q)
         self.stats.bump('pipelines')
 
     # ------------------------------------------------------------------
@@ -230,7 +250,7 @@ class Chaos:
             (3, self.op_netdev_add), (2, self.op_netdev_del),
             (5, self.op_filter_add), (4, self.op_filter_del),
             (2, self.op_frame_del), (2, self.op_frame_add),
-            (4, self.op_checkpoint), (0.3, self.op_failover),
+            (4, self.op_checkpoint), (0.05, self.op_failover),
             (3, self.op_qom_set), (4, self.op_query),
         ]
         ops.append((4, self.op_pipeline))
@@ -267,7 +287,12 @@ class Chaos:
         a = {'qom-type': 'colo-compare', 'id': f'cc{rng.randrange(N_COMPARES)}',
              'primary_in': f'ch{devs[0]}', 'secondary_in': f'ch{devs[1]}',
              'outdev': f'ch{devs[2]}'}
-        if rng.random() < 0.6:
+        r = rng.random()
+        if r < 0.4:
+            # the iothread the steady traffic keeps busy: what is queued
+            # there waits, which is where lifetimes get tested
+            a['iothread'] = 'ios'
+        elif r < 0.8:
             a['iothread'] = f'io{rng.randrange(N_IOTHREADS)}'
         if rng.random() < 0.1:
             a['notify_dev'] = f'ch{devs[3]}'
@@ -381,6 +406,7 @@ class Chaos:
     def manager(self):
         rng = random.Random(self.seed * 100 + 50)
         q = self.qmp()
+        q.keeps_requests = True
         try:
             while not self.manager_stop.is_set():
                 try:
@@ -388,8 +414,8 @@ class Chaos:
                 except TimeoutError:
                     continue
                 self.stats.bump('checkpoint-requests')
-                q.events.clear()
-                if rng.random() < 0.3:
+                self.drop_events(q)
+                if rng.random() < 0.1:
                     time.sleep(rng.random() * 0.02)
                 ok = self.finalizing.is_set() or rng.random() >= 0.2
                 self.cmd(q, 'manager-done', 'x-colo-checkpoint-done',
@@ -484,7 +510,7 @@ class Chaos:
 
     def steady_send(self):
         """The same numbered frames to both steady compares (their
-        primary_in); secondary_in gets the same, 3 % of them altered."""
+        primary_in); secondary_in gets the same, 10 % of them altered."""
         rng = random.Random(self.seed * 100 + 70)
         n = 0
         try:
@@ -494,7 +520,7 @@ class Chaos:
                 for _ in range(10):
                     f = pk.udp(b'steady%010d' % n, sport=1111, dport=2222)
                     batch += frame_bytes(f)
-                    if rng.random() < 0.03:
+                    if rng.random() < 0.10:
                         sbatch += frame_bytes(pk.udp(b'differs%06d' % n,
                                                      sport=1111, dport=2222))
                         self.stats.bump('steady-mismatches')
@@ -509,6 +535,46 @@ class Chaos:
         except OSError as e:
             if not self.stop_ev.is_set():
                 self.fail(f'steady traffic: {e}')
+
+    def storm(self):
+        """Compare 'storm' (on the steady iothread, never deleted) gets
+        bursts of frames that all miscompare: a checkpoint request each,
+        so broadcasts to every compare on that iothread go out as fast as
+        the frame answers them (at once in mode none) while the workers
+        delete compares there."""
+        rng = random.Random(self.seed * 100 + 80)
+        socks = [connect_unix(self.path(n + '.sock'), proc=self.proxy)
+                 for n in ('xp', 'xs', 'xo')]
+        socks[2].setblocking(False)
+        n = 0
+        try:
+            while not self.stop_ev.is_set():
+                burst_end = time.monotonic() + rng.uniform(0.5, 2)
+                while time.monotonic() < burst_end and \
+                        not self.stop_ev.is_set():
+                    p = b''.join(frame_bytes(pk.udp(b'p%d' % (n + i),
+                                                    sport=7, dport=9))
+                                 for i in range(16))
+                    q = b''.join(frame_bytes(pk.udp(b's%d' % (n + i),
+                                                    sport=7, dport=9))
+                                 for i in range(16))
+                    n += 16
+                    socks[0].sendall(p)
+                    socks[1].sendall(q)
+                    try:
+                        while socks[2].recv(65536):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    time.sleep(0.001)
+                self.stop_ev.wait(rng.uniform(0.2, 1))
+        except OSError as e:
+            if not self.stop_ev.is_set():
+                self.fail(f'storm traffic: {e}')
+        finally:
+            self.stats.bump('storm-frames', n)
+            for s in socks:
+                s.close()
 
     def steady_reader(self, name):
         st = self.steady[name]
@@ -584,7 +650,9 @@ class Chaos:
                                      name='churn'),
                     threading.Thread(target=self.monitor, name='monitor')]
         steady_threads = [threading.Thread(target=self.steady_send,
-                                           name='steady')]
+                                           name='steady'),
+                          threading.Thread(target=self.storm,
+                                           name='storm')]
         readers = [threading.Thread(target=self.steady_reader, args=(n,),
                                     name=n) for n in self.steady]
         for t in threads + steady_threads + readers:
@@ -617,6 +685,8 @@ class Chaos:
         try:
             ok, st = self.cmd(q, 'final', 'query-colo-status')
             self.final_status = st
+            ok, cs = self.cmd(q, 'final', 'query-colo-stats')
+            self.colo_stats = cs if ok else None
             self.cmd(q, 'final', 'object-del', {'id': 'colo0'})
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -665,6 +735,7 @@ class Chaos:
         print(f'  steady frames: {self.steady_total} sent per compare, '
               f'released ' + ', '.join(f'{n} {st["released"]}'
                                        for n, st in self.steady.items()))
+        print(f'  COLO frame stats at the end: {self.colo_stats!r:.600}')
         print(f'  RSS max {self.rss_max >> 20} MiB (bound '
               f'{self.args.rss_mib} MiB)')
         if self.failures:
