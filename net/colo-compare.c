@@ -41,6 +41,7 @@
 #include "net/colo-hooks.h"
 #include "net/compare.h"
 #include "net/frame.h"
+#include "net/link-msg.h"
 #include "qom/object.h"
 #include "util/error.h"
 #include "qom/iothread.h"
@@ -360,7 +361,7 @@ static void notify_send(ColoCompareObj *s, const char *msg)
         colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': %s", user_object_get_id(
                                 USER_OBJECT(s)),
-                            !strcmp(msg, "DO_CHECKPOINT")
+                            !strcmp(msg, NOTIFY_TEXT_DO_CHECKPOINT)
                             ? "Notify Xen COLO-frame failed"
                             : "Notify Xen COLO-frame INIT failed");
     }
@@ -380,7 +381,7 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
 
     if (s->notify_dev) {
         s->st.notify_sent++;
-        notify_send(s, "DO_CHECKPOINT");
+        notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
         return;
     }
     colo_request_checkpoint(user_object_get_id(USER_OBJECT(s)),
@@ -459,21 +460,23 @@ static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     ColoCompareObj *s = opaque;
 
     (void) vnet_hdr_len;
-    if (len == strlen("COLO_USERSPACE_PROXY_INIT")
-        && !memcmp(buf, "COLO_USERSPACE_PROXY_INIT", len)) {
+    switch (link_notify_parse(buf, len)) {
+    case LINK_NOTIFY_MSG_INIT:
         s->notify_state = NOTIFY_INITIALIZED;
-        notify_send(s, "COLO_COMPARE_GET_XEN_INIT");
-    } else if (len == strlen("COLO_CHECKPOINT")
-               && !memcmp(buf, "COLO_CHECKPOINT", len)) {
+        notify_send(s, NOTIFY_TEXT_INIT_REPLY);
+        break;
+    case LINK_NOTIFY_MSG_CHECKPOINT:
         s->st.notify_checkpoints++;
         compare_checkpoint(s->engine);
-    } else {
+        break;
+    case LINK_NOTIFY_MSG_UNKNOWN:
         s->st.notify_unknown++;
         colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': COLO compare got unsupported "
                             "instruction '%.*s'",
                             user_object_get_id(USER_OBJECT(s)),
                             (int) MIN(len, 64u), (const char *) buf);
+        break;
     }
 }
 
@@ -723,6 +726,19 @@ static void shutdown_fn(ColoCompareObj *s, void *data)
     /* object-del: the held primary output leaves, in order */
     compare_flush(s->engine, COMPARE_UNCMP_SHUTDOWN);
     out_writable_cb(s);
+    /* A link we stop reading in the middle of a frame stays connected
+     * (the chardev outlives us), and whoever reads it next would take
+     * the rest of that frame for a header: the peer's stream is out of
+     * step for everyone.  Drop the connection, as after garbage; the
+     * peer's next connection starts on a frame boundary. */
+    for (int i = 0; i < LINK__MAX; i++) {
+        if (s->reader_ready[i] && frame_reader_mid_frame(&s->reader[i])) {
+            g_message("colo-compare '%s': deleted inside a frame on %s; "
+                      "dropping that connection",
+                      user_object_get_id(USER_OBJECT(s)), link_names[i]);
+            chr_fe_disconnect(&s->fe[i]);
+        }
+    }
 }
 
 static void nop_fn(ColoCompareObj *s, void *data)
@@ -740,6 +756,8 @@ static void colo_compare_teardown(ColoCompareObj *s)
         run_sync(s, shutdown_fn, NULL);
     }
     if (s->listening) {
+        /* Final: a broadcast call still queued on s->ctx is skipped, one
+         * running now is waited for (include/colo/colo.h). */
         colo_remove_listener(&s->listener);
         s->listening = false;
     }
@@ -748,7 +766,10 @@ static void colo_compare_teardown(ColoCompareObj *s)
     }
     chr_fe_deinit(&s->out_fe);
     if (s->engine && s->ctx) {
-        /* let anything already queued on the context run first */
+        /* Wait for a callback of ours that is running on the context
+         * now.  Nothing else is queued for us there: the chardevs are
+         * detached and the listener is removed, so no priority order
+         * between queued sources matters here. */
         run_sync(s, nop_fn, NULL);
     }
     own_thread_stop(s);

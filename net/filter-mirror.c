@@ -800,7 +800,21 @@ static void filter_redirector_teardown(FilterRedirector *r)
         r->throttle_timer = 0;
     }
     r->throttled = false;
+    if (r->in_active && r->reader_ready
+        && (frame_reader_mid_frame(&r->reader) || r->pend_len > r->pend_pos)) {
+        /* We stop reading a connection that stays open in the middle of a
+         * frame (or with bytes read and not fed): whoever reads it next
+         * would be out of step.  Drop it; the peer's next connection
+         * starts on a frame boundary. */
+        g_message("filter-redirector '%s': deleted inside a frame on "
+                  "indev; dropping that connection",
+                  user_object_get_id(USER_OBJECT(r)));
+        chr_fe_disconnect(&r->in_fe);
+    }
     r->pend_pos = r->pend_len = 0;
+    if (r->reader_ready) {
+        frame_reader_reset(&r->reader);
+    }
     if (r->in_active) {
         /* The pause is the chardev's state: do not leave it to the next
          * user (after failover a new filter may take this chardev). */

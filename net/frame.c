@@ -79,6 +79,12 @@ void frame_reader_reset(FrameReader *r)
     r->resets++;
 }
 
+/* Inside a frame: part of a header (and maybe of a payload) was read. */
+bool frame_reader_mid_frame(const FrameReader *r)
+{
+    return r->hdr_have != 0;
+}
+
 /* Switches the vnet variant.  A partial frame read with the old setting is
  * dropped, as it cannot be interpreted with the new one. */
 void frame_reader_set_vnet(FrameReader *r, bool vnet)

@@ -45,12 +45,16 @@ typedef struct ColoEventListener {
     GMainContext *ctx;
     void *opaque;
     GList link_;              /* private */
+    struct Lifeline *lifeline_;   /* private: the road of the calls */
 } ColoEventListener;
 
+/* Main context.  'ctx' must stay alive until colo_remove_listener(). */
 void colo_add_listener(ColoEventListener *l);
-/* A call already handed to the listener's context when it is removed still
- * runs: before freeing 'l', run one no-op in that context (e.g. with
- * iothread_run_sync) so that it has drained, as colo-compare does. */
+/* Main context.  When it returns, 'fn' is not running and will not run
+ * again: calls of broadcasts already queued in the listener's context
+ * are skipped (the broadcasts still complete), whatever their priority
+ * (include/util/lifeline.h).  'l' and what 'fn' uses may be freed right
+ * after. */
 void colo_remove_listener(ColoEventListener *l);
 
 /* Asks for a checkpoint.  'source' names the requester (a compare id);

@@ -77,6 +77,12 @@ void frame_reader_destroy(FrameReader *r);
  * from the FrameFn: the running feed then stops after that frame. */
 void frame_reader_reset(FrameReader *r);
 void frame_reader_set_vnet(FrameReader *r, bool vnet);
+/* TRUE when the reader holds part of a frame (its header begun).  The
+ * connection it came from is then out of step for any other reader: a
+ * user that stops reading a still open connection in that state must
+ * drop the connection (chr_fe_disconnect), so that the peer's next
+ * connection starts on a frame boundary. */
+bool frame_reader_mid_frame(const FrameReader *r);
 /* Feeds 'len' bytes; calls 'fn' for every frame completed.  Frames lying
  * entirely inside 'data' are handed over without a copy.  On garbage,
  * returns the error, sets errp with a clear message, resets the reader and
