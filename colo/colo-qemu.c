@@ -654,11 +654,21 @@ static void qd_on_reply(const QmpMessage *m)
         if (qd.failover_mode == COLO_MODE_SECONDARY) {
             /* the promoted guest's MAC moves to this host: tell the
              * switches at once rather than when the guest next talks */
-            qd_send(QC_ANNOUNCE, "announce-self", NULL);
+            JsonObject *args = json_object_new();
+
+            /* QEMU requires all four (AnnounceParameters); these are its
+             * own defaults (-global migration.announce-*): 5 rounds,
+             * 50 ms, then 100 ms more each time, at most 550 ms */
+            json_object_set_int_member(args, "initial", 50);
+            json_object_set_int_member(args, "max", 550);
+            json_object_set_int_member(args, "rounds", 5);
+            json_object_set_int_member(args, "step", 100);
+            qd_send(QC_ANNOUNCE, "announce-self", args);
         }
         break;
     case QC_ANNOUNCE:
         if (desc) {
+            qd.stats.failover_errors++;
             g_warning("qemu driver: announce-self: %s", desc);
         }
         break;
@@ -700,6 +710,10 @@ static void qd_on_event(const char *name, JsonObject *data)
             qd.stopped = TRUE;
             qd.stop_counts = qd.want && qd.armed;
             qd.stop_us = g_get_monotonic_time();
+            if (qd.mode == COLO_MODE_PRIMARY) {
+                /* ours or QEMU's own: the guests stop for a checkpoint */
+                colo_checkpoint_begun();
+            }
         }
     } else if (g_str_equal(name, "RESUME")) {
         if (colo && qd.stopped && qd.mode == COLO_MODE_SECONDARY) {
