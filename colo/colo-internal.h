@@ -82,6 +82,10 @@ void colo_frame_request_checkpoint(const char *source,
  * one, seen by the qemu driver on the primary; 'start_us' its monotonic
  * start): broadcast like one of ours (colo.c).  Main context. */
 void colo_checkpoint_unrequested(int64_t start_us);
+/* A checkpoint begins (ours started, or QEMU's STOP in "colo"): tells the
+ * listeners (COLO_EVENT_CHECKPOINT_BEGIN), without waiting for them.  Main
+ * context; primary only, a no-op elsewhere. */
+void colo_checkpoint_begun(void);
 /* colo_failover(), but with 'tell_qemu' FALSE when QEMU has failed over
  * by itself and the frame only follows. */
 gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,

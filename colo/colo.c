@@ -257,6 +257,57 @@ static void broadcast(ColoEvent event, gboolean quiet)
     broadcast_full(event, quiet, 0);
 }
 
+typedef struct NoticeCall {
+    ColoEventListener *l;       /* only touched if the lifeline is whole */
+    ColoEvent event;
+} NoticeCall;
+
+static gboolean notice_call_listener(gpointer data)
+{
+    NoticeCall *call = data;
+
+    call->l->fn(call->l, call->event);
+    return G_SOURCE_REMOVE;
+}
+
+/* Tells every listener 'event' and waits for none: a notice, not a
+ * broadcast (nothing completes when they have run).  Through each
+ * listener's lifeline, like a broadcast. */
+static void notice(ColoEvent event)
+{
+    for (GList *l = frame.listeners.head; l; l = l->next) {
+        ColoEventListener *lis = l->data;
+        GMainContext *ctx = lis->ctx ? lis->ctx : main_context();
+
+        if (ctx == main_context()) {
+            lis->fn(lis, event);
+        } else {
+            NoticeCall *call = g_new(NoticeCall, 1);
+
+            call->l = lis;
+            call->event = event;
+            lifeline_invoke(lis->lifeline_, G_PRIORITY_DEFAULT,
+                            notice_call_listener, call, g_free);
+        }
+    }
+}
+
+/*
+ * A checkpoint begins.  From the guests' stop to colo-compare's hearing of
+ * the commit, the secondary may already send from the new state (it
+ * resumes before the primary's QEMU reports the commit): its TCP streams
+ * then jump to where the primary's are, past bytes it will never send.
+ * colo-compare must not take that for a divergence (a "gap"), so it is
+ * told when a checkpoint begins as well as when it commits.
+ */
+void colo_checkpoint_begun(void)
+{
+    if (frame.mode != COLO_MODE_PRIMARY || frame.failover) {
+        return;
+    }
+    notice(COLO_EVENT_CHECKPOINT_BEGIN);
+}
+
 static void emit_simple_event(const char *name, JsonObject *data)
 {
     qmp_event_emit(name, data);
@@ -463,6 +514,7 @@ static void start_checkpoint(void)
     json_object_set_string_member(data, "driver",
                                   colo_frame_driver_name(driver));
     emit_simple_event("COLO_CHECKPOINT_REQUEST", data);
+    colo_checkpoint_begun();
 
     switch (driver) {
     case COLO_FRAME_DRIVER_EVENT:

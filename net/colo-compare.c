@@ -420,6 +420,8 @@ static void colo_event_cb(ColoEventListener *l, ColoEvent event)
 
     if (event == COLO_EVENT_CHECKPOINT) {
         compare_checkpoint(s->engine);
+    } else if (event == COLO_EVENT_CHECKPOINT_BEGIN) {
+        compare_checkpoint_begin(s->engine);
     } else if (event == COLO_EVENT_FAILOVER) {
         compare_failover(s->engine);
     }
@@ -1172,6 +1174,8 @@ static JsonNode *stats_json(ColoCompareObj *s)
                                (gint64) sn.eng.sec_consumed);
     json_object_set_int_member(o, "reanchored",
                                (gint64) sn.eng.reanchored);
+    json_object_set_int_member(o, "gaps-in-checkpoint",
+                               (gint64) sn.eng.gaps_in_checkpoint);
     json_object_set_object_member(o, "secondary-dropped",
         reason_map(sn.eng.sec_dropped, COMPARE_SDROP__MAX, sdrop_name));
     json_object_set_object_member(o, "mismatched",

@@ -532,6 +532,56 @@ START_TEST(test_tcp_shifted_stream_mismatch)
 }
 END_TEST
 
+/* Between a checkpoint's start and its commit the secondary may already
+ * send from the checkpoint's state, its stream standing where the
+ * primary's stands: a jump past bytes it never sent is then no divergence
+ * (real COLO, QEMU's periodic checkpoints: each such jump had cost a
+ * needless checkpoint and a second's stall).  Outside that window it is. */
+START_TEST(test_tcp_gap_during_checkpoint)
+{
+    CompareEngine *e = eng_new();
+    CompareStats st;
+
+    init_data();
+    handshake(e, 1000, 1000, 77);
+    /* the primary sent 100 bytes the secondary never will: held */
+    feed_tcp(e, COMPARE_PRIMARY, 1001, 78, A, data100, 100);
+    ck_assert_uint_eq(rec.out->len, 1);
+    compare_checkpoint_begin(e);
+    /* the secondary resumed from the new state before the commit */
+    feed_tcp(e, COMPARE_SECONDARY, 1101, 78, A, data100, 50);
+    stats(e, &st);
+    ck_assert_uint_eq(st.mismatches[COMPARE_MISMATCH_GAP], 0);
+    ck_assert_uint_eq(st.gaps_in_checkpoint, 1);
+    ck_assert_int_eq(rec.ckpt_total, 0);
+    /* the commit releases the primary's bytes */
+    compare_checkpoint(e);
+    ck_assert_uint_eq(rec.out->len, 2);
+    /* both go on from the new state and match */
+    feed_tcp(e, COMPARE_PRIMARY, 1101, 78, A, data100, 50);
+    feed_tcp(e, COMPARE_SECONDARY, 1101, 78, A, data100, 50);
+    ck_assert_uint_eq(rec.out->len, 3);
+    /* after the commit a jump is a divergence again */
+    feed_tcp(e, COMPARE_PRIMARY, 1151, 78, A, data100, 10);
+    feed_tcp(e, COMPARE_SECONDARY, 1161 + 500, 78, A, data100, 10);
+    stats(e, &st);
+    ck_assert_uint_eq(st.mismatches[COMPARE_MISMATCH_GAP], 1);
+    ck_assert_int_eq(rec.ckpt[COMPARE_CKPT_MISCOMPARE], 1);
+    compare_free(e);
+
+    /* failover ends the window too */
+    e = eng_new();
+    handshake(e, 1000, 1000, 77);
+    compare_checkpoint_begin(e);
+    compare_failover(e);
+    feed_tcp(e, COMPARE_SECONDARY, 1001, 78, A, data100, 10);
+    feed_tcp(e, COMPARE_SECONDARY, 1501, 78, A, data100, 10);
+    stats(e, &st);
+    ck_assert_uint_eq(st.gaps_in_checkpoint, 0);
+    compare_free(e);
+}
+END_TEST
+
 /* Issue 13: a secondary stream that jumps past bytes it never sent (or
  * whose bytes were lost on the way) diverges at once: the bytes will never
  * come over the secondary's reliable link, so waiting for compare_timeout
@@ -1455,6 +1505,7 @@ static Suite *compare_suite(void)
     tcase_add_test(tt, test_tcp_reorder);
     tcase_add_test(tt, test_tcp_same_bytes_other_offset);
     tcase_add_test(tt, test_tcp_gap);
+    tcase_add_test(tt, test_tcp_gap_during_checkpoint);
     tcase_add_test(tt, test_tcp_shifted_stream_mismatch);
     tcase_add_test(tt, test_tcp_fin_offset);
     tcase_add_test(tt, test_tcp_ack_gating);
