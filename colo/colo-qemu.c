@@ -710,10 +710,15 @@ static void qd_on_event(const char *name, JsonObject *data)
             qd.stopped = TRUE;
             qd.stop_counts = qd.want && qd.armed;
             qd.stop_us = g_get_monotonic_time();
-            if (qd.mode == COLO_MODE_PRIMARY) {
-                /* ours or QEMU's own: the guests stop for a checkpoint */
-                colo_checkpoint_begun();
-            }
+        }
+    } else if (g_str_equal(name, "MIGRATION_PASS")) {
+        if (colo && qd.stopped && qd.mode == COLO_MODE_PRIMARY) {
+            /* QEMU saves the checkpoint's state: the secondary stopped
+             * before it answered the checkpoint request, the primary at
+             * its STOP, so both guests are stopped, and what they sent
+             * before has had the STOP's time to arrive.  QEMU's own
+             * colo-compare flushes at this point of the checkpoint too */
+            colo_checkpoint_begun();
         }
     } else if (g_str_equal(name, "RESUME")) {
         if (colo && qd.stopped && qd.mode == COLO_MODE_SECONDARY) {

@@ -293,12 +293,15 @@ static void notice(ColoEvent event)
 }
 
 /*
- * A checkpoint begins.  From the guests' stop to colo-compare's hearing of
- * the commit, the secondary may already send from the new state (it
- * resumes before the primary's QEMU reports the commit): its TCP streams
- * then jump to where the primary's are, past bytes it will never send.
- * colo-compare must not take that for a divergence (a "gap"), so it is
- * told when a checkpoint begins as well as when it commits.
+ * A checkpoint's state is being saved: both guests are stopped (the qemu
+ * driver's MIGRATION_PASS in "colo").  That, not the commit, is when
+ * colo-compare must flush, as QEMU's own does at the same point: the
+ * secondary resumes from the new state before the primary's QEMU reports
+ * the commit, and what it sends then must meet an empty, re-anchored
+ * compare, not be dropped by a flush at the commit (its counterparts from
+ * the primary would then wait for the next checkpoint: the 2 s stalls of
+ * x-checkpoint-delay 2000).  Drivers that cannot see this point (exec,
+ * event) leave the flush to the commit.
  */
 void colo_checkpoint_begun(void)
 {
@@ -514,7 +517,6 @@ static void start_checkpoint(void)
     json_object_set_string_member(data, "driver",
                                   colo_frame_driver_name(driver));
     emit_simple_event("COLO_CHECKPOINT_REQUEST", data);
-    colo_checkpoint_begun();
 
     switch (driver) {
     case COLO_FRAME_DRIVER_EVENT:

@@ -1406,14 +1406,25 @@ static void flush_all(CompareEngine *e, CompareUncompared uw,
     }
 }
 
-void compare_checkpoint(CompareEngine *e)
+static void checkpoint_flush(CompareEngine *e)
 {
-    e->st.checkpoints_handled++;
     e->episode = false;
-    e->in_checkpoint = false;
     /* Idle connections re-anchor lazily (conn_get() sees the epoch). */
     e->epoch++;
     flush_all(e, COMPARE_UNCMP_CHECKPOINT, COMPARE_SDROP_CHECKPOINT, true);
+}
+
+void compare_checkpoint(CompareEngine *e)
+{
+    e->st.checkpoints_handled++;
+    if (e->in_checkpoint) {
+        /* flushed when the guests stopped: what came since is the new
+         * state's, on both sides */
+        e->in_checkpoint = false;
+        e->episode = false;
+        return;
+    }
+    checkpoint_flush(e);
 }
 
 void compare_failover(CompareEngine *e)
@@ -1426,6 +1437,10 @@ void compare_failover(CompareEngine *e)
 
 void compare_checkpoint_begin(CompareEngine *e)
 {
+    if (e->failover) {
+        return;
+    }
+    checkpoint_flush(e);
     e->in_checkpoint = true;
 }
 

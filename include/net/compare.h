@@ -244,15 +244,19 @@ void compare_scan(CompareEngine *e, int64_t now_us, unsigned budget);
 
 /* A checkpoint committed: releases every held primary frame in arrival
  * order (so each connection in order), drops every secondary frame,
- * re-anchors every connection's streams and ends the request episode. */
+ * re-anchors every connection's streams and ends the request episode --
+ * unless compare_checkpoint_begin() did so already for this checkpoint:
+ * then only its window closes. */
 void compare_checkpoint(CompareEngine *e);
 
-/* A checkpoint has begun (the frame's COLO_EVENT_CHECKPOINT_BEGIN).  Until
- * it commits (compare_checkpoint()) or this side fails over, a secondary
- * TCP stream that jumps past bytes it never sent is not a divergence: the
- * secondary may already send from the checkpoint's state, where its
- * streams stand where the primary's are.  Such segments are held as any
- * other (and dropped at the commit), counted in gaps_in_checkpoint. */
+/* Both guests are stopped for a checkpoint whose state is being saved (the
+ * frame's COLO_EVENT_CHECKPOINT_BEGIN): does what compare_checkpoint()
+ * does (release, drop, re-anchor, end the episode) now, and opens a
+ * window until the commit (compare_checkpoint(), which then only closes
+ * it) or failover.  In the window the secondary may already send from the
+ * new state: its frames are compared with the primary's new output as
+ * usual, except that a TCP stream jumping past bytes it never sent is no
+ * divergence (held as any segment, counted in gaps_in_checkpoint). */
 void compare_checkpoint_begin(CompareEngine *e);
 
 /* This side failed over: releases everything held, in order; from now on
