@@ -76,6 +76,7 @@
 #include "chardev/char-internal.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 #include "util/stats.h"
 
 #define CHAR_SOCKET_READ_SIZE (256 * 1024)     /* bytes per recv() */
@@ -105,10 +106,7 @@ typedef enum {
 } CharSocketState;
 
 /* One resolved address to connect to. */
-typedef struct CharSocketAddr {
-    struct sockaddr_storage ss;
-    socklen_t len;
-} CharSocketAddr;
+typedef SockAddr CharSocketAddr;
 
 #define TYPE_CHAR_SOCKET (char_socket_get_type())
 G_DECLARE_FINAL_TYPE(CharSocket, char_socket, CHAR, SOCKET, Chardev)
@@ -224,31 +222,6 @@ static void cs_set_out_queued(CharSocket *s)
 
 /* --- addresses and descriptions ---------------------------------------- */
 
-/* "127.0.0.1:9000", "[::1]:9000" or the unix path, newly allocated. */
-static char *cs_sockaddr_str(const struct sockaddr *sa, socklen_t len)
-{
-    char host[NI_MAXHOST], serv[NI_MAXSERV];
-
-    if (sa->sa_family == AF_UNIX) {
-        const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
-
-        if (len > offsetof(struct sockaddr_un, sun_path) &&
-            un->sun_path[0] == '\0') {
-            return g_strndup(un->sun_path + 1,
-                             len - offsetof(struct sockaddr_un, sun_path) - 1);
-        }
-        return g_strdup(un->sun_path);
-    }
-    if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        return g_strdup("?:?");
-    }
-    if (sa->sa_family == AF_INET6) {
-        return g_strdup_printf("[%s]:%s", host, serv);
-    }
-    return g_strdup_printf("%s:%s", host, serv);
-}
-
 static char *cs_fd_name(int fd, gboolean peer)
 {
     struct sockaddr_storage ss;
@@ -259,7 +232,7 @@ static char *cs_fd_name(int fd, gboolean peer)
     if (r < 0) {
         return g_strdup("?");
     }
-    return cs_sockaddr_str((struct sockaddr *)&ss, len);
+    return sockaddr_describe((struct sockaddr *)&ss, len);
 }
 
 /* Recomputes the query-chardev filename (QEMU's spellings). */
@@ -284,33 +257,11 @@ static void cs_update_desc(CharSocket *s)
     g_mutex_unlock(&s->lock);
 }
 
-/* Fills a unix address for 'path'.  Returns FALSE with errp set if the
- * name does not fit. */
-static gboolean cs_unix_addr(CharSocket *s, struct sockaddr_un *un,
-                             socklen_t *len, GError **errp)
+/* The unix address of 'path' (util/sockaddr.h: one length limit for
+ * files and abstract names).  FALSE with errp set if it does not fit. */
+static gboolean cs_unix_addr(CharSocket *s, SockAddr *a, GError **errp)
 {
-    size_t n = strlen(s->path);
-
-    memset(un, 0, sizeof(*un));
-    un->sun_family = AF_UNIX;
-    if (s->abstract) {
-        if (n + 1 > sizeof(un->sun_path)) {
-            error_setg(errp, "UNIX socket path '%s' is too long", s->path);
-            return FALSE;
-        }
-        memcpy(un->sun_path + 1, s->path, n);
-        *len = s->tight ? offsetof(struct sockaddr_un, sun_path) + 1 + n
-                        : sizeof(*un);
-        return TRUE;
-    }
-    if (n == 0 || n >= sizeof(un->sun_path)) {
-        error_setg(errp, n ? "UNIX socket path '%s' is too long"
-                           : "UNIX socket path '%s' is empty", s->path);
-        return FALSE;
-    }
-    memcpy(un->sun_path, s->path, n);
-    *len = offsetof(struct sockaddr_un, sun_path) + n + 1;
-    return TRUE;
+    return sockaddr_unix(a, s->path, s->abstract, s->tight, NULL, errp);
 }
 
 static int cs_family(CharSocket *s)
@@ -375,7 +326,7 @@ static gboolean cs_resolve_client(CharSocket *s, GError **errp)
     if (s->is_unix) {
         CharSocketAddr a = { 0 };
 
-        if (!cs_unix_addr(s, (struct sockaddr_un *)&a.ss, &a.len, errp)) {
+        if (!cs_unix_addr(s, &a, errp)) {
             return FALSE;
         }
         g_array_append_val(s->addrs, a);
@@ -465,11 +416,10 @@ static void cs_close_listen(CharSocket *s)
 
 static gboolean cs_listen_unix(CharSocket *s, GError **errp)
 {
-    struct sockaddr_un un;
-    socklen_t len;
+    SockAddr un;
     int fd;
 
-    if (!cs_unix_addr(s, &un, &len, errp)) {
+    if (!cs_unix_addr(s, &un, errp)) {
         return FALSE;
     }
     if (!s->abstract && unlink(s->path) < 0 && errno != ENOENT) {
@@ -482,7 +432,7 @@ static gboolean cs_listen_unix(CharSocket *s, GError **errp)
         error_setg(errp, "Failed to create socket: %s", g_strerror(errno));
         return FALSE;
     }
-    if (bind(fd, (struct sockaddr *)&un, len) < 0 ||
+    if (bind(fd, (struct sockaddr *)&un.ss, un.len) < 0 ||
         listen(fd, CHAR_SOCKET_BACKLOG) < 0) {
         int err = errno;
 
@@ -1577,6 +1527,9 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
             error_setg(errp, "chardev: socket: no port given");
             return FALSE;
         }
+        if (!sockaddr_port_check(s->port, "chardev: socket", errp)) {
+            return FALSE;
+        }
         if (s->abstract) {
             error_setg(errp, "chardev: socket: 'abstract' needs 'path'");
             return FALSE;
@@ -1586,9 +1539,7 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
                        "both be off");
             return FALSE;
         }
-        s->target = strchr(s->host, ':')
-                    ? g_strdup_printf("[%s]:%s", s->host, s->port)
-                    : g_strdup_printf("%s:%s", s->host, s->port);
+        s->target = sockaddr_host_port_str(s->host, s->port);
     }
     if (s->server && (s->reconnect || s->reconnect_ms)) {
         error_setg(errp, "'reconnect' option is incompatible with socket in "

@@ -266,7 +266,7 @@ static void afp_ready(void *opaque, GIOCondition revents)
         afp_read(a);
     } else if (revents & G_IO_ERR) {
         /* e.g. ENETDOWN while we are not reading: clear it. */
-        net_socket_connect_finish(a->fd);
+        sock_connect_finish(a->fd);
     }
     if ((revents & G_IO_OUT) && a->fd >= 0) {
         net_fd_watch_enable(&a->watch, G_IO_OUT, FALSE);

@@ -16,9 +16,6 @@
  *                whole frames go in or nothing does, so a frame is never
  *                torn on the wire; written directly, or queued and
  *                drained in one write() per batch.
- *   NetSockAddr  a resolved socket address (inet, inet6, unix, abstract)
- *                built from QEMU's option spellings, with helpers to
- *                listen, connect and describe it.
  *   NetDgramPort one frame per datagram (dgram, socket udp=).
  *   vnet helpers skip, convert or finish the virtio-net header a frame
  *                carries (tap vnet_hdr=on, af-packet vnet_hdr=on).
@@ -37,6 +34,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include "net/net.h"
+#include "util/sockaddr.h"
 
 /* --- NetFdWatch ---------------------------------------------------------- */
 
@@ -137,49 +135,6 @@ gssize net_outbuf_queue_frame(NetOutBuf *ob, const uint8_t *hdr, size_t hlen,
  * remain (wait for G_IO_OUT), or a negative errno on a fatal error. */
 int net_outbuf_drain(NetOutBuf *ob, int fd);
 
-/* --- NetSockAddr --------------------------------------------------------- */
-
-typedef struct NetSockAddr {
-    struct sockaddr_storage ss;  /* the address */
-    socklen_t len;               /* its length */
-} NetSockAddr;
-
-/* Resolves 'host' (NULL or "" = any for a listener, localhost for a
- * client) and 'port' (decimal or service name) into the first usable
- * address.  'what' names the option in errors.  Slow path. */
-gboolean net_sockaddr_inet(NetSockAddr *a, const char *host,
-                           const char *port, gboolean passive,
-                           const char *what, GError **errp);
-/* Parses QEMU's legacy "host:port" / "[v6]:port" / ":port" syntax. */
-gboolean net_sockaddr_parse_host_port(NetSockAddr *a, const char *str,
-                                      gboolean passive, const char *what,
-                                      GError **errp);
-/* A unix socket address; 'abstract' puts it in the abstract namespace
- * and 'tight' (QEMU's default) sizes it to the name. */
-gboolean net_sockaddr_unix(NetSockAddr *a, const char *path,
-                           gboolean abstract, gboolean tight,
-                           const char *what, GError **errp);
-/* Writes a printable form of 'a' to 'buf' and returns 'buf'. */
-const char *net_sockaddr_str(const NetSockAddr *a, char *buf, size_t size);
-gboolean net_sockaddr_equal(const NetSockAddr *a, const NetSockAddr *b);
-
-/* A non-blocking, close-on-exec socket of 'a's family.  Returns the fd or
- * -1 with errp set. */
-int net_socket_new(const NetSockAddr *a, int type, GError **errp);
-/* A listening stream socket bound to 'a' (a stale unix socket file is
- * removed first).  Returns the fd or -1 with errp set. */
-int net_socket_listen(const NetSockAddr *a, GError **errp);
-/* Starts a non-blocking connect.  Returns the fd with *in_progress set
- * when the connection completes later (wait for G_IO_OUT, then
- * net_socket_connect_finish()), or -1 with errp set. */
-int net_socket_connect(const NetSockAddr *a, gboolean *in_progress,
-                       GError **errp);
-/* Returns 0 when the pending connect on 'fd' succeeded, else an errno. */
-int net_socket_connect_finish(int fd);
-/* Makes an inherited fd usable: non-blocking, close-on-exec.  'str' is
- * the fd number.  Returns the fd or -1 with errp set. */
-int net_fd_from_str(const char *str, const char *what, GError **errp);
-
 /* --- frames and vnet headers --------------------------------------------- */
 
 /* Frames delivered to a client's receive() carry the sending client's
@@ -210,7 +165,7 @@ typedef struct NetDgramPort {
     int fd;                   /* owned; -1 when stopped */
     NetFdWatch watch;         /* in: frames, out: room again */
     NetRxBatch batch;         /* receive buffers */
-    NetSockAddr dest;         /* where frames go */
+    SockAddr dest;         /* where frames go */
     gboolean has_dest;        /* dest is set (else: connected or learnt) */
     gboolean connected;       /* fd is connected: send without address */
     gboolean learn_dest;      /* no fixed remote: answer the last sender */
@@ -271,7 +226,5 @@ gboolean net_fdio_vnet_finish(uint8_t *frame, size_t len, unsigned hdr);
 void net_prop_set(void *obj, size_t offset, const GValue *value);
 void net_prop_get(void *obj, size_t offset, GValue *value);
 
-/* Sets TCP_NODELAY and SO_KEEPALIVE on a TCP socket; ignored elsewhere. */
-void net_socket_tune_stream(int fd);
 
 #endif /* NET_FDIO_H */

@@ -221,7 +221,7 @@ static gboolean tap_adopt_fd(NetTap *t, GError **errp)
 {
     struct ifreq ifr = { 0 };
 
-    t->tapfd = net_fd_from_str(t->fd, "fd", errp);
+    t->tapfd = sock_fd_from_str(t->fd, "fd", errp);
     if (t->tapfd < 0) {
         return FALSE;
     }

@@ -204,44 +204,44 @@ END_TEST
 
 START_TEST(test_host_port)
 {
-    NetSockAddr a;
+    SockAddr a;
     char s[160];
     g_autoptr(GError) err = NULL;
 
-    ck_assert(net_sockaddr_parse_host_port(&a, "127.0.0.1:8080", FALSE, "t",
+    ck_assert(sockaddr_parse_host_port(&a, "127.0.0.1:8080", FALSE, "t",
                                            NULL));
-    ck_assert_str_eq(net_sockaddr_str(&a, s, sizeof(s)), "127.0.0.1:8080");
-    ck_assert(net_sockaddr_parse_host_port(&a, "[::1]:9", FALSE, "t", NULL));
-    ck_assert_str_eq(net_sockaddr_str(&a, s, sizeof(s)), "[::1]:9");
-    ck_assert(net_sockaddr_parse_host_port(&a, ":1234", TRUE, "listen", NULL));
-    ck_assert(!net_sockaddr_parse_host_port(&a, "nocolon", FALSE, "connect",
+    ck_assert_str_eq(sockaddr_str(&a, s, sizeof(s)), "127.0.0.1:8080");
+    ck_assert(sockaddr_parse_host_port(&a, "[::1]:9", FALSE, "t", NULL));
+    ck_assert_str_eq(sockaddr_str(&a, s, sizeof(s)), "[::1]:9");
+    ck_assert(sockaddr_parse_host_port(&a, ":1234", TRUE, "listen", NULL));
+    ck_assert(!sockaddr_parse_host_port(&a, "nocolon", FALSE, "connect",
                                             &err));
     ck_assert_ptr_nonnull(strstr(err->message, "connect"));
     g_clear_error(&err);
-    ck_assert(!net_sockaddr_parse_host_port(&a, "[::1]9", FALSE, "t", &err));
+    ck_assert(!sockaddr_parse_host_port(&a, "[::1]9", FALSE, "t", &err));
     g_clear_error(&err);
-    ck_assert(!net_sockaddr_parse_host_port(&a, "127.0.0.1:", FALSE, "t",
+    ck_assert(!sockaddr_parse_host_port(&a, "127.0.0.1:", FALSE, "t",
                                             &err));
 }
 END_TEST
 
 START_TEST(test_unix_addr)
 {
-    NetSockAddr a, b;
+    SockAddr a, b;
     char longpath[200];
     char s[160];
     g_autoptr(GError) err = NULL;
 
-    ck_assert(net_sockaddr_unix(&a, "/tmp/x.sock", FALSE, TRUE, "p", NULL));
-    ck_assert_str_eq(net_sockaddr_str(&a, s, sizeof(s)), "unix:/tmp/x.sock");
-    ck_assert(net_sockaddr_unix(&b, "/tmp/x.sock", FALSE, TRUE, "p", NULL));
-    ck_assert(net_sockaddr_equal(&a, &b));
-    ck_assert(net_sockaddr_unix(&a, "colo", TRUE, TRUE, "p", NULL));
-    ck_assert_str_eq(net_sockaddr_str(&a, s, sizeof(s)), "unix:@colo");
-    ck_assert(!net_sockaddr_equal(&a, &b));
+    ck_assert(sockaddr_unix(&a, "/tmp/x.sock", FALSE, TRUE, "p", NULL));
+    ck_assert_str_eq(sockaddr_str(&a, s, sizeof(s)), "unix:/tmp/x.sock");
+    ck_assert(sockaddr_unix(&b, "/tmp/x.sock", FALSE, TRUE, "p", NULL));
+    ck_assert(sockaddr_equal(&a, &b));
+    ck_assert(sockaddr_unix(&a, "colo", TRUE, TRUE, "p", NULL));
+    ck_assert_str_eq(sockaddr_str(&a, s, sizeof(s)), "unix:@colo");
+    ck_assert(!sockaddr_equal(&a, &b));
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[sizeof(longpath) - 1] = '\0';
-    ck_assert(!net_sockaddr_unix(&a, longpath, FALSE, TRUE, "addr.path",
+    ck_assert(!sockaddr_unix(&a, longpath, FALSE, TRUE, "addr.path",
                                  &err));
     ck_assert_ptr_nonnull(strstr(err->message, "too long"));
 }
