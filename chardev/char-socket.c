@@ -75,6 +75,7 @@
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
 #include "util/error.h"
+#include "util/fd-watch.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
 #include "util/stats.h"
@@ -173,11 +174,6 @@ struct _CharSocket {
 };
 
 G_DEFINE_TYPE(CharSocket, char_socket, TYPE_CHARDEV)
-
-typedef struct CharSocketSource {
-    GSource source;
-    CharSocket *s;            /* borrowed: destroyed before 's' goes */
-} CharSocketSource;
 
 enum {
     PROP_0,
@@ -664,8 +660,8 @@ static void cs_close_conn(CharSocket *s, gboolean emit)
 {
     gboolean was_open = s->state == CS_CONNECTED;
 
-    if (s->conn_tag && s->src) {
-        g_source_remove_unix_fd(s->src, s->conn_tag);
+    if (s->src) {
+        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
@@ -774,8 +770,8 @@ static void cs_lookup_finish(CharSocket *s)
     CsLookup *l = s->lookup;
     g_autofree char *why = NULL;
 
-    if (s->conn_tag && s->src) {
-        g_source_remove_unix_fd(s->src, s->conn_tag);
+    if (s->src) {
+        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
@@ -862,8 +858,8 @@ static void cs_connect_finish(CharSocket *s)
     if (err == EINPROGRESS || err == EALREADY) {
         return;
     }
-    if (s->conn_tag && s->src) {
-        g_source_remove_unix_fd(s->src, s->conn_tag);
+    if (s->src) {
+        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
@@ -1139,13 +1135,10 @@ static void cs_update_watch(CharSocket *s)
         return;
     }
     for (guint i = 0; i < s->n_listen; i++) {
-        if (listen && !s->listen_tags[i]) {
-            s->listen_tags[i] = g_source_add_unix_fd(s->src, s->listen_fds[i],
-                                                     G_IO_IN);
-        } else if (!listen && s->listen_tags[i]) {
-            g_source_remove_unix_fd(s->src, s->listen_tags[i]);
-            s->listen_tags[i] = NULL;
-        }
+        GIOCondition cur = s->listen_tags[i] ? G_IO_IN : 0;
+
+        fd_source_set_fd(s->src, &s->listen_tags[i], &cur, s->listen_fds[i],
+                         listen ? G_IO_IN : 0);
     }
     if (s->state == CS_CONNECTING) {
         ev = s->lookup ? G_IO_IN : G_IO_OUT;
@@ -1159,17 +1152,7 @@ static void cs_update_watch(CharSocket *s)
             ev |= G_IO_OUT;
         }
     }
-    if (s->fd < 0 || ev == 0) {
-        if (s->conn_tag) {
-            g_source_remove_unix_fd(s->src, s->conn_tag);
-            s->conn_tag = NULL;
-        }
-    } else if (!s->conn_tag) {
-        s->conn_tag = g_source_add_unix_fd(s->src, s->fd, ev);
-    } else if (ev != s->conn_events) {
-        g_source_modify_unix_fd(s->src, s->conn_tag, ev);
-    }
-    s->conn_events = s->conn_tag ? ev : 0;
+    fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, s->fd, ev);
 }
 
 static void cs_update_timer(CharSocket *s)
@@ -1248,7 +1231,7 @@ static void cs_dispatch(CharSocket *s, GSource *src)
         }
     }
     if (s->conn_tag) {
-        GIOCondition rev = g_source_query_unix_fd(src, s->conn_tag);
+        GIOCondition rev = fd_source_revents(src, s->conn_tag);
 
         if (s->state == CS_CONNECTING && rev) {
             if (s->lookup) {
@@ -1288,7 +1271,7 @@ static void cs_dispatch(CharSocket *s, GSource *src)
     if (s->server && s->state == CS_DISCONNECTED) {
         for (guint i = 0; i < s->n_listen; i++) {
             if (s->listen_tags[i] &&
-                (g_source_query_unix_fd(src, s->listen_tags[i]) & G_IO_IN)) {
+                (fd_source_revents(src, s->listen_tags[i]) & G_IO_IN)) {
                 cs_accept(s, s->listen_fds[i]);
                 if (s->src != src) {
                     return;
@@ -1300,39 +1283,28 @@ static void cs_dispatch(CharSocket *s, GSource *src)
     cs_update_timer(s);
 }
 
-static gboolean cs_source_dispatch(GSource *src, GSourceFunc cb,
-                                   gpointer data)
+static void cs_source_dispatch(void *opaque, GSource *src)
 {
-    CharSocket *s = ((CharSocketSource *)src)->s;
+    CharSocket *s = opaque;   /* the source is destroyed before 's' goes */
 
     g_object_ref(s);
     cs_dispatch(s, src);
     g_object_unref(s);
-    return G_SOURCE_CONTINUE;
 }
 
 /* Ready when messages were queued during the iteration that just ended:
  * they leave in one sendmsg() from dispatch, before the loop sleeps.
  * Only reads 's' (same thread as every writer). */
-static gboolean cs_source_prepare(GSource *src, gint *timeout)
+static gboolean cs_source_pending(void *opaque)
 {
-    CharSocket *s = ((CharSocketSource *)src)->s;
-
-    *timeout = -1;
-    return cs_flush_due(s) || cs_writable_due(s);
-}
-
-static gboolean cs_source_check(GSource *src)
-{
-    CharSocket *s = ((CharSocketSource *)src)->s;
+    CharSocket *s = opaque;
 
     return cs_flush_due(s) || cs_writable_due(s);
 }
 
-static GSourceFuncs cs_source_funcs = {
-    .prepare = cs_source_prepare,
-    .check = cs_source_check,
+static const FdSourceOps cs_source_ops = {
     .dispatch = cs_source_dispatch,
+    .pending = cs_source_pending,
 };
 
 /* --- ChardevClass ------------------------------------------------------- */
@@ -1340,18 +1312,9 @@ static GSourceFuncs cs_source_funcs = {
 static void cs_attach(Chardev *chr, GMainContext *ctx)
 {
     CharSocket *s = CHAR_SOCKET(chr);
-    GSource *src = g_source_new(&cs_source_funcs, sizeof(CharSocketSource));
+    /* Never blocked during its own dispatch (util/fd-watch.h says why). */
+    GSource *src = fd_source_new(&cs_source_ops, s, "chardev-socket");
 
-    ((CharSocketSource *)src)->s = s;
-    g_source_set_name(src, "chardev-socket");
-    /* GLib blocks a source that cannot recurse while it is dispatched,
-     * removing its fds from the poll set and adding them back, and each of
-     * those signals the context's wakeup eventfd: two system calls per
-     * dispatch, and a poll() that returns at once.  No context is ever
-     * iterated from inside a dispatch (the only nested iterations,
-     * chardev_wait_for_clients() and the shutdown flush in main(), run
-     * outside any), so there is nothing to protect against. */
-    g_source_set_can_recurse(src, TRUE);
     s->src = src;
     if (s->state == CS_CONNECTED && chardev_fe_handlers_set(chr)) {
         s->announce_open = TRUE;
@@ -1368,9 +1331,7 @@ static void cs_detach(Chardev *chr)
     if (!s->src) {
         return;
     }
-    g_source_destroy(s->src);
-    g_source_unref(s->src);
-    s->src = NULL;
+    fd_source_clear(&s->src);
     memset(s->listen_tags, 0, sizeof(s->listen_tags));
     s->conn_tag = NULL;
     s->conn_events = 0;

@@ -73,7 +73,7 @@ struct _NetAfPacket {
     unsigned hdr_len;         /* vnet header in front of our frames: 0, 10 */
     int fd;                   /* the packet socket, or -1 */
     int ifindex;              /* index of 'ifname' */
-    NetFdWatch watch;         /* in: frames, out: room again */
+    FdWatch watch;         /* in: frames, out: room again */
     NetRxBatch batch;         /* receive buffers with VLAN headroom */
     gboolean read_enabled;    /* the core lets us send */
     uint64_t vlan_restored;   /* frames whose stripped tag we put back */
@@ -252,7 +252,7 @@ static void afp_read(NetAfPacket *a)
     }
     if (a->fd >= 0 && !net_client_can_send(nc)) {
         a->read_enabled = FALSE;
-        net_fd_watch_enable(&a->watch, G_IO_IN, FALSE);
+        fd_watch_enable(&a->watch, G_IO_IN, FALSE);
     }
 }
 
@@ -269,7 +269,7 @@ static void afp_ready(void *opaque, GIOCondition revents)
         sock_connect_finish(a->fd);
     }
     if ((revents & G_IO_OUT) && a->fd >= 0) {
-        net_fd_watch_enable(&a->watch, G_IO_OUT, FALSE);
+        fd_watch_enable(&a->watch, G_IO_OUT, FALSE);
         net_client_flush(NET_CLIENT(a));
     }
     g_object_unref(a);
@@ -364,14 +364,14 @@ static gboolean net_af_packet_complete(UserObject *obj, GError **errp)
     afp_set_buf(a, SO_SNDBUFFORCE, SO_SNDBUF, a->sndbuf);
     net_rx_batch_init(&a->batch, AFP_BUF_SIZE, AFP_VLAN_HLEN,
                       CMSG_SPACE(sizeof(struct tpacket_auxdata)));
-    net_fd_watch_start(&a->watch, a->fd, G_IO_IN, afp_ready, a,
+    fd_watch_start(&a->watch, a->fd, G_IO_IN, afp_ready, a,
                        "colo-net-af-packet");
     return net_client_complete(obj, errp);
 }
 
 static void net_af_packet_stop(NetAfPacket *a)
 {
-    net_fd_watch_stop(&a->watch);
+    fd_watch_stop(&a->watch);
     if (a->fd >= 0) {
         close(a->fd);          /* drops the promiscuous membership too */
         a->fd = -1;
@@ -421,7 +421,7 @@ static gssize net_af_packet_receive(NetClient *nc, const uint8_t *buf,
         return len;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        net_fd_watch_enable(&a->watch, G_IO_OUT, TRUE);
+        fd_watch_enable(&a->watch, G_IO_OUT, TRUE);
         return 0;
     }
     stats_inc(&st->drop_error);
@@ -444,7 +444,7 @@ static void net_af_packet_read_poll(NetClient *nc, gboolean enable)
     NetAfPacket *a = NET_AF_PACKET(nc);
 
     a->read_enabled = enable;
-    net_fd_watch_enable(&a->watch, G_IO_IN, enable);
+    fd_watch_enable(&a->watch, G_IO_IN, enable);
 }
 
 static void net_af_packet_fill_stats(NetClient *nc, void *obj)

@@ -22,96 +22,6 @@
 #include "util/stats.h"
 #include "util/log.h"
 
-/* --- NetFdWatch ---------------------------------------------------------- */
-
-typedef struct NetFdSource {
-    GSource source;
-    NetFdWatch *watch;        /* owner */
-    NetFdFunc fn;             /* callback */
-    void *opaque;             /* its argument */
-} NetFdSource;
-
-static gboolean net_fd_source_dispatch(GSource *source, GSourceFunc unused,
-                                       gpointer unused2)
-{
-    NetFdSource *s = (NetFdSource *)source;
-    NetFdWatch *w = s->watch;
-    GIOCondition revents;
-
-    if (!w->tag) {
-        return G_SOURCE_CONTINUE;
-    }
-    revents = g_source_query_unix_fd(source, w->tag);
-    if (revents) {
-        s->fn(s->opaque, revents);
-    }
-    return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs net_fd_source_funcs = {
-    .dispatch = net_fd_source_dispatch,
-};
-
-void net_fd_watch_start(NetFdWatch *w, int fd, GIOCondition events,
-                        NetFdFunc fn, void *opaque, const char *name)
-{
-    NetFdSource *s;
-
-    net_fd_watch_stop(w);
-    s = (NetFdSource *)g_source_new(&net_fd_source_funcs, sizeof(*s));
-    s->watch = w;
-    s->fn = fn;
-    s->opaque = opaque;
-    g_source_set_static_name(&s->source, name);
-    /* Not blocked during its own dispatch: blocking removes and re-adds
-     * the fd, and each signals the context's wakeup eventfd (two system
-     * calls per dispatch).  The main loop is never iterated from inside
-     * a dispatch, so nothing can recurse. */
-    g_source_set_can_recurse(&s->source, TRUE);
-    w->source = &s->source;
-    w->fd = fd;
-    w->events = 0;
-    w->tag = NULL;
-    g_source_attach(w->source, NULL);
-    net_fd_watch_enable(w, events, TRUE);
-}
-
-void net_fd_watch_enable(NetFdWatch *w, GIOCondition cond, gboolean on)
-{
-    GIOCondition events;
-
-    if (!w->source) {
-        return;
-    }
-    events = on ? (w->events | cond) : (w->events & ~cond);
-    if (events == w->events) {
-        return;
-    }
-    w->events = events;
-    if (!events) {
-        /* Out of the poll set altogether: poll() would still report HUP
-         * and ERR for an fd with no interest and make the loop spin. */
-        g_source_remove_unix_fd(w->source, w->tag);
-        w->tag = NULL;
-    } else if (!w->tag) {
-        w->tag = g_source_add_unix_fd(w->source, w->fd, events);
-    } else {
-        g_source_modify_unix_fd(w->source, w->tag, events);
-    }
-}
-
-void net_fd_watch_stop(NetFdWatch *w)
-{
-    if (!w->source) {
-        return;
-    }
-    g_source_destroy(w->source);
-    g_source_unref(w->source);
-    w->source = NULL;
-    w->tag = NULL;
-    w->events = 0;
-}
-
 /* --- NetRxBatch ---------------------------------------------------------- */
 
 void net_rx_batch_init(NetRxBatch *b, size_t buf_size, unsigned headroom,
@@ -420,7 +330,7 @@ static void dgram_port_tx_flush(NetDgramPort *p)
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-            net_fd_watch_enable(&p->watch, G_IO_OUT, TRUE);
+            fd_watch_enable(&p->watch, G_IO_OUT, TRUE);
             return;
         }
         /* The first pending frame failed: drop it, go on with the rest. */
@@ -490,7 +400,7 @@ static void dgram_port_ready(void *opaque, GIOCondition revents)
         }
     }
     if ((revents & G_IO_OUT) && p->fd >= 0) {
-        net_fd_watch_enable(&p->watch, G_IO_OUT, FALSE);
+        fd_watch_enable(&p->watch, G_IO_OUT, FALSE);
         dgram_port_tx_flush(p);
     }
     g_object_unref(nc);
@@ -525,13 +435,13 @@ void net_dgram_port_start(NetDgramPort *p, NetClient *nc, int fd)
     ((DgramTxSource *)p->txsource)->p = p;
     g_source_set_static_name(p->txsource, "colo-net-dgram-tx");
     g_source_attach(p->txsource, NULL);
-    net_fd_watch_start(&p->watch, fd, G_IO_IN, dgram_port_ready, p,
+    fd_watch_start(&p->watch, fd, G_IO_IN, dgram_port_ready, p,
                        "colo-net-dgram");
 }
 
 void net_dgram_port_stop(NetDgramPort *p)
 {
-    net_fd_watch_stop(&p->watch);
+    fd_watch_stop(&p->watch);
     if (p->txsource) {
         g_source_destroy(p->txsource);
         g_source_unref(p->txsource);
@@ -585,7 +495,7 @@ gssize net_dgram_port_receive(NetDgramPort *p, const uint8_t *buf,
 void net_dgram_port_read_poll(NetDgramPort *p, gboolean enable)
 {
     p->read_enabled = enable;
-    net_fd_watch_enable(&p->watch, G_IO_IN, enable);
+    fd_watch_enable(&p->watch, G_IO_IN, enable);
 }
 
 void net_dgram_port_fill_stats(NetDgramPort *p, void *obj)

@@ -6,9 +6,6 @@
  * and net/slirp.c all do the same few things with their file descriptors,
  * so those things live here once:
  *
- *   NetFdWatch   one fd on the main context whose interest (in, out) can
- *                be switched cheaply; an fd with no interest is taken out
- *                of the poll set so a hung-up peer cannot make it spin.
  *   NetRxBatch   NET_BURST receive buffers, allocated once, filled by one
  *                recvmmsg() per wake-up (packet and datagram sockets) or
  *                by up to NET_BURST read()s (tap).
@@ -34,35 +31,8 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include "net/net.h"
+#include "util/fd-watch.h"
 #include "util/sockaddr.h"
-
-/* --- NetFdWatch ---------------------------------------------------------- */
-
-/* Called with the conditions that fired ('revents' may hold G_IO_HUP or
- * G_IO_ERR besides the ones asked for).  The callback may stop the watch. */
-typedef void (*NetFdFunc)(void *opaque, GIOCondition revents);
-
-typedef struct NetFdWatch {
-    GSource *source;          /* our source on the main context, or NULL */
-    gpointer tag;             /* unix fd tag while events != 0 */
-    int fd;                   /* watched fd (not owned) */
-    GIOCondition events;      /* current interest: G_IO_IN and/or G_IO_OUT */
-} NetFdWatch;
-
-/* Starts watching 'fd' (borrowed: the caller closes it after stopping the
- * watch) for 'events' on the main context.  'name' names the source for
- * debugging.  Never fails. */
-void net_fd_watch_start(NetFdWatch *w, int fd, GIOCondition events,
-                        NetFdFunc fn, void *opaque, const char *name);
-/* Turns interest in 'cond' on or off.  No-op on a stopped watch. */
-void net_fd_watch_enable(NetFdWatch *w, GIOCondition cond, gboolean on);
-/* Stops the watch; safe on a stopped or zeroed watch and from inside the
- * callback. */
-void net_fd_watch_stop(NetFdWatch *w);
-static inline gboolean net_fd_watch_active(const NetFdWatch *w)
-{
-    return w->source != NULL;
-}
 
 /* --- NetRxBatch ---------------------------------------------------------- */
 
@@ -163,7 +133,7 @@ static inline gssize net_fdio_vnet_skip(NetClient *nc, size_t len)
 typedef struct NetDgramPort {
     NetClient *nc;            /* owner (borrowed) */
     int fd;                   /* owned; -1 when stopped */
-    NetFdWatch watch;         /* in: frames, out: room again */
+    FdWatch watch;         /* in: frames, out: room again */
     NetRxBatch batch;         /* receive buffers */
     SockAddr dest;         /* where frames go */
     gboolean has_dest;        /* dest is set (else: connected or learnt) */

@@ -69,9 +69,9 @@ typedef struct StreamConn {
     guint reconnect_s;        /* client: retry delay in seconds, 0 = never */
     /* state */
     int listen_fd;            /* server: listening socket, or -1 */
-    NetFdWatch listen_watch;  /* accepts while no peer is connected */
+    FdWatch listen_watch;  /* accepts while no peer is connected */
     int fd;                   /* the connection, or -1 */
-    NetFdWatch watch;         /* in: frames, out: connect done / drained */
+    FdWatch watch;         /* in: frames, out: connect done / drained */
     gboolean connecting;      /* client: non-blocking connect pending */
     gboolean read_enabled;    /* the core lets us send (read_poll) */
     guint reconnect_src;      /* pending reconnect timeout, or 0 */
@@ -116,7 +116,7 @@ static void stream_conn_init(StreamConn *c, NetClient *nc)
 static void stream_conn_update_watch(StreamConn *c)
 {
     /* While bytes already read wait to be fed, read no more. */
-    net_fd_watch_enable(&c->watch, G_IO_IN,
+    fd_watch_enable(&c->watch, G_IO_IN,
                         c->read_enabled && !c->connecting &&
                         c->rpos == c->rlen);
 }
@@ -151,7 +151,7 @@ static void stream_conn_close(StreamConn *c)
 {
     gboolean was_up = c->fd >= 0 && !c->connecting;
 
-    net_fd_watch_stop(&c->watch);
+    fd_watch_stop(&c->watch);
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -170,7 +170,7 @@ static void stream_conn_close(StreamConn *c)
         c->disconnects++;
     }
     if (c->listen_fd >= 0) {
-        net_fd_watch_enable(&c->listen_watch, G_IO_IN, TRUE);
+        fd_watch_enable(&c->listen_watch, G_IO_IN, TRUE);
     }
     stream_conn_schedule_reconnect(c);
     /* Frames the core queued for the lost connection are stale: drain
@@ -287,7 +287,7 @@ static void stream_conn_write_failed(StreamConn *c, int err)
         c->out_dead = TRUE;
         net_outbuf_reset(&c->out);
         c->out_full = FALSE;
-        net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+        fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
         stream_conn_update_watch(c);
         return;
     }
@@ -319,7 +319,7 @@ static gboolean stream_conn_write_out(StreamConn *c)
         return FALSE;
     }
     if (r == 0) {
-        net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
     }
     return TRUE;
 }
@@ -381,7 +381,7 @@ static void stream_conn_established(StreamConn *c)
     c->connecting = FALSE;
     c->connects++;
     sock_tune_stream(c->fd);
-    net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+    fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
     stream_conn_update_watch(c);
     /* Frames queued while we could not write go out now. */
     net_client_flush(c->nc);
@@ -418,7 +418,7 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
             }
         }
         if (r > 0) {
-            net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+            fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
             c->out_full = FALSE;
             net_client_flush(c->nc);
             if (c->fd < 0) {
@@ -454,7 +454,7 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
     c->connecting = connecting;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
-    net_fd_watch_start(&c->watch, fd, connecting ? G_IO_OUT : 0,
+    fd_watch_start(&c->watch, fd, connecting ? G_IO_OUT : 0,
                        stream_conn_ready, c, "colo-net-stream");
     if (!connecting) {
         stream_conn_established(c);
@@ -484,7 +484,7 @@ static void stream_conn_accept(void *opaque, GIOCondition revents)
         close(fd);
         return;
     }
-    net_fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
+    fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
     g_info("%s: connection from %s", stream_conn_id(c),
            peer.ss.ss_family == AF_UNIX ? "unix socket" :
            sockaddr_str(&peer, name, sizeof(name)));
@@ -531,7 +531,7 @@ static gboolean stream_conn_start(StreamConn *c, GError **errp)
         if (c->listen_fd < 0) {
             return FALSE;
         }
-        net_fd_watch_start(&c->listen_watch, c->listen_fd, G_IO_IN,
+        fd_watch_start(&c->listen_watch, c->listen_fd, G_IO_IN,
                            stream_conn_accept, c, "colo-net-stream-listen");
         return TRUE;
     }
@@ -569,8 +569,8 @@ static void stream_conn_stop(StreamConn *c)
         g_source_unref(c->flush_src);
         c->flush_src = NULL;
     }
-    net_fd_watch_stop(&c->listen_watch);
-    net_fd_watch_stop(&c->watch);
+    fd_watch_stop(&c->listen_watch);
+    fd_watch_stop(&c->watch);
     if (c->fd >= 0) {
         if (!c->connecting && net_outbuf_pending(&c->out)) {
             /* Frames still queued go out if the socket takes them. */
@@ -639,7 +639,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
     }
     if (r == 0) {
         c->out_full = TRUE;
-        net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
         return 0;
     }
     stats_inc(&st->drop_error);

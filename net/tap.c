@@ -75,7 +75,7 @@ struct _NetTap {
     char actual_ifname[IFNAMSIZ]; /* name the kernel gave the tap */
     gboolean run_downscript;  /* the up script ran: run the down script */
     unsigned hdr_len;         /* our vnet header length (0 or 12) */
-    NetFdWatch watch;         /* in: frames, out: room again */
+    FdWatch watch;         /* in: frames, out: room again */
     NetRxBatch batch;         /* receive buffers */
     gboolean read_enabled;    /* the core lets us send */
 };
@@ -277,7 +277,7 @@ static void tap_read(NetTap *t)
     }
     if (t->tapfd >= 0 && !net_client_can_send(nc)) {
         t->read_enabled = FALSE;
-        net_fd_watch_enable(&t->watch, G_IO_IN, FALSE);
+        fd_watch_enable(&t->watch, G_IO_IN, FALSE);
     }
 }
 
@@ -291,7 +291,7 @@ static void tap_ready(void *opaque, GIOCondition revents)
         tap_read(t);
     }
     if ((revents & G_IO_OUT) && t->tapfd >= 0) {
-        net_fd_watch_enable(&t->watch, G_IO_OUT, FALSE);
+        fd_watch_enable(&t->watch, G_IO_OUT, FALSE);
         net_client_flush(NET_CLIENT(t));
     }
     g_object_unref(t);
@@ -374,14 +374,14 @@ static gboolean net_tap_complete(UserObject *obj, GError **errp)
     }
     t->run_downscript = !t->fd && tap_script_wanted(t->downscript);
     net_rx_batch_init(&t->batch, TAP_BUF_SIZE, 0, 0);
-    net_fd_watch_start(&t->watch, t->tapfd, G_IO_IN, tap_ready, t,
+    fd_watch_start(&t->watch, t->tapfd, G_IO_IN, tap_ready, t,
                        "colo-net-tap");
     return net_client_complete(obj, errp);
 }
 
 static void net_tap_stop(NetTap *t)
 {
-    net_fd_watch_stop(&t->watch);
+    fd_watch_stop(&t->watch);
     if (t->run_downscript) {
         g_autoptr(GError) err = NULL;
 
@@ -440,7 +440,7 @@ static gssize net_tap_receive(NetClient *nc, const uint8_t *buf, size_t len)
         return len;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        net_fd_watch_enable(&t->watch, G_IO_OUT, TRUE);
+        fd_watch_enable(&t->watch, G_IO_OUT, TRUE);
         return 0;
     }
     stats_inc(&st->drop_error);
@@ -454,7 +454,7 @@ static void net_tap_read_poll(NetClient *nc, gboolean enable)
     NetTap *t = NET_TAP(nc);
 
     t->read_enabled = enable;
-    net_fd_watch_enable(&t->watch, G_IO_IN, enable);
+    fd_watch_enable(&t->watch, G_IO_IN, enable);
 }
 
 static void net_tap_fill_stats(NetClient *nc, void *obj)

@@ -7,7 +7,7 @@
  *     fills, every accepted frame arrives whole and in order, a refused
  *     one leaves no byte behind, and draining empties the buffer;
  *   - NetRxBatch reads at most NET_BURST datagrams per call, with lengths;
- *   - NetFdWatch: interest switches on and off and the callback follows;
+ *   - FdWatch: interest switches on and off and the callback follows;
  *   - address parsing: QEMU's host:port spellings, unix path limits;
  *   - net_fdio_vnet_finish() fills in a partial checksum exactly as a full
  *     RFC 1071 computation does (randomized, independent oracle), and
@@ -153,7 +153,7 @@ START_TEST(test_rx_batch_burst)
 }
 END_TEST
 
-/* --- NetFdWatch ---------------------------------------------------------- */
+/* --- FdWatch ---------------------------------------------------------- */
 
 static void count_cb(void *opaque, GIOCondition revents)
 {
@@ -170,19 +170,19 @@ START_TEST(test_fd_watch_toggle)
 {
     int sv[2];
     unsigned state[2] = { 0, 0 };     /* hits, fd */
-    NetFdWatch w = { 0 };
+    FdWatch w = { 0 };
 
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
                      0);
     state[1] = sv[1];
-    net_fd_watch_start(&w, sv[1], G_IO_IN, count_cb, state, "test");
-    ck_assert(net_fd_watch_active(&w));
+    fd_watch_start(&w, sv[1], G_IO_IN, count_cb, state, "test");
+    ck_assert(fd_watch_active(&w));
     ck_assert_int_eq(write(sv[0], "a", 1), 1);
     while (g_main_context_iteration(NULL, FALSE)) {
     }
     ck_assert_uint_eq(state[0], 1);
 
-    net_fd_watch_enable(&w, G_IO_IN, FALSE);
+    fd_watch_enable(&w, G_IO_IN, FALSE);
     ck_assert_int_eq(write(sv[0], "b", 1), 1);
     close(sv[0]);                     /* a hang-up must not spin either */
     for (int i = 0; i < 10; i++) {
@@ -190,12 +190,12 @@ START_TEST(test_fd_watch_toggle)
     }
     ck_assert_uint_eq(state[0], 1);
 
-    net_fd_watch_enable(&w, G_IO_IN, TRUE);
+    fd_watch_enable(&w, G_IO_IN, TRUE);
     g_main_context_iteration(NULL, TRUE);
     ck_assert_uint_eq(state[0], 2);
-    net_fd_watch_stop(&w);
-    net_fd_watch_stop(&w);            /* idempotent */
-    ck_assert(!net_fd_watch_active(&w));
+    fd_watch_stop(&w);
+    fd_watch_stop(&w);            /* idempotent */
+    ck_assert(!fd_watch_active(&w));
     close(sv[1]);
 }
 END_TEST
