@@ -41,7 +41,11 @@
 #include <sys/ioctl.h>
 #include <json-glib/json-glib.h>
 
-#include "net/fdio.h"
+#include "net/prop-table.h"
+#include "net/rx-batch.h"
+#include "net/vnet-hdr.h"
+#include "util/fd-watch.h"
+#include "util/sockaddr.h"
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"
@@ -198,7 +202,7 @@ static gboolean afp_finish_for_peer(NetAfPacket *a, uint8_t *buf, size_t len)
     if (G_LIKELY(!vh.flags && vh.gso_type == VIRTIO_NET_HDR_GSO_NONE)) {
         return TRUE;
     }
-    if (!net_fdio_vnet_finish(buf, len, a->hdr_len)) {
+    if (!net_vnet_finish(buf, len, a->hdr_len)) {
         a->drop_gso++;
         stats_inc(&net_client_get_stats(NET_CLIENT(a))->drop_error);
         COLO_WARN_RL("%s: GSO frame from %s dropped: its peer takes no vnet "
@@ -402,7 +406,7 @@ static gssize net_af_packet_receive(NetClient *nc, const uint8_t *buf,
     uint8_t hdr[NET_VNET_HDR_BASE];
     struct iovec iov[2];
     struct msghdr mh = { .msg_iov = iov };
-    int iovcnt = net_fdio_vnet_iov(nc, a->hdr_len, buf, len, hdr, iov);
+    int iovcnt = net_vnet_iov(nc, a->hdr_len, buf, len, hdr, iov);
     ssize_t n;
 
     if (G_UNLIKELY(iovcnt < 0 || iov[iovcnt - 1].iov_len < ETH_HLEN)) {

@@ -13,9 +13,10 @@
  * in sendmmsg() batches: receive() copies each frame into an output batch
  * sent when it is full or at the start of the next main-loop iteration;
  * when the batch is full and the socket takes no more, receive() returns
- * 0 until the socket is writable again (net/fdio.c's NetDgramPort).  Without remote.*, frames
- * go to whoever sent us the last datagram (a point-to-point peer that
- * speaks first), and are dropped and counted (drop_no_dest) before that.
+ * 0 until the socket is writable again (net/dgram-port.c's NetDgramPort).
+ * Without remote.*, frames go to whoever sent us the last datagram (a
+ * point-to-point peer that speaks first), and are dropped and counted
+ * (drop_no_dest) before that.
  * Multicast remote addresses are not supported.
  *
  * Threads: main context only.
@@ -25,7 +26,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "net/fdio.h"
+#include "net/dgram-port.h"
+#include "net/prop-table.h"
+#include "util/sockaddr.h"
 #include "net/net.h"
 #include "util/error.h"
 

@@ -14,7 +14,7 @@
  *   socket: listen=host:port | connect=host:port | fd=N (stream), or
  *           udp=host:port with localaddr=host:port, or mcast=group:port
  *           [,localaddr=ip] (one frame per datagram, no length prefix;
- *           net/fdio.c's NetDgramPort)
+ *           net/dgram-port.c's NetDgramPort)
  *
  * A StreamConn (below) is the engine both types share: a listener that
  * takes one peer at a time (and stops accepting until that peer leaves,
@@ -44,7 +44,12 @@
 #include <unistd.h>
 #include <json-glib/json-glib.h>
 
-#include "net/fdio.h"
+#include "net/dgram-port.h"
+#include "net/outbuf.h"
+#include "net/prop-table.h"
+#include "net/vnet-hdr.h"
+#include "util/fd-watch.h"
+#include "util/sockaddr.h"
 #include "net/frame.h"
 #include "net/net.h"
 #include "util/error.h"
@@ -606,7 +611,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
 {
     NetClientStats *st = net_client_get_stats(c->nc);
     uint8_t hdr[FRAME_HDR_MAX];
-    gssize skip = net_fdio_vnet_skip(c->nc, len);
+    gssize skip = net_vnet_skip(c->nc, len);
     size_t hlen;
     gssize r;
 

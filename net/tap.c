@@ -27,7 +27,7 @@
  * When the sender's vnet header differs from ours (a stream device
  * without one, an af-packet with its 10-byte one), it is replaced on the
  * way out by one of our size carrying the common virtio_net_hdr fields,
- * or zeros (net_fdio_vnet_iov()).
+ * or zeros (net_vnet_iov()).
  *
  * Threads: main context only.
  */
@@ -42,7 +42,11 @@
 #include <sys/wait.h>
 #include <json-glib/json-glib.h>
 
-#include "net/fdio.h"
+#include "net/prop-table.h"
+#include "net/rx-batch.h"
+#include "net/vnet-hdr.h"
+#include "util/fd-watch.h"
+#include "util/sockaddr.h"
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"
@@ -422,7 +426,7 @@ static gssize net_tap_receive(NetClient *nc, const uint8_t *buf, size_t len)
     NetClientStats *st = net_client_get_stats(nc);
     uint8_t hdr[TAP_VNET_HDR_LEN];
     struct iovec iov[2];
-    int iovcnt = net_fdio_vnet_iov(nc, t->hdr_len, buf, len, hdr, iov);
+    int iovcnt = net_vnet_iov(nc, t->hdr_len, buf, len, hdr, iov);
     ssize_t n;
 
     if (G_UNLIKELY(iovcnt < 0)) {

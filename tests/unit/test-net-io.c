@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tests/unit/test-fdio.c - unit tests of net/fdio.c, the fd plumbing the
- * transport backends share.
+ * tests/unit/test-net-io.c - unit tests of what the transport backends
+ * share: net/outbuf.c, net/rx-batch.c, net/vnet-hdr.c, and their use of
+ * util/fd-watch.c and util/sockaddr.c.
  *
  *   - NetOutBuf takes whole frames or none: against a socket whose buffer
  *     fills, every accepted frame arrives whole and in order, a refused
@@ -9,7 +10,7 @@
  *   - NetRxBatch reads at most NET_BURST datagrams per call, with lengths;
  *   - FdWatch: interest switches on and off and the callback follows;
  *   - address parsing: QEMU's host:port spellings, unix path limits;
- *   - net_fdio_vnet_finish() fills in a partial checksum exactly as a full
+ *   - net_vnet_finish() fills in a partial checksum exactly as a full
  *     RFC 1071 computation does (randomized, independent oracle), and
  *     refuses GSO frames.
  */
@@ -22,7 +23,11 @@
 #include <sys/socket.h>
 
 #include "check-main.h"
-#include "net/fdio.h"
+#include "net/outbuf.h"
+#include "net/rx-batch.h"
+#include "net/vnet-hdr.h"
+#include "util/fd-watch.h"
+#include "util/sockaddr.h"
 #include "util/error.h"
 
 /* --- NetOutBuf ----------------------------------------------------------- */
@@ -300,7 +305,7 @@ START_TEST(test_vnet_finish_matches_full)
         vh.csum_offset = 16;
         memcpy(f, &vh, sizeof(vh));
 
-        ck_assert(net_fdio_vnet_finish(f, len, HDR));
+        ck_assert(net_vnet_finish(f, len, HDR));
         ck_assert_uint_eq((uint16_t)(tcp[16] << 8 | tcp[17]),
                           want ? want : 0xffff);
         /* and it verifies: the full sum over the segment is 0xffff */
@@ -319,17 +324,17 @@ START_TEST(test_vnet_finish_refuses)
 
     vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
     memcpy(f, &vh, sizeof(vh));
-    ck_assert(!net_fdio_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
+    ck_assert(!net_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
     vh.gso_type = 0;
     vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     vh.csum_start = 50;
     vh.csum_offset = 16;             /* beyond the frame */
     memcpy(f, &vh, sizeof(vh));
-    ck_assert(!net_fdio_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
+    ck_assert(!net_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
     vh.flags = 0;
     memcpy(f, &vh, sizeof(vh));
-    ck_assert(net_fdio_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
-    ck_assert(!net_fdio_vnet_finish(f, 4, NET_VNET_HDR_BASE));
+    ck_assert(net_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
+    ck_assert(!net_vnet_finish(f, 4, NET_VNET_HDR_BASE));
 }
 END_TEST
 
