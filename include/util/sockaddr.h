@@ -46,7 +46,8 @@
 #include <sys/un.h>
 
 /* The longest unix path or abstract name accepted, in bytes. */
-#define SOCKADDR_UNIX_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define SOCKADDR_UNIX_PATH_MAX \
+    (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
 /* Room for any sockaddr_str() result. */
 #define SOCKADDR_STR_MAX 160

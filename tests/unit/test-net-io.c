@@ -340,7 +340,7 @@ END_TEST
 
 static Suite *fdio_suite(void)
 {
-    Suite *s = suite_create("net/fdio");
+    Suite *s = suite_create("net/io");
     TCase *tc = tcase_create("outbuf");
 
     tcase_add_test(tc, test_outbuf_whole_frames);
