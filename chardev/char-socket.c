@@ -75,7 +75,9 @@
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
 #include "util/error.h"
+#include "util/fd-watch.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 #include "util/stats.h"
 
 #define CHAR_SOCKET_READ_SIZE (256 * 1024)     /* bytes per recv() */
@@ -105,10 +107,7 @@ typedef enum {
 } CharSocketState;
 
 /* One resolved address to connect to. */
-typedef struct CharSocketAddr {
-    struct sockaddr_storage ss;
-    socklen_t len;
-} CharSocketAddr;
+typedef SockAddr CharSocketAddr;
 
 #define TYPE_CHAR_SOCKET (char_socket_get_type())
 G_DECLARE_FINAL_TYPE(CharSocket, char_socket, CHAR, SOCKET, Chardev)
@@ -176,11 +175,6 @@ struct _CharSocket {
 
 G_DEFINE_TYPE(CharSocket, char_socket, TYPE_CHARDEV)
 
-typedef struct CharSocketSource {
-    GSource source;
-    CharSocket *s;            /* borrowed: destroyed before 's' goes */
-} CharSocketSource;
-
 enum {
     PROP_0,
     PROP_HOST,
@@ -224,31 +218,6 @@ static void cs_set_out_queued(CharSocket *s)
 
 /* --- addresses and descriptions ---------------------------------------- */
 
-/* "127.0.0.1:9000", "[::1]:9000" or the unix path, newly allocated. */
-static char *cs_sockaddr_str(const struct sockaddr *sa, socklen_t len)
-{
-    char host[NI_MAXHOST], serv[NI_MAXSERV];
-
-    if (sa->sa_family == AF_UNIX) {
-        const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
-
-        if (len > offsetof(struct sockaddr_un, sun_path) &&
-            un->sun_path[0] == '\0') {
-            return g_strndup(un->sun_path + 1,
-                             len - offsetof(struct sockaddr_un, sun_path) - 1);
-        }
-        return g_strdup(un->sun_path);
-    }
-    if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        return g_strdup("?:?");
-    }
-    if (sa->sa_family == AF_INET6) {
-        return g_strdup_printf("[%s]:%s", host, serv);
-    }
-    return g_strdup_printf("%s:%s", host, serv);
-}
-
 static char *cs_fd_name(int fd, gboolean peer)
 {
     struct sockaddr_storage ss;
@@ -259,7 +228,7 @@ static char *cs_fd_name(int fd, gboolean peer)
     if (r < 0) {
         return g_strdup("?");
     }
-    return cs_sockaddr_str((struct sockaddr *)&ss, len);
+    return sockaddr_describe((struct sockaddr *)&ss, len);
 }
 
 /* Recomputes the query-chardev filename (QEMU's spellings). */
@@ -284,33 +253,11 @@ static void cs_update_desc(CharSocket *s)
     g_mutex_unlock(&s->lock);
 }
 
-/* Fills a unix address for 'path'.  Returns FALSE with errp set if the
- * name does not fit. */
-static gboolean cs_unix_addr(CharSocket *s, struct sockaddr_un *un,
-                             socklen_t *len, GError **errp)
+/* The unix address of 'path' (util/sockaddr.h: one length limit for
+ * files and abstract names).  FALSE with errp set if it does not fit. */
+static gboolean cs_unix_addr(CharSocket *s, SockAddr *a, GError **errp)
 {
-    size_t n = strlen(s->path);
-
-    memset(un, 0, sizeof(*un));
-    un->sun_family = AF_UNIX;
-    if (s->abstract) {
-        if (n + 1 > sizeof(un->sun_path)) {
-            error_setg(errp, "UNIX socket path '%s' is too long", s->path);
-            return FALSE;
-        }
-        memcpy(un->sun_path + 1, s->path, n);
-        *len = s->tight ? offsetof(struct sockaddr_un, sun_path) + 1 + n
-                        : sizeof(*un);
-        return TRUE;
-    }
-    if (n == 0 || n >= sizeof(un->sun_path)) {
-        error_setg(errp, n ? "UNIX socket path '%s' is too long"
-                           : "UNIX socket path '%s' is empty", s->path);
-        return FALSE;
-    }
-    memcpy(un->sun_path, s->path, n);
-    *len = offsetof(struct sockaddr_un, sun_path) + n + 1;
-    return TRUE;
+    return sockaddr_unix(a, s->path, s->abstract, s->tight, NULL, errp);
 }
 
 static int cs_family(CharSocket *s)
@@ -375,7 +322,7 @@ static gboolean cs_resolve_client(CharSocket *s, GError **errp)
     if (s->is_unix) {
         CharSocketAddr a = { 0 };
 
-        if (!cs_unix_addr(s, (struct sockaddr_un *)&a.ss, &a.len, errp)) {
+        if (!cs_unix_addr(s, &a, errp)) {
             return FALSE;
         }
         g_array_append_val(s->addrs, a);
@@ -465,11 +412,10 @@ static void cs_close_listen(CharSocket *s)
 
 static gboolean cs_listen_unix(CharSocket *s, GError **errp)
 {
-    struct sockaddr_un un;
-    socklen_t len;
+    SockAddr un;
     int fd;
 
-    if (!cs_unix_addr(s, &un, &len, errp)) {
+    if (!cs_unix_addr(s, &un, errp)) {
         return FALSE;
     }
     if (!s->abstract && unlink(s->path) < 0 && errno != ENOENT) {
@@ -482,7 +428,7 @@ static gboolean cs_listen_unix(CharSocket *s, GError **errp)
         error_setg(errp, "Failed to create socket: %s", g_strerror(errno));
         return FALSE;
     }
-    if (bind(fd, (struct sockaddr *)&un, len) < 0 ||
+    if (bind(fd, (struct sockaddr *)&un.ss, un.len) < 0 ||
         listen(fd, CHAR_SOCKET_BACKLOG) < 0) {
         int err = errno;
 
@@ -714,8 +660,8 @@ static void cs_close_conn(CharSocket *s, gboolean emit)
 {
     gboolean was_open = s->state == CS_CONNECTED;
 
-    if (s->conn_tag && s->src) {
-        g_source_remove_unix_fd(s->src, s->conn_tag);
+    if (s->src) {
+        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
@@ -824,8 +770,8 @@ static void cs_lookup_finish(CharSocket *s)
     CsLookup *l = s->lookup;
     g_autofree char *why = NULL;
 
-    if (s->conn_tag && s->src) {
-        g_source_remove_unix_fd(s->src, s->conn_tag);
+    if (s->src) {
+        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
@@ -912,8 +858,8 @@ static void cs_connect_finish(CharSocket *s)
     if (err == EINPROGRESS || err == EALREADY) {
         return;
     }
-    if (s->conn_tag && s->src) {
-        g_source_remove_unix_fd(s->src, s->conn_tag);
+    if (s->src) {
+        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
@@ -1189,13 +1135,10 @@ static void cs_update_watch(CharSocket *s)
         return;
     }
     for (guint i = 0; i < s->n_listen; i++) {
-        if (listen && !s->listen_tags[i]) {
-            s->listen_tags[i] = g_source_add_unix_fd(s->src, s->listen_fds[i],
-                                                     G_IO_IN);
-        } else if (!listen && s->listen_tags[i]) {
-            g_source_remove_unix_fd(s->src, s->listen_tags[i]);
-            s->listen_tags[i] = NULL;
-        }
+        GIOCondition cur = s->listen_tags[i] ? G_IO_IN : 0;
+
+        fd_source_set_fd(s->src, &s->listen_tags[i], &cur, s->listen_fds[i],
+                         listen ? G_IO_IN : 0);
     }
     if (s->state == CS_CONNECTING) {
         ev = s->lookup ? G_IO_IN : G_IO_OUT;
@@ -1209,17 +1152,7 @@ static void cs_update_watch(CharSocket *s)
             ev |= G_IO_OUT;
         }
     }
-    if (s->fd < 0 || ev == 0) {
-        if (s->conn_tag) {
-            g_source_remove_unix_fd(s->src, s->conn_tag);
-            s->conn_tag = NULL;
-        }
-    } else if (!s->conn_tag) {
-        s->conn_tag = g_source_add_unix_fd(s->src, s->fd, ev);
-    } else if (ev != s->conn_events) {
-        g_source_modify_unix_fd(s->src, s->conn_tag, ev);
-    }
-    s->conn_events = s->conn_tag ? ev : 0;
+    fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, s->fd, ev);
 }
 
 static void cs_update_timer(CharSocket *s)
@@ -1298,7 +1231,7 @@ static void cs_dispatch(CharSocket *s, GSource *src)
         }
     }
     if (s->conn_tag) {
-        GIOCondition rev = g_source_query_unix_fd(src, s->conn_tag);
+        GIOCondition rev = fd_source_revents(src, s->conn_tag);
 
         if (s->state == CS_CONNECTING && rev) {
             if (s->lookup) {
@@ -1338,7 +1271,7 @@ static void cs_dispatch(CharSocket *s, GSource *src)
     if (s->server && s->state == CS_DISCONNECTED) {
         for (guint i = 0; i < s->n_listen; i++) {
             if (s->listen_tags[i] &&
-                (g_source_query_unix_fd(src, s->listen_tags[i]) & G_IO_IN)) {
+                (fd_source_revents(src, s->listen_tags[i]) & G_IO_IN)) {
                 cs_accept(s, s->listen_fds[i]);
                 if (s->src != src) {
                     return;
@@ -1350,39 +1283,28 @@ static void cs_dispatch(CharSocket *s, GSource *src)
     cs_update_timer(s);
 }
 
-static gboolean cs_source_dispatch(GSource *src, GSourceFunc cb,
-                                   gpointer data)
+static void cs_source_dispatch(void *opaque, GSource *src)
 {
-    CharSocket *s = ((CharSocketSource *)src)->s;
+    CharSocket *s = opaque;   /* the source is destroyed before 's' goes */
 
     g_object_ref(s);
     cs_dispatch(s, src);
     g_object_unref(s);
-    return G_SOURCE_CONTINUE;
 }
 
 /* Ready when messages were queued during the iteration that just ended:
  * they leave in one sendmsg() from dispatch, before the loop sleeps.
  * Only reads 's' (same thread as every writer). */
-static gboolean cs_source_prepare(GSource *src, gint *timeout)
+static gboolean cs_source_pending(void *opaque)
 {
-    CharSocket *s = ((CharSocketSource *)src)->s;
-
-    *timeout = -1;
-    return cs_flush_due(s) || cs_writable_due(s);
-}
-
-static gboolean cs_source_check(GSource *src)
-{
-    CharSocket *s = ((CharSocketSource *)src)->s;
+    CharSocket *s = opaque;
 
     return cs_flush_due(s) || cs_writable_due(s);
 }
 
-static GSourceFuncs cs_source_funcs = {
-    .prepare = cs_source_prepare,
-    .check = cs_source_check,
+static const FdSourceOps cs_source_ops = {
     .dispatch = cs_source_dispatch,
+    .pending = cs_source_pending,
 };
 
 /* --- ChardevClass ------------------------------------------------------- */
@@ -1390,18 +1312,9 @@ static GSourceFuncs cs_source_funcs = {
 static void cs_attach(Chardev *chr, GMainContext *ctx)
 {
     CharSocket *s = CHAR_SOCKET(chr);
-    GSource *src = g_source_new(&cs_source_funcs, sizeof(CharSocketSource));
+    /* Never blocked during its own dispatch (util/fd-watch.h says why). */
+    GSource *src = fd_source_new(&cs_source_ops, s, "chardev-socket");
 
-    ((CharSocketSource *)src)->s = s;
-    g_source_set_name(src, "chardev-socket");
-    /* GLib blocks a source that cannot recurse while it is dispatched,
-     * removing its fds from the poll set and adding them back, and each of
-     * those signals the context's wakeup eventfd: two system calls per
-     * dispatch, and a poll() that returns at once.  No context is ever
-     * iterated from inside a dispatch (the only nested iterations,
-     * chardev_wait_for_clients() and the shutdown flush in main(), run
-     * outside any), so there is nothing to protect against. */
-    g_source_set_can_recurse(src, TRUE);
     s->src = src;
     if (s->state == CS_CONNECTED && chardev_fe_handlers_set(chr)) {
         s->announce_open = TRUE;
@@ -1418,9 +1331,7 @@ static void cs_detach(Chardev *chr)
     if (!s->src) {
         return;
     }
-    g_source_destroy(s->src);
-    g_source_unref(s->src);
-    s->src = NULL;
+    fd_source_clear(&s->src);
     memset(s->listen_tags, 0, sizeof(s->listen_tags));
     s->conn_tag = NULL;
     s->conn_events = 0;
@@ -1577,6 +1488,9 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
             error_setg(errp, "chardev: socket: no port given");
             return FALSE;
         }
+        if (!sockaddr_port_check(s->port, "chardev: socket", errp)) {
+            return FALSE;
+        }
         if (s->abstract) {
             error_setg(errp, "chardev: socket: 'abstract' needs 'path'");
             return FALSE;
@@ -1586,9 +1500,7 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
                        "both be off");
             return FALSE;
         }
-        s->target = strchr(s->host, ':')
-                    ? g_strdup_printf("[%s]:%s", s->host, s->port)
-                    : g_strdup_printf("%s:%s", s->host, s->port);
+        s->target = sockaddr_host_port_str(s->host, s->port);
     }
     if (s->server && (s->reconnect || s->reconnect_ms)) {
         error_setg(errp, "'reconnect' option is incompatible with socket in "

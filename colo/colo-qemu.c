@@ -124,6 +124,7 @@
 #include "util/error.h"
 #include "qom/iothread.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 
 #define QEMU_QMP_MAX_LINE (1024 * 1024)   /* longest QMP line accepted */
 #define QEMU_QMP_MAX_PENDING 64           /* commands awaiting a reply */
@@ -1030,29 +1031,31 @@ static void qd_connected(GObject *src, GAsyncResult *res, gpointer data)
     qd_read_more();
 }
 
-/* Parses "unix:PATH" or "tcp:HOST:PORT" (also "PATH" starting with '/'). */
+/* Parses "unix:PATH" or "tcp:HOST:PORT" (also "PATH" starting with '/')
+ * with util/sockaddr.h's rules, into what GSocketClient connects to. */
 static GSocketConnectable *qd_parse_addr(const char *addr, GError **errp)
 {
-    if (g_str_has_prefix(addr, "unix:")) {
-        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(addr + 5));
-    }
-    if (addr[0] == '/') {
-        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(addr));
-    }
-    if (g_str_has_prefix(addr, "tcp:")) {
-        GSocketConnectable *c =
-            g_network_address_parse(addr + 4, 0, errp);
+    g_auto(SockSpec) spec = { 0 };
+    guint64 port;
+    const char *what = "qemu-qmp";
 
-        if (c && g_network_address_get_port(G_NETWORK_ADDRESS(c)) == 0) {
-            g_object_unref(c);
-            error_setg(errp, "qemu-qmp '%s': no port", addr);
-            return NULL;
-        }
-        return c;
+    if (!sockaddr_parse_spec(&spec, addr, TRUE, what, errp)) {
+        return NULL;
     }
-    error_setg(errp, "qemu-qmp '%s': expected unix:PATH or tcp:HOST:PORT",
-               addr);
-    return NULL;
+    if (spec.kind == SOCK_SPEC_UNIX) {
+        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(spec.path));
+    }
+    if (!g_ascii_isdigit(spec.port[0])) {
+        /* A service name: GLib looks it up. */
+        return g_network_address_parse(addr + 4, 0, errp);
+    }
+    port = g_ascii_strtoull(spec.port, NULL, 10);
+    if (port == 0) {
+        error_setg(errp, "qemu-qmp '%s': no port", addr);
+        return NULL;
+    }
+    return G_SOCKET_CONNECTABLE(g_network_address_new(
+        spec.host[0] ? spec.host : "localhost", (guint16)port));
 }
 
 static void qd_connect(void)

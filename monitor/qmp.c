@@ -59,6 +59,7 @@
 #include "util/error.h"
 #include "util/keyval.h"
 #include "util/log.h"
+#include "util/sockaddr.h"
 
 #define QMP_READ_SIZE 16384
 
@@ -723,9 +724,13 @@ static GList *qmp_resolve(const char *spec, gboolean *server,
             error_setg(errp, "QMP monitor '%s': missing socket path", spec);
             return NULL;
         }
-        if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
-            error_setg(errp, "UNIX socket path '%s' is too long", path);
-            return NULL;
+        {
+            SockAddr check;
+
+            /* The one length rule of util/sockaddr.h. */
+            if (!sockaddr_unix(&check, path, FALSE, TRUE, NULL, errp)) {
+                return NULL;
+            }
         }
         *unix_path = g_strdup(path);
         return g_list_append(NULL, g_unix_socket_address_new(path));
@@ -733,7 +738,8 @@ static GList *qmp_resolve(const char *spec, gboolean *server,
     if (g_str_has_prefix(spec, "tcp:")) {
         g_autoptr(GResolver) resolver = NULL;
         g_autofree char *host = NULL;
-        const char *addr, *colon;
+        g_autofree char *port_str = NULL;
+        const char *addr;
         guint64 port;
 
         opts = keyval_parse(spec + 4, "addr", errp);
@@ -741,26 +747,18 @@ static GList *qmp_resolve(const char *spec, gboolean *server,
             return NULL;
         }
         addr = g_hash_table_lookup(opts, "addr");
-        colon = addr ? strrchr(addr, ':') : NULL;
-        if (!colon) {
+        if (!addr || !strchr(addr, ':')) {
             error_setg(errp, "QMP monitor '%s': expected tcp:HOST:PORT",
                        spec);
             return NULL;
         }
-        if (!keyval_parse_uint64("port", colon + 1, FALSE, &port, errp)) {
+        if (!sockaddr_split_host_port(addr, &host, &port_str, NULL, errp)) {
             return NULL;
         }
-        if (port > 65535) {
-            error_setg(errp, "QMP monitor '%s': port %" G_GUINT64_FORMAT
-                       " out of range", spec, port);
+        if (!sockaddr_port_check(port_str, NULL, errp) ||
+            !keyval_parse_uint64("port", port_str, FALSE, &port, errp)) {
+            g_prefix_error(errp, "QMP monitor '%s': ", spec);
             return NULL;
-        }
-        host = g_strndup(addr, colon - addr);
-        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-            char *inner = g_strndup(host + 1, strlen(host) - 2);
-
-            g_free(host);
-            host = inner;
         }
         if (!host[0]) {
             /* All addresses: one dual-stack IPv6 socket, or IPv4. */

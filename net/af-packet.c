@@ -41,7 +41,11 @@
 #include <sys/ioctl.h>
 #include <json-glib/json-glib.h>
 
-#include "net/fdio.h"
+#include "net/prop-table.h"
+#include "net/rx-batch.h"
+#include "net/vnet-hdr.h"
+#include "util/fd-watch.h"
+#include "util/sockaddr.h"
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"
@@ -73,7 +77,7 @@ struct _NetAfPacket {
     unsigned hdr_len;         /* vnet header in front of our frames: 0, 10 */
     int fd;                   /* the packet socket, or -1 */
     int ifindex;              /* index of 'ifname' */
-    NetFdWatch watch;         /* in: frames, out: room again */
+    FdWatch watch;         /* in: frames, out: room again */
     NetRxBatch batch;         /* receive buffers with VLAN headroom */
     gboolean read_enabled;    /* the core lets us send */
     uint64_t vlan_restored;   /* frames whose stripped tag we put back */
@@ -198,7 +202,7 @@ static gboolean afp_finish_for_peer(NetAfPacket *a, uint8_t *buf, size_t len)
     if (G_LIKELY(!vh.flags && vh.gso_type == VIRTIO_NET_HDR_GSO_NONE)) {
         return TRUE;
     }
-    if (!net_fdio_vnet_finish(buf, len, a->hdr_len)) {
+    if (!net_vnet_finish(buf, len, a->hdr_len)) {
         a->drop_gso++;
         stats_inc(&net_client_get_stats(NET_CLIENT(a))->drop_error);
         COLO_WARN_RL("%s: GSO frame from %s dropped: its peer takes no vnet "
@@ -252,7 +256,7 @@ static void afp_read(NetAfPacket *a)
     }
     if (a->fd >= 0 && !net_client_can_send(nc)) {
         a->read_enabled = FALSE;
-        net_fd_watch_enable(&a->watch, G_IO_IN, FALSE);
+        fd_watch_enable(&a->watch, G_IO_IN, FALSE);
     }
 }
 
@@ -266,10 +270,10 @@ static void afp_ready(void *opaque, GIOCondition revents)
         afp_read(a);
     } else if (revents & G_IO_ERR) {
         /* e.g. ENETDOWN while we are not reading: clear it. */
-        net_socket_connect_finish(a->fd);
+        sock_connect_finish(a->fd);
     }
     if ((revents & G_IO_OUT) && a->fd >= 0) {
-        net_fd_watch_enable(&a->watch, G_IO_OUT, FALSE);
+        fd_watch_enable(&a->watch, G_IO_OUT, FALSE);
         net_client_flush(NET_CLIENT(a));
     }
     g_object_unref(a);
@@ -364,14 +368,14 @@ static gboolean net_af_packet_complete(UserObject *obj, GError **errp)
     afp_set_buf(a, SO_SNDBUFFORCE, SO_SNDBUF, a->sndbuf);
     net_rx_batch_init(&a->batch, AFP_BUF_SIZE, AFP_VLAN_HLEN,
                       CMSG_SPACE(sizeof(struct tpacket_auxdata)));
-    net_fd_watch_start(&a->watch, a->fd, G_IO_IN, afp_ready, a,
+    fd_watch_start(&a->watch, a->fd, G_IO_IN, afp_ready, a,
                        "colo-net-af-packet");
     return net_client_complete(obj, errp);
 }
 
 static void net_af_packet_stop(NetAfPacket *a)
 {
-    net_fd_watch_stop(&a->watch);
+    fd_watch_stop(&a->watch);
     if (a->fd >= 0) {
         close(a->fd);          /* drops the promiscuous membership too */
         a->fd = -1;
@@ -402,7 +406,7 @@ static gssize net_af_packet_receive(NetClient *nc, const uint8_t *buf,
     uint8_t hdr[NET_VNET_HDR_BASE];
     struct iovec iov[2];
     struct msghdr mh = { .msg_iov = iov };
-    int iovcnt = net_fdio_vnet_iov(nc, a->hdr_len, buf, len, hdr, iov);
+    int iovcnt = net_vnet_iov(nc, a->hdr_len, buf, len, hdr, iov);
     ssize_t n;
 
     if (G_UNLIKELY(iovcnt < 0 || iov[iovcnt - 1].iov_len < ETH_HLEN)) {
@@ -421,7 +425,7 @@ static gssize net_af_packet_receive(NetClient *nc, const uint8_t *buf,
         return len;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        net_fd_watch_enable(&a->watch, G_IO_OUT, TRUE);
+        fd_watch_enable(&a->watch, G_IO_OUT, TRUE);
         return 0;
     }
     stats_inc(&st->drop_error);
@@ -444,7 +448,7 @@ static void net_af_packet_read_poll(NetClient *nc, gboolean enable)
     NetAfPacket *a = NET_AF_PACKET(nc);
 
     a->read_enabled = enable;
-    net_fd_watch_enable(&a->watch, G_IO_IN, enable);
+    fd_watch_enable(&a->watch, G_IO_IN, enable);
 }
 
 static void net_af_packet_fill_stats(NetClient *nc, void *obj)

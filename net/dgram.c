@@ -13,9 +13,10 @@
  * in sendmmsg() batches: receive() copies each frame into an output batch
  * sent when it is full or at the start of the next main-loop iteration;
  * when the batch is full and the socket takes no more, receive() returns
- * 0 until the socket is writable again (net/fdio.c's NetDgramPort).  Without remote.*, frames
- * go to whoever sent us the last datagram (a point-to-point peer that
- * speaks first), and are dropped and counted (drop_no_dest) before that.
+ * 0 until the socket is writable again (net/dgram-port.c's NetDgramPort).
+ * Without remote.*, frames go to whoever sent us the last datagram (a
+ * point-to-point peer that speaks first), and are dropped and counted
+ * (drop_no_dest) before that.
  * Multicast remote addresses are not supported.
  *
  * Threads: main context only.
@@ -25,7 +26,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "net/fdio.h"
+#include "net/dgram-port.h"
+#include "net/prop-table.h"
+#include "util/sockaddr.h"
 #include "net/net.h"
 #include "util/error.h"
 
@@ -99,28 +102,14 @@ static void net_dgram_get_property(GObject *obj, guint id, GValue *value,
 }
 
 /* Builds the address of one end ("local" or "remote") from its options. */
-static gboolean dgram_addr(NetSockAddr *a, const char *end, const char *type,
+static gboolean dgram_addr(SockAddr *a, const char *end, const char *type,
                            const char *host, const char *port,
                            const char *path, gboolean passive,
                            GError **errp)
 {
-    if (!strcmp(type, "inet")) {
-        if (!host && !passive) {
-            error_setg(errp, "Parameter '%s.host' is missing", end);
-            return FALSE;
-        }
-        if (!port) {
-            error_setg(errp, "Parameter '%s.port' is missing", end);
-            return FALSE;
-        }
-        return net_sockaddr_inet(a, host, port, passive, end, errp);
-    }
-    if (!strcmp(type, "unix")) {
-        if (!path) {
-            error_setg(errp, "Parameter '%s.path' is missing", end);
-            return FALSE;
-        }
-        return net_sockaddr_unix(a, path, FALSE, TRUE, end, errp);
+    if (!strcmp(type, "inet") || !strcmp(type, "unix")) {
+        return sockaddr_from_fields(a, end, type, host, port, path, FALSE,
+                                    TRUE, passive, errp);
     }
     error_setg(errp, "Parameter '%s.type' does not accept value '%s' "
                "(expected inet or unix%s)", end, type,
@@ -131,7 +120,7 @@ static gboolean dgram_addr(NetSockAddr *a, const char *end, const char *type,
 static gboolean net_dgram_complete(UserObject *obj, GError **errp)
 {
     NetDgram *d = NET_DGRAM(obj);
-    NetSockAddr local;
+    SockAddr local;
     char name[160];
     int fd, one = 1;
 
@@ -146,7 +135,7 @@ static gboolean net_dgram_complete(UserObject *obj, GError **errp)
                        "local.type=fd");
             return FALSE;
         }
-        fd = net_fd_from_str(d->local_str, "local.str", errp);
+        fd = sock_fd_from_str(d->local_str, "local.str", errp);
         if (fd < 0) {
             return FALSE;
         }
@@ -180,7 +169,7 @@ static gboolean net_dgram_complete(UserObject *obj, GError **errp)
             unlink(un->sun_path);
         }
     }
-    fd = net_socket_new(&local, SOCK_DGRAM, errp);
+    fd = sock_new(&local, SOCK_DGRAM, errp);
     if (fd < 0) {
         return FALSE;
     }
@@ -189,7 +178,7 @@ static gboolean net_dgram_complete(UserObject *obj, GError **errp)
     }
     if (bind(fd, (const struct sockaddr *)&local.ss, local.len) < 0) {
         error_setg(errp, "can't bind %s: %s",
-                   net_sockaddr_str(&local, name, sizeof(name)),
+                   sockaddr_str(&local, name, sizeof(name)),
                    g_strerror(errno));
         close(fd);
         return FALSE;

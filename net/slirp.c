@@ -36,7 +36,8 @@
 #include <libslirp.h>
 #include <json-glib/json-glib.h>
 
-#include "net/fdio.h"
+#include "net/prop-table.h"
+#include "net/vnet-hdr.h"
 #include "net/slirp-opts.h"
 #include "net/net.h"
 #include "util/error.h"
@@ -625,7 +626,7 @@ static gssize net_slirp_receive(NetClient *nc, const uint8_t *buf,
                                 size_t len)
 {
     NetSlirp *s = NET_SLIRP(nc);
-    gssize skip = net_fdio_vnet_skip(nc, len);
+    gssize skip = net_vnet_skip(nc, len);
 
     if (G_UNLIKELY(skip < 0 || len - skip > G_MAXINT)) {
         stats_inc(&net_client_get_stats(nc)->drop_malformed);

@@ -14,7 +14,7 @@
  *   socket: listen=host:port | connect=host:port | fd=N (stream), or
  *           udp=host:port with localaddr=host:port, or mcast=group:port
  *           [,localaddr=ip] (one frame per datagram, no length prefix;
- *           net/fdio.c's NetDgramPort)
+ *           net/dgram-port.c's NetDgramPort)
  *
  * A StreamConn (below) is the engine both types share: a listener that
  * takes one peer at a time (and stops accepting until that peer leaves,
@@ -44,7 +44,12 @@
 #include <unistd.h>
 #include <json-glib/json-glib.h>
 
-#include "net/fdio.h"
+#include "net/dgram-port.h"
+#include "net/outbuf.h"
+#include "net/prop-table.h"
+#include "net/vnet-hdr.h"
+#include "util/fd-watch.h"
+#include "util/sockaddr.h"
 #include "net/frame.h"
 #include "net/net.h"
 #include "util/error.h"
@@ -64,14 +69,14 @@ typedef struct StreamConn {
     NetClient *nc;            /* owner (borrowed) */
     /* configuration (set before stream_conn_start()) */
     gboolean server;          /* listen (TRUE) or connect */
-    NetSockAddr addr;         /* listen or connect address */
+    SockAddr addr;         /* listen or connect address */
     int given_fd;             /* inherited fd (listener or connection), or -1 */
     guint reconnect_s;        /* client: retry delay in seconds, 0 = never */
     /* state */
     int listen_fd;            /* server: listening socket, or -1 */
-    NetFdWatch listen_watch;  /* accepts while no peer is connected */
+    FdWatch listen_watch;  /* accepts while no peer is connected */
     int fd;                   /* the connection, or -1 */
-    NetFdWatch watch;         /* in: frames, out: connect done / drained */
+    FdWatch watch;         /* in: frames, out: connect done / drained */
     gboolean connecting;      /* client: non-blocking connect pending */
     gboolean read_enabled;    /* the core lets us send (read_poll) */
     guint reconnect_src;      /* pending reconnect timeout, or 0 */
@@ -116,7 +121,7 @@ static void stream_conn_init(StreamConn *c, NetClient *nc)
 static void stream_conn_update_watch(StreamConn *c)
 {
     /* While bytes already read wait to be fed, read no more. */
-    net_fd_watch_enable(&c->watch, G_IO_IN,
+    fd_watch_enable(&c->watch, G_IO_IN,
                         c->read_enabled && !c->connecting &&
                         c->rpos == c->rlen);
 }
@@ -151,7 +156,7 @@ static void stream_conn_close(StreamConn *c)
 {
     gboolean was_up = c->fd >= 0 && !c->connecting;
 
-    net_fd_watch_stop(&c->watch);
+    fd_watch_stop(&c->watch);
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -170,7 +175,7 @@ static void stream_conn_close(StreamConn *c)
         c->disconnects++;
     }
     if (c->listen_fd >= 0) {
-        net_fd_watch_enable(&c->listen_watch, G_IO_IN, TRUE);
+        fd_watch_enable(&c->listen_watch, G_IO_IN, TRUE);
     }
     stream_conn_schedule_reconnect(c);
     /* Frames the core queued for the lost connection are stale: drain
@@ -287,7 +292,7 @@ static void stream_conn_write_failed(StreamConn *c, int err)
         c->out_dead = TRUE;
         net_outbuf_reset(&c->out);
         c->out_full = FALSE;
-        net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+        fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
         stream_conn_update_watch(c);
         return;
     }
@@ -319,7 +324,7 @@ static gboolean stream_conn_write_out(StreamConn *c)
         return FALSE;
     }
     if (r == 0) {
-        net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
     }
     return TRUE;
 }
@@ -380,8 +385,8 @@ static void stream_conn_established(StreamConn *c)
 {
     c->connecting = FALSE;
     c->connects++;
-    net_socket_tune_stream(c->fd);
-    net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+    sock_tune_stream(c->fd);
+    fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
     stream_conn_update_watch(c);
     /* Frames queued while we could not write go out now. */
     net_client_flush(c->nc);
@@ -390,20 +395,20 @@ static void stream_conn_established(StreamConn *c)
 static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
 {
     if (c->connecting) {
-        int err = net_socket_connect_finish(c->fd);
+        int err = sock_connect_finish(c->fd);
         char name[160];
 
         if (err) {
             colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
                                 "%s: connection to %s failed: %s",
                                 stream_conn_id(c),
-                                net_sockaddr_str(&c->addr, name, sizeof(name)),
+                                sockaddr_str(&c->addr, name, sizeof(name)),
                                 g_strerror(err));
             stream_conn_close(c);
             return;
         }
         g_info("%s: connected to %s", stream_conn_id(c),
-               net_sockaddr_str(&c->addr, name, sizeof(name)));
+               sockaddr_str(&c->addr, name, sizeof(name)));
         stream_conn_established(c);
         return;
     }
@@ -418,7 +423,7 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
             }
         }
         if (r > 0) {
-            net_fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+            fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
             c->out_full = FALSE;
             net_client_flush(c->nc);
             if (c->fd < 0) {
@@ -454,7 +459,7 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
     c->connecting = connecting;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
-    net_fd_watch_start(&c->watch, fd, connecting ? G_IO_OUT : 0,
+    fd_watch_start(&c->watch, fd, connecting ? G_IO_OUT : 0,
                        stream_conn_ready, c, "colo-net-stream");
     if (!connecting) {
         stream_conn_established(c);
@@ -464,7 +469,7 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
 static void stream_conn_accept(void *opaque, GIOCondition revents)
 {
     StreamConn *c = opaque;
-    NetSockAddr peer = { .len = sizeof(peer.ss) };
+    SockAddr peer = { .len = sizeof(peer.ss) };
     char name[160];
     int fd;
 
@@ -484,10 +489,10 @@ static void stream_conn_accept(void *opaque, GIOCondition revents)
         close(fd);
         return;
     }
-    net_fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
+    fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
     g_info("%s: connection from %s", stream_conn_id(c),
            peer.ss.ss_family == AF_UNIX ? "unix socket" :
-           net_sockaddr_str(&peer, name, sizeof(name)));
+           sockaddr_str(&peer, name, sizeof(name)));
     stream_conn_attach_fd(c, fd, FALSE);
 }
 
@@ -500,7 +505,7 @@ static void stream_conn_try_connect(StreamConn *c)
     if (c->fd >= 0) {
         return;
     }
-    fd = net_socket_connect(&c->addr, &in_progress, &err);
+    fd = sock_connect(&c->addr, &in_progress, &err);
     if (fd < 0) {
         colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: %s", stream_conn_id(c),
                             err->message);
@@ -526,12 +531,12 @@ static gboolean stream_conn_start(StreamConn *c, GError **errp)
 
     if (c->server) {
         c->listen_fd = c->given_fd >= 0 ? c->given_fd :
-                       net_socket_listen(&c->addr, errp);
+                       sock_listen(&c->addr, errp);
         c->given_fd = -1;
         if (c->listen_fd < 0) {
             return FALSE;
         }
-        net_fd_watch_start(&c->listen_watch, c->listen_fd, G_IO_IN,
+        fd_watch_start(&c->listen_watch, c->listen_fd, G_IO_IN,
                            stream_conn_accept, c, "colo-net-stream-listen");
         return TRUE;
     }
@@ -541,7 +546,7 @@ static gboolean stream_conn_start(StreamConn *c, GError **errp)
     }
     if (!c->reconnect_s) {
         gboolean in_progress;
-        int fd = net_socket_connect(&c->addr, &in_progress, errp);
+        int fd = sock_connect(&c->addr, &in_progress, errp);
 
         if (fd < 0) {
             return FALSE;
@@ -569,8 +574,8 @@ static void stream_conn_stop(StreamConn *c)
         g_source_unref(c->flush_src);
         c->flush_src = NULL;
     }
-    net_fd_watch_stop(&c->listen_watch);
-    net_fd_watch_stop(&c->watch);
+    fd_watch_stop(&c->listen_watch);
+    fd_watch_stop(&c->watch);
     if (c->fd >= 0) {
         if (!c->connecting && net_outbuf_pending(&c->out)) {
             /* Frames still queued go out if the socket takes them. */
@@ -606,7 +611,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
 {
     NetClientStats *st = net_client_get_stats(c->nc);
     uint8_t hdr[FRAME_HDR_MAX];
-    gssize skip = net_fdio_vnet_skip(c->nc, len);
+    gssize skip = net_vnet_skip(c->nc, len);
     size_t hlen;
     gssize r;
 
@@ -639,7 +644,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
     }
     if (r == 0) {
         c->out_full = TRUE;
-        net_fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
         return 0;
     }
     stats_inc(&st->drop_error);
@@ -761,30 +766,15 @@ static gboolean net_stream_complete(UserObject *obj, GError **errp)
                    "socket in server mode");
         return FALSE;
     }
-    if (!strcmp(s->addr_type, "inet")) {
-        if (!s->addr_host && !s->server) {
-            error_setg(errp, "Parameter 'addr.host' is missing");
-            return FALSE;
-        }
-        if (!s->addr_port) {
-            error_setg(errp, "Parameter 'addr.port' is missing");
-            return FALSE;
-        }
-        if (!net_sockaddr_inet(&c->addr, s->addr_host, s->addr_port,
-                               s->server, "addr", errp)) {
-            return FALSE;
-        }
-    } else if (!strcmp(s->addr_type, "unix")) {
-        if (!s->addr_path) {
-            error_setg(errp, "Parameter 'addr.path' is missing");
-            return FALSE;
-        }
-        if (!net_sockaddr_unix(&c->addr, s->addr_path, s->addr_abstract,
-                               s->addr_tight, "addr.path", errp)) {
+    if (!strcmp(s->addr_type, "inet") || !strcmp(s->addr_type, "unix")) {
+        if (!sockaddr_from_fields(&c->addr, "addr", s->addr_type,
+                                  s->addr_host, s->addr_port, s->addr_path,
+                                  s->addr_abstract, s->addr_tight,
+                                  s->server, errp)) {
             return FALSE;
         }
     } else if (!strcmp(s->addr_type, "fd")) {
-        c->given_fd = net_fd_from_str(s->addr_str, "addr.str", errp);
+        c->given_fd = sock_fd_from_str(s->addr_str, "addr.str", errp);
         if (c->given_fd < 0) {
             return FALSE;
         }
@@ -947,7 +937,7 @@ static void net_socket_get_property(GObject *obj, guint id, GValue *value,
 
 static gboolean net_socket_start_udp(NetSocket *s, GError **errp)
 {
-    NetSockAddr local;
+    SockAddr local;
     char name[160];
     int fd, one = 1;
 
@@ -955,20 +945,20 @@ static gboolean net_socket_start_udp(NetSocket *s, GError **errp)
         error_setg(errp, "localaddr= is mandatory with udp=");
         return FALSE;
     }
-    if (!net_sockaddr_parse_host_port(&s->dgram.dest, s->udp, FALSE, "udp",
+    if (!sockaddr_parse_host_port(&s->dgram.dest, s->udp, FALSE, "udp",
                                       errp) ||
-        !net_sockaddr_parse_host_port(&local, s->localaddr, TRUE,
+        !sockaddr_parse_host_port(&local, s->localaddr, TRUE,
                                       "localaddr", errp)) {
         return FALSE;
     }
-    fd = net_socket_new(&local, SOCK_DGRAM, errp);
+    fd = sock_new(&local, SOCK_DGRAM, errp);
     if (fd < 0) {
         return FALSE;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)&local.ss, local.len) < 0) {
         error_setg(errp, "can't bind ip=%s to socket: %s",
-                   net_sockaddr_str(&local, name, sizeof(name)),
+                   sockaddr_str(&local, name, sizeof(name)),
                    g_strerror(errno));
         close(fd);
         return FALSE;
@@ -992,7 +982,7 @@ static gboolean net_socket_start_mcast(NetSocket *s, GError **errp)
     char name[160];
     int fd, one = 1;
 
-    if (!net_sockaddr_parse_host_port(&s->dgram.dest, s->mcast, FALSE,
+    if (!sockaddr_parse_host_port(&s->dgram.dest, s->mcast, FALSE,
                                       "mcast", errp)) {
         return FALSE;
     }
@@ -1000,7 +990,7 @@ static gboolean net_socket_start_mcast(NetSocket *s, GError **errp)
         !IN_MULTICAST(ntohl(group->sin_addr.s_addr))) {
         error_setg(errp, "specified mcastaddr %s does not contain a "
                    "multicast address (IPv4, 224.0.0.0/4)",
-                   net_sockaddr_str(&s->dgram.dest, name, sizeof(name)));
+                   sockaddr_str(&s->dgram.dest, name, sizeof(name)));
         return FALSE;
     }
     if (s->localaddr &&
@@ -1010,21 +1000,21 @@ static gboolean net_socket_start_mcast(NetSocket *s, GError **errp)
         return FALSE;
     }
     mreq.imr_multiaddr = group->sin_addr;
-    fd = net_socket_new(&s->dgram.dest, SOCK_DGRAM, errp);
+    fd = sock_new(&s->dgram.dest, SOCK_DGRAM, errp);
     if (fd < 0) {
         return FALSE;
     }
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(fd, (const struct sockaddr *)group, sizeof(*group)) < 0) {
         error_setg(errp, "can't bind mcast %s: %s",
-                   net_sockaddr_str(&s->dgram.dest, name, sizeof(name)),
+                   sockaddr_str(&s->dgram.dest, name, sizeof(name)),
                    g_strerror(errno));
         goto fail;
     }
     if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
                    sizeof(mreq)) < 0) {
         error_setg(errp, "can't join multicast group %s: %s",
-                   net_sockaddr_str(&s->dgram.dest, name, sizeof(name)),
+                   sockaddr_str(&s->dgram.dest, name, sizeof(name)),
                    g_strerror(errno));
         goto fail;
     }
@@ -1034,7 +1024,7 @@ static gboolean net_socket_start_mcast(NetSocket *s, GError **errp)
          setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq.imr_interface,
                     sizeof(mreq.imr_interface)) < 0)) {
         error_setg(errp, "can't set multicast options on %s: %s",
-                   net_sockaddr_str(&s->dgram.dest, name, sizeof(name)),
+                   sockaddr_str(&s->dgram.dest, name, sizeof(name)),
                    g_strerror(errno));
         goto fail;
     }
@@ -1075,7 +1065,7 @@ static gboolean net_socket_complete(UserObject *obj, GError **errp)
     } else if (s->fd) {
         int type = 0;
         socklen_t tlen = sizeof(type);
-        int fd = net_fd_from_str(s->fd, "fd", errp);
+        int fd = sock_fd_from_str(s->fd, "fd", errp);
 
         if (fd < 0) {
             return FALSE;
@@ -1097,7 +1087,7 @@ static gboolean net_socket_complete(UserObject *obj, GError **errp)
         }
     } else {
         c->server = s->listen != NULL;
-        if (!net_sockaddr_parse_host_port(&c->addr,
+        if (!sockaddr_parse_host_port(&c->addr,
                                           c->server ? s->listen : s->connect,
                                           c->server,
                                           c->server ? "listen" : "connect",

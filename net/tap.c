@@ -27,7 +27,7 @@
  * When the sender's vnet header differs from ours (a stream device
  * without one, an af-packet with its 10-byte one), it is replaced on the
  * way out by one of our size carrying the common virtio_net_hdr fields,
- * or zeros (net_fdio_vnet_iov()).
+ * or zeros (net_vnet_iov()).
  *
  * Threads: main context only.
  */
@@ -42,7 +42,11 @@
 #include <sys/wait.h>
 #include <json-glib/json-glib.h>
 
-#include "net/fdio.h"
+#include "net/prop-table.h"
+#include "net/rx-batch.h"
+#include "net/vnet-hdr.h"
+#include "util/fd-watch.h"
+#include "util/sockaddr.h"
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"
@@ -75,7 +79,7 @@ struct _NetTap {
     char actual_ifname[IFNAMSIZ]; /* name the kernel gave the tap */
     gboolean run_downscript;  /* the up script ran: run the down script */
     unsigned hdr_len;         /* our vnet header length (0 or 12) */
-    NetFdWatch watch;         /* in: frames, out: room again */
+    FdWatch watch;         /* in: frames, out: room again */
     NetRxBatch batch;         /* receive buffers */
     gboolean read_enabled;    /* the core lets us send */
 };
@@ -221,7 +225,7 @@ static gboolean tap_adopt_fd(NetTap *t, GError **errp)
 {
     struct ifreq ifr = { 0 };
 
-    t->tapfd = net_fd_from_str(t->fd, "fd", errp);
+    t->tapfd = sock_fd_from_str(t->fd, "fd", errp);
     if (t->tapfd < 0) {
         return FALSE;
     }
@@ -277,7 +281,7 @@ static void tap_read(NetTap *t)
     }
     if (t->tapfd >= 0 && !net_client_can_send(nc)) {
         t->read_enabled = FALSE;
-        net_fd_watch_enable(&t->watch, G_IO_IN, FALSE);
+        fd_watch_enable(&t->watch, G_IO_IN, FALSE);
     }
 }
 
@@ -291,7 +295,7 @@ static void tap_ready(void *opaque, GIOCondition revents)
         tap_read(t);
     }
     if ((revents & G_IO_OUT) && t->tapfd >= 0) {
-        net_fd_watch_enable(&t->watch, G_IO_OUT, FALSE);
+        fd_watch_enable(&t->watch, G_IO_OUT, FALSE);
         net_client_flush(NET_CLIENT(t));
     }
     g_object_unref(t);
@@ -374,14 +378,14 @@ static gboolean net_tap_complete(UserObject *obj, GError **errp)
     }
     t->run_downscript = !t->fd && tap_script_wanted(t->downscript);
     net_rx_batch_init(&t->batch, TAP_BUF_SIZE, 0, 0);
-    net_fd_watch_start(&t->watch, t->tapfd, G_IO_IN, tap_ready, t,
+    fd_watch_start(&t->watch, t->tapfd, G_IO_IN, tap_ready, t,
                        "colo-net-tap");
     return net_client_complete(obj, errp);
 }
 
 static void net_tap_stop(NetTap *t)
 {
-    net_fd_watch_stop(&t->watch);
+    fd_watch_stop(&t->watch);
     if (t->run_downscript) {
         g_autoptr(GError) err = NULL;
 
@@ -422,7 +426,7 @@ static gssize net_tap_receive(NetClient *nc, const uint8_t *buf, size_t len)
     NetClientStats *st = net_client_get_stats(nc);
     uint8_t hdr[TAP_VNET_HDR_LEN];
     struct iovec iov[2];
-    int iovcnt = net_fdio_vnet_iov(nc, t->hdr_len, buf, len, hdr, iov);
+    int iovcnt = net_vnet_iov(nc, t->hdr_len, buf, len, hdr, iov);
     ssize_t n;
 
     if (G_UNLIKELY(iovcnt < 0)) {
@@ -440,7 +444,7 @@ static gssize net_tap_receive(NetClient *nc, const uint8_t *buf, size_t len)
         return len;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        net_fd_watch_enable(&t->watch, G_IO_OUT, TRUE);
+        fd_watch_enable(&t->watch, G_IO_OUT, TRUE);
         return 0;
     }
     stats_inc(&st->drop_error);
@@ -454,7 +458,7 @@ static void net_tap_read_poll(NetClient *nc, gboolean enable)
     NetTap *t = NET_TAP(nc);
 
     t->read_enabled = enable;
-    net_fd_watch_enable(&t->watch, G_IO_IN, enable);
+    fd_watch_enable(&t->watch, G_IO_IN, enable);
 }
 
 static void net_tap_fill_stats(NetClient *nc, void *obj)

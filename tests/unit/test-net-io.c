@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tests/unit/test-fdio.c - unit tests of net/fdio.c, the fd plumbing the
- * transport backends share.
+ * tests/unit/test-net-io.c - unit tests of what the transport backends
+ * share: net/outbuf.c, net/rx-batch.c, net/vnet-hdr.c, and their use of
+ * util/fd-watch.c and util/sockaddr.c.
  *
  *   - NetOutBuf takes whole frames or none: against a socket whose buffer
  *     fills, every accepted frame arrives whole and in order, a refused
  *     one leaves no byte behind, and draining empties the buffer;
  *   - NetRxBatch reads at most NET_BURST datagrams per call, with lengths;
- *   - NetFdWatch: interest switches on and off and the callback follows;
+ *   - FdWatch: interest switches on and off and the callback follows;
  *   - address parsing: QEMU's host:port spellings, unix path limits;
- *   - net_fdio_vnet_finish() fills in a partial checksum exactly as a full
+ *   - net_vnet_finish() fills in a partial checksum exactly as a full
  *     RFC 1071 computation does (randomized, independent oracle), and
  *     refuses GSO frames.
  */
@@ -22,7 +23,11 @@
 #include <sys/socket.h>
 
 #include "check-main.h"
-#include "net/fdio.h"
+#include "net/outbuf.h"
+#include "net/rx-batch.h"
+#include "net/vnet-hdr.h"
+#include "util/fd-watch.h"
+#include "util/sockaddr.h"
 #include "util/error.h"
 
 /* --- NetOutBuf ----------------------------------------------------------- */
@@ -153,7 +158,7 @@ START_TEST(test_rx_batch_burst)
 }
 END_TEST
 
-/* --- NetFdWatch ---------------------------------------------------------- */
+/* --- FdWatch ---------------------------------------------------------- */
 
 static void count_cb(void *opaque, GIOCondition revents)
 {
@@ -170,19 +175,19 @@ START_TEST(test_fd_watch_toggle)
 {
     int sv[2];
     unsigned state[2] = { 0, 0 };     /* hits, fd */
-    NetFdWatch w = { 0 };
+    FdWatch w = { 0 };
 
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
                      0);
     state[1] = sv[1];
-    net_fd_watch_start(&w, sv[1], G_IO_IN, count_cb, state, "test");
-    ck_assert(net_fd_watch_active(&w));
+    fd_watch_start(&w, sv[1], G_IO_IN, count_cb, state, "test");
+    ck_assert(fd_watch_active(&w));
     ck_assert_int_eq(write(sv[0], "a", 1), 1);
     while (g_main_context_iteration(NULL, FALSE)) {
     }
     ck_assert_uint_eq(state[0], 1);
 
-    net_fd_watch_enable(&w, G_IO_IN, FALSE);
+    fd_watch_enable(&w, G_IO_IN, FALSE);
     ck_assert_int_eq(write(sv[0], "b", 1), 1);
     close(sv[0]);                     /* a hang-up must not spin either */
     for (int i = 0; i < 10; i++) {
@@ -190,12 +195,12 @@ START_TEST(test_fd_watch_toggle)
     }
     ck_assert_uint_eq(state[0], 1);
 
-    net_fd_watch_enable(&w, G_IO_IN, TRUE);
+    fd_watch_enable(&w, G_IO_IN, TRUE);
     g_main_context_iteration(NULL, TRUE);
     ck_assert_uint_eq(state[0], 2);
-    net_fd_watch_stop(&w);
-    net_fd_watch_stop(&w);            /* idempotent */
-    ck_assert(!net_fd_watch_active(&w));
+    fd_watch_stop(&w);
+    fd_watch_stop(&w);            /* idempotent */
+    ck_assert(!fd_watch_active(&w));
     close(sv[1]);
 }
 END_TEST
@@ -204,44 +209,44 @@ END_TEST
 
 START_TEST(test_host_port)
 {
-    NetSockAddr a;
+    SockAddr a;
     char s[160];
     g_autoptr(GError) err = NULL;
 
-    ck_assert(net_sockaddr_parse_host_port(&a, "127.0.0.1:8080", FALSE, "t",
+    ck_assert(sockaddr_parse_host_port(&a, "127.0.0.1:8080", FALSE, "t",
                                            NULL));
-    ck_assert_str_eq(net_sockaddr_str(&a, s, sizeof(s)), "127.0.0.1:8080");
-    ck_assert(net_sockaddr_parse_host_port(&a, "[::1]:9", FALSE, "t", NULL));
-    ck_assert_str_eq(net_sockaddr_str(&a, s, sizeof(s)), "[::1]:9");
-    ck_assert(net_sockaddr_parse_host_port(&a, ":1234", TRUE, "listen", NULL));
-    ck_assert(!net_sockaddr_parse_host_port(&a, "nocolon", FALSE, "connect",
+    ck_assert_str_eq(sockaddr_str(&a, s, sizeof(s)), "127.0.0.1:8080");
+    ck_assert(sockaddr_parse_host_port(&a, "[::1]:9", FALSE, "t", NULL));
+    ck_assert_str_eq(sockaddr_str(&a, s, sizeof(s)), "[::1]:9");
+    ck_assert(sockaddr_parse_host_port(&a, ":1234", TRUE, "listen", NULL));
+    ck_assert(!sockaddr_parse_host_port(&a, "nocolon", FALSE, "connect",
                                             &err));
     ck_assert_ptr_nonnull(strstr(err->message, "connect"));
     g_clear_error(&err);
-    ck_assert(!net_sockaddr_parse_host_port(&a, "[::1]9", FALSE, "t", &err));
+    ck_assert(!sockaddr_parse_host_port(&a, "[::1]9", FALSE, "t", &err));
     g_clear_error(&err);
-    ck_assert(!net_sockaddr_parse_host_port(&a, "127.0.0.1:", FALSE, "t",
+    ck_assert(!sockaddr_parse_host_port(&a, "127.0.0.1:", FALSE, "t",
                                             &err));
 }
 END_TEST
 
 START_TEST(test_unix_addr)
 {
-    NetSockAddr a, b;
+    SockAddr a, b;
     char longpath[200];
     char s[160];
     g_autoptr(GError) err = NULL;
 
-    ck_assert(net_sockaddr_unix(&a, "/tmp/x.sock", FALSE, TRUE, "p", NULL));
-    ck_assert_str_eq(net_sockaddr_str(&a, s, sizeof(s)), "unix:/tmp/x.sock");
-    ck_assert(net_sockaddr_unix(&b, "/tmp/x.sock", FALSE, TRUE, "p", NULL));
-    ck_assert(net_sockaddr_equal(&a, &b));
-    ck_assert(net_sockaddr_unix(&a, "colo", TRUE, TRUE, "p", NULL));
-    ck_assert_str_eq(net_sockaddr_str(&a, s, sizeof(s)), "unix:@colo");
-    ck_assert(!net_sockaddr_equal(&a, &b));
+    ck_assert(sockaddr_unix(&a, "/tmp/x.sock", FALSE, TRUE, "p", NULL));
+    ck_assert_str_eq(sockaddr_str(&a, s, sizeof(s)), "unix:/tmp/x.sock");
+    ck_assert(sockaddr_unix(&b, "/tmp/x.sock", FALSE, TRUE, "p", NULL));
+    ck_assert(sockaddr_equal(&a, &b));
+    ck_assert(sockaddr_unix(&a, "colo", TRUE, TRUE, "p", NULL));
+    ck_assert_str_eq(sockaddr_str(&a, s, sizeof(s)), "unix:@colo");
+    ck_assert(!sockaddr_equal(&a, &b));
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[sizeof(longpath) - 1] = '\0';
-    ck_assert(!net_sockaddr_unix(&a, longpath, FALSE, TRUE, "addr.path",
+    ck_assert(!sockaddr_unix(&a, longpath, FALSE, TRUE, "addr.path",
                                  &err));
     ck_assert_ptr_nonnull(strstr(err->message, "too long"));
 }
@@ -300,7 +305,7 @@ START_TEST(test_vnet_finish_matches_full)
         vh.csum_offset = 16;
         memcpy(f, &vh, sizeof(vh));
 
-        ck_assert(net_fdio_vnet_finish(f, len, HDR));
+        ck_assert(net_vnet_finish(f, len, HDR));
         ck_assert_uint_eq((uint16_t)(tcp[16] << 8 | tcp[17]),
                           want ? want : 0xffff);
         /* and it verifies: the full sum over the segment is 0xffff */
@@ -319,23 +324,23 @@ START_TEST(test_vnet_finish_refuses)
 
     vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
     memcpy(f, &vh, sizeof(vh));
-    ck_assert(!net_fdio_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
+    ck_assert(!net_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
     vh.gso_type = 0;
     vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     vh.csum_start = 50;
     vh.csum_offset = 16;             /* beyond the frame */
     memcpy(f, &vh, sizeof(vh));
-    ck_assert(!net_fdio_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
+    ck_assert(!net_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
     vh.flags = 0;
     memcpy(f, &vh, sizeof(vh));
-    ck_assert(net_fdio_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
-    ck_assert(!net_fdio_vnet_finish(f, 4, NET_VNET_HDR_BASE));
+    ck_assert(net_vnet_finish(f, sizeof(f), NET_VNET_HDR_BASE));
+    ck_assert(!net_vnet_finish(f, 4, NET_VNET_HDR_BASE));
 }
 END_TEST
 
 static Suite *fdio_suite(void)
 {
-    Suite *s = suite_create("net/fdio");
+    Suite *s = suite_create("net/io");
     TCase *tc = tcase_create("outbuf");
 
     tcase_add_test(tc, test_outbuf_whole_frames);
