@@ -368,11 +368,39 @@ static void filter_mirror_cleanup(NetFilter *nf)
     link_out_deinit(&m->out);
 }
 
-static gboolean filter_mirror_handle_event(NetFilter *nf, ColoEvent event,
+/*
+ * On failover the COLO filters switch themselves off, as QEMU's COLO docs
+ * have the operator object-del them by hand around x-colo-lost-heartbeat
+ * (with the frame's failover-filters=off they stay as they are).  Off,
+ * not deleted: they stay in place for inspection.  Synchronous, in the
+ * frame's broadcast: on the secondary QEMU resumes the promoted guest
+ * some 20 ms after x-colo-lost-heartbeat, and its first frames must find
+ * the filters already off.  A filter that cannot be switched off is
+ * reported and the failover goes on (the other filters still switch).
+ */
+static void colo_filter_failover_off(NetFilter *nf)
+{
+    GError *err = NULL;
+
+    if (netfilter_is_on(nf) &&
+        !user_object_set_str(USER_OBJECT(nf), "status", "off", &err)) {
+        g_warning("failover: cannot switch '%s' off: %s",
+                  netfilter_get_id(nf), err->message);
+        g_error_free(err);
+        return;
+    }
+    g_message("failover: filter '%s' switched off", netfilter_get_id(nf));
+}
+
+static gboolean filter_mirror_handle_event(NetFilter *nf,
+                                           const ColoEventInfo *ev,
                                            GError **errp)
 {
-    /* Checkpoint: nothing is held.  Failover: the COLO frame reconfigures
-     * the proxy; the filter itself stays as it is (QEMU turns it off). */
+    /* Checkpoint: nothing is held.  Failover: no more copies to a
+     * secondary that is gone, on either side. */
+    if (ev->event == COLO_EVENT_FAILOVER && ev->reconfigure) {
+        colo_filter_failover_off(nf);
+    }
     return TRUE;
 }
 
@@ -894,10 +922,22 @@ static void filter_redirector_status_changed(NetFilter *nf, gboolean on)
 }
 
 static gboolean filter_redirector_handle_event(NetFilter *nf,
-                                               ColoEvent event,
+                                               const ColoEventInfo *ev,
                                                GError **errp)
 {
-    /* As filter-mirror: the COLO frame reconfigures on failover. */
+    FilterRedirector *r = FILTER_REDIRECTOR(nf);
+
+    if (ev->event != COLO_EVENT_FAILOVER || !ev->reconfigure) {
+        return TRUE;
+    }
+    /* Secondary: no more input from the primary, output straight to the
+     * network.  Primary: the guest's output no longer goes to
+     * colo-compare (outdev); the redirector that only injects compare's
+     * output (indev) stays on, so what compare still holds is released
+     * in order. */
+    if (ev->mode == COLO_MODE_SECONDARY || (r->outdev && *r->outdev)) {
+        colo_filter_failover_off(nf);
+    }
     return TRUE;
 }
 

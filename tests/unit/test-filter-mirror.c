@@ -506,6 +506,70 @@ START_TEST(test_redirector_reuse_after_off)
 }
 END_TEST
 
+/* --- COLO failover: each filter switches itself ------------------------------ */
+
+static gboolean is_on(const char *id)
+{
+    return netfilter_is_on(NET_FILTER(user_object_find(OBJECT_KIND_OBJECT,
+                                                       id)));
+}
+
+static void all_on(void)
+{
+    static const char *const ids[] = { "m0", "rout", "rin" };
+
+    for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+        ck_assert(user_object_set_str(user_object_find(OBJECT_KIND_OBJECT,
+                                                       ids[i]),
+                                      "status", "on", NULL));
+    }
+}
+
+/* The frame only broadcasts the side that fails over; what goes off is
+ * each filter's own decision (net/filter-mirror.c handle_event). */
+START_TEST(test_colo_failover_handlers)
+{
+    ColoEventInfo ev = { .event = COLO_EVENT_FAILOVER };
+    g_autoptr(GError) err = NULL;
+
+    chardev("cm", NULL);
+    chardev("co", NULL);
+    chardev("ci", NULL);
+    make(OBJECT_KIND_OBJECT, "filter-mirror,id=m0,netdev=hn0,outdev=cm");
+    make(OBJECT_KIND_OBJECT,
+         "filter-redirector,id=rout,netdev=hn0,queue=rx,outdev=co");
+    make(OBJECT_KIND_OBJECT,
+         "filter-redirector,id=rin,netdev=hn0,queue=rx,indev=ci");
+
+    /* a checkpoint changes nothing */
+    ev.event = COLO_EVENT_CHECKPOINT;
+    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(is_on("m0") && is_on("rout") && is_on("rin"));
+
+    /* primary: the mirror and the redirector to compare go off; the one
+     * that injects compare's output stays on */
+    ev.event = COLO_EVENT_FAILOVER;
+    ev.mode = COLO_MODE_PRIMARY;
+    ev.reconfigure = TRUE;
+    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(!is_on("m0"));
+    ck_assert(!is_on("rout"));
+    ck_assert(is_on("rin"));
+
+    /* secondary: every redirector goes off */
+    all_on();
+    ev.mode = COLO_MODE_SECONDARY;
+    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(!is_on("m0") && !is_on("rout") && !is_on("rin"));
+
+    /* failover-filters=off: nobody moves */
+    all_on();
+    ev.reconfigure = FALSE;
+    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(is_on("m0") && is_on("rout") && is_on("rin"));
+}
+END_TEST
+
 START_TEST(test_redirector_errors)
 {
     g_autoptr(GError) err = NULL;
@@ -557,6 +621,7 @@ static Suite *filter_mirror_suite(void)
     tcase_add_test(tr, test_redirector_garbage_and_status);
     tcase_add_test(tr, test_redirector_reuse_after_off);
     tcase_add_test(tr, test_redirector_errors);
+    tcase_add_test(tr, test_colo_failover_handlers);
     tcase_set_timeout(tr, 30);
     suite_add_tcase(s, tr);
     return s;
