@@ -10,20 +10,13 @@
  *
  * Failover reconfiguration: QEMU's COLO docs have the operator object-del
  * the proxy filters around x-colo-lost-heartbeat; with failover-filters=on
- * (the default) the frame does the equivalent itself by switching filters
- * off (status=off), which leaves them in place for inspection:
- *
- *   primary:   every filter-mirror and every filter-redirector with an
- *              outdev (the guest's output no longer goes to colo-compare;
- *              the redirector that injects compare's output stays on, so
- *              what compare still holds is released in order);
- *   secondary: every filter-mirror and filter-redirector (no more input
- *              from the primary, output straight to the network); the
- *              filter-rewriter stays on and keeps translating the
- *              connections it knows.
+ * (the default) the filters do the equivalent themselves by switching off
+ * (status=off), which leaves them in place for inspection.  The frame only
+ * tells them the side that fails over (colo_notify_filters(), colo.c);
+ * what each filter does is its own handle_event()'s business
+ * (include/net/filter.h).
  */
 #include "colo/colo-internal.h"
-#include "net/filter.h"
 #include "util/error.h"
 
 struct _ColoFrame {
@@ -157,53 +150,9 @@ static void __attribute__((constructor)) colo_frame_hooks_init(void)
     colo_hooks_register(&frame_hooks);
 }
 
-static gboolean filter_has_prop(NetFilter *nf, const char *name)
+gboolean colo_frame_failover_filters(ColoFrame *f)
 {
-    g_autofree char *v = NULL;
-
-    if (!object_class_find_user_property(G_OBJECT_GET_CLASS(nf), name)) {
-        return FALSE;
-    }
-    v = user_object_get_str(USER_OBJECT(nf), name, NULL);
-    return v && *v;
-}
-
-void colo_frame_failover_reconfigure(ColoFrame *f, ColoMode mode)
-{
-    GList *netdevs, *l;
-
-    if (f && !f->failover_filters) {
-        return;
-    }
-    netdevs = user_object_list(OBJECT_KIND_NETDEV);
-    for (l = netdevs; l; l = l->next) {
-        GQueue *chain = net_client_get_filters(NET_CLIENT(l->data));
-        GList *fl;
-
-        for (fl = chain ? chain->head : NULL; fl; fl = fl->next) {
-            NetFilter *nf = fl->data;
-            const char *type = user_object_get_type_name(USER_OBJECT(nf));
-            gboolean off = FALSE;
-            GError *err = NULL;
-
-            if (g_str_equal(type, "filter-mirror")) {
-                off = TRUE;
-            } else if (g_str_equal(type, "filter-redirector")) {
-                off = mode == COLO_MODE_SECONDARY ||
-                      filter_has_prop(nf, "outdev");
-            }
-            if (off && netfilter_is_on(nf) &&
-                !user_object_set_str(USER_OBJECT(nf), "status", "off", &err)) {
-                g_warning("failover: cannot switch '%s' off: %s",
-                          netfilter_get_id(nf), err->message);
-                g_error_free(err);
-            } else if (off) {
-                g_message("failover: filter '%s' switched off",
-                          netfilter_get_id(nf));
-            }
-        }
-    }
-    g_list_free(netdevs);
+    return f ? f->failover_filters : TRUE;
 }
 
 static gboolean colo_frame_complete(UserObject *obj, GError **errp)

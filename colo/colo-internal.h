@@ -91,8 +91,10 @@ void colo_checkpoint_begun(void);
 gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
                             GError **errp);
 
-/* Switches the COLO filters for life without a peer (see colo-frame.c). */
-void colo_frame_failover_reconfigure(ColoFrame *f, ColoMode mode);
+/* failover-filters: on failover, the COLO filters switch themselves off
+ * (each in its handle_event(), include/net/filter.h); TRUE without an
+ * object. */
+gboolean colo_frame_failover_filters(ColoFrame *f);
 
 /* The object binds itself to the frame on completion and unbinds when
  * deleted; there is at most one. */

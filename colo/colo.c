@@ -394,15 +394,18 @@ static void broadcast_finish_one(Broadcast *b)
         schedule_pending();
         return;
     }
-    if (!colo_notify_filters(event, &err)) {
-        g_warning("COLO %s event: %s",
-                  event == COLO_EVENT_CHECKPOINT ? "checkpoint" : "failover",
-                  err->message);
-        g_clear_error(&err);
-    }
+    /* The filters heard of a failover when it began (colo_failover_full());
+     * of a checkpoint, now that every listener has flushed. */
     if (event == COLO_EVENT_CHECKPOINT) {
-        JsonObject *data = json_object_new();
+        ColoEventInfo ev = { .event = COLO_EVENT_CHECKPOINT };
+        JsonObject *data;
         int64_t start_us = unrequested_us ? unrequested_us : frame.start_us;
+
+        if (!colo_notify_filters(&ev, &err)) {
+            g_warning("COLO checkpoint event: %s", err->message);
+            g_clear_error(&err);
+        }
+        data = json_object_new();
 
         /* one the frame did not start has no number of its own, and must
          * not end the timing of one of ours that is in flight */
@@ -688,8 +691,10 @@ void colo_checkpoint_unrequested(int64_t start_us)
  * after x-colo-lost-heartbeat, and its first frames must find the
  * redirectors already off (output straight to the network) -- a proxy
  * that failed over after its QEMU dropped them meanwhile.  So the filters
- * are switched synchronously here, before the QMP command is even
- * queued; the command itself is written from the main loop right after.
+ * are told synchronously here (their handle_event() runs in this call and
+ * switches them off, include/net/filter.h), before the QMP command is
+ * even queued; the command itself is written from the main loop right
+ * after.  The listeners (colo-compare, on its iothread) are told next.
  * 'tell_qemu' is FALSE when QEMU is the one that failed over (the driver
  * saw it) and the proxy only follows.
  */
@@ -698,6 +703,8 @@ gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
 {
     JsonObject *data;
     ColoMode mode = frame.mode;
+    ColoEventInfo ev = { .event = COLO_EVENT_FAILOVER };
+    GError *err = NULL;
 
     if (frame.failover) {
         error_setg(errp, "COLO failover is already activated");
@@ -721,7 +728,12 @@ gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
     frame.pending = FALSE;
     g_clear_pointer(&frame.pending_source, g_free);
 
-    colo_frame_failover_reconfigure(frame.obj, mode);
+    ev.mode = mode;
+    ev.reconfigure = colo_frame_failover_filters(frame.obj);
+    if (!colo_notify_filters(&ev, &err)) {
+        g_warning("COLO failover event: %s", err->message);
+        g_clear_error(&err);
+    }
     broadcast(COLO_EVENT_FAILOVER, FALSE);
 
     frame.last_mode = mode;

@@ -20,8 +20,9 @@
  * events come back through a ColoEventListener.
  *
  * Threads: everything after complete() runs on one GMainContext, that of
- * the iothread named by 'iothread=' or, without it, of a private thread
- * of this object (a difference from QEMU, where iothread= is mandatory):
+ * the iothread named by 'iothread=' or, without it, of an iothread object
+ * of its own (iothread_new_internal(): not in the registry, poll-max-ns=0;
+ * a difference from QEMU, where iothread= is mandatory):
  * chardev I/O, the engine, the scan timer and the COLO listener.  The
  * main thread (complete, unparent, qom-set, the QMP statistics query)
  * hands work over with run_sync(), which waits for it.
@@ -122,10 +123,8 @@ struct _ColoCompareObj {
     /* set up by complete() */
     bool completed;
     IOThread *iothread;         /* referenced, ref_use'd; or NULL */
+    IOThread *own_iothread;     /* without iothread=: our own, or NULL */
     GMainContext *ctx;          /* where everything runs */
-    GMainContext *own_ctx;      /* private thread's context */
-    GMainLoop *own_loop;
-    GThread *own_thread;
     CharFrontend fe[LINK__MAX];
     CharFrontend out_fe;
     FrameReader reader[LINK__MAX];
@@ -195,37 +194,6 @@ static void run_sync(ColoCompareObj *s, void (*fn)(ColoCompareObj *, void *),
     SyncCall c = { .fn = fn, .s = s, .data = data };
 
     context_run_sync(s->ctx, sync_call_cb, &c);
-}
-
-static gpointer own_thread_fn(gpointer opaque)
-{
-    ColoCompareObj *s = opaque;
-
-    g_main_context_push_thread_default(s->own_ctx);
-    g_main_loop_run(s->own_loop);
-    g_main_context_pop_thread_default(s->own_ctx);
-    return NULL;
-}
-
-static gboolean own_quit_cb(gpointer opaque)
-{
-    g_main_loop_quit(opaque);
-    return G_SOURCE_REMOVE;
-}
-
-static void own_thread_stop(ColoCompareObj *s)
-{
-    if (s->own_thread) {
-        GSource *src = g_idle_source_new();
-
-        g_source_set_callback(src, own_quit_cb, s->own_loop, NULL);
-        g_source_attach(src, s->own_ctx);
-        g_source_unref(src);
-        g_thread_join(s->own_thread);
-        s->own_thread = NULL;
-    }
-    g_clear_pointer(&s->own_loop, g_main_loop_unref);
-    g_clear_pointer(&s->own_ctx, g_main_context_unref);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -671,10 +639,15 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
     }
 
     if (!s->ctx) {
-        s->own_ctx = g_main_context_new();
-        s->own_loop = g_main_loop_new(s->own_ctx, FALSE);
-        s->own_thread = g_thread_new("colo-compare", own_thread_fn, s);
-        s->ctx = s->own_ctx;
+        /* An ordinary iothread object of our own, unknown to the user.
+         * poll-max-ns=0: it sleeps in poll() as the private thread did;
+         * busy polling (and its CPU) is for whoever asks for it with an
+         * iothread of their own. */
+        s->own_iothread = iothread_new_internal("colo-compare", 0, errp);
+        if (!s->own_iothread) {
+            return FALSE;
+        }
+        s->ctx = iothread_get_context(s->own_iothread);
     }
 
     fill_config(s, &cfg);
@@ -774,7 +747,8 @@ static void colo_compare_teardown(ColoCompareObj *s)
          * between queued sources matters here. */
         run_sync(s, nop_fn, NULL);
     }
-    own_thread_stop(s);
+    /* Stops and joins our own thread: nothing of ours runs any more. */
+    g_clear_object(&s->own_iothread);
     if (s->iothread) {
         user_object_unref_use(USER_OBJECT(s->iothread), id);
         g_clear_object(&s->iothread);

@@ -35,15 +35,17 @@
  * client they go to has its incoming queue above the high-water mark,
  * injection stops mid-chunk, the rest of the chunk is kept (copied once
  * into a buffer allocated on the first such pause) and reading pauses
- * (polled every millisecond), so the back-pressure reaches the sender and
- * no frame is dropped at the receiver's queue, whatever the chunk holds.
+ * until the net core says that queue drained (net_client_wait_drain(),
+ * at its low-water mark; no timer), so the back-pressure reaches the
+ * sender and no frame is dropped at the receiver's queue, whatever the
+ * chunk holds.
  *
  * Differences from QEMU 7.2 (docs/filters.md): the redirector's indev
  * keeps working after a reconnect; status=off pauses reading indev (bytes
  * wait in the socket, none are dropped); garbage on indev drops the
  * connection and resynchronises instead of going deaf.  On COLO failover
- * the filters' own handler does nothing: the COLO frame switches them off
- * (colo-frame failover-filters=on, colo/colo-frame.c).
+ * the filters switch themselves off in their own handler (with the
+ * frame's failover-filters=on; see include/net/filter.h).
  *
  * Threads: everything runs in the main context (filters, their chardevs,
  * the notifier list).
@@ -368,11 +370,39 @@ static void filter_mirror_cleanup(NetFilter *nf)
     link_out_deinit(&m->out);
 }
 
-static gboolean filter_mirror_handle_event(NetFilter *nf, ColoEvent event,
+/*
+ * On failover the COLO filters switch themselves off, as QEMU's COLO docs
+ * have the operator object-del them by hand around x-colo-lost-heartbeat
+ * (with the frame's failover-filters=off they stay as they are).  Off,
+ * not deleted: they stay in place for inspection.  Synchronous, in the
+ * frame's broadcast: on the secondary QEMU resumes the promoted guest
+ * some 20 ms after x-colo-lost-heartbeat, and its first frames must find
+ * the filters already off.  A filter that cannot be switched off is
+ * reported and the failover goes on (the other filters still switch).
+ */
+static void colo_filter_failover_off(NetFilter *nf)
+{
+    GError *err = NULL;
+
+    if (netfilter_is_on(nf) &&
+        !user_object_set_str(USER_OBJECT(nf), "status", "off", &err)) {
+        g_warning("failover: cannot switch '%s' off: %s",
+                  netfilter_get_id(nf), err->message);
+        g_error_free(err);
+        return;
+    }
+    g_message("failover: filter '%s' switched off", netfilter_get_id(nf));
+}
+
+static gboolean filter_mirror_handle_event(NetFilter *nf,
+                                           const ColoEventInfo *ev,
                                            GError **errp)
 {
-    /* Checkpoint: nothing is held.  Failover: the COLO frame reconfigures
-     * the proxy; the filter itself stays as it is (QEMU turns it off). */
+    /* Checkpoint: nothing is held.  Failover: no more copies to a
+     * secondary that is gone, on either side. */
+    if (ev->event == COLO_EVENT_FAILOVER && ev->reconfigure) {
+        colo_filter_failover_off(nf);
+    }
     return TRUE;
 }
 
@@ -499,7 +529,10 @@ struct _FilterRedirector {
     FrameReader reader;         /* allocated in setup when indev is set */
     bool reader_ready;
     bool throttled;             /* indev paused for back-pressure */
-    guint throttle_timer;       /* polls the receiver while throttled */
+    /* while throttled: told by the net core when the full receiving
+     * queue drains; [0] the device's (tx), [1] the netdev's (rx) */
+    NetDrainWaiter drain[2];
+    guint resume_idle;          /* resumes from the loop after a drain */
     RedirectorInStats in_stats;
     RateLimit in_rl;
     /* bytes of indev read but not fed yet (back-pressure mid-chunk) */
@@ -508,9 +541,6 @@ struct _FilterRedirector {
     size_t pend_pos;            /* first byte not fed yet */
     size_t pend_len;            /* end of the bytes kept */
 };
-
-/* While throttled, how often the receiver's queue is checked. */
-#define REDIRECTOR_THROTTLE_POLL_MS 1
 
 G_DEFINE_FINAL_TYPE(FilterRedirector, filter_redirector, NET_TYPE_FILTER)
 
@@ -614,20 +644,75 @@ static bool filter_redirector_target_full(FilterRedirector *r)
 }
 
 static bool filter_redirector_drain_kept(FilterRedirector *r);
+static void filter_redirector_wait_drain(FilterRedirector *r);
 
-static gboolean filter_redirector_throttle_poll(gpointer opaque)
+/*
+ * Resumes from the main loop: after the receiver's queue drained (the net
+ * core told us), or after status=on with bytes kept.  Still full (another
+ * sender filled it meanwhile, or the other direction's queue is full):
+ * wait again.  No timer: while throttled nothing of ours runs until the
+ * core says the queue drained.
+ */
+static gboolean filter_redirector_resume(gpointer opaque)
 {
     FilterRedirector *r = opaque;
 
+    r->resume_idle = 0;
     if (filter_redirector_target_full(r)) {
-        return G_SOURCE_CONTINUE;
+        filter_redirector_wait_drain(r);
+        return G_SOURCE_REMOVE;
     }
-    r->throttle_timer = 0;
     r->throttled = false;
     /* The rest of the chunk first (may throttle again). */
     filter_redirector_drain_kept(r);
     filter_redirector_update_paused(r);
     return G_SOURCE_REMOVE;
+}
+
+static void filter_redirector_schedule_resume(FilterRedirector *r)
+{
+    if (!r->resume_idle) {
+        r->resume_idle = g_idle_add(filter_redirector_resume, r);
+    }
+}
+
+/* NetDrainWaiter: called from inside the net core's flush (or a
+ * deletion), so only schedules the resume. */
+static void filter_redirector_drained_tx(NetDrainWaiter *w)
+{
+    filter_redirector_schedule_resume((FilterRedirector *)
+        ((char *)w - G_STRUCT_OFFSET(FilterRedirector, drain[0])));
+}
+
+static void filter_redirector_drained_rx(NetDrainWaiter *w)
+{
+    filter_redirector_schedule_resume((FilterRedirector *)
+        ((char *)w - G_STRUCT_OFFSET(FilterRedirector, drain[1])));
+}
+
+/* Waits on each receiving queue that is above its high-water mark (the
+ * two of target_full()). */
+static void filter_redirector_wait_drain(FilterRedirector *r)
+{
+    NetFilter *nf = &r->parent_instance;
+    NetClient *netdev = netfilter_get_netdev(nf);
+    NetFilterDirection dir = netfilter_get_direction(nf);
+    NetClient *dev = netdev ? net_client_get_peer(netdev) : NULL;
+    bool waiting = false;
+
+    if (dev && dir != NET_FILTER_DIRECTION_RX &&
+        !net_client_can_send(netdev)) {
+        net_client_wait_drain(dev, &r->drain[0]);
+        waiting = true;
+    }
+    if (dev && dir != NET_FILTER_DIRECTION_TX && !net_client_can_send(dev)) {
+        net_client_wait_drain(netdev, &r->drain[1]);
+        waiting = true;
+    }
+    if (!waiting) {
+        /* Not full after all (or nobody to wait on): go on. */
+        filter_redirector_schedule_resume(r);
+    }
 }
 
 static void filter_redirector_throttle(FilterRedirector *r)
@@ -638,9 +723,7 @@ static void filter_redirector_throttle(FilterRedirector *r)
     r->throttled = true;
     stats_inc(&r->in_stats.throttled);
     filter_redirector_update_paused(r);
-    /* The core tells only the netdev when the queue drains; poll. */
-    r->throttle_timer = g_timeout_add(REDIRECTOR_THROTTLE_POLL_MS,
-                                      filter_redirector_throttle_poll, r);
+    filter_redirector_wait_drain(r);
 }
 
 /* A framing error on indev: count, warn, resynchronise by dropping the
@@ -795,9 +878,11 @@ static void filter_redirector_out_event(void *opaque, ChrEvent event)
 
 static void filter_redirector_teardown(FilterRedirector *r)
 {
-    if (r->throttle_timer) {
-        g_source_remove(r->throttle_timer);
-        r->throttle_timer = 0;
+    net_client_cancel_drain(&r->drain[0]);
+    net_client_cancel_drain(&r->drain[1]);
+    if (r->resume_idle) {
+        g_source_remove(r->resume_idle);
+        r->resume_idle = 0;
     }
     r->throttled = false;
     if (r->in_active && r->reader_ready
@@ -883,21 +968,32 @@ static void filter_redirector_status_changed(NetFilter *nf, gboolean on)
 {
     FilterRedirector *r = FILTER_REDIRECTOR(nf);
 
-    if (on && r->pend_len > r->pend_pos && !r->throttle_timer) {
+    if (on && r->pend_len > r->pend_pos && !r->throttled) {
         /* Bytes kept from before status=off: fed from the loop (not
          * inside the monitor command), then reading resumes. */
         r->throttled = true;
-        r->throttle_timer = g_timeout_add(REDIRECTOR_THROTTLE_POLL_MS,
-                                          filter_redirector_throttle_poll, r);
+        filter_redirector_schedule_resume(r);
     }
     filter_redirector_update_paused(r);
 }
 
 static gboolean filter_redirector_handle_event(NetFilter *nf,
-                                               ColoEvent event,
+                                               const ColoEventInfo *ev,
                                                GError **errp)
 {
-    /* As filter-mirror: the COLO frame reconfigures on failover. */
+    FilterRedirector *r = FILTER_REDIRECTOR(nf);
+
+    if (ev->event != COLO_EVENT_FAILOVER || !ev->reconfigure) {
+        return TRUE;
+    }
+    /* Secondary: no more input from the primary, output straight to the
+     * network.  Primary: the guest's output no longer goes to
+     * colo-compare (outdev); the redirector that only injects compare's
+     * output (indev) stays on, so what compare still holds is released
+     * in order. */
+    if (ev->mode == COLO_MODE_SECONDARY || (r->outdev && *r->outdev)) {
+        colo_filter_failover_off(nf);
+    }
     return TRUE;
 }
 
@@ -988,6 +1084,8 @@ static void filter_redirector_finalize(GObject *obj)
 
 static void filter_redirector_init(FilterRedirector *r)
 {
+    r->drain[0].drained = filter_redirector_drained_tx;
+    r->drain[1].drained = filter_redirector_drained_rx;
     r->out.rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
     r->in_rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
 }

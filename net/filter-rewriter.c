@@ -323,7 +323,8 @@ static NetFilterVerdict filter_rewriter_receive(NetFilter *nf,
     return NETFILTER_STOLEN;
 }
 
-static gboolean filter_rewriter_handle_event(NetFilter *nf, ColoEvent event,
+static gboolean filter_rewriter_handle_event(NetFilter *nf,
+                                             const ColoEventInfo *ev,
                                              GError **errp)
 {
     FilterRewriter *s = FILTER_REWRITER(nf);
@@ -331,7 +332,7 @@ static gboolean filter_rewriter_handle_event(NetFilter *nf, ColoEvent event,
     if (!s->rw) {
         return TRUE;
     }
-    switch (event) {
+    switch (ev->event) {
     case COLO_EVENT_CHECKPOINT:
         rewriter_checkpoint(s->rw);
         filter_rewriter_release__(s);

@@ -317,7 +317,7 @@ static void netfilter_finalize(GObject *obj)
  * we leave non-COLO filters alone and let the COLO filters override this
  * (see docs/interop.md). */
 static gboolean netfilter_handle_event_default(NetFilter *nf,
-                                               ColoEvent event,
+                                               const ColoEventInfo *ev,
                                                GError **errp)
 {
     return TRUE;
@@ -400,7 +400,7 @@ void netfilter_get_counters(NetFilter *nf, uint64_t *packets,
     }
 }
 
-gboolean colo_notify_filters(ColoEvent event, GError **errp)
+gboolean colo_notify_filters(const ColoEventInfo *ev, GError **errp)
 {
     GList *netdevs = user_object_list(OBJECT_KIND_NETDEV);
     gboolean ok = TRUE;
@@ -422,7 +422,7 @@ gboolean colo_notify_filters(ColoEvent event, GError **errp)
             NetFilterClass *klass = NET_FILTER_GET_CLASS(nf);
 
             if (klass->handle_event && priv_of(nf)->link) {
-                ok = klass->handle_event(nf, event, errp);
+                ok = klass->handle_event(nf, ev, errp);
             }
         }
         g_ptr_array_unref(snap);

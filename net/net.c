@@ -19,7 +19,8 @@
  *   - net_client_flush(to) drains the queue in order until receive()
  *     returns 0 again; once the queue is at or below its low-water mark, a
  *     peer that was throttled (its can_send() said no, or the queue went
- *     above high water) gets read_poll(peer, TRUE).
+ *     above high water) gets read_poll(peer, TRUE), and every drain waiter
+ *     is told (net_client_wait_drain()).
  *
  * Counting: the core counts rx_frames/rx_bytes in net_client_send(),
  * tx_frames/tx_bytes when receive() returns > 0, and queued,
@@ -54,6 +55,7 @@ typedef struct {
     GQueue filters;           /* netdevs: the chain, head first */
     gboolean delivering;      /* inside receive(): queue reentrant frames */
     gboolean peer_throttled;  /* call peer's read_poll(TRUE) on drain */
+    GQueue drain_waiters;     /* of NetDrainWaiter, told on drain */
 } NetClientPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(NetClient, net_client, USER_TYPE_OBJECT)
@@ -111,6 +113,7 @@ static void net_client_init(NetClient *nc)
     p->queue_size = NET_QUEUE_SIZE_DEFAULT;
     net_queue_init(&p->incoming, p->queue_size);
     g_queue_init(&p->filters);
+    g_queue_init(&p->drain_waiters);
 }
 
 static void net_client_set_property(GObject *obj, guint prop_id,
@@ -463,6 +466,25 @@ gboolean net_client_can_send(NetClient *sender)
     return TRUE;
 }
 
+/* Tells the drain waiters of 'p', each unlinked before its callback.  A
+ * callback may cancel another waiter or wait again (then it goes to the
+ * tail): only as many as waited when this began are told, so a waiter
+ * that waits again from its callback is not told in this loop (at worst
+ * one is told early when another was cancelled meanwhile; a waiter
+ * re-checks its condition anyway). */
+static void drain_waiters_wake__(NetClientPrivate *p)
+{
+    guint n = g_queue_get_length(&p->drain_waiters);
+
+    while (n-- > 0 && !g_queue_is_empty(&p->drain_waiters)) {
+        GList *link = g_queue_pop_head_link(&p->drain_waiters);
+        NetDrainWaiter *w = link->data;
+
+        w->client_ = NULL;
+        w->drained(w);
+    }
+}
+
 static gssize flush_one__(void *opaque, const uint8_t *buf, size_t len,
                           uint32_t tag)
 {
@@ -490,7 +512,30 @@ void net_client_flush(NetClient *nc)
             NET_CLIENT_GET_CLASS(peer)->read_poll(peer, TRUE);
         }
     }
+    if (net_queue_len(&p->incoming) <= low_water(p)) {
+        drain_waiters_wake__(p);
+    }
     g_object_unref(nc);
+}
+
+void net_client_wait_drain(NetClient *receiver, NetDrainWaiter *w)
+{
+    g_return_if_fail(NET_IS_CLIENT(receiver) && w->drained);
+    if (w->client_) {
+        return;
+    }
+    w->client_ = receiver;
+    w->link_.data = w;
+    g_queue_push_tail_link(&priv_of(receiver)->drain_waiters, &w->link_);
+}
+
+void net_client_cancel_drain(NetDrainWaiter *w)
+{
+    if (!w->client_) {
+        return;
+    }
+    g_queue_unlink(&priv_of(w->client_)->drain_waiters, &w->link_);
+    w->client_ = NULL;
 }
 
 void netfilter_pass_to_next(NetFilter *nf, NetFilterDirection dir,
@@ -570,4 +615,6 @@ static void net_client_detach__(NetClient *nc)
         }
     }
     net_queue_purge(&p->incoming);
+    /* Nothing is queued any more: whoever waited for room has it. */
+    drain_waiters_wake__(p);
 }

@@ -104,6 +104,16 @@ static void iothread_stop(IOThread *iot)
     iot->thread = NULL;
 }
 
+/* Main thread.  Creates the context and starts the thread 'name'. */
+static gboolean iothread_start(IOThread *iot, const char *name,
+                               GError **errp)
+{
+    iot->ctx = g_main_context_new();
+    iot->loop = g_main_loop_new(iot->ctx, FALSE);
+    iot->thread = g_thread_try_new(name, iothread_thread_fn, iot, errp);
+    return iot->thread != NULL;
+}
+
 static gboolean iothread_complete(UserObject *obj, GError **errp)
 {
     IOThread *iot = IO_THREAD(obj);
@@ -116,10 +126,7 @@ static gboolean iothread_complete(UserObject *obj, GError **errp)
                    iot->thread_pool_min, iot->thread_pool_max);
         return FALSE;
     }
-    iot->ctx = g_main_context_new();
-    iot->loop = g_main_loop_new(iot->ctx, FALSE);
-    iot->thread = g_thread_try_new(name, iothread_thread_fn, iot, errp);
-    if (!iot->thread) {
+    if (!iothread_start(iot, name, errp)) {
         g_prefix_error(errp, "could not start iothread '%s': ",
                        user_object_get_id(obj));
         return FALSE;
@@ -247,6 +254,20 @@ void iothread_get_info(IOThread *iot, IOThreadInfo *info)
     info->waits = __atomic_load_n(&iot->poll.waits, __ATOMIC_RELAXED);
     info->found_polling = __atomic_load_n(&iot->poll.found_polling,
                                           __ATOMIC_RELAXED);
+}
+
+IOThread *iothread_new_internal(const char *name, gint64 poll_max_ns,
+                                GError **errp)
+{
+    IOThread *iot = g_object_new(TYPE_IOTHREAD, NULL);
+
+    iot->poll.max_ns = poll_max_ns;
+    if (!iothread_start(iot, name, errp)) {
+        g_prefix_error(errp, "could not start thread '%s': ", name);
+        g_object_unref(iot);
+        return NULL;
+    }
+    return iot;
 }
 
 /* Any thread.  While the thread does not run (before complete, after

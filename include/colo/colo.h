@@ -11,6 +11,8 @@
  *        driver completion --colo_checkpoint_done()--> frame
  *   frame --ColoEventListener (each in its own context)--> compare: flush
  *   frame --colo_notify_filters(CHECKPOINT)--> filters (rewriter: offsets 0)
+ *   failover: frame --colo_notify_filters(FAILOVER, side)--> filters, which
+ *             switch themselves off; then the listeners, then QEMU
  *
  * The frame is configured by the singleton object
  *   -object colo-frame,id=colo0,mode=primary|secondary,driver=event|qemu|exec,...
@@ -31,11 +33,8 @@
 #include "net/colo-hooks.h"
 #include "net/filter.h"
 
-typedef enum {
-    COLO_MODE_NONE,
-    COLO_MODE_PRIMARY,
-    COLO_MODE_SECONDARY,
-} ColoMode;
+/* ColoMode is spelt in include/net/filter.h: the filters' failover
+ * handlers are told the side. */
 
 typedef enum {
     COLO_EXIT_REASON_NONE,

@@ -21,9 +21,24 @@
  * re-inject it with netfilter_pass_to_next()).
  *
  * COLO events: colo_notify_filters() calls handle_event() on every filter
- * of every netdev.  The default handler ignores CHECKPOINT and, on
- * FAILOVER, does nothing for filters that are not COLO filters (QEMU turns
- * every filter off; we only change the COLO ones, see docs/interop.md).
+ * of every netdev.  The event says which side this process is, so that
+ * each filter decides for itself what a failover means to it (the COLO
+ * frame above only broadcasts; docs/devel/decisions.md):
+ *
+ *   filter-mirror      FAILOVER with 'reconfigure': switches itself off
+ *                      (no more copies to a secondary that is gone);
+ *   filter-redirector  FAILOVER with 'reconfigure': off on the secondary
+ *                      (output straight to the network, no more input
+ *                      from the primary), and on the primary when it has
+ *                      an outdev (the guest's output no longer goes to
+ *                      colo-compare); the primary's indev-only redirector
+ *                      that injects compare's output stays on, so what
+ *                      compare still holds is released in order;
+ *   filter-rewriter    CHECKPOINT resets the offsets; FAILOVER keeps it on
+ *                      and translating the connections it knows.
+ *
+ * The default handler ignores both: filters that are not COLO filters
+ * stay as they are (QEMU turns every filter off; see docs/interop.md).
  */
 #ifndef NET_FILTER_H
 #define NET_FILTER_H
@@ -45,6 +60,26 @@ typedef enum {
      * secondary may already speak from the new state), never filters. */
     COLO_EVENT_CHECKPOINT_BEGIN,
 } ColoEvent;
+
+/* The COLO frame's mode: which side of the pair this process is.  The
+ * frame (include/colo/colo.h) owns it; it is spelt here so that the
+ * filters can be told the side in an event. */
+typedef enum {
+    COLO_MODE_NONE,
+    COLO_MODE_PRIMARY,
+    COLO_MODE_SECONDARY,
+} ColoMode;
+
+/* A COLO event as the filters receive it. */
+typedef struct ColoEventInfo {
+    ColoEvent event;
+    /* FAILOVER: the side that fails over (PRIMARY or SECONDARY) */
+    ColoMode mode;
+    /* FAILOVER: switch the COLO proxy filters off, as QEMU's docs have the
+     * operator object-del them by hand (colo-frame failover-filters=on,
+     * the default) */
+    gboolean reconfigure;
+} ColoEventInfo;
 
 #define NET_TYPE_FILTER (netfilter_get_type())
 G_DECLARE_DERIVABLE_TYPE(NetFilter, netfilter, NET, FILTER, UserObject)
@@ -69,8 +104,12 @@ struct _NetFilterClass {
      * created with status=off reads netfilter_is_on() in setup()).
      * Optional. */
     void (*status_changed)(NetFilter *nf, gboolean on);
-    /* A COLO event; returns FALSE with errp set on failure.  Optional. */
-    gboolean (*handle_event)(NetFilter *nf, ColoEvent event, GError **errp);
+    /* A COLO event (see above); returns FALSE with errp set on failure.
+     * Runs in the main context, synchronously inside the frame's
+     * broadcast: a FAILOVER handler has done its work when the frame
+     * goes on to tell QEMU.  Optional. */
+    gboolean (*handle_event)(NetFilter *nf, const ColoEventInfo *ev,
+                             GError **errp);
     /* Adds the filter's counters to a JsonObject (query-netfilter-stats).
      * Optional. */
     void (*fill_stats)(NetFilter *nf, void /* JsonObject */ *obj);
@@ -89,6 +128,6 @@ void netfilter_get_counters(NetFilter *nf, uint64_t *packets,
  * creation order, each chain head to tail); stops at and returns the
  * first error.  Main context only: a caller on another thread hands the
  * call over with g_main_context_invoke(). */
-gboolean colo_notify_filters(ColoEvent event, GError **errp);
+gboolean colo_notify_filters(const ColoEventInfo *ev, GError **errp);
 
 #endif /* NET_FILTER_H */

@@ -32,8 +32,9 @@
  *   - Back-pressure: a sender should stop reading its fd while
  *     net_client_can_send(self) is false (the receiver's queue is above its
  *     high-water mark).  When the queue drains, the core calls the sender's
- *     read_poll(sender, TRUE).  Senders read in batches of up to NET_BURST
- *     frames per wake-up.
+ *     read_poll(sender, TRUE), and the drain waiters of the receiver
+ *     (net_client_wait_drain(): producers that are not clients).  Senders
+ *     read in batches of up to NET_BURST frames per wake-up.
  *   - 'buf' passed down the chain is borrowed: a filter that keeps a frame
  *     copies it.  No allocation happens per frame in steady state.
  *
@@ -125,6 +126,40 @@ void net_client_send_batch(NetClient *sender, const uint8_t *const *bufs,
 gboolean net_client_can_send(NetClient *sender);
 /* 'nc' can take frames again: deliver its queue. */
 void net_client_flush(NetClient *nc);
+
+/*
+ * Drain notification, for a producer that is not a client (a filter that
+ * injects frames, the redirector's indev) and so has no read_poll(): it
+ * stops while net_client_can_send() says no and asks the receiving client
+ * to tell it when its incoming queue has drained, as a sender's
+ * read_poll(TRUE) is called (QEMU's model: the queue's flush calls the
+ * sender back).
+ *
+ * 'drained' is called once, in the main context, from inside
+ * net_client_flush() when the receiver's queue is at or below its
+ * low-water mark (a quarter), or when the receiver's queue is purged
+ * (it is unpaired or deleted).  It must not send frames there and then:
+ * it schedules its work (the caller is in the middle of a flush or a
+ * deletion).  A waiter waits on one client at a time.
+ */
+typedef struct NetDrainWaiter NetDrainWaiter;
+struct NetDrainWaiter {
+    void (*drained)(NetDrainWaiter *w);
+    NetClient *client_;       /* private: waited on, or NULL */
+    GList link_;              /* private */
+};
+
+/* Starts waiting on 'receiver'; nothing if 'w' already waits (on any
+ * client).  Main context. */
+void net_client_wait_drain(NetClient *receiver, NetDrainWaiter *w);
+/* Stops waiting; 'drained' will not be called.  Idempotent; accepts a
+ * zeroed waiter.  Main context. */
+void net_client_cancel_drain(NetDrainWaiter *w);
+
+static inline gboolean net_drain_waiting(const NetDrainWaiter *w)
+{
+    return w->client_ != NULL;
+}
 
 /* Continues the walk of a frame after filter 'nf' in direction 'dir'
  * (RX or TX, never ALL), then delivers it to the client at that end of

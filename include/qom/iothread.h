@@ -45,5 +45,15 @@ GMainContext *iothread_get_context(IOThread *iot);
  * when called from the iothread itself, or before the thread runs). */
 void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data);
 
+/* An iothread that belongs to one object instead of the user: not in the
+ * registry (no id, not in query-iothreads, cannot be object-del'ed),
+ * already running, as a thread named 'name' (at most 15 characters are
+ * shown by the kernel), with 'poll_max_ns' as its poll-max-ns.  The
+ * owner's g_object_unref() stops and joins it.  NULL with errp set when
+ * the thread cannot start.  Main thread.  (colo-compare without
+ * iothread= runs on one.) */
+IOThread *iothread_new_internal(const char *name, gint64 poll_max_ns,
+                                GError **errp);
+
 
 #endif /* QOM_IOTHREAD_H */

@@ -140,10 +140,12 @@ static void test_filter_status_changed(NetFilter *nf, gboolean on)
                            on ? "on" : "off");
 }
 
-static gboolean test_filter_handle_event(NetFilter *nf, ColoEvent event,
+static gboolean test_filter_handle_event(NetFilter *nf,
+                                         const ColoEventInfo *ev,
                                          GError **errp)
 {
-    g_string_append_printf(trace, "%s:ev%d ", netfilter_get_id(nf), event);
+    g_string_append_printf(trace, "%s:ev%d ", netfilter_get_id(nf),
+                           ev->event);
     if (TEST_FILTER(nf)->fail_event) {
         error_setg(errp, "%s refuses", netfilter_get_id(nf));
         return FALSE;
@@ -570,6 +572,9 @@ END_TEST
 START_TEST(test_colo_notify)
 {
     g_autoptr(GError) err = NULL;
+    ColoEventInfo ckpt = { .event = COLO_EVENT_CHECKPOINT };
+    ColoEventInfo fo = { .event = COLO_EVENT_FAILOVER,
+                         .mode = COLO_MODE_PRIMARY, .reconfigure = TRUE };
     TestFilter *a2;
 
     setup_port();
@@ -579,12 +584,12 @@ START_TEST(test_colo_notify)
     a2 = filter("a2", "netdev=hn0");
     filter("a0", "netdev=hn0,position=head");
 
-    ck_assert(colo_notify_filters(COLO_EVENT_CHECKPOINT, &err));
+    ck_assert(colo_notify_filters(&ckpt, &err));
     /* Netdevs in creation order, each chain head to tail. */
     assert_trace("a0:ev1 a1:ev1 a2:ev1 b1:ev1");
 
     g_object_set(a2, "fail-event", TRUE, NULL);
-    ck_assert(!colo_notify_filters(COLO_EVENT_FAILOVER, &err));
+    ck_assert(!colo_notify_filters(&fo, &err));
     ck_assert_str_eq(err->message, "a2 refuses");
     assert_trace("a0:ev2 a1:ev2 a2:ev2");
 }

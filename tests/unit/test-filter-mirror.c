@@ -37,6 +37,7 @@ G_DECLARE_FINAL_TYPE(TestClient, test_client, TEST, CLIENT, NetClient)
 struct _TestClient {
     NetClient parent_instance;
     GPtrArray *frames;        /* GBytes received */
+    gboolean blocked;         /* receive() says "not now" (returns 0) */
 };
 
 G_DEFINE_FINAL_TYPE(TestClient, test_client, NET_TYPE_CLIENT)
@@ -44,6 +45,9 @@ G_DEFINE_FINAL_TYPE(TestClient, test_client, NET_TYPE_CLIENT)
 static gssize test_client_receive(NetClient *nc, const uint8_t *buf,
                                   size_t len)
 {
+    if (TEST_CLIENT(nc)->blocked) {
+        return 0;
+    }
     g_ptr_array_add(TEST_CLIENT(nc)->frames, g_bytes_new(buf, len));
     return len;
 }
@@ -506,6 +510,148 @@ START_TEST(test_redirector_reuse_after_off)
 }
 END_TEST
 
+/* Back-pressure: the redirector stops injecting when the guest's queue is
+ * above its high-water mark, and resumes when the net core says that
+ * queue drained -- not by polling: while blocked, the main context has
+ * nothing of the redirector's to run. */
+START_TEST(test_redirector_resumes_on_drain)
+{
+    Chardev *c0 = chardev("c0", NULL);
+    gboolean to = FALSE;
+    guint wakeups = 0;
+    int fd;
+
+    /* high water 6 frames, low water 2 */
+    g_object_set(dev, "queue-size", 8u, NULL);   /* not a runtime property */
+    dev->blocked = TRUE;
+    make(OBJECT_KIND_OBJECT,
+         "filter-redirector,id=r0,netdev=hn0,queue=tx,indev=c0");
+    fd = peer_connect(c0, "c0");
+    for (unsigned i = 0; i < 20; i++) {
+        peer_send_frame(fd, 60, i, -1);
+    }
+    WAIT_FOR(stat_of("r0", "in-throttled") == 1, 5000);
+    ck_assert_uint_eq(net_client_get_queue_len(NET_CLIENT(dev)), 6);
+    ck_assert_int_eq(stat_of("r0", "injected"), 6);
+
+    /* Blocked: 100 ms of the loop wake it about once (the test's own
+     * timer); the 1 ms poll this replaces woke it ~100 times. */
+    g_timeout_add(100, on_timeout, &to);
+    while (!to) {
+        g_main_context_iteration(NULL, TRUE);
+        wakeups++;
+    }
+    ck_assert_uint_le(wakeups, 3);
+    ck_assert_int_eq(stat_of("r0", "injected"), 6);
+
+    /* The guest takes frames again: its flush tells the redirector. */
+    dev->blocked = FALSE;
+    net_client_flush(NET_CLIENT(dev));
+    ck_assert_uint_eq(dev->frames->len, 6);
+    WAIT_FOR(dev->frames->len == 20, 5000);
+    ck_assert_int_eq(stat_of("r0", "injected"), 20);
+    ck_assert_uint_eq(net_client_get_stats(NET_CLIENT(dev))->drop_queue_full,
+                      0);
+    /* in order */
+    for (guint i = 0; i < 20; i++) {
+        gsize n;
+        const uint8_t *b = g_bytes_get_data(dev->frames->pdata[i], &n);
+
+        ck_assert_uint_eq(n, 60);
+        ck_assert_uint_eq(b[0], (uint8_t)i);
+    }
+    close(fd);
+}
+END_TEST
+
+/* Deleting the guest while the redirector waits for its queue wakes the
+ * redirector (nobody to wait for any more). */
+START_TEST(test_redirector_drain_on_unpair)
+{
+    Chardev *c0 = chardev("c0", NULL);
+    int fd;
+
+    g_object_set(dev, "queue-size", 4u, NULL);   /* not a runtime property */
+    dev->blocked = TRUE;
+    make(OBJECT_KIND_OBJECT,
+         "filter-redirector,id=r0,netdev=hn0,queue=tx,indev=c0");
+    fd = peer_connect(c0, "c0");
+    for (unsigned i = 0; i < 10; i++) {
+        peer_send_frame(fd, 60, i, -1);
+    }
+    WAIT_FOR(stat_of("r0", "in-throttled") == 1, 5000);
+    ck_assert(user_object_delete(OBJECT_KIND_DEVICE, "nic0", NULL));
+    dev = NULL;
+    /* no guest: the rest is injected and dropped at the end of the port */
+    WAIT_FOR(stat_of("r0", "injected") == 10, 5000);
+    close(fd);
+}
+END_TEST
+
+/* --- COLO failover: each filter switches itself ------------------------------ */
+
+static gboolean is_on(const char *id)
+{
+    return netfilter_is_on(NET_FILTER(user_object_find(OBJECT_KIND_OBJECT,
+                                                       id)));
+}
+
+static void all_on(void)
+{
+    static const char *const ids[] = { "m0", "rout", "rin" };
+
+    for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+        ck_assert(user_object_set_str(user_object_find(OBJECT_KIND_OBJECT,
+                                                       ids[i]),
+                                      "status", "on", NULL));
+    }
+}
+
+/* The frame only broadcasts the side that fails over; what goes off is
+ * each filter's own decision (net/filter-mirror.c handle_event). */
+START_TEST(test_colo_failover_handlers)
+{
+    ColoEventInfo ev = { .event = COLO_EVENT_FAILOVER };
+    g_autoptr(GError) err = NULL;
+
+    chardev("cm", NULL);
+    chardev("co", NULL);
+    chardev("ci", NULL);
+    make(OBJECT_KIND_OBJECT, "filter-mirror,id=m0,netdev=hn0,outdev=cm");
+    make(OBJECT_KIND_OBJECT,
+         "filter-redirector,id=rout,netdev=hn0,queue=rx,outdev=co");
+    make(OBJECT_KIND_OBJECT,
+         "filter-redirector,id=rin,netdev=hn0,queue=rx,indev=ci");
+
+    /* a checkpoint changes nothing */
+    ev.event = COLO_EVENT_CHECKPOINT;
+    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(is_on("m0") && is_on("rout") && is_on("rin"));
+
+    /* primary: the mirror and the redirector to compare go off; the one
+     * that injects compare's output stays on */
+    ev.event = COLO_EVENT_FAILOVER;
+    ev.mode = COLO_MODE_PRIMARY;
+    ev.reconfigure = TRUE;
+    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(!is_on("m0"));
+    ck_assert(!is_on("rout"));
+    ck_assert(is_on("rin"));
+
+    /* secondary: every redirector goes off */
+    all_on();
+    ev.mode = COLO_MODE_SECONDARY;
+    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(!is_on("m0") && !is_on("rout") && !is_on("rin"));
+
+    /* failover-filters=off: nobody moves */
+    all_on();
+    ev.reconfigure = FALSE;
+    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(is_on("m0") && is_on("rout") && is_on("rin"));
+}
+END_TEST
+
 START_TEST(test_redirector_errors)
 {
     g_autoptr(GError) err = NULL;
@@ -557,6 +703,9 @@ static Suite *filter_mirror_suite(void)
     tcase_add_test(tr, test_redirector_garbage_and_status);
     tcase_add_test(tr, test_redirector_reuse_after_off);
     tcase_add_test(tr, test_redirector_errors);
+    tcase_add_test(tr, test_colo_failover_handlers);
+    tcase_add_test(tr, test_redirector_resumes_on_drain);
+    tcase_add_test(tr, test_redirector_drain_on_unpair);
     tcase_set_timeout(tr, 30);
     suite_add_tcase(s, tr);
     return s;

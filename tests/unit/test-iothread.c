@@ -61,6 +61,32 @@ START_TEST(test_run_sync)
 }
 END_TEST
 
+/* An object's own iothread (colo-compare without iothread=): running,
+ * polling as asked, not in the registry; the owner's unref joins it. */
+START_TEST(test_internal)
+{
+    g_autoptr(GError) err = NULL;
+    IOThread *iot = iothread_new_internal("test-internal", 0, &err);
+    Probe p = { 0 };
+    IOThreadInfo info;
+    GList *objs;
+
+    ck_assert_msg(iot != NULL, "%s", err ? err->message : "?");
+    p.ctx = iothread_get_context(iot);
+    iothread_run_sync(iot, probe_fn, &p);
+    ck_assert_int_eq(p.runs, 1);
+    ck_assert_ptr_ne(p.thread, g_thread_self());
+    ck_assert_ptr_eq(p.thread_default, p.ctx);
+    iothread_get_info(iot, &info);
+    ck_assert_int_gt(info.thread_id, 0);
+    ck_assert_int_eq(info.poll_max_ns, 0);
+    objs = user_object_list(OBJECT_KIND_OBJECT);
+    ck_assert_ptr_null(g_list_find(objs, iot));
+    g_list_free(objs);
+    g_object_unref(iot);
+}
+END_TEST
+
 typedef struct TimerProbe {
     GMutex lock;
     GCond cond;
@@ -300,6 +326,7 @@ static Suite *iothread_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_run_sync);
     tcase_add_test(tc, test_sources_run_in_thread);
+    tcase_add_test(tc, test_internal);
     tcase_add_test(tc, test_properties);
     tcase_add_test(tc, test_in_use);
     tcase_add_test(tc, test_many_and_delete_all);
