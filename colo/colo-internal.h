@@ -82,9 +82,12 @@ void colo_frame_request_checkpoint(const char *source,
  * one, seen by the qemu driver on the primary; 'start_us' its monotonic
  * start): broadcast like one of ours (colo.c).  Main context. */
 void colo_checkpoint_unrequested(int64_t start_us);
-/* A checkpoint begins (ours started, or QEMU's STOP in "colo"): tells the
- * listeners (COLO_EVENT_CHECKPOINT_BEGIN), without waiting for them.  Main
- * context; primary only, a no-op elsewhere. */
+/* A checkpoint begins (COLO_EVENT_CHECKPOINT_BEGIN): on the primary, both
+ * guests are stopped and its state is being saved (the qemu driver's
+ * MIGRATION_PASS): the listeners are told, waited for by nobody; on the
+ * secondary, the guest stopped to load it (its STOP in "colo"): the
+ * filters are told, synchronously.  Main context; a no-op in mode none or
+ * after failover. */
 void colo_checkpoint_begun(void);
 /* colo_failover(), but with 'tell_qemu' FALSE when QEMU has failed over
  * by itself and the frame only follows. */

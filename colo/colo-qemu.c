@@ -711,6 +711,10 @@ static void qd_on_event(const char *name, JsonObject *data)
             qd.stopped = TRUE;
             qd.stop_counts = qd.want && qd.armed;
             qd.stop_us = g_get_monotonic_time();
+            if (qd.mode == COLO_MODE_SECONDARY) {
+                /* the secondary stops to load a checkpoint */
+                colo_checkpoint_begun();
+            }
         }
     } else if (g_str_equal(name, "MIGRATION_PASS")) {
         if (colo && qd.stopped && qd.mode == COLO_MODE_PRIMARY) {

@@ -305,10 +305,25 @@ static void notice(ColoEvent event)
  */
 void colo_checkpoint_begun(void)
 {
-    if (frame.mode != COLO_MODE_PRIMARY || frame.failover) {
+    if (frame.failover) {
         return;
     }
-    notice(COLO_EVENT_CHECKPOINT_BEGIN);
+    if (frame.mode == COLO_MODE_PRIMARY) {
+        notice(COLO_EVENT_CHECKPOINT_BEGIN);
+    } else if (frame.mode == COLO_MODE_SECONDARY) {
+        /* the guest stopped to load the primary's state: what the
+         * filters handle from now on meets the new state (QEMU holds
+         * frames for a stopped guest), so filter-rewriter's offsets go
+         * now, not at the RESUME, when the guest already runs */
+        ColoEventInfo ev = { .event = COLO_EVENT_CHECKPOINT_BEGIN,
+                             .mode = COLO_MODE_SECONDARY };
+        GError *err = NULL;
+
+        if (!colo_notify_filters(&ev, &err)) {
+            g_warning("COLO checkpoint-begin event: %s", err->message);
+            g_clear_error(&err);
+        }
+    }
 }
 
 static void emit_simple_event(const char *name, JsonObject *data)

@@ -337,6 +337,12 @@ static gboolean filter_rewriter_handle_event(NetFilter *nf,
         rewriter_checkpoint(s->rw);
         filter_rewriter_release__(s);
         break;
+    case COLO_EVENT_CHECKPOINT_BEGIN:
+        /* the guest stopped to load the primary's state: offsets go now,
+         * kept aside until the commit (include/net/rewriter.h) */
+        rewriter_checkpoint_load(s->rw);
+        filter_rewriter_release__(s);
+        break;
     case COLO_EVENT_FAILOVER:
         /* never switched off: live connections still need translating */
         rewriter_failover(s->rw);
@@ -386,6 +392,8 @@ static void filter_rewriter_fill_stats(NetFilter *nf, void *opaque)
     SET("held-now", net_queue_len(&s->held));
     SET("hold-queue-full", stats_read(&s->hold_full));
     SET("checkpoints", st.checkpoints);
+    SET("checkpoint-loads", st.checkpoint_loads);
+    SET("loads-undone", st.loads_undone);
     SET("too-big", stats_read(&s->too_big));
     SET("reentrant-copies", stats_read(&s->reentrant_copies));
 #undef SET

@@ -44,6 +44,13 @@ typedef enum RwState {
 #define RW_FIN_GUEST_ACKED  (1u << 2)
 #define RW_FIN_PEER_ACKED   (1u << 3)
 
+/* What rewriter_checkpoint_load() changed in a connection, to put back if
+ * the load never completes. */
+typedef struct RwSaved {
+    uint32_t seq_offset, ts_offset, peer_max_ack, guest_fin_end;
+    uint8_t state;
+} RwSaved;
+
 typedef struct RewriterConn RewriterConn;
 struct RewriterConn {
     ConnEntry ce;               /* first: the table's */
@@ -61,6 +68,9 @@ struct RewriterConn {
     uint32_t peer_fin_end;      /* peer space: seq after the peer's FIN */
     uint32_t peer_max_ack;      /* guest space: highest ack from the peer
                                  * (valid once RW_ESTABLISHED) */
+    bool has_saved;             /* 'saved' holds what an unconfirmed
+                                 * checkpoint load changed */
+    RwSaved saved;
     int64_t closed_at;          /* when it entered RW_CLOSED */
     int64_t hold_since;         /* first REWRITER_HOLD, or 0 */
     RewriterConn *lprev;        /* linger list, oldest first */
@@ -71,6 +81,7 @@ struct Rewriter {
     RewriterConfig cfg;
     ConnTable *table;
     bool failover;
+    bool loading;               /* a checkpoint load not yet confirmed */
     int64_t now;                /* of the current call, for may_remove */
     RewriterConn *linger_head;  /* closed connections, oldest first */
     RewriterConn *linger_tail;
@@ -240,6 +251,7 @@ static void rw_conn_start__(Rewriter *rw, RewriterConn *c,
 
     linger_unlink__(rw, c);
     c->fin = 0;
+    c->has_saved = false;
     c->seq_offset = 0;
     c->ts_offset = 0;
     c->guest_has_ts = false;
@@ -630,7 +642,19 @@ unsigned rewriter_expire(Rewriter *rw, int64_t now_us, unsigned budget)
 static void rw_checkpoint_one(ConnTable *t, ConnEntry *e, void *opaque)
 {
     RewriterConn *c = (RewriterConn *)e;
+    bool save = *(bool *)opaque;
 
+    if (save && !c->has_saved && (c->seq_offset || c->ts_offset ||
+                                  c->state != RW_ESTABLISHED)) {
+        c->saved = (RwSaved) {
+            .seq_offset = c->seq_offset, .ts_offset = c->ts_offset,
+            .peer_max_ack = c->peer_max_ack,
+            .guest_fin_end = c->guest_fin_end, .state = c->state,
+        };
+        c->has_saved = true;
+    } else if (!save) {
+        c->has_saved = false;
+    }
     /* the guest's sequence space becomes the primary's */
     c->peer_max_ack -= c->seq_offset;
     c->guest_fin_end -= c->seq_offset;
@@ -646,12 +670,50 @@ static void rw_checkpoint_one(ConnTable *t, ConnEntry *e, void *opaque)
 
 void rewriter_checkpoint(Rewriter *rw)
 {
-    conn_table_foreach(rw->table, rw_checkpoint_one, rw);
+    bool save = false;
+
+    /* confirms a load (its saved offsets go) or resets now */
+    conn_table_foreach(rw->table, rw_checkpoint_one, &save);
+    rw->loading = false;
     stats_inc(&rw->st.checkpoints);
+}
+
+void rewriter_checkpoint_load(Rewriter *rw)
+{
+    bool save = true;
+
+    if (rw->failover) {
+        return;
+    }
+    conn_table_foreach(rw->table, rw_checkpoint_one, &save);
+    rw->loading = true;
+    stats_inc(&rw->st.checkpoint_loads);
+}
+
+static void rw_unload_one(ConnTable *t, ConnEntry *e, void *opaque)
+{
+    RewriterConn *c = (RewriterConn *)e;
+
+    if (c->has_saved) {
+        c->seq_offset = c->saved.seq_offset;
+        c->ts_offset = c->saved.ts_offset;
+        c->peer_max_ack = c->saved.peer_max_ack;
+        c->guest_fin_end = c->saved.guest_fin_end;
+        if (c->state != RW_CLOSED) {
+            c->state = c->saved.state;
+        }
+        c->has_saved = false;
+    }
 }
 
 void rewriter_failover(Rewriter *rw)
 {
+    if (rw->loading) {
+        /* the load never completed: the guest runs on in its old state */
+        conn_table_foreach(rw->table, rw_unload_one, NULL);
+        rw->loading = false;
+        stats_inc(&rw->st.loads_undone);
+    }
     rw->failover = true;
 }
 

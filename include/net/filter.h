@@ -54,10 +54,13 @@ typedef enum {
     COLO_EVENT_NONE,
     COLO_EVENT_CHECKPOINT,
     COLO_EVENT_FAILOVER,
-    /* A checkpoint has begun (the guests are being stopped); its commit
-     * follows as COLO_EVENT_CHECKPOINT, or nothing if it fails.  Only
-     * ColoEventListeners get it (colo-compare: from here to the commit the
-     * secondary may already speak from the new state), never filters. */
+    /* A checkpoint has begun; its commit follows as COLO_EVENT_CHECKPOINT,
+     * or nothing (a failover) if it fails.  On the primary the
+     * ColoEventListeners get it once both guests are stopped and the state
+     * is being saved (colo-compare flushes then); on the secondary the
+     * filters get it when the guest stops to load the state
+     * (filter-rewriter zeroes its offsets then, keeping the old ones until
+     * the commit). */
     COLO_EVENT_CHECKPOINT_BEGIN,
 } ColoEvent;
 

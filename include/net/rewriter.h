@@ -159,6 +159,8 @@ typedef struct RewriterStats {
                                  * submitted again counts again) */
     uint64_t hold_expired;      /* connections whose hold ran out */
     uint64_t checkpoints;       /* rewriter_checkpoint() calls */
+    uint64_t checkpoint_loads;  /* rewriter_checkpoint_load() calls */
+    uint64_t loads_undone;      /* ... whose offsets failover put back */
     uint64_t failover;          /* 1 after rewriter_failover() */
 } RewriterStats;
 
@@ -219,8 +221,25 @@ unsigned rewriter_expire(Rewriter *rw, int64_t now_us, unsigned budget);
  * them again. */
 void rewriter_checkpoint(Rewriter *rw);
 
+/*
+ * The secondary has stopped to load a checkpoint (its QEMU's STOP while in
+ * COLO): every offset becomes zero now, as at rewriter_checkpoint(), but
+ * the old ones are kept aside.  Frames for the guest handled from here on
+ * reach it after it resumed from the primary's state (QEMU holds them for
+ * a stopped guest), and so do the client's acks in them, which need no
+ * translation any more; the guest's own frames from before the stop are
+ * dropped by colo-compare's flush.  Waiting for the load to be reported
+ * (the RESUME, seen after the guest already runs) translated them with
+ * stale offsets: the resumed guest dropped the client's segments and its
+ * first segments went out shifted.  rewriter_checkpoint() confirms the
+ * load; rewriter_failover() before it (the primary died mid-checkpoint,
+ * the guest keeps its old state) puts the old offsets back.
+ */
+void rewriter_checkpoint_load(Rewriter *rw);
+
 /* COLO failover: tracked connections stay translated until they end, new
- * ones pass untouched.  Irreversible. */
+ * ones pass untouched (offsets zeroed by a rewriter_checkpoint_load() that
+ * was not confirmed come back first).  Irreversible. */
 void rewriter_failover(Rewriter *rw);
 
 bool rewriter_in_failover(const Rewriter *rw);

@@ -762,6 +762,52 @@ START_TEST(test_checkpoint)
 }
 END_TEST
 
+/* The secondary stopped to load a checkpoint: the offsets go at once (a
+ * client segment handled now reaches the resumed guest, which holds the
+ * primary's state); the commit confirms it; a failover before the commit
+ * (the load never happened) puts the old offsets back. */
+START_TEST(test_checkpoint_load)
+{
+    Rewriter *rw = rewriter_new(NULL);
+    TSeg s;
+    Got g;
+
+    set_variant(0);
+    handshake_client(rw, T0);
+    ck_assert_uint_eq(rewriter_count_offsets(rw), 1);
+    rewriter_checkpoint_load(rw);
+    ck_assert_uint_eq(rewriter_count_offsets(rw), 0);
+    /* the client's ACK of the primary's bytes is right as it is */
+    s = seg(C, ACK, C_ISN + 1, P_ISN + 1);
+    g = run(rw, &s, T0);
+    ck_assert_int_eq(g.r, REWRITER_UNCHANGED);
+    ck_assert_uint_eq(g.ack, P_ISN + 1);
+    rewriter_checkpoint(rw);
+    ck_assert_uint_eq(rewriter_count_offsets(rw), 0);
+    ck_assert_uint_eq(stats_of(rw).checkpoint_loads, 1);
+    ck_assert_uint_eq(stats_of(rw).checkpoints, 1);
+    /* a failover after the commit changes nothing */
+    rewriter_failover(rw);
+    ck_assert_uint_eq(rewriter_count_offsets(rw), 0);
+    ck_assert_uint_eq(stats_of(rw).loads_undone, 0);
+    rewriter_free(rw);
+
+    /* a load that a failover cut short: the old offsets come back */
+    rw = rewriter_new(NULL);
+    handshake_client(rw, T0);
+    rewriter_checkpoint_load(rw);
+    ck_assert_uint_eq(rewriter_count_offsets(rw), 0);
+    rewriter_failover(rw);
+    ck_assert_uint_eq(rewriter_count_offsets(rw), 1);
+    ck_assert_uint_eq(stats_of(rw).loads_undone, 1);
+    s = seg(C, ACK, C_ISN + 1, P_ISN + 1);
+    g = run(rw, &s, T0);
+    ck_assert_int_eq(g.r, REWRITER_REWRITTEN);
+    ck_assert_uint_eq(g.ack, S_ISN + 1);
+    rewriter_free(rw);
+}
+END_TEST
+
 /* Failover: live connections keep translating, new ones pass. */
 START_TEST(test_failover)
 {
@@ -940,6 +986,8 @@ static Suite *rewriter_suite(void)
     suite_add_tcase(s, tt);
 
     tcase_add_test(te, test_checkpoint);
+
+    tcase_add_test(te, test_checkpoint_load);
     tcase_add_test(te, test_failover);
     suite_add_tcase(s, te);
     return s;
