@@ -322,22 +322,29 @@ class HTTPBackground:
     do something else, then result() (the same list http_seq returns)."""
 
     def __init__(self, ns, c, paths, gap=0, pace=0):
+        # the answers go to a file, not a pipe: nobody reads a pipe while
+        # the requests run, and more than 64 KiB of answers would block
+        # the client on its final print
+        import tempfile
+        self.out = tempfile.TemporaryFile('w+')
+        self.err = tempfile.TemporaryFile('w+')
         self.p = ns.popen(c, sys.executable, '-c', CLIENT, 'http', GUEST_IP,
                           json.dumps({'paths': list(paths), 'gap': gap,
                                       'pace': pace}),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+                          stdout=self.out, stderr=self.err, text=True)
 
     def done(self):
         return self.p.poll() is not None
 
     def result(self, timeout=300):
         try:
-            out, err = self.p.communicate(timeout=timeout)
+            self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.communicate()
+            self.kill()
             raise TestFailure(f'http client still running after {timeout}s')
+        self.out.seek(0)
+        self.err.seek(0)
+        out, err = self.out.read(), self.err.read()
         if self.p.returncode != 0:
             raise TestFailure(f'http client failed: {err[-1500:]}')
         return json.loads(out)
@@ -345,7 +352,7 @@ class HTTPBackground:
     def kill(self):
         if self.p.poll() is None:
             self.p.kill()
-            self.p.communicate()
+            self.p.wait()
 
 
 def split_http(raw):
