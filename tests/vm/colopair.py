@@ -13,7 +13,11 @@ against QEMU's own filters) share:
                          -netdev stream into its host's colo-proxy
   COLO_START             the QMP that starts COLO, as QEMU 10 wants it
   Pair                   namespaces, both colo-proxies, both QEMUs: start()
-                         reaches COLO, stop() kills what it started
+                         reaches COLO, stop() kills what it started;
+                         Pair(..., proxy='qemu') runs QEMU's own proxy objects
+                         in the QEMUs instead (qemu_proxy_args()) behind
+                         pass-through colo-proxies (passthrough_proxy_args()),
+                         the baseline of bench/bench_colo_vm.py
   Echo, http_seq()       the client (a process in the client namespace): a
                          long-lived echo connection, sequential HTTP requests
   check_pages(), cgi_body(), split_http(), tcp_payload_from(), oopses()
@@ -153,10 +157,60 @@ def secondary_proxy_args(run, primary_run, netdev_if, vnet=False):
                    f'file={s("secondary-out.pcap")}']
 
 
-def guest(name, run, nic, fw):
+def passthrough_proxy_args(name, run, netdev_if):
+    """A colo-proxy that only joins its VM's stream to the LAN (no filter):
+    the transport of the pair whose proxy is QEMU's own (qemu_proxy_args),
+    so that both pairs reach the LAN the same way (bench/)."""
+    return ['-name', f'colo-{name}-passthrough',
+            '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
+            '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
+                       f'addr.path={os.path.join(run, name + "-vm.sock")}']
+
+
+def qemu_proxy_args(name, run, primary_run):
+    """QEMU's own COLO proxy objects, in the VM's QEMU, on its NIC's
+    netdev n0 (tests/vm/vmguest.py): the seeds' docs/COLO-FT.txt command
+    lines with unix sockets.  QEMU's colo-compare asks its own COLO thread
+    for checkpoints; there is no heartbeat (failover is sent by hand)."""
+    p = lambda n: os.path.join(primary_run, n)    # noqa: E731
+    if name == 'primary':
+        return [
+            '-chardev', f'socket,id=mirror0,path={p("mirror.sock")},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=compare1,path={p("compare1.sock")},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=compare0,path={p("compare0.sock")},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=compare0-0,path={p("compare0.sock")}',
+            '-chardev', f'socket,id=compare_out,path={p("compare_out.sock")},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=compare_out0,'
+                        f'path={p("compare_out.sock")}',
+            '-object', 'filter-mirror,id=m0,netdev=n0,queue=tx,outdev=mirror0',
+            '-object', 'filter-redirector,netdev=n0,id=redire0,queue=rx,'
+                       'indev=compare_out',
+            '-object', 'filter-redirector,netdev=n0,id=redire1,queue=rx,'
+                       'outdev=compare0',
+            '-object', 'iothread,id=iothread1',
+            '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
+                       'secondary_in=compare1,outdev=compare_out0,'
+                       'iothread=iothread1']
+    return [
+        '-chardev', f'socket,id=red0,path={p("mirror.sock")},'
+                    'reconnect-ms=200',
+        '-chardev', f'socket,id=red1,path={p("compare1.sock")},'
+                    'reconnect-ms=200',
+        '-object', 'filter-redirector,id=f1,netdev=n0,queue=tx,indev=red0',
+        '-object', 'filter-redirector,id=f2,netdev=n0,queue=rx,outdev=red1',
+        '-object', 'filter-rewriter,id=rew0,netdev=n0,queue=all']
+
+
+def guest(name, run, nic, fw, objects=()):
     """Both VMs boot the same guest as "primary" (the secondary's memory
-    is the primary's anyway).  The secondary waits for the migration."""
+    is the primary's anyway).  The secondary waits for the migration.
+    'objects': more QEMU options (QEMU's own proxy, qemu_proxy_args)."""
     extra = ['-L', fw] if fw else []
+    extra += list(objects)
     extra += ['-qmp', f'unix:{os.path.join(run, name + "-drv.qmp")},'
                       'server=on,wait=off']
     if name == 'secondary':
@@ -406,7 +460,11 @@ def requests(px):
 class Pair:
     """One real COLO pair: namespaces, two colo-proxies, two QEMUs."""
 
-    def __init__(self, ns, tag, nic, vnet, qemu, fw):
+    def __init__(self, ns, tag, nic, vnet, qemu, fw, proxy='colo-proxy'):
+        """proxy: 'colo-proxy' (the two colo-proxies do COLO's networking)
+        or 'qemu' (QEMU's own filters and colo-compare in the VMs' QEMUs,
+        the colo-proxies only pass frames through; bench/)."""
+        self.proxy = proxy
         self.ns, self.tag, self.nic, self.vnet = ns, tag, nic, vnet
         self.qemu, self.fw = qemu, fw
         self.px = self.sx = self.gp = self.gs = None
@@ -449,14 +507,23 @@ class Pair:
         t = self.tag
         self.prun, self.srun = tmpdir('cqcolop'), tmpdir('cqcolos')
         os.environ['QEMU'] = self.qemu
-        self.px = ColoProxy(primary_proxy_args(
-            self.prun, self.ns.ifname(f'{t}pl'), self.vnet), dir=self.prun,
-            wrapper=['ip', 'netns', 'exec', self.p])
-        self.sx = ColoProxy(secondary_proxy_args(
-            self.srun, self.prun, self.ns.ifname(f'{t}sl'), self.vnet),
-            dir=self.srun, wrapper=['ip', 'netns', 'exec', self.s])
-        self.gp = guest('primary', self.prun, self.nic, self.fw)
-        self.gs = guest('secondary', self.srun, self.nic, self.fw)
+        pif, sif = self.ns.ifname(f'{t}pl'), self.ns.ifname(f'{t}sl')
+        if self.proxy == 'qemu':
+            pargs = passthrough_proxy_args('primary', self.prun, pif)
+            sargs = passthrough_proxy_args('secondary', self.srun, sif)
+            pobj = qemu_proxy_args('primary', self.prun, self.prun)
+            sobj = qemu_proxy_args('secondary', self.srun, self.prun)
+        else:
+            pargs = primary_proxy_args(self.prun, pif, self.vnet)
+            sargs = secondary_proxy_args(self.srun, self.prun, sif,
+                                         self.vnet)
+            pobj = sobj = ()
+        self.px = ColoProxy(pargs, dir=self.prun,
+                            wrapper=['ip', 'netns', 'exec', self.p])
+        self.sx = ColoProxy(sargs, dir=self.srun,
+                            wrapper=['ip', 'netns', 'exec', self.s])
+        self.gp = guest('primary', self.prun, self.nic, self.fw, pobj)
+        self.gs = guest('secondary', self.srun, self.nic, self.fw, sobj)
         self.gp.start()
         self.gs.start()
         try:
