@@ -9,12 +9,15 @@
 #   make install    install the binary (PREFIX=/usr/local)
 #   make docs       regenerate docs/qmp-reference.md from qapi/
 #   make fuzz       run the libFuzzer targets for longer
+#   make chaos      the chaos suite for longer (CHAOS_DURATION seconds,
+#                   default 600; CHAOS_SEED=N replays a run); chaos-asan
+#                   the same against the ASan+UBSan build
 #   make clean
 
 BUILD ?= build
 MESON_TEST_ARGS ?=
 
-.PHONY: all deps build check check-unit check-asan demo demo-netns install docs fuzz clean colo-qemu
+.PHONY: all deps build check check-unit check-asan demo demo-netns install docs fuzz chaos chaos-asan clean colo-qemu
 
 all: build
 
@@ -55,6 +58,22 @@ check-asan: deps colo-qemu
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	COLO_GARBAGE_RSS_MIB=256 \
 		scripts/run-tests.sh $(BUILD)-asan $(MESON_TEST_ARGS)
+
+CHAOS_DURATION ?= 600
+CHAOS_SEED ?=
+CHAOS_ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+chaos: build
+	COLO_PROXY=$(CURDIR)/$(BUILD)/system/colo-proxy CHAOS_SEED=$(CHAOS_SEED) \
+		python3 tests/chaos/chaos.py --duration $(CHAOS_DURATION)
+
+chaos-asan: deps
+	[ -f $(BUILD)-asan/build.ninja ] || ./configure --builddir=$(BUILD)-asan --enable-asan --enable-ubsan
+	ninja -C $(BUILD)-asan
+	$(CHAOS_ASAN_ENV) COLO_PROXY=$(CURDIR)/$(BUILD)-asan/system/colo-proxy \
+		CHAOS_SEED=$(CHAOS_SEED) \
+		python3 tests/chaos/chaos.py --duration $(CHAOS_DURATION)
 
 # demo: a real COLO pair (scripts/colo-vm-demo.py, docs/colo-demo.md);
 # it builds the COLO QEMU and the tiny guest the first time (cached).

@@ -4,7 +4,7 @@
  *
  *   compare-load --pri PORT --sec PORT --out PORT --size BYTES --count N
  *                [--flows F] [--rate FPS] [--window W] [--idle-ms MS]
- *                [--warmup-ms MS] [--trace-slow US]
+ *                [--warmup-ms MS] [--trace-slow US] [--mix N]
  *
  * Connects (TCP, 127.0.0.1) to a colo-compare's primary_in, secondary_in
  * and outdev chardevs (colo-proxy's or QEMU's, both listening), builds F
@@ -34,12 +34,21 @@
  * ("slow SENT-SINCE-START idx INDEX LATENCY SENT-MONOTONIC"), to line the
  * tail up with a scheduler trace.
  *
+ * --mix N: a request/response workload, as an HTTP server's output looks
+ * to colo-compare: each reply is one segment of BYTES payload (the
+ * response header, or the ACK of the small request) followed by N full
+ * segments of 1448 bytes, all of one connection, written back to back;
+ * replies go round the flows.  Paced (--rate R: R replies per second),
+ * a whole reply leaves at once, and each frame's latency is measured
+ * from the moment its reply was written, so the last segment of a reply
+ * includes the wait behind the ones before it, as a client would see.
+ *
  * Stops when all N frames came back or nothing moved for --idle-ms
  * (default 3000).  Prints one JSON object:
  *
  *   {"size":64,"count":N,"flows":F,"received":R,"missing":M,"dup":D,
  *    "reordered":O,"bad":B,"elapsed_s":T,"fps":R/T,"mbps":...,
- *    "lat_p50_us":...,"lat_p99_us":...,"lat_max_us":...}
+ *    "lat_p50_us":...,"lat_p99_us":...,"lat_p999_us":...,"lat_max_us":...}
  *
  * Not part of colo-proxy (libc only); the only place printf is used.
  */
@@ -49,6 +58,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +74,65 @@
 #define PISN        1000000u
 #define CISN        777u
 #define SPIN_AHEAD  20e-6       /* s: paced, stop sleeping this early */
+#define FULL_SEG    1448u       /* --mix: payload of a full segment */
+
+static unsigned mix;            /* --mix: full segments per reply, 0 = off */
+
+/* Where data frame 'i' (i >= flows) sits: its flow, its stream offset
+ * (bytes after the SYN), its payload length and its index among the
+ * flow's data frames (for the order check). */
+static void frame_pos(uint64_t i, unsigned flows, unsigned size,
+                      unsigned *flow, uint32_t *off, unsigned *plen,
+                      uint64_t *k)
+{
+    uint64_t d = i - flows;
+
+    if (!mix) {
+        *flow = i % flows;
+        *k = d / flows;
+        *off = (uint32_t) (*k * size);
+        *plen = size;
+    } else {
+        uint64_t b = d / (mix + 1), m = b / flows;
+        unsigned j = d % (mix + 1);
+
+        *flow = b % flows;
+        *k = m * (mix + 1) + j;
+        *off = (uint32_t) (m * (size + mix * FULL_SEG)
+                           + (j ? size + (j - 1) * FULL_SEG : 0));
+        *plen = j ? FULL_SEG : size;
+    }
+}
+
+/* The inverse: the frame index of the data segment of 'flow' at stream
+ * offset 'off', its payload length and per-flow index; false if no frame
+ * starts there. */
+static bool frame_index(unsigned flow, uint32_t off, unsigned flows,
+                        unsigned size, uint64_t *idx, unsigned *plen,
+                        uint64_t *k)
+{
+    if (!mix) {
+        if (off % size) {
+            return false;
+        }
+        *k = off / size;
+        *idx = flows + *k * flows + flow;
+        *plen = size;
+    } else {
+        uint32_t bb = size + mix * FULL_SEG, r = off % bb;
+        uint64_t m = off / bb;
+        unsigned j;
+
+        if (r && (r < size || (r - size) % FULL_SEG)) {
+            return false;
+        }
+        j = r ? 1 + (r - size) / FULL_SEG : 0;
+        *k = m * (mix + 1) + j;
+        *idx = flows + (m * flows + flow) * (mix + 1) + j;
+        *plen = j ? FULL_SEG : size;
+    }
+    return true;
+}
 
 static uint16_t csum_fold(uint32_t s)
 {
@@ -114,11 +183,17 @@ static size_t build_frame(uint8_t *out, uint64_t i, unsigned flows,
     uint8_t *f = out + 4;
     unsigned flow = i % flows;
     int syn = i < flows;
-    uint64_t k = syn ? 0 : (i - flows) / flows;
-    unsigned plen = syn ? 0 : size;
-    uint32_t seq = syn ? PISN : PISN + 1 + (uint32_t) (k * size);
-    size_t l3 = 14, l4 = 34, len = 54 + plen;
+    uint64_t k = 0;
+    unsigned plen = 0;
+    uint32_t off = 0, seq;
+    size_t l3 = 14, l4 = 34, len;
     uint32_t s;
+
+    if (!syn) {
+        frame_pos(i, flows, size, &flow, &off, &plen, &k);
+    }
+    seq = syn ? PISN : PISN + 1 + off;
+    len = 54 + plen;
 
     memcpy(f, "\x52\x54\x00\x12\x34\x02\x52\x54\x00\x12\x34\x01\x08\x00",
            14);
@@ -188,7 +263,7 @@ static size_t fast_frame(uint8_t *out, uint64_t i, unsigned flows,
     uint32_t seq = PISN + 1 + (uint32_t) (k * size);
     uint16_t ipsum, tcpsum;
 
-    if (i < flows) {
+    if (i < flows || mix) {
         return build_frame(out, i, flows, size);
     }
     memcpy(out, templates + flow * tlen, tlen);
@@ -265,6 +340,8 @@ int main(int argc, char **argv)
             warmup_ms = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "--trace-slow")) {
             trace_slow = atof(argv[i + 1]);
+        } else if (!strcmp(argv[i], "--mix")) {
+            mix = atoi(argv[i + 1]);
         } else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -275,7 +352,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: compare-load --pri P --sec P --out P "
                 "--size N(<=1460) --count N(>=flows) [--flows F] "
                 "[--rate R] [--window W] [--idle-ms MS] "
-                "[--warmup-ms MS] [--trace-slow US]\n");
+                "[--warmup-ms MS] [--trace-slow US] [--mix N]\n");
         return 2;
     }
     fds[0] = connect_port(pri_port, 5000);
@@ -288,10 +365,11 @@ int main(int argc, char **argv)
     usleep(300000);             /* let the compare attach its handlers */
     prctl(PR_SET_TIMERSLACK, 1000UL);   /* wake up when the pair is due */
     chunk = malloc(CHUNK + 2048);
-    /* data segment k = 0 of each flow: the templates of fast_frame() */
+    /* data segment k = 0 of each flow: the templates of fast_frame()
+     * (--mix builds every frame in full) */
     tlen = build_frame(chunk, flows, flows, size);
     templates = malloc((size_t) flows * tlen);
-    for (unsigned fl = 0; fl < flows; fl++) {
+    for (unsigned fl = 0; fl < flows && !mix; fl++) {
         build_frame(templates + fl * tlen, flows + fl, flows, size);
     }
     rbuf = malloc(RECV_BUF);
@@ -317,7 +395,19 @@ int main(int argc, char **argv)
                  * wake-up delays the schedule rather than sending the
                  * missed pairs back to back, where each would wait for
                  * the ones before it. */
-                limit = t >= next_due ? next_frame + 1 : next_frame;
+                if (t < next_due) {
+                    limit = next_frame;
+                } else if (!mix) {
+                    limit = next_frame + 1;
+                } else if (next_frame < flows) {
+                    limit = flows;          /* the SYN-ACKs together */
+                } else {                    /* the rest of one reply */
+                    limit = next_frame + (mix + 1)
+                            - (next_frame - flows) % (mix + 1);
+                }
+                if (limit > count) {
+                    limit = count;
+                }
                 if (limit > next_frame) {
                     next_due = t + 1.0 / rate;
                 }
@@ -436,9 +526,15 @@ int main(int argc, char **argv)
                 if (f[47] & 0x02) {
                     idx = flow;
                 } else {
-                    uint64_t k = (uint32_t) (seq - PISN - 1) / size;
+                    uint64_t k;
+                    unsigned plen;
 
-                    if (len != (54 + size < 60 ? 60 : 54 + size)) {
+                    if (!frame_index(flow, seq - PISN - 1, flows, size,
+                                     &idx, &plen, &k)) {
+                        bad++;
+                        continue;
+                    }
+                    if (len != (54 + plen < 60 ? 60 : 54 + plen)) {
                         bad++;
                     }
                     if (k < next_k[flow]) {
@@ -446,7 +542,6 @@ int main(int argc, char **argv)
                     } else {
                         next_k[flow] = k + 1;
                     }
-                    idx = flows + k * flows + flow;
                 }
                 if (idx >= count) {
                     bad++;
@@ -479,25 +574,28 @@ done:
     {
         double el = tlast > t0 ? tlast - t0 : 0;
         uint64_t missing = count - unique;
-        double p50 = 0, p99 = 0, pmax = 0;
+        double p50 = 0, p99 = 0, p999 = 0, pmax = 0;
 
         if (nlat) {
             qsort(lat, nlat, sizeof *lat, cmp_double);
             p50 = lat[nlat / 2];
             p99 = lat[(uint64_t) (nlat * 0.99)];
+            p999 = lat[(uint64_t) (nlat * 0.999)];
             pmax = lat[nlat - 1];
         }
         printf("{\"size\":%u,\"count\":%llu,\"flows\":%u,\"received\":%llu,"
                "\"missing\":%llu,\"dup\":%llu,\"reordered\":%llu,"
                "\"bad\":%llu,\"elapsed_s\":%.6f,\"fps\":%.1f,\"mbps\":%.2f,"
                "\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,"
-               "\"lat_max_us\":%.1f}\n",
+               "\"lat_p999_us\":%.1f,\"lat_max_us\":%.1f,\"mix\":%u}\n",
                size, (unsigned long long) count, flows,
                (unsigned long long) received, (unsigned long long) missing,
                (unsigned long long) dup, (unsigned long long) reordered,
                (unsigned long long) bad, el, el > 0 ? received / el : 0,
-               el > 0 ? received * (double) (54 + size) / el / 1e6 : 0,
-               p50, p99, pmax);
+               el > 0 ? received * (54 + (mix ? (size + mix * FULL_SEG)
+                                          / (double) (mix + 1) : size))
+                        / el / 1e6 : 0,
+               p50, p99, p999, pmax, mix);
     }
     return 0;
 }

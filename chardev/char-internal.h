@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * chardev/char-internal.h - what the chardev base (char.c) shares with its
  * backends (char-socket.c) and its QMP handlers (char-qmp.c).  Not a

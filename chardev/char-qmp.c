@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * chardev/char-qmp.c - the QMP commands of qapi/char.json: chardev-add,
  * chardev-remove, query-chardev and query-chardev-stats.
@@ -18,7 +19,7 @@
 
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "qapi-commands.h"
 #include "util/error.h"
 #include "util/stats.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * chardev/char.c - the Chardev base class and the CharFrontend API.
  *
@@ -29,7 +30,7 @@
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/stats.h"
 
 typedef struct ChardevPrivate {

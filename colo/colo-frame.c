@@ -143,35 +143,18 @@ unsigned colo_frame_checkpoint_timeout_ms(ColoFrame *f)
     return f ? f->checkpoint_timeout_ms : CKPT_TIMEOUT_DEFAULT;
 }
 
-/* Weak default until colo/colo-qemu.c provides the QEMU driver. */
-__attribute__((weak)) gboolean colo_frame_qemu_start(ColoFrame *f,
-                                                     uint64_t id,
-                                                     GError **errp)
-{
-    error_setg(errp, "colo-frame driver 'qemu' is not available in this build");
-    return FALSE;
-}
+/* The frame serves the COLO filters of net/ through the hooks they own
+ * (include/net/colo-hooks.h): linking this library connects them, before
+ * main() runs. */
+static const ColoHooks frame_hooks = {
+    .add_listener = colo_frame_add_listener,
+    .remove_listener = colo_frame_remove_listener,
+    .request_checkpoint = colo_frame_request_checkpoint,
+};
 
-__attribute__((weak)) void colo_frame_qemu_attach(ColoFrame *f)
+static void __attribute__((constructor)) colo_frame_hooks_init(void)
 {
-}
-
-__attribute__((weak)) void colo_frame_qemu_detach(ColoFrame *f)
-{
-}
-
-__attribute__((weak)) void colo_frame_qemu_failover(ColoFrame *f,
-                                                    ColoMode mode)
-{
-}
-
-__attribute__((weak)) const char *colo_frame_qemu_error(void)
-{
-    return NULL;
-}
-
-__attribute__((weak)) void colo_frame_qemu_stats(JsonObject *o)
-{
+    colo_hooks_register(&frame_hooks);
 }
 
 static gboolean filter_has_prop(NetFilter *nf, const char *name)

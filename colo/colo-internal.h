@@ -70,10 +70,22 @@ void colo_frame_qemu_test_line(const char *line, gsize len);
 /* NULL, or which invariant is broken. */
 const char *colo_frame_qemu_test_invariants(void);
 
+/* The frame's side of include/net/colo-hooks.h (colo/colo.c), registered
+ * by colo/colo-frame.c. */
+void colo_frame_add_listener(ColoEventListener *l);
+void colo_frame_remove_listener(ColoEventListener *l);
+void colo_frame_request_checkpoint(const char *source,
+                                   ColoCheckpointReason reason,
+                                   const char *detail);
+
 /* A checkpoint the frame did not start has committed (QEMU's periodic
  * one, seen by the qemu driver on the primary; 'start_us' its monotonic
  * start): broadcast like one of ours (colo.c).  Main context. */
 void colo_checkpoint_unrequested(int64_t start_us);
+/* A checkpoint begins (ours started, or QEMU's STOP in "colo"): tells the
+ * listeners (COLO_EVENT_CHECKPOINT_BEGIN), without waiting for them.  Main
+ * context; primary only, a no-op elsewhere. */
+void colo_checkpoint_begun(void);
 /* colo_failover(), but with 'tell_qemu' FALSE when QEMU has failed over
  * by itself and the frame only follows. */
 gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,

@@ -7,8 +7,10 @@
  *
  * QEMU's COLO runs in QEMU (migration with the x-colo capability); the
  * proxy only asks it for a checkpoint and learns when one committed.  What
- * QEMU 7.2 offers for that (tests/data/qemu-colo-qmp-transcript.md, a real
- * session, both sides):
+ * QEMU offers for that (tests/data/qemu-colo-qmp-transcript.md, a real 7.2
+ * session, both sides; QEMU 10.0 is the same except that the primary's
+ * migration passes through "device" before "colo" and both sides need
+ * x-colo -- tests/e2e/test_vm_qemu_colo.py runs it for real):
  *
  *   trigger   migrate-set-parameters {"x-checkpoint-delay": N} while the
  *             migration status is "colo" starts a checkpoint at once (and
@@ -89,7 +91,7 @@
  * checkpoint is reported the same way.
  *
  * Every value in QEMU's messages is type-checked before use
- * (monitor/qmp-json.h): an ill-typed message is counted as a protocol
+ * (util/qmp-json.h): an ill-typed message is counted as a protocol
  * error and ignored, an ill-typed reply still answers its command (the
  * FIFO stays in step) and an ill-typed error reply is an error.
  *
@@ -117,10 +119,10 @@
 
 #include "colo/colo.h"
 #include "colo/colo-internal.h"
-#include "monitor/qmp.h"
-#include "monitor/qmp-json.h"
+#include "util/qmp-handler.h"
+#include "util/qmp-json.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/log.h"
 
 #define QEMU_QMP_MAX_LINE (1024 * 1024)   /* longest QMP line accepted */
@@ -652,11 +654,21 @@ static void qd_on_reply(const QmpMessage *m)
         if (qd.failover_mode == COLO_MODE_SECONDARY) {
             /* the promoted guest's MAC moves to this host: tell the
              * switches at once rather than when the guest next talks */
-            qd_send(QC_ANNOUNCE, "announce-self", NULL);
+            JsonObject *args = json_object_new();
+
+            /* QEMU requires all four (AnnounceParameters); these are its
+             * own defaults (-global migration.announce-*): 5 rounds,
+             * 50 ms, then 100 ms more each time, at most 550 ms */
+            json_object_set_int_member(args, "initial", 50);
+            json_object_set_int_member(args, "max", 550);
+            json_object_set_int_member(args, "rounds", 5);
+            json_object_set_int_member(args, "step", 100);
+            qd_send(QC_ANNOUNCE, "announce-self", args);
         }
         break;
     case QC_ANNOUNCE:
         if (desc) {
+            qd.stats.failover_errors++;
             g_warning("qemu driver: announce-self: %s", desc);
         }
         break;
@@ -698,6 +710,10 @@ static void qd_on_event(const char *name, JsonObject *data)
             qd.stopped = TRUE;
             qd.stop_counts = qd.want && qd.armed;
             qd.stop_us = g_get_monotonic_time();
+            if (qd.mode == COLO_MODE_PRIMARY) {
+                /* ours or QEMU's own: the guests stop for a checkpoint */
+                colo_checkpoint_begun();
+            }
         }
     } else if (g_str_equal(name, "RESUME")) {
         if (colo && qd.stopped && qd.mode == COLO_MODE_SECONDARY) {

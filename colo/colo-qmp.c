@@ -2,7 +2,7 @@
  * colo/colo-qmp.c - QMP commands of the COLO frame (qapi/colo.json).
  */
 #include "colo/colo-internal.h"
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "util/error.h"
 
 gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,

@@ -34,10 +34,11 @@
 
 #include "colo/colo.h"
 #include "colo/colo-internal.h"
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "net/filter-mirror.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
+#include "util/lifeline.h"
 #include "util/log.h"
 
 /* ------------------------------------------------------------------ */
@@ -136,17 +137,26 @@ ColoMode colo_get_last_mode(void)
 /* ------------------------------------------------------------------ */
 /* Listeners and broadcast.                                            */
 
-void colo_add_listener(ColoEventListener *l)
+void colo_frame_add_listener(ColoEventListener *l)
 {
     l->link_.data = l;
+    /* Every call of a broadcast to this listener goes through its
+     * lifeline (include/util/lifeline.h), so that removing it is final. */
+    l->lifeline_ = lifeline_new(l->ctx ? l->ctx : main_context());
     g_queue_push_tail_link(&frame.listeners, &l->link_);
 }
 
-void colo_remove_listener(ColoEventListener *l)
+void colo_frame_remove_listener(ColoEventListener *l)
 {
     if (l->link_.data) {
         g_queue_unlink(&frame.listeners, &l->link_);
         l->link_.data = NULL;
+    }
+    if (l->lifeline_) {
+        /* Calls still queued in the listener's context are skipped (their
+         * broadcasts still complete), and one running now is waited for. */
+        lifeline_cut(l->lifeline_);
+        g_clear_pointer(&l->lifeline_, lifeline_unref);
     }
 }
 
@@ -162,7 +172,7 @@ typedef struct Broadcast {
 } Broadcast;
 
 typedef struct BroadcastCall {
-    ColoEventListener *l;
+    ColoEventListener *l;       /* only touched if the lifeline is whole */
     Broadcast *b;
 } BroadcastCall;
 
@@ -180,16 +190,30 @@ static gboolean broadcast_listener_done(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Runs in the listener's own context. */
+/* Runs in the listener's own context, through its lifeline: never after
+ * the listener was removed. */
 static gboolean broadcast_call_listener(gpointer data)
 {
     BroadcastCall *call = data;
 
     call->l->fn(call->l, call->b->event);
-    /* Hand the completion back to the main context. */
-    g_main_context_invoke(main_context(), broadcast_listener_done, call->b);
-    g_free(call);
     return G_SOURCE_REMOVE;
+}
+
+/* The lifeline's 'done': once per call, whether the listener ran, was
+ * removed first, or its context went away with the call queued; in that
+ * context's thread or the one destroying it.  The broadcast counts the
+ * call as finished in the main context, always through the queue: never
+ * re-entered from inside an object's teardown. */
+static void broadcast_call_done(gpointer data)
+{
+    BroadcastCall *call = data;
+    GSource *src = g_idle_source_new();
+
+    g_source_set_callback(src, broadcast_listener_done, call->b, NULL);
+    g_source_attach(src, main_context());
+    g_source_unref(src);
+    g_free(call);
 }
 
 static void broadcast_full(ColoEvent event, gboolean quiet,
@@ -218,8 +242,11 @@ static void broadcast_full(ColoEvent event, gboolean quiet,
             call->b = b;
             b->waiting++;
             /* The listener's context belongs to another thread (an
-             * iothread): hand the call over to it. */
-            g_main_context_invoke(ctx, broadcast_call_listener, call);
+             * iothread): hand the call over to it, through the listener's
+             * lifeline, the one road that a removal closes. */
+            lifeline_invoke(lis->lifeline_, G_PRIORITY_DEFAULT,
+                            broadcast_call_listener, call,
+                            broadcast_call_done);
         }
     }
     broadcast_listener_done(b);
@@ -228,6 +255,57 @@ static void broadcast_full(ColoEvent event, gboolean quiet,
 static void broadcast(ColoEvent event, gboolean quiet)
 {
     broadcast_full(event, quiet, 0);
+}
+
+typedef struct NoticeCall {
+    ColoEventListener *l;       /* only touched if the lifeline is whole */
+    ColoEvent event;
+} NoticeCall;
+
+static gboolean notice_call_listener(gpointer data)
+{
+    NoticeCall *call = data;
+
+    call->l->fn(call->l, call->event);
+    return G_SOURCE_REMOVE;
+}
+
+/* Tells every listener 'event' and waits for none: a notice, not a
+ * broadcast (nothing completes when they have run).  Through each
+ * listener's lifeline, like a broadcast. */
+static void notice(ColoEvent event)
+{
+    for (GList *l = frame.listeners.head; l; l = l->next) {
+        ColoEventListener *lis = l->data;
+        GMainContext *ctx = lis->ctx ? lis->ctx : main_context();
+
+        if (ctx == main_context()) {
+            lis->fn(lis, event);
+        } else {
+            NoticeCall *call = g_new(NoticeCall, 1);
+
+            call->l = lis;
+            call->event = event;
+            lifeline_invoke(lis->lifeline_, G_PRIORITY_DEFAULT,
+                            notice_call_listener, call, g_free);
+        }
+    }
+}
+
+/*
+ * A checkpoint begins.  From the guests' stop to colo-compare's hearing of
+ * the commit, the secondary may already send from the new state (it
+ * resumes before the primary's QEMU reports the commit): its TCP streams
+ * then jump to where the primary's are, past bytes it will never send.
+ * colo-compare must not take that for a divergence (a "gap"), so it is
+ * told when a checkpoint begins as well as when it commits.
+ */
+void colo_checkpoint_begun(void)
+{
+    if (frame.mode != COLO_MODE_PRIMARY || frame.failover) {
+        return;
+    }
+    notice(COLO_EVENT_CHECKPOINT_BEGIN);
 }
 
 static void emit_simple_event(const char *name, JsonObject *data)
@@ -436,6 +514,7 @@ static void start_checkpoint(void)
     json_object_set_string_member(data, "driver",
                                   colo_frame_driver_name(driver));
     emit_simple_event("COLO_CHECKPOINT_REQUEST", data);
+    colo_checkpoint_begun();
 
     switch (driver) {
     case COLO_FRAME_DRIVER_EVENT:
@@ -517,8 +596,9 @@ static gboolean request_in_main(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
-                             const char *detail)
+void colo_frame_request_checkpoint(const char *source,
+                                   ColoCheckpointReason reason,
+                                   const char *detail)
 {
     Request *req = g_new0(Request, 1);
 

@@ -51,14 +51,14 @@
 
 #include "chardev/char.h"
 #include "colo/colo.h"
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "net/frame.h"
+#include "net/link-msg.h"
 #include "qom/object.h"
 #include "util/error.h"
 #include "util/log.h"
 
-#define HB_MAGIC "COLO_HEARTBEAT "
-#define HB_MAX_MSG 64u                  /* largest payload accepted */
+#define HB_MAX_MSG LINK_HB_MAX_MSG     /* largest payload accepted */
 #define HB_INTERVAL_DEFAULT 100u        /* ms */
 #define HB_TIMEOUT_DEFAULT 1000u        /* ms */
 
@@ -191,39 +191,13 @@ static void hb_peer_heard(ColoHeartbeat *hb, uint64_t seq)
 /* ------------------------------------------------------------------ */
 /* The link.                                                           */
 
-/* Parses "COLO_HEARTBEAT <seq>"; FALSE for anything else. */
-static gboolean hb_parse(const uint8_t *buf, uint32_t len, uint64_t *seq)
-{
-    char text[HB_MAX_MSG + 1];
-    const size_t mlen = strlen(HB_MAGIC);
-    uint64_t v = 0;
-    size_t i;
-
-    if (len <= mlen || len > HB_MAX_MSG) {
-        return FALSE;
-    }
-    memcpy(text, buf, len);
-    text[len] = '\0';
-    if (memcmp(text, HB_MAGIC, mlen) != 0) {
-        return FALSE;
-    }
-    for (i = mlen; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9' || v > (UINT64_MAX - 9) / 10) {
-            return FALSE;
-        }
-        v = v * 10 + (uint64_t) (text[i] - '0');
-    }
-    *seq = v;
-    return TRUE;
-}
-
 static void hb_frame(void *opaque, const uint8_t *buf, uint32_t len,
                      uint32_t vnet_hdr_len)
 {
     ColoHeartbeat *hb = opaque;
     uint64_t seq;
 
-    if (!hb_parse(buf, len, &seq)) {
+    if (!link_hb_parse(buf, len, &seq)) {
         hb->stats.bad++;
         COLO_WARN_RL("colo-heartbeat '%s': %u-byte message from the peer "
                      "is not a heartbeat; dropping the connection",
@@ -269,7 +243,7 @@ static void hb_send(ColoHeartbeat *hb)
     struct iovec iov[2];
     int n;
 
-    n = snprintf(msg, sizeof(msg), HB_MAGIC "%" PRIu64, hb->seq_out + 1);
+    n = (int) link_hb_format(msg, hb->seq_out + 1);
     iov[0].iov_base = hdr;
     iov[0].iov_len = frame_header(hdr, (uint32_t) n, false, 0);
     iov[1].iov_base = msg;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * monitor/qmp-dispatch.c - from a parsed QMP request to its reply.
  *
@@ -11,8 +12,8 @@
  * are checked here, every handler (qom/qom-qmp.c, chardev/char-qmp.c,
  * net/net-qmp.c, colo/colo-qmp.c, monitor/qmp-cmds.c) gets the same
  * "Parameter 'X' is missing / is unexpected / Invalid parameter type"
- * errors without writing them.  The qmp_arg_*() helpers for handlers are
- * here too.
+ * errors without writing them.  The qmp_arg_*() helpers for handlers
+ * are below the monitor, in util/qmp-handler.c.
  *
  * qmp.c feeds this from the sockets; tests/unit/test-qmp-dispatch.c calls
  * it directly.  Everything runs in the main context.
@@ -20,7 +21,7 @@
 #include <string.h>
 
 #include "monitor/qmp-internal.h"
-#include "monitor/qmp-json.h"
+#include "util/qmp-json.h"
 #include "util/error.h"
 
 #define QMP_ERR_CLASS_GENERIC   "GenericError"
@@ -35,78 +36,6 @@ JsonObject *qmp_dispatch(JsonObject *request, gboolean negotiated)
     QmpSession session = { .negotiated = negotiated };
 
     return qmp_dispatch_session(&session, request);
-}
-
-/*
- * The member 'name' of 'args' if it is a JSON scalar of 'type'.  Returns
- * FALSE with errp set if it is missing and 'required', or of another type;
- * TRUE with *node NULL if it is absent and optional.
- */
-static gboolean qmp_arg_lookup(JsonObject *args, const char *name,
-                               gboolean required, QmpJsonType type,
-                               JsonNode **node, GError **errp)
-{
-    switch (qmp_json_member(args, name, type, node)) {
-    case QMP_JSON_OK:
-        return TRUE;
-    case QMP_JSON_ABSENT:
-        if (required) {
-            error_setg(errp, "Parameter '%s' is missing", name);
-            return FALSE;
-        }
-        return TRUE;
-    case QMP_JSON_WRONG_TYPE:
-        break;
-    }
-    *node = NULL;
-    error_setg(errp, "Invalid parameter type for '%s', expected: %s",
-               name, qmp_json_type_name(type));
-    return FALSE;
-}
-
-gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
-                     const char **out, GError **errp)
-{
-    JsonNode *n;
-
-    if (!qmp_arg_lookup(args, name, required, QMP_JSON_STRING, &n,
-                        errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_string(n);
-    }
-    return TRUE;
-}
-
-gboolean qmp_arg_bool(JsonObject *args, const char *name, gboolean required,
-                      gboolean *out, GError **errp)
-{
-    JsonNode *n;
-
-    if (!qmp_arg_lookup(args, name, required, QMP_JSON_BOOL, &n,
-                        errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_boolean(n);
-    }
-    return TRUE;
-}
-
-gboolean qmp_arg_int(JsonObject *args, const char *name, gboolean required,
-                     gint64 *out, GError **errp)
-{
-    JsonNode *n;
-
-    if (!qmp_arg_lookup(args, name, required, QMP_JSON_INT, &n,
-                        errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_int(n);
-    }
-    return TRUE;
 }
 
 JsonObject *qmp_error_reply(const char *cls, const char *desc)
@@ -441,12 +370,6 @@ JsonObject *qmp_dispatch_session(QmpSession *session, JsonObject *request)
     }
     if (idx < 0) {
         desc = g_strdup_printf("The command %s has not been found", name);
-        return qmp_add_id(qmp_error_reply(QMP_ERR_CLASS_NOT_FOUND, desc),
-                          request);
-    }
-    if (!qmp_commands[idx].fn) {
-        desc = g_strdup_printf("The command %s has not been implemented",
-                               name);
         return qmp_add_id(qmp_error_reply(QMP_ERR_CLASS_NOT_FOUND, desc),
                           request);
     }

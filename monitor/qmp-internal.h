@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * monitor/qmp-internal.h - what the three monitor files share.
  *

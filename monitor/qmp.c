@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * monitor/qmp.c - QMP monitors: sockets, sessions, framing, events.
  *
@@ -27,7 +28,8 @@
  * QMP_MAX_OUTPUT bytes pile up (events keep coming) is disconnected with a
  * warning.
  *
- * Events: qmp_event_emit() may be called from any thread.  It stamps the
+ * Events: qmp_event_emit() (util/) may be called from any thread and
+ * calls monitor_event_emit(), the sink registered below.  It stamps the
  * event, then hands it to the main context (an idle source, unless called
  * from the thread running the main loop), where it is written to every
  * negotiated connection of every monitor.
@@ -53,7 +55,7 @@
 
 #include "qapi-commands.h"
 #include "monitor/qmp-internal.h"
-#include "monitor/qmp-json.h"
+#include "util/qmp-json.h"
 #include "util/error.h"
 #include "util/keyval.h"
 #include "util/log.h"
@@ -974,7 +976,9 @@ static gboolean qmp_event_deliver(gpointer op)
     return G_SOURCE_REMOVE;
 }
 
-void qmp_event_emit(const char *name, JsonObject *data)
+/* The event sink (include/util/qmp-handler.h): qmp_event_emit() from any
+ * module, in any thread, lands here. */
+static void monitor_event_emit(const char *name, JsonObject *data)
 {
     gint64 now = g_get_real_time();
     g_autoptr(JsonObject) ev = json_object_new();
@@ -1006,6 +1010,13 @@ void qmp_event_emit(const char *name, JsonObject *data)
         g_source_attach(src, g_main_context_default());
         g_source_unref(src);
     }
+}
+
+/* Linking the monitor is what makes events go out: registered before
+ * main() runs, so no event of start-up is lost. */
+static void __attribute__((constructor)) monitor_event_sink_init(void)
+{
+    qmp_event_set_sink(monitor_event_emit);
 }
 
 /* ------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/af-packet.c - the "af-packet" transport: an existing Linux network
  * interface (the host side of a VM's tap, a veth, a NIC), as a backend

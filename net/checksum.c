@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/checksum.c - Internet checksum: sums, pseudo-headers, RFC 1624
  * incremental updates and the full L4 computation used as test oracle.

@@ -38,31 +38,18 @@
 #include <json-glib/json-glib.h>
 
 #include "chardev/char.h"
-#include "colo/colo.h"
-#include "monitor/qmp.h"
+#include "net/colo-hooks.h"
 #include "net/compare.h"
 #include "net/frame.h"
+#include "net/link-msg.h"
 #include "qom/object.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/log.h"
+#include "util/qmp-handler.h"
 #include "util/stats.h"
 
-/*
- * The COLO frame and the monitor are libraries linked above the net
- * library; the net stack's unit tests link without them.  Weak references
- * let them link (checkpoint requests and events are then no-ops).
- */
-#pragma weak qmp_event_emit
-#pragma weak colo_request_checkpoint
-#pragma weak colo_add_listener
-#pragma weak colo_remove_listener
-
 #define TYPE_COLO_COMPARE (colo_compare_get_type())
-
-/* Released output up to this many bytes is sent as soon as the read that
- * released it is processed (see link_read()). */
-#define COMPARE_FLUSH_NOW_MAX (16 * 1024)
 
 G_DECLARE_FINAL_TYPE(ColoCompareObj, colo_compare, COLO, COMPARE, UserObject)
 
@@ -152,6 +139,7 @@ struct _ColoCompareObj {
     /* iothread state */
     GQueue backlog;             /* of BacklogFrame *, waiting for outdev */
     bool pri_paused;
+    int64_t read_time;        /* g_get_monotonic_time() of this read */
     bool out_unflushed;       /* released frames queued since the last
                                * chr_fe_flush() */
     NotifyState notify_state;
@@ -373,7 +361,7 @@ static void notify_send(ColoCompareObj *s, const char *msg)
         colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': %s", user_object_get_id(
                                 USER_OBJECT(s)),
-                            !strcmp(msg, "DO_CHECKPOINT")
+                            !strcmp(msg, NOTIFY_TEXT_DO_CHECKPOINT)
                             ? "Notify Xen COLO-frame failed"
                             : "Notify Xen COLO-frame INIT failed");
     }
@@ -393,13 +381,11 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
 
     if (s->notify_dev) {
         s->st.notify_sent++;
-        notify_send(s, "DO_CHECKPOINT");
+        notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
         return;
     }
-    if (colo_request_checkpoint) {
-        colo_request_checkpoint(user_object_get_id(USER_OBJECT(s)),
-                                ckpt_map[reason], detail);
-    }
+    colo_request_checkpoint(user_object_get_id(USER_OBJECT(s)),
+                            ckpt_map[reason], detail);
 }
 
 static void compare_miscompare_cb(void *opaque, const char *conn,
@@ -417,9 +403,6 @@ static void compare_miscompare_cb(void *opaque, const char *conn,
     g_message("colo-compare '%s': miscompare on %s (%s)",
               user_object_get_id(USER_OBJECT(s)), conn,
               compare_mismatch_name(reason));
-    if (!qmp_event_emit) {
-        return;
-    }
     data = json_object_new();
     json_object_set_string_member(data, "id",
                                   user_object_get_id(USER_OBJECT(s)));
@@ -437,6 +420,8 @@ static void colo_event_cb(ColoEventListener *l, ColoEvent event)
 
     if (event == COLO_EVENT_CHECKPOINT) {
         compare_checkpoint(s->engine);
+    } else if (event == COLO_EVENT_CHECKPOINT_BEGIN) {
+        compare_checkpoint_begin(s->engine);
     } else if (event == COLO_EVENT_FAILOVER) {
         compare_failover(s->engine);
     }
@@ -459,7 +444,7 @@ static void pri_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     ColoCompareObj *s = opaque;
 
     compare_input(s->engine, COMPARE_PRIMARY, buf, len, vnet_hdr_len,
-                  g_get_monotonic_time());
+                  s->read_time);
 }
 
 static void sec_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
@@ -468,7 +453,7 @@ static void sec_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     ColoCompareObj *s = opaque;
 
     compare_input(s->engine, COMPARE_SECONDARY, buf, len, vnet_hdr_len,
-                  g_get_monotonic_time());
+                  s->read_time);
 }
 
 static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
@@ -477,21 +462,23 @@ static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     ColoCompareObj *s = opaque;
 
     (void) vnet_hdr_len;
-    if (len == strlen("COLO_USERSPACE_PROXY_INIT")
-        && !memcmp(buf, "COLO_USERSPACE_PROXY_INIT", len)) {
+    switch (link_notify_parse(buf, len)) {
+    case LINK_NOTIFY_MSG_INIT:
         s->notify_state = NOTIFY_INITIALIZED;
-        notify_send(s, "COLO_COMPARE_GET_XEN_INIT");
-    } else if (len == strlen("COLO_CHECKPOINT")
-               && !memcmp(buf, "COLO_CHECKPOINT", len)) {
+        notify_send(s, NOTIFY_TEXT_INIT_REPLY);
+        break;
+    case LINK_NOTIFY_MSG_CHECKPOINT:
         s->st.notify_checkpoints++;
         compare_checkpoint(s->engine);
-    } else {
+        break;
+    case LINK_NOTIFY_MSG_UNKNOWN:
         s->st.notify_unknown++;
         colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': COLO compare got unsupported "
                             "instruction '%.*s'",
                             user_object_get_id(USER_OBJECT(s)),
                             (int) MIN(len, 64u), (const char *) buf);
+        break;
     }
 }
 
@@ -504,6 +491,9 @@ static void link_read(ColoCompareObj *s, int link, const uint8_t *buf,
 {
     GError *err = NULL;
 
+    /* One clock read per read, not per frame (a read carries up to
+     * thousands): the engine's times are timeouts of milliseconds. */
+    s->read_time = g_get_monotonic_time();
     if (frame_reader_feed(&s->reader[link], buf, len, frame_fns[link], s,
                           &err) != FRAME_OK) {
         s->st.framing_errors[link]++;
@@ -515,15 +505,13 @@ static void link_read(ColoCompareObj *s, int link, const uint8_t *buf,
         chr_fe_disconnect(&s->fe[link]);
     }
     if (s->out_unflushed) {
-        /* What this read released is complete.  A little of it (light
-         * traffic, where latency is all that counts) goes on the wire now,
-         * not one loop iteration (a poll) later; a lot (a busy link, more
-         * reads to come in this iteration) waits for the chardev's flush
-         * at the end of the iteration, one sendmsg() for all of it. */
+        /* What this read released leaves now, in one sendmsg(): a batch is
+         * what one read delivered.  It never waits for the reads still to
+         * come in this loop iteration (up to 4 x 256 KiB per link): that
+         * would trade a wait on the first frames for fewer system calls,
+         * and under load each read already carries hundreds of frames. */
         s->out_unflushed = FALSE;
-        if (chr_fe_out_queued(&s->out_fe) <= COMPARE_FLUSH_NOW_MAX) {
-            chr_fe_flush(&s->out_fe);
-        }
+        chr_fe_flush(&s->out_fe);
     }
 }
 
@@ -699,6 +687,11 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
     for (int i = 0; i < LINK__MAX; i++) {
         if (devs[i]) {
             frame_reader_init(&s->reader[i], s->vnet_hdr, 0);
+            /* A record without a frame on a guest's output is counted and
+             * skipped: dropping the connection would lose every frame
+             * the peer sent after it (issue 13).  Impossible lengths
+             * still drop it. */
+            s->reader[i].skip_empty = i == LINK_PRI || i == LINK_SEC;
             s->reader_ready[i] = true;
         }
     }
@@ -713,7 +706,7 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
                                 s->ctx);
         }
     }
-    if (!s->notify_dev && colo_add_listener) {
+    if (!s->notify_dev) {
         s->listener.fn = colo_event_cb;
         s->listener.ctx = s->ctx;
         s->listener.opaque = s;
@@ -735,6 +728,19 @@ static void shutdown_fn(ColoCompareObj *s, void *data)
     /* object-del: the held primary output leaves, in order */
     compare_flush(s->engine, COMPARE_UNCMP_SHUTDOWN);
     out_writable_cb(s);
+    /* A link we stop reading in the middle of a frame stays connected
+     * (the chardev outlives us), and whoever reads it next would take
+     * the rest of that frame for a header: the peer's stream is out of
+     * step for everyone.  Drop the connection, as after garbage; the
+     * peer's next connection starts on a frame boundary. */
+    for (int i = 0; i < LINK__MAX; i++) {
+        if (s->reader_ready[i] && frame_reader_mid_frame(&s->reader[i])) {
+            g_message("colo-compare '%s': deleted inside a frame on %s; "
+                      "dropping that connection",
+                      user_object_get_id(USER_OBJECT(s)), link_names[i]);
+            chr_fe_disconnect(&s->fe[i]);
+        }
+    }
 }
 
 static void nop_fn(ColoCompareObj *s, void *data)
@@ -752,6 +758,8 @@ static void colo_compare_teardown(ColoCompareObj *s)
         run_sync(s, shutdown_fn, NULL);
     }
     if (s->listening) {
+        /* Final: a broadcast call still queued on s->ctx is skipped, one
+         * running now is waited for (include/colo/colo.h). */
         colo_remove_listener(&s->listener);
         s->listening = false;
     }
@@ -760,7 +768,10 @@ static void colo_compare_teardown(ColoCompareObj *s)
     }
     chr_fe_deinit(&s->out_fe);
     if (s->engine && s->ctx) {
-        /* let anything already queued on the context run first */
+        /* Wait for a callback of ours that is running on the context
+         * now.  Nothing else is queued for us there: the chardevs are
+         * detached and the listener is removed, so no priority order
+         * between queued sources matters here. */
         run_sync(s, nop_fn, NULL);
     }
     own_thread_stop(s);
@@ -1061,6 +1072,7 @@ typedef struct StatsSnap {
     CompareStats eng;
     CompareObjStats obj;
     uint64_t backlog;
+    uint64_t empty[2];          /* records skipped on primary_in, secondary_in */
     NotifyState notify_state;
     bool paused;
 } StatsSnap;
@@ -1074,6 +1086,9 @@ static void snap_fn(ColoCompareObj *s, void *data)
     snap->backlog = s->backlog.length;
     snap->notify_state = s->notify_state;
     snap->paused = s->pri_paused;
+    for (int i = 0; i < 2; i++) {
+        snap->empty[i] = s->reader_ready[i] ? s->reader[i].empty : 0;
+    }
 }
 
 static JsonObject *reason_map(const uint64_t *v, unsigned n,
@@ -1132,6 +1147,7 @@ static JsonObject *side_obj(const StatsSnap *sn, int side)
                                (gint64) sn->eng.queue_max_seen[side]);
     json_object_set_object_member(o, "unsupported",
                                   verdict_map(sn->eng.unsupported[side]));
+    json_object_set_int_member(o, "empty-records", (gint64) sn->empty[side]);
     return o;
 }
 
@@ -1158,6 +1174,8 @@ static JsonNode *stats_json(ColoCompareObj *s)
                                (gint64) sn.eng.sec_consumed);
     json_object_set_int_member(o, "reanchored",
                                (gint64) sn.eng.reanchored);
+    json_object_set_int_member(o, "gaps-in-checkpoint",
+                               (gint64) sn.eng.gaps_in_checkpoint);
     json_object_set_object_member(o, "secondary-dropped",
         reason_map(sn.eng.sec_dropped, COMPARE_SDROP__MAX, sdrop_name));
     json_object_set_object_member(o, "mismatched",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/compare-qmp.c - QMP commands of colo-compare (schema:
  * qapi/compare.json).
@@ -11,7 +12,7 @@
  */
 #include <json-glib/json-glib.h>
 
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "net/compare.h"
 #include "qapi-commands.h"
 #include "util/error.h"

@@ -48,8 +48,19 @@
 /* ------------------------------------------------------------------------ */
 /* Held frames and their pool.                                                */
 
-#define CMP_SLAB_SIZE       2048u   /* one pooled buffer, header included */
-#define CMP_POOL_MAX_FREE   8192u   /* buffers kept for reuse (16 MiB) */
+#define CMP_SLAB_SIZE       2048u   /* the largest pooled buffer, header
+                                     * included */
+#define CMP_POOL_MAX_FREE   8192u   /* buffers kept for reuse per class (at
+                                     * most 16 MiB for the largest) */
+/* Pooled buffers come in three sizes: a held frame takes the smallest that
+ * fits.  Many frames are held at once under load (a slow secondary, or a
+ * burst), and walking them later (compare, release) touches memory in
+ * proportion to the buffer size, not the frame's: with 2 KiB for every
+ * 64-byte segment the held frames fell out of the cache between their
+ * arrival and their release (perf: the first load of a held frame's header
+ * was a tenth of the compare's samples at 64 B). */
+static const uint32_t cmp_class_size[] = { 256u, 768u, CMP_SLAB_SIZE };
+#define CMP_CLASSES 3u
 #define CMP_OFFSET_WINDOW   (1u << 30)  /* a stream may not jump further */
 
 typedef struct CmpPkt CmpPkt;
@@ -76,11 +87,14 @@ struct CmpPkt {
     uint8_t ttl;
     uint8_t tos;
     uint8_t ip_version;
-    uint8_t big;                /* not from the pool */
+    uint8_t big;                /* pool class, or CMP_BIG: not pooled */
     uint8_t data[];
 };
 
 #define CMP_SLAB_DATA (CMP_SLAB_SIZE - sizeof(CmpPkt))
+#define CMP_BIG 0xffu               /* CmpPkt.big: allocated apart */
+G_STATIC_ASSERT(sizeof(CmpPkt) < 256u - 64u);   /* the smallest class holds
+                                                 * a minimum-size frame */
 
 typedef struct CmpQueue {
     CmpPkt *head;
@@ -132,12 +146,13 @@ struct CompareEngine {
     void *opaque;
     ConnTable *table;
     CompareConn *busy;          /* head of the busy list */
-    CmpPkt *pool;               /* free buffers */
-    uint32_t pool_n;
+    CmpPkt *pool[CMP_CLASSES];  /* free buffers, per size class */
+    uint32_t pool_n[CMP_CLASSES];
     uint32_t epoch;             /* bumped by every checkpoint */
     uint64_t order;             /* arrival number of the next frame */
     bool failover;
     bool episode;               /* a checkpoint was requested, not done */
+    bool in_checkpoint;         /* one has begun and not yet committed */
     CompareStats st;
     char desc[160];
 };
@@ -152,6 +167,7 @@ static const char *const mismatch_names[COMPARE_MISMATCH__MAX] = {
     [COMPARE_MISMATCH_HEADER] = "header",
     [COMPARE_MISMATCH_OFFSET] = "offset",
     [COMPARE_MISMATCH_PROTOCOL] = "protocol",
+    [COMPARE_MISMATCH_GAP] = "gap",
 };
 
 static const char *const uncmp_names[COMPARE_UNCMP__MAX] = {
@@ -320,40 +336,47 @@ static CmpPkt *pkt_alloc(CompareEngine *e, uint32_t len)
 {
     CmpPkt *p;
 
+    unsigned c = 0;
+
     if (len > CMP_SLAB_DATA) {
         p = g_malloc(sizeof(CmpPkt) + len);
-        p->big = 1;
+        p->big = CMP_BIG;
         p->len = len;
         e->st.big_allocs++;
         e->st.big_bytes += len;
         return p;
     }
-    p = e->pool;
+    while (len > cmp_class_size[c] - sizeof(CmpPkt)) {
+        c++;                    /* ends at the last: len <= CMP_SLAB_DATA */
+    }
+    p = e->pool[c];
     if (p) {
-        e->pool = p->next;
-        e->pool_n--;
+        e->pool[c] = p->next;
+        e->pool_n[c]--;
     } else {
-        p = g_malloc(CMP_SLAB_SIZE);
+        p = g_malloc(cmp_class_size[c]);
         e->st.pool_allocs++;
     }
-    p->big = 0;
+    p->big = (uint8_t) c;
     return p;
 }
 
 static void pkt_free(CompareEngine *e, CmpPkt *p)
 {
-    if (p->big) {
+    unsigned c = p->big;
+
+    if (c == CMP_BIG) {
         e->st.big_bytes -= p->len;
         g_free(p);
         return;
     }
-    if (e->pool_n >= CMP_POOL_MAX_FREE) {
+    if (e->pool_n[c] >= CMP_POOL_MAX_FREE) {
         g_free(p);
         return;
     }
-    p->next = e->pool;
-    e->pool = p;
-    e->pool_n++;
+    p->next = e->pool[c];
+    e->pool[c] = p;
+    e->pool_n[c]++;
 }
 
 static void q_push_tail(CmpQueue *q, CmpPkt *p)
@@ -546,10 +569,11 @@ static const char *describe(CompareEngine *e, const uint8_t *buf,
     return e->desc;
 }
 
-static void mismatch(CompareEngine *e, CompareConn *c, CompareMismatch why,
-                     const CmpPkt *p)
+static void mismatch_frame(CompareEngine *e, CompareConn *c,
+                           CompareMismatch why, const uint8_t *buf,
+                           uint32_t len, uint32_t vnet_hdr_len)
 {
-    const char *d = describe(e, p->data, p->len, p->vnet_hdr_len);
+    const char *d = describe(e, buf, len, vnet_hdr_len);
 
     c->flags |= CF_MISMATCH;
     e->st.mismatches[why]++;
@@ -561,6 +585,12 @@ static void mismatch(CompareEngine *e, CompareConn *c, CompareMismatch why,
         e->ops->miscompare(e->opaque, d, why);
     }
     request_ckpt(e, COMPARE_CKPT_MISCOMPARE, d);
+}
+
+static void mismatch(CompareEngine *e, CompareConn *c, CompareMismatch why,
+                     const CmpPkt *p)
+{
+    mismatch_frame(e, c, why, p->data, p->len, p->vnet_hdr_len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -644,9 +674,11 @@ void compare_free(CompareEngine *e)
         return;
     }
     conn_table_free(e->table);
-    while ((p = e->pool)) {
-        e->pool = p->next;
-        g_free(p);
+    for (unsigned c = 0; c < CMP_CLASSES; c++) {
+        while ((p = e->pool[c])) {
+            e->pool[c] = p->next;
+            g_free(p);
+        }
     }
     g_free(e);
 }
@@ -962,6 +994,7 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
     uint32_t a, b;
     CmpQueue *q = &c->q[side];
     CmpPkt *p;
+    bool gap;
 
     if (!(*sf & SF_ANCHORED)) {
         c->isn[side] = pi->tcp_seq;
@@ -1004,6 +1037,17 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
             }
         }
     }
+    /*
+     * The secondary's frames reach us over one reliable, ordered link from
+     * its guest, whose TCP sends its stream in order (retransmissions lie
+     * behind).  A segment that starts past the highest byte seen so far
+     * means the bytes in between were never sent, or were lost on the way
+     * (a full queue in the secondary's redirector, counted there): they
+     * will never come, so the primary's bytes there can never be verified.
+     * That is a divergence, found now, not at compare_timeout.
+     */
+    gap = side == COMPARE_SECONDARY && seg_len && (*sf & SF_NEXT)
+          && seq_gt(pi->tcp_seq, c->next[side]);
     a = pi->tcp_seq - c->isn[side];
     b = a + seg_len;
     if (!(*sf & SF_NEXT) || seq_gt(seq_end, c->next[side])) {
@@ -1035,6 +1079,14 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
             /* a pure ACK (or RST): all it carries is recorded above */
             e->st.sec_consumed++;
             tcp_release(e, c);
+            return;
+        }
+        if (G_UNLIKELY(gap) && e->in_checkpoint) {
+            /* the secondary already speaks from the checkpoint's state */
+            e->st.gaps_in_checkpoint++;
+        } else if (G_UNLIKELY(gap)) {
+            mismatch_frame(e, c, COMPARE_MISMATCH_GAP, buf, len, vnet);
+            e->st.sec_dropped[COMPARE_SDROP_MISMATCH]++;
             return;
         }
         if (seq_leq(b, c->verified)) {
@@ -1358,6 +1410,7 @@ void compare_checkpoint(CompareEngine *e)
 {
     e->st.checkpoints_handled++;
     e->episode = false;
+    e->in_checkpoint = false;
     /* Idle connections re-anchor lazily (conn_get() sees the epoch). */
     e->epoch++;
     flush_all(e, COMPARE_UNCMP_CHECKPOINT, COMPARE_SDROP_CHECKPOINT, true);
@@ -1368,6 +1421,12 @@ void compare_failover(CompareEngine *e)
     flush_all(e, COMPARE_UNCMP_FAILOVER, COMPARE_SDROP_FAILOVER, false);
     e->failover = true;
     e->episode = false;
+    e->in_checkpoint = false;
+}
+
+void compare_checkpoint_begin(CompareEngine *e)
+{
+    e->in_checkpoint = true;
 }
 
 void compare_flush(CompareEngine *e, CompareUncompared why)
@@ -1385,6 +1444,6 @@ void compare_get_stats(CompareEngine *e, CompareStats *st)
     st->connections_max = ts.max_entries;
     st->evictions = ts.evictions;
     st->conn_mem_bytes = ts.mem_bytes;
-    st->pool_free = e->pool_n;
+    st->pool_free = e->pool_n[0] + e->pool_n[1] + e->pool_n[2];
     st->failover = e->failover;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/conntrack.c - direction-normalised connection keys and a bounded,
  * LRU-ordered connection table.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/dgram.c - the "dgram" transport (QEMU 7.2's -netdev dgram), as a
  * backend and as a device.

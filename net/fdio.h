@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/fdio.h - fd plumbing shared by the transport backends (private).
  *

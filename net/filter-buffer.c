@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/filter-buffer.c - "filter-buffer": hold frames and release them in
  * bursts every 'interval' microseconds.

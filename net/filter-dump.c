@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/filter-dump.c - "filter-dump": write the frames a netdev carries to
  * a pcap file.

@@ -55,18 +55,10 @@
 #include "net/filter-mirror.h"
 #include "net/frame.h"
 #include "chardev/char.h"
-#include "monitor/qmp.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/qmp-handler.h"
 #include "util/stats.h"
-
-/*
- * qmp_event_emit() lives in the monitor library, which is linked above the
- * net library; the net stack's unit tests link without it.  A weak
- * reference lets them link (and makes events a no-op there); the binary
- * always carries the monitor.
- */
-#pragma weak qmp_event_emit
 
 NotifierList filter_mirror_input_notifiers = NOTIFIER_LIST_INIT;
 
@@ -246,6 +238,7 @@ static void mirror_episode_start(FilterMirror *m, MirrorLossReason reason)
 {
     NetFilter *nf = NET_FILTER(m);
     MirrorInputEvent ev;
+    JsonObject *data;
 
     if (m->lost) {
         return;
@@ -261,16 +254,13 @@ static void mirror_episode_start(FilterMirror *m, MirrorLossReason reason)
                         "a checkpoint is needed to resynchronise",
                         netfilter_get_id(nf), mirror_loss_reason_str(reason));
 
-    if (qmp_event_emit) {
-        JsonObject *data = json_object_new();
-
-        json_object_set_string_member(data, "id", netfilter_get_id(nf));
-        json_object_set_string_member(data, "reason",
-                                      mirror_loss_reason_str(reason));
-        json_object_set_int_member(data, "dropped",
-                                   (gint64)mirror_total_dropped(m));
-        qmp_event_emit("COLO_MIRROR_INPUT_LOST", data);
-    }
+    data = json_object_new();
+    json_object_set_string_member(data, "id", netfilter_get_id(nf));
+    json_object_set_string_member(data, "reason",
+                                  mirror_loss_reason_str(reason));
+    json_object_set_int_member(data, "dropped",
+                               (gint64)mirror_total_dropped(m));
+    qmp_event_emit("COLO_MIRROR_INPUT_LOST", data);
 
     ev = (MirrorInputEvent) {
         .mirror = m,
@@ -288,6 +278,7 @@ static void mirror_episode_end(FilterMirror *m)
     NetFilter *nf = NET_FILTER(m);
     int64_t ms = (g_get_monotonic_time() - m->episode_start_us) / 1000;
     MirrorInputEvent ev;
+    JsonObject *data;
 
     m->lost = false;
     if (ratelimit_allow(&m->episode_rl, NULL)) {
@@ -296,15 +287,12 @@ static void mirror_episode_end(FilterMirror *m)
                   netfilter_get_id(nf), ms, m->episode_dropped);
     }
 
-    if (qmp_event_emit) {
-        JsonObject *data = json_object_new();
-
-        json_object_set_string_member(data, "id", netfilter_get_id(nf));
-        json_object_set_int_member(data, "dropped",
-                                   (gint64)m->episode_dropped);
-        json_object_set_int_member(data, "duration-ms", ms);
-        qmp_event_emit("COLO_MIRROR_INPUT_RESTORED", data);
-    }
+    data = json_object_new();
+    json_object_set_string_member(data, "id", netfilter_get_id(nf));
+    json_object_set_int_member(data, "dropped",
+                               (gint64)m->episode_dropped);
+    json_object_set_int_member(data, "duration-ms", ms);
+    qmp_event_emit("COLO_MIRROR_INPUT_RESTORED", data);
 
     ev = (MirrorInputEvent) {
         .mirror = m,
@@ -812,7 +800,21 @@ static void filter_redirector_teardown(FilterRedirector *r)
         r->throttle_timer = 0;
     }
     r->throttled = false;
+    if (r->in_active && r->reader_ready
+        && (frame_reader_mid_frame(&r->reader) || r->pend_len > r->pend_pos)) {
+        /* We stop reading a connection that stays open in the middle of a
+         * frame (or with bytes read and not fed): whoever reads it next
+         * would be out of step.  Drop it; the peer's next connection
+         * starts on a frame boundary. */
+        g_message("filter-redirector '%s': deleted inside a frame on "
+                  "indev; dropping that connection",
+                  user_object_get_id(USER_OBJECT(r)));
+        chr_fe_disconnect(&r->in_fe);
+    }
     r->pend_pos = r->pend_len = 0;
+    if (r->reader_ready) {
+        frame_reader_reset(&r->reader);
+    }
     if (r->in_active) {
         /* The pause is the chardev's state: do not leave it to the next
          * user (after failover a new filter may take this chardev). */

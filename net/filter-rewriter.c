@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/filter-rewriter.c - "filter-rewriter": keeps the COLO secondary
  * guest's TCP connections in the primary's sequence space.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/filter.c - the netfilter base class and the filter chain.
  *

@@ -20,7 +20,8 @@
  * allocated once (max_len bytes) the first time it is needed.
  *
  * Unlike QEMU's net_fill_rstate(), garbage is an error, not a crash or a
- * silent stall: a zero length, a length above max_len and a vnet header
+ * silent stall: a zero length (unless the owner asked to skip empty
+ * records, see frame_check_header()), a length above max_len and a vnet header
  * length that cannot be right all stop the feed with a message naming the
  * likely cause, and the caller drops the connection.  The reader never
  * keeps a partial frame across frame_reader_reset(), which the owner
@@ -74,7 +75,14 @@ void frame_reader_reset(FrameReader *r)
     r->len = 0;
     r->vnet_len = 0;
     r->have = 0;
+    r->skipping = false;
     r->resets++;
+}
+
+/* Inside a frame: part of a header (and maybe of a payload) was read. */
+bool frame_reader_mid_frame(const FrameReader *r)
+{
+    return r->hdr_have != 0;
 }
 
 /* Switches the vnet variant.  A partial frame read with the old setting is
@@ -87,14 +95,21 @@ void frame_reader_set_vnet(FrameReader *r, bool vnet)
     }
 }
 
-/* Validates the header just collected in r->hdr and fills r->len and
- * r->vnet_len.  Returns FRAME_OK or the error with errp set. */
+/* Validates the header just collected in r->hdr and fills r->len,
+ * r->vnet_len and r->skipping.  Returns FRAME_OK or the error with errp
+ * set.  With skip_empty, a record that holds no frame byte (len 0, or
+ * only the virtio-net header) is valid and marked for skipping.  Whether
+ * a peer may send one is the owner's call: colo-compare's inputs skip
+ * them (one empty record is no reason to drop everything the peer sent
+ * after it); elsewhere a zero length still means lost framing.  A length
+ * that cannot be right (oversize, a vnet header longer than the record or
+ * than FRAME_VNET_MAX) is an error either way. */
 static FrameError frame_check_header(FrameReader *r, GError **errp)
 {
     uint32_t len = packet_load_be32(r->hdr);
     uint32_t vnet_len = r->vnet ? packet_load_be32(r->hdr + 4) : 0;
 
-    if (len == 0) {
+    if (len == 0 && !r->skip_empty) {
         error_setg(errp, "zero-length frame: " FRAME_HINT);
         return FRAME_ERR_ZERO;
     }
@@ -113,6 +128,7 @@ static FrameError frame_check_header(FrameReader *r, GError **errp)
     }
     r->len = len;
     r->vnet_len = vnet_len;
+    r->skipping = r->skip_empty && len == vnet_len;
     return FRAME_OK;
 }
 
@@ -155,6 +171,11 @@ FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
                 return err;
             }
             r->have = 0;
+            if (G_UNLIKELY(r->skipping && r->len == 0)) {
+                r->skipping = false;
+                r->empty++;
+                r->hdr_have = 0;
+            }
             continue;
         }
 
@@ -168,9 +189,14 @@ FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
             r->hdr_have = 0;
             r->len = 0;
             r->vnet_len = 0;
-            r->frames++;
-            if (fn) {
-                fn(opaque, frame, flen, fvnet);
+            if (G_UNLIKELY(r->skipping)) {
+                r->skipping = false;
+                r->empty++;
+            } else {
+                r->frames++;
+                if (fn) {
+                    fn(opaque, frame, flen, fvnet);
+                }
             }
         } else {
             uint32_t want = r->len - r->have;
@@ -192,6 +218,11 @@ FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
                 r->len = 0;
                 r->vnet_len = 0;
                 r->have = 0;
+                if (G_UNLIKELY(r->skipping)) {
+                    r->skipping = false;
+                    r->empty++;
+                    continue;
+                }
                 r->frames++;
                 if (fn) {
                     fn(opaque, r->buf, flen, fvnet);

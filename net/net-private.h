@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/net-private.h - shared by net/net.c and net/filter.c only.
  *

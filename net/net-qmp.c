@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/net-qmp.c - QMP commands of the net core (schema: qapi/net.json).
  *
@@ -14,7 +15,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "net/filter.h"
 #include "net/net.h"
 #include "net/queue.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/net.c - the net core: NetClient, ports, the send path.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/packet.c - Ethernet / VLAN / IPv4 / IPv6 / TCP / UDP / ICMP parsing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/queue.c - the bounded frame FIFO of the net core and filter-buffer.
  *

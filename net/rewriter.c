@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/rewriter.c - the TCP sequence rewriting engine of filter-rewriter.
  *

@@ -37,6 +37,7 @@
 #include <json-glib/json-glib.h>
 
 #include "net/fdio.h"
+#include "net/slirp-opts.h"
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"
@@ -428,50 +429,6 @@ static gboolean parse_ip6(const char *what, const char *str,
     return TRUE;
 }
 
-/* net=ADDR[/BITS|/MASK]; a bare address gets /24 (QEMU's default net). */
-static gboolean parse_net(const char *str, struct in_addr *net,
-                          struct in_addr *mask, GError **errp)
-{
-    g_auto(GStrv) parts = g_strsplit(str, "/", 2);
-    guint64 bits = 24;
-
-    if (!parse_ip4("net", parts[0], net, errp)) {
-        return FALSE;
-    }
-    if (parts[1]) {
-        if (strchr(parts[1], '.')) {
-            if (!parse_ip4("net", parts[1], mask, errp)) {
-                return FALSE;
-            }
-            uint32_t inv = ~ntohl(mask->s_addr);
-
-            /* A contiguous mask's complement is 0...01...1. */
-            if (!mask->s_addr || (inv & (inv + 1)) != 0) {
-                error_setg(errp, "Parameter 'net' has a non-contiguous "
-                           "netmask '%s'", parts[1]);
-                return FALSE;
-            }
-        } else {
-            char *end = NULL;
-
-            bits = g_ascii_strtoull(parts[1], &end, 10);
-            if (!*parts[1] || *end || bits < 1 || bits > 30) {
-                error_setg(errp, "Parameter 'net' expects a prefix length "
-                           "between 1 and 30, got '%s'", parts[1]);
-                return FALSE;
-            }
-            mask->s_addr = htonl(~0u << (32 - bits));
-        }
-    } else {
-        mask->s_addr = htonl(~0u << (32 - bits));
-    }
-    if (net->s_addr & ~mask->s_addr) {
-        error_setg(errp, "Parameter 'net' has host bits set: '%s'", str);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* An address given for 'what' must lie inside the net and be neither the
  * network nor the broadcast address. */
 static gboolean check_in_net(const char *what, struct in_addr a,
@@ -494,81 +451,25 @@ static struct in_addr net_plus(struct in_addr net, uint32_t n)
     return a;
 }
 
-/* Parses "[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT" and installs it. */
+/* Installs one hostfwd rule (net/slirp-opts.c parses it). */
 static gboolean slirp_add_rule(NetSlirp *s, const char *rule, GError **errp)
 {
-    g_autofree char *copy = g_strstrip(g_strdup(rule));
-    struct in_addr haddr = { .s_addr = INADDR_ANY };
-    struct in_addr gaddr = s->guest_default;
-    char *p = copy, *host, *guest, *colon, *end;
-    guint64 hport, gport;
-    int is_udp = 0;
-    const char *why;
+    SlirpHostFwd f;
 
-    if (!*copy) {
+    if (!slirp_opt_parse_hostfwd(rule, s->guest_default, &f, errp)) {
+        return FALSE;
+    }
+    if (f.empty) {
         return TRUE;
     }
-    if (g_str_has_prefix(p, "tcp:")) {
-        p += 4;
-    } else if (g_str_has_prefix(p, "udp:")) {
-        is_udp = 1;
-        p += 4;
-    } else if (*p == ':') {
-        p += 1;
-    } else {
-        why = "expected tcp: or udp:";
-        goto bad;
-    }
-    host = p;
-    guest = strchr(p, '-');
-    if (!guest) {
-        why = "missing '-'";
-        goto bad;
-    }
-    *guest++ = '\0';
-    /* host part: [ADDR]:PORT */
-    colon = strrchr(host, ':');
-    if (!colon) {
-        why = "missing host port";
-        goto bad;
-    }
-    *colon = '\0';
-    if (*host && inet_pton(AF_INET, host, &haddr) != 1) {
-        why = "bad host address";
-        goto bad;
-    }
-    hport = g_ascii_strtoull(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end || hport > 65535) {
-        why = "bad host port";
-        goto bad;
-    }
-    colon = strrchr(guest, ':');
-    if (!colon) {
-        why = "missing guest port";
-        goto bad;
-    }
-    *colon = '\0';
-    if (*guest && inet_pton(AF_INET, guest, &gaddr) != 1) {
-        why = "bad guest address";
-        goto bad;
-    }
-    gport = g_ascii_strtoull(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end || gport == 0 || gport > 65535) {
-        why = "bad guest port";
-        goto bad;
-    }
-    if (slirp_add_hostfwd(s->slirp, is_udp, haddr, (int)hport, gaddr,
-                          (int)gport) < 0) {
+    if (slirp_add_hostfwd(s->slirp, f.udp, f.haddr, (int) f.hport, f.gaddr,
+                          (int) f.gport) < 0) {
         error_setg(errp, "Could not set up host forwarding rule '%s': %s",
                    rule, g_strerror(errno));
         return FALSE;
     }
     s->hostfwd_rules++;
     return TRUE;
-
-bad:
-    error_setg(errp, "Invalid host forwarding rule '%s' (%s)", rule, why);
-    return FALSE;
 }
 
 static gboolean slirp_add_rules(NetSlirp *s, const char *list, GError **errp)
@@ -593,7 +494,7 @@ static gboolean net_slirp_complete(UserObject *obj, GError **errp)
     SlirpConfig cfg = { .version = 4 };
     struct in_addr net, mask, host, dhcp, dns;
     struct in6_addr prefix6, host6, dns6;
-    guint64 prefix_len = 64;
+    unsigned prefix_len = 64;
 
     if (s->guestfwd) {
         error_setg(errp, "guestfwd= is not supported by colo-proxy");
@@ -607,7 +508,8 @@ static gboolean net_slirp_complete(UserObject *obj, GError **errp)
         error_setg(errp, "IPv4 and IPv6 cannot both be disabled");
         return FALSE;
     }
-    if (!parse_net(s->net ? s->net : "10.0.2.0/24", &net, &mask, errp)) {
+    if (!slirp_opt_parse_net(s->net ? s->net : "10.0.2.0/24", &net, &mask,
+                             errp)) {
         return FALSE;
     }
     host = net_plus(net, 2);
@@ -628,22 +530,9 @@ static gboolean net_slirp_complete(UserObject *obj, GError **errp)
         return FALSE;
     }
     inet_pton(AF_INET6, "fec0::", &prefix6);
-    if (s->ipv6_net) {
-        g_auto(GStrv) parts = g_strsplit(s->ipv6_net, "/", 2);
-
-        if (!parse_ip6("ipv6-net", parts[0], &prefix6, errp)) {
-            return FALSE;
-        }
-        if (parts[1]) {
-            char *end = NULL;
-
-            prefix_len = g_ascii_strtoull(parts[1], &end, 10);
-            if (!*parts[1] || *end || prefix_len < 1 || prefix_len > 126) {
-                error_setg(errp, "Parameter 'ipv6-net' expects a prefix "
-                           "length between 1 and 126");
-                return FALSE;
-            }
-        }
+    if (s->ipv6_net &&
+        !slirp_opt_parse_net6(s->ipv6_net, &prefix6, &prefix_len, errp)) {
+        return FALSE;
     }
     host6 = prefix6;
     host6.s6_addr[15] |= 2;

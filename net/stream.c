@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/stream.c - the "stream" and "socket" transports (QEMU's -netdev
  * stream and legacy -netdev socket), as backends and as devices.

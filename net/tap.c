@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/tap.c - the "tap" transport: a Linux tap interface, as a backend
  * and as a device.

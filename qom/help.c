@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qom/help.c - "-object help" and "-object TYPE,help" (and the same for
  * -netdev, -device and -chardev).

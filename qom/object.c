@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qom/object.c - user-creatable objects: type registry, object registry,
  * property parsing and the create / delete life cycle
@@ -11,7 +12,7 @@
  *   text --keyval_parse()--> key -> string map --object_property_parse()-->
  *   GValue --check_property()--> g_object_set_property() --> complete()
  *
- * The modules that define types (util/iothread.c, chardev/, net/, colo/)
+ * The modules that define types (qom/iothread.c, chardev/, net/, colo/)
  * register them from type_init() constructors; the registry is just four
  * name -> GType tables, one per ObjectKind (id namespace).
  *

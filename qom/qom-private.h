@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qom/qom-private.h - shared by qom/object.c and qom/help.c only.
  */

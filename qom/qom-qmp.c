@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qom/qom-qmp.c - QMP commands of the object model (schema: qapi/qom.json):
  * object-add, object-del, qom-list, qom-get, qom-set, qom-list-types and
@@ -35,12 +36,12 @@
 
 #include <json-glib/json-glib.h>
 
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 #include "qapi-commands.h"
 #include "qom/object.h"
 #include "qom/qom-qmp.h"
 #include "util/error.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 
 /* --- JSON <-> property strings ----------------------------------------- */
 

@@ -773,7 +773,7 @@ C_HEADER = '''\
 #ifndef QAPI_COMMANDS_H
 #define QAPI_COMMANDS_H
 
-#include "monitor/qmp.h"
+#include "util/qmp-handler.h"
 
 '''
 
@@ -865,18 +865,13 @@ class CGen:
              ' *',
              ' * The command table, the event names, the argument layouts '
              'and the',
-             ' * introspection text.  Handlers are weak references: a '
-             'command that no',
-             ' * linked file implements has fn == NULL (dispatch answers '
-             '"has not been',
-             ' * implemented"; tests/unit/test-qapi-complete.c fails).',
+             ' * introspection text.  The table names every handler, so a '
+             'command that',
+             ' * no module implements is a link error of the monitor '
+             'library\'s users.',
              ' */',
              '#include "qapi-commands.h"',
              '#include "monitor/qmp-internal.h"', '']
-        for e in commands:
-            c.append('gboolean qmp_%s(JsonObject *args, JsonNode **ret, '
-                     'GError **errp) __attribute__((weak));' % c_name(e.name))
-        c.append('')
         for e in enums:
             c.append('static const char *const qmp_enum_%s[] = {'
                      % c_name(e.name))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * system/main.c - colo-proxy's main(): QEMU's command line, start-up order,
  * daemonizing, signals and orderly shutdown.
@@ -52,7 +53,8 @@
 #include "util/error.h"
 #include "util/keyval.h"
 #include "util/log.h"
-#include "util/iothread.h"
+#include "util/shutdown.h"
+#include "qom/iothread.h"
 #include "chardev/char.h"
 #include "monitor/qmp.h"
 
@@ -82,7 +84,7 @@ static char *pidfile_path;          /* to unlink at exit */
 
 /* Any thread.  Asks the main loop to stop; the shutdown itself runs in
  * main() once the loop has returned. */
-void qemu_system_shutdown_request(void)
+static void qemu_system_shutdown_request(void)
 {
     g_atomic_int_set(&shutdown_requested, 1);
     g_main_context_wakeup(g_main_context_default());
@@ -485,6 +487,9 @@ int main(int argc, char **argv)
     };
     g_autoptr(GError) err = NULL;
 
+    /* "quit" (monitor/) asks through this hook: the layers below system/
+     * never name main's functions. */
+    shutdown_set_handler(qemu_system_shutdown_request);
     parse_cmdline(argc, argv, &cl);
 
     if (cl.daemonize) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/error.c - the COLO_ERROR domain and its mapping onto QMP's error
  * classes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/keyval.c - QEMU's key=value option grammar (include/util/keyval.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/log.c - log output and rate limiting (include/util/log.h).
  *

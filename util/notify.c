@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/notify.c - notifier lists (include/util/notify.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/poll.c - adaptive busy polling for a GMainContext (include/util/poll.h).
  */

@@ -28,6 +28,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include "net/colo-hooks.h"
 #include "net/filter.h"
 
 typedef enum {
@@ -43,43 +44,14 @@ typedef enum {
     COLO_EXIT_REASON_PROCESSING,
 } ColoExitReason;
 
-/* Why a checkpoint is wanted (counted per reason, shown in events). */
-typedef enum {
-    COLO_CKPT_MISCOMPARE,      /* payloads differ */
-    COLO_CKPT_TIMEOUT,         /* a packet waited longer than compare_timeout */
-    COLO_CKPT_QUEUE_FULL,      /* a per-connection queue reached max_queue_size */
-    COLO_CKPT_TABLE_FULL,      /* the connection table reached its bound */
-    COLO_CKPT_INPUT_LOST,      /* the secondary missed input (mirror drop) */
-    COLO_CKPT_MANUAL,          /* QMP x-colo-checkpoint */
-    COLO_CKPT__MAX,
-} ColoCheckpointReason;
-
 const char *colo_mode_name(ColoMode mode);               /* "none", ... */
 const char *colo_exit_reason_name(ColoExitReason reason);
 const char *colo_checkpoint_reason_name(ColoCheckpointReason reason);
 
-/* A listener for frame events (COLO_EVENT_CHECKPOINT when a checkpoint has
- * committed, COLO_EVENT_FAILOVER when this side fails over).  'fn' runs in
- * 'ctx' (NULL = main).  The frame waits for every listener of a
- * checkpoint to return before it reports the checkpoint finished. */
-typedef struct ColoEventListener {
-    void (*fn)(struct ColoEventListener *l, ColoEvent event);
-    GMainContext *ctx;
-    void *opaque;
-    GList link_;              /* private */
-} ColoEventListener;
-
-void colo_add_listener(ColoEventListener *l);
-/* A call already handed to the listener's context when it is removed still
- * runs: before freeing 'l', run one no-op in that context (e.g. with
- * iothread_run_sync) so that it has drained, as colo-compare does. */
-void colo_remove_listener(ColoEventListener *l);
-
-/* Asks for a checkpoint.  'source' names the requester (a compare id);
- * 'detail' (may be NULL) is shown in the event (e.g. the connection).
- * Any thread; returns at once. */
-void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
-                             const char *detail);
+/* ColoCheckpointReason, ColoEventListener, colo_add_listener(),
+ * colo_remove_listener() and colo_request_checkpoint() are the net layer's
+ * (include/net/colo-hooks.h): the filters below use them without linking
+ * the frame, which registers itself there (colo/colo-frame.c). */
 
 /* Called by a driver when the checkpoint it started has committed (both
  * VMs hold the same state) or failed.  Main context. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/monitor/qmp.h - the QMP monitor.
  *
@@ -39,9 +40,10 @@
  * the others are passed to the handler unchecked.  ('boxed': true with a
  * union as 'data', or 'features': [ 'open-args' ], mean the same.)
  * A handler therefore never sees a missing required argument or one of the
- * wrong JSON type, but the qmp_arg_*() helpers below stay safe to use.
+ * wrong JSON type, but the qmp_arg_*() helpers stay safe to use.
  *
- * Events: qmp_event_emit() may be called from any thread; the event is
+ * Events: qmp_event_emit() (include/util/qmp-handler.h) may be called
+ * from any thread and reaches the monitor through its sink; the event is
  * timestamped when emitted and sent, in order, to every monitor that has
  * completed capabilities negotiation.
  */
@@ -49,11 +51,9 @@
 #define MONITOR_QMP_H
 
 #include <json-glib/json-glib.h>
+#include "util/qmp-handler.h"
 
 #define QMP_MAX_REQUEST (1u << 20)   /* bytes in one request */
-
-typedef gboolean (*QmpCommandFn)(JsonObject *args, JsonNode **ret,
-                                 GError **errp);
 
 typedef struct QmpCommand {
     const char *name;
@@ -71,26 +71,12 @@ gboolean monitor_qmp_open(const char *spec, GError **errp);
 /* Closes every monitor (shutdown). */
 void monitor_qmp_close_all(void);
 
-/* Emits event 'name' with 'data' (taken; may be NULL).  Any thread. */
-void qmp_event_emit(const char *name, JsonObject *data);
-
 /* Runs one request (a parsed JSON object) and returns the reply object
  * (new reference).  Used by the monitor and by unit tests. */
 JsonObject *qmp_dispatch(JsonObject *request, gboolean negotiated);
 
-/* Requests an orderly shutdown of the process (quit, SIGTERM). */
-void qemu_system_shutdown_request(void);
-
-/* Helpers for handlers: typed argument access with QMP-shaped errors
- * ("Parameter 'NAME' is missing", "Invalid parameter type for 'NAME',
- * expected: string").  '*out' is set only when the member is present (so
- * initialise it with the default); a string is borrowed from 'args'.
- * Absent and not 'required' returns TRUE. */
-gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
-                     const char **out, GError **errp);
-gboolean qmp_arg_bool(JsonObject *args, const char *name, gboolean required,
-                      gboolean *out, GError **errp);
-gboolean qmp_arg_int(JsonObject *args, const char *name, gboolean required,
-                     gint64 *out, GError **errp);
+/* QmpCommandFn, the qmp_arg_*() helpers and qmp_event_emit() are in
+ * include/util/qmp-handler.h, below the modules that implement commands;
+ * the monitor's event sink is registered there by monitor/qmp.c. */
 
 #endif /* MONITOR_QMP_H */

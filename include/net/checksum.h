@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/checksum.h - the Internet checksum (RFC 1071), full and
  * incremental (RFC 1624).

@@ -75,6 +75,9 @@ typedef enum {
     COMPARE_MISMATCH_OFFSET,    /* a stream jumped out of its window */
     COMPARE_MISMATCH_PROTOCOL,  /* the two sides' packets are of a
                                  * different kind on one connection */
+    COMPARE_MISMATCH_GAP,       /* the secondary's TCP stream skipped bytes
+                                 * it never sent (or that were lost on the
+                                 * way): they will never come */
     COMPARE_MISMATCH__MAX,
 } CompareMismatch;
 
@@ -183,6 +186,8 @@ typedef struct CompareStats {
     uint64_t sec_consumed;          /* secondary frames used up by a match */
     uint64_t reanchored;            /* streams re-pinned after their SYN
                                      * (the secondary's untranslated SYN-ACK) */
+    uint64_t gaps_in_checkpoint;    /* secondary jumps while a checkpoint
+                                     * ran: not divergences (held as before) */
     uint64_t sec_dropped[COMPARE_SDROP__MAX];
     uint64_t mismatches[COMPARE_MISMATCH__MAX];
     uint64_t checkpoints[COMPARE_CKPT__MAX];   /* requests made */
@@ -241,6 +246,14 @@ void compare_scan(CompareEngine *e, int64_t now_us, unsigned budget);
  * order (so each connection in order), drops every secondary frame,
  * re-anchors every connection's streams and ends the request episode. */
 void compare_checkpoint(CompareEngine *e);
+
+/* A checkpoint has begun (the frame's COLO_EVENT_CHECKPOINT_BEGIN).  Until
+ * it commits (compare_checkpoint()) or this side fails over, a secondary
+ * TCP stream that jumps past bytes it never sent is not a divergence: the
+ * secondary may already send from the checkpoint's state, where its
+ * streams stand where the primary's are.  Such segments are held as any
+ * other (and dropped at the commit), counted in gaps_in_checkpoint. */
+void compare_checkpoint_begin(CompareEngine *e);
 
 /* This side failed over: releases everything held, in order; from now on
  * primary frames pass through uncompared and secondary frames are

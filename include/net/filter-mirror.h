@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/filter-mirror.h - filter-mirror and filter-redirector, and
  * the "secondary lost input" signal of the mirror.

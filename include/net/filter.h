@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/filter.h - the netfilter base class.
  *
@@ -38,6 +39,11 @@ typedef enum {
     COLO_EVENT_NONE,
     COLO_EVENT_CHECKPOINT,
     COLO_EVENT_FAILOVER,
+    /* A checkpoint has begun (the guests are being stopped); its commit
+     * follows as COLO_EVENT_CHECKPOINT, or nothing if it fails.  Only
+     * ColoEventListeners get it (colo-compare: from here to the commit the
+     * secondary may already speak from the new state), never filters. */
+    COLO_EVENT_CHECKPOINT_BEGIN,
 } ColoEvent;
 
 #define NET_TYPE_FILTER (netfilter_get_type())

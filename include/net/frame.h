@@ -14,7 +14,10 @@
  *
  * The reader reassembles frames across reads of any size.  Garbage is
  * detected and reported, never crashed on:
- *   - len == 0                           (FRAME_ERR_ZERO)
+ *   - len == 0                           (FRAME_ERR_ZERO), unless the
+ *     owner set skip_empty: then a record without a byte of frame (len 0,
+ *     or, with vnet_hdr_support, len == vnet_hdr_len: only the virtio-net
+ *     header) is counted in 'empty' and skipped, the stream goes on
  *   - len > max_len (default 69632,
  *     QEMU's NET_BUFSIZE)                 (FRAME_ERR_OVERSIZE)
  *   - vnet_hdr_len > len, or > 256       (FRAME_ERR_BAD_VNET)
@@ -49,15 +52,20 @@ typedef void (*FrameFn)(void *opaque, const uint8_t *buf, uint32_t len,
 
 typedef struct FrameReader {
     bool vnet;                /* expect the vnet_hdr_len field */
+    bool skip_empty;          /* count and skip records without a frame
+                               * instead of failing (set after init) */
     uint32_t max_len;         /* largest accepted payload */
     uint8_t hdr[FRAME_HDR_MAX];
     uint32_t hdr_have;        /* header bytes collected */
     uint32_t len;             /* payload length of the current frame */
     uint32_t vnet_len;        /* vnet_hdr_len of the current frame */
     uint32_t have;            /* payload bytes collected */
+    bool skipping;            /* the current record is empty: its bytes
+                               * (a lone vnet header) go to nobody */
     uint8_t *buf;             /* max_len bytes, allocated once */
     uint64_t frames;          /* frames delivered */
     uint64_t errors;          /* framing errors */
+    uint64_t empty;           /* records skipped for skip_empty */
     uint64_t resets;          /* frame_reader_reset() calls; a reset from
                                * inside the callback ends the feed */
 } FrameReader;
@@ -69,6 +77,12 @@ void frame_reader_destroy(FrameReader *r);
  * from the FrameFn: the running feed then stops after that frame. */
 void frame_reader_reset(FrameReader *r);
 void frame_reader_set_vnet(FrameReader *r, bool vnet);
+/* TRUE when the reader holds part of a frame (its header begun).  The
+ * connection it came from is then out of step for any other reader: a
+ * user that stops reading a still open connection in that state must
+ * drop the connection (chr_fe_disconnect), so that the peer's next
+ * connection starts on a frame boundary. */
+bool frame_reader_mid_frame(const FrameReader *r);
 /* Feeds 'len' bytes; calls 'fn' for every frame completed.  Frames lying
  * entirely inside 'data' are handed over without a copy.  On garbage,
  * returns the error, sets errp with a clear message, resets the reader and

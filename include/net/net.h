@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/net.h - the net core: clients, ports and the send path.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/packet.h - parse one Ethernet frame into a PacketInfo.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/queue.h - a bounded FIFO of frames with recycled buffers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/qom/qom-qmp.h - JSON forms of object options (qom/qom-qmp.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/util/error.h - the one error domain of colo-proxy.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/util/poll.h - adaptive busy polling for a thread's GMainContext,
  * with QEMU's AioContext semantics (poll-max-ns, poll-grow, poll-shrink).

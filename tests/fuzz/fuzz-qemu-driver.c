@@ -15,7 +15,7 @@
  * sent, as with a real QEMU.
  *
  * Besides "no crash, no out-of-bounds access, no leak" (ASan/UBSan/LSan:
- * every value QEMU sends is typed by monitor/qmp-json.h before use) it
+ * every value QEMU sends is typed by util/qmp-json.h before use) it
  * checks, aborting on violation:
  *   - the driver's invariants (colo_frame_qemu_test_invariants: bounded
  *     command FIFO, a trigger only for a wanted checkpoint, a known state);

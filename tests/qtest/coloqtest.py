@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """coloqtest - the process-level test library for colo-proxy.
 
 The qtests run the real binary (build/system/colo-proxy, or $COLO_PROXY) in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """comparepkt - Ethernet/IPv4/IPv6/TCP/UDP frame builders for the
 colo-compare qtests (test_compare.py, test_compare_qemu.py).  Python
 standard library only.  Checksums are computed, so the frames are valid

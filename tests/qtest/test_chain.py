@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_chain - the netfilter chain observed end to end.
 
 The test plays both the guest (a -device stream) and the network (a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_chardev - socket chardevs over QMP and the command line
 (chardev/char-socket.c, chardev/char-qmp.c).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_chardev_dns - a socket chardev that reconnects to a host name
 looks the name up in a thread: a DNS server that never answers delays
 that chardev only, not the loop it runs in.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_cmdline - colo-proxy's command line: -version, -h, -object help,
 -object TYPE,help, errors that name the option and key, and the COLO
 primary/secondary command lines of the seeds (docs/colo-proxy.txt and

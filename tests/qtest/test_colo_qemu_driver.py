@@ -298,7 +298,16 @@ class FakeQemu(threading.Thread):
             self._send({'return': {}})
             self._send({'timestamp': ts, 'event': 'RESUME'})
         elif name == 'announce-self':
-            self._send({'return': {}})
+            # QEMU's AnnounceParameters: all four members are mandatory
+            missing = [k for k in ('initial', 'max', 'rounds', 'step')
+                       if not isinstance(args.get(k), int)]
+            self.announce_args = args
+            if missing:
+                self._send({'error': {'class': 'GenericError',
+                                      'desc': f"Parameter '{missing[0]}' "
+                                              f"is missing"}})
+            else:
+                self._send({'return': {}})
         else:
             self._send({'error': {'class': 'CommandNotFound',
                                   'desc': f'The command {name} has not been '
@@ -804,6 +813,14 @@ def test_heartbeat_failover_tells_qemu():
                               'migrate-set-capabilities')]
         check_eq(names, ['qmp_capabilities', 'x-colo-lost-heartbeat',
                          'announce-self'], 'commands QEMU got')
+        check_eq(sorted(qemu.announce_args), ['initial', 'max', 'rounds',
+                                              'step'],
+                 'announce-self with the parameters QEMU requires')
+        # the reply to announce-self comes right after it was sent
+        time.sleep(0.3)
+        qst = proxy.qmp.cmd('query-colo-stats')['qemu']
+        check_eq((qst['failovers'], qst['failover-errors']), (1, 0),
+                 'QEMU refused none of the failover commands')
         check_eq(seen.get('filters'), {'f1': 'off', 'f2': 'off',
                                        'rew0': 'on'},
                  'filters when QEMU was told to fail over')

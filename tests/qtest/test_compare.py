@@ -8,7 +8,8 @@ qom-list-properties on the type), matching TCP and UDP released in
 order, a mismatch -> COLO_COMPARE_MISCOMPARE + COLO_CHECKPOINT_REQUEST
 from the COLO frame (driver=event) -> x-colo-checkpoint-done releases the
 held frames, mode none (no colo-frame): the request is answered at once,
-compare_timeout, a zero-length frame (counted, the link recovers on
+compare_timeout, records without a frame (counted and skipped, the
+connection kept; an oversize length drops it and the link recovers on
 reconnect), vnet_hdr_support framing, the Xen notify_dev protocol,
 object-del flushing held output, an iothread that cannot be deleted
 while used, statistics.
@@ -220,29 +221,45 @@ def test_mode_none_and_timeout():
 
 
 def test_zero_length_frame():
+    """A record without a frame (length 0) on primary_in or secondary_in is
+    counted and skipped: the connection stays, the frames behind it are
+    compared and released.  An impossible length (oversize) still drops
+    the connection, and the next one starts clean."""
     p, pri, sec, out = compare_proxy()
     with p:
-        pri.sendall(b'\0\0\0\0')
-        # the proxy drops the connection
-        pri.settimeout(5)
-        try:
-            data = pri.recv(10)
-        except ConnectionResetError:
-            data = b''
-        check_eq(data, b'', 'connection closed by the proxy')
-        pri.close()
-        wait_for(lambda: stats(p)['framing-errors']['primary_in'] == 1,
-                 what='framing error counted')
-        # reconnect: the link works again
-        pri = connect_unix(p.paths['pri'], proc=p)
-        time.sleep(0.1)
-        send_frame(pri, pk.arp())
-        check_eq(recv_frame(out), pk.arp(), 'after reconnect')
+        fa, fb = pk.udp(b'before'), pk.udp(b'after')
+        # the zero record and the frame behind it in one write: the frame
+        # must not be lost with it
+        send_frame(pri, fa)
+        pri.sendall(b'\0\0\0\0' + frame_bytes(fb))
+        send_frame(sec, fa)
+        sec.sendall(b'\0\0\0\0')
+        send_frame(sec, fb)
+        check_eq(recv_frame(out), fa, 'frame before the empty record')
+        check_eq(recv_frame(out), fb, 'frame behind the empty record')
+        st = stats(p)
+        check_eq(st['primary']['empty-records'], 1, 'primary empty records')
+        check_eq(st['secondary']['empty-records'], 1,
+                 'secondary empty records')
+        check_eq(st['framing-errors']['primary_in'], 0, 'no framing error')
+        check_eq(st['framing-errors']['secondary_in'], 0, 'no framing error')
+        check_eq(st['matched'], 2, 'both compared')
+        # same connections still in use
+        fc = pk.udp(b'still')
+        send_frame(pri, fc)
+        send_frame(sec, fc)
+        check_eq(recv_frame(out), fc, 'same connection goes on')
         # garbage (oversize) on the secondary, and a half frame then
         # reconnect: the next connection starts clean
         sec.sendall(struct.pack('>I', 10 ** 6) + b'x' * 100)
         wait_for(lambda: stats(p)['framing-errors']['secondary_in'] == 1,
                  what='oversize counted')
+        sec.settimeout(5)
+        try:
+            data = sec.recv(10)
+        except ConnectionResetError:
+            data = b''
+        check_eq(data, b'', 'oversize: connection closed by the proxy')
         sec.close()
         sec = connect_unix(p.paths['sec'], proc=p)
         sec.sendall(struct.pack('>I', 100) + b'half')
@@ -254,6 +271,33 @@ def test_zero_length_frame():
         send_frame(pri, f)
         send_frame(sec, f)
         check_eq(recv_frame(out), f, 'after garbage')
+        check(p.alive(), 'proxy died')
+        p.stop()
+
+
+def test_zero_length_frame_vnet():
+    """With vnet_hdr_support: a record of length 0 and a record holding
+    only the virtio-net header are skipped the same way; a vnet_hdr_len
+    above the length is still fatal."""
+    p, pri, sec, out = compare_proxy('vnet_hdr_support=on')
+    with p:
+        vh = bytes(12)
+        fa, fb = vh + pk.udp(b'va'), vh + pk.udp(b'vb')
+        for s_ in (pri, sec):
+            send_frame(s_, fa, vnet=12)
+            s_.sendall(struct.pack('>II', 0, 0))          # length 0
+            s_.sendall(struct.pack('>II', 12, 12) + vh)   # the header alone
+            send_frame(s_, fb, vnet=12)
+        check_eq(recv_frame(out, vnet=True), (12, fa), 'before')
+        check_eq(recv_frame(out, vnet=True), (12, fb), 'behind')
+        st = stats(p)
+        check_eq(st['primary']['empty-records'], 2, 'primary empty records')
+        check_eq(st['secondary']['empty-records'], 2,
+                 'secondary empty records')
+        check_eq(st['framing-errors']['primary_in'], 0, 'no framing error')
+        pri.sendall(struct.pack('>II', 12, 13) + vh)
+        wait_for(lambda: stats(p)['framing-errors']['primary_in'] == 1,
+                 what='bad vnet_hdr_len counted')
         check(p.alive(), 'proxy died')
         p.stop()
 
@@ -455,7 +499,8 @@ if __name__ == '__main__':
     need_types('colo-compare')
     run_tests([test_create_errors, test_match_in_order,
                test_mismatch_checkpoint, test_mode_none_and_timeout,
-               test_zero_length_frame, test_vnet_hdr, test_notify_dev,
+               test_zero_length_frame, test_zero_length_frame_vnet,
+               test_vnet_hdr, test_notify_dev,
                test_notify_dev_vnet_asymmetry, test_object_del_flushes,
                test_ipv6_vlan_mismatch_event, test_max_queue_size_exact,
                test_backpressure_no_loss, test_failover_passthrough])

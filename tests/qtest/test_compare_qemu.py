@@ -128,15 +128,32 @@ def test_same_bytes_other_offset():
     # one sequence space (as behind filter-rewriter): "wxyz" matches at
     # 6996, then "abcd" follows it on the primary (7000) but sits 4 bytes
     # later on the secondary (7004, a hole at 7000).  QEMU pairs segments
-    # by their order and releases it; we hold it (a checkpoint, or here
-    # the compare_timeout, resolves it).
+    # by their order and releases it as a match; for us the secondary
+    # skipped bytes it never sent: a miscompare (reason gap) at once, and
+    # without a colo-frame the checkpoint request is answered at once, so
+    # the held frame leaves uncompared, through the checkpoint.
     script = [('p', [pk.tcp(6996, 78, A | P, b'wxyz')]),
               ('s', [pk.tcp(6996, 78, A | P, b'wxyz')]),
               ('p', [pk.tcp(7000, 78, A | P, b'abcd')]),
               ('s', [pk.tcp(7004, 78, A | P, b'abcd')])]
-    ours, qemu = run_both(script, 2, timeout=1.0)
-    check_eq(len(qemu), 2, 'QEMU releases both')
-    check_eq(len(ours), 1, 'we hold the misplaced bytes')
+    ours, qemu = both()
+    try:
+        res = []
+        for c in (ours, qemu):
+            for side, frames in script:
+                c.send(side, frames)
+                time.sleep(0.02)
+            res.append(c.recv_all(2, 1.0))
+        st = ours.proc.qmp.cmd('query-colo-compare-stats')[0]
+    finally:
+        ours.close()
+        qemu.close()
+    check_eq(len(res[1]), 2, 'QEMU releases both')
+    check_eq(len(res[0]), 2, 'ours: both, the second through a checkpoint')
+    check_eq(st['matched'], 1, 'we matched only "wxyz"')
+    check_eq(st['mismatched'].get('gap'), 1, 'the hole is a gap')
+    check_eq(st['released-uncompared'].get('checkpoint'), 1,
+             'released by the checkpoint')
 
 
 def test_padding_not_payload():

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_daemonize - system/main.c: -daemonize returns once start-up is
 complete (the monitor already answers), the daemon writes and removes its
 -pidfile, logs to -D, shuts down on quit and on SIGTERM; a start-up error

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_faults - colo-proxy under faults: peers that vanish mid-frame,
 reconnect storms, peers that stop reading, QMP clients that hang up
 mid-command, object-del while traffic flows, SIGTERM under load.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_garbage - random bytes into every framed input of colo-proxy.
 
 Streams random bytes (default 1 GiB, or until a time cap per phase) into:

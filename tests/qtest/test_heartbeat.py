@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_heartbeat - the colo-heartbeat object (colo/heartbeat.c).
 
 Two colo-proxy processes joined by a unix socket chardev (one server, one

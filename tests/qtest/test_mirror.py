@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_mirror - filter-mirror end to end (net/filter-mirror.c).
 
 The test plays the network (-netdev stream n0), the guest (-device stream

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_mirror_interop - our filter-mirror / filter-redirector against a
 real QEMU 7.2 (qemu-system-x86_64 -M none) on the other end of the link.
 

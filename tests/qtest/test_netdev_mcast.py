@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netdev_mcast - -netdev socket,mcast=: QEMU's multicast "bus".
 
 In a network namespace of its own (loopback up, multicast on, a route for

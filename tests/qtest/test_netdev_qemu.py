@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netdev_qemu - every transport of net/stream.c and net/dgram.c
 against the same transport in a real QEMU 7.2 (qemu-system-x86_64 -M none,
 no guest).

@@ -248,9 +248,27 @@ def test_hostfwd_lists():
         p.kill()
 
 
+def test_bad_option_strings():
+    """Empty and signed values of net= and ipv6-net= are refused (an empty
+    one crashed the process, over netdev_add too; a negative prefix was
+    wrapped around by strtoull into a valid one)."""
+    need_types('user', option='-netdev')
+    with ColoProxy() as p:
+        for bad in ({'net': ''}, {'ipv6-net': ''}, {'net': '/24'},
+                    {'net': '10.0.2.0/-18446744073709551592'},
+                    {'net': '10.0.2.0/+24'},
+                    {'ipv6-net': 'fec0::/-18446744073709551552'},
+                    {'hostfwd': 'tcp::+2222-:22'}):
+            a = {'type': 'user', 'id': 'u0'}
+            a.update(bad)
+            expect_qmp_error(p.qmp.cmd, 'netdev_add', a)
+        p.qmp.cmd('query-version')
+
+
 if __name__ == '__main__':
     run_tests([
         test_arp_icmp_dhcp,
         test_hostfwd_tcp,
         test_hostfwd_lists,
+        test_bad_option_strings,
     ])

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netdev_stream - the stream, socket and dgram transports (net/stream.c,
 net/dgram.c) driven from both ends by the test, no QEMU needed.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netdev_tap - the tap transport's set-up paths (net/tap.c); needs
 root (CAP_NET_ADMIN).  Traffic through taps is in
 tests/e2e/test_netns_afpacket.py.

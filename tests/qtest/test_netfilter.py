@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netfilter - filters and backends added and removed over QMP.
 
 QEMU's tests/qtest/test-netfilter.c (object-add / object-del of

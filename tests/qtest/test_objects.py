@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_objects - objects over QMP: object-add/object-del of filter-dump and
 filter-buffer, qom-list/qom-get/qom-set, qom-list-types and
 qom-list-properties of every type, and bad input (each gets an error reply

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_qapi_coverage - the QAPI schema and the C sources agree.
 
   - every QMP handler defined in C, 'gboolean qmp_NAME(JsonObject *,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_qemu_interop - colo-proxy's stream/socket endpoints against a real
 QEMU 7.2 (qemu-system-x86_64 -M none, no guest).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_qmp_monitor - the QMP monitor of the running binary (monitor/qmp.c).
 
 Drives colo-proxy over its -qmp sockets the way a management tool does, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_redirector - filter-redirector end to end (net/filter-mirror.c).
 
 QEMU's tests/qtest/test-filter-redirector.c cases (redirector_tx,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_rewriter - filter-rewriter through the real binary.
 
 The test plays both ends of one port (tests/qtest/coloqtest.py StreamPort):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/check-main.h - the end of every unit test's main(): runs a
  * Check suite (each test in a child process unless CK_FORK=no, for

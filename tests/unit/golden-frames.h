@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/golden-frames.h - hand-made frames with known-good checksums,
  * shared by the packet, checksum and conntrack suites.

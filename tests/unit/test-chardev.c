@@ -13,7 +13,9 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -294,6 +296,43 @@ static void pair_up(Peer *srv, Peer *cli, const char *srv_opts,
     ck_assert(chr_fe_is_connected(&cli->fe));
 }
 
+/* TCP_NODELAY of every connected TCP socket of this process whose local or
+ * peer port is 'port' (both ends of a chardev pair live here): counts the
+ * sockets with it set in *on and without in *off. */
+static void nodelay_count(guint port, int *on, int *off)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    *on = *off = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        struct sockaddr_storage a, b;
+        socklen_t al = sizeof(a), bl = sizeof(b), vl;
+        int v = 0, type = 0;
+
+        vl = sizeof(type);
+        if (e->d_name[0] == '.' || fd == dirfd(d) ||
+            getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &vl) < 0 ||
+            type != SOCK_STREAM ||
+            getsockname(fd, (struct sockaddr *)&a, &al) < 0 ||
+            getpeername(fd, (struct sockaddr *)&b, &bl) < 0 ||
+            a.ss_family != AF_INET) {
+            continue;
+        }
+        if (ntohs(((struct sockaddr_in *)&a)->sin_port) != port &&
+            ntohs(((struct sockaddr_in *)&b)->sin_port) != port) {
+            continue;
+        }
+        vl = sizeof(v);
+        ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl),
+                         0);
+        (*(v ? on : off))++;
+    }
+    closedir(d);
+}
+
 static void teardown_all(Peer *a, Peer *b)
 {
     peer_destroy(a);
@@ -405,6 +444,32 @@ START_TEST(test_tcp_v6_pair)
     sfn = chr_filename(srv.fe.chr);
     ck_assert_msg(g_str_has_prefix(sfn, "tcp:[::1]:"), "%s", sfn);
     exchange(&cli, &srv);
+    teardown_all(&srv, &cli);
+}
+END_TEST
+
+/* Nagle is off on both ends of a TCP chardev unless asked for: with it, a
+ * frame written right after another one waited for the peer's delayed ACK
+ * (up to ~40 ms) once frames looked full-sized to the peer's kernel
+ * (docs/devel/latency.md). */
+START_TEST(test_tcp_nodelay_default)
+{
+    Peer srv, cli;
+    int on, off;
+
+    pair_up(&srv, &cli, "socket,id=srv,host=127.0.0.1,port=0,server=on,wait=off",
+            "socket,id=cli,host=127.0.0.1,port={port}");
+    nodelay_count(chr_port(srv.fe.chr), &on, &off);
+    ck_assert_int_eq(on, 2);        /* the accepted and the client socket */
+    ck_assert_int_eq(off, 0);
+    teardown_all(&srv, &cli);
+
+    pair_up(&srv, &cli,
+            "socket,id=srv,host=127.0.0.1,port=0,server=on,wait=off,nodelay=off",
+            "socket,id=cli,host=127.0.0.1,port={port},nodelay=off");
+    nodelay_count(chr_port(srv.fe.chr), &on, &off);
+    ck_assert_int_eq(on, 0);
+    ck_assert_int_eq(off, 2);
     teardown_all(&srv, &cli);
 }
 END_TEST
@@ -975,6 +1040,7 @@ static Suite *chardev_suite(void)
     tcase_add_test(tc, test_unix_abstract);
     tcase_add_test(tc, test_tcp_v4_pair);
     tcase_add_test(tc, test_tcp_v6_pair);
+    tcase_add_test(tc, test_tcp_nodelay_default);
     tcase_add_test(tc, test_tcp_any_and_localhost);
     tcase_add_test(tc, test_option_errors);
     tcase_add_test(tc, test_port_range);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-colo.c - colo/colo.c: what arrives while a broadcast is
  * still running is neither lost nor multiplied.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-fdio.c - unit tests of net/fdio.c, the fd plumbing the
  * transport backends share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-filter-chain.c - the netfilter chain (net/filter.c and
  * the send path of net/net.c), filter-buffer and filter-dump.

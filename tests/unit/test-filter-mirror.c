@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-filter-mirror.c - filter-mirror and filter-redirector
  * (net/filter-mirror.c) in process.

@@ -354,6 +354,78 @@ START_TEST(test_err_zero)
 }
 END_TEST
 
+/* skip_empty: records without a frame byte (length 0; with vnet, only the
+ * virtio-net header) are counted and skipped at every split of the
+ * stream, the frames around them delivered; impossible lengths still
+ * fail. */
+static void skip_empty_case(bool vnet)
+{
+    g_autoptr(GByteArray) in = g_byte_array_new();
+    GError *err = NULL;
+
+    append_frame(in, 60, vnet, vnet ? 12 : 0, 1);
+    append_frame(in, 0, vnet, 0, 0);
+    if (vnet) {
+        append_frame(in, 12, vnet, 12, 7);     /* the header alone */
+    }
+    append_frame(in, 0, vnet, 0, 0);
+    append_frame(in, 61, vnet, vnet ? 12 : 0, 2);
+    for (guint split = 0; split <= in->len; split++) {
+        FrameReader r;
+        Sink s;
+
+        frame_reader_init(&r, vnet, 0);
+        r.skip_empty = true;
+        sink_init(&s);
+        ck_assert_int_eq(frame_reader_feed(&r, in->data, split, on_frame, &s,
+                                           &err), FRAME_OK);
+        ck_assert_int_eq(frame_reader_feed(&r, in->data + split,
+                                           in->len - split, on_frame, &s,
+                                           &err), FRAME_OK);
+        ck_assert_uint_eq(s.recs->len, 2);
+        check_payload(sink_rec(&s, 0), 60, 1);
+        check_payload(sink_rec(&s, 1), 61, 2);
+        ck_assert_uint_eq(r.empty, vnet ? 3 : 2);
+        ck_assert_uint_eq(r.frames, 2);
+        ck_assert_uint_eq(r.errors, 0);
+        frame_reader_destroy(&r);
+        sink_destroy(&s);
+    }
+    {
+        /* oversize, and with vnet a header longer than the record, still
+         * fail */
+        static const uint8_t big[] = { 0x7f, 0, 0, 0, 0, 0, 0, 0 };
+        static const uint8_t badv[] = { 0, 0, 0, 4, 0, 0, 0, 5 };
+        FrameReader r;
+
+        frame_reader_init(&r, vnet, 0);
+        r.skip_empty = true;
+        ck_assert_int_eq(frame_reader_feed(&r, big, sizeof(big), NULL, NULL,
+                                           &err), FRAME_ERR_OVERSIZE);
+        g_clear_error(&err);
+        if (vnet) {
+            ck_assert_int_eq(frame_reader_feed(&r, badv, sizeof(badv), NULL,
+                                               NULL, &err),
+                             FRAME_ERR_BAD_VNET);
+            g_clear_error(&err);
+        }
+        ck_assert_uint_eq(r.empty, 0);
+        frame_reader_destroy(&r);
+    }
+}
+
+START_TEST(test_skip_empty)
+{
+    skip_empty_case(false);
+}
+END_TEST
+
+START_TEST(test_skip_empty_vnet)
+{
+    skip_empty_case(true);
+}
+END_TEST
+
 START_TEST(test_err_oversize)
 {
     static const uint8_t http[] = "GET / HTTP/1.1\r\n";
@@ -679,6 +751,8 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_many_frames_one_feed);
     tcase_add_test(tc, test_max_len_accepted);
     tcase_add_test(tc, test_err_zero);
+    tcase_add_test(tc, test_skip_empty);
+    tcase_add_test(tc, test_skip_empty_vnet);
     tcase_add_test(tc, test_err_oversize);
     tcase_add_test(tc, test_err_bad_vnet);
     tcase_add_test(tc, test_after_error_next_frame_ok);

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test-iothread.c - util/iothread.c: the iothread object starts
+ * tests/unit/test-iothread.c - qom/iothread.c: the iothread object starts
  * a thread on complete, runs work on its own context (run_sync and sources
  * attached to the context), accepts QEMU's tuning properties, refuses
  * deletion while in use, and joins its thread on delete.
@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "check-main.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
+#include "util/lifeline.h"
 #include "util/error.h"
 
 static UserObject *make(const char *opts)
@@ -172,6 +173,125 @@ START_TEST(test_unfinished_object)
 }
 END_TEST
 
+/* --- lifeline: calls that never reach a torn-down owner ------------- */
+
+typedef struct LlProbe {
+    gint ran;                 /* fn calls (atomic) */
+    gint done;                /* done calls (atomic) */
+    GThread *done_thread;
+} LlProbe;
+
+static gboolean ll_fn(gpointer opaque)
+{
+    g_atomic_int_inc(&((LlProbe *)opaque)->ran);
+    return G_SOURCE_REMOVE;
+}
+
+static void ll_done(gpointer opaque)
+{
+    LlProbe *p = opaque;
+
+    p->done_thread = g_thread_self();
+    g_atomic_int_inc(&p->done);
+}
+
+/* Holds the iothread in one default-priority callback for a while, so
+ * that what is queued behind it waits. */
+static gboolean ll_block(gpointer opaque)
+{
+    (void) opaque;
+    g_usleep(100 * 1000);
+    return G_SOURCE_REMOVE;
+}
+
+static void wait_done(LlProbe *p, int n)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    while (g_atomic_int_get(&p->done) < n) {
+        ck_assert(g_get_monotonic_time() < deadline);
+        g_usleep(1000);
+    }
+}
+
+/* The bug of issue 19 in miniature: a call queued at default priority,
+ * then the owner's teardown barrier at high priority.  Without the
+ * lifeline the call ran after the barrier, on a torn-down owner. */
+START_TEST(test_lifeline_cut_skips_queued)
+{
+    IOThread *iot = IO_THREAD(make("iothread,id=ll0"));
+    GMainContext *ctx = iothread_get_context(iot);
+    Lifeline *ll = lifeline_new(ctx);
+    LlProbe p = { 0 };
+
+    g_main_context_invoke_full(ctx, G_PRIORITY_DEFAULT, ll_block, NULL,
+                               NULL);
+    g_usleep(10 * 1000);                 /* the iothread is in ll_block */
+    for (int i = 0; i < 10; i++) {
+        lifeline_invoke(ll, G_PRIORITY_DEFAULT, ll_fn, &p, ll_done);
+    }
+    lifeline_cut(ll);                    /* waits past ll_block */
+    ck_assert(lifeline_is_cut(ll));
+    lifeline_unref(ll);                  /* the calls hold their own */
+    wait_done(&p, 10);
+    ck_assert_int_eq(g_atomic_int_get(&p.ran), 0);
+    /* after the cut an invoke is answered at once, fn never runs */
+    ll = lifeline_new(ctx);
+    lifeline_cut(ll);
+    lifeline_invoke(ll, G_PRIORITY_DEFAULT, ll_fn, &p, ll_done);
+    ck_assert_int_eq(g_atomic_int_get(&p.done), 11);
+    lifeline_unref(ll);
+    ck_assert_int_eq(g_atomic_int_get(&p.ran), 0);
+    ck_assert(user_object_delete(OBJECT_KIND_OBJECT, "ll0", NULL));
+}
+END_TEST
+
+START_TEST(test_lifeline_runs_in_home)
+{
+    IOThread *iot = IO_THREAD(make("iothread,id=ll1"));
+    GMainContext *ctx = iothread_get_context(iot);
+    Lifeline *ll = lifeline_new(ctx);
+    LlProbe p = { 0 };
+
+    for (int i = 0; i < 100; i++) {
+        lifeline_invoke(ll, i % 2 ? G_PRIORITY_HIGH : G_PRIORITY_LOW,
+                        ll_fn, &p, ll_done);
+    }
+    wait_done(&p, 100);
+    ck_assert_int_eq(g_atomic_int_get(&p.ran), 100);
+    ck_assert_ptr_ne(p.done_thread, g_thread_self());
+    lifeline_cut(ll);
+    lifeline_cut(ll);                    /* idempotent */
+    lifeline_unref(ll);
+    ck_assert(user_object_delete(OBJECT_KIND_OBJECT, "ll1", NULL));
+}
+END_TEST
+
+/* The home context goes away (iothread deleted) with calls queued:
+ * each one's 'done' still runs, so nobody waits forever for it. */
+START_TEST(test_lifeline_context_destroyed)
+{
+    IOThread *iot = IO_THREAD(make("iothread,id=ll2"));
+    GMainContext *ctx = iothread_get_context(iot);
+    Lifeline *ll = lifeline_new(ctx);
+    LlProbe p = { 0 };
+
+    g_object_ref(iot);
+    g_main_context_invoke_full(ctx, G_PRIORITY_DEFAULT, ll_block, NULL,
+                               NULL);
+    g_usleep(10 * 1000);
+    for (int i = 0; i < 5; i++) {
+        lifeline_invoke(ll, G_PRIORITY_LOW, ll_fn, &p, ll_done);
+    }
+    /* the thread quits at high priority before the calls' turn */
+    ck_assert(user_object_delete(OBJECT_KIND_OBJECT, "ll2", NULL));
+    g_object_unref(iot);                 /* destroys the context */
+    ck_assert_int_eq(g_atomic_int_get(&p.done), 5);
+    ck_assert_int_eq(g_atomic_int_get(&p.ran), 0);
+    lifeline_unref(ll);
+}
+END_TEST
+
 static Suite *iothread_suite(void)
 {
     Suite *s = suite_create("util/iothread");
@@ -184,6 +304,9 @@ static Suite *iothread_suite(void)
     tcase_add_test(tc, test_in_use);
     tcase_add_test(tc, test_many_and_delete_all);
     tcase_add_test(tc, test_unfinished_object);
+    tcase_add_test(tc, test_lifeline_cut_skips_queued);
+    tcase_add_test(tc, test_lifeline_runs_in_home);
+    tcase_add_test(tc, test_lifeline_context_destroyed);
     suite_add_tcase(s, tc);
     return s;
 }

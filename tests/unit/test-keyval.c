@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-keyval.c - util/keyval.c: the key=value grammar, flags,
  * escapes, number and boolean parsing, and the command lines of the COLO

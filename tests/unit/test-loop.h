@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-loop.h - driving the default main context from a Check
  * test: wait for a condition with a deadline, or let time pass.

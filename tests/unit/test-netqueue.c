@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-netqueue.c - the bounded frame queue (net/queue.c) and
  * the client queueing and back-pressure of the send path (net/net.c).

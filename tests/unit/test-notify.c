@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-notify.c - util/notify.c: order, removal (including a
  * notifier removing itself during notification), and removal of a notifier

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-object.c - qom/object.c and qom/help.c: type and object
  * registries, property parsing for every supported type, errors, required

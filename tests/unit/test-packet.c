@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-packet.c - unit tests of net/packet.c (frame parsing).
  *

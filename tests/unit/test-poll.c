@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-poll.c - util/poll.c: the adaptive polling rule (QEMU's
  * AioContext semantics for poll-max-ns, poll-grow, poll-shrink) and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-qmp-dispatch.c - the QMP monitor (monitor/qmp-dispatch.c,
  * monitor/qmp-cmds.c, monitor/qmp.c).
@@ -22,12 +23,13 @@
 
 #include "check-main.h"
 #include "monitor/qmp-internal.h"
-#include "monitor/qmp-json.h"
+#include "util/shutdown.h"
+#include "util/qmp-json.h"
 
 static int shutdown_requests;
 
-/* Stands in for system/main.c's implementation. */
-void qemu_system_shutdown_request(void)
+/* Stands in for system/main.c's handler (registered in main()). */
+static void fake_shutdown_request(void)
 {
     shutdown_requests++;
 }
@@ -1043,7 +1045,7 @@ START_TEST(test_monitor_specs)
 }
 END_TEST
 
-/* --- the typed accessor layer (monitor/qmp-json.c) ------------------------ */
+/* --- the typed accessor layer (util/qmp-json.c) ------------------------ */
 
 static JsonObject *parse_obj(const char *text)
 {
@@ -1212,5 +1214,6 @@ static Suite *qmp_suite(void)
 
 int main(void)
 {
+    shutdown_set_handler(fake_shutdown_request);
     return check_run(qmp_suite());
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-qom-qmp.c - qom/qom-qmp.c through the QMP dispatcher:
  * object-add (typed JSON, nested objects, QEMU 5's "props"), object-del,
@@ -18,7 +19,7 @@
 #include "monitor/qmp.h"
 #include "qom/object.h"
 #include "qom/qom-qmp.h"
-#include "util/iothread.h"
+#include "qom/iothread.h"
 
 /* --- test types --- */
 

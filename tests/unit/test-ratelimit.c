@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-ratelimit.c - util/log.c: RateLimit windows and the
  * suppressed count, colo_warn_rl() output through the log writer, and

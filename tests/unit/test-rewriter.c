@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-rewriter.c - the filter-rewriter engine (net/rewriter.c).
  *

@@ -1,6 +1,6 @@
 /*
- * util/iothread.c - the "iothread" object: a thread iterating its own
- * GMainContext (include/util/iothread.h).
+ * qom/iothread.c - the "iothread" object: a thread iterating its own
+ * GMainContext (include/qom/iothread.h).
  *
  *   -object iothread,id=iothread1
  *
@@ -27,7 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "util/iothread.h"
+#include "qom/iothread.h"
 #include "util/error.h"
 #include "util/poll.h"
 
@@ -249,47 +249,6 @@ void iothread_get_info(IOThread *iot, IOThreadInfo *info)
                                           __ATOMIC_RELAXED);
 }
 
-typedef struct RunSync {
-    GSourceFunc fn;           /* the work */
-    gpointer data;            /* its argument */
-    GMutex lock;              /* protects 'done' */
-    GCond cond;               /* signalled when 'done' is set */
-    gboolean done;            /* fn has returned */
-} RunSync;
-
-/* Runs in the context's thread. */
-static gboolean run_sync_cb(gpointer opaque)
-{
-    RunSync *rs = opaque;
-
-    rs->fn(rs->data);
-    g_mutex_lock(&rs->lock);
-    rs->done = TRUE;
-    g_cond_signal(&rs->cond);
-    g_mutex_unlock(&rs->lock);
-    return G_SOURCE_REMOVE;
-}
-
-void context_run_sync(GMainContext *ctx, GSourceFunc fn, gpointer data)
-{
-    RunSync rs = { .fn = fn, .data = data };
-
-    if (g_main_context_is_owner(ctx)) {
-        fn(data);
-        return;
-    }
-    g_mutex_init(&rs.lock);
-    g_cond_init(&rs.cond);
-    g_main_context_invoke_full(ctx, G_PRIORITY_HIGH, run_sync_cb, &rs, NULL);
-    g_mutex_lock(&rs.lock);
-    while (!rs.done) {
-        g_cond_wait(&rs.cond, &rs.lock);
-    }
-    g_mutex_unlock(&rs.lock);
-    g_mutex_clear(&rs.lock);
-    g_cond_clear(&rs.cond);
-}
-
 /* Any thread.  While the thread does not run (before complete, after
  * unparent) 'fn' runs directly. */
 void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data)
@@ -302,10 +261,6 @@ void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data)
     context_run_sync(iot->ctx, fn, data);
 }
 
-GMainContext *main_context(void)
-{
-    return g_main_context_default();
-}
 
 static void iothread_register(void)
 {

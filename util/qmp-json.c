@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * monitor/qmp-json.c - typed access to outside JSON (contract in
- * include/monitor/qmp-json.h).
+ * util/qmp-json.c - typed access to outside JSON (contract in
+ * include/util/qmp-json.h).
  *
  * Everything funnels through qmp_json_member(), which looks at the node's
  * own type before any json-glib getter runs: those getters are only ever
@@ -8,7 +9,7 @@
  */
 #include <string.h>
 
-#include "monitor/qmp-json.h"
+#include "util/qmp-json.h"
 #include "util/error.h"
 
 const char *qmp_json_type_name(QmpJsonType t)

@@ -1,22 +1,25 @@
 /*
- * include/util/iothread.h - the "iothread" object: a thread running its own
+ * include/qom/iothread.h - the "iothread" object: a thread running its own
  * GMainContext.
  *
  * -object iothread,id=iothread1 starts a thread that iterates a private
  * GMainContext until the object is deleted.  Objects that run on an
  * iothread (colo-compare) attach their sources to iothread_get_context()
- * and touch their state only from there; other threads hand work over with
- * g_main_context_invoke_full() on that context.
+ * and touch their state only from there; other threads hand work over by
+ * the rule of docs/devel/architecture.md ("Work that crosses threads"):
+ * synchronously (below), or through the object's Lifeline
+ * (include/util/lifeline.h), never by a bare g_main_context_invoke().
  *
  * Properties (QEMU's names): poll-max-ns, poll-grow and poll-shrink tune
  * the thread's adaptive busy polling (include/util/poll.h) as they tune
  * QEMU's AioContext; aio-max-batch, thread-pool-min and thread-pool-max
  * are accepted for compatibility and have no effect.
  */
-#ifndef UTIL_IOTHREAD_H
-#define UTIL_IOTHREAD_H
+#ifndef QOM_IOTHREAD_H
+#define QOM_IOTHREAD_H
 
 #include "qom/object.h"
+#include "util/context.h"
 
 #define TYPE_IOTHREAD (iothread_get_type())
 G_DECLARE_FINAL_TYPE(IOThread, iothread, IO, THREAD, UserObject)
@@ -42,15 +45,5 @@ GMainContext *iothread_get_context(IOThread *iot);
  * when called from the iothread itself, or before the thread runs). */
 void iothread_run_sync(IOThread *iot, GSourceFunc fn, gpointer data);
 
-/*
- * Runs 'fn(data)' in the thread that iterates 'ctx' and waits for it
- * (directly if that is the calling thread).  That thread must be running
- * and must not be waiting for this one (the main thread hands work to
- * iothreads, never the reverse).  Any thread.
- */
-void context_run_sync(GMainContext *ctx, GSourceFunc fn, gpointer data);
 
-/* The main thread's context (g_main_context_default()). */
-GMainContext *main_context(void);
-
-#endif /* UTIL_IOTHREAD_H */
+#endif /* QOM_IOTHREAD_H */

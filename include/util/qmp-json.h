@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * include/monitor/qmp-json.h - typed access to JSON that came from
+ * include/util/qmp-json.h - typed access to JSON that came from
  * outside: QMP requests the monitor receives, QMP replies and events a
  * QMP client (the qemu checkpoint driver) receives.
  *
@@ -19,13 +20,13 @@
  *                       (greeting, event, return, error) with each part
  *                       type-checked.
  *
- * The monitor's qmp_arg_*() (include/monitor/qmp.h) are built on
+ * The handlers' qmp_arg_*() (include/util/qmp-handler.h) are built on
  * qmp_json_member() and keep QMP's own error texts.  A NULL object is an
  * object without members.  Strings and containers returned are borrowed
  * from the object.  Pure functions, any thread.
  */
-#ifndef MONITOR_QMP_JSON_H
-#define MONITOR_QMP_JSON_H
+#ifndef UTIL_QMP_JSON_H
+#define UTIL_QMP_JSON_H
 
 #include <json-glib/json-glib.h>
 
@@ -104,4 +105,4 @@ typedef struct QmpMessage {
  */
 gboolean qmp_message_parse(JsonObject *msg, QmpMessage *out, GError **errp);
 
-#endif /* MONITOR_QMP_JSON_H */
+#endif /* UTIL_QMP_JSON_H */

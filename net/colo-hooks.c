@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * net/colo-hooks.c - the COLO frame's entry points, as the net layer sees
+ * them (contract in include/net/colo-hooks.h).
+ */
+#include "net/colo-hooks.h"
+
+/* Set by a constructor before main(); read from any thread after. */
+static const ColoHooks *frame_hooks;
+
+void colo_hooks_register(const ColoHooks *hooks)
+{
+    g_assert(!frame_hooks);     /* one frame per process */
+    g_atomic_pointer_set(&frame_hooks, hooks);
+}
+
+void colo_add_listener(ColoEventListener *l)
+{
+    const ColoHooks *h = g_atomic_pointer_get(&frame_hooks);
+
+    if (h) {
+        h->add_listener(l);
+    }
+}
+
+void colo_remove_listener(ColoEventListener *l)
+{
+    const ColoHooks *h = g_atomic_pointer_get(&frame_hooks);
+
+    if (h) {
+        h->remove_listener(l);
+    }
+}
+
+void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
+                             const char *detail)
+{
+    const ColoHooks *h = g_atomic_pointer_get(&frame_hooks);
+
+    if (h) {
+        h->request_checkpoint(source, reason, detail);
+    }
+}
