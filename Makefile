@@ -4,7 +4,8 @@
 #   make check      build and run every test suite (unit, qtest, e2e)
 #   make colo-qemu  build the QEMU that runs COLO (once, cached)
 #   make check-asan the whole suite under AddressSanitizer + UBSan
-#   make demo       the live COLO demo in network namespaces (root)
+#   make demo       the live demo of a real COLO pair: two QEMU VMs (root)
+#   make demo-netns the quick COLO demo with namespace "guests" (root)
 #   make install    install the binary (PREFIX=/usr/local)
 #   make docs       regenerate docs/qmp-reference.md from qapi/
 #   make fuzz       run the libFuzzer targets for longer
@@ -16,7 +17,7 @@
 BUILD ?= build
 MESON_TEST_ARGS ?=
 
-.PHONY: all deps build check check-unit check-asan demo install docs fuzz chaos chaos-asan clean colo-qemu
+.PHONY: all deps build check check-unit check-asan demo demo-netns install docs fuzz chaos chaos-asan clean colo-qemu
 
 all: build
 
@@ -74,7 +75,13 @@ chaos-asan: deps
 		CHAOS_SEED=$(CHAOS_SEED) \
 		python3 tests/chaos/chaos.py --duration $(CHAOS_DURATION)
 
+# demo: a real COLO pair (scripts/colo-vm-demo.py, docs/colo-demo.md);
+# it builds the COLO QEMU and the tiny guest the first time (cached).
+# demo-netns: the quick variant whose "guests" are network namespaces.
 demo: build
+	scripts/colo-vm-demo.py --build $(BUILD)
+
+demo-netns: build
 	scripts/demo.sh $(BUILD)
 
 install: build

@@ -205,7 +205,7 @@ build() {
     (cd "$bdir/build" && "$srcdir/configure" --prefix="$out.tmp" \
         --python=/usr/bin/python3 \
         --target-list=x86_64-softmmu --without-default-features \
-        --enable-tcg --enable-replication --enable-fdt=system \
+        --enable-tcg --enable-replication --enable-colo-proxy --enable-fdt=system \
         --disable-docs --disable-werror --disable-install-blobs) \
         >"$bdir/configure.log" 2>&1 || die "QEMU configure failed: $(tail -n1 "$bdir/configure.log")"
     steps=$(ninja -C "$bdir/build" -n 2>/dev/null | grep -c "^\[" || true)

@@ -1259,7 +1259,7 @@ def preflight(args):
     if os.geteuid() != 0:
         print('colo-demo: needs root: it creates network namespaces, veth '
               'pairs and a bridge, and colo-proxy opens AF_PACKET sockets.\n'
-              '           run it as root: sudo make demo   (or: sudo '
+              '           run it as root: sudo make demo-netns   (or: sudo '
               f'{sys.argv[0]} --build {args.build})', file=sys.stderr)
         return False
     if not shutil.which('ip'):

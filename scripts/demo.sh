@@ -1,6 +1,7 @@
 #!/bin/bash
 # scripts/demo.sh BUILDDIR [failover|colo|basic] - a live colo-proxy demo in network
-# namespaces (root).  'make demo' runs it.
+# namespaces (root).  'make demo-netns' runs it ('make demo' is the real
+# COLO pair of scripts/colo-vm-demo.py).
 #
 # colo: the COLO proxy of docs/COLO-FT.txt, with two
 # namespaces playing the primary and the secondary guest (same MAC, same
@@ -41,7 +42,7 @@ bin=$build/system/colo-proxy
 
 if [ "$(id -u)" != 0 ]; then
     echo "demo: needs root (network namespaces, veth pairs, AF_PACKET sockets)."
-    echo "      run it as root: sudo make demo   (or: sudo $0 $build)"
+    echo "      run it as root: sudo make demo-netns   (or: sudo $0 $build)"
     exit 1
 fi
 for tool in ip python3; do

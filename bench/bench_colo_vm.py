@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""bench_colo_vm.py - colo-proxy against QEMU's own COLO proxy, on a real
+COLO pair, in one run (issue 12).
+
+    sudo python3 bench/bench_colo_vm.py --build build [--requests N]
+        [--miscompares N] [--only colo-proxy|qemu] [--json FILE]
+
+The same patched QEMU 10.0.2 (scripts/build-colo-qemu.sh), the same tiny
+guests (tests/vm/), the same namespaces, client and traffic
+(tests/vm/colopair.py), two ways:
+
+  colo-proxy  the two colo-proxies do COLO's networking (the seeds'
+              objects, colo-frame driver=qemu, colo-heartbeat failover=on):
+              the pair of tests/e2e/test_vm_qemu_colo.py and `make demo`
+  qemu        QEMU's own filter-mirror, filter-redirector, filter-rewriter
+              and colo-compare inside the VMs' QEMUs (docs/COLO-FT.txt's
+              command lines, unix sockets); each VM's netdev still reaches
+              the LAN through a colo-proxy, but one with no filter at all
+              (a pass-through, the same transport as in the other pair)
+
+Figures, per pair:
+
+  periodic    request latency p50/p99/max, 200 sequential CGI requests 50 ms
+              apart with x-checkpoint-delay 2000 (QEMU's periodic
+              checkpoints) and an echo connection beside them
+  miscompare  end-to-end latency of GET /cgi-bin/sched (differs per VM:
+              a miscompare, a checkpoint, the primary's reply released)
+  downtime    checkpoint downtime, STOP -> RESUME from the primary QEMU's
+              own events, over every checkpoint of the run
+  failover    the worst echo round trip across kill -9 of the primary QEMU
+              and its proxy process.  colo-proxy: its heartbeat (100 ms
+              interval, 500 ms timeout) fails over itself and its QEMU.
+              qemu: QEMU has no heartbeat; the bench plays one with the
+              same 500 ms timeout: 500 ms after the kill it sends
+              x-colo-lost-heartbeat, object-del f2, f1 and announce-self to
+              the secondary QEMU (docs/COLO-FT.txt's "Secondary Failover")
+
+Ratios are qemu / colo-proxy: above 1, colo-proxy is better (lower).  A
+benchmark, not a test: it measures, prints and exits 0 unless the pair
+could not be set up.  Needs root.  Noisy on a shared machine: run it
+idle, and read several runs.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'vm'))
+
+import colopair as cp          # noqa: E402
+import vmguest                 # noqa: E402
+
+HB_TIMEOUT = 0.5     # colopair.HB's timeout, played for QEMU's pair
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def pct(xs, q):
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(len(s) * q))] if s else None
+
+
+def ev_time(e):
+    t = e['timestamp']
+    return t['seconds'] + t['microseconds'] / 1e6
+
+
+def downtimes(events):
+    out, stop = [], None
+    for e in events:
+        if e['event'] == 'STOP':
+            stop = ev_time(e)
+        elif e['event'] == 'RESUME' and stop is not None:
+            out.append(ev_time(e) - stop)
+            stop = None
+    return out
+
+
+def qemu_events(q, names=('STOP', 'RESUME')):
+    cp.drain(q)
+    out = [e for e in q.events if e['event'] in names]
+    q.events.clear()
+    return out
+
+
+def measure(proxy, qemu, fw, args):
+    r = {'proxy': proxy}
+    with cp.NetNS() as ns:
+        pair = cp.Pair(ns, 'b' if proxy == 'colo-proxy' else 'q', 'e1000',
+                       False, qemu, fw, proxy=proxy)
+        try:
+            dt = pair.start()
+            if proxy == 'colo-proxy':
+                pair.proxies_ready()
+            say(f'[{proxy}] COLO after {dt:.1f} s')
+            cp.check_pages(cp.http_seq(pair.ns, pair.c, [
+                f'/cgi-bin/page?{k}' for k in range(1, 21)]))
+            qemu_events(pair.qp)
+            cps = []
+
+            # the miscompared request
+            mis = []
+            for _ in range(args.miscompares):
+                res = cp.http_seq(pair.ns, pair.c, ['/cgi-bin/sched'])
+                st, body = cp.split_http(res[0][2])
+                cp.check(st.endswith('200 OK') and 'cpu0' in body,
+                         f'/cgi-bin/sched: {res[0][2][:200]!r}')
+                mis.append(res[0][1])
+                time.sleep(0.6)
+                d = downtimes(qemu_events(pair.qp))
+                cps += d
+            r['miscompare'] = mis
+            r['miscompare_checkpoints'] = len(cps)
+            say(f'[{proxy}] miscompared request: median '
+                f'{statistics.median(mis) * 1000:.0f} ms over {len(mis)} '
+                f'({len(cps)} checkpoints)')
+
+            # periodic checkpoints under sequential requests
+            req0 = (pair.px.qmp.cmd('query-colo-stats')['requests']
+                    if proxy == 'colo-proxy' else {})
+            echo = cp.Echo(pair.ns, pair.c)
+            pair.qp.cmd('migrate-set-parameters',
+                        {'x-checkpoint-delay': 2000})
+            paths = [f'/cgi-bin/page?{1 + k % 20}'
+                     for k in range(args.requests)]
+            res = cp.http_seq(pair.ns, pair.c, paths, gap=0.05)
+            pair.qp.cmd('migrate-set-parameters',
+                        {'x-checkpoint-delay': cp.QUIET_DELAY_MS})
+            e = echo.stop()
+            times = cp.check_pages(res)
+            d = downtimes(qemu_events(pair.qp))
+            cps += d
+            # checkpoints colo-proxy asked for meanwhile (by reason): the
+            # rest are QEMU's own periodic ones
+            if proxy == 'colo-proxy':
+                req1 = pair.px.qmp.cmd('query-colo-stats')['requests']
+                r['proxy_requests'] = {k: req1[k] - req0.get(k, 0)
+                                       for k in req1
+                                       if req1[k] != req0.get(k, 0)}
+            r['periodic'] = times
+            r['periodic_checkpoints'] = len(d)
+            r['periodic_echo_worst'] = e.get('worst')
+            r['downtime'] = cps
+            say(f'[{proxy}] {len(times)} requests with {len(d)} '
+                f'checkpoints (colo-proxy requested '
+                f'{r.get("proxy_requests", "-")}): p50 {pct(times, .5) * 1000:.0f} ms, p99 '
+                f'{pct(times, .99) * 1000:.0f} ms, max '
+                f'{max(times) * 1000:.0f} ms; echo {e["lines"]} lines, '
+                f'error {e["error"]}')
+
+            # failover
+            echo = cp.Echo(pair.ns, pair.c, period=0.02)
+            time.sleep(1.0)
+            qemu_events(pair.qs)
+            t_kill = time.monotonic()
+            pair.gp.kill()
+            pair.px.kill()
+            if proxy == 'qemu':
+                time.sleep(max(0.0, t_kill + HB_TIMEOUT - time.monotonic()))
+                pair.qs.cmd('x-colo-lost-heartbeat')
+                for f in ('f2', 'f1'):
+                    pair.qs.cmd('object-del', {'id': f})
+                pair.qs.cmd('announce-self', {'initial': 50, 'max': 550,
+                                              'rounds': 5, 'step': 100})
+            cp.wait_for(lambda: pair.qs.cmd('query-colo-status')['mode'] ==
+                        'none', 5, what='the secondary QEMU out of COLO')
+            t_out = time.monotonic() - t_kill
+            cp.wait_for(lambda: pair.qs.cmd('query-status')['status'] ==
+                        'running', 10, what='the secondary VM running')
+            time.sleep(2.0)
+            e = echo.stop()
+            cp.check(not e['error'], f'echo across failover: {e["error"]}')
+            r['failover_worst'] = e['worst']
+            r['failover_qemu_out'] = t_out
+            say(f'[{proxy}] failover: secondary QEMU out of COLO '
+                f'{t_out * 1000:.0f} ms after the kill; echo {e["lines"]} '
+                f'lines byte-exact, worst round trip '
+                f'{e["worst"] * 1000:.0f} ms')
+        finally:
+            pair.stop()
+    return r
+
+
+ROWS = [
+    ('request p50, periodic checkpoints', lambda r: pct(r['periodic'], .5)),
+    ('request p99, periodic checkpoints', lambda r: pct(r['periodic'], .99)),
+    ('request max, periodic checkpoints', lambda r: max(r['periodic'])),
+    ('miscompared request (median)',
+     lambda r: statistics.median(r['miscompare'])),
+    ('checkpoint downtime median', lambda r: statistics.median(r['downtime'])),
+    ('checkpoint downtime p90', lambda r: pct(r['downtime'], .9)),
+    ('worst echo round trip across failover', lambda r: r['failover_worst']),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--build', default='build')
+    ap.add_argument('--requests', type=int, default=200)
+    ap.add_argument('--miscompares', type=int, default=5)
+    ap.add_argument('--only', choices=('colo-proxy', 'qemu'))
+    ap.add_argument('--json')
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit('bench_colo_vm: needs root (namespaces, AF_PACKET)')
+    os.environ['COLO_BUILD_DIR'] = os.path.abspath(args.build)
+    try:
+        qemu, fw = cp.colo_qemu()
+        os.environ['QEMU'] = qemu
+        vmguest.guest_dir(log=say)
+    except (cp.Skip, cp.TestFailure, vmguest.GuestUnavailable) as e:
+        sys.exit(f'bench_colo_vm: {e}')
+    say(f'QEMU {qemu} ({vmguest.accel(log=say)}); load average '
+        f'{os.getloadavg()[0]:.2f} at start')
+    results = {}
+    for proxy in ('colo-proxy', 'qemu'):
+        if args.only and proxy != args.only:
+            continue
+        try:
+            results[proxy] = measure(proxy, qemu, fw, args)
+        except (cp.TestFailure, cp.QMPError, TimeoutError, EOFError,
+                OSError, RuntimeError) as e:
+            sys.exit(f'bench_colo_vm: the {proxy} pair: {e}')
+    say(f'load average {os.getloadavg()[0]:.2f} at the end')
+    say('')
+    say(f'{"figure (ms, lower is better)":40s} {"colo-proxy":>11s} '
+        f'{"QEMU":>11s} {"QEMU/colo-proxy":>16s}')
+    for name, fn in ROWS:
+        vals = [fn(results[p]) if p in results else None
+                for p in ('colo-proxy', 'qemu')]
+        cells = ['%11.1f' % (v * 1000) if v is not None else '%11s' % '-'
+                 for v in vals]
+        ratio = (f'{vals[1] / vals[0]:16.2f}' if None not in vals and vals[0]
+                 else '%16s' % '-')
+        say(f'{name:40s} {cells[0]} {cells[1]} {ratio}')
+    say('checkpoints during the 200 requests: ' + ', '.join(
+        f'{p} {results[p]["periodic_checkpoints"]}' for p in results)
+        + (f' (colo-proxy asked for {results["colo-proxy"]["proxy_requests"]}'
+           ' of its pair\'s)' if 'colo-proxy' in results else ''))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

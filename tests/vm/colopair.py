@@ -1,0 +1,608 @@
+"""colopair - a real COLO pair through two colo-proxies, for the test,
+the demo and the benchmark (issue 12).
+
+One copy of the harness that tests/e2e/test_vm_qemu_colo.py (the checks),
+scripts/colo-vm-demo.py (`make demo`) and bench/bench_colo_vm.py (colo-proxy
+against QEMU's own filters) share:
+
+  colo_qemu()            the patched QEMU 10.0.2 (scripts/build-colo-qemu.sh,
+                         built once into /var/cache/colo-proxy)
+  primary_proxy_args()   the two colo-proxies' command lines (the seeds'
+  secondary_proxy_args() topology, colo-frame driver=qemu, colo-heartbeat)
+  guest()                a tiny guest VM (tests/vm/vmguest.py) whose NIC is a
+                         -netdev stream into its host's colo-proxy
+  COLO_START             the QMP that starts COLO, as QEMU 10 wants it
+  Pair                   namespaces, both colo-proxies, both QEMUs: start()
+                         reaches COLO, stop() kills what it started;
+                         Pair(..., proxy='qemu') runs QEMU's own proxy objects
+                         in the QEMUs instead (qemu_proxy_args()) behind
+                         pass-through colo-proxies (passthrough_proxy_args()),
+                         the baseline of bench/bench_colo_vm.py
+  Echo, http_seq()       the client (a process in the client namespace): a
+                         long-lived echo connection, sequential HTTP requests
+  check_pages(), cgi_body(), split_http(), tcp_payload_from(), oopses()
+  drain(), take_events(), requests()   QMP events and colo-proxy counters
+
+The topology (every box a network namespace; the QEMUs, whose NICs are
+unix sockets, run outside them):
+
+  ns C: client 10.91.0.1 ==veth== ns L: bridge br0 ==veth== ns P: primary colo-proxy
+                                            ||                 -device stream <- primary QEMU
+                                            ==veth== ns S: secondary colo-proxy
+                                                       -device stream <- secondary QEMU
+
+Python standard library only, plus tests/qtest/coloqtest.py (ColoProxy,
+QMPClient, NetNS, check) and tests/vm/vmguest.py.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', 'qtest'))
+
+from coloqtest import *        # noqa: E402,F401,F403
+import vmguest                 # noqa: E402
+
+CLIENT_IP, GUEST_IP = '10.91.0.1', '10.91.0.2'
+CLIENT_MAC, GUEST_MAC = '52:54:00:91:00:01', '52:54:00:91:00:02'
+HB = 'interval=100,timeout=500'   # both colo-heartbeats
+# checks 1-3 run with QEMU's own periodic checkpoints far apart, so that
+# only colo-proxy's requests checkpoint (check 4 sets 2000)
+QUIET_DELAY_MS = 60000
+
+
+def in_ci():
+    return os.environ.get('CI') == 'true'
+
+
+# --------------------------------------------------------------------------
+# the QEMU
+
+def colo_qemu():
+    """(qemu-system-x86_64, firmware dir) of the patched QEMU: $COLO_QEMU
+    (and $COLO_QEMU_FW) if set, else the cache of
+    scripts/build-colo-qemu.sh, which is run to build it when missing
+    (about 7 minutes; one build at a time).  Fails in CI, skips elsewhere,
+    with the script's one line."""
+    if os.environ.get('COLO_QEMU'):
+        return os.environ['COLO_QEMU'], os.environ.get('COLO_QEMU_FW', '')
+    script = os.path.join(source_dir(), 'scripts', 'build-colo-qemu.sh')
+    r = subprocess.run([script, '--print'], capture_output=True, text=True)
+    if r.returncode != 0 and os.environ.get('COLO_QEMU_BUILD', '1') == '1':
+        log('building the COLO QEMU (scripts/build-colo-qemu.sh, about 7 '
+            'minutes the first time)')
+        b = subprocess.run([script], capture_output=True, text=True)
+        for line in b.stdout.splitlines()[-3:]:
+            log(line)
+        r = subprocess.run([script, '--print'], capture_output=True,
+                           text=True)
+        if r.returncode != 0 and b.stderr.strip():
+            r.stderr = b.stderr
+    if r.returncode != 0:
+        why = (r.stderr.strip().splitlines() or ['no COLO QEMU'])[-1]
+        if in_ci():
+            raise TestFailure(why)
+        raise Skip(why)
+    lines = r.stdout.split('\n')
+    return lines[0].strip(), lines[1].split(None, 1)[1].strip()
+
+
+# --------------------------------------------------------------------------
+# the command lines (shared with docs/qemu.md through --print-cmdlines)
+
+def primary_proxy_args(run, netdev_if, vnet=False):
+    v = ',vnet_hdr_support=on' if vnet else ''
+    s = lambda n: os.path.join(run, n)    # noqa: E731
+    return [
+        '-name', 'colo-primary',
+        '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
+        '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
+                   f'addr.path={s("primary-vm.sock")}',
+        '-chardev', f'socket,id=mirror0,path={s("mirror.sock")},'
+                    'server=on,wait=off',
+        '-chardev', f'socket,id=compare1,path={s("compare1.sock")},'
+                    'server=on,wait=off',
+        '-chardev', f'socket,id=compare0,path={s("compare0.sock")},'
+                    'server=on,wait=off',
+        '-chardev', f'socket,id=compare0-0,path={s("compare0.sock")}',
+        '-chardev', f'socket,id=compare_out,path={s("compare_out.sock")},'
+                    'server=on,wait=off',
+        '-chardev', f'socket,id=compare_out0,path={s("compare_out.sock")}',
+        '-chardev', f'socket,id=hb,path={s("heartbeat.sock")},'
+                    'server=on,wait=off',
+        '-object', f'filter-mirror,id=m0,netdev=hn0,queue=tx,'
+                   f'outdev=mirror0{v}',
+        '-object', f'filter-redirector,id=redire0,netdev=hn0,queue=rx,'
+                   f'indev=compare_out{v}',
+        '-object', f'filter-redirector,id=redire1,netdev=hn0,queue=rx,'
+                   f'outdev=compare0{v}',
+        '-object', 'iothread,id=iothread1',
+        '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
+                   'secondary_in=compare1,outdev=compare_out0,'
+                   f'iothread=iothread1{v}',
+        '-object', 'colo-frame,id=colo0,mode=primary,driver=qemu,'
+                   f'qemu-qmp=unix:{s("primary-drv.qmp")}',
+        '-object', f'colo-heartbeat,id=hb0,chardev=hb,{HB},failover=on']
+
+
+def secondary_proxy_args(run, primary_run, netdev_if, vnet=False):
+    v = ',vnet_hdr_support=on' if vnet else ''
+    p = lambda n: os.path.join(primary_run, n)    # noqa: E731
+    s = lambda n: os.path.join(run, n)    # noqa: E731
+    return [
+        '-name', 'colo-secondary',
+        '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
+        '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
+                   f'addr.path={s("secondary-vm.sock")}',
+        '-chardev', f'socket,id=red0,path={p("mirror.sock")},reconnect=1',
+        '-chardev', f'socket,id=red1,path={p("compare1.sock")},reconnect=1',
+        '-chardev', f'socket,id=hb,path={p("heartbeat.sock")},reconnect=1',
+        '-object', f'filter-redirector,id=f1,netdev=hn0,queue=tx,'
+                   f'indev=red0{v}',
+        '-object', f'filter-redirector,id=f2,netdev=hn0,queue=rx,'
+                   f'outdev=red1{v}',
+        '-object', f'filter-rewriter,id=rew0,netdev=hn0,queue=all{v}',
+        '-object', 'colo-frame,id=colo0,mode=secondary,driver=qemu,'
+                   f'qemu-qmp=unix:{s("secondary-drv.qmp")}',
+        '-object', f'colo-heartbeat,id=hb0,chardev=hb,{HB},failover=on',
+        # the secondary guest's output, before the rewriter and f2 (check
+        # 3 shows the client did not get this reply)
+        '-object', 'filter-dump,id=sdump,netdev=hn0,queue=rx,'
+                   f'file={s("secondary-out.pcap")}']
+
+
+def passthrough_proxy_args(name, run, netdev_if):
+    """A colo-proxy that only joins its VM's stream to the LAN (no filter):
+    the transport of the pair whose proxy is QEMU's own (qemu_proxy_args),
+    so that both pairs reach the LAN the same way (bench/)."""
+    return ['-name', f'colo-{name}-passthrough',
+            '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
+            '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
+                       f'addr.path={os.path.join(run, name + "-vm.sock")}']
+
+
+def qemu_proxy_args(name, run, primary_run):
+    """QEMU's own COLO proxy objects, in the VM's QEMU, on its NIC's
+    netdev n0 (tests/vm/vmguest.py): the seeds' docs/COLO-FT.txt command
+    lines with unix sockets.  QEMU's colo-compare asks its own COLO thread
+    for checkpoints; there is no heartbeat (failover is sent by hand)."""
+    p = lambda n: os.path.join(primary_run, n)    # noqa: E731
+    if name == 'primary':
+        return [
+            '-chardev', f'socket,id=mirror0,path={p("mirror.sock")},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=compare1,path={p("compare1.sock")},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=compare0,path={p("compare0.sock")},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=compare0-0,path={p("compare0.sock")}',
+            '-chardev', f'socket,id=compare_out,path={p("compare_out.sock")},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=compare_out0,'
+                        f'path={p("compare_out.sock")}',
+            '-object', 'filter-mirror,id=m0,netdev=n0,queue=tx,outdev=mirror0',
+            '-object', 'filter-redirector,netdev=n0,id=redire0,queue=rx,'
+                       'indev=compare_out',
+            '-object', 'filter-redirector,netdev=n0,id=redire1,queue=rx,'
+                       'outdev=compare0',
+            '-object', 'iothread,id=iothread1',
+            '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
+                       'secondary_in=compare1,outdev=compare_out0,'
+                       'iothread=iothread1']
+    return [
+        '-chardev', f'socket,id=red0,path={p("mirror.sock")},'
+                    'reconnect-ms=200',
+        '-chardev', f'socket,id=red1,path={p("compare1.sock")},'
+                    'reconnect-ms=200',
+        '-object', 'filter-redirector,id=f1,netdev=n0,queue=tx,indev=red0',
+        '-object', 'filter-redirector,id=f2,netdev=n0,queue=rx,outdev=red1',
+        '-object', 'filter-rewriter,id=rew0,netdev=n0,queue=all']
+
+
+def guest(name, run, nic, fw, objects=()):
+    """Both VMs boot the same guest as "primary" (the secondary's memory
+    is the primary's anyway).  The secondary waits for the migration.
+    'objects': more QEMU options (QEMU's own proxy, qemu_proxy_args)."""
+    extra = ['-L', fw] if fw else []
+    extra += list(objects)
+    extra += ['-qmp', f'unix:{os.path.join(run, name + "-drv.qmp")},'
+                      'server=on,wait=off']
+    if name == 'secondary':
+        extra += ['-incoming', f'unix:{os.path.join(run, "mig.sock")}']
+    g = vmguest.VMGuest(
+        name, run, ip=f'{GUEST_IP}/24', nic=nic, mac=GUEST_MAC,
+        neigh=(CLIENT_IP, CLIENT_MAC),
+        netdev=['stream', 'server=off', 'addr.type=unix',
+                f'addr.path={os.path.join(run, name + "-vm.sock")}',
+                'reconnect-ms=1000'],
+        extra=extra)
+    # colo.printk=4: warnings, oopses and panics reach the serial log
+    # (check 5 reads the secondary's)
+    g.append_line = lambda: ('console=ttyS0 quiet colo.role=primary '
+                             f'colo.ip={GUEST_IP}/24 '
+                             f'colo.neigh={CLIENT_IP},{CLIENT_MAC} '
+                             'colo.printk=4')
+    return g
+
+
+COLO_START = [
+    ('primary', 'migrate-set-parameters', {'x-checkpoint-delay':
+                                           QUIET_DELAY_MS}),
+    ('primary', 'migrate-set-capabilities', {'capabilities': [
+        {'capability': 'x-colo', 'state': True},
+        {'capability': 'events', 'state': True}]}),
+    ('secondary', 'migrate-set-capabilities', {'capabilities': [
+        {'capability': 'x-colo', 'state': True},
+        {'capability': 'events', 'state': True}]}),
+    ('primary', 'migrate', {'uri': 'unix:$SRUN/mig.sock'}),
+]
+
+
+# --------------------------------------------------------------------------
+# the client (a process in namespace C)
+
+CLIENT = r'''
+import json, socket, sys, time, select
+mode, ip = sys.argv[1], sys.argv[2]
+arg = json.loads(sys.argv[3])
+
+def http(path, pace=0):
+    # pace: a slow reader (a small receive buffer, 2 KiB per 'pace' s), so
+    # that one connection stays open for seconds (the demo's failover)
+    t0 = time.monotonic()
+    s = socket.socket()
+    s.settimeout(30)
+    if pace:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect((ip, 80))
+    port = s.getsockname()[1]
+    s.sendall(('GET %s HTTP/1.0\r\nHost: guest\r\n\r\n' % path).encode())
+    data = b''
+    while True:
+        d = s.recv(2048 if pace else 65536)
+        if not d:
+            break
+        data += d
+        if pace:
+            time.sleep(pace)
+    s.close()
+    return data, time.monotonic() - t0, port
+
+if mode == 'http':
+    # sequential requests, arg['gap'] s apart; [path, seconds, raw answer,
+    # client port]
+    out = []
+    for k, p in enumerate(arg['paths']):
+        if k and arg.get('gap'):
+            time.sleep(arg['gap'])
+        try:
+            data, dt, port = http(p, arg.get('pace', 0))
+            out.append([p, dt, data.decode('latin-1'), port])
+        except Exception as e:
+            out.append([p, -1, 'error %r' % e, None])
+    print(json.dumps(out))
+elif mode == 'echo':
+    # one long-lived connection: a numbered line every arg['period'] s
+    # until stdin closes; every echo must come back byte-exact
+    s = socket.create_connection((ip, 7), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    f = s.makefile('rb')
+    n = bad = 0
+    worst, worst_at, rtts, first = 0.0, None, [], None
+    err = None
+    print('ready', flush=True)
+    t_start = time.monotonic()
+    while True:
+        r, _, _ = select.select([sys.stdin], [], [], arg['period'])
+        if r and not sys.stdin.readline():
+            break
+        line = ('echo %06d ' % n + 'abcdefghij' * 5 + '\n').encode()
+        t0 = time.monotonic()
+        try:
+            s.sendall(line)
+            got = f.readline()
+        except Exception as e:
+            err = repr(e)
+            break
+        dt = time.monotonic() - t0
+        if got != line:
+            bad += 1
+            err = 'line %d came back as %r' % (n, got[:80])
+            break
+        # the first line also waits for the guest's nc to start cat
+        # (a fork and exec under TCG): not a round trip of the network
+        if n == 0:
+            first = dt
+        else:
+            rtts.append(dt)
+            if dt > worst:
+                worst, worst_at = dt, t0 - t_start
+        n += 1
+    s.close()
+    rtts.sort()
+    print(json.dumps({'lines': n, 'bad': bad, 'error': err, 'worst': worst,
+                      'worst_at': worst_at, 'first': first,
+                      'p50': rtts[len(rtts) // 2] if rtts else None}))
+'''
+
+
+class Echo:
+    """The long-lived echo connection, in the background."""
+
+    def __init__(self, ns, c, period=0.02):
+        self.t0 = time.monotonic()
+        self.p = ns.popen(c, sys.executable, '-c', CLIENT, 'echo', GUEST_IP,
+                          json.dumps({'period': period}),
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline().strip()
+        if line != 'ready':
+            raise TestFailure(f'echo client did not start: {line!r} '
+                              f'{self.p.stderr.read()[-500:]}')
+
+    def stop(self):
+        """Returns the summary dict (the echo client's)."""
+        try:
+            out, err = self.p.communicate('', timeout=40)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            out, err = self.p.communicate()
+            return {'error': 'echo client hung (a read never returned)',
+                    'lines': -1, 'worst': None}
+        try:
+            return json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {'error': f'echo client died: {err[-500:]}', 'lines': -1,
+                    'worst': None}
+
+
+def http_seq(ns, c, paths, timeout=300, gap=0):
+    r = ns.run(c, sys.executable, '-c', CLIENT, 'http', GUEST_IP,
+               json.dumps({'paths': list(paths), 'gap': gap}),
+               check_rc=False, timeout=timeout)
+    if r.returncode != 0:
+        raise TestFailure(f'http client failed: {r.stderr[-1500:]}')
+    return json.loads(r.stdout)
+
+
+class HTTPBackground:
+    """Sequential requests like http_seq(), in the background: start it,
+    do something else, then result() (the same list http_seq returns)."""
+
+    def __init__(self, ns, c, paths, gap=0, pace=0):
+        # the answers go to a file, not a pipe: nobody reads a pipe while
+        # the requests run, and more than 64 KiB of answers would block
+        # the client on its final print
+        import tempfile
+        self.out = tempfile.TemporaryFile('w+')
+        self.err = tempfile.TemporaryFile('w+')
+        self.p = ns.popen(c, sys.executable, '-c', CLIENT, 'http', GUEST_IP,
+                          json.dumps({'paths': list(paths), 'gap': gap,
+                                      'pace': pace}),
+                          stdout=self.out, stderr=self.err, text=True)
+
+    def done(self):
+        return self.p.poll() is not None
+
+    def result(self, timeout=300):
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise TestFailure(f'http client still running after {timeout}s')
+        self.out.seek(0)
+        self.err.seek(0)
+        out, err = self.out.read(), self.err.read()
+        if self.p.returncode != 0:
+            raise TestFailure(f'http client failed: {err[-1500:]}')
+        return json.loads(out)
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def split_http(raw):
+    sep = '\r\n\r\n' if '\r\n\r\n' in raw else '\n\n'
+    head, _, body = raw.partition(sep)
+    return head.split('\r\n')[0], body
+
+
+def cgi_body(n):
+    return ''.join(f'page {n} line {i}\n' for i in range(1, n + 1))
+
+
+def check_pages(results):
+    """Every /cgi-bin/page?N answer byte-exact; returns the times."""
+    times = []
+    for path, dt, raw, _port in results:
+        n = int(path.split('?')[1])
+        status, body = split_http(raw)
+        check(status.endswith('200 OK'), f'{path}: {status!r}')
+        check(body == cgi_body(n), f'body of {path}: {body[:200]!r}')
+        times.append(dt)
+    return times
+
+
+# --------------------------------------------------------------------------
+# the pair
+
+def drain(q):
+    """Reads whatever QEMU sent so far (events are queued in q.events)."""
+    while True:
+        try:
+            m = q.recv(timeout=0.01)
+        except (TimeoutError, EOFError, OSError):
+            return
+        if 'event' in m:
+            q.events.append(m)
+
+
+def take_events(q, names):
+    drain(q)
+    out = [e for e in q.events if e['event'] in names]
+    q.events.clear()
+    return out
+
+
+def requests(px):
+    st = px.qmp.cmd('query-colo-stats')
+    return sum(st['requests'].values()), st
+
+
+class Pair:
+    """One real COLO pair: namespaces, two colo-proxies, two QEMUs."""
+
+    def __init__(self, ns, tag, nic, vnet, qemu, fw, proxy='colo-proxy'):
+        """proxy: 'colo-proxy' (the two colo-proxies do COLO's networking)
+        or 'qemu' (QEMU's own filters and colo-compare in the VMs' QEMUs,
+        the colo-proxies only pass frames through; bench/)."""
+        self.proxy = proxy
+        self.ns, self.tag, self.nic, self.vnet = ns, tag, nic, vnet
+        self.qemu, self.fw = qemu, fw
+        self.px = self.sx = self.gp = self.gs = None
+        self.qp = self.qs = None
+        self.expect_completed = False
+
+    def net(self):
+        ns, t = self.ns, self.tag
+        self.c, self.lan = ns.add(f'{t}C'), ns.add(f'{t}L')
+        self.p, self.s = ns.add(f'{t}P'), ns.add(f'{t}S')
+        for n in (self.c, self.lan, self.p, self.s):
+            ns.run(n, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1',
+                   'net.ipv6.conf.default.disable_ipv6=1', check_rc=False)
+        ns.veth(f'{t}c0', self.c, f'{t}lc', self.lan)
+        ns.veth(f'{t}pl', self.p, f'{t}lp', self.lan)
+        ns.veth(f'{t}sl', self.s, f'{t}ls', self.lan)
+        i = ns.ifname
+        ns.run(self.lan, 'ip', 'link', 'add', 'br0', 'type', 'bridge',
+               'stp_state', '0', 'forward_delay', '0')
+        for port in ('lc', 'lp', 'ls'):
+            ns.run(self.lan, 'ip', 'link', 'set', i(f'{t}{port}'),
+                   'master', 'br0')
+        ns.run(self.lan, 'ip', 'link', 'set', 'br0', 'up')
+        for n, dev in ((self.c, 'c0'), (self.lan, 'lc'), (self.lan, 'lp'),
+                       (self.lan, 'ls'), (self.p, 'pl'), (self.s, 'sl')):
+            # af-packet must see wire-sized, checksummed frames
+            ns.run(n, 'ethtool', '-K', i(f'{t}{dev}'), 'tx', 'off', 'rx',
+                   'off', 'tso', 'off', 'gso', 'off', 'gro', 'off',
+                   check_rc=False)
+        c0 = i(f'{t}c0')
+        ns.run(self.c, 'ip', 'link', 'set', c0, 'address', CLIENT_MAC)
+        ns.run(self.c, 'ip', 'addr', 'add', CLIENT_IP + '/24', 'dev', c0)
+        ns.run(self.c, 'ip', 'neigh', 'replace', GUEST_IP, 'lladdr',
+               GUEST_MAC, 'dev', c0, 'nud', 'permanent')
+
+    def start(self):
+        """Checks 1's way there: returns the seconds from migrate to colo;
+        raises TestFailure if COLO is not reached."""
+        self.net()
+        t = self.tag
+        self.prun, self.srun = tmpdir('cqcolop'), tmpdir('cqcolos')
+        os.environ['QEMU'] = self.qemu
+        pif, sif = self.ns.ifname(f'{t}pl'), self.ns.ifname(f'{t}sl')
+        if self.proxy == 'qemu':
+            pargs = passthrough_proxy_args('primary', self.prun, pif)
+            sargs = passthrough_proxy_args('secondary', self.srun, sif)
+            pobj = qemu_proxy_args('primary', self.prun, self.prun)
+            sobj = qemu_proxy_args('secondary', self.srun, self.prun)
+        else:
+            pargs = primary_proxy_args(self.prun, pif, self.vnet)
+            sargs = secondary_proxy_args(self.srun, self.prun, sif,
+                                         self.vnet)
+            pobj = sobj = ()
+        self.px = ColoProxy(pargs, dir=self.prun,
+                            wrapper=['ip', 'netns', 'exec', self.p])
+        self.sx = ColoProxy(sargs, dir=self.srun,
+                            wrapper=['ip', 'netns', 'exec', self.s])
+        self.gp = guest('primary', self.prun, self.nic, self.fw, pobj)
+        self.gs = guest('secondary', self.srun, self.nic, self.fw, sobj)
+        self.gp.start()
+        self.gs.start()
+        try:
+            self.gp.wait_up()
+        except RuntimeError as e:
+            raise TestFailure(str(e))
+        log(f'primary guest up in {self.gp.boot_seconds:.1f}s '
+            f'({self.gp.accel}): {self.gp.up_line}')
+        self.qp = QMPClient(self.gp.qmp_path, timeout=30)
+        self.qs = QMPClient(self.gs.qmp_path, timeout=30)
+        for side, cmd, args in COLO_START:
+            q = self.qp if side == 'primary' else self.qs
+            if cmd == 'migrate':
+                args = {'uri': f'unix:{self.srun}/mig.sock'}
+                t0 = time.monotonic()
+            q.cmd(cmd, args)
+        status = None
+        while time.monotonic() - t0 < 60:
+            status = self.qp.cmd('query-migrate').get('status')
+            if status in ('colo', 'completed', 'failed', 'cancelled'):
+                break
+            time.sleep(0.1)
+        dt = time.monotonic() - t0
+        self.final_status = status
+        if status == 'completed' and self.expect_completed:
+            return dt
+        if status == 'completed':
+            raise TestFailure('the migration completed instead of entering '
+                              'COLO: this QEMU cannot run COLO (QEMU '
+                              '10.0.0-10.0.6 without the state fix, '
+                              'docs/qemu.md)')
+        check_eq(status, 'colo', 'primary QEMU migration status')
+        wait_for(lambda: self.qs.cmd('query-colo-status')['mode'] ==
+                 'secondary', 10, interval=0.1,
+                 what='the secondary QEMU in COLO')
+        return dt
+
+    def proxies_ready(self):
+        """Both drivers connected and the frames in their modes."""
+        for x, mode in ((self.px, 'primary'), (self.sx, 'secondary')):
+            st = x.qmp.cmd('query-colo-status')
+            check_eq(st['mode'], mode, f'{mode} colo-proxy mode')
+
+    def stop(self):
+        for g in (self.gp, self.gs):
+            if g:
+                g.kill()
+        for x in (self.px, self.sx):
+            if x:
+                x.kill()
+        for q in (self.qp, self.qs):
+            if q:
+                q.close()
+
+
+
+def tcp_payload_from(pcap, port):
+    """The TCP payloads sent from 'port' in a pcap file, concatenated."""
+    try:
+        with open(pcap, 'rb') as f:
+            blob = f.read()
+    except OSError:
+        return b''
+    out, pos = [], 24
+    while pos + 16 <= len(blob):
+        incl = int.from_bytes(blob[pos + 8:pos + 12], 'little')
+        fr = blob[pos + 16:pos + 16 + incl]
+        pos += 16 + incl
+        if len(fr) < 34 or fr[12:14] != b'\x08\x00' or fr[23] != 6:
+            continue
+        ihl = (fr[14] & 15) * 4
+        tcp = fr[14 + ihl:]
+        if len(tcp) < 20 or int.from_bytes(tcp[0:2], 'big') != port:
+            continue
+        tot = int.from_bytes(fr[16:18], 'big')
+        out.append(tcp[(tcp[12] >> 4) * 4:tot - ihl])
+    return b''.join(out)
+
+
+def oopses(text):
+    return [ln for ln in text.splitlines()
+            if re.search(r'Oops|BUG[: ]|[Pp]anic|Call Trace', ln)]
