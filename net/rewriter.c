@@ -639,20 +639,38 @@ unsigned rewriter_expire(Rewriter *rw, int64_t now_us, unsigned budget)
                                  budget);
 }
 
+typedef enum RwCkpt {
+    RW_CKPT_RESET,      /* a commit not announced by a load: reset now */
+    RW_CKPT_LOAD,       /* a load begins: reset, keep the old values */
+    RW_CKPT_CONFIRM,    /* the commit of a load: keep what came since */
+} RwCkpt;
+
 static void rw_checkpoint_one(ConnTable *t, ConnEntry *e, void *opaque)
 {
     RewriterConn *c = (RewriterConn *)e;
-    bool save = *(bool *)opaque;
+    RwCkpt how = *(RwCkpt *)opaque;
+    bool save = how == RW_CKPT_LOAD;
 
-    if (save && !c->has_saved && (c->seq_offset || c->ts_offset ||
-                                  c->state != RW_ESTABLISHED)) {
+    if (how == RW_CKPT_CONFIRM) {
+        /* Connections that began after the load began (a SYN that came
+         * while the guests were stopped) are in neither guest's
+         * checkpointed state: both answer it on their own, with their own
+         * ISNs, so their offsets are learned as usual -- not zeroed. */
+        c->has_saved = false;
+        return;
+    }
+    if (save && c->has_saved) {
+        return;                 /* a second load before the commit */
+    }
+    if (save && (c->seq_offset || c->ts_offset ||
+                 c->state != RW_ESTABLISHED)) {
         c->saved = (RwSaved) {
             .seq_offset = c->seq_offset, .ts_offset = c->ts_offset,
             .peer_max_ack = c->peer_max_ack,
             .guest_fin_end = c->guest_fin_end, .state = c->state,
         };
         c->has_saved = true;
-    } else if (!save) {
+    } else {
         c->has_saved = false;
     }
     /* the guest's sequence space becomes the primary's */
@@ -670,22 +688,21 @@ static void rw_checkpoint_one(ConnTable *t, ConnEntry *e, void *opaque)
 
 void rewriter_checkpoint(Rewriter *rw)
 {
-    bool save = false;
+    RwCkpt how = rw->loading ? RW_CKPT_CONFIRM : RW_CKPT_RESET;
 
-    /* confirms a load (its saved offsets go) or resets now */
-    conn_table_foreach(rw->table, rw_checkpoint_one, &save);
+    conn_table_foreach(rw->table, rw_checkpoint_one, &how);
     rw->loading = false;
     stats_inc(&rw->st.checkpoints);
 }
 
 void rewriter_checkpoint_load(Rewriter *rw)
 {
-    bool save = true;
+    RwCkpt how = RW_CKPT_LOAD;
 
     if (rw->failover) {
         return;
     }
-    conn_table_foreach(rw->table, rw_checkpoint_one, &save);
+    conn_table_foreach(rw->table, rw_checkpoint_one, &how);
     rw->loading = true;
     stats_inc(&rw->st.checkpoint_loads);
 }

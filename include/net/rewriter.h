@@ -233,7 +233,11 @@ void rewriter_checkpoint(Rewriter *rw);
  * stale offsets: the resumed guest dropped the client's segments and its
  * first segments went out shifted.  rewriter_checkpoint() confirms the
  * load; rewriter_failover() before it (the primary died mid-checkpoint,
- * the guest keeps its old state) puts the old offsets back.
+ * the guest keeps its old state) puts the old offsets back.  Connections
+ * that begin between the load and its commit (a SYN that came while the
+ * guests were stopped) are in neither guest's checkpointed state: both
+ * answer them with their own ISNs, and their offsets are learned as usual
+ * (the commit of a load leaves them alone).
  */
 void rewriter_checkpoint_load(Rewriter *rw);
 
