@@ -1148,6 +1148,8 @@ static JsonNode *stats_json(ColoCompareObj *s)
                                (gint64) sn.eng.sec_consumed);
     json_object_set_int_member(o, "reanchored",
                                (gint64) sn.eng.reanchored);
+    json_object_set_int_member(o, "tcp-reused",
+                               (gint64) sn.eng.tcp_reused);
     json_object_set_int_member(o, "gaps-in-checkpoint",
                                (gint64) sn.eng.gaps_in_checkpoint);
     json_object_set_object_member(o, "secondary-dropped",

@@ -984,6 +984,16 @@ static void tcp_release(CompareEngine *e, CompareConn *c)
     }
 }
 
+/* Both directions of the connection's stream ended: a FIN from each side,
+ * or a RST from either. */
+static bool tcp_ended(const CompareConn *c)
+{
+    uint8_t both = c->side[0] | c->side[1];
+
+    return (both & SF_RST)
+           || ((c->side[0] & SF_FIN) && (c->side[1] & SF_FIN));
+}
+
 static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
                       const uint8_t *buf, uint32_t len, uint32_t vnet,
                       const PacketInfo *pi, int64_t now)
@@ -996,6 +1006,19 @@ static void tcp_input(CompareEngine *e, CompareConn *c, CompareSide side,
     CmpPkt *p;
     bool gap;
 
+    if ((pi->tcp_flags & PACKET_TCP_SYN) && tcp_ended(c)
+        && !c->q[COMPARE_PRIMARY].head && !c->q[COMPARE_SECONDARY].head) {
+        /* A SYN on a 4-tuple whose connection has ended (it lingers for
+         * tcp_closed_timeout): the client reused its port, and this is a
+         * new connection with new ISNs on both sides.  It starts from
+         * nothing; compared against the old one's anchors it waited for
+         * bytes at offsets that never come (compare_timeout stalls). */
+        c->side[COMPARE_PRIMARY] = c->side[COMPARE_SECONDARY] = 0;
+        c->flags &= ~CF_MISMATCH;
+        c->verified = 0;
+        c->sec_max_ack = 0;
+        e->st.tcp_reused++;
+    }
     if (!(*sf & SF_ANCHORED)) {
         c->isn[side] = pi->tcp_seq;
         *sf |= SF_ANCHORED;

@@ -186,6 +186,8 @@ typedef struct CompareStats {
     uint64_t sec_consumed;          /* secondary frames used up by a match */
     uint64_t reanchored;            /* streams re-pinned after their SYN
                                      * (the secondary's untranslated SYN-ACK) */
+    uint64_t tcp_reused;            /* new connections on the 4-tuple of
+                                     * an ended one (started afresh) */
     uint64_t gaps_in_checkpoint;    /* secondary jumps while a checkpoint
                                      * ran: not divergences (held as before) */
     uint64_t sec_dropped[COMPARE_SDROP__MAX];

@@ -690,6 +690,33 @@ START_TEST(test_tcp_fin_offset)
 }
 END_TEST
 
+/* A client that reuses its port while the ended connection still lingers
+ * here (tcp_closed_timeout): the guests answer the new SYN with new ISNs;
+ * the new connection starts afresh, not at the old one's anchors (real
+ * COLO: requests waited compare_timeout, 4 s, on reused ports). */
+START_TEST(test_tcp_port_reused)
+{
+    CompareEngine *e = eng_new();
+    CompareStats st;
+
+    handshake(e, 1000, 5000, 77);
+    feed_tcp(e, COMPARE_PRIMARY, 1001, 78, A | F, "abcd", 4);
+    feed_tcp(e, COMPARE_SECONDARY, 5001, 78, A | F, "abcd", 4);
+    ck_assert_uint_eq(rec.out->len, 2);
+    /* the same 4-tuple, new ISNs on both sides */
+    handshake(e, 900000, 700000, 4000);
+    ck_assert_uint_eq(rec.out->len, 3);
+    feed_tcp(e, COMPARE_PRIMARY, 900001, 4001, A, "efgh", 4);
+    feed_tcp(e, COMPARE_SECONDARY, 700001, 4001, A, "efgh", 4);
+    ck_assert_uint_eq(rec.out->len, 4);
+    ck_assert_int_eq(rec.ckpt_total, 0);
+    stats(e, &st);
+    ck_assert_uint_eq(st.tcp_reused, 1);
+    ck_assert_uint_eq(st.held[0] + st.held[1], 0);
+    compare_free(e);
+}
+END_TEST
+
 START_TEST(test_tcp_ack_gating)
 {
     CompareEngine *e = eng_new();
@@ -1524,6 +1551,7 @@ static Suite *compare_suite(void)
     tcase_add_test(tt, test_tcp_checkpoint_begin_flushes);
     tcase_add_test(tt, test_tcp_shifted_stream_mismatch);
     tcase_add_test(tt, test_tcp_fin_offset);
+    tcase_add_test(tt, test_tcp_port_reused);
     tcase_add_test(tt, test_tcp_ack_gating);
     tcase_add_test(tt, test_tcp_syn_pure_ack_not_waiting);
     tcase_add_test(tt, test_tcp_ipv6_vlan);
