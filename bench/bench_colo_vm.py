@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench_colo_vm.py - colo-proxy against QEMU's own COLO proxy, on a real
 COLO pair, in one run (issue 12).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/slirp-opts.c - parsers of -netdev user's compound option strings
  * (include/net/slirp-opts.h).  Pure: strings in, values or errors out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/slirp.c - the "user" backend: libslirp's user-mode network stack,
  * the embedded network that needs no privileges (QEMU's -netdev user).

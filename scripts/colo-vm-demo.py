@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """colo-vm-demo.py - `make demo`: a real COLO pair, live.
 
     colo-vm-demo.py --build BUILDDIR [--short] [-v]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/slirp-opts.h - the option strings of -netdev user (libslirp)
  * that are more than one value: net=, ipv6-net= and hostfwd= rules.

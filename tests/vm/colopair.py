@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """colopair - a real COLO pair through two colo-proxies, for the test,
 the demo and the benchmark (issue 12).
 
