@@ -453,6 +453,30 @@ def take_events(q, names):
     return out
 
 
+def ev_time(e):
+    """A QMP event's timestamp in seconds."""
+    t = e['timestamp']
+    return t['seconds'] + t['microseconds'] / 1e6
+
+
+def downtimes(events):
+    """STOP -> RESUME pairs of one QEMU's events: [(t_stop, seconds)]."""
+    out, stop = [], None
+    for e in events:
+        if e['event'] == 'STOP':
+            stop = ev_time(e)
+        elif e['event'] == 'RESUME' and stop is not None:
+            out.append((stop, ev_time(e) - stop))
+            stop = None
+    return out
+
+
+def pct(xs, q):
+    """The q-quantile (0..1) of xs by rank, None when xs is empty."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(len(s) * q))] if s else None
+
+
 def requests(px):
     st = px.qmp.cmd('query-colo-stats')
     return sum(st['requests'].values()), st
