@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # colo-proxy - top-level Makefile: a thin wrapper around meson/ninja.
 #
 #   make            install missing dependencies (as root), configure, build

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bench/bench-util.h - what the benchmark's C tools (compare-load,
  * frame-gen, flood-gen) share: a monotonic clock and a loopback TCP

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench_colo_vm.py - colo-proxy against QEMU's own COLO proxy, on a real
 COLO pair, in one run (issue 12).
 
@@ -61,32 +62,10 @@ def say(*a):
     print(*a, flush=True)
 
 
-def pct(xs, q):
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(len(s) * q))] if s else None
-
-
-def ev_time(e):
-    t = e['timestamp']
-    return t['seconds'] + t['microseconds'] / 1e6
-
-
-def downtimes(events):
-    out, stop = [], None
-    for e in events:
-        if e['event'] == 'STOP':
-            stop = ev_time(e)
-        elif e['event'] == 'RESUME' and stop is not None:
-            out.append(ev_time(e) - stop)
-            stop = None
-    return out
-
-
-def qemu_events(q, names=('STOP', 'RESUME')):
-    cp.drain(q)
-    out = [e for e in q.events if e['event'] in names]
-    q.events.clear()
-    return out
+def checkpoint_downtimes(q):
+    """Seconds of each STOP -> RESUME QEMU reported since the last call."""
+    events = cp.take_events(q, ('STOP', 'RESUME'))
+    return [d for _, d in cp.downtimes(events)]
 
 
 def measure(proxy, qemu, fw, args):
@@ -101,7 +80,7 @@ def measure(proxy, qemu, fw, args):
             say(f'[{proxy}] COLO after {dt:.1f} s')
             cp.check_pages(cp.http_seq(pair.ns, pair.c, [
                 f'/cgi-bin/page?{k}' for k in range(1, 21)]))
-            qemu_events(pair.qp)
+            cp.take_events(pair.qp, ('STOP', 'RESUME'))
             cps = []
 
             # the miscompared request
@@ -113,7 +92,7 @@ def measure(proxy, qemu, fw, args):
                          f'/cgi-bin/sched: {res[0][2][:200]!r}')
                 mis.append(res[0][1])
                 time.sleep(0.6)
-                d = downtimes(qemu_events(pair.qp))
+                d = checkpoint_downtimes(pair.qp)
                 cps += d
             r['miscompare'] = mis
             r['miscompare_checkpoints'] = len(cps)
@@ -134,7 +113,7 @@ def measure(proxy, qemu, fw, args):
                         {'x-checkpoint-delay': cp.QUIET_DELAY_MS})
             e = echo.stop()
             times = cp.check_pages(res)
-            d = downtimes(qemu_events(pair.qp))
+            d = checkpoint_downtimes(pair.qp)
             cps += d
             # checkpoints colo-proxy asked for meanwhile (by reason): the
             # rest are QEMU's own periodic ones
@@ -149,15 +128,15 @@ def measure(proxy, qemu, fw, args):
             r['downtime'] = cps
             say(f'[{proxy}] {len(times)} requests with {len(d)} '
                 f'checkpoints (colo-proxy requested '
-                f'{r.get("proxy_requests", "-")}): p50 {pct(times, .5) * 1000:.0f} ms, p99 '
-                f'{pct(times, .99) * 1000:.0f} ms, max '
+                f'{r.get("proxy_requests", "-")}): p50 {cp.pct(times, .5) * 1000:.0f} ms, p99 '
+                f'{cp.pct(times, .99) * 1000:.0f} ms, max '
                 f'{max(times) * 1000:.0f} ms; echo {e["lines"]} lines, '
                 f'error {e["error"]}')
 
             # failover
             echo = cp.Echo(pair.ns, pair.c, period=0.02)
             time.sleep(1.0)
-            qemu_events(pair.qs)
+            cp.take_events(pair.qs, ('STOP', 'RESUME'))
             t_kill = time.monotonic()
             pair.gp.kill()
             pair.px.kill()
@@ -188,13 +167,15 @@ def measure(proxy, qemu, fw, args):
 
 
 ROWS = [
-    ('request p50, periodic checkpoints', lambda r: pct(r['periodic'], .5)),
-    ('request p99, periodic checkpoints', lambda r: pct(r['periodic'], .99)),
+    ('request p50, periodic checkpoints',
+     lambda r: cp.pct(r['periodic'], .5)),
+    ('request p99, periodic checkpoints',
+     lambda r: cp.pct(r['periodic'], .99)),
     ('request max, periodic checkpoints', lambda r: max(r['periodic'])),
     ('miscompared request (median)',
      lambda r: statistics.median(r['miscompare'])),
     ('checkpoint downtime median', lambda r: statistics.median(r['downtime'])),
-    ('checkpoint downtime p90', lambda r: pct(r['downtime'], .9)),
+    ('checkpoint downtime p90', lambda r: cp.pct(r['downtime'], .9)),
     ('worst echo round trip across failover', lambda r: r['failover_worst']),
 ]
 

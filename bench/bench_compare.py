@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench_compare - colo-compare throughput, latency and CPU: colo-proxy
 against QEMU 7.2's and QEMU 10.0's colo-compare, in the same run.
 

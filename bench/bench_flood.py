@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench_flood - floods and a soak: does colo-proxy keep working, lose
 nothing it does not count, and stay within its configured bounds?
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench_mirror - the COLO input path (filter-mirror -> filter-redirector)
 in colo-proxy and in QEMU 7.2, with the same traffic in the same run.
 

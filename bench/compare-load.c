@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bench/compare-load.c - load generator and checker for the colo-compare
  * benchmark (bench/bench_compare.py).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bench/flood-gen.c - line-rate load for the flood and soak runs
  * (bench/bench_flood.py).

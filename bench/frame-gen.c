@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bench/frame-gen.c - load generator and sink for the link benchmarks
  * (bench/bench_mirror.py).

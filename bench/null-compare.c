@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * bench/null-compare.c - the floor of the colo-compare latency benchmark:
  * a "compare" that compares nothing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * chardev/char-socket.c - the "socket" chardev: a TCP (IPv4/IPv6) or unix
  * stream socket, server or client, with QEMU's -chardev socket options.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * colo/colo-frame.c - the "colo-frame" object, which switches the frame on
  * and configures it:

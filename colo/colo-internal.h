@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * colo/colo-internal.h - what the frame's files share: the colo-frame
  * object that configures the frame, its drivers and its counters.

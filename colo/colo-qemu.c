@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * colo/colo-qemu.c - the frame's "qemu" checkpoint driver: takes COLO
  * checkpoints by driving a real QEMU over its QMP socket.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * colo/colo-qmp.c - QMP commands of the COLO frame (qapi/colo.json).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * colo/colo.c - the in-process COLO frame: state, checkpoint scheduling,
  * drivers and event broadcast.

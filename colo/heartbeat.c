@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * colo/heartbeat.c - the "colo-heartbeat" object: liveness of the peer
  * colo-proxy, and automatic failover when it is gone.

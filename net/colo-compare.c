@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/colo-compare.c - the "colo-compare" object: QEMU's colo-compare
  * interface around the comparison engine of net/compare.c.

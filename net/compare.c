@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/compare.c - the colo-compare comparison engine (include/net/compare.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/filter-mirror.c - filter-mirror and filter-redirector.
  *

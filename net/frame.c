@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/frame.c - QEMU's link framing: reassembly of length-prefixed frames
  * from a byte stream.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/link-msg.c - the notify_dev and heartbeat text protocols
  * (include/net/link-msg.h).  Pure: bytes in, verdicts out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/slirp-opts.c - parsers of -netdev user's compound option strings
  * (include/net/slirp-opts.h).  Pure: strings in, values or errors out.
@@ -38,11 +39,22 @@ static GStrv split_slash(const char *str)
     return v;
 }
 
-static gboolean parse_ip4(const char *what, const char *str,
-                          struct in_addr *out, GError **errp)
+gboolean slirp_opt_parse_ip4(const char *what, const char *str,
+                             struct in_addr *out, GError **errp)
 {
     if (inet_pton(AF_INET, str, out) != 1) {
         error_setg(errp, "Parameter '%s' expects an IPv4 address, got '%s'",
+                   what, str);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean slirp_opt_parse_ip6(const char *what, const char *str,
+                             struct in6_addr *out, GError **errp)
+{
+    if (inet_pton(AF_INET6, str, out) != 1) {
+        error_setg(errp, "Parameter '%s' expects an IPv6 address, got '%s'",
                    what, str);
         return FALSE;
     }
@@ -55,13 +67,13 @@ gboolean slirp_opt_parse_net(const char *str, struct in_addr *net,
     g_auto(GStrv) parts = split_slash(str);
     guint64 bits = 24;
 
-    if (!parse_ip4("net", parts[0], net, errp)) {
+    if (!slirp_opt_parse_ip4("net", parts[0], net, errp)) {
         return FALSE;
     }
     if (parts[1] && strchr(parts[1], '.')) {
         uint32_t inv;
 
-        if (!parse_ip4("net", parts[1], mask, errp)) {
+        if (!slirp_opt_parse_ip4("net", parts[1], mask, errp)) {
             return FALSE;
         }
         inv = ~ntohl(mask->s_addr);
@@ -92,9 +104,7 @@ gboolean slirp_opt_parse_net6(const char *str, struct in6_addr *prefix,
     g_auto(GStrv) parts = split_slash(str);
     guint64 v;
 
-    if (inet_pton(AF_INET6, parts[0], prefix) != 1) {
-        error_setg(errp, "Parameter 'ipv6-net' expects an IPv6 address, "
-                   "got '%s'", parts[0]);
+    if (!slirp_opt_parse_ip6("ipv6-net", parts[0], prefix, errp)) {
         return FALSE;
     }
     if (parts[1]) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/slirp.c - the "user" backend: libslirp's user-mode network stack,
  * the embedded network that needs no privileges (QEMU's -netdev user).
@@ -408,28 +409,6 @@ static const SlirpCb slirp_callbacks = {
 
 /* --- configuration ------------------------------------------------------- */
 
-static gboolean parse_ip4(const char *what, const char *str,
-                          struct in_addr *out, GError **errp)
-{
-    if (inet_pton(AF_INET, str, out) != 1) {
-        error_setg(errp, "Parameter '%s' expects an IPv4 address, got '%s'",
-                   what, str);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean parse_ip6(const char *what, const char *str,
-                          struct in6_addr *out, GError **errp)
-{
-    if (inet_pton(AF_INET6, str, out) != 1) {
-        error_setg(errp, "Parameter '%s' expects an IPv6 address, got '%s'",
-                   what, str);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* An address given for 'what' must lie inside the net and be neither the
  * network nor the broadcast address. */
 static gboolean check_in_net(const char *what, struct in_addr a,
@@ -516,9 +495,10 @@ static gboolean net_slirp_complete(UserObject *obj, GError **errp)
     host = net_plus(net, 2);
     dhcp = net_plus(net, 15);
     dns = net_plus(net, 3);
-    if ((s->host && !parse_ip4("host", s->host, &host, errp)) ||
-        (s->dhcpstart && !parse_ip4("dhcpstart", s->dhcpstart, &dhcp, errp)) ||
-        (s->dns && !parse_ip4("dns", s->dns, &dns, errp)) ||
+    if ((s->host && !slirp_opt_parse_ip4("host", s->host, &host, errp)) ||
+        (s->dhcpstart &&
+         !slirp_opt_parse_ip4("dhcpstart", s->dhcpstart, &dhcp, errp)) ||
+        (s->dns && !slirp_opt_parse_ip4("dns", s->dns, &dns, errp)) ||
         !check_in_net("host", host, net, mask, errp) ||
         !check_in_net("dhcpstart", dhcp, net, mask, errp) ||
         !check_in_net("dns", dns, net, mask, errp)) {
@@ -539,9 +519,10 @@ static gboolean net_slirp_complete(UserObject *obj, GError **errp)
     host6.s6_addr[15] |= 2;
     dns6 = prefix6;
     dns6.s6_addr[15] |= 3;
-    if ((s->ipv6_host && !parse_ip6("ipv6-host", s->ipv6_host, &host6,
-                                    errp)) ||
-        (s->ipv6_dns && !parse_ip6("ipv6-dns", s->ipv6_dns, &dns6, errp))) {
+    if ((s->ipv6_host &&
+         !slirp_opt_parse_ip6("ipv6-host", s->ipv6_host, &host6, errp)) ||
+        (s->ipv6_dns &&
+         !slirp_opt_parse_ip6("ipv6-dns", s->ipv6_dns, &dns6, errp))) {
         return FALSE;
     }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qom/iothread.c - the "iothread" object: a thread iterating its own
  * GMainContext (include/qom/iothread.h).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/build-colo-qemu.sh - a QEMU that can run COLO on this machine,
 # built once from Debian's source into a cache outside the source tree.
 #

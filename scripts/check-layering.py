@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """scripts/check-layering.py - the layering rules, stated once and checked.
 
     python3 scripts/check-layering.py SOURCE_DIR [BUILD_DIR]
@@ -23,6 +24,14 @@ line naming the file (and symbol) that breaks the rule:
         source is built into two libraries (meson-info/intro-targets.json);
      b. links: a symbol a library uses and another project library
         defines (nm) is defined in the same layer or a lower one.
+  5. every source file carries an SPDX line (issue #16): C, headers,
+     Python, shell, meson, make, configure, the QAPI schema and any script
+     with a '#!' line name their licence on their first line, or on the
+     second after a '#!' or '-*-' line, as
+     'SPDX-License-Identifier: GPL-2.0-or-later' (COPYING) in the file's
+     comment syntax.  The tree is walked, not git's index, so a new file
+     fails before it is committed; build trees, caches, fuzz corpora and
+     test data are not sources.
 
 Exit status 0 when every rule holds, 1 otherwise.
 """
@@ -53,6 +62,14 @@ PKT_SYSTEM_BAD = {'glib-object.h', 'gio/gio.h', 'json-glib/json-glib.h'}
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 WEAK_RE = re.compile(r'#\s*pragma\s+weak|__attribute__\s*\(\(\s*weak')
 BUILD_ONLY = {'config-host.h'}
+
+SPDX_RE = re.compile(r'SPDX-License-Identifier: [A-Za-z0-9.+-]+')
+SPDX_EXAMPLE = 'SPDX-License-Identifier: GPL-2.0-or-later'
+SPDX_NAMES = {'meson.build', 'meson_options.txt', 'Makefile', 'configure'}
+SPDX_EXTS = ('.c', '.h', '.py', '.sh')
+# Not sources: generated or downloaded trees (.gitignore) and data.
+SPDX_SKIP_DIRS = {'.git', '__pycache__', 'tests/vm/cache',
+                  'tests/fuzz/artifacts', 'tests/fuzz/corpus', 'tests/data'}
 ANY_LAYER = {'qapi-commands.h'}
 
 
@@ -129,6 +146,44 @@ def check_weak(src, errors):
             if WEAK_RE.search(line):
                 errors.append('scripts/qapi-gen.py:%d: generates a weak '
                               'symbol' % lineno)
+
+
+def spdx_sources(src):
+    """Every file rule 5 applies to, relative to the tree."""
+    for dirpath, dirs, names in os.walk(src):
+        rel_dir = os.path.relpath(dirpath, src)
+        rel_dir = '' if rel_dir == '.' else rel_dir + '/'
+        # A build directory (build/, build-asan/, or any other holding
+        # meson-info/) is generated: not walked.
+        dirs[:] = sorted(d for d in dirs
+                         if rel_dir + d not in SPDX_SKIP_DIRS
+                         and d not in SPDX_SKIP_DIRS
+                         and not (rel_dir == '' and d.startswith('build'))
+                         and not os.path.isdir(os.path.join(dirpath, d,
+                                                            'meson-info')))
+        for n in sorted(names):
+            rel = rel_dir + n
+            path = os.path.join(dirpath, n)
+            if n.endswith(SPDX_EXTS) or n in SPDX_NAMES or \
+                    (rel.startswith('qapi/') and n.endswith('.json')):
+                yield rel, path
+                continue
+            try:
+                with open(path, 'rb') as f:
+                    if f.read(2) == b'#!':
+                        yield rel, path
+            except OSError:
+                continue
+
+
+def check_spdx(src, errors):
+    for rel, path in spdx_sources(src):
+        with open(path, errors='replace') as f:
+            head = [f.readline() for _ in range(2)]
+        where = 1 if head[0].startswith('#!') or '-*-' in head[0] else 0
+        if not SPDX_RE.search(head[where]):
+            errors.append('%s:%d: no SPDX line (add "%s" in the file\'s '
+                          'comment syntax)' % (rel, where + 1, SPDX_EXAMPLE))
 
 
 def check_targets(src, build, errors):
@@ -215,6 +270,7 @@ def main(argv):
         libs, pkt_files = check_targets(src, build, errors)
     check_includes(src, errors, pkt_files)
     check_weak(src, errors)
+    check_spdx(src, errors)
     if libs is not None:
         check_links(libs, errors)
     for e in errors:

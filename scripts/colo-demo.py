@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """colo-demo.py - a live COLO pair in network namespaces whose client
 connections survive the primary's death.
 

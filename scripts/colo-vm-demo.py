@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """colo-vm-demo.py - `make demo`: a real COLO pair, live.
 
     colo-vm-demo.py --build BUILDDIR [--short] [-v]
@@ -61,28 +62,6 @@ def say(*a):
 
 def ms(x):
     return f'{x * 1000:.0f} ms' if x is not None else '?'
-
-
-def pct(xs, q):
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(len(s) * q))] if s else None
-
-
-def ev_time(e):
-    t = e['timestamp']
-    return t['seconds'] + t['microseconds'] / 1e6
-
-
-def downtimes(events):
-    """STOP -> RESUME pairs of one QEMU's events: [(t_stop, seconds)]."""
-    out, stop = [], None
-    for e in events:
-        if e['event'] == 'STOP':
-            stop = ev_time(e)
-        elif e['event'] == 'RESUME' and stop is not None:
-            out.append((stop, ev_time(e) - stop))
-            stop = None
-    return out
 
 
 class Demo:
@@ -165,7 +144,7 @@ class Demo:
             res = cp.http_seq(p.ns, p.c, self.pages(per, r * per))
             times += cp.check_pages(res)
             say(f'   {len(times):4d} requests, every body right, p50 '
-                f'{ms(pct(times, .5))}, max {ms(max(times))}')
+                f'{ms(cp.pct(times, .5))}, max {ms(max(times))}')
             self.show_counters('     ')
         e = echo.stop()
         c1 = self.counters()
@@ -179,11 +158,11 @@ class Demo:
         say(f'   {len(times)} requests in {time.monotonic() - t0:.1f} s, '
             f'{c1["matched"] - c0["matched"]} packets matched, 0 checkpoint '
             f'requests: identical output needs no checkpoint')
-        self.colo_p50 = pct(times, .5)
+        self.colo_p50 = cp.pct(times, .5)
         self.summary.append(
             f'identical traffic: {len(times)} requests + {e["lines"]} echo '
             f'lines, {c1["matched"] - c0["matched"]} packets matched, '
-            f'0 checkpoints; request p50 {ms(pct(times, .5))}')
+            f'0 checkpoints; request p50 {ms(cp.pct(times, .5))}')
 
     def step3(self):
         p = self.pair
@@ -212,12 +191,12 @@ class Demo:
         if c1['reqs'].get('miscompare', 0) <= c0['reqs'].get('miscompare', 0):
             raise StepFailed('colo-proxy did not request a checkpoint for the '
                              f'miscompare ({c1["reqs"]})')
-        dts = downtimes(ev)
+        dts = cp.downtimes(ev)
         if not dts:
             raise StepFailed('the primary QEMU took no checkpoint (no STOP, '
                              'RESUME events)')
         req_ev = [e for e in pev if e['event'] == 'COLO_CHECKPOINT_REQUEST']
-        lag = (dts[0][0] - ev_time(req_ev[0])) if req_ev else None
+        lag = (dts[0][0] - cp.ev_time(req_ev[0])) if req_ev else None
         mine = re.search(r'^cpu0 .*$', body, re.M)
         say(f'   the client got one answer in {ms(dt)}: '
             f'{mine.group(0)[:60] if mine else body[:60]!r}...')
@@ -256,7 +235,7 @@ class Demo:
                 evs += [e for e in p.qp.events
                         if e['event'] in ('STOP', 'RESUME')]
                 p.qp.events.clear()
-                dts = downtimes(evs)
+                dts = cp.downtimes(evs)
                 for t, d in dts[seen:]:
                     say(f'   QEMU checkpoint {len(dts[:seen]) + 1}: downtime '
                         f'(STOP -> RESUME) {ms(d)}')
@@ -268,9 +247,9 @@ class Demo:
                      {'x-checkpoint-delay': cp.QUIET_DELAY_MS})
         times = cp.check_pages(res)
         c1 = self.counters()
-        dts = [d for _, d in downtimes(evs)]
+        dts = [d for _, d in cp.downtimes(evs)]
         say(f'   {len(times)} requests during {seen} periodic checkpoints: '
-            f'p50 {ms(pct(times, .5))}, p99 {ms(pct(times, .99))}, max '
+            f'p50 {ms(cp.pct(times, .5))}, p99 {ms(cp.pct(times, .99))}, max '
             f'{ms(max(times))}; checkpoint downtime median '
             f'{ms(statistics.median(dts)) if dts else "?"}')
         slow = [x for x in times if x > 0.5]
@@ -287,7 +266,7 @@ class Demo:
         self.summary.append(
             f'periodic checkpoints: {len(dts)}, downtime median '
             f'{ms(statistics.median(dts))}; {len(times)} requests p50 '
-            f'{ms(pct(times, .5))} p99 {ms(pct(times, .99))} max '
+            f'{ms(cp.pct(times, .5))} p99 {ms(cp.pct(times, .99))} max '
             f'{ms(max(times))}, {len(slow)} over 500 ms')
 
     def step5(self):
@@ -362,7 +341,7 @@ class Demo:
         p = self.pair
         res = cp.http_seq(p.ns, p.c, self.pages(40))
         times = cp.check_pages(res)
-        alone = pct(times, .5)
+        alone = cp.pct(times, .5)
         say(f'   the survivor alone (no compare): p50 {ms(alone)}; with COLO '
             f'(step 2): p50 {ms(self.colo_p50)}; COLO added '
             f'{ms(self.colo_p50 - alone)} per request (TCG guests: most of '

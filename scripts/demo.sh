@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/demo.sh BUILDDIR [failover|colo|basic] - a live colo-proxy demo in network
 # namespaces (root).  'make demo-netns' runs it ('make demo' is the real
 # COLO pair of scripts/colo-vm-demo.py).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/install-deps.sh - install colo-proxy's Debian 12 build and test
 # dependencies with apt-get, but only those that are missing.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # scripts/qapi-gen.py - the QAPI schema compiler of colo-proxy.
 #

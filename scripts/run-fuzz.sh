@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/run-fuzz.sh BUILDDIR SECONDS
 # Runs every libFuzzer target of a --enable-fuzzing build for SECONDS each,
 # on a scratch copy of its checked-in corpus.  Crash reproducers land in

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/run-tests.sh BUILDDIR [meson test args...]
 # Runs the meson test suites and prints one closing line
 # "N passed, N failed, N skipped" that CI reads.

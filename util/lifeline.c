@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/lifeline.c - asynchronous calls into an object's home context that
  * can never reach the object after it is torn down (include/util/lifeline.h).

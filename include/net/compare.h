@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/compare.h - the colo-compare comparison engine, and the
  * colo-compare object's public helpers.

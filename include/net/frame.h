@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/frame.h - QEMU's link framing, shared by every chardev link
  * (mirror, redirector, compare, notify_dev) and by the stream/socket

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/link-msg.h - the two text protocols spoken over framed
  * chardev links (include/net/frame.h): Xen's notify_dev protocol between

@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * include/net/slirp-opts.h - the option strings of -netdev user (libslirp)
- * that are more than one value: net=, ipv6-net= and hostfwd= rules.
+ * include/net/slirp-opts.h - the option strings of -netdev user (libslirp):
+ * single addresses, and those that are more than one value: net=,
+ * ipv6-net= and hostfwd= rules.
  *
  * They come from the command line or netdev_add, i.e. from whoever
  * manages the proxy, and are parsed here by pure functions (no I/O, no
@@ -14,6 +16,13 @@
 #include <glib.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+
+/* One address given for option 'what' (e.g. "dns"), as inet_pton() reads
+ * it; the error names the option the way every -netdev user error does. */
+gboolean slirp_opt_parse_ip4(const char *what, const char *str,
+                             struct in_addr *out, GError **errp);
+gboolean slirp_opt_parse_ip6(const char *what, const char *str,
+                             struct in6_addr *out, GError **errp);
 
 /* net=ADDR[/BITS|/MASK] (BITS 1..30, a contiguous MASK); a bare address
  * gets /24.  The host bits of ADDR must be zero. */

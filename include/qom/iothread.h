@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/qom/iothread.h - the "iothread" object: a thread running its own
  * GMainContext.

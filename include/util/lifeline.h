@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/util/lifeline.h - asynchronous calls into an object's home
  * context that can never reach the object after it is torn down.

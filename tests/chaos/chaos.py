@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """chaos.py - randomized churn of everything a user can create, racing
 checkpoint broadcasts, failovers and traffic, against one colo-proxy.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_colo_failover - the demo's failover scenario, shorter, as a test.
 
 Runs scripts/colo-demo.py --short: a COLO pair (two colo-proxy processes,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netns_afpacket - real TCP/IP stacks in two network namespaces joined
 through colo-proxy (net/af-packet.c, net/tap.c).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netns_colo_input - the COLO input path with real TCP stacks.
 
     ns C (client 10.77.0.1)

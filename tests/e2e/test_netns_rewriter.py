@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netns_rewriter - filter-rewriter between two real Linux TCP stacks.
 
     ns C (client 10.79.0.1; runs the load client and a server)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_vm_colo - real QEMU guests behind colo-proxy.
 
 The guests are the tiny Debian-kernel + busybox VMs of tests/vm/ (built

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_vm_libvirt - the domain XML of docs/libvirt.md, run under libvirt.
 
 The two ways docs/libvirt.md attaches a VM's NIC to colo-proxy are taken

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_vm_qemu_colo - real COLO, end to end: two QEMU VMs replicated,
 checkpointed and failed over through two colo-proxies (issue 12).
 

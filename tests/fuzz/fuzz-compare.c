@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-compare.c - fuzz target for the colo-compare engine
  * (net/compare.c), with the parser and connection table under it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-conntrack.c - fuzz target for net/conntrack.c, the
  * bounded connection table colo-compare and filter-rewriter keep per

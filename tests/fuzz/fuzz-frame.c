@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-frame.c - fuzz target for net/frame.c, the reader of
  * QEMU's link framing that every chardev link and stream netdev uses on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-heartbeat.c - fuzz target for colo-heartbeat's
  * messages as they come from the peer: QEMU's framing (net/frame.c,

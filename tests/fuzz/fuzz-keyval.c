@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-keyval.c - fuzz target for util/keyval.c, the parser of
  * every -object, -netdev, -device and -chardev argument (and of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-notify.c - fuzz target for the Xen notify_dev protocol
  * as colo-compare reads it from its notify_dev chardev: QEMU's framing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-objargs.c - fuzz target for the arguments of object-add,
  * netdev_add and the JSON forms of -object/-netdev (what a management

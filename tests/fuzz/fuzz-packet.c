@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-packet.c - fuzz target for net/packet.c, with the
  * checksum and connection-key code run on whatever parses.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-qemu-driver.c - fuzz target for the QMP *client* side:
  * colo/colo-qemu.c's parser and state machine (the colo-frame "qemu"

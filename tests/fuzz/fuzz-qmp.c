@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-qmp.c - fuzz target for the QMP JSON front end
  * (monitor/qmp.c's request splitter, monitor/qmp-dispatch.c's envelope and

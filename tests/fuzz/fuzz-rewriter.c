@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-rewriter.c - fuzz target for the filter-rewriter engine
  * (net/rewriter.c), on top of net/packet.c, net/checksum.c and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-slirpopts.c - fuzz target for the compound option
  * strings of -netdev user / netdev_add type=user (net/slirp-opts.c):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_colo_frame - the in-process COLO frame over QMP (colo/colo.c,
 colo/colo-frame.c, colo/colo-qmp.c).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_colo_qemu_driver - the colo-frame "qemu" checkpoint driver
 (colo/colo-qemu.c) against a scripted QMP peer.
 

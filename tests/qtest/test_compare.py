@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_compare - colo-compare through the real binary.
 
 primary_in, secondary_in and outdev are unix socket chardevs colo-proxy

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_compare_qemu - the same traffic through QEMU 7.2's colo-compare and
 ours, over the same kind of socket chardevs.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_iothread - the iothread object over QMP: query-iothreads (QEMU's
 command, with our polling counters), its thread, and the poll-* properties
 set at creation and at run time."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_lifetime - objects torn down while work for them crosses threads.
 
 The rule (docs/devel/architecture.md, "Work that crosses threads"): a call

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """test_netdev_slirp - the "user" backend (net/slirp.c, libslirp) with the
 test playing a guest through a -device stream, no privileges needed.
 

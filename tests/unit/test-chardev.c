@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-chardev.c - unit tests of chardev/char.c and
  * chardev/char-socket.c.

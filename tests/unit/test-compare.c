@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-compare.c - unit tests of the colo-compare engine
  * (net/compare.c), driven directly with hand-built frames and explicit

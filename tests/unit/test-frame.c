@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-frame.c - unit tests of net/frame.c (QEMU's link
  * framing reader and header writer).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-iothread.c - qom/iothread.c: the iothread object starts
  * a thread on complete, runs work on its own context (run_sync and sources

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """build-guest.py - builds the tiny test guest from Debian packages.
 
 The VM tests (tests/e2e/test_vm_*.py) boot real QEMU guests behind

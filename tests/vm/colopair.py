@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """colopair - a real COLO pair through two colo-proxies, for the test,
 the demo and the benchmark (issue 12).
 
@@ -450,6 +451,30 @@ def take_events(q, names):
     out = [e for e in q.events if e['event'] in names]
     q.events.clear()
     return out
+
+
+def ev_time(e):
+    """A QMP event's timestamp in seconds."""
+    t = e['timestamp']
+    return t['seconds'] + t['microseconds'] / 1e6
+
+
+def downtimes(events):
+    """STOP -> RESUME pairs of one QEMU's events: [(t_stop, seconds)]."""
+    out, stop = [], None
+    for e in events:
+        if e['event'] == 'STOP':
+            stop = ev_time(e)
+        elif e['event'] == 'RESUME' and stop is not None:
+            out.append((stop, ev_time(e) - stop))
+            stop = None
+    return out
+
+
+def pct(xs, q):
+    """The q-quantile (0..1) of xs by rank, None when xs is empty."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(len(s) * q))] if s else None
 
 
 def requests(px):

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/init.sh - /init of the colo-proxy test guest (busybox only).
 #
 # Built into the initramfs by tests/vm/build-guest.py.  Mounts the kernel

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """vmguest - boots the tiny test guest under QEMU for the VM tests.
 
 Used by tests/e2e/test_vm_*.py (Python stdlib only).  The guest itself is
