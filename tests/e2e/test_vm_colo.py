@@ -66,6 +66,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from coloqtest import *        # noqa: E402,F401,F403
 import vmguest                 # noqa: E402
+import colopair                # noqa: E402
 
 CLIENT_IP, GUEST_IP = '10.91.0.1', '10.91.0.2'
 CLIENT_MAC, GUEST_MAC = '52:54:00:91:00:01', '52:54:00:91:00:02'
@@ -79,56 +80,26 @@ N_ECHO = 5           # echo lines
 
 def primary_proxy_args(run, netdev_if, vnet=False, compare=True):
     """The primary colo-proxy's command line after the binary (no -qmp:
-    coloqtest adds it).  'run' is the working directory."""
-    v = ',vnet_hdr_support=on' if vnet else ''
+    coloqtest adds it).  'run' is the working directory.  The seeds'
+    topology of the real pair (tests/vm/colopair.py), with the exec
+    driver's stand-in checkpoints and no heartbeat."""
+    if compare:
+        return colopair.primary_proxy_args(
+            run, netdev_if, vnet, name='colo-vm-primary',
+            frame='driver=exec,exec=true', heartbeat=False)
     s = lambda n: os.path.join(run, n)    # noqa: E731
-    a = ['-name', 'colo-vm-primary',
-         '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
-         '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
-                    f'addr.path={s("primary-vm.sock")}']
-    if not compare:
-        return a + ['-object', 'filter-dump,id=dump0,netdev=hn0,queue=all,'
-                               f'file={s("primary.pcap")}']
-    return a + [
-        '-chardev', f'socket,id=mirror0,path={s("mirror.sock")},'
-                    'server=on,wait=off',
-        '-chardev', f'socket,id=compare1,path={s("compare1.sock")},'
-                    'server=on,wait=off',
-        '-chardev', f'socket,id=compare0,path={s("compare0.sock")},'
-                    'server=on,wait=off',
-        '-chardev', f'socket,id=compare0-0,path={s("compare0.sock")}',
-        '-chardev', f'socket,id=compare_out,path={s("compare_out.sock")},'
-                    'server=on,wait=off',
-        '-chardev', f'socket,id=compare_out0,path={s("compare_out.sock")}',
-        '-object', f'filter-mirror,id=m0,netdev=hn0,queue=tx,'
-                   f'outdev=mirror0{v}',
-        '-object', f'filter-redirector,id=redire0,netdev=hn0,queue=rx,'
-                   f'indev=compare_out{v}',
-        '-object', f'filter-redirector,id=redire1,netdev=hn0,queue=rx,'
-                   f'outdev=compare0{v}',
-        '-object', 'iothread,id=iothread1',
-        '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
-                   'secondary_in=compare1,outdev=compare_out0,'
-                   f'iothread=iothread1{v}',
-        '-object', 'colo-frame,id=colo0,mode=primary,driver=exec,exec=true']
+    return ['-name', 'colo-vm-primary',
+            '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
+            '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
+                       f'addr.path={s("primary-vm.sock")}',
+            '-object', 'filter-dump,id=dump0,netdev=hn0,queue=all,'
+                       f'file={s("primary.pcap")}']
 
 
 def secondary_proxy_args(run, primary_run, netdev_if, vnet=False):
-    v = ',vnet_hdr_support=on' if vnet else ''
-    p = lambda n: os.path.join(primary_run, n)    # noqa: E731
-    return [
-        '-name', 'colo-vm-secondary',
-        '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
-        '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
-                   f'addr.path={os.path.join(run, "secondary-vm.sock")}',
-        '-chardev', f'socket,id=red0,path={p("mirror.sock")},reconnect=1',
-        '-chardev', f'socket,id=red1,path={p("compare1.sock")},reconnect=1',
-        '-object', f'filter-redirector,id=f1,netdev=hn0,queue=tx,'
-                   f'indev=red0{v}',
-        '-object', f'filter-redirector,id=f2,netdev=hn0,queue=rx,'
-                   f'outdev=red1{v}',
-        '-object', f'filter-rewriter,id=rew0,netdev=hn0,queue=all{v}',
-        '-object', 'colo-frame,id=colo0,mode=secondary']
+    return colopair.secondary_proxy_args(run, primary_run, netdev_if, vnet,
+                                         name='colo-vm-secondary',
+                                         qemu=False)
 
 
 def guest(name, run, nic):

@@ -97,11 +97,20 @@ def colo_qemu():
 # --------------------------------------------------------------------------
 # the command lines (shared with docs/qemu.md through --print-cmdlines)
 
-def primary_proxy_args(run, netdev_if, vnet=False):
+def primary_proxy_args(run, netdev_if, vnet=False, name='colo-primary',
+                       frame=None, heartbeat=True):
+    """The primary colo-proxy's command line after the binary (no -qmp:
+    coloqtest adds it): the seeds' topology on unix sockets in 'run'.
+    'frame' is the colo-frame's driver options (default: driver=qemu on
+    the primary QEMU's second monitor); 'heartbeat' adds colo-heartbeat
+    (server side).  tests/e2e/test_vm_colo.py uses it with driver=exec and
+    no heartbeat."""
     v = ',vnet_hdr_support=on' if vnet else ''
     s = lambda n: os.path.join(run, n)    # noqa: E731
-    return [
-        '-name', 'colo-primary',
+    if frame is None:
+        frame = f'driver=qemu,qemu-qmp=unix:{s("primary-drv.qmp")}'
+    a = [
+        '-name', name,
         '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
         '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
                    f'addr.path={s("primary-vm.sock")}',
@@ -115,8 +124,6 @@ def primary_proxy_args(run, netdev_if, vnet=False):
         '-chardev', f'socket,id=compare_out,path={s("compare_out.sock")},'
                     'server=on,wait=off',
         '-chardev', f'socket,id=compare_out0,path={s("compare_out.sock")}',
-        '-chardev', f'socket,id=hb,path={s("heartbeat.sock")},'
-                    'server=on,wait=off',
         '-object', f'filter-mirror,id=m0,netdev=hn0,queue=tx,'
                    f'outdev=mirror0{v}',
         '-object', f'filter-redirector,id=redire0,netdev=hn0,queue=rx,'
@@ -127,28 +134,40 @@ def primary_proxy_args(run, netdev_if, vnet=False):
         '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
                    'secondary_in=compare1,outdev=compare_out0,'
                    f'iothread=iothread1{v}',
-        '-object', 'colo-frame,id=colo0,mode=primary,driver=qemu,'
-                   f'qemu-qmp=unix:{s("primary-drv.qmp")}',
-        '-object', f'colo-heartbeat,id=hb0,chardev=hb,{HB},failover=on']
+        '-object', f'colo-frame,id=colo0,mode=primary,{frame}']
+    if heartbeat:
+        a += ['-chardev', f'socket,id=hb,path={s("heartbeat.sock")},'
+                          'server=on,wait=off',
+              '-object', f'colo-heartbeat,id=hb0,chardev=hb,{HB},failover=on']
+    return a
 
 
-def secondary_proxy_args(run, primary_run, netdev_if, vnet=False):
+def secondary_proxy_args(run, primary_run, netdev_if, vnet=False,
+                         name='colo-secondary', qemu=True):
+    """The secondary's, connecting to the primary's sockets in
+    'primary_run'.  With 'qemu' (the real pair): colo-frame driver=qemu on
+    the secondary QEMU's second monitor, colo-heartbeat (client side) and
+    a filter-dump of the guest's output; without (test_vm_colo's
+    independent guests): a bare colo-frame."""
     v = ',vnet_hdr_support=on' if vnet else ''
     p = lambda n: os.path.join(primary_run, n)    # noqa: E731
     s = lambda n: os.path.join(run, n)    # noqa: E731
-    return [
-        '-name', 'colo-secondary',
+    a = [
+        '-name', name,
         '-netdev', f'af-packet,id=hn0,ifname={netdev_if}',
         '-device', 'stream,id=vm,netdev=hn0,server=on,addr.type=unix,'
                    f'addr.path={s("secondary-vm.sock")}',
         '-chardev', f'socket,id=red0,path={p("mirror.sock")},reconnect=1',
         '-chardev', f'socket,id=red1,path={p("compare1.sock")},reconnect=1',
-        '-chardev', f'socket,id=hb,path={p("heartbeat.sock")},reconnect=1',
         '-object', f'filter-redirector,id=f1,netdev=hn0,queue=tx,'
                    f'indev=red0{v}',
         '-object', f'filter-redirector,id=f2,netdev=hn0,queue=rx,'
                    f'outdev=red1{v}',
-        '-object', f'filter-rewriter,id=rew0,netdev=hn0,queue=all{v}',
+        '-object', f'filter-rewriter,id=rew0,netdev=hn0,queue=all{v}']
+    if not qemu:
+        return a + ['-object', 'colo-frame,id=colo0,mode=secondary']
+    return a + [
+        '-chardev', f'socket,id=hb,path={p("heartbeat.sock")},reconnect=1',
         '-object', 'colo-frame,id=colo0,mode=secondary,driver=qemu,'
                    f'qemu-qmp=unix:{s("secondary-drv.qmp")}',
         '-object', f'colo-heartbeat,id=hb0,chardev=hb,{HB},failover=on',
