@@ -83,7 +83,8 @@ class Demo:
                 's': cs['secondary']['packets'],
                 'matched': cs['matched'], 'released': cs['released'],
                 'mis': mis, 'req': sum(st['requests'].values()),
-                'reqs': st['requests'], 'done': st['completed']}
+                'reqs': st['requests'], 'done': st['completed'],
+                'qemu': st.get('unrequested', 0)}
 
     def show_counters(self, prefix):
         c = self.counters()
@@ -258,8 +259,10 @@ class Demo:
                if slow else ''))
         why = {k: c1['reqs'][k] - c0['reqs'].get(k, 0) for k in c1['reqs']
                if c1['reqs'][k] != c0['reqs'].get(k, 0)}
-        say(f'   colo-proxy: {c1["done"] - c0["done"]} of them counted as '
-            f'committed, {c1["req"] - c0["req"]} requested by itself '
+        say(f'   colo-proxy: {c1["qemu"] - c0["qemu"]} of them seen as QEMU\'s '
+            f'own (each releases what colo-compare holds), '
+            f'{c1["done"] - c0["done"]} of its own committed, '
+            f'{c1["req"] - c0["req"]} requested by itself '
             f'{why if why else ""}')
         if not dts:
             raise StepFailed('no periodic checkpoint seen')
