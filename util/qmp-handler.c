@@ -29,74 +29,24 @@ void qmp_event_emit(const char *name, JsonObject *data)
     }
 }
 
-/*
- * The member 'name' of 'args' if it is a JSON scalar of 'type'.  Returns
- * FALSE with errp set if it is missing and 'required', or of another type;
- * TRUE with *node NULL if it is absent and optional.
- */
-static gboolean qmp_arg_lookup(JsonObject *args, const char *name,
-                               gboolean required, QmpJsonType type,
-                               JsonNode **node, GError **errp)
-{
-    switch (qmp_json_member(args, name, type, node)) {
-    case QMP_JSON_OK:
-        return TRUE;
-    case QMP_JSON_ABSENT:
-        if (required) {
-            error_setg(errp, "Parameter '%s' is missing", name);
-            return FALSE;
-        }
-        return TRUE;
-    case QMP_JSON_WRONG_TYPE:
-        break;
-    }
-    *node = NULL;
-    error_setg(errp, "Invalid parameter type for '%s', expected: %s",
-               name, qmp_json_type_name(type));
-    return FALSE;
-}
-
+/* The monitor's argument getters: QMP's own wording for its errors. */
 gboolean qmp_arg_str(JsonObject *args, const char *name, gboolean required,
                      const char **out, GError **errp)
 {
-    JsonNode *n;
-
-    if (!qmp_arg_lookup(args, name, required, QMP_JSON_STRING, &n,
-                        errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_string(n);
-    }
-    return TRUE;
+    return qmp_json_get(args, name, required, QMP_JSON_STRING,
+                        QMP_JSON_PARAMETER, out, errp);
 }
 
 gboolean qmp_arg_bool(JsonObject *args, const char *name, gboolean required,
                       gboolean *out, GError **errp)
 {
-    JsonNode *n;
-
-    if (!qmp_arg_lookup(args, name, required, QMP_JSON_BOOL, &n,
-                        errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_boolean(n);
-    }
-    return TRUE;
+    return qmp_json_get(args, name, required, QMP_JSON_BOOL,
+                        QMP_JSON_PARAMETER, out, errp);
 }
 
 gboolean qmp_arg_int(JsonObject *args, const char *name, gboolean required,
                      gint64 *out, GError **errp)
 {
-    JsonNode *n;
-
-    if (!qmp_arg_lookup(args, name, required, QMP_JSON_INT, &n,
-                        errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_int(n);
-    }
-    return TRUE;
+    return qmp_json_get(args, name, required, QMP_JSON_INT,
+                        QMP_JSON_PARAMETER, out, errp);
 }

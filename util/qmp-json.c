@@ -101,101 +101,92 @@ QmpJsonLookup qmp_json_member(JsonObject *o, const char *name,
     return node_has_type(n, want) ? QMP_JSON_OK : QMP_JSON_WRONG_TYPE;
 }
 
-/* The shared part of the checked getters: *node set only on success. */
-static gboolean lookup_checked(JsonObject *o, const char *name,
-                               gboolean required, QmpJsonType want,
-                               JsonNode **node, GError **errp)
+gboolean qmp_json_get(JsonObject *o, const char *name, gboolean required,
+                      QmpJsonType want, QmpJsonWording wording, void *out,
+                      GError **errp)
 {
     JsonNode *n;
 
     switch (qmp_json_member(o, name, want, &n)) {
     case QMP_JSON_OK:
-        *node = n;
-        return TRUE;
+        break;
     case QMP_JSON_ABSENT:
-        *node = NULL;
-        if (required) {
-            error_setg(errp, "member '%s' is missing", name);
-            return FALSE;
+        if (!required) {
+            return TRUE;
         }
-        return TRUE;
+        if (wording == QMP_JSON_PARAMETER) {
+            error_setg(errp, "Parameter '%s' is missing", name);
+        } else {
+            error_setg(errp, "member '%s' is missing", name);
+        }
+        return FALSE;
     case QMP_JSON_WRONG_TYPE:
+    default:
+        if (wording == QMP_JSON_PARAMETER) {
+            error_setg(errp, "Invalid parameter type for '%s', expected: %s",
+                       name, qmp_json_type_name(want));
+        } else {
+            error_setg(errp, "member '%s' is of type %s, expected %s", name,
+                       qmp_json_node_type_name(n), qmp_json_type_name(want));
+        }
+        return FALSE;
+    }
+    switch (want) {
+    case QMP_JSON_STRING:
+        *(const char **) out = json_node_get_string(n);
+        break;
+    case QMP_JSON_INT:
+        *(gint64 *) out = json_node_get_int(n);
+        break;
+    case QMP_JSON_NUMBER:
+        *(double *) out = json_node_get_double(n);
+        break;
+    case QMP_JSON_BOOL:
+        *(gboolean *) out = json_node_get_boolean(n);
+        break;
+    case QMP_JSON_OBJECT:
+        *(JsonObject **) out = json_node_get_object(n);
+        break;
+    case QMP_JSON_ARRAY:
+        *(JsonArray **) out = json_node_get_array(n);
         break;
     }
-    *node = NULL;
-    error_setg(errp, "member '%s' is of type %s, expected %s", name,
-               qmp_json_node_type_name(n), qmp_json_type_name(want));
-    return FALSE;
+    return TRUE;
 }
 
 gboolean qmp_json_str(JsonObject *o, const char *name, gboolean required,
                       const char **out, GError **errp)
 {
-    JsonNode *n;
-
-    if (!lookup_checked(o, name, required, QMP_JSON_STRING, &n, errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_string(n);
-    }
-    return TRUE;
+    return qmp_json_get(o, name, required, QMP_JSON_STRING, QMP_JSON_MEMBER,
+                        out, errp);
 }
 
 gboolean qmp_json_int(JsonObject *o, const char *name, gboolean required,
                       gint64 *out, GError **errp)
 {
-    JsonNode *n;
-
-    if (!lookup_checked(o, name, required, QMP_JSON_INT, &n, errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_int(n);
-    }
-    return TRUE;
+    return qmp_json_get(o, name, required, QMP_JSON_INT, QMP_JSON_MEMBER,
+                        out, errp);
 }
 
 gboolean qmp_json_bool(JsonObject *o, const char *name, gboolean required,
                        gboolean *out, GError **errp)
 {
-    JsonNode *n;
-
-    if (!lookup_checked(o, name, required, QMP_JSON_BOOL, &n, errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_boolean(n);
-    }
-    return TRUE;
+    return qmp_json_get(o, name, required, QMP_JSON_BOOL, QMP_JSON_MEMBER,
+                        out, errp);
 }
 
 gboolean qmp_json_object(JsonObject *o, const char *name, gboolean required,
                          JsonObject **out, GError **errp)
 {
-    JsonNode *n;
-
-    if (!lookup_checked(o, name, required, QMP_JSON_OBJECT, &n, errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_object(n);
-    }
-    return TRUE;
+    return qmp_json_get(o, name, required, QMP_JSON_OBJECT, QMP_JSON_MEMBER,
+                        out, errp);
 }
 
 gboolean qmp_json_array(JsonObject *o, const char *name, gboolean required,
                         JsonArray **out, GError **errp)
 {
-    JsonNode *n;
-
-    if (!lookup_checked(o, name, required, QMP_JSON_ARRAY, &n, errp)) {
-        return FALSE;
-    }
-    if (n) {
-        *out = json_node_get_array(n);
-    }
-    return TRUE;
+    return qmp_json_get(o, name, required, QMP_JSON_ARRAY, QMP_JSON_MEMBER,
+                        out, errp);
 }
 
 const char *qmp_json_str_or(JsonObject *o, const char *name, const char *def)

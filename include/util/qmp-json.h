@@ -55,6 +55,23 @@ const char *qmp_json_node_type_name(JsonNode *n);
 QmpJsonLookup qmp_json_member(JsonObject *o, const char *name,
                               QmpJsonType want, JsonNode **node);
 
+/* Whose words an error uses: a reply or event parsed ("member 'NAME' is
+ * missing") or QMP's own, for arguments a client sent ("Parameter 'NAME'
+ * is missing", "Invalid parameter type for 'NAME', expected: TYPE"). */
+typedef enum QmpJsonWording {
+    QMP_JSON_MEMBER,
+    QMP_JSON_PARAMETER,
+} QmpJsonWording;
+
+/* The one checked getter, the others are it with a fixed type: 'out'
+ * points at the C type of 'want' (const char *, gint64, double, gboolean,
+ * JsonObject *, JsonArray *).  TRUE and *out set when the member is there
+ * with the type; TRUE and *out untouched when absent and not 'required';
+ * FALSE with errp set otherwise. */
+gboolean qmp_json_get(JsonObject *o, const char *name, gboolean required,
+                      QmpJsonType want, QmpJsonWording wording, void *out,
+                      GError **errp);
+
 /* Checked getters: TRUE and *out set when the member is there with the
  * type; TRUE and *out untouched when it is absent and not 'required';
  * FALSE with errp set ("member 'NAME' is missing", "member 'NAME' is of
