@@ -410,44 +410,20 @@ def test_vm_colo_virtio_vnet():
     colo_pair('c', 'virtio-net-pci', vnet=True)
 
 
-def shell_lines(argv):
-    """argv as a shell command, one option and its value per line; values
-    are double-quoted when needed so that $VARIABLES still expand."""
-    def q(x):
-        if x and all(ch.isalnum() or ch in '-_=,.:/$@+' for ch in x):
-            return x
-        return '"' + x.replace('"', '\\"') + '"'
-    out, i = [q(argv[0])], 1
-    while i < len(argv):
-        if argv[i].startswith('-') and i + 1 < len(argv) and \
-                not argv[i + 1].startswith('-'):
-            out.append(f'{argv[i]} {q(argv[i + 1])}')
-            i += 2
-        else:
-            out.append(q(argv[i]))
-            i += 1
-    return ' \\\n    '.join(out)
-
-
 def print_cmdlines(nic='e1000', vnet=False):
     """The command lines of the COLO pair tests, with placeholders: $PRUN
     and $SRUN the two working directories, $PIF and $SIF the interfaces of
     the two netdevs, $GUEST the built guest."""
-    pr, sr = '$PRUN', '$SRUN'
-    print('# primary colo-proxy (in the namespace holding $PIF)')
-    print(shell_lines(['colo-proxy'] + primary_proxy_args(pr, '$PIF', vnet)
-                      + ['-qmp', f'unix:{pr}/qmp.sock,server=on,wait=off']))
-    print('\n# secondary colo-proxy (in the namespace holding $SIF)')
-    print(shell_lines(['colo-proxy'] + secondary_proxy_args(sr, pr, '$SIF',
-                                                            vnet)
-                      + ['-qmp', f'unix:{sr}/qmp.sock,server=on,wait=off']))
-    for name, run in (('primary', pr), ('secondary', sr)):
+    def qemu_argv(name, run):
         g = guest(name, run, nic)
         g.accel = 'tcg'
         a = g.qemu_args('$GUEST')
         a[0] = 'qemu-system-x86_64'
-        print(f'\n# {name} QEMU')
-        print(shell_lines(a))
+        return a
+    colopair.print_pair_cmdlines(
+        lambda pr: primary_proxy_args(pr, '$PIF', vnet),
+        lambda sr, pr: secondary_proxy_args(sr, pr, '$SIF', vnet),
+        qemu_argv)
 
 
 if __name__ == '__main__':

@@ -478,23 +478,16 @@ def print_cmdlines(nic='e1000', vnet=False):
     """The command lines with placeholders: $PRUN/$SRUN the working
     directories, $PIF/$SIF the two hosts' LAN interfaces, $GUEST the built
     guest, $QEMU_FW the firmware directory build-colo-qemu.sh printed."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from test_vm_colo import shell_lines
-    pr, sr = '$PRUN', '$SRUN'
-    print('# primary colo-proxy (in the namespace holding $PIF)')
-    print(shell_lines(['colo-proxy'] + primary_proxy_args(pr, '$PIF', vnet)
-                      + ['-qmp', f'unix:{pr}/qmp.sock,server=on,wait=off']))
-    print('\n# secondary colo-proxy (in the namespace holding $SIF)')
-    print(shell_lines(['colo-proxy'] + secondary_proxy_args(sr, pr, '$SIF',
-                                                            vnet)
-                      + ['-qmp', f'unix:{sr}/qmp.sock,server=on,wait=off']))
-    for name, run in (('primary', pr), ('secondary', sr)):
+    def qemu_argv(name, run):
         g = guest(name, run, nic, '$QEMU_FW')
         g.accel = 'tcg'
         a = g.qemu_args('$GUEST')
         a[0] = '$QEMU'
-        print(f'\n# {name} QEMU')
-        print(shell_lines(a))
+        return a
+    print_pair_cmdlines(
+        lambda pr: primary_proxy_args(pr, '$PIF', vnet),
+        lambda sr, pr: secondary_proxy_args(sr, pr, '$SIF', vnet),
+        qemu_argv)
     print('\n# QMP, in this order (operator monitors primary.qmp, '
           'secondary.qmp)')
     for side, cmd, args in COLO_START:

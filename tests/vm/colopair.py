@@ -177,6 +177,42 @@ def secondary_proxy_args(run, primary_run, netdev_if, vnet=False,
                    f'file={s("secondary-out.pcap")}']
 
 
+def shell_lines(argv):
+    """argv as a shell command, one option and its value per line; values
+    are double-quoted when needed so that $VARIABLES still expand."""
+    def q(x):
+        if x and all(ch.isalnum() or ch in '-_=,.:/$@+' for ch in x):
+            return x
+        return '"' + x.replace('"', '\\"') + '"'
+    out, i = [q(argv[0])], 1
+    while i < len(argv):
+        if argv[i].startswith('-') and i + 1 < len(argv) and \
+                not argv[i + 1].startswith('-'):
+            out.append(f'{argv[i]} {q(argv[i + 1])}')
+            i += 2
+        else:
+            out.append(q(argv[i]))
+            i += 1
+    return ' \\\n    '.join(out)
+
+
+def print_pair_cmdlines(primary_args, secondary_args, qemu_argv):
+    """Prints both colo-proxies' and both QEMUs' command lines (what
+    --print-cmdlines shows and docs/qemu.md quotes), with $PRUN and $SRUN
+    for the two working directories: primary_args(prun),
+    secondary_args(srun, prun) and qemu_argv(name, run) build them."""
+    pr, sr = '$PRUN', '$SRUN'
+    print('# primary colo-proxy (in the namespace holding $PIF)')
+    print(shell_lines(['colo-proxy'] + primary_args(pr)
+                      + ['-qmp', f'unix:{pr}/qmp.sock,server=on,wait=off']))
+    print('\n# secondary colo-proxy (in the namespace holding $SIF)')
+    print(shell_lines(['colo-proxy'] + secondary_args(sr, pr)
+                      + ['-qmp', f'unix:{sr}/qmp.sock,server=on,wait=off']))
+    for name, run in (('primary', pr), ('secondary', sr)):
+        print(f'\n# {name} QEMU')
+        print(shell_lines(qemu_argv(name, run)))
+
+
 def passthrough_proxy_args(name, run, netdev_if):
     """A colo-proxy that only joins its VM's stream to the LAN (no filter):
     the transport of the pair whose proxy is QEMU's own (qemu_proxy_args),
