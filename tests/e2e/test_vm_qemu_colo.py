@@ -303,8 +303,19 @@ def check_failover_primary_dies(pair):
         check_pages(res)
     except TestFailure as x:
         problems.append(f'after failover: {x}')
+    # the promoted guest writes a marker to its console: the serial log
+    # read for oopses is then known to be that guest's console, live
+    token = f'failover{os.getpid()}'
+    res = http_seq(pair.ns, pair.c, [f'/cgi-bin/console?{token}'],
+                   timeout=30)
+    try:
+        wait_for(lambda: f'COLO-CONSOLE {token}' in pair.gs.console(), 10,
+                 what="the promoted guest's console marker in its serial log")
+    except TestFailure as x:
+        problems.append(f'{x} (HTTP answer: {res})')
     bad = oopses(pair.gs.console())
-    log(f'secondary serial log: {len(pair.gs.console())} bytes, '
+    log(f'secondary serial log: {len(pair.gs.console())} bytes, marker '
+        f'{"seen" if token in pair.gs.console() else "MISSING"}, '
         f'oops/BUG/panic lines: {bad[:5]}')
     if bad:
         problems.append(f'secondary guest console: {bad[:3]}')

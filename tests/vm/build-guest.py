@@ -251,6 +251,17 @@ printf 'Content-Type: text/plain\r\n\r\n'
 cat /proc/schedstat
 '''
 
+# writes "COLO-CONSOLE TOKEN" to the guest's console (TOKEN: letters and
+# digits only): a test proves with it that the serial log it reads for
+# oopses really is that guest's console (after a failover, say)
+CONSOLE_CGI = b'''#!/bin/sh
+t=${QUERY_STRING:-mark}
+case "$t" in *[!A-Za-z0-9]*) t=bad ;; esac
+echo "COLO-CONSOLE $t" >/dev/console
+printf 'Content-Type: text/plain\r\n\r\n'
+echo "$t"
+'''
+
 PAGE_CGI = b'''#!/bin/sh
 # /cgi-bin/page?N: N lines, a function of N only, no Date header (CGI
 # answers carry only the headers printed here)
@@ -293,6 +304,7 @@ def make_initramfs(bbroot, modules, out_path):
     c.file('www/cgi-bin/time', TIME_CGI, 0o755)
     c.file('www/cgi-bin/page', PAGE_CGI, 0o755)
     c.file('www/cgi-bin/sched', SCHED_CGI, 0o755)
+    c.file('www/cgi-bin/console', CONSOLE_CGI, 0o755)
     data = c.finish()
     with open(out_path + '.tmp', 'wb') as f:
         f.write(gzip.compress(data, compresslevel=6, mtime=0))

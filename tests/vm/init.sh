@@ -11,7 +11,8 @@
 #            depends only on the path, /cgi-bin/page?N (N lines, no Date
 #            header), /cgi-bin/time (differs per guest: role, uptime) and
 #            /cgi-bin/sched (/proc/schedstat: differs per VM of a real
-#            COLO pair too)
+#            COLO pair too), /cgi-bin/console?TOKEN (writes
+#            "COLO-CONSOLE TOKEN" to the console)
 #   port 7   line echo (busybox nc -ll -e /bin/cat)
 #
 # Kernel command line: colo.ip=A.B.C.D/NN  colo.role=NAME  colo.gw=A.B.C.D
