@@ -505,19 +505,55 @@ static void pidfile_remove(void)
 static void service_notify(const char *state)
 {
 #ifdef CONFIG_LIBSYSTEMD
-    int r = sd_notify(0, state);
+    const char *sock = g_getenv("NOTIFY_SOCKET");
+    int r;
 
+    if (!sock || !*sock) {
+        return;               /* not a Type=notify service */
+    }
+    r = sd_notify(0, state);
     if (r < 0) {
-        g_warning("sd_notify: %s", g_strerror(-r));
+        g_warning("sd_notify to NOTIFY_SOCKET=%s: %s", sock, g_strerror(-r));
     }
 #else
     (void)state;
 #endif
 }
 
+/* "unix:PATH" or "tcp:HOST:PORT" where a netdev or device with
+ * server=on (stream, socket listen=) listens, read through the
+ * properties every such type has; NULL for the others. */
+static char *netdev_listen_addr(UserObject *obj)
+{
+    g_autofree char *server = user_object_get_str(obj, "server", NULL);
+    g_autofree char *listen = user_object_get_str(obj, "listen", NULL);
+    g_autofree char *type = NULL;
+
+    if (listen && *listen) {
+        return g_strdup_printf("tcp:%s", listen);
+    }
+    if (!server || (strcmp(server, "on") != 0 && strcmp(server, "true") != 0)) {
+        return NULL;
+    }
+    type = user_object_get_str(obj, "addr.type", NULL);
+    if (type && strcmp(type, "unix") == 0) {
+        g_autofree char *path = user_object_get_str(obj, "addr.path", NULL);
+
+        return g_strdup_printf("unix:%s", path ? path : "?");
+    }
+    if (type && strcmp(type, "inet") == 0) {
+        g_autofree char *host = user_object_get_str(obj, "addr.host", NULL);
+        g_autofree char *port = user_object_get_str(obj, "addr.port", NULL);
+
+        return g_strdup_printf("tcp:%s:%s", host ? host : "",
+                               port ? port : "?");
+    }
+    return NULL;
+}
+
 /* The one line that says start-up finished and what listens where: the
- * QMP monitors and every chardev (a server's address, or whom a client
- * chardev reaches).  Also systemd's READY=1 with the same text as
+ * QMP monitors, every chardev (a server's address, or whom a client
+ * chardev reaches) and the listening stream/socket netdevs and devices.  Also systemd's READY=1 with the same text as
  * STATUS=: at this point the QMP sockets listen and every object of the
  * command line exists, so whatever is ordered after the unit can use
  * them. */
@@ -543,6 +579,21 @@ static void announce_ready(Cmdline *cl)
                                name ? name : "?");
     }
     g_list_free(list);
+    for (ObjectKind k = OBJECT_KIND_NETDEV; k <= OBJECT_KIND_DEVICE; k++) {
+        GList *ports = user_object_list(k);
+
+        for (GList *l = ports; l; l = l->next) {
+            g_autofree char *addr = netdev_listen_addr(l->data);
+
+            if (addr) {
+                g_string_append_printf(where, "%s%s %s on %s",
+                                       where->len ? "; " : "",
+                                       object_kind_name(k),
+                                       user_object_get_id(l->data), addr);
+            }
+        }
+        g_list_free(ports);
+    }
     for (ObjectKind k = 0; k < OBJECT_KIND__MAX; k++) {
         GList *objs = user_object_list(k);
 
@@ -550,10 +601,10 @@ static void announce_ready(Cmdline *cl)
         g_list_free(objs);
     }
     g_message("ready: %u objects; %s", n_objects,
-              where->len ? where->str : "no QMP monitor, no chardev");
+              where->len ? where->str : "nothing listens");
     status = g_strdup_printf("READY=1\nSTATUS=ready: %u objects; %s",
                              n_objects,
-                             where->len ? where->str : "no QMP monitor");
+                             where->len ? where->str : "nothing listens");
     service_notify(status);
 }
 

@@ -97,12 +97,16 @@ def test_set_log_level():
 
 def test_ready_line_and_connections():
     port = free_tcp_port()
+    d = tmpdir()
+    sock = os.path.join(d, 'n0.sock')
     with ColoProxy(['-chardev', chardev_tcp('c0', port),
-                    '-object', 'iothread,id=io0']) as p:
+                    '-object', 'iothread,id=io0',
+                    '-netdev', stream_netdev('n0', sock)], dir=d) as p:
         ready = [ln for ln in p.stderr().splitlines() if ': ready: ' in ln]
         check_eq(len(ready), 1, f'ready lines in\n{p.stderr()}')
         line = ready[0]
-        check(': message: ready: 2 objects; ' in line, line)
+        check(': message: ready: 3 objects; ' in line, line)
+        check(f'netdev n0 on unix:{sock}' in line, line)
         check(f'QMP on unix:{p.qmp_path}' in line, line)
         check(f'chardev c0 on disconnected:tcp:127.0.0.1:{port},server=on'
               in line, line)
