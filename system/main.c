@@ -666,6 +666,9 @@ int main(int argc, char **argv)
     create_objects(&cl, OBJECT_KIND_DEVICE, -1);
     create_objects(&cl, OBJECT_KIND_OBJECT, TRUE);
 
+    /* systemctl status shows this while a wait=on chardev holds start-up */
+    service_notify("STATUS=objects created; waiting for the clients of "
+                   "wait=on chardevs, if any");
     chardev_wait_for_clients();
     daemonize_finish();
     announce_ready(&cl);

@@ -69,6 +69,11 @@ def test_ready_after_qmp_and_objects():
     p.start(connect=False)
     # wait=on: start-up is not complete until c0 has its client
     early = recv_notify(ns, 1.0)
+    check(early is not None and 'waiting for the clients' in
+          early.get('STATUS', ''), f'no STATUS= while waiting: {early}')
+    check('READY' not in early,
+          f'READY=1 while a wait=on chardev has no client: {early}')
+    early = recv_notify(ns, 0.5)
     check(early is None or 'READY' not in early,
           f'READY=1 while a wait=on chardev has no client: {early}')
     c = connect_tcp(port, proc=p)
