@@ -19,9 +19,10 @@
 #          ethtool iputils-ping socat (docs/user-guide.md's QMP session)
 #          libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients (the
 #          docs/libvirt.md domains, run by a private libvirtd; not the
-#          -system package, which needs systemd), dpkg-dev debhelper
-#          fakeroot lintian (tests/e2e/test_package.py builds the .deb)
-#          systemd (systemd-analyze verify of the unit); then, as root, the
+#          -system package, which needs systemd), dpkg-dev build-essential
+#          debhelper fakeroot lintian man-db (tests/e2e/test_package.py
+#          builds the .deb and reads its man pages), systemd
+#          (systemd-analyze verify of the unit); then, as root, the
 #          real-COLO QEMU's build dependencies (bookworm-backports, deb and
 #          deb-src) through scripts/build-colo-qemu.sh --deps; `make check`
 #          builds that QEMU once into /var/cache/colo-proxy (docs/qemu.md)
@@ -52,8 +53,8 @@ test_pkgs="python3:cmd:python3 iproute2:cmd:ip qemu-system-x86:cmd:qemu-system-x
     ethtool:cmd:ethtool iputils-ping:cmd:ping socat:cmd:socat
     libvirt-daemon:cmd:libvirtd libvirt-daemon-driver-qemu:-
     libvirt-clients:cmd:virsh dpkg-dev:cmd:dpkg-buildpackage
-    debhelper:cmd:dh fakeroot:cmd:fakeroot lintian:cmd:lintian
-    systemd:cmd:systemd-analyze"
+    build-essential:- debhelper:cmd:dh fakeroot:cmd:fakeroot
+    lintian:cmd:lintian man-db:cmd:man systemd:cmd:systemd-analyze"
 demo_pkgs="python3:cmd:python3 iproute2:cmd:ip ethtool:cmd:ethtool procps:cmd:ps
     qemu-system-x86:cmd:qemu-system-x86_64"
 
