@@ -22,12 +22,15 @@
  *   5. the remaining -object (filters and colo-compare), which attach to
  *      netdevs and chardevs created above;
  *   6. chardev_wait_for_clients() for "server=on,wait=on" chardevs;
- *   7. the daemon detaches from the terminal; the main loop runs.
+ *   7. the daemon detaches from the terminal; one "ready" line names
+ *      what listens where, and systemd (Type=notify) gets READY=1;
+ *      the main loop runs.
  *
  * Shutdown (SIGTERM, SIGINT, SIGHUP or QMP "quit" through
- * qemu_system_shutdown_request()) leaves the loop, deletes every object
- * newest first (filters flush and leave their chains before the netdevs
- * and chardevs they use go), closes the monitors and exits 0.
+ * qemu_system_shutdown_request()) leaves the loop, tells systemd
+ * STOPPING=1, deletes every object newest first (filters flush and leave
+ * their chains before the netdevs and chardevs they use go), closes the
+ * monitors and exits 0.
  *
  * Errors during start-up are printed as QEMU does,
  *   colo-proxy: -object filter-mirror,id=m0: Parameter 'netdev' is missing
@@ -553,10 +556,10 @@ static char *netdev_listen_addr(UserObject *obj)
 
 /* The one line that says start-up finished and what listens where: the
  * QMP monitors, every chardev (a server's address, or whom a client
- * chardev reaches) and the listening stream/socket netdevs and devices.  Also systemd's READY=1 with the same text as
- * STATUS=: at this point the QMP sockets listen and every object of the
- * command line exists, so whatever is ordered after the unit can use
- * them. */
+ * chardev reaches) and the listening stream/socket netdevs and devices.
+ * Also systemd's READY=1 with the same text as STATUS=: at this point
+ * the QMP sockets listen and every object of the command line exists,
+ * so whatever is ordered after the unit can use them. */
 static void announce_ready(Cmdline *cl)
 {
     g_autoptr(GString) where = g_string_new(NULL);
