@@ -116,7 +116,7 @@ def test_installed_files():
             '/lib/systemd/system/colo-proxy@.service',
             '/usr/share/doc/colo-proxy/copyright',
             '/usr/share/doc/colo-proxy/changelog.gz']
-    # every page of docs/ (a new page must be named in docs/meson.build)
+    # every page of docs/ (docs/meson.build lists them at configure time)
     for md in sorted(glob.glob(os.path.join(source_dir(), 'docs', '*.md'))):
         want.append('/usr/share/doc/colo-proxy/' + os.path.basename(md))
     # the OCF agent once lane L14's contrib/ocf/colo-proxy is in the tree
