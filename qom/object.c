@@ -41,6 +41,7 @@ typedef struct UserObjectPrivate {
     gboolean complete;        /* complete() succeeded */
     gboolean registered;      /* in the registry (owns one reference) */
     GHashTable *uses;         /* user id -> GUINT count, see ref_use */
+    UserObject *owner;        /* see user_object_set_owner(); not a ref */
 } UserObjectPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE(UserObject, user_object, G_TYPE_OBJECT)
@@ -952,6 +953,17 @@ static gboolean object_can_be_deleted(UserObject *obj, GError **errp)
     UserObjectClass *klass = USER_OBJECT_GET_CLASS(obj);
     const char *user = first_user(obj);
 
+    if (priv->owner) {
+        /* a part of a composite (colo-proxy): deleting it alone would
+         * leave the composite half-built */
+        error_setg(errp, "%s '%s' is a part of %s '%s' and is deleted with "
+                   "it: object-del '%s' instead",
+                   object_kind_name(priv->kind), priv->id,
+                   user_object_get_type_name(priv->owner),
+                   user_object_get_id(priv->owner),
+                   user_object_get_id(priv->owner));
+        return FALSE;
+    }
     if (user) {
         error_setg(errp, "%s '%s' is in use by '%s'",
                    object_kind_name(priv->kind), priv->id, user);
@@ -1049,6 +1061,18 @@ void user_object_unref_use(UserObject *obj, const char *user_id)
         g_hash_table_insert(priv->uses, g_strdup(user_id),
                             GUINT_TO_POINTER(n - 1));
     }
+}
+
+void user_object_set_owner(UserObject *obj, UserObject *owner)
+{
+    g_return_if_fail(USER_IS_OBJECT(obj));
+    GET_PRIV(obj)->owner = owner;
+}
+
+UserObject *user_object_get_owner(UserObject *obj)
+{
+    g_return_val_if_fail(USER_IS_OBJECT(obj), NULL);
+    return GET_PRIV(obj)->owner;
 }
 
 guint user_object_use_count(UserObject *obj)
