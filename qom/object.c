@@ -682,7 +682,11 @@ UserObject *user_object_create(ObjectKind kind, const char *qom_type,
     }
     if (!id_wellformed(id) &&
         !(kind == OBJECT_KIND_DEVICE && g_str_has_prefix(id, "device["))) {
-        error_setg(errp, "Parameter 'id' expects an identifier");
+        /* QEMU prints the rule as a hint on a second line; one line here
+         * (QMP and the log have no second line) */
+        error_setg(errp, "Parameter 'id' expects an identifier: letters, "
+                   "digits, '-', '.', '_', starting with a letter (got "
+                   "'%s')", id);
         return NULL;
     }
     if (user_object_find(kind, id)) {

@@ -616,7 +616,8 @@ START_TEST(test_filter_buffer)
 
     setup_port();
     make_fails("filter-buffer", "b0", "netdev=hn0",
-               "Parameter 'interval' expects a non-zero interval");
+               "Parameter 'interval' is missing (microseconds between two "
+               "releases, at least 1)");
     make_fails("filter-buffer", "b0", "netdev=hn0,interval=0",
                "Property 'filter-buffer.interval' requires a positive value");
 

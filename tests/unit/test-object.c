@@ -362,7 +362,9 @@ START_TEST(test_create_errors)
     check_create_error("id=e", "Parameter 'qom-type' is missing");
     check_create_error("no-such-type,id=e", "invalid object type: no-such-type");
     check_create_error("test-obj,id=1e,req=r",
-                       "Parameter 'id' expects an identifier");
+                       "Parameter 'id' expects an identifier: letters, "
+                       "digits, '-', '.', '_', starting with a letter (got "
+                       "'1e')");
     check_create_error("test-obj,id=e,a..b=1", "Invalid parameter 'a..b'");
 
     /* nothing was left behind; every failed object was finalized */

@@ -501,6 +501,18 @@ START_TEST(test_json_cmdline)
         "{\"qom-type\": ", &err));
     ck_assert(g_str_has_prefix(err->message, "JSON parse error"));
     g_clear_error(&err);
+    /* a missing '}' is said as such, not as an error about the last
+     * token (json-glib's "invalid string constant") */
+    ck_assert_ptr_null(user_object_create_from_json(OBJECT_KIND_OBJECT,
+        "{\"qom-type\": \"qt-obj\", \"id\": \"x}\"", &err));
+    ck_assert_str_eq(err->message, "JSON parse error, premature end of "
+                     "input: '}' (an object is not closed) expected");
+    g_clear_error(&err);
+    ck_assert_ptr_null(user_object_create_from_json(OBJECT_KIND_OBJECT,
+        "{\"qom-type\": \"qt-obj\", \"id\": \"x", &err));
+    ck_assert_str_eq(err->message, "JSON parse error, premature end of "
+                     "input: '\"' (a string is not closed) expected");
+    g_clear_error(&err);
     ck_assert_ptr_nonnull(user_object_create_from_json(OBJECT_KIND_CHARDEV,
         "{\"type\": \"qt-chr\", \"id\": \"j1\"}", NULL));
 
