@@ -537,8 +537,7 @@ static UserObject *qom_object_prop(JsonObject *args, const char **prop_out,
         *pspec_out = object_class_find_user_property(
             G_OBJECT_GET_CLASS(p.obj), prop);
         if (!*pspec_out) {
-            error_setg(errp, "Property '%s.%s' not found",
-                       user_object_get_type_name(p.obj), prop);
+            user_object_property_not_found(p.obj, prop, errp);
             return NULL;
         }
     }

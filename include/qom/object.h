@@ -219,6 +219,11 @@ guint user_object_use_count(UserObject *obj);
 void user_object_set_owner(UserObject *obj, UserObject *owner);
 UserObject *user_object_get_owner(UserObject *obj);
 
+/* Sets "Property 'TYPE.NAME' not found" with the likely intended name
+ * ("did you mean 'outdev'?") or where the names are listed. */
+void user_object_property_not_found(UserObject *obj, const char *name,
+                                    GError **errp);
+
 /* Sets or reads a property by user name, from or to its string form.
  * Setting after completion needs PROP_RUNTIME. */
 gboolean user_object_set_str(UserObject *obj, const char *name,

@@ -421,15 +421,18 @@ START_TEST(test_position)
     make_fails("test-filter", "x", "netdev=hn0,position=middle",
                "Parameter 'position' expects 'head', 'tail' or 'id=<id>'");
     make_fails("test-filter", "x", "netdev=hn0,position=id=nope",
-               "filter 'nope' not found");
+               "Parameter 'position': filter 'nope' not found");
     make_fails("test-filter", "x", "netdev=hn0,position=id=g1",
-               "filter 'g1' belongs to a different netdev");
+               "Parameter 'position': filter 'g1' belongs to a different "
+               "netdev");
     make_fails("test-filter", "x", "netdev=hn0,position=id=f1,insert=after",
                NULL);
     make_fails("test-filter", "x", "netdev=nic0",
-               "Parameter 'netdev' expects a network backend id");
+               "Parameter 'netdev' expects a network backend id: 'nic0' is "
+               "a guest-facing -device, not a -netdev");
     make_fails("test-filter", "x", "netdev=nope",
-               "Parameter 'netdev' expects a network backend id");
+               "Parameter 'netdev' expects a network backend id: there is "
+               "no -netdev 'nope'");
     make_fails("test-filter", "x", "queue=rx",
                "Parameter 'netdev' is missing");
     assert_chain(nd, "f2 f4 f3 f1 f5 f6");

@@ -240,10 +240,12 @@ START_TEST(test_object_add_errors)
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj'}}",
           "GenericError", "Parameter 'id' is missing");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'nope', "
-          "'id': 'x'}}", "GenericError", "invalid object type: nope");
+          "'id': 'x'}}", "GenericError", "invalid object type: nope "
+          "('-object help' lists them)");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'zz': 1}}", "GenericError",
-          "Property 'qt-obj.zz' not found");
+          "Property 'qt-obj.zz' not found ('-object qt-obj,help' lists the "
+          "properties)");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'i32': 101}}", "GenericError",
           "Parameter 'i32' expects a number between -100 and 100");
@@ -252,7 +254,8 @@ START_TEST(test_object_add_errors)
           "Parameter 'vnet_hdr_support' expects 'on' or 'off'");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'mode': 'gamma'}}", "GenericError",
-          "Parameter 'mode' does not accept value 'gamma'");
+          "Parameter 'mode' does not accept value 'gamma' (expected alpha "
+          "or beta)");
     ck_assert_ptr_null(user_object_find(OBJECT_KIND_OBJECT, "x"));
     g_autoptr(JsonNode) r = ok("{'execute': 'object-add', 'arguments': "
                                "{'qom-type': 'qt-obj', 'id': 'x'}}");
@@ -372,7 +375,8 @@ START_TEST(test_qom_get_set)
     ck_assert_str_eq(json_node_get_string(p), "");
     fails("{'execute': 'qom-get', 'arguments': {'path': 'o1', "
           "'property': 'zz'}}", "GenericError",
-          "Property 'qt-obj.zz' not found");
+          "Property 'qt-obj.zz' not found ('-object qt-obj,help' lists the "
+          "properties)");
     fails("{'execute': 'qom-get', 'arguments': {'path': '/objects', "
           "'property': 'zz'}}", "GenericError",
           "Path '/objects' is not an object");
