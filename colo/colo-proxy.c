@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "colo/colo-internal.h"
 #include "qom/object.h"
 #include "util/error.h"
 #include "util/sockaddr.h"
@@ -470,6 +471,12 @@ static gboolean colo_proxy_complete(UserObject *obj, GError **errp)
         error_setg(errp, "Parameter 'iothread': no iothread '%s' (give an "
                    "-object iothread id, or leave it out: the colo-proxy "
                    "then creates its own)", cp->iothread);
+        return FALSE;
+    }
+    if (cp->frame && colo_frame_get()) {
+        error_setg(errp, "Parameter 'frame': colo-frame '%s' exists already "
+                   "(only one may): give frame=off to use it",
+                   user_object_get_id(USER_OBJECT(colo_frame_get())));
         return FALSE;
     }
     if (!cp_links(cp, links, errp)) {

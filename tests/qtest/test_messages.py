@@ -235,6 +235,10 @@ def cmdline_cases():
         ('colo-proxy on an unknown netdev',
          ob('colo-proxy,id=cp,mode=secondary,netdev=nope,'
             'addr=127.0.0.1:9003'), ["parameter 'netdev'", "'nope'"]),
+        ('colo-proxy beside a colo-frame',
+         ob('colo-frame,id=colo0,mode=primary')
+         + ob('colo-proxy,id=cp,mode=primary,netdev=hn0,addr=127.0.0.1:9003'),
+         ["parameter 'frame'", "colo-frame 'colo0' exists", 'frame=off']),
         ('colo-proxy misspelt mode',
          ob('colo-proxy,id=cp,mode=primray,netdev=hn0,addr=127.0.0.1:9003'),
          ["'mode'", "'primray'", 'primary or secondary']),
