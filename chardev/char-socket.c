@@ -1482,7 +1482,8 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
         s->target = g_strdup(s->path);
     } else {
         if (!s->host) {
-            error_setg(errp, "chardev: socket: no host given");
+            error_setg(errp, "chardev: socket: no host given (host= and "
+                       "port= for TCP, or path= for a unix socket)");
             return FALSE;
         }
         if (!s->port || !*s->port) {
@@ -1490,6 +1491,14 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
             return FALSE;
         }
         if (!sockaddr_port_check(s->port, "chardev: socket", errp)) {
+            return FALSE;
+        }
+        /* a name the resolver would refuse later as "Servname not
+         * supported for ai_socktype": say what a port is now */
+        if (!g_ascii_isdigit(s->port[0]) && !getservbyname(s->port, "tcp")) {
+            error_setg(errp, "chardev: socket: port '%s' is neither a "
+                       "number (0-65535) nor a service name known to "
+                       "/etc/services", s->port);
             return FALSE;
         }
         if (s->abstract) {

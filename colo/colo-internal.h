@@ -105,6 +105,9 @@ gboolean colo_frame_failover_filters(ColoFrame *f);
 void colo_frame_attach(ColoFrame *f, ColoMode mode);
 void colo_frame_detach(ColoFrame *f);
 ColoFrame *colo_frame_get(void);
+/* Sets QEMU's "The feature 'colo' is not enabled" and says what is
+ * missing: no colo-frame at all, or one with mode=none. */
+void colo_not_enabled_error(GError **errp);
 
 const ColoStats *colo_get_stats(void);
 gboolean colo_checkpoint_in_flight(void);

@@ -66,7 +66,7 @@ gboolean qmp_x_colo_checkpoint_done(JsonObject *args, JsonNode **ret,
         return FALSE;
     }
     if (colo_get_mode() == COLO_MODE_NONE) {
-        error_setg(errp, "The feature 'colo' is not enabled");
+        colo_not_enabled_error(errp);
         return FALSE;
     }
     if (colo_get_mode() == COLO_MODE_PRIMARY && !colo_checkpoint_in_flight()) {

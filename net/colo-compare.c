@@ -588,10 +588,20 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
     };
     CompareConfig cfg;
 
-    if (!s->primary_in || !*s->primary_in || !s->secondary_in
-        || !*s->secondary_in || !s->outdev || !*s->outdev) {
-        error_setg(errp, "colo compare needs 'primary_in' ,'secondary_in',"
-                   "'outdev','iothread' property set");
+    /* QEMU's wording names 'iothread' too, which is optional here */
+    if (!s->primary_in || !*s->primary_in) {
+        error_setg(errp, "Parameter 'primary_in' is missing (the chardev "
+                   "carrying the primary guest's output)");
+        return FALSE;
+    }
+    if (!s->secondary_in || !*s->secondary_in) {
+        error_setg(errp, "Parameter 'secondary_in' is missing (the chardev "
+                   "carrying the secondary guest's output)");
+        return FALSE;
+    }
+    if (!s->outdev || !*s->outdev) {
+        error_setg(errp, "Parameter 'outdev' is missing (the chardev "
+                   "released primary frames are written to)");
         return FALSE;
     }
     if (!strcmp(s->primary_in, s->secondary_in)

@@ -16,8 +16,8 @@
  * clock here), and frames are re-injected rather than purged when the
  * next hop is busy (the next client's own queue absorbs them).
  *
- * interval= is required and must be positive ("Parameter 'interval'
- * expects a non-zero interval"); changing it at run time (qom-set)
+ * interval= is required ("Parameter 'interval' is missing") and must be
+ * positive; changing it at run time (qom-set)
  * reschedules the next release at once.  status=off and deletion release
  * every held frame immediately.
  *
@@ -113,7 +113,9 @@ static gboolean filter_buffer_setup(NetFilter *nf, GError **errp)
     FilterBuffer *s = FILTER_BUFFER(nf);
 
     if (s->interval == 0) {
-        error_setg(errp, "Parameter 'interval' expects a non-zero interval");
+        /* check_property() refuses an explicit 0: 0 here means not given */
+        error_setg(errp, "Parameter 'interval' is missing (microseconds "
+                   "between two releases, at least 1)");
         return FALSE;
     }
     net_queue_set_limit(&s->queue, s->max_frames);

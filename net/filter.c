@@ -207,12 +207,13 @@ static gboolean netfilter_resolve_position__(NetFilter *nf,
     }
     obj = user_object_find(OBJECT_KIND_OBJECT, pos + 3);
     if (!obj || !NET_IS_FILTER(obj) || !priv_of(NET_FILTER(obj))->link) {
-        error_setg(errp, "filter '%s' not found", pos + 3);
+        error_setg(errp, "Parameter 'position': filter '%s' not found",
+                   pos + 3);
         return FALSE;
     }
     if (priv_of(NET_FILTER(obj))->netdev != p->netdev) {
-        error_setg(errp, "filter '%s' belongs to a different netdev",
-                   pos + 3);
+        error_setg(errp, "Parameter 'position': filter '%s' belongs to a "
+                   "different netdev", pos + 3);
         return FALSE;
     }
     *sibling = priv_of(NET_FILTER(obj))->link;

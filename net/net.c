@@ -284,9 +284,17 @@ NetClient *net_find_netdev(const char *id, GError **errp)
 {
     UserObject *obj = id ? user_object_find(OBJECT_KIND_NETDEV, id) : NULL;
 
+    /* QEMU's text, then which id and why, so the user knows what to fix */
+    if ((!obj || !NET_IS_CLIENT(obj)) &&
+        !(id && user_object_find(OBJECT_KIND_DEVICE, id))) {
+        error_setg(errp, "Parameter 'netdev' expects a network backend id: "
+                   "there is no -netdev '%s'", id ? id : "");
+        return NULL;
+    }
     if (!obj || !NET_IS_CLIENT(obj) ||
         net_client_get_role(NET_CLIENT(obj)) != NET_ROLE_NETDEV) {
-        error_setg(errp, "Parameter 'netdev' expects a network backend id");
+        error_setg(errp, "Parameter 'netdev' expects a network backend id: "
+                   "'%s' is a guest-facing -device, not a -netdev", id);
         return NULL;
     }
     return NET_CLIENT(obj);

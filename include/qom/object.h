@@ -210,6 +210,20 @@ void user_object_unref_use(UserObject *obj, const char *user_id);
 /* The total number of uses of 'obj' (all users). */
 guint user_object_use_count(UserObject *obj);
 
+/* Parts of a composite object (colo-proxy creates the seeds' topology as
+ * ordinary objects): while 'obj' has an owner, deleting it alone fails with
+ * "KIND 'ID' is a part of TYPE 'OWNER' and is deleted with it: object-del
+ * 'OWNER' instead".  The owner clears it (owner NULL) before deleting its
+ * parts in its unparent().  'owner' is not referenced: it outlives its
+ * parts by construction. */
+void user_object_set_owner(UserObject *obj, UserObject *owner);
+UserObject *user_object_get_owner(UserObject *obj);
+
+/* Sets "Property 'TYPE.NAME' not found" with the likely intended name
+ * ("did you mean 'outdev'?") or where the names are listed. */
+void user_object_property_not_found(UserObject *obj, const char *name,
+                                    GError **errp);
+
 /* Sets or reads a property by user name, from or to its string form.
  * Setting after completion needs PROP_RUNTIME. */
 gboolean user_object_set_str(UserObject *obj, const char *name,

@@ -421,15 +421,18 @@ START_TEST(test_position)
     make_fails("test-filter", "x", "netdev=hn0,position=middle",
                "Parameter 'position' expects 'head', 'tail' or 'id=<id>'");
     make_fails("test-filter", "x", "netdev=hn0,position=id=nope",
-               "filter 'nope' not found");
+               "Parameter 'position': filter 'nope' not found");
     make_fails("test-filter", "x", "netdev=hn0,position=id=g1",
-               "filter 'g1' belongs to a different netdev");
+               "Parameter 'position': filter 'g1' belongs to a different "
+               "netdev");
     make_fails("test-filter", "x", "netdev=hn0,position=id=f1,insert=after",
                NULL);
     make_fails("test-filter", "x", "netdev=nic0",
-               "Parameter 'netdev' expects a network backend id");
+               "Parameter 'netdev' expects a network backend id: 'nic0' is "
+               "a guest-facing -device, not a -netdev");
     make_fails("test-filter", "x", "netdev=nope",
-               "Parameter 'netdev' expects a network backend id");
+               "Parameter 'netdev' expects a network backend id: there is "
+               "no -netdev 'nope'");
     make_fails("test-filter", "x", "queue=rx",
                "Parameter 'netdev' is missing");
     assert_chain(nd, "f2 f4 f3 f1 f5 f6");
@@ -616,7 +619,8 @@ START_TEST(test_filter_buffer)
 
     setup_port();
     make_fails("filter-buffer", "b0", "netdev=hn0",
-               "Parameter 'interval' expects a non-zero interval");
+               "Parameter 'interval' is missing (microseconds between two "
+               "releases, at least 1)");
     make_fails("filter-buffer", "b0", "netdev=hn0,interval=0",
                "Property 'filter-buffer.interval' requires a positive value");
 

@@ -240,10 +240,12 @@ START_TEST(test_object_add_errors)
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj'}}",
           "GenericError", "Parameter 'id' is missing");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'nope', "
-          "'id': 'x'}}", "GenericError", "invalid object type: nope");
+          "'id': 'x'}}", "GenericError", "invalid object type: nope "
+          "('-object help' lists them)");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'zz': 1}}", "GenericError",
-          "Property 'qt-obj.zz' not found");
+          "Property 'qt-obj.zz' not found ('-object qt-obj,help' lists the "
+          "properties)");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'i32': 101}}", "GenericError",
           "Parameter 'i32' expects a number between -100 and 100");
@@ -252,7 +254,8 @@ START_TEST(test_object_add_errors)
           "Parameter 'vnet_hdr_support' expects 'on' or 'off'");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'mode': 'gamma'}}", "GenericError",
-          "Parameter 'mode' does not accept value 'gamma'");
+          "Parameter 'mode' does not accept value 'gamma' (expected alpha "
+          "or beta)");
     ck_assert_ptr_null(user_object_find(OBJECT_KIND_OBJECT, "x"));
     g_autoptr(JsonNode) r = ok("{'execute': 'object-add', 'arguments': "
                                "{'qom-type': 'qt-obj', 'id': 'x'}}");
@@ -372,7 +375,8 @@ START_TEST(test_qom_get_set)
     ck_assert_str_eq(json_node_get_string(p), "");
     fails("{'execute': 'qom-get', 'arguments': {'path': 'o1', "
           "'property': 'zz'}}", "GenericError",
-          "Property 'qt-obj.zz' not found");
+          "Property 'qt-obj.zz' not found ('-object qt-obj,help' lists the "
+          "properties)");
     fails("{'execute': 'qom-get', 'arguments': {'path': '/objects', "
           "'property': 'zz'}}", "GenericError",
           "Path '/objects' is not an object");
@@ -500,6 +504,18 @@ START_TEST(test_json_cmdline)
     ck_assert_ptr_null(user_object_create_from_json(OBJECT_KIND_OBJECT,
         "{\"qom-type\": ", &err));
     ck_assert(g_str_has_prefix(err->message, "JSON parse error"));
+    g_clear_error(&err);
+    /* a missing '}' is said as such, not as an error about the last
+     * token (json-glib's "invalid string constant") */
+    ck_assert_ptr_null(user_object_create_from_json(OBJECT_KIND_OBJECT,
+        "{\"qom-type\": \"qt-obj\", \"id\": \"x}\"", &err));
+    ck_assert_str_eq(err->message, "JSON parse error, premature end of "
+                     "input: '}' (an object is not closed) expected");
+    g_clear_error(&err);
+    ck_assert_ptr_null(user_object_create_from_json(OBJECT_KIND_OBJECT,
+        "{\"qom-type\": \"qt-obj\", \"id\": \"x", &err));
+    ck_assert_str_eq(err->message, "JSON parse error, premature end of "
+                     "input: '\"' (a string is not closed) expected");
     g_clear_error(&err);
     ck_assert_ptr_nonnull(user_object_create_from_json(OBJECT_KIND_CHARDEV,
         "{\"type\": \"qt-chr\", \"id\": \"j1\"}", NULL));
