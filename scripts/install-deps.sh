@@ -9,8 +9,12 @@
 #
 # Build: meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev
 #        libslirp-dev check
+#        libcpg-dev libvotequorum-dev (colo-quorum's corosync provider,
+#        meson -Dcorosync; docs/ha.md)
 # Tests: python3 iproute2 qemu-system-x86 tshark (pcap reading) clang ethtool
 #        libclang-rt-14-dev (fuzzing, sanitizers) procps
+#        corosync corosync-qnetd corosync-qdevice (tests/ha: the three-host
+#        cluster), resource-agents (ocf-tester, the OCF agent's check)
 #        libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients (the
 #        docs/libvirt.md domains, run by a private libvirtd; not the
 #        -system package, which needs systemd)
@@ -25,8 +29,8 @@ case "$1" in
 --print) mode=print ;;
 esac
 
-build_pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev libslirp-dev check"
-test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
+build_pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev libslirp-dev check libcpg-dev libvotequorum-dev"
+test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients corosync corosync-qnetd corosync-qdevice resource-agents"
 
 missing=
 for p in $build_pkgs; do
