@@ -100,6 +100,7 @@
 #define QUORUM_RETRY_MS 1000           /* reconnect to corosync */
 #define FENCE_TIMEOUT_DEFAULT 30000u   /* ms */
 #define ANNOUNCE_LEN 16
+#define ANNOUNCE_RETRY_MS 20           /* corosync said "try again" */
 
 typedef enum {
     QUORUM_PROVIDER_COROSYNC,
@@ -110,6 +111,7 @@ typedef struct QuorumMember {
     uint32_t nodeid;
     uint32_t pid;
     gboolean announced;        /* its announcement for this configuration */
+    gboolean bad;              /* it sent garbage: not a colo-proxy */
     uint8_t mode, last_mode;
     gboolean failed_over;
     uint64_t epoch;
@@ -140,15 +142,14 @@ struct _ColoQuorum {
     FdWatch cpg_watch;
 #endif
     guint retry_timer;
+    guint announce_timer;
     gboolean warned_connect;
     uint32_t node_id;
     gboolean quorate;
     uint32_t vq_nodes[QUORUM_MAX_NODES];
     unsigned n_vq_nodes;
-    uint64_t vq_ring;          /* seq of the ring votequorum spoke of */
-    gboolean vq_ring_known;    /* FALSE after a membership change until the
-                                * nodelist notification names its ring */
-    uint64_t cpg_ring;
+    uint32_t ring_nodes[QUORUM_MAX_NODES];   /* CPG's last totem ring */
+    unsigned n_ring_nodes;
     gboolean cpg_ring_known;
     QuorumMember members[QUORUM_MAX_NODES];   /* the group, this one too */
     unsigned n_members;
@@ -156,6 +157,8 @@ struct _ColoQuorum {
     /* decisions */
     gboolean stale;
     uint64_t epoch;
+    gboolean peer_seen;        /* a peer was a member once: only then is
+                                * its absence a departure */
     gboolean pending;          /* a failover waits for the peer to leave */
     ColoExitReason pending_reason;
     gboolean go;               /* the next failover check passes (fenced) */
@@ -208,21 +211,50 @@ static void quorum_update(ColoQuorum *q, const char *why);
 
 static gboolean quorum_peer_present(ColoQuorum *q)
 {
+    gboolean present = FALSE;
+
     if (q->provider == QUORUM_PROVIDER_MANUAL) {
-        return q->x_peer;
+        present = q->x_peer;
     }
     for (unsigned i = 0; i < q->n_members; i++) {
-        if (q->members[i].nodeid != q->node_id) {
-            return TRUE;
+        if (q->members[i].nodeid != q->node_id && !q->members[i].bad) {
+            present = TRUE;
         }
     }
-    return FALSE;
+    if (present) {
+        q->peer_seen = TRUE;
+    }
+    return present;
 }
 
 static gboolean quorum_is_quorate(ColoQuorum *q)
 {
     return q->provider == QUORUM_PROVIDER_MANUAL ? q->x_quorate
                                                  : q->connected && q->quorate;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Whether two node id lists hold the same set (sizes bounded by
+ * QUORUM_MAX_NODES). */
+static gboolean same_nodes(const uint32_t *a, unsigned na, const uint32_t *b,
+                           unsigned nb)
+{
+    uint32_t x[QUORUM_MAX_NODES], y[QUORUM_MAX_NODES];
+
+    if (na != nb) {
+        return FALSE;
+    }
+    memcpy(x, a, na * sizeof(x[0]));
+    memcpy(y, b, nb * sizeof(y[0]));
+    qsort(x, na, sizeof(x[0]), cmp_u32);
+    qsort(y, nb, sizeof(y[0]), cmp_u32);
+    return memcmp(x, y, na * sizeof(x[0])) == 0;
 }
 
 /* Why this node may not serve now, or NULL if it may. */
@@ -239,11 +271,13 @@ static const char *quorum_block_reason(ColoQuorum *q)
     if (q->provider == QUORUM_PROVIDER_MANUAL) {
         return NULL;
     }
-    if (!q->vq_ring_known || !q->cpg_ring_known || q->vq_ring != q->cpg_ring) {
+    if (!q->cpg_ring_known || !same_nodes(q->vq_nodes, q->n_vq_nodes,
+                                          q->ring_nodes, q->n_ring_nodes)) {
         return "membership change in progress";
     }
     for (unsigned i = 0; i < q->n_members; i++) {
-        if (q->members[i].nodeid != q->node_id && !q->members[i].announced) {
+        if (q->members[i].nodeid != q->node_id && !q->members[i].announced &&
+            !q->members[i].bad) {
             return "waiting for the peer's announcement";
         }
     }
@@ -290,6 +324,17 @@ static gboolean announce_decode(const uint8_t *b, size_t len,
     return TRUE;
 }
 
+static void quorum_announce(ColoQuorum *q);
+
+static gboolean announce_retry(gpointer opaque)
+{
+    ColoQuorum *q = opaque;
+
+    q->announce_timer = 0;
+    quorum_announce(q);
+    return G_SOURCE_REMOVE;
+}
+
 static void quorum_announce(ColoQuorum *q)
 {
 #ifdef CONFIG_COROSYNC
@@ -302,6 +347,15 @@ static void quorum_announce(ColoQuorum *q)
     }
     announce_encode(b, q);
     rc = cpg_mcast_joined(q->cpg, CPG_TYPE_AGREED, &iov, 1);
+    if (rc == CS_ERR_TRY_AGAIN) {
+        /* corosync is synchronising a new ring: peers wait for this
+         * announcement, so it must go out once the ring is up */
+        if (!q->announce_timer) {
+            q->announce_timer = g_timeout_add(ANNOUNCE_RETRY_MS,
+                                              announce_retry, q);
+        }
+        return;
+    }
     if (rc != CS_OK) {
         COLO_WARN_RL("colo-quorum '%s': announcement not sent (corosync "
                      "error %d)", q_id(q), (int) rc);
@@ -570,7 +624,7 @@ static void quorum_update(ColoQuorum *q, const char *why)
         qmp_event_emit("COLO_QUORUM_CHANGED", data);
     }
     if (!open || colo_failover_active() || colo_get_mode() == COLO_MODE_NONE ||
-        quorum_peer_present(q) || q->fence_pid) {
+        quorum_peer_present(q) || !q->peer_seen || q->fence_pid) {
         return;
     }
     /* quorate, and the peer has left: corosync's verdict on its death */
@@ -613,7 +667,8 @@ static void quorum_disconnect(ColoQuorum *q)
     q->quorate = FALSE;
     q->n_members = 0;
     q->n_vq_nodes = 0;
-    q->vq_ring_known = q->cpg_ring_known = FALSE;
+    q->n_ring_nodes = 0;
+    q->cpg_ring_known = FALSE;
 }
 
 static void quorum_lost_connection(ColoQuorum *q, const char *what, int rc)
@@ -630,23 +685,14 @@ static void vq_quorum_notify(votequorum_handle_t h, uint64_t ctx,
                              votequorum_node_t nodes[])
 {
     ColoQuorum *q = (ColoQuorum *) (uintptr_t) ctx;
-    uint32_t ids[QUORUM_MAX_NODES];
     unsigned k = 0;
-    gboolean same;
 
     for (uint32_t i = 0; i < n && k < QUORUM_MAX_NODES; i++) {
         if (nodes[i].state == VOTEQUORUM_NODESTATE_MEMBER) {
-            ids[k++] = nodes[i].nodeid;
+            q->vq_nodes[k++] = nodes[i].nodeid;
         }
     }
-    same = k == q->n_vq_nodes &&
-           memcmp(ids, q->vq_nodes, k * sizeof(ids[0])) == 0;
-    if (!same) {
-        /* a new membership: its ring is named by the nodelist notification */
-        q->vq_ring_known = FALSE;
-        memcpy(q->vq_nodes, ids, k * sizeof(ids[0]));
-        q->n_vq_nodes = k;
-    }
+    q->n_vq_nodes = k;
     q->quorate = quorate != 0;
     quorum_update(q, quorate ? "quorate" : "quorum lost");
 }
@@ -655,14 +701,7 @@ static void vq_nodelist_notify(votequorum_handle_t h, uint64_t ctx,
                                votequorum_ring_id_t ring, uint32_t n,
                                uint32_t nodes[])
 {
-    ColoQuorum *q = (ColoQuorum *) (uintptr_t) ctx;
-    unsigned k = MIN(n, QUORUM_MAX_NODES);
-
-    memcpy(q->vq_nodes, nodes, k * sizeof(nodes[0]));
-    q->n_vq_nodes = k;
-    q->vq_ring = ring.seq;
-    q->vq_ring_known = TRUE;
-    quorum_update(q, "membership");
+    /* the quorum notification that follows carries the same nodes */
 }
 
 static void vq_expected_notify(votequorum_handle_t h, uint64_t ctx,
@@ -696,6 +735,12 @@ static void cpg_deliver(cpg_handle_t h, const struct cpg_name *group,
     m = member_find(q, nodeid, pid);
     if (!announce_decode(msg, len, &tmp)) {
         q->bad_messages++;
+        if (m && !m->announced) {
+            /* never a valid word from it: not a colo-proxy, so neither a
+             * peer nor one whose announcement is awaited */
+            m->bad = TRUE;
+            quorum_update(q, "garbage from a group member");
+        }
         COLO_WARN_RL("colo-quorum '%s': %zu-byte message from node %" PRIu32
                      " pid %" PRIu32 " in group '%s' is not an announcement;"
                      " ignored", q_id(q), len, nodeid, pid, q->group);
@@ -709,6 +754,7 @@ static void cpg_deliver(cpg_handle_t h, const struct cpg_name *group,
     m->failed_over = tmp.failed_over;
     m->epoch = tmp.epoch;
     m->announced = TRUE;
+    m->bad = FALSE;
     quorum_peer_state(q, m);
     quorum_update(q, "peer announced");
 }
@@ -744,11 +790,19 @@ static void cpg_confchg(cpg_handle_t h, const struct cpg_name *group,
         }
     }
     for (size_t i = 0; i < n_left; i++) {
+        if (left[i].reason == CPG_REASON_NODEDOWN) {
+            /* a ring change: the totem change that follows names it, and
+             * until votequorum agrees with it nothing is decided */
+            q->cpg_ring_known = FALSE;
+        }
         g_message("colo-quorum '%s': node %" PRIu32 " pid %" PRIu32
                   " left group '%s' (reason %u)", q_id(q), left[i].nodeid,
                   left[i].pid, q->group, left[i].reason);
     }
     for (size_t i = 0; i < n_joined; i++) {
+        if (joined[i].reason == CPG_REASON_NODEUP) {
+            q->cpg_ring_known = FALSE;
+        }
         g_message("colo-quorum '%s': node %" PRIu32 " pid %" PRIu32
                   " joined group '%s'", q_id(q), joined[i].nodeid,
                   joined[i].pid, q->group);
@@ -765,7 +819,8 @@ static void cpg_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n,
     if (cpg_context_get(h, (void **) &q) != CS_OK || !q) {
         return;
     }
-    q->cpg_ring = ring.seq;
+    q->n_ring_nodes = MIN(n, QUORUM_MAX_NODES);
+    memcpy(q->ring_nodes, members, q->n_ring_nodes * sizeof(members[0]));
     q->cpg_ring_known = TRUE;
     quorum_update(q, "ring");
 }
@@ -965,6 +1020,10 @@ static void colo_quorum_stop(ColoQuorum *q)
     if (q->retry_timer) {
         g_source_remove(q->retry_timer);
         q->retry_timer = 0;
+    }
+    if (q->announce_timer) {
+        g_source_remove(q->announce_timer);
+        q->announce_timer = 0;
     }
     if (q->fence_timer) {
         g_source_remove(q->fence_timer);
