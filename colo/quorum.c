@@ -112,6 +112,9 @@ typedef struct QuorumMember {
     uint32_t pid;
     gboolean announced;        /* its announcement for this configuration */
     gboolean bad;              /* it sent garbage: not a colo-proxy */
+    gboolean awaited;          /* its state must be known before serving:
+                                * it was there when we joined, or came with
+                                * a merge (NODEUP); not a fresh process */
     uint8_t mode, last_mode;
     gboolean failed_over;
     uint64_t epoch;
@@ -276,8 +279,8 @@ static const char *quorum_block_reason(ColoQuorum *q)
         return "membership change in progress";
     }
     for (unsigned i = 0; i < q->n_members; i++) {
-        if (q->members[i].nodeid != q->node_id && !q->members[i].announced &&
-            !q->members[i].bad) {
+        if (q->members[i].nodeid != q->node_id && q->members[i].awaited &&
+            !q->members[i].announced && !q->members[i].bad) {
             return "waiting for the peer's announcement";
         }
     }
@@ -780,12 +783,24 @@ static void cpg_confchg(cpg_handle_t h, const struct cpg_name *group,
         memset(m, 0, sizeof(*m));
         m->nodeid = members[i].nodeid;
         m->pid = members[i].pid;
+        /* there before us (our first configuration), or back from the
+         * other side of a partition: it may have served meanwhile */
+        m->awaited = n_old == 0;
+        for (size_t j = 0; j < n_joined; j++) {
+            if (joined[j].nodeid == m->nodeid && joined[j].pid == m->pid &&
+                joined[j].reason == CPG_REASON_NODEUP) {
+                m->awaited = TRUE;
+            }
+        }
         /* a member's state is kept, but it must announce again for this
          * configuration (a merge may have changed its mind) */
         for (unsigned j = 0; j < n_old; j++) {
             if (old[j].nodeid == m->nodeid && old[j].pid == m->pid) {
+                gboolean awaited = m->awaited;
+
+                /* continuously in our partition: what it said holds */
                 *m = old[j];
-                m->announced = FALSE;
+                m->awaited = awaited || old[j].awaited;
             }
         }
     }
