@@ -49,7 +49,7 @@
  *    failover=on the peer leaving while quorate fails over by itself.
  *
  *  - Fencing.  With fence=CMD the promoting side runs CMD (sh -c) first,
- *    environment COLO_FENCE_NODES (the peers' node ids) and
+ *    environment COLO_FENCE_NODES (the peer's corosync node id) and
  *    COLO_FENCE_MODE, and with fence-wait=on (the default) fails over only
  *    when CMD exited 0 within fence-timeout ms; otherwise it does not
  *    promote ("fence-failed") and tries again on the next change.
@@ -160,6 +160,7 @@ struct _ColoQuorum {
     /* decisions */
     gboolean stale;
     uint64_t epoch;
+    uint32_t peer_node;        /* node id of the last peer seen (fenced) */
     gboolean peer_seen;        /* a peer was a member once: only then is
                                 * its absence a departure */
     gboolean pending;          /* a failover waits for the peer to leave */
@@ -222,6 +223,7 @@ static gboolean quorum_peer_present(ColoQuorum *q)
     for (unsigned i = 0; i < q->n_members; i++) {
         if (q->members[i].nodeid != q->node_id && !q->members[i].bad) {
             present = TRUE;
+            q->peer_node = q->members[i].nodeid;
         }
     }
     if (present) {
@@ -487,11 +489,10 @@ static gboolean fence_start(ColoQuorum *q, GError **errp)
     char **env = g_get_environ();
     gboolean ok;
 
-    for (unsigned i = 0; i < q->n_vq_nodes; i++) {
-        if (q->vq_nodes[i] != q->node_id) {
-            g_string_append_printf(nodes, "%s%" PRIu32, nodes->len ? " " : "",
-                                   q->vq_nodes[i]);
-        }
+    /* the peer colo-proxy's node: gone from this node's membership, and
+     * maybe not dead (a partition), which is what fencing makes sure of */
+    if (q->peer_node) {
+        g_string_append_printf(nodes, "%" PRIu32, q->peer_node);
     }
     env = g_environ_setenv(env, "COLO_FENCE_NODES", nodes->str, TRUE);
     env = g_environ_setenv(env, "COLO_FENCE_MODE",

@@ -8,7 +8,7 @@ corosync-qnetd; corosync-qdevice on A and B; the demo's netns guests and
 client.  Each test builds the whole cluster afresh (about 15 s) and:
 
  1 test_kill_primary_host: A dies (links dark, then every process killed):
-   B promotes with quorum, the client's echo and HTTP connections go on,
+   B runs its fence command (waited for), then promotes with quorum, the client's echo and HTTP connections go on,
    every byte checked.
  2 test_cut_pair_link: only the A-B link is cut (both still reach W):
    exactly one side serves: A (qnetd's tie-breaker, node 1) runs alone,
@@ -19,6 +19,8 @@ client.  Each test builds the whole cluster afresh (about 15 s) and:
    up): A stops emitting within STOP_BOUND_S (corosync's token + consensus
    and the sync, documented in docs/ha.md), B promotes, the client goes
    on; when A's links return, A emits nothing more.
+ - test_uplink_down_loses: A's client uplink and the pair link fail;
+   qdevice heuristics make qnetd pick B: B promotes, A holds.
  4 test_witness_down: qnetd dies: nothing changes (both quorate, no
    failover, the output never held).
  6 test_garbage_and_silent_qnetd: garbage multicast into the group by a
@@ -112,7 +114,10 @@ def test_kill_primary_host():
     need_cluster()
 
     def body(c):
-        c.up()
+        # B fences A before it serves (a stand-in for stonith_admin: it
+        # records the nodes it was asked to fence and takes 300 ms)
+        fenced = os.path.join(c.work, 'fenced')
+        c.up(fence=f'echo $COLO_FENCE_NODES > {fenced}; sleep 0.3')
         time.sleep(1)
         s = c.qmp['secondary']
         t = c.kill_host('a', 'pg')
@@ -122,6 +127,10 @@ def test_kill_primary_host():
         log(f'   B promoted {dt * 1000:.0f} ms after A died')
         RESULTS['kill_primary_promote_ms'] = round(dt * 1000)
         check_eq(ex['data']['mode'], 'secondary', 'B failed over as secondary')
+        with open(fenced) as f:
+            check_eq(f.read().strip(), '1', 'B fenced node 1 first')
+        fq = quorum(c, 'secondary')
+        check_eq((fq['fence-runs'], fq['fence-failures']), (1, 0), f'{fq}')
         c.garp('sg')
         st = s.cmd('query-colo-status')
         check_eq((st['mode'], st['quorate'], st['output-held']),
@@ -239,6 +248,35 @@ def test_isolate_primary():
     run_cluster(body)
 
 
+def test_uplink_down_loses():
+    """Link-state awareness: A's client uplink and the pair link fail
+    together.  Both sides still reach W, but A's qdevice heuristics
+    (exec_uplink: is hpl up?) fail, so qnetd's ffsplit gives the vote to
+    B although the tie-breaker would have picked A: B promotes, A holds."""
+    need_cluster()
+
+    def body(c):
+        c.up()
+        time.sleep(1)
+        p, s = c.qmp['primary'], c.qmp['secondary']
+        t = time.monotonic()
+        c.link('a', 'hpl', False)
+        c.link('a', 'ab-a', False)
+        ex = s.wait_event('COLO_EXIT', PROMOTE_BOUND_S, after=t)
+        check(ex is not None, 'B did not promote')
+        RESULTS['uplink_down_b_promote_ms'] = round((ex['_t'] - t) * 1000)
+        c.garp('sg')
+        time.sleep(2)
+        check_eq(p.wait_event('COLO_EXIT', 0.1, after=t), None,
+                 'A must not run alone')
+        qa = quorum(c, 'primary')
+        check(qa['output-held'] and not qa['quorate'], f'A {qa}')
+        log(f'   B promoted {(ex["_t"] - t) * 1000:.0f} ms after A lost its '
+            'uplink and the pair link; A not quorate, held')
+        check_client(c, 'uplink down')
+    run_cluster(body)
+
+
 def test_witness_down():
     need_cluster()
 
@@ -346,7 +384,8 @@ def test_garbage_and_silent_qnetd():
 if __name__ == '__main__':
     try:
         tests = [test_kill_primary_host, test_cut_pair_link,
-                 test_isolate_primary, test_witness_down,
+                 test_isolate_primary, test_uplink_down_loses,
+                 test_witness_down,
                  test_garbage_and_silent_qnetd]
         only = sys.argv[1:]       # test names to run (default: all)
         run_tests([t for t in tests if not only or t.__name__ in only],
