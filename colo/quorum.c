@@ -25,11 +25,16 @@
  *    (corosync died) counts as "no quorum" and is retried every second.
  *
  *  - May this node serve?  Only when (a) votequorum says quorate, (b) both
- *    connections speak of the same ring (a quorum notification can arrive
- *    before CPG tells of a merge; CPG delivers a ring's group changes before
- *    the ring's totem change, so equal ring ids mean the group is known),
- *    (c) every peer colo-proxy in the group has announced its state in
- *    this group configuration, and (d) this node is not "stale" (below).
+ *    connections speak of the same membership: votequorum's member set
+ *    equals the node set of CPG's last totem change, and no group change
+ *    for a node (NODEDOWN/NODEUP) is waiting for its totem change.  CPG
+ *    delivers a ring's group changes before its totem change, while the
+ *    quorum notification comes on another connection in any order: a dead
+ *    peer's NODEDOWN arrives while votequorum still says "quorate" for the
+ *    old ring, and acting on that made both halves of a split fail over
+ *    (found on the cluster of tests/ha).  (c) Every peer colo-proxy that
+ *    was in the group before us, or came back with a merge, has announced
+ *    its state, and (d) this node is not "stale" (below).
  *
  *  - Output gate.  The object is a netfilter on the client-facing netdev,
  *    by default queue=rx (the guest's output) at the chain's head, which
