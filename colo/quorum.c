@@ -300,11 +300,12 @@ static gboolean serving_mode(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Announcements.                                                      */
+/* Announcements.  (G_GNUC_UNUSED: built without corosync, nothing     */
+/* announces, and provider=manual still compiles the rest.)            */
 
 /* 16 bytes: "CQv1", mode, last mode, flags (bit 0 failed over), zero,
  * epoch big-endian. */
-static void announce_encode(uint8_t *b, ColoQuorum *q)
+G_GNUC_UNUSED static void announce_encode(uint8_t *b, ColoQuorum *q)
 {
     memcpy(b, "CQv1", 4);
     b[4] = (uint8_t) colo_get_mode();
@@ -316,7 +317,7 @@ static void announce_encode(uint8_t *b, ColoQuorum *q)
     }
 }
 
-static gboolean announce_decode(const uint8_t *b, size_t len,
+G_GNUC_UNUSED static gboolean announce_decode(const uint8_t *b, size_t len,
                                 QuorumMember *m)
 {
     if (len != ANNOUNCE_LEN || memcmp(b, "CQv1", 4) != 0 ||
@@ -336,7 +337,7 @@ static gboolean announce_decode(const uint8_t *b, size_t len,
 
 static void quorum_announce(ColoQuorum *q);
 
-static gboolean announce_retry(gpointer opaque)
+G_GNUC_UNUSED static gboolean announce_retry(gpointer opaque)
 {
     ColoQuorum *q = opaque;
 
@@ -374,7 +375,7 @@ static void quorum_announce(ColoQuorum *q)
 }
 
 /* A peer's announcement: adopt its epoch, or find this node stale. */
-static void quorum_peer_state(ColoQuorum *q, QuorumMember *m)
+G_GNUC_UNUSED static void quorum_peer_state(ColoQuorum *q, QuorumMember *m)
 {
     gboolean peer_serving = m->mode == COLO_MODE_PRIMARY || m->failed_over;
     gboolean stale = FALSE;
@@ -971,7 +972,7 @@ static gboolean quorum_retry(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-static void quorum_schedule_retry(ColoQuorum *q)
+G_GNUC_UNUSED static void quorum_schedule_retry(ColoQuorum *q)
 {
     if (!q->retry_timer) {
         q->retry_timer = g_timeout_add(QUORUM_RETRY_MS, quorum_retry, q);
