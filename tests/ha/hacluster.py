@@ -101,6 +101,16 @@ def missing():
         if not shutil.which(prog):
             return (f'needs {prog} (apt-get install {pkg}; '
                     'scripts/install-deps.sh)')
+    cfg = os.path.join(os.environ.get('COLO_BUILD_DIR', 'build'),
+                       'config-host.h')
+    try:
+        with open(cfg) as f:
+            if '#define CONFIG_COROSYNC' not in f.read():
+                return ('colo-proxy was built without corosync (apt-get '
+                        'install libcpg-dev libvotequorum-dev, then meson '
+                        'setup --reconfigure)')
+    except OSError:
+        pass
     return None
 
 

@@ -41,7 +41,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coloqtest import (run_tests, check, check_eq, log, skip, need_types)
+from coloqtest import (run_tests, check, check_eq, log, Skip, need_types)
 import hacluster
 from hacluster import Cluster
 
@@ -60,14 +60,9 @@ RESULTS = {}
 def need_cluster():
     m = hacluster.missing()
     if m:
-        skip(m)
+        raise Skip(m)
     need_types('colo-quorum', 'colo-compare', 'filter-rewriter',
                'colo-heartbeat')
-    q = subprocess.run([os.path.join(os.environ.get('COLO_BUILD_DIR',
-                                                    'build'),
-                                     'system', 'colo-proxy'),
-                        '-object', 'colo-quorum,help'],
-                       capture_output=True, text=True)
     hacluster.leftovers()
 
 
