@@ -550,7 +550,7 @@ class Cluster:
             errs['http'] = self.http.errors[:5]
         return left, lost, errs
 
-    def cleanup(self):
+    def cleanup(self, remove=True):
         for c in self.counters.values():
             c.close()
         if self.echo:
@@ -574,6 +574,11 @@ class Cluster:
                 p.wait()
         for ns in reversed(self.created):
             demo.ns_delete(ns)
+        self.created = []
+        if remove:
+            self.remove_work()
+
+    def remove_work(self):
         if os.environ.get('COLO_HA_KEEP'):
             self.log(f'logs kept in {self.work}')
         else:

@@ -41,7 +41,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coloqtest import (run_tests, check, check_eq, log, Skip, need_types)
+from coloqtest import (run_tests, check, check_eq, log, Skip, need_types,
+                       SANITIZER_MARKERS)
 import hacluster
 from hacluster import Cluster
 
@@ -94,15 +95,26 @@ def check_client(c, what):
 
 def run_cluster(body, **kw):
     c = Cluster(log=log, **kw)
+    ok = False
     try:
-        return body(c)
+        ret = body(c)
+        ok = True
+        return ret
     except BaseException:
         for n in ('primary', 'secondary', 'corosync-a', 'corosync-b',
                   'qdevice-a', 'qdevice-b', 'qnetd'):
             log(f'--- {n} ---\n{c.logs(n, 2500)}')
         raise
     finally:
-        c.cleanup()
+        c.cleanup(remove=False)
+        # the colo-proxies' stderr, exit included: no sanitizer report
+        # (make check-asan runs this file on the ASan build)
+        for n in ('primary', 'secondary'):
+            text = c.logs(n, 1 << 20)
+            if ok:
+                check(not any(m in text for m in SANITIZER_MARKERS),
+                      f'{n} colo-proxy: sanitizer report:\n{text[-3000:]}')
+        c.remove_work()
 
 
 def test_kill_primary_host():
