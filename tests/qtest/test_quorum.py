@@ -16,6 +16,9 @@ cluster itself is tests/ha/).  Checks:
   - failover=on: the peer leaving while quorate fails over;
   - fencing: the command runs first (its environment), a failing command
     prevents the promotion, a succeeding one allows it;
+  - colo-frame driver=qemu: QEMU hears nothing of a refused or deferred
+    failover, and the usual x-colo-lost-heartbeat + announce-self of the
+    one carried out;
   - query-colo-status shows quorate/output-held; bad property use errors.
 """
 
@@ -158,6 +161,43 @@ def test_fencing():
         port.stop()
 
 
+def test_deferred_failover_tells_qemu():
+    """colo-frame driver=qemu (against test_colo_qemu_driver's scripted
+    QEMU): a refused or deferred failover sends QEMU nothing; the one
+    carried out when the peer leaves tells QEMU as a direct one does
+    (x-colo-lost-heartbeat after the filters went off, then
+    announce-self)."""
+    need_it()
+    import test_colo_qemu_driver as qd
+    qemu, proxy, d = qd.secondary_failover_setup(
+        ['-object', 'colo-quorum,id=q0,netdev=hn0,provider=manual'])
+    try:
+        seen, mon = qd.check_failover_order(qemu, proxy)
+        qmp = proxy.qmp
+        expect_qmp_error(qmp.cmd, 'x-colo-lost-heartbeat',
+                         contains='not quorate')
+        qmp.cmd('qom-set', path='q0', property='x-peer-present', value=True)
+        qmp.cmd('qom-set', path='q0', property='x-quorate', value=True)
+        expect_qmp_error(qmp.cmd, 'x-colo-lost-heartbeat',
+                         contains='deferred')
+        time.sleep(0.3)
+        check('x-colo-lost-heartbeat' not in qemu.names(),
+              f'QEMU told before the decision: {qemu.names()}')
+        qmp.cmd('qom-set', path='q0', property='x-peer-present', value=False)
+        ev = qmp.get_event('COLO_EXIT', timeout=5)
+        check_eq(ev['data'], {'mode': 'secondary', 'reason': 'request'},
+                 'COLO_EXIT')
+        wait_for(lambda: 'announce-self' in qemu.names(), 5,
+                 what='announce-self sent to QEMU')
+        check_eq(seen.get('filters'), {'f1': 'off', 'f2': 'off',
+                                       'rew0': 'on'},
+                 'filters when QEMU was told to fail over')
+        mon.close()
+    finally:
+        proxy.stop()
+        qemu.close()
+
+
 def test_bad_use():
     need_it()
     with ColoProxy(['-netdev', stream_netdev('n0', os.path.join(
@@ -195,4 +235,5 @@ def test_bad_use():
 
 if __name__ == '__main__':
     run_tests([test_gate_follows_quorum, test_no_promotion_without_quorum,
-               test_failover_on_peer_leaving, test_fencing, test_bad_use])
+               test_failover_on_peer_leaving, test_fencing,
+               test_deferred_failover_tells_qemu, test_bad_use])
