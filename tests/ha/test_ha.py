@@ -21,6 +21,8 @@ client.  Each test builds the whole cluster afresh (about 15 s) and:
    on; when A's links return, A emits nothing more.
  - test_uplink_down_loses: A's client uplink and the pair link fail;
    qdevice heuristics make qnetd pick B: B promotes, A holds.
+ - test_corosync_dies_on_secondary: B's corosync is killed and restarted:
+   B holds and reconnects, A runs alone, B comes back stale.
  4 test_witness_down: qnetd dies: nothing changes (both quorate, no
    failover, the output never held).
  6 test_garbage_and_silent_qnetd: garbage multicast into the group by a
@@ -284,6 +286,42 @@ def test_uplink_down_loses():
     run_cluster(body)
 
 
+def test_corosync_dies_on_secondary():
+    """B's corosync crashes (SIGKILL) and comes back: B's colo-proxy loses
+    its connection (held, "no connection to corosync"), retries, and
+    reconnects; A sees B leave the membership and runs alone; back in
+    the cluster, B learns that and is stale.  No crash, no promotion of
+    B at any point."""
+    need_cluster()
+
+    def body(c):
+        c.up()
+        time.sleep(1)
+        p, s = c.qmp['primary'], c.qmp['secondary']
+        t = time.monotonic()
+        c.procs['corosync-b'].kill()
+        c.procs['corosync-b'].wait()
+        qb = wait_for(lambda: (lambda q: q and not q['connected'] and q)(
+            quorum(c, 'secondary')), 10)
+        check(qb and qb['output-held'] and
+              qb.get('held-reason') == 'no connection to corosync',
+              f'B without corosync: {qb}')
+        ex = p.wait_event('COLO_EXIT', PROMOTE_BOUND_S, after=t)
+        check(ex is not None, 'A did not run alone')
+        c.spawn('corosync-b', 'b', ['corosync', '-f'])
+        qb = wait_for(lambda: (lambda q: q and q['connected'] and q['stale']
+                               and q)(quorum(c, 'secondary')), 30)
+        check(qb is not None and qb['output-held'], f'B back: {qb}')
+        check_eq(s.wait_event('COLO_EXIT', 0.1, after=t), None,
+                 'B promoted')
+        check_eq(c.counters['b'].since(t), 0, 'frames B emitted')
+        check(c.procs['secondary'].poll() is None, 'B colo-proxy alive')
+        log(f'   B reconnected to corosync, stale; A alone after '
+            f'{(ex["_t"] - t) * 1000:.0f} ms')
+        check_client(c, 'corosync dies on B')
+    run_cluster(body)
+
+
 def test_witness_down():
     need_cluster()
 
@@ -392,7 +430,7 @@ if __name__ == '__main__':
     try:
         tests = [test_kill_primary_host, test_cut_pair_link,
                  test_isolate_primary, test_uplink_down_loses,
-                 test_witness_down,
+                 test_corosync_dies_on_secondary, test_witness_down,
                  test_garbage_and_silent_qnetd]
         only = sys.argv[1:]       # test names to run (default: all)
         run_tests([t for t in tests if not only or t.__name__ in only],
