@@ -18,15 +18,18 @@ crafted handshake (tests/qtest/test_rewriter.py's frames); then:
      as a new secondary (a copy of this guest) needs them;
   4. a checkpoint (driver=event: x-colo-checkpoint, x-colo-checkpoint-done)
      leaves rew0's offsets alone (net/rewriter.c: after failover,
-     checkpoints do not reset), so the old connection is still translated.
+     checkpoints do not reset), so the old connection is still translated;
+  5. colo-compare and the two redirectors added at the chain's tail: the
+     guest's output is held until the new secondary's copy matches, then
+     released through rew0 into the client's sequence space.
 
-What re-protection still needs (docs/ha.md §4): colo-compare and the two
-redirectors added the same way, QEMU's side (a new secondary QEMU,
-block replication, migrate with x-colo), and the same with the real QEMU
-pair.
+What re-protection still needs (docs/ha.md §4): QEMU's side (a new
+secondary QEMU, block replication, migrate with x-colo), the sequence
+driven by colo-proxy or the OCF agent, and the real QEMU pair.
 """
 
 import os
+import time
 
 from coloqtest import *
 import test_rewriter as tr
@@ -36,7 +39,16 @@ def test_failover_then_primary_keeps_offsets():
     need_types('colo-quorum', 'colo-frame', 'filter-mirror')
     d = tmpdir('cqr')
     mir = os.path.join(d, 'mirror.sock')
+    p = {n: os.path.join(d, n + '.sock') for n in ('cmp', 'out', 'sec')}
     l = tr.Link(['-chardev', chardev_unix('mir', mir),
+                 # the primary's compare links, unused until step 5
+                 '-chardev', chardev_unix('compare0', p['cmp']),
+                 '-chardev', chardev_unix('compare0-0', p['cmp'],
+                                          server=False),
+                 '-chardev', chardev_unix('compare_out', p['out']),
+                 '-chardev', chardev_unix('compare_out0', p['out'],
+                                          server=False),
+                 '-chardev', chardev_unix('sec', p['sec']),
                  '-object', 'colo-frame,id=colo0,mode=secondary',
                  '-object', 'colo-quorum,id=q0,netdev=n0,provider=manual,'
                             'x-quorate=on'])
@@ -81,6 +93,33 @@ def test_failover_then_primary_keeps_offsets():
         c = qmp.cmd('query-colo-rewriter-connections')[0]
         check_eq(c['seq-offset'], (tr.S_ISN - tr.P_ISN) & tr.M32,
                  'offset kept across the checkpoint')
+        # 5. colo-compare and the redirectors, on the tail side of rew0:
+        # the guest's output is compared in its own sequence space and
+        # translated by rew0 on its way out
+        qmp.object_add('filter-redirector', 'redire0', netdev='n0',
+                       queue='rx', indev='compare_out')
+        qmp.object_add('filter-redirector', 'redire1', netdev='n0',
+                       queue='rx', outdev='compare0')
+        qmp.object_add('colo-compare', 'comp0', primary_in='compare0-0',
+                       secondary_in='sec', outdev='compare_out0',
+                       compare_timeout=60000)
+        chain = [f['id'] for f in qmp.cmd('query-netfilters')]
+        check_eq(chain, ['q0', 'rew0', 'm0', 'redire0', 'redire1'], 'chain')
+        sec = connect_unix(p['sec'], proc=l.port.proxy)
+        time.sleep(0.3)
+        g = tr.tcp_frame(True, tr.ACK | tr.PSH, tr.S_ISN + 101,
+                         tr.C_ISN + 1, ts=(tr.S_TS + 9, 5003),
+                         payload=b'y' * 50)
+        send_frame(l.port.guest, g)
+        expect_no_frame(l.port.net, 0.5)      # held for the secondary's
+        send_frame(sec, g)                    # the new secondary's copy
+        out = tr.parse_tcp(recv_frame(l.port.net, 5))
+        check(out is not None and out['ok'], f'released frame {out}')
+        check_eq(out['seq'], (tr.P_ISN + 101) & tr.M32,
+                 'compared, released, translated to the client\'s space')
+        cst = qmp.cmd('query-colo-compare-stats', id='comp0')[0]
+        log(f'compare after the role switch: {cst}')
+        sec.close()
         peer.close()
     finally:
         l.stop()
