@@ -109,6 +109,16 @@ ColoFrame *colo_frame_get(void);
  * missing: no colo-frame at all, or one with mode=none. */
 void colo_not_enabled_error(GError **errp);
 
+/* colo-quorum (colo/quorum.c); no-ops/TRUE without the object.  May this
+ * side fail over now?  FALSE with errp when refused (no quorum, stale) or
+ * deferred (the peer is still a member; or fencing first).  Main context. */
+gboolean colo_quorum_failover_check(ColoMode mode, ColoExitReason reason,
+                                    GError **errp);
+/* This side has failed over as 'mode': raise the epoch, announce it. */
+void colo_quorum_failed_over(ColoMode mode);
+/* Adds "quorate" and "output-held" to query-colo-status's object. */
+void colo_quorum_fill_status(JsonObject *o);
+
 const ColoStats *colo_get_stats(void);
 gboolean colo_checkpoint_in_flight(void);
 ColoExitReason colo_get_exit_reason(void);

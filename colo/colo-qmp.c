@@ -31,6 +31,7 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
         json_object_set_string_member(o, "qemu-error",
                                       colo_frame_qemu_error());
     }
+    colo_quorum_fill_status(o);
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
     return TRUE;

@@ -730,6 +730,11 @@ gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
         colo_not_enabled_error(errp);
         return FALSE;
     }
+    /* colo-quorum (colo/quorum.c): no promotion without quorum; a QEMU
+     * that failed over by itself is followed (its output stays held) */
+    if (tell_qemu && !colo_quorum_failover_check(mode, reason, errp)) {
+        return FALSE;
+    }
     frame.failover = TRUE;
     frame.stats.failovers++;
     if (frame.delay_source) {
@@ -760,6 +765,7 @@ gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
     json_object_set_string_member(data, "reason",
                                   colo_exit_reason_name(reason));
     emit_simple_event("COLO_EXIT", data);
+    colo_quorum_failed_over(mode);
     if (tell_qemu) {
         colo_frame_qemu_failover(frame.obj, mode);
     }

@@ -690,6 +690,17 @@ void rewriter_checkpoint(Rewriter *rw)
 {
     RwCkpt how = rw->loading ? RW_CKPT_CONFIRM : RW_CKPT_RESET;
 
+    if (rw->failover) {
+        /* The side failed over and may since have been re-protected as a
+         * primary (docs/ha.md): its checkpoints copy this guest to a new
+         * secondary, they do not make this guest equal to the old
+         * primary, whose sequence space the clients of the connections
+         * from before the failover still live in.  Those keep their
+         * offsets until they end. */
+        stats_inc(&rw->st.checkpoints);
+        return;
+    }
+
     conn_table_foreach(rw->table, rw_checkpoint_one, &how);
     rw->loading = false;
     stats_inc(&rw->st.checkpoints);

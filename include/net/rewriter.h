@@ -243,7 +243,8 @@ void rewriter_checkpoint_load(Rewriter *rw);
 
 /* COLO failover: tracked connections stay translated until they end, new
  * ones pass untouched (offsets zeroed by a rewriter_checkpoint_load() that
- * was not confirmed come back first).  Irreversible. */
+ * was not confirmed come back first).  Irreversible: later checkpoints
+ * (the side re-protected as a primary) leave the offsets alone. */
 void rewriter_failover(Rewriter *rw);
 
 bool rewriter_in_failover(const Rewriter *rw);

@@ -859,6 +859,12 @@ START_TEST(test_failover)
     g = run(rw, &s, T0 + 5);
     ck_assert_uint_eq(g.ack, S_ISN + 11);
     ck_assert_uint_eq(g.tsecr, S_TS + 100);
+    /* re-protected as a primary: its checkpoints keep the offsets */
+    rewriter_checkpoint_load(rw);
+    rewriter_checkpoint(rw);
+    s = seg(C, ACK, C_ISN + 1, P_ISN + 11);
+    g = run(rw, &s, T0 + 5);
+    ck_assert_uint_eq(g.ack, S_ISN + 11);
     /* a new connection: untouched, not tracked */
     base.cport = 50000;
     s = seg(C, SYN, 1, 0);
