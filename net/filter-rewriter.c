@@ -50,6 +50,7 @@
 #include "net/filter.h"
 #include "net/queue.h"
 #include "net/rewriter.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/stats.h"
@@ -91,14 +92,6 @@ struct _FilterRewriter {
 };
 
 G_DEFINE_FINAL_TYPE(FilterRewriter, filter_rewriter, NET_TYPE_FILTER)
-
-enum {
-    PROP_0,
-    PROP_VNET_HDR,
-    PROP_MAX_CONNECTIONS,
-    PROP_IDLE_TIMEOUT,
-    PROP_LINGER,
-};
 
 static gboolean filter_rewriter_expire_cb(gpointer opaque)
 {
@@ -482,53 +475,6 @@ gboolean qmp_query_colo_rewriter_connections(JsonObject *args,
     return TRUE;
 }
 
-static void filter_rewriter_set_property(GObject *obj, guint id,
-                                         const GValue *value,
-                                         GParamSpec *pspec)
-{
-    FilterRewriter *s = FILTER_REWRITER(obj);
-
-    switch (id) {
-    case PROP_VNET_HDR:
-        s->vnet_hdr = g_value_get_boolean(value);
-        break;
-    case PROP_MAX_CONNECTIONS:
-        s->max_connections = g_value_get_uint(value);
-        break;
-    case PROP_IDLE_TIMEOUT:
-        s->idle_timeout = g_value_get_uint(value);
-        break;
-    case PROP_LINGER:
-        s->linger = g_value_get_uint(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
-static void filter_rewriter_get_property(GObject *obj, guint id,
-                                         GValue *value, GParamSpec *pspec)
-{
-    FilterRewriter *s = FILTER_REWRITER(obj);
-
-    switch (id) {
-    case PROP_VNET_HDR:
-        g_value_set_boolean(value, s->vnet_hdr);
-        break;
-    case PROP_MAX_CONNECTIONS:
-        g_value_set_uint(value, s->max_connections);
-        break;
-    case PROP_IDLE_TIMEOUT:
-        g_value_set_uint(value, s->idle_timeout);
-        break;
-    case PROP_LINGER:
-        g_value_set_uint(value, s->linger);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
 static void filter_rewriter_finalize(GObject *obj)
 {
     FilterRewriter *s = FILTER_REWRITER(obj);
@@ -541,11 +487,24 @@ static void filter_rewriter_finalize(GObject *obj)
 
 static void filter_rewriter_init(FilterRewriter *s)
 {
-    s->max_connections = REWRITER_MAX_CONNECTIONS_DEFAULT;
     net_queue_init(&s->held, FILTER_REWRITER_HOLD_MAX);
-    s->idle_timeout = REWRITER_IDLE_TIMEOUT_DEFAULT_US / G_USEC_PER_SEC;
-    s->linger = REWRITER_LINGER_DEFAULT_US / G_USEC_PER_SEC;
 }
+
+static const PropDef filter_rewriter_props[] = {
+    DEFINE_PROP_BOOL("vnet_hdr_support", FilterRewriter, vnet_hdr, FALSE, 0,
+        "frames carry a vnet header (QEMU compatibility; the netdev's vnet "
+        "header length is always honoured)"),
+    DEFINE_PROP_UINT("max-connections", FilterRewriter, max_connections,
+        1, REWRITER_MAX_CONNECTIONS_MAX, REWRITER_MAX_CONNECTIONS_DEFAULT, 0,
+        "TCP connections tracked at most"),
+    DEFINE_PROP_UINT("idle-timeout", FilterRewriter, idle_timeout,
+        1, G_MAXUINT32 / 2, REWRITER_IDLE_TIMEOUT_DEFAULT_US / G_USEC_PER_SEC,
+        0, "seconds without a frame after which a connection is forgotten"),
+    DEFINE_PROP_UINT("linger", FilterRewriter, linger,
+        1, 86400, REWRITER_LINGER_DEFAULT_US / G_USEC_PER_SEC, 0,
+        "seconds a closed connection is still translated after its last "
+        "frame"),
+};
 
 static void filter_rewriter_class_init(FilterRewriterClass *klass)
 {
@@ -553,8 +512,6 @@ static void filter_rewriter_class_init(FilterRewriterClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetFilterClass *nfc = NET_FILTER_CLASS(klass);
 
-    oc->set_property = filter_rewriter_set_property;
-    oc->get_property = filter_rewriter_get_property;
     oc->finalize = filter_rewriter_finalize;
     uc->description = "translates the COLO secondary guest's TCP sequence "
                       "numbers and timestamps into the primary's";
@@ -564,23 +521,7 @@ static void filter_rewriter_class_init(FilterRewriterClass *klass)
     nfc->handle_event = filter_rewriter_handle_event;
     nfc->fill_stats = filter_rewriter_fill_stats;
 
-    g_object_class_install_property(oc, PROP_VNET_HDR,
-        prop_bool("vnet_hdr_support",
-                  "frames carry a vnet header (QEMU compatibility; the "
-                  "netdev's vnet header length is always honoured)",
-                  FALSE, 0));
-    g_object_class_install_property(oc, PROP_MAX_CONNECTIONS,
-        prop_uint("max-connections", "TCP connections tracked at most",
-                  1, REWRITER_MAX_CONNECTIONS_MAX,
-                  REWRITER_MAX_CONNECTIONS_DEFAULT, 0));
-    g_object_class_install_property(oc, PROP_IDLE_TIMEOUT,
-        prop_uint("idle-timeout", "seconds without a frame after which a "
-                  "connection is forgotten", 1, G_MAXUINT32 / 2,
-                  REWRITER_IDLE_TIMEOUT_DEFAULT_US / G_USEC_PER_SEC, 0));
-    g_object_class_install_property(oc, PROP_LINGER,
-        prop_uint("linger", "seconds a closed connection is still "
-                  "translated after its last frame", 1, 86400,
-                  REWRITER_LINGER_DEFAULT_US / G_USEC_PER_SEC, 0));
+    object_class_install_props(oc, filter_rewriter_props);
 }
 
 static void filter_rewriter_register(void)
