@@ -26,9 +26,12 @@
  * Held frames: a client segment that overtakes the guest's SYN-ACK (the
  * engine says REWRITER_HOLD) is copied into a bounded queue and submitted
  * again, in order, right after the SYN-ACK has passed, on a checkpoint,
- * and every FILTER_REWRITER_HOLD_TICK_MS while any is held (the engine
- * lets it pass untranslated after its hold time).  Only handshakes hold;
- * the queue recycles its buffers.
+ * and at the earliest time the engine said a held frame's hold runs out
+ * (RewriterAction.hold_until; then it passes untranslated).  That
+ * deadline is a timer armed only while something is held: an idle
+ * rewriter, or one whose held frames wait for a SYN-ACK that comes in
+ * time, never wakes up for them.  Only handshakes hold; the queue
+ * recycles its buffers.
  *
  * vnet headers: frames in the chain carry the netdev's vnet header exactly
  * when the netdev has one (include/net/net.h), so the engine always skips
@@ -62,7 +65,6 @@
 #define FILTER_REWRITER_EXPIRE_BUDGET 1024u
 /* Frames held waiting for a guest SYN-ACK (REWRITER_HOLD), at most. */
 #define FILTER_REWRITER_HOLD_MAX    1024u
-#define FILTER_REWRITER_HOLD_TICK_MS 20u
 
 #define FILTER_TYPE_REWRITER (filter_rewriter_get_type())
 G_DECLARE_FINAL_TYPE(FilterRewriter, filter_rewriter, FILTER, REWRITER,
@@ -83,7 +85,9 @@ struct _FilterRewriter {
     size_t scratch_size;
     bool scratch_busy;          /* inside netfilter_pass_to_next() */
     NetQueue held;              /* REWRITER_HOLD frames, tag = direction */
-    guint hold_timer_id;        /* re-submits 'held' while not empty */
+    GSource *hold_timer;        /* at hold_deadline; disarmed (-1) when
+                                 * nothing is held */
+    int64_t hold_deadline;      /* earliest hold_until of 'held', or 0 */
     bool releasing;             /* inside filter_rewriter_release__() */
     uint64_t hold_full;         /* frames passed: 'held' was full */
     uint64_t held_frames;       /* frames taken into 'held' */
@@ -102,6 +106,45 @@ static gboolean filter_rewriter_expire_cb(gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+static void filter_rewriter_release__(FilterRewriter *s);
+
+/* Notes that a held frame's hold runs out at 'until'. */
+static void filter_rewriter_hold_until__(FilterRewriter *s, int64_t until)
+{
+    if (s->hold_deadline == 0 || until < s->hold_deadline) {
+        s->hold_deadline = until;
+    }
+}
+
+/* Arms the hold timer for the earliest deadline, or disarms it when
+ * nothing is held. */
+static void filter_rewriter_arm_hold__(FilterRewriter *s)
+{
+    if (!s->hold_timer) {
+        return;
+    }
+    if (net_queue_is_empty(&s->held)) {
+        s->hold_deadline = 0;
+    }
+    g_source_set_ready_time(s->hold_timer,
+                            s->hold_deadline ? s->hold_deadline : -1);
+}
+
+/* A hold ran out: submit the held frames again (the release re-arms). */
+static gboolean hold_timer_dispatch(GSource *src, GSourceFunc cb,
+                                    gpointer data)
+{
+    FilterRewriter *s = data;
+
+    g_source_set_ready_time(src, -1);
+    filter_rewriter_release__(s);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs hold_timer_funcs = {
+    .dispatch = hold_timer_dispatch,
+};
+
 static gboolean filter_rewriter_setup(NetFilter *nf, GError **errp)
 {
     FilterRewriter *s = FILTER_REWRITER(nf);
@@ -115,15 +158,22 @@ static gboolean filter_rewriter_setup(NetFilter *nf, GError **errp)
     s->rw = rewriter_new(&cfg);
     s->expire_id = g_timeout_add(FILTER_REWRITER_EXPIRE_MS,
                                  filter_rewriter_expire_cb, s);
+    s->hold_timer = g_source_new(&hold_timer_funcs, sizeof(GSource));
+    g_source_set_name(s->hold_timer, "filter-rewriter hold");
+    /* The source holds no reference: teardown destroys it first. */
+    g_source_set_callback(s->hold_timer, NULL, s, NULL);
+    g_source_attach(s->hold_timer, NULL);
     return TRUE;
 }
 
 static void filter_rewriter_teardown__(FilterRewriter *s)
 {
-    if (s->hold_timer_id) {
-        g_source_remove(s->hold_timer_id);
-        s->hold_timer_id = 0;
+    if (s->hold_timer) {
+        g_source_destroy(s->hold_timer);
+        g_source_unref(s->hold_timer);
+        s->hold_timer = NULL;
     }
+    s->hold_deadline = 0;
     if (s->expire_id) {
         g_source_remove(s->expire_id);
         s->expire_id = 0;
@@ -204,24 +254,11 @@ static RewriterResult filter_rewriter_process__(FilterRewriter *s,
                             g_get_monotonic_time(), act);
 }
 
-static void filter_rewriter_release__(FilterRewriter *s);
-
-static gboolean filter_rewriter_hold_tick(gpointer opaque)
-{
-    FilterRewriter *s = opaque;
-
-    filter_rewriter_release__(s);
-    if (net_queue_is_empty(&s->held)) {
-        s->hold_timer_id = 0;
-        return G_SOURCE_REMOVE;
-    }
-    return G_SOURCE_CONTINUE;
-}
-
 /* Keeps a copy of a REWRITER_HOLD frame.  FALSE when the queue is full
  * (the caller passes the frame untranslated). */
 static bool filter_rewriter_hold__(FilterRewriter *s, NetFilterDirection dir,
-                                   const uint8_t *buf, size_t len)
+                                   const uint8_t *buf, size_t len,
+                                   const RewriterAction *act)
 {
     if (!net_queue_push(&s->held, buf, len, dir)) {
         stats_inc(&s->hold_full);
@@ -232,10 +269,8 @@ static bool filter_rewriter_hold__(FilterRewriter *s, NetFilterDirection dir,
         return false;
     }
     stats_inc(&s->held_frames);
-    if (!s->hold_timer_id) {
-        s->hold_timer_id = g_timeout_add(FILTER_REWRITER_HOLD_TICK_MS,
-                                         filter_rewriter_hold_tick, s);
-    }
+    filter_rewriter_hold_until__(s, act->hold_until);
+    filter_rewriter_arm_hold__(s);
     return true;
 }
 
@@ -251,7 +286,10 @@ static gssize release_one__(void *opaque, const uint8_t *buf, size_t len,
         /* Still waiting: behind the others, order kept.  The entry being
          * looked at still occupies its slot, so on a full queue the push
          * would fail and lose the frame: leave it at the head instead and
-         * stop this release (the next tick or SYN-ACK resumes it). */
+         * stop this release (its deadline or a SYN-ACK resumes it; the
+         * frames behind it wait for it in any case, so its deadline is
+         * the one that matters). */
+        filter_rewriter_hold_until__(s, act.hold_until);
         if (net_queue_len(&s->held) >= s->held.limit) {
             return 0;
         }
@@ -276,8 +314,12 @@ static void filter_rewriter_release__(FilterRewriter *s)
     }
     s->releasing = true;
     g_object_ref(s);
+    /* every frame still held after the flush was looked at again (or
+     * waits behind one that was): the deadline is recomputed from them */
+    s->hold_deadline = 0;
     net_queue_flush(&s->held, release_one__, s, net_queue_len(&s->held));
     s->releasing = false;
+    filter_rewriter_arm_hold__(s);
     g_object_unref(s);
 }
 
@@ -296,8 +338,8 @@ static NetFilterVerdict filter_rewriter_receive(NetFilter *nf,
     }
     r = filter_rewriter_process__(s, dir, buf, len, &act);
     if (G_UNLIKELY(r == REWRITER_HOLD)) {
-        return filter_rewriter_hold__(s, dir, buf, len) ? NETFILTER_STOLEN
-                                                        : NETFILTER_PASS;
+        return filter_rewriter_hold__(s, dir, buf, len, &act)
+               ? NETFILTER_STOLEN : NETFILTER_PASS;
     }
     if (G_LIKELY(!act.release) && r != REWRITER_REWRITTEN) {
         return NETFILTER_PASS;
