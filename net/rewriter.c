@@ -500,6 +500,7 @@ RewriterResult rewriter_process(Rewriter *rw, const uint8_t *frame,
     act->do_seq = act->do_ack = act->do_sack = false;
     act->do_tsval = act->do_tsecr = false;
     act->release = false;
+    act->hold_until = 0;
     act->seq_sub = act->ack_add = act->tsval_sub = act->tsecr_add = 0;
     rw->now = now_us;
 
@@ -564,6 +565,7 @@ RewriterResult rewriter_process(Rewriter *rw, const uint8_t *frame,
     case RW_STEP_PASS:
         return REWRITER_UNCHANGED;
     case RW_STEP_HOLD:
+        act->hold_until = c->hold_since + rw->cfg.hold_us;
         return REWRITER_HOLD;
     case RW_STEP_TRANSLATE:
         break;

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "qom/object.h"
+#include "qom/props.h"
 #include "qom/qom-private.h"
 #include "util/error.h"
 #include "util/keyval.h"
@@ -44,15 +45,56 @@ typedef struct UserObjectPrivate {
     UserObject *owner;        /* see user_object_set_owner(); not a ref */
 } UserObjectPrivate;
 
-G_DEFINE_TYPE_WITH_PRIVATE(UserObject, user_object, G_TYPE_OBJECT)
+/*
+ * Registered by hand rather than with G_DEFINE_TYPE_WITH_PRIVATE() for one
+ * reason: GObject passes every instance init the class of the type being
+ * created, and the macro's one-argument init cannot see it.  This one needs
+ * it to give the fields of every property table (qom/props.c) their
+ * defaults before any subclass's own init runs.
+ */
+static gpointer user_object_parent_class;
+static gint UserObject_private_offset;
 
 #define GET_PRIV(obj) \
-    ((UserObjectPrivate *)user_object_get_instance_private(obj))
+    ((UserObjectPrivate *)G_STRUCT_MEMBER_P(obj, UserObject_private_offset))
+
+static void user_object_class_init(UserObjectClass *klass);
+static void user_object_init(GTypeInstance *inst, gpointer g_class);
+
+static void user_object_class_intern_init(gpointer klass, gpointer data)
+{
+    user_object_parent_class = g_type_class_peek_parent(klass);
+    g_type_class_adjust_private_offset(klass, &UserObject_private_offset);
+    user_object_class_init(klass);
+}
+
+GType user_object_get_type(void)
+{
+    static gsize type_id;
+
+    if (g_once_init_enter(&type_id)) {
+        static const GTypeInfo info = {
+            .class_size = sizeof(UserObjectClass),
+            .class_init = user_object_class_intern_init,
+            .instance_size = sizeof(UserObject),
+            .instance_init = user_object_init,
+        };
+        GType t = g_type_register_static(G_TYPE_OBJECT,
+                                         g_intern_static_string("UserObject"),
+                                         &info, 0);
+
+        UserObject_private_offset =
+            g_type_add_instance_private(t, sizeof(UserObjectPrivate));
+        g_once_init_leave(&type_id, t);
+    }
+    return type_id;
+}
 
 static void user_object_finalize(GObject *gobj)
 {
     UserObjectPrivate *priv = GET_PRIV(USER_OBJECT(gobj));
 
+    object_props_free(gobj);
     g_free(priv->id);
     g_free(priv->type_name);
     g_clear_pointer(&priv->uses, g_hash_table_unref);
@@ -64,10 +106,12 @@ static void user_object_class_init(UserObjectClass *klass)
     G_OBJECT_CLASS(klass)->finalize = user_object_finalize;
 }
 
-static void user_object_init(UserObject *obj)
+/* 'g_class' is the class of the type being created (GInstanceInitFunc). */
+static void user_object_init(GTypeInstance *inst, gpointer g_class)
 {
-    UserObjectPrivate *priv = GET_PRIV(obj);
+    UserObjectPrivate *priv = GET_PRIV(inst);
 
+    object_props_init_defaults(G_OBJECT(inst), G_OBJECT_CLASS(g_class));
     priv->kind = OBJECT_KIND_OBJECT;
     priv->uses = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
@@ -771,6 +815,9 @@ static gboolean prop_set_checked(UserObject *obj, GParamSpec *pspec,
 {
     UserObjectClass *klass = USER_OBJECT_GET_CLASS(obj);
 
+    if (!object_prop_check(obj, pspec, value, errp)) {
+        return FALSE;
+    }
     if (klass->check_property &&
         !klass->check_property(obj, pspec, value, errp)) {
         return FALSE;

@@ -29,7 +29,8 @@
  * Properties are GParamSpecs on the class.  GLib canonicalises property
  * names ('_' and '.' become '-'), so every pspec carries its user-visible
  * QEMU spelling as its *nick* ("vnet_hdr_support", "addr.path") and its
- * description as its blurb.  Use the PROP_* helpers below to create them.
+ * description as its blurb.  Classes declare them in a table
+ * (include/qom/props.h), which creates them with the prop_* helpers below.
  * Supported value types: gboolean, gint, guint, gint64, guint64, gchararray
  * and enums (whose value_nick is the user spelling: "rx", "tx", "all").
  * A property may be set by qom-set after completion only if it has the
