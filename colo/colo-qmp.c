@@ -3,6 +3,7 @@
  * colo/colo-qmp.c - QMP commands of the COLO frame (qapi/colo.json).
  */
 #include "colo/colo-internal.h"
+#include "net/compare-storm.h"
 #include "util/qmp-handler.h"
 #include "util/error.h"
 
@@ -32,6 +33,10 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
                                       colo_frame_qemu_error());
     }
     colo_quorum_fill_status(o);
+    if (colo_compare_proxy_mode()) {
+        json_object_set_string_member(o, "proxy-mode",
+                                      colo_compare_proxy_mode());
+    }
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
     return TRUE;

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""test_storms - checkpoint storms in colo-compare (issue 17,
+docs/storms.md): passthrough rules over QMP and on the command line
+(add, del, query, bounds, malformed, overlap), exempt flows released at
+once and their secondary copies dropped (counted per rule), the adaptive
+policy (a storm -> buffered mode -> calm -> compare, with events and
+query-colo-status), nothing released before the checkpoint covering it
+commits, a storm while checkpoints fail (no frame lost or duplicated,
+counted end to end), the proposed passthrough rule, applied on request.
+"""
+
+import time
+
+from coloqtest import *
+import comparepkt as pk
+from test_compare import compare_proxy, stats
+
+
+def rules(p, id='comp0'):
+    return p.qmp.cmd('query-colo-passthrough', id=id)
+
+
+def storm(p, id='comp0'):
+    return p.qmp.cmd('query-colo-storm', id=id)[0]
+
+
+def test_rules_qmp():
+    p, pri, sec, out = compare_proxy(
+        'max_passthrough_rules=3,passthrough=tcp:10.0.0.0/24:443;icmp')
+    with p:
+        q = p.qmp
+        got = [r['rule'] for r in rules(p)]
+        check_eq(got, ['tcp:10.0.0.0/24:443', 'icmp'], 'command-line rules')
+        q.cmd('colo-passthrough-add', id='comp0',
+              rule='udp:*:*:[2001:db8::]/32:53')
+        check_eq(len(rules(p)), 3, 'three rules')
+        # bound
+        expect_qmp_error(q.cmd, 'colo-passthrough-add', id='comp0',
+                         rule='tcp:10.9.0.0/16', contains='3 rules already')
+        check_eq(storm(p)['rules-refused-full'], 1, 'refused counted')
+        # equal / overlapping rules are refused, naming the other rule
+        q.cmd('colo-passthrough-del', id='comp0', rule='icmp')
+        expect_qmp_error(q.cmd, 'colo-passthrough-add', id='comp0',
+                         rule='tcp:10.0.0.0/24:443', contains='exists')
+        expect_qmp_error(q.cmd, 'colo-passthrough-add', id='comp0',
+                         rule='tcp:10.0.0.7/32:400-500',
+                         contains="overlaps rule 'tcp:10.0.0.0/24:443'")
+        expect_qmp_error(q.cmd, 'colo-passthrough-add', id='comp0',
+                         rule='any', contains='overlaps')
+        # not overlapping: other port, other protocol, other prefix
+        q.cmd('colo-passthrough-add', id='comp0', rule='tcp:10.0.0.0/24:444')
+        q.cmd('colo-passthrough-del', id='comp0', rule='tcp:10.0.0.0/24:444')
+        q.cmd('colo-passthrough-add', id='comp0', rule='udp:10.0.0.0/24:443')
+        # malformed
+        for bad, text in [('', 'empty'), ('sctp', "protocol 'sctp'"),
+                          ('tcp:10.0.0.1/24', 'host bits'),
+                          ('tcp:10.0.0.0/33', 'prefix length'),
+                          ('tcp:10.0.0.300', 'not an IPv4'),
+                          ('tcp:fd00::1', 'brackets'),
+                          ('tcp:[fd00::1', "missing ']'"),
+                          ('tcp:*:90-80', 'range is empty'),
+                          ('tcp:*:70000', 'not a port'),
+                          ('icmp:*:80', 'icmp has no ports'),
+                          ('tcp:*:*:*:*:*', 'too many fields'),
+                          ('tcp:10.0.0.0/8:*:[fd00::]/8', 'families')]:
+            expect_qmp_error(q.cmd, 'colo-passthrough-add', id='comp0',
+                             rule=bad, contains=text)
+        expect_qmp_error(q.cmd, 'colo-passthrough-del', id='comp0',
+                         rule='udp:1.2.3.4/32', contains='no passthrough')
+        expect_qmp_error(q.cmd, 'colo-passthrough-add', id='nope',
+                         rule='udp', cls='DeviceNotFound')
+        expect_qmp_error(q.cmd, 'query-colo-passthrough', id='nope',
+                         cls='DeviceNotFound')
+        # the canonical spelling is what del takes too
+        q.cmd('colo-passthrough-del', id='comp0',
+              rule='UDP:*:*:[2001:db8:0::]/32:53')
+        check_eq([r['rule'] for r in rules(p)],
+                 ['tcp:10.0.0.0/24:443', 'udp:10.0.0.0/24:443'], 'after del')
+        p.stop()
+    # the command line: a bad rule is an error message and exit 1
+    r = run_proxy(['-chardev', chardev_unix('a', tmpdir('cqs') + '/a.sock'),
+                   '-chardev', chardev_unix('b', tmpdir('cqs') + '/b.sock'),
+                   '-chardev', chardev_unix('c', tmpdir('cqs') + '/c.sock'),
+                   '-object', 'colo-compare,id=c0,primary_in=a,'
+                   'secondary_in=b,outdev=c,passthrough=tcp:*:1-2;tcp:*:2'])
+    check(r.returncode == 1, f'exit {r.returncode}: {r.stderr}')
+    check('overlaps' in r.stderr and 'passthrough' in r.stderr, r.stderr)
+
+
+def test_passthrough_release():
+    p, pri, sec, out = compare_proxy(frame='mode=primary,driver=event')
+    with p:
+        p.qmp.cmd('colo-passthrough-add', id='comp0', rule='udp:*:53')
+        # exempt: released at once, no secondary needed, no checkpoint
+        frames = [pk.udp(b'tok%d' % i) for i in range(5)]
+        for f in frames:
+            send_frame(pri, f)
+        check_eq([recv_frame(out) for _ in frames], frames, 'released at once')
+        for i in range(5):
+            send_frame(sec, pk.udp(b'other%d' % i))
+        # a compared flow beside it is held until the secondary's copy
+        c = pk.udp(b'compared', sport=54)
+        send_frame(pri, c)
+        expect_no_frame(out, 0.3)
+        send_frame(sec, c)
+        check_eq(recv_frame(out), c, 'compared flow')
+        wait_for(lambda: rules(p)[0]['secondary-dropped'] == 5,
+                 what='secondary copies dropped')
+        r = rules(p)[0]
+        check_eq(r['primary-packets'], 5, 'rule primary packets')
+        check_eq(r['primary-bytes'], sum(len(f) for f in frames), 'bytes')
+        st = stats(p)
+        check_eq(st['released-uncompared']['passthrough'], 5, 'uncompared')
+        check_eq(st['secondary-dropped']['passthrough'], 5, 'sec dropped')
+        check(sum(st['checkpoints-requested'].values()) == 0, str(st))
+        # deleted: compared again
+        p.qmp.cmd('colo-passthrough-del', id='comp0', rule='udp:*:53')
+        send_frame(pri, pk.udp(b'again'))
+        expect_no_frame(out, 0.3)
+        send_frame(sec, pk.udp(b'again'))
+        check_eq(recv_frame(out), pk.udp(b'again'), 'compared after del')
+        p.stop()
+
+
+class Manager:
+    """Plays the external manager of driver=event: answers each
+    COLO_CHECKPOINT_REQUEST with x-colo-checkpoint-done (ok or not)."""
+
+    def __init__(self, p):
+        self.p = p
+        self.ok = True
+        self.answered = 0
+
+    def pump(self, timeout=0.05):
+        q = self.p.qmp
+        try:
+            ev = q.get_event('COLO_CHECKPOINT_REQUEST', timeout=timeout)
+        except Exception:
+            return None
+        if self.ok:
+            q.cmd('x-colo-checkpoint-done')
+        else:
+            q.cmd('x-colo-checkpoint-done', ok=False, error='test: failing')
+        self.answered += 1
+        return ev
+
+
+def storm_proxy(extra=''):
+    return compare_proxy('adaptive=on,storm_rate=5,storm_calm=2,'
+                         'storm_calm_time=1000,buffered_period=100' + extra,
+                         frame='mode=primary,driver=event')
+
+
+def make_storm(p, pri, sec, out, m, seconds=1.6, sport=53):
+    """Miscompares at ~20/s on one flow; returns the primary frames sent
+    (every one must come out exactly once)."""
+    sent = []
+    t_end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < t_end:
+        f = pk.udp(b'reply-%d-primary' % i, sport=sport)
+        send_frame(pri, f)
+        send_frame(sec, pk.udp(b'reply-%d-second' % i, sport=sport))
+        sent.append(f)
+        i += 1
+        m.pump(0.05)
+    return sent
+
+
+def drain(out, timeout=0.5):
+    got = []
+    while True:
+        f = recv_frame(out, timeout=timeout)
+        if f is None:
+            return got
+        got.append(f)
+
+
+def test_storm_buffered_and_back():
+    p, pri, sec, out = storm_proxy()
+    with p:
+        m = Manager(p)
+        check_eq(p.qmp.cmd('query-colo-status').get('proxy-mode'), 'compare',
+                 'proxy-mode before')
+        sent = make_storm(p, pri, sec, out, m)
+        ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
+        check_eq(ev['data']['mode'], 'buffered', 'mode')
+        check_eq(ev['data']['reason'], 'miscompare-rate', 'reason')
+        check(ev['data']['miscompares-per-second'] >= 5, str(ev))
+        prop = p.qmp.get_event('COLO_PASSTHROUGH_PROPOSED', timeout=3)
+        check_eq(prop['data']['rule'], 'udp:10.0.0.1/32:53', 'proposal')
+        check(not prop['data']['applied'], 'not applied without auto')
+        check_eq(p.qmp.cmd('query-colo-status')['proxy-mode'], 'buffered',
+                 'proxy-mode in a storm')
+        # buffered: a matching frame is held until a checkpoint commits
+        for _ in range(5):
+            m.pump(0.05)
+        got = drain(out, 0.3)
+        f = pk.udp(b'matching', sport=99)
+        send_frame(pri, f)
+        send_frame(sec, f)
+        expect_no_frame(out, 0.5)       # requests are not answered now
+        check(storm(p)['held'] >= 1, str(storm(p)))
+        ev = m.pump(2)
+        check(ev is not None and 'periodic' in (ev['data'].get('detail') or
+                                                'periodic'), str(ev))
+        got += drain(out, 0.5)
+        check(f in got, 'released at the commit')
+        # calm: no miscompares for storm_calm_time, checkpoints answered
+        t_end = time.monotonic() + 6
+        mode = None
+        while time.monotonic() < t_end and mode != 'compare':
+            m.pump(0.1)
+            try:
+                mode = p.qmp.get_event('COLO_COMPARE_MODE',
+                                       timeout=0.01)['data']['mode']
+            except Exception:
+                pass
+        check_eq(mode, 'compare', 'back to compare mode')
+        got += drain(out, 0.3)
+        # every primary frame exactly once, in order
+        check_eq([g for g in got if g != f], sent[len(sent) - len(
+            [g for g in got if g != f]):], 'released in order')
+        st = storm(p)
+        check_eq(st['storms'], 1, 'storms')
+        check_eq(st['calms'], 1, 'calms')
+        check(st['requests-swallowed'] >= 1, str(st))
+        check_eq(p.qmp.cmd('query-colo-status')['proxy-mode'], 'compare',
+                 'proxy-mode after')
+        s = stats(p)
+        check_eq(s['released'], len(sent) + 1, 'released == sent')
+        p.stop()
+
+
+def test_storm_failing_checkpoints():
+    """Checkpoints fail while the storm runs: nothing is released until one
+    commits, then every frame exactly once, in order; failover releases
+    what is left."""
+    p, pri, sec, out = storm_proxy(',auto_passthrough=on')
+    with p:
+        m = Manager(p)
+        sent = make_storm(p, pri, sec, out, m)
+        ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
+        check_eq(ev['data']['mode'], 'buffered', 'mode')
+        prop = p.qmp.get_event('COLO_PASSTHROUGH_PROPOSED', timeout=3)
+        check(prop['data']['applied'], str(prop))
+        check_eq([r['rule'] for r in rules(p)], ['udp:10.0.0.1/32:53'],
+                 'rule applied')
+        got = drain(out, 0.3)
+        # the storm's flow passes through now; another flow diverges
+        m.ok = False
+        held = []
+        for i in range(20):
+            f = pk.udp(b'x%d' % i, sport=700)
+            send_frame(pri, f)
+            send_frame(sec, pk.udp(b'y%d' % i, sport=700) if i % 2 else f)
+            held.append(f)
+            m.pump(0.02)
+        for _ in range(10):
+            m.pump(0.1)
+        check_eq(drain(out, 0.3), [], 'nothing released while failing')
+        check(storm(p)['held'] >= 1, str(storm(p)))
+        frame = p.qmp.cmd('query-colo-stats')
+        check(frame['failed'] >= 1, str(frame))
+        m.ok = True
+        while m.pump(0.5):
+            pass
+        got += drain(out, 0.5)
+        # more held frames, then failover: released at once, in order
+        f2 = [pk.udp(b'late%d' % i, sport=701) for i in range(3)]
+        for f in f2:
+            send_frame(pri, f)
+        p.qmp.cmd('x-colo-lost-heartbeat')
+        got += drain(out, 0.5)
+        want = sent + held + f2
+        check_eq(len(got), len(want), 'frames out == frames in')
+        check_eq(sorted(got), sorted(want), 'each frame exactly once')
+        check_eq([g for g in got if g in held], held, 'held in order')
+        p.stop()
+
+
+if __name__ == '__main__':
+    need_types('colo-compare')
+    run_tests([test_rules_qmp, test_passthrough_release,
+               test_storm_buffered_and_back, test_storm_failing_checkpoints])
