@@ -664,8 +664,9 @@ static void mode_fn(const char *id, ColoStorm *st, void *data)
 static void any_fn(const char *id, ColoStorm *st, void *data)
 {
     (void) id;
-    (void) st;
-    *(bool *) data = true;
+    if (colo_storm_adaptive(st) || colo_storm_buffered(st)) {
+        *(bool *) data = true;
+    }
 }
 
 const char *colo_compare_proxy_mode(void)

@@ -131,6 +131,11 @@ void colo_storm_set_config(ColoStorm *st, const ColoStormConfig *cfg)
     st->cfg = *cfg;
 }
 
+bool colo_storm_adaptive(const ColoStorm *st)
+{
+    return st && st->cfg.adaptive;
+}
+
 bool colo_storm_buffered(const ColoStorm *st)
 {
     return st && st->buffered;

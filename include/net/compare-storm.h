@@ -98,6 +98,7 @@ void colo_storm_checkpoint_commit(ColoStorm *st);
 void colo_storm_flush(ColoStorm *st);
 
 bool colo_storm_buffered(const ColoStorm *st);
+bool colo_storm_adaptive(const ColoStorm *st);
 /* A JSON object with mode, counters and thresholds (home context). */
 struct _JsonObject;
 struct _JsonObject *colo_storm_status(ColoStorm *st);
@@ -112,7 +113,8 @@ gboolean colo_compare_storm_call(const char *id,
                                             void *data),
                                  void *data, GError **errp);
 /* "buffered" when any compare is in buffered mode, else "compare"; NULL
- * when there is no colo-compare. */
+ * when no colo-compare has adaptive=on (a QEMU command line sees QEMU's
+ * query-colo-status unchanged). */
 const char *colo_compare_proxy_mode(void);
 
 #endif /* NET_COMPARE_STORM_H */
