@@ -281,6 +281,29 @@ def test_storm_failing_checkpoints():
         p.stop()
 
 
+def test_object_del_buffered():
+    """object-del of a compare in buffered mode with frames held and no
+    checkpoint committing: every frame leaves once, in order."""
+    p, pri, sec, out = storm_proxy()
+    with p:
+        m = Manager(p)
+        sent = make_storm(p, pri, sec, out, m)
+        ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
+        check_eq(ev['data']['mode'], 'buffered', 'mode')
+        got = drain(out, 0.3)
+        m.ok = False
+        more = [pk.udp(b'm%d' % i, sport=800) for i in range(10)]
+        for f in more:
+            send_frame(pri, f)
+            send_frame(sec, f)
+        wait_for(lambda: storm(p)['held'] >= 10, what='held')
+        p.qmp.object_del('comp0')
+        got += drain(out, 0.5)
+        check_eq(sorted(got), sorted(sent + more), 'each frame exactly once')
+        check_eq([g for g in got if g in more], more, 'in order')
+        p.stop()
+
+
 def test_buffered_begin_covers():
     """driver=qemu (a fake QEMU playing the recorded transcript): in
     buffered mode, what is held when both guests stop (MIGRATION_PASS:
@@ -352,4 +375,4 @@ if __name__ == '__main__':
     need_types('colo-compare')
     run_tests([test_rules_qmp, test_passthrough_release,
                test_storm_buffered_and_back, test_storm_failing_checkpoints,
-               test_buffered_begin_covers])
+               test_object_del_buffered, test_buffered_begin_covers])
