@@ -603,12 +603,20 @@ static gboolean storm_create(ColoCompareObj *s, GError **errp)
     return TRUE;
 }
 
+/* Home context (reconfigure_fn): qom-set of a storm property. */
 static void storm_reconfigure(ColoCompareObj *s)
 {
     ColoStormConfig c;
 
     fill_storm_config(s, &c);
     colo_storm_set_config(s->storm, &c);
+    if (s->adaptive || colo_storm_buffered(s->storm)) {
+        /* (re)armed; adaptive=off in buffered mode: the period still
+         * asks for the checkpoint whose commit ends it */
+        colo_storm_start(s->storm, s->ctx);
+    } else {
+        colo_storm_stop(s->storm);
+    }
 }
 
 typedef struct StormCall {
@@ -1023,9 +1031,10 @@ static const PropDef colo_compare_props[] = {
     DEFINE_PROP_UINT("max_passthrough_rules", ColoCompareObj,
         max_passthrough_rules, 1, PASSTHROUGH_MAX_RULES,
         PASSTHROUGH_DEFAULT_MAX, 0, "passthrough rules at most"),
-    DEFINE_PROP_BOOL("adaptive", ColoCompareObj, adaptive, FALSE, 0,
-        "a checkpoint storm switches to buffered mode (periodic "
-        "checkpoints, output held) until it is over"),
+    DEFINE_PROP_BOOL("adaptive", ColoCompareObj, adaptive, FALSE,
+        PROP_RUNTIME, "a checkpoint storm switches to buffered mode "
+        "(periodic checkpoints, output held) until it is over",
+        .changed = colo_compare_limits_changed),
     DEFINE_PROP_BOOL("auto_passthrough", ColoCompareObj, auto_passthrough,
         FALSE, PROP_RUNTIME, "add the passthrough rule a storm proposes",
         .changed = colo_compare_limits_changed),

@@ -389,7 +389,8 @@ bool colo_storm_checkpoint_request(ColoStorm *st, CompareCkptReason reason)
         return false;
     }
     window_roll(st, now);
-    if (st->buffered && reason == COMPARE_CKPT_MISCOMPARE) {
+    if (st->buffered && st->cfg.adaptive
+        && reason == COMPARE_CKPT_MISCOMPARE) {
         stats_inc(&st->swallowed);
         return true;
     }
@@ -451,12 +452,12 @@ static gboolean period_cb(gpointer opaque)
     int64_t now = g_get_monotonic_time();
 
     window_roll(st, now);
-    if (st->buffered && calm_enough(st, now) && !st->held.length
-        && !st->dirty) {
-        /* calm and nothing held: no checkpoint is needed to leave */
+    if (st->buffered && (calm_enough(st, now) || !st->cfg.adaptive)
+        && !st->held.length && !st->dirty) {
+        /* nothing held: no checkpoint is needed to leave */
         colo_storm_flush(st);
         st->calms++;
-        emit_mode(st, "calm");
+        emit_mode(st, st->cfg.adaptive ? "calm" : "adaptive-off");
         return G_SOURCE_CONTINUE;
     }
     if (st->buffered && (st->held.length || st->dirty)) {

@@ -281,6 +281,31 @@ def test_storm_failing_checkpoints():
         p.stop()
 
 
+def test_adaptive_qom_set():
+    """adaptive switched on at run time, then off during the storm: back
+    to compare mode at the next commit, reason adaptive-off; no frame lost
+    or duplicated."""
+    p, pri, sec, out = compare_proxy('storm_rate=5,buffered_period=100',
+                                     frame='mode=primary,driver=event')
+    with p:
+        m = Manager(p)
+        p.qmp.qom_set('/objects/comp0', 'adaptive', True)
+        sent = make_storm(p, pri, sec, out, m)
+        ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
+        check_eq(ev['data']['mode'], 'buffered', 'mode')
+        p.qmp.qom_set('/objects/comp0', 'adaptive', False)
+        for _ in range(10):
+            m.pump(0.1)
+        ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
+        check_eq((ev['data']['mode'], ev['data']['reason']),
+                 ('compare', 'adaptive-off'), 'back')
+        got = drain(out, 0.5)
+        check_eq(sorted(got), sorted(sent), 'each frame exactly once')
+        check(p.qmp.cmd('query-colo-status').get('proxy-mode') is None,
+              'no proxy-mode without adaptive')
+        p.stop()
+
+
 def test_object_del_buffered():
     """object-del of a compare in buffered mode with frames held and no
     checkpoint committing: every frame leaves once, in order."""
@@ -375,4 +400,5 @@ if __name__ == '__main__':
     need_types('colo-compare')
     run_tests([test_rules_qmp, test_passthrough_release,
                test_storm_buffered_and_back, test_storm_failing_checkpoints,
-               test_object_del_buffered, test_buffered_begin_covers])
+               test_adaptive_qom_set, test_object_del_buffered,
+               test_buffered_begin_covers])
