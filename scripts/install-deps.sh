@@ -8,8 +8,9 @@
 #   scripts/install-deps.sh --print       print the apt-get command only
 #
 # Build: meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev
-#        libslirp-dev check
-# Tests: python3 iproute2 qemu-system-x86 tshark (pcap reading) clang ethtool
+#        libslirp-dev check libgnutls28-dev (TLS)
+# Tests: python3 openssl (test certificates) iproute2 qemu-system-x86 tshark
+#        (pcap reading) clang ethtool
 #        libclang-rt-14-dev (fuzzing, sanitizers) procps
 #        libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients (the
 #        docs/libvirt.md domains, run by a private libvirtd; not the
@@ -25,8 +26,8 @@ case "$1" in
 --print) mode=print ;;
 esac
 
-build_pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev libslirp-dev check"
-test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
+build_pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev libslirp-dev check libgnutls28-dev"
+test_pkgs="python3 openssl iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 
 missing=
 for p in $build_pkgs; do

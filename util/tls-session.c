@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * util/tls-session.c - a GnuTLS session over a non-blocking fd
+ * (include/util/tls-session.h has the contract).
+ */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "util/error.h"
+#include "util/tls-session.h"
+
+/* The largest plaintext of one record: one send() call covers at most
+ * this much, so a retry after EAGAIN is about one record only. */
+#define TLS_SESSION_MAX_RECORD 16384
+
+struct TlsSession {
+    gnutls_session_t gs;
+    int fd;
+    gboolean server;
+    gint64 started;           /* monotonic us */
+    size_t send_pending;      /* bytes of a send() that got EAGAIN */
+    gboolean established;     /* the handshake completed */
+};
+
+/* GnuTLS's transport: the fd, never blocking, never SIGPIPE. */
+static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+    TlsSession *s = p;
+    ssize_t n;
+
+    do {
+        n = recv(s->fd, buf, len, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        gnutls_transport_set_errno(s->gs, errno == EWOULDBLOCK ? EAGAIN
+                                                               : errno);
+    }
+    return n;
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
+{
+    TlsSession *s = p;
+    ssize_t n;
+
+    do {
+        n = send(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        gnutls_transport_set_errno(s->gs, errno == EWOULDBLOCK ? EAGAIN
+                                                               : errno);
+    }
+    return n;
+}
+
+TlsSession *tls_session_new(gnutls_session_t gs, int fd, gboolean server)
+{
+    TlsSession *s = g_new0(TlsSession, 1);
+
+    s->gs = gs;
+    s->fd = fd;
+    s->server = server;
+    s->started = g_get_monotonic_time();
+    gnutls_transport_set_ptr(gs, s);
+    gnutls_transport_set_pull_function(gs, tls_pull);
+    gnutls_transport_set_push_function(gs, tls_push);
+    return s;
+}
+
+TlsHandshakeStatus tls_session_handshake(TlsSession *s, GError **errp)
+{
+    int r = gnutls_handshake(s->gs);
+
+    if (r == GNUTLS_E_SUCCESS) {
+        s->established = TRUE;
+        return TLS_HS_DONE;
+    }
+    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+        return TLS_HS_AGAIN;
+    }
+    if (r == GNUTLS_E_WARNING_ALERT_RECEIVED) {
+        /* A warning does not end the handshake (RFC 5246 7.2). */
+        return TLS_HS_AGAIN;
+    }
+    if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+        gnutls_datum_t out = { 0 };
+        unsigned status = gnutls_session_get_verify_cert_status(s->gs);
+
+        if (gnutls_certificate_verification_status_print(
+                status, GNUTLS_CRT_X509, &out, 0) == 0) {
+            error_setg(errp, "TLS handshake failed: %s", out.data);
+            gnutls_free(out.data);
+            return TLS_HS_FAILED;
+        }
+    }
+    if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+        error_setg(errp, "TLS handshake failed: the peer sent alert '%s'",
+                   gnutls_alert_get_name(gnutls_alert_get(s->gs)));
+        return TLS_HS_FAILED;
+    }
+    error_setg(errp, "TLS handshake failed: %s", gnutls_strerror(r));
+    return TLS_HS_FAILED;
+}
+
+GIOCondition tls_session_want(TlsSession *s)
+{
+    return gnutls_record_get_direction(s->gs) ? G_IO_OUT : G_IO_IN;
+}
+
+gint64 tls_session_age_us(TlsSession *s)
+{
+    return g_get_monotonic_time() - s->started;
+}
+
+/* GnuTLS's error code as an errno for the record calls. */
+static ssize_t tls_errno(TlsSession *s, ssize_t r)
+{
+    switch (r) {
+    case GNUTLS_E_AGAIN:
+    case GNUTLS_E_INTERRUPTED:
+        return -EAGAIN;
+    case GNUTLS_E_PREMATURE_TERMINATION:
+        return 0;             /* TCP EOF without close_notify: an EOF */
+    case GNUTLS_E_PUSH_ERROR:
+        return -EPIPE;
+    default:
+        return -EIO;
+    }
+}
+
+ssize_t tls_session_recv(TlsSession *s, void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t r = gnutls_record_recv(s->gs, buf, len);
+
+        if (r >= 0) {
+            return r;
+        }
+        if (r == GNUTLS_E_REHANDSHAKE || r == GNUTLS_E_WARNING_ALERT_RECEIVED
+            || r == GNUTLS_E_GOT_APPLICATION_DATA) {
+            continue;         /* not data: nothing to deliver, read on */
+        }
+        return tls_errno(s, r);
+    }
+}
+
+ssize_t tls_session_send(TlsSession *s, const void *buf, size_t len)
+{
+    ssize_t r;
+
+    if (s->send_pending) {
+        /* The record of the earlier call is encrypted already: GnuTLS
+         * sends it when called again without data. */
+        g_assert(len >= s->send_pending);
+        r = gnutls_record_send(s->gs, NULL, 0);
+        if (r >= 0) {
+            r = s->send_pending;
+            s->send_pending = 0;
+            return r;
+        }
+        return tls_errno(s, r);
+    }
+    len = MIN(len, TLS_SESSION_MAX_RECORD);
+    r = gnutls_record_send(s->gs, buf, len);
+    if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+        s->send_pending = len;
+    }
+    return r >= 0 ? r : tls_errno(s, r);
+}
+
+size_t tls_session_pending(TlsSession *s)
+{
+    return gnutls_record_check_pending(s->gs);
+}
+
+gnutls_session_t tls_session_gnutls(TlsSession *s)
+{
+    return s->gs;
+}
+
+gboolean tls_session_is_server(TlsSession *s)
+{
+    return s->server;
+}
+
+void tls_session_free(TlsSession *s)
+{
+    if (!s) {
+        return;
+    }
+    /* One non-blocking attempt: a peer that does not read gets none.  A
+     * peer that never completed the handshake gets nothing at all. */
+    if (s->established) {
+        gnutls_bye(s->gs, GNUTLS_SHUT_WR);
+    }
+    gnutls_deinit(s->gs);
+    g_free(s);
+}
