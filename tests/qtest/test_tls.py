@@ -27,6 +27,7 @@ import os
 import socket
 import ssl
 import struct
+import threading
 import time
 
 from coloqtest import *
@@ -272,15 +273,22 @@ def test_x509_mirror_byte_exact_and_attacks():
     info = chardev_info(q, 'mirror0')
     check(info['tls-refused'] >= refused, repr(info))
 
-    # Garbage instead of a ClientHello, 1000 times in a row.
-    for i in range(1000):
-        g = socket.create_connection(('127.0.0.1', port), timeout=5)
-        g.sendall(os.urandom(64) + b'\x00' * 16)
-        # RST, no TIME_WAIT: 1000 quick connections from one host
-        # otherwise meet SYN retransmissions (1 s each) on loopback
-        g.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                     struct.pack('ii', 1, 0))
-        g.close()
+    # Garbage instead of a ClientHello, 1000 times in a row (ten
+    # clients at a time: loopback here stalls one SYN in about twenty
+    # for a 1 s retransmission, whoever listens).
+    def garbage(n):
+        for i in range(n):
+            g = socket.create_connection(('127.0.0.1', port), timeout=10)
+            g.sendall(os.urandom(64) + b'\x00' * 16)
+            g.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack('ii', 1, 0))
+            g.close()
+    threads = [threading.Thread(target=garbage, args=(100,))
+               for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
     wait_for(lambda: prim.refused() >= refused + 1000, timeout=30,
              what='1000 garbage connections refused')
     refused = prim.refused()
@@ -353,7 +361,51 @@ def test_psk_both_ends_ours():
     prim.stop()
 
 
+def test_qmp_access():
+    """QMP: a unix socket 0600; tcp on a non-loopback address refused
+    without TLS unless insecure=on (with a warning); over TLS the greeting
+    comes only after the handshake and authz, and strangers are refused
+    and counted."""
+    need_tls()
+    p = pki()
+    with ColoProxy() as px:
+        mode = os.stat(px.qmp_path).st_mode & 0o777
+        check_eq(oct(mode), oct(0o600), 'QMP unix socket mode')
+    port = free_tcp_port()
+    out = run_proxy(['-qmp', f'tcp:0.0.0.0:{port},server=on,wait=off'])
+    check(out.returncode != 0 and 'insecure=on' in out.stderr,
+          f'exposed QMP without TLS must be refused: {out.stderr}')
+    with ColoProxy(['-qmp', f'tcp:0.0.0.0:{port},server=on,wait=off,'
+                            'insecure=on']) as px:
+        check('listening without TLS' in px.stderr(), px.stderr())
+    ident = p.client_dn.replace(',', ',,')
+    with ColoProxy(['-object', f'tls-creds-x509,id=tq,dir={p.server_dir},'
+                               'endpoint=server',
+                    '-object', f'authz-simple,id=aq,identity={ident}',
+                    '-qmp', f'tcp:0.0.0.0:{port},server=on,wait=off,'
+                            'tls-creds=tq,tls-authz=aq']) as px:
+        check('without TLS' not in px.stderr(), px.stderr())
+        for d in (p.nocert_dir, p.rogue_dir, p.intruder_dir):
+            check_eq(tls_refused(port, d), b'', f'QMP bytes to {d}')
+        link = f"monitor 'tcp:0.0.0.0:{port},server=on,wait=off," \
+               "tls-creds=tq,tls-authz=aq'"
+        wait_for(lambda: query_tls(px.qmp, link)['refused'] >= 3,
+                 what='QMP refusals counted')
+        s = tls_client(port, p.client_dir)
+        f = s.makefile('rwb')
+        greeting = json.loads(f.readline())
+        check('QMP' in greeting, repr(greeting))
+        f.write(b'{"execute": "qmp_capabilities"}\n')
+        f.flush()
+        check_eq(json.loads(f.readline()), {'return': {}}, 'capabilities')
+        f.write(b'{"execute": "query-version"}\n')
+        f.flush()
+        check('return' in json.loads(f.readline()), 'query-version')
+        s.close()
+        check_eq(query_tls(px.qmp, link)['established'], 1, 'established')
+
+
 if __name__ == '__main__':
     run_tests([test_objects_and_errors, test_warning_without_tls,
                test_x509_mirror_byte_exact_and_attacks,
-               test_psk_both_ends_ours])
+               test_psk_both_ends_ours, test_qmp_access])
