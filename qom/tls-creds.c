@@ -357,8 +357,8 @@ static char *x509_peer_identity(TlsCreds *c, gnutls_session_t gs,
     unsigned n = 0;
     const gnutls_datum_t *certs = gnutls_certificate_get_peers(gs, &n);
     gnutls_x509_crt_t crt;
-    gnutls_datum_t dn = { 0 };
-    char *id;
+    char dn[1024];
+    size_t dn_len = sizeof(dn);
     int r;
 
     if (!certs || n == 0) {
@@ -371,7 +371,10 @@ static char *x509_peer_identity(TlsCreds *c, gnutls_session_t gs,
     }
     r = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
     if (r >= 0) {
-        r = gnutls_x509_crt_get_dn3(crt, &dn, 0);
+        /* The function QEMU uses, so an identity written for QEMU's
+         * authz-simple / authz-list matches here too (its order is
+         * GnuTLS's historical one, not RFC 4514's get_dn3()). */
+        r = gnutls_x509_crt_get_dn(crt, dn, &dn_len);
     }
     gnutls_x509_crt_deinit(crt);
     if (r < 0) {
@@ -379,9 +382,7 @@ static char *x509_peer_identity(TlsCreds *c, gnutls_session_t gs,
                    gnutls_strerror(r));
         return NULL;
     }
-    id = g_strndup((const char *)dn.data, dn.size);
-    gnutls_free(dn.data);
-    return id;
+    return g_strndup(dn, dn_len);
 }
 
 static void x509_finalize(GObject *gobj)

@@ -24,10 +24,10 @@ import os
 import shutil
 import subprocess
 
-CLIENT_DN = 'CN=secondary.colo.test,O=COLO test'
-SERVER_DN = 'CN=primary.colo.test,O=COLO test'
-ROGUE_DN = 'CN=secondary.colo.test,O=COLO test'   # same name, other CA
-INTRUDER_DN = 'CN=intruder.colo.test,O=COLO test'  # our CA, not in authz
+CLIENT_DN = 'O=COLO test,CN=secondary.colo.test'
+SERVER_DN = 'O=COLO test,CN=primary.colo.test'
+ROGUE_DN = 'O=COLO test,CN=secondary.colo.test'   # same name, other CA
+INTRUDER_DN = 'O=COLO test,CN=intruder.colo.test'  # our CA, not in authz
 PSK_KEY = '9f3c0a5e6b7d8c91a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70819'
 PSK_WRONG = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'
 
@@ -45,9 +45,9 @@ def _run(*args, cwd):
 
 
 def _subj(dn):
-    # "CN=a,O=b" (RFC 4514 order, most specific first) -> "/O=b/CN=a"
-    parts = dn.split(',')
-    return '/' + '/'.join(reversed(parts))
+    # "O=b,CN=a" -> "/O=b/CN=a": the certificate's order, which is how
+    # GnuTLS's gnutls_x509_crt_get_dn() (QEMU's and ours) prints it
+    return '/' + '/'.join(dn.split(','))
 
 
 def _key(path, cwd):
@@ -117,8 +117,8 @@ class Pki:
 def make_pki(tmpdir):
     work = os.path.join(tmpdir, 'pki-work')
     os.makedirs(work, exist_ok=True)
-    _ca(work, 'ca', 'CN=COLO test CA,O=COLO test')
-    _ca(work, 'rogueca', 'CN=COLO test CA,O=Rogue')
+    _ca(work, 'ca', 'O=COLO test,CN=COLO test CA')
+    _ca(work, 'rogueca', 'O=Rogue,CN=COLO test CA')
     _leaf(work, 'ca', 'server', SERVER_DN, 'serverAuth')
     _leaf(work, 'ca', 'client', CLIENT_DN, 'clientAuth')
     _leaf(work, 'rogueca', 'rogue', ROGUE_DN, 'clientAuth')
