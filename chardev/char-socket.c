@@ -964,6 +964,7 @@ static void cs_tls_established(void *opaque, int fd, TlsSession *sess,
         return;
     }
     g_debug("chardev '%s': TLS peer '%s'", cs_id(s), identity);
+    tls_session_set_batched(sess);      /* records in batches, as bytes */
     s->tls_sess = sess;
     cs_connected(s, fd);
 }
@@ -1003,6 +1004,14 @@ static void cs_accept(CharSocket *s, int lfd)
 }
 
 /* --- reading and writing ------------------------------------------------ */
+
+/* Bytes waiting to leave: the ring, and with TLS the records the
+ * session encrypted and could not send yet. */
+static size_t cs_out_waiting(CharSocket *s)
+{
+    return s->olen + (s->tls_sess ? tls_session_out_pending(s->tls_sess)
+                                  : 0);
+}
 
 static gboolean cs_reading(CharSocket *s)
 {
@@ -1196,6 +1205,12 @@ static int cs_flush_queued(CharSocket *s)
     if (s->olen == 0) {
         s->ohead = 0;
     }
+    if (ret == 0 && s->tls_sess && tls_session_out_pending(s->tls_sess)) {
+        /* Records encrypted while the socket was full. */
+        int r = tls_session_flush(s->tls_sess);
+
+        ret = r == -EAGAIN ? 0 : r;
+    }
     cs_set_out_queued(s);
     return ret;
 }
@@ -1249,7 +1264,7 @@ static void cs_update_watch(CharSocket *s)
         } else if (!s->hup_seen) {
             ev |= CS_POLLRDHUP;       /* notice the peer leaving */
         }
-        if (s->olen && (!s->hup_seen || cs_reading(s))) {
+        if (cs_out_waiting(s) && (!s->hup_seen || cs_reading(s))) {
             ev |= G_IO_OUT;
         }
     }
@@ -1277,8 +1292,8 @@ static void cs_update_timer(CharSocket *s)
  * it before the loop polls again. */
 static gboolean cs_flush_due(CharSocket *s)
 {
-    return s->olen && s->state == CS_CONNECTED && !s->pending_close &&
-           !(s->conn_events & G_IO_OUT) &&
+    return cs_out_waiting(s) && s->state == CS_CONNECTED &&
+           !s->pending_close && !(s->conn_events & G_IO_OUT) &&
            (!s->hup_seen || cs_reading(s));
 }
 

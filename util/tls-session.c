@@ -4,6 +4,8 @@
  * (include/util/tls-session.h has the contract).
  */
 #include <errno.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "util/error.h"
@@ -29,14 +31,49 @@ struct TlsSession {
     gint64 started;           /* monotonic us */
     size_t send_pending;      /* bytes of a send() that got EAGAIN */
     gboolean established;     /* the handshake completed */
+    /* batched mode (tls_session_set_batched()) */
+    gboolean batched;
+    uint8_t *rb;              /* raw bytes read ahead from the fd */
+    size_t rb_pos, rb_len;
+    uint8_t *wb;              /* records encrypted, not yet sent */
+    size_t wb_pos, wb_len, wb_cap;
 };
 
-/* GnuTLS's transport: the fd, never blocking, never SIGPIPE. */
+/* Batched mode: bytes read from the fd at once (many records), and the
+ * encrypted bytes we queue before refusing more (-EAGAIN). */
+#define TLS_SESSION_READ_AHEAD (256 * 1024)
+#define TLS_SESSION_WBUF_HIGH (256 * 1024)
+
+/* GnuTLS's transport: the fd, never blocking, never SIGPIPE.  In
+ * batched mode a pull is served from one big read-ahead, and a push
+ * appends to the wire buffer that tls_wire_flush() sends in one call:
+ * one system call per batch instead of two recv()s and one send() per
+ * record. */
 static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 {
     TlsSession *s = p;
     ssize_t n;
 
+    if (s->batched) {
+        if (s->rb_pos == s->rb_len) {
+            do {
+                n = recv(s->fd, s->rb, TLS_SESSION_READ_AHEAD, MSG_DONTWAIT);
+            } while (n < 0 && errno == EINTR);
+            if (n <= 0) {
+                if (n < 0) {
+                    gnutls_transport_set_errno(
+                        s->gs, errno == EWOULDBLOCK ? EAGAIN : errno);
+                }
+                return n;
+            }
+            s->rb_pos = 0;
+            s->rb_len = n;
+        }
+        n = MIN(len, s->rb_len - s->rb_pos);
+        memcpy(buf, s->rb + s->rb_pos, n);
+        s->rb_pos += n;
+        return n;
+    }
     do {
         n = recv(s->fd, buf, len, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
@@ -52,6 +89,27 @@ static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
     TlsSession *s = p;
     ssize_t n;
 
+    if (s->batched) {
+        if (s->wb_pos && s->wb_pos == s->wb_len) {
+            s->wb_pos = s->wb_len = 0;
+        }
+        if (s->wb_len + len > s->wb_cap) {
+            size_t cap = MAX(s->wb_cap * 2, s->wb_len + len);
+
+            if (s->wb_pos) {          /* compact first */
+                memmove(s->wb, s->wb + s->wb_pos, s->wb_len - s->wb_pos);
+                s->wb_len -= s->wb_pos;
+                s->wb_pos = 0;
+            }
+            if (s->wb_len + len > s->wb_cap) {
+                s->wb = g_realloc(s->wb, cap);
+                s->wb_cap = cap;
+            }
+        }
+        memcpy(s->wb + s->wb_len, buf, len);
+        s->wb_len += len;
+        return len;
+    }
     do {
         n = send(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
@@ -153,10 +211,16 @@ ssize_t tls_session_recv(TlsSession *s, void *buf, size_t len)
     }
 }
 
+static ssize_t tls_send_batched(TlsSession *s, const uint8_t *buf,
+                                size_t len);
+
 ssize_t tls_session_send(TlsSession *s, const void *buf, size_t len)
 {
     ssize_t r;
 
+    if (s->batched) {
+        return tls_send_batched(s, buf, len);
+    }
     if (s->send_pending) {
         /* The record of the earlier call is encrypted already: GnuTLS
          * sends it when called again without data. */
@@ -179,7 +243,73 @@ ssize_t tls_session_send(TlsSession *s, const void *buf, size_t len)
 
 size_t tls_session_pending(TlsSession *s)
 {
-    return gnutls_record_check_pending(s->gs);
+    return gnutls_record_check_pending(s->gs) + (s->rb_len - s->rb_pos);
+}
+
+/* Sends the wire buffer: 0 when empty, -EAGAIN when some is left, or
+ * -errno. */
+static int tls_wire_flush(TlsSession *s)
+{
+    while (s->wb_pos < s->wb_len) {
+        ssize_t n = send(s->fd, s->wb + s->wb_pos, s->wb_len - s->wb_pos,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN
+                                                           : -errno;
+        }
+        s->wb_pos += n;
+    }
+    s->wb_pos = s->wb_len = 0;
+    return 0;
+}
+
+void tls_session_set_batched(TlsSession *s)
+{
+    g_assert(s->established && !s->send_pending);
+    s->batched = TRUE;
+    s->rb = g_malloc(TLS_SESSION_READ_AHEAD);
+}
+
+size_t tls_session_out_pending(TlsSession *s)
+{
+    return s->wb_len - s->wb_pos;
+}
+
+int tls_session_flush(TlsSession *s)
+{
+    return tls_wire_flush(s);
+}
+
+/* Batched send: as many records as the wire buffer takes, then one
+ * send() of all of them. */
+static ssize_t tls_send_batched(TlsSession *s, const uint8_t *buf,
+                                size_t len)
+{
+    size_t total = 0;
+    int r = tls_wire_flush(s);
+
+    if (r < 0 && r != -EAGAIN) {
+        return r;
+    }
+    while (total < len && tls_session_out_pending(s) < TLS_SESSION_WBUF_HIGH) {
+        ssize_t n = gnutls_record_send(s->gs, buf + total,
+                                       MIN(len - total,
+                                           TLS_SESSION_MAX_RECORD));
+
+        if (n < 0) {
+            return total ? (ssize_t)total : tls_errno(s, n);
+        }
+        total += n;
+    }
+    r = tls_wire_flush(s);
+    if (r < 0 && r != -EAGAIN) {
+        return r;
+    }
+    return total ? (ssize_t)total : -EAGAIN;
 }
 
 gnutls_session_t tls_session_gnutls(TlsSession *s)
@@ -202,6 +332,11 @@ void tls_session_free(TlsSession *s)
     if (s->established) {
         gnutls_bye(s->gs, GNUTLS_SHUT_WR);
     }
+    if (s->batched) {
+        tls_wire_flush(s);     /* the close_notify, if the socket takes it */
+    }
     gnutls_deinit(s->gs);
+    g_free(s->rb);
+    g_free(s->wb);
     g_free(s);
 }

@@ -71,6 +71,20 @@ ssize_t tls_session_send(TlsSession *s, const void *buf, size_t len);
 /* Decrypted bytes waiting inside GnuTLS (poll() cannot tell). */
 size_t tls_session_pending(TlsSession *s);
 
+/*
+ * Batched mode, for a transport that moves many records per wake-up (the
+ * socket chardev): after the handshake, reads go through a 256 KiB
+ * read-ahead (tls_session_pending() counts it: poll() cannot see it), and
+ * tls_session_send() encrypts as many records as it can take into a wire
+ * buffer (up to 256 KiB queued) and sends them with one send(): the
+ * bytes it returns are taken, whether or not they left yet.  The caller
+ * then polls for G_IO_OUT while tls_session_out_pending() is not 0 and
+ * calls tls_session_flush() (0, -EAGAIN while bytes remain, -errno).
+ */
+void tls_session_set_batched(TlsSession *s);
+size_t tls_session_out_pending(TlsSession *s);
+int tls_session_flush(TlsSession *s);
+
 /* The configured GnuTLS session (for the credentials' peer checks). */
 gnutls_session_t tls_session_gnutls(TlsSession *s);
 
