@@ -318,6 +318,46 @@ def test_x509_mirror_byte_exact_and_attacks():
     prim.stop()
 
 
+def test_handshake_timeout_and_glob_authz():
+    """A handshake that never completes is refused after its 10 s bound
+    (event reason "handshake timed out") and frees its place; authz-list
+    with glob rules: first match decides (a deny before an allow)."""
+    need_tls()
+    p = pki()
+    authz = ('authz-list,id=auth0,policy=deny,'
+             'rules.0.match=O=COLO test,,CN=intruder*,rules.0.policy=deny,'
+             'rules.0.format=glob,'
+             'rules.1.match=O=COLO test,,CN=*,rules.1.policy=allow,'
+             'rules.1.format=glob')
+    prim = TlsPrimary(authz=authz)
+    q = prim.qmp
+    silent = [connect_tcp(prim.port_no) for _ in range(3)]
+    wait_for(lambda: query_tls(q, prim.link)['pending'] == 3,
+             what='3 pending handshakes')
+    t0 = time.monotonic()
+    wait_for(lambda: query_tls(q, prim.link)['pending'] == 0, timeout=20,
+             what='pending handshakes timed out')
+    took = time.monotonic() - t0
+    check(took < 12, f'handshake bound: {took:.1f} s')
+    check_eq(prim.refused(), 3, 'timed-out handshakes counted')
+    ev = q.get_event('TLS_PEER_REFUSED', timeout=5)
+    check_eq(ev['data']['reason'], 'handshake timed out', 'event reason')
+    for s_ in silent:
+        s_.setblocking(False)
+        try:
+            data = s_.recv(100)
+        except BlockingIOError:
+            data = None
+        check(not data, f'bytes to a timed-out peer: {data!r}')
+        s_.close()
+    check_eq(tls_refused(prim.port_no, p.intruder_dir), b'', 'intruder')
+    wait_for(lambda: prim.refused() == 4, what='glob deny rule')
+    sec = tls_client(prim.port_no, p.client_dir)
+    secondary_gets(prim, sec, n=5, tag=300)
+    sec.close()
+    prim.stop()
+
+
 def _psk_pair(prim, client_dir):
     """A second colo-proxy whose filter-redirector reads mirror0 through a
     PSK client chardev and writes what it gets to its own port's guest."""
@@ -408,4 +448,5 @@ def test_qmp_access():
 if __name__ == '__main__':
     run_tests([test_objects_and_errors, test_warning_without_tls,
                test_x509_mirror_byte_exact_and_attacks,
+               test_handshake_timeout_and_glob_authz,
                test_psk_both_ends_ours, test_qmp_access])
