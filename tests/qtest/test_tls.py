@@ -445,8 +445,61 @@ def test_qmp_access():
         check_eq(query_tls(px.qmp, link)['established'], 1, 'established')
 
 
+def test_netdev_stream_tls():
+    """-netdev stream with tls-creds between two colo-proxies (QEMU's
+    netdev stream has no TLS): frames byte-exact both ways; a client
+    without a certificate is refused and counted first."""
+    need_tls()
+    need_types('stream', option='-netdev')
+    p = pki()
+    port = free_tcp_port()
+    ident = p.client_dn.replace(',', ',,')
+    da, db = tmpdir('cqtlsa'), tmpdir('cqtlsb')
+    a = ColoProxy(['-object', f'tls-creds-x509,id=tls0,dir={p.server_dir},'
+                              'endpoint=server',
+                   '-object', f'authz-simple,id=auth0,identity={ident}',
+                   '-netdev', 'stream,id=n0,server=on,addr.type=inet,'
+                              f'addr.host=127.0.0.1,addr.port={port},'
+                              'tls-creds=tls0,tls-authz=auth0',
+                   '-device', stream_device('d0', 'n0',
+                                            os.path.join(da, 'g.sock'))],
+                  dir=da)
+    check_eq(tls_refused(port, p.nocert_dir), b'', 'bytes to no-cert peer')
+    link = "netdev 'n0'"
+    wait_for(lambda: query_tls(a.qmp, link)['refused'] == 1,
+             what='refusal counted')
+    b = ColoProxy(['-object', f'tls-creds-x509,id=tls0,dir={p.client_dir},'
+                              'endpoint=client',
+                   '-netdev', 'stream,id=n0,server=off,addr.type=inet,'
+                              f'addr.host=127.0.0.1,addr.port={port},'
+                              'reconnect=1,tls-creds=tls0',
+                   '-device', stream_device('d0', 'n0',
+                                            os.path.join(db, 'g.sock'))],
+                  dir=db)
+    ga = connect_unix(os.path.join(da, 'g.sock'), proc=a)
+    gb = connect_unix(os.path.join(db, 'g.sock'), proc=b)
+    wait_for(lambda: query_tls(a.qmp, link)['established'] == 1 and
+             query_tls(b.qmp, link)['established'] == 1,
+             what='TLS stream established')
+    time.sleep(0.2)
+    frames = [eth_frame(700 + i, n) for i, n in
+              enumerate([60, 64, 512, 1448, 1514, 9000, 65536])]
+    frames += [eth_frame(800 + i, 60 + (i * 97) % 1454) for i in range(500)]
+    ga.sendall(b''.join(frame_bytes(f) for f in frames))
+    for i, f in enumerate(frames):
+        check_eq(recv_frame(gb, 10), f, f'A->B frame {i}')
+    gb.sendall(b''.join(frame_bytes(f) for f in frames))
+    for i, f in enumerate(frames):
+        check_eq(recv_frame(ga, 10), f, f'B->A frame {i}')
+    ga.close()
+    gb.close()
+    b.stop()
+    a.stop()
+
+
 if __name__ == '__main__':
     run_tests([test_objects_and_errors, test_warning_without_tls,
                test_x509_mirror_byte_exact_and_attacks,
                test_handshake_timeout_and_glob_authz,
-               test_psk_both_ends_ours, test_qmp_access])
+               test_psk_both_ends_ours, test_qmp_access,
+               test_netdev_stream_tls])
