@@ -276,20 +276,29 @@ def test_x509_mirror_byte_exact_and_attacks():
     # Garbage instead of a ClientHello, 1000 times in a row (ten
     # clients at a time: loopback here stalls one SYN in about twenty
     # for a 1 s retransmission, whoever listens).
+    done = []
+
     def garbage(n):
-        for i in range(n):
-            g = socket.create_connection(('127.0.0.1', port), timeout=10)
-            g.sendall(os.urandom(64) + b'\x00' * 16)
-            g.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                         struct.pack('ii', 1, 0))
-            g.close()
+        ok = 0
+        while ok < n:
+            try:
+                g = socket.create_connection(('127.0.0.1', port), timeout=10)
+                g.sendall(os.urandom(64) + b'\x00' * 16)
+                g.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             struct.pack('ii', 1, 0))
+                g.close()
+                ok += 1
+            except OSError:
+                continue        # a SYN lost under load: connect again
+        done.append(ok)
     threads = [threading.Thread(target=garbage, args=(100,))
                for _ in range(10)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
-    wait_for(lambda: prim.refused() >= refused + 1000, timeout=30,
+        t.join(300)
+    check_eq(sum(done), 1000, 'garbage connections made')
+    wait_for(lambda: prim.refused() >= refused + 1000, timeout=120,
              what='1000 garbage connections refused')
     refused = prim.refused()
 
