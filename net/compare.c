@@ -404,6 +404,17 @@ static CmpPkt *q_pop_head(CmpQueue *q)
         q->head = p->next;
         if (!q->head) {
             q->tail = NULL;
+        } else {
+            /* The new head is looked at next (is it releasable? is it
+             * used up?) and compared when the other side's copy comes.
+             * It was queued long ago -- a whole read of its link ago
+             * while the other side lags -- and is out of the cache:
+             * fetch its header and the first bytes of its frame now,
+             * while the one popped is released (perf: that first load
+             * was a tenth of the compare's samples at 64 B). */
+            __builtin_prefetch(q->head);
+            __builtin_prefetch((const uint8_t *) q->head + 64);
+            __builtin_prefetch((const uint8_t *) q->head + 128);
         }
         q->n--;
         p->next = NULL;
