@@ -21,7 +21,7 @@
  * refused", as QEMU).  With reconnect=N (or reconnect-ms) it connects
  * asynchronously and retries every N seconds, logging failures through a
  * rate limit, also after a connection is lost; a host name is then looked
- * up in a thread (CsLookup), never in the loop.
+ * up in a thread (SockLookup, util/socket.h), never in the loop.
  *
  * I/O happens in the context the chardev is attached to (char.c moves it):
  * one custom GSource per attachment holds the listening fds, the
@@ -79,6 +79,7 @@
 #include "util/fd-watch.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 #include "util/stats.h"
 
 #define CHAR_SOCKET_READ_SIZE (256 * 1024)     /* bytes per recv() */
@@ -106,9 +107,6 @@ typedef enum {
     CS_CONNECTING,            /* client: non-blocking connect() pending */
     CS_CONNECTED,
 } CharSocketState;
-
-/* One resolved address to connect to. */
-typedef SockAddr CharSocketAddr;
 
 #define TYPE_CHAR_SOCKET (char_socket_get_type())
 G_DECLARE_FINAL_TYPE(CharSocket, char_socket, CHAR, SOCKET, Chardev)
@@ -155,9 +153,9 @@ struct _CharSocket {
     gboolean announce_open;   /* owe the frontend an OPENED */
     gboolean paused;          /* frontend paused reading */
     gboolean hup_seen;        /* peer hung up while we were not reading */
-    struct CsLookup *lookup;  /* CONNECTING: a name being resolved (fd is
-                               * its eventfd), else NULL */
-    GArray *addrs;            /* of CharSocketAddr, client attempt */
+    SockLookup *lookup;       /* CONNECTING: a name being resolved (its
+                               * eventfd is polled, fd is -1), else NULL */
+    GArray *addrs;            /* of SockAddr, client attempt, or NULL */
     guint addr_idx;           /* next address to try */
     int connect_errno;        /* last connect() failure */
     uint8_t *rbuf;            /* CHAR_SOCKET_READ_SIZE, allocated once */
@@ -219,19 +217,6 @@ static void cs_set_out_queued(CharSocket *s)
 
 /* --- addresses and descriptions ---------------------------------------- */
 
-static char *cs_fd_name(int fd, gboolean peer)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
-                 : getsockname(fd, (struct sockaddr *)&ss, &len);
-
-    if (r < 0) {
-        return g_strdup("?");
-    }
-    return sockaddr_describe((struct sockaddr *)&ss, len);
-}
-
 /* Recomputes the query-chardev filename (QEMU's spellings). */
 static void cs_update_desc(CharSocket *s)
 {
@@ -239,8 +224,8 @@ static void cs_update_desc(CharSocket *s)
     char *desc;
 
     if (s->state == CS_CONNECTED && !s->is_unix) {
-        g_autofree char *local = cs_fd_name(s->fd, FALSE);
-        g_autofree char *peer = cs_fd_name(s->fd, TRUE);
+        g_autofree char *local = sock_fd_describe(s->fd, FALSE);
+        g_autofree char *peer = sock_fd_describe(s->fd, TRUE);
 
         desc = g_strdup_printf("tcp:%s<->%s%s", local, peer, suffix);
     } else if (s->state == CS_CONNECTED) {
@@ -275,30 +260,6 @@ static int cs_family(CharSocket *s)
     return AF_UNSPEC;
 }
 
-/* Appends the usable addresses of 'res' to s->addrs. */
-static void cs_addrs_from(CharSocket *s, const struct addrinfo *res)
-{
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        CharSocketAddr a = { 0 };
-
-        if (ai->ai_addrlen > sizeof(a.ss)) {
-            continue;
-        }
-        memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
-        a.len = ai->ai_addrlen;
-        g_array_append_val(s->addrs, a);
-    }
-}
-
-static void cs_addrs_reset(CharSocket *s)
-{
-    if (!s->addrs) {
-        s->addrs = g_array_new(FALSE, TRUE, sizeof(CharSocketAddr));
-    }
-    g_array_set_size(s->addrs, 0);
-    s->addr_idx = 0;
-}
-
 /* The host is an address (or empty: loopback), not a name to look up. */
 static gboolean cs_host_is_numeric(const char *host)
 {
@@ -309,95 +270,48 @@ static gboolean cs_host_is_numeric(const char *host)
            inet_pton(AF_INET6, host, &a6) == 1;
 }
 
+/* Takes 'addrs' (NULL: none) as the client's addresses to try. */
+static void cs_addrs_set(CharSocket *s, GArray *addrs)
+{
+    if (s->addrs) {
+        g_array_unref(s->addrs);
+    }
+    s->addrs = addrs;
+    s->addr_idx = 0;
+}
+
 /* Resolves the client's target into s->addrs.  May block on a DNS name:
  * used only while the chardev is created (a client without reconnect
- * connects then, as in QEMU, and a failure is a creation error); later
- * attempts look names up in a thread (cs_lookup_start()). */
+ * connects then, as in QEMU, and a failure is a creation error), and for
+ * addresses that need no lookup; later attempts look names up in a
+ * thread (cs_lookup_start()). */
 static gboolean cs_resolve_client(CharSocket *s, GError **errp)
 {
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
-    struct addrinfo *res = NULL;
-    int r;
+    GArray *addrs;
 
-    cs_addrs_reset(s);
     if (s->is_unix) {
-        CharSocketAddr a = { 0 };
+        SockAddr a = { 0 };
 
         if (!cs_unix_addr(s, &a, errp)) {
             return FALSE;
         }
-        g_array_append_val(s->addrs, a);
-        return TRUE;
+        addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+        g_array_append_val(addrs, a);
+    } else {
+        addrs = sock_resolve(s->host, s->port, cs_family(s), FALSE, errp);
+        if (!addrs) {
+            return FALSE;
+        }
     }
-    hints.ai_family = cs_family(s);
-    r = getaddrinfo(*s->host ? s->host : NULL, s->port, &hints, &res);
-    if (r != 0) {
-        error_setg(errp, "address resolution failed for %s: %s", s->target,
-                   gai_strerror(r));
-        return FALSE;
-    }
-    cs_addrs_from(s, res);
-    freeaddrinfo(res);
-    if (s->addrs->len == 0) {
-        error_setg(errp, "address resolution failed for %s: no address",
-                   s->target);
-        return FALSE;
-    }
+    cs_addrs_set(s, addrs);
     return TRUE;
 }
 
-/*
- * A name looked up in a thread of its own, so that a slow or dead DNS
- * server never stalls the loop the chardev runs in (and everything else
- * on it: QMP, the packet path).  The job is shared by the chardev and the
- * thread (refcounted); the thread signals completion on an eventfd that
- * the chardev polls like a connecting socket, and has its own copy of the
- * eventfd, so a chardev that gives up (closed, deleted) just drops its
- * reference and the thread finishes alone.  At most one per chardev.
- */
-typedef struct CsLookup {
-    gint ref;
-    char *host;
-    char *port;
-    int family;
-    int efd;                  /* the thread's copy of the eventfd */
-    int gai;                  /* getaddrinfo() result, then ... */
-    struct addrinfo *res;     /* ... its addresses (after the signal) */
-} CsLookup;
-
-static void cs_lookup_unref(CsLookup *l)
-{
-    if (g_atomic_int_dec_and_test(&l->ref)) {
-        if (l->res) {
-            freeaddrinfo(l->res);
-        }
-        g_free(l->host);
-        g_free(l->port);
-        g_free(l);
-    }
-}
-
-static gpointer cs_lookup_thread(gpointer opaque)
-{
-    CsLookup *l = opaque;
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-                              .ai_family = l->family };
-
-    l->gai = getaddrinfo(l->host, l->port, &hints, &l->res);
-    /* the write orders the result before the chardev's read of it */
-    eventfd_write(l->efd, 1);
-    close(l->efd);
-    cs_lookup_unref(l);
-    return NULL;
-}
-
-/* Drops the lookup in progress, if any (the fd is closed by the caller). */
+/* Drops the lookup in progress, if any. */
 static void cs_lookup_drop(CharSocket *s)
 {
-    if (s->lookup) {
-        cs_lookup_unref(s->lookup);
-        s->lookup = NULL;
-    }
+    sock_lookup_cancel(s->lookup);
+    s->lookup = NULL;
 }
 
 /* --- listening ----------------------------------------------------------- */
@@ -444,118 +358,18 @@ static gboolean cs_listen_unix(CharSocket *s, GError **errp)
     return TRUE;
 }
 
-static gboolean cs_is_any6(const struct addrinfo *ai)
-{
-    return ai->ai_family == AF_INET6 &&
-           IN6_IS_ADDR_UNSPECIFIED(
-               &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
-}
-
-static gboolean cs_is_any4(const struct addrinfo *ai)
-{
-    return ai->ai_family == AF_INET &&
-           ((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr ==
-           htonl(INADDR_ANY);
-}
-
-static void cs_set_port(struct sockaddr *sa, uint16_t port)
-{
-    if (sa->sa_family == AF_INET) {
-        ((struct sockaddr_in *)sa)->sin_port = htons(port);
-    } else if (sa->sa_family == AF_INET6) {
-        ((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
-    }
-}
-
-static uint16_t cs_fd_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-        return 0;
-    }
-    if (ss.ss_family == AF_INET) {
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    }
-    if (ss.ss_family == AF_INET6) {
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    }
-    return 0;
-}
-
 /*
- * Binds every address of 'host' at 'port'.  Returns 0 on success, else
- * the errno of the failure (EADDRINUSE: try the next port of a range).
- * A dual-stack "::" covers "0.0.0.0", which is then skipped; an address
- * the host cannot bind (::1 without IPv6) is skipped if another binds.
+ * Binds every address of 'host' at 'port' (util/socket.h).  Returns 0 on
+ * success, else the errno of the failure (EADDRINUSE: try the next port
+ * of a range).
  */
 static int cs_listen_inet_port(CharSocket *s, const char *port,
                                GError **errp)
 {
-    struct addrinfo hints = {
-        .ai_flags = AI_PASSIVE,
-        .ai_socktype = SOCK_STREAM,
-        .ai_family = cs_family(s),
-    };
-    struct addrinfo *res = NULL;
-    gboolean dual = FALSE;
-    uint16_t bound_port = 0;
-    int err = 0;
-    int r;
-
-    r = getaddrinfo(*s->host ? s->host : NULL, port, &hints, &res);
-    if (r != 0) {
-        error_setg(errp, "address resolution failed for %s:%s: %s",
-                   s->host, port, gai_strerror(r));
-        return EINVAL;
-    }
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (cs_is_any6(ai) && !(s->ipv4_given && !s->ipv4)) {
-            dual = TRUE;
-        }
-    }
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int on = 1, fd;
-
-        if ((dual && cs_is_any4(ai)) || s->n_listen == CHAR_SOCKET_MAX_LISTEN ||
-            (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)) {
-            continue;
-        }
-        if (bound_port) {
-            cs_set_port(ai->ai_addr, bound_port);
-        }
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-        if (ai->ai_family == AF_INET6) {
-            int v6only = !(dual && cs_is_any6(ai));
-
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-                       sizeof(v6only));
-        }
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-            listen(fd, CHAR_SOCKET_BACKLOG) < 0) {
-            err = errno;
-            close(fd);
-            if (err == EADDRINUSE) {
-                break;
-            }
-            continue;
-        }
-        s->listen_fds[s->n_listen++] = fd;
-        bound_port = cs_fd_port(fd);
-    }
-    freeaddrinfo(res);
-    if (err == EADDRINUSE || s->n_listen == 0) {
-        cs_close_listen(s);
-        return err ? err : EADDRNOTAVAIL;
-    }
-    return 0;
+    return sock_listen_host(s->host, port, cs_family(s),
+                            s->ipv4_given && !s->ipv4, CHAR_SOCKET_BACKLOG,
+                            s->listen_fds, CHAR_SOCKET_MAX_LISTEN,
+                            &s->n_listen, errp);
 }
 
 static gboolean cs_listen_inet(CharSocket *s, GError **errp)
@@ -607,7 +421,7 @@ static gboolean cs_listen_inet(CharSocket *s, GError **errp)
         }
     }
     {
-        g_autofree char *name = cs_fd_name(s->listen_fds[0], FALSE);
+        g_autofree char *name = sock_fd_describe(s->listen_fds[0], FALSE);
 
         s->addr_desc = g_strdup_printf("tcp:%s", name);
     }
@@ -724,43 +538,19 @@ static void cs_connect_failed(CharSocket *s, const char *why)
     cs_update_timer(s);
 }
 
-/* Starts looking the client's host name up in a thread; ends CONNECTING
+/* Starts looking the client's host name up in a thread (util/socket.h:
+ * a dead DNS server stalls this chardev only); ends CONNECTING
  * (cs_lookup_finish() follows) or failed. */
 static void cs_lookup_start(CharSocket *s)
 {
     g_autoptr(GError) err = NULL;
-    CsLookup *l;
-    GThread *th;
-    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    int efd2 = efd < 0 ? -1 : fcntl(efd, F_DUPFD_CLOEXEC, 0);
 
-    if (efd2 < 0) {
-        int e = errno;
-
-        if (efd >= 0) {
-            close(efd);
-        }
-        cs_connect_failed(s, g_strerror(e));
-        return;
-    }
-    l = g_new0(CsLookup, 1);
-    l->ref = 2;                 /* the chardev's and the thread's */
-    l->host = g_strdup(s->host);
-    l->port = g_strdup(s->port);
-    l->family = cs_family(s);
-    l->efd = efd2;
-    th = g_thread_try_new("chardev-lookup", cs_lookup_thread, l, &err);
-    if (!th) {
-        close(efd2);
-        close(efd);
-        l->ref = 1;
-        cs_lookup_unref(l);
+    s->lookup = sock_lookup_start(s->host, s->port, cs_family(s),
+                                  "chardev-lookup", &err);
+    if (!s->lookup) {
         cs_connect_failed(s, err->message);
         return;
     }
-    g_thread_unref(th);         /* detached: it ends by itself */
-    s->lookup = l;
-    s->fd = efd;
     s->state = CS_CONNECTING;
     cs_update_watch(s);
 }
@@ -768,31 +558,20 @@ static void cs_lookup_start(CharSocket *s)
 /* The lookup thread is done: connect to what it found. */
 static void cs_lookup_finish(CharSocket *s)
 {
-    CsLookup *l = s->lookup;
-    g_autofree char *why = NULL;
+    g_autoptr(GError) err = NULL;
+    GArray *addrs;
 
     if (s->src) {
         fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
-    close(s->fd);
-    s->fd = -1;
+    addrs = sock_lookup_finish(s->lookup, &err);
     s->lookup = NULL;
     s->state = CS_DISCONNECTED;
-    cs_addrs_reset(s);
-    if (l->gai != 0) {
-        why = g_strdup_printf("address resolution failed: %s",
-                              gai_strerror(l->gai));
-    } else {
-        cs_addrs_from(s, l->res);
-        if (s->addrs->len == 0) {
-            why = g_strdup("address resolution failed: no address");
-        }
-    }
-    cs_lookup_unref(l);
-    if (why) {
-        cs_connect_failed(s, why);
+    cs_addrs_set(s, addrs);
+    if (!addrs) {
+        cs_connect_failed(s, err->message);
         return;
     }
     s->connect_errno = ECONNREFUSED;
@@ -821,28 +600,23 @@ static void cs_connect_start(CharSocket *s)
  * failed. */
 static void cs_connect_next(CharSocket *s)
 {
-    while (s->addr_idx < s->addrs->len) {
-        CharSocketAddr *a = &g_array_index(s->addrs, CharSocketAddr,
-                                           s->addr_idx++);
-        int fd = socket(a->ss.ss_family,
-                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    while (s->addrs && s->addr_idx < s->addrs->len) {
+        SockAddr *a = &g_array_index(s->addrs, SockAddr, s->addr_idx++);
+        int err;
+        int fd = sock_connect_start(a, &err);
 
         if (fd < 0) {
-            s->connect_errno = errno;
+            s->connect_errno = err;
             continue;
         }
-        if (connect(fd, (struct sockaddr *)&a->ss, a->len) == 0) {
+        if (err == 0) {
             cs_connected(s, fd);
             return;
         }
-        if (errno == EINPROGRESS) {
-            s->fd = fd;
-            s->state = CS_CONNECTING;
-            cs_update_watch(s);
-            return;
-        }
-        s->connect_errno = errno;
-        close(fd);
+        s->fd = fd;
+        s->state = CS_CONNECTING;
+        cs_update_watch(s);
+        return;
     }
     cs_connect_failed(s, g_strerror(s->connect_errno));
 }
@@ -850,12 +624,9 @@ static void cs_connect_next(CharSocket *s)
 /* The connecting fd became writable: connected or failed. */
 static void cs_connect_finish(CharSocket *s)
 {
-    int err = 0, fd = s->fd;
-    socklen_t len = sizeof(err);
+    int fd = s->fd;
+    int err = sock_connect_finish(fd);
 
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
-        err = errno;
-    }
     if (err == EINPROGRESS || err == EALREADY) {
         return;
     }
@@ -885,39 +656,13 @@ static gboolean cs_connect_sync(CharSocket *s, GError **errp)
         return FALSE;
     }
     for (guint i = 0; i < s->addrs->len; i++) {
-        CharSocketAddr *a = &g_array_index(s->addrs, CharSocketAddr, i);
-        int fd = socket(a->ss.ss_family,
-                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int fd = sock_connect_wait(&g_array_index(s->addrs, SockAddr, i),
+                                   CHAR_SOCKET_CONNECT_TIMEOUT_MS, &err);
 
-        if (fd < 0) {
-            err = errno;
-            continue;
+        if (fd >= 0) {
+            cs_connected(s, fd);
+            return TRUE;
         }
-        if (connect(fd, (struct sockaddr *)&a->ss, a->len) < 0) {
-            if (errno == EINPROGRESS) {
-                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-                socklen_t len = sizeof(err);
-                int r;
-
-                do {
-                    r = poll(&pfd, 1, CHAR_SOCKET_CONNECT_TIMEOUT_MS);
-                } while (r < 0 && errno == EINTR);
-                if (r == 0) {
-                    err = ETIMEDOUT;
-                } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-                                      &len) < 0) {
-                    err = errno;
-                }
-            } else {
-                err = errno;
-            }
-            if (err) {
-                close(fd);
-                continue;
-            }
-        }
-        cs_connected(s, fd);
-        return TRUE;
     }
     error_setg(errp, "Failed to connect to '%s': %s", s->target,
                g_strerror(err));
@@ -927,7 +672,7 @@ static gboolean cs_connect_sync(CharSocket *s, GError **errp)
 /* A listening socket is readable: take one client. */
 static void cs_accept(CharSocket *s, int lfd)
 {
-    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = sock_accept(lfd);
 
     if (fd < 0) {
         int err = errno;
@@ -967,7 +712,7 @@ static void cs_read(CharSocket *s)
         s->rbuf = g_malloc(CHAR_SOCKET_READ_SIZE);
     }
     for (int i = 0; i < CHAR_SOCKET_READS_PER_WAKEUP; i++) {
-        ssize_t n = recv(s->fd, s->rbuf, CHAR_SOCKET_READ_SIZE, MSG_DONTWAIT);
+        gssize n = sock_recv(s->fd, s->rbuf, CHAR_SOCKET_READ_SIZE);
 
         if (n > 0) {
             stats_add(&cs_stats(s)->bytes_in, n);
@@ -984,12 +729,9 @@ static void cs_read(CharSocket *s)
             cs_close_conn(s, TRUE);
             return;
         }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        if (n != -EAGAIN) {
             CS_WARN(s, "chardev '%s': read error: %s", cs_id(s),
-                    g_strerror(errno));
+                    g_strerror(-n));
             cs_close_conn(s, TRUE);
         }
         return;
@@ -1068,24 +810,21 @@ static int cs_flush_queued(CharSocket *s)
 
     while (s->olen > 0) {
         struct iovec v[2];
-        struct msghdr mh = { .msg_iov = v, .msg_iovlen = 1 };
+        int nv = 1;
         size_t first = MIN(s->olen, s->ocap - s->ohead);
-        ssize_t n;
+        gssize n;
 
         v[0].iov_base = s->obuf + s->ohead;
         v[0].iov_len = first;
         if (first < s->olen) {
             v[1].iov_base = s->obuf;
             v[1].iov_len = s->olen - first;
-            mh.msg_iovlen = 2;
+            nv = 2;
         }
-        n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = sock_sendv(s->fd, v, nv);
         if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                ret = -errno;
+            if (n != -EAGAIN) {
+                ret = n;
             }
             break;
         }
@@ -1153,7 +892,8 @@ static void cs_update_watch(CharSocket *s)
             ev |= G_IO_OUT;
         }
     }
-    fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, s->fd, ev);
+    fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events,
+                     s->lookup ? sock_lookup_fd(s->lookup) : s->fd, ev);
 }
 
 static void cs_update_timer(CharSocket *s)

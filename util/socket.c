@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * util/socket.c - the one socket layer (include/util/socket.h says what
+ * it offers; this file says why a line is as it is).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "util/error.h"
+#include "util/socket.h"
+
+/* --- resolution ---------------------------------------------------------- */
+
+/* getaddrinfo() for a stream socket; 0 or its error code. */
+static int sock_gai(const char *host, const char *port, int family,
+                    gboolean passive, struct addrinfo **res)
+{
+    struct addrinfo hints = {
+        .ai_flags = passive ? AI_PASSIVE : 0,
+        .ai_socktype = SOCK_STREAM,
+        .ai_family = family,
+    };
+
+    *res = NULL;
+    return getaddrinfo(host && *host ? host : NULL, port, &hints, res);
+}
+
+/* The usable addresses of 'res' (inet only: a stream user never gets a
+ * family it did not ask for), possibly none. */
+static GArray *sock_addrs_from(const struct addrinfo *res)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        SockAddr sa = { 0 };
+
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            ai->ai_addrlen > sizeof(sa.ss)) {
+            continue;
+        }
+        memcpy(&sa.ss, ai->ai_addr, ai->ai_addrlen);
+        sa.len = ai->ai_addrlen;
+        g_array_append_val(a, sa);
+    }
+    return a;
+}
+
+GArray *sock_resolve(const char *host, const char *port, int family,
+                     gboolean passive, GError **errp)
+{
+    struct addrinfo *res;
+    GArray *a;
+    int r = sock_gai(host, port, family, passive, &res);
+
+    if (r != 0) {
+        g_autofree char *hp = sockaddr_host_port_str(host ? host : "", port);
+
+        error_setg(errp, "address resolution failed for %s: %s", hp,
+                   gai_strerror(r));
+        return NULL;
+    }
+    a = sock_addrs_from(res);
+    freeaddrinfo(res);
+    if (a->len == 0) {
+        g_autofree char *hp = sockaddr_host_port_str(host ? host : "", port);
+
+        g_array_unref(a);
+        error_setg(errp, "address resolution failed for %s: no address", hp);
+        return NULL;
+    }
+    return a;
+}
+
+/*
+ * The job is shared by the starter and the thread (refcounted).  The
+ * thread signals completion on its own copy of the eventfd, so a starter
+ * that gives up (a chardev closed or deleted) just drops its reference
+ * and its fd, and the thread finishes alone: getaddrinfo() cannot be
+ * interrupted, and nobody waits for it.
+ */
+struct SockLookup {
+    gint ref;
+    char *host;
+    char *port;
+    int family;
+    int efd;                  /* the starter's end of the eventfd */
+    int thread_efd;           /* the thread's copy */
+    int gai;                  /* getaddrinfo() result, then ... */
+    struct addrinfo *res;     /* ... its addresses (after the signal) */
+};
+
+static void sock_lookup_unref(SockLookup *l)
+{
+    if (g_atomic_int_dec_and_test(&l->ref)) {
+        if (l->res) {
+            freeaddrinfo(l->res);
+        }
+        g_free(l->host);
+        g_free(l->port);
+        g_free(l);
+    }
+}
+
+static gpointer sock_lookup_thread(gpointer opaque)
+{
+    SockLookup *l = opaque;
+
+    l->gai = sock_gai(l->host, l->port, l->family, FALSE, &l->res);
+    /* the write orders the result before the starter's read of it */
+    eventfd_write(l->thread_efd, 1);
+    close(l->thread_efd);
+    sock_lookup_unref(l);
+    return NULL;
+}
+
+SockLookup *sock_lookup_start(const char *host, const char *port,
+                              int family, const char *thread_name,
+                              GError **errp)
+{
+    GError *err = NULL;
+    SockLookup *l;
+    GThread *th;
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int efd2 = efd < 0 ? -1 : fcntl(efd, F_DUPFD_CLOEXEC, 0);
+
+    if (efd2 < 0) {
+        int e = errno;
+
+        if (efd >= 0) {
+            close(efd);
+        }
+        error_setg(errp, "%s", g_strerror(e));
+        return NULL;
+    }
+    l = g_new0(SockLookup, 1);
+    l->ref = 2;                 /* the starter's and the thread's */
+    l->host = g_strdup(host);
+    l->port = g_strdup(port);
+    l->family = family;
+    l->efd = efd;
+    l->thread_efd = efd2;
+    th = g_thread_try_new(thread_name, sock_lookup_thread, l, &err);
+    if (!th) {
+        close(efd2);
+        close(efd);
+        l->ref = 1;
+        sock_lookup_unref(l);
+        g_propagate_error(errp, err);
+        return NULL;
+    }
+    g_thread_unref(th);         /* detached: it ends by itself */
+    return l;
+}
+
+int sock_lookup_fd(const SockLookup *l)
+{
+    return l->efd;
+}
+
+GArray *sock_lookup_finish(SockLookup *l, GError **errp)
+{
+    GArray *a = NULL;
+
+    if (l->gai != 0) {
+        error_setg(errp, "address resolution failed: %s",
+                   gai_strerror(l->gai));
+    } else {
+        a = sock_addrs_from(l->res);
+        if (a->len == 0) {
+            g_clear_pointer(&a, g_array_unref);
+            error_setg(errp, "address resolution failed: no address");
+        }
+    }
+    sock_lookup_cancel(l);
+    return a;
+}
+
+void sock_lookup_cancel(SockLookup *l)
+{
+    if (l) {
+        close(l->efd);
+        sock_lookup_unref(l);
+    }
+}
+
+/* --- listening ----------------------------------------------------------- */
+
+static gboolean sock_is_any6(const SockAddr *a)
+{
+    return a->ss.ss_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(
+               &((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+}
+
+static gboolean sock_is_any4(const SockAddr *a)
+{
+    return a->ss.ss_family == AF_INET &&
+           ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+           htonl(INADDR_ANY);
+}
+
+static void sock_set_port(SockAddr *a, uint16_t port)
+{
+    if (a->ss.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+    } else if (a->ss.ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+    }
+}
+
+guint16 sock_fd_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        return 0;
+    }
+    if (ss.ss_family == AF_INET) {
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    if (ss.ss_family == AF_INET6) {
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return 0;
+}
+
+int sock_listen_host(const char *host, const char *port, int family,
+                     gboolean v6only, int backlog, int *fds, guint max,
+                     guint *n, GError **errp)
+{
+    g_autoptr(GArray) addrs = NULL;
+    guint first = *n;
+    gboolean dual = FALSE;
+    uint16_t bound_port = 0;
+    int err = 0;
+
+    addrs = sock_resolve(host, port, family, TRUE, errp);
+    if (!addrs) {
+        return EINVAL;
+    }
+    for (guint i = 0; i < addrs->len; i++) {
+        if (sock_is_any6(&g_array_index(addrs, SockAddr, i)) && !v6only) {
+            dual = TRUE;
+        }
+    }
+    for (guint i = 0; i < addrs->len; i++) {
+        SockAddr *a = &g_array_index(addrs, SockAddr, i);
+        int on = 1, fd;
+
+        if ((dual && sock_is_any4(a)) || *n == max) {
+            continue;
+        }
+        if (bound_port) {
+            sock_set_port(a, bound_port);
+        }
+        fd = socket(a->ss.ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        if (a->ss.ss_family == AF_INET6) {
+            int only = !(dual && sock_is_any6(a));
+
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(only));
+        }
+        if (bind(fd, (struct sockaddr *)&a->ss, a->len) < 0 ||
+            listen(fd, backlog) < 0) {
+            err = errno;
+            close(fd);
+            if (err == EADDRINUSE) {
+                break;
+            }
+            continue;
+        }
+        fds[(*n)++] = fd;
+        bound_port = sock_fd_port(fd);
+    }
+    if (err == EADDRINUSE || *n == first) {
+        while (*n > first) {
+            close(fds[--*n]);
+            fds[*n] = -1;
+        }
+        return err ? err : EADDRNOTAVAIL;
+    }
+    return 0;
+}
+
+/* --- connecting, accepting ----------------------------------------------- */
+
+int sock_connect_start(const SockAddr *a, int *err)
+{
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+                    SOCK_CLOEXEC, 0);
+    int rc;
+
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    do {
+        rc = connect(fd, (const struct sockaddr *)&a->ss, a->len);
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0) {
+        *err = 0;
+        return fd;
+    }
+    if (errno == EINPROGRESS || errno == EAGAIN) {
+        *err = EINPROGRESS;
+        return fd;
+    }
+    *err = errno;
+    close(fd);
+    return -1;
+}
+
+int sock_connect_wait(const SockAddr *a, int timeout_ms, int *err)
+{
+    int fd = sock_connect_start(a, err);
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    int r;
+
+    if (fd < 0 || *err == 0) {
+        return fd;
+    }
+    do {
+        r = poll(&pfd, 1, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    *err = r == 0 ? ETIMEDOUT : r < 0 ? errno : sock_connect_finish(fd);
+    if (*err) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int sock_accept(int lfd)
+{
+    return accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+char *sock_fd_describe(int fd, gboolean peer)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+                 : getsockname(fd, (struct sockaddr *)&ss, &len);
+
+    if (r < 0) {
+        return g_strdup("?");
+    }
+    return sockaddr_describe((struct sockaddr *)&ss, len);
+}
+
+/* --- I/O ----------------------------------------------------------------- */
+
+gssize sock_recv(int fd, void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+
+        if (n >= 0) {
+            return n;
+        }
+        if (errno != EINTR) {
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+    }
+}
+
+gssize sock_sendv(int fd, const struct iovec *iov, int iovcnt)
+{
+    struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+                         .msg_iovlen = iovcnt };
+
+    for (;;) {
+        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n >= 0) {
+            return n;
+        }
+        if (errno != EINTR) {
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+    }
+}
