@@ -49,9 +49,8 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <glib-unix.h>
-#include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
 
 #include "qapi-commands.h"
 #include "monitor/qmp-internal.h"
@@ -59,9 +58,14 @@
 #include "util/error.h"
 #include "util/keyval.h"
 #include "util/log.h"
+#include "util/fd-watch.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 
 #define QMP_READ_SIZE 16384
+#define QMP_MAX_LISTEN 8            /* addresses of one listening monitor */
+#define QMP_LISTEN_BACKLOG 10       /* connections waiting to be accepted */
+#define QMP_CONNECT_TIMEOUT_MS 15000 /* a client monitor's connect */
 
 typedef struct QmpMonitor QmpMonitor;
 
@@ -83,10 +87,17 @@ typedef struct QmpClient {
     gsize out_pos;             /* first unsent byte of 'out' */
 } QmpClient;
 
+/* One listening socket of a monitor. */
+typedef struct QmpListener {
+    QmpMonitor *mon;
+    int fd;
+    FdWatch watch;             /* G_IO_IN: a client to accept */
+} QmpListener;
+
 struct QmpMonitor {
     char *spec;                /* the -qmp argument, for messages */
-    GPtrArray *listeners;      /* GSocket, for a listening monitor */
-    GPtrArray *listen_watches; /* GSource, one per listener */
+    QmpListener listeners[QMP_MAX_LISTEN];
+    guint n_listen;
     char *unix_path;           /* unlinked when closed */
     GList *clients;            /* QmpClient (each holds a reference) */
     guint n_clients;           /* length of 'clients' */
@@ -584,55 +595,42 @@ static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
  * Monitors
  */
 
-static void qmp_socket_setup(GSocket *sock)
+/* Takes a connected socket 'fd' for 'mon' (the one place a monitor
+ * connection is established: accepted, waited for, or connected). */
+static void qmp_monitor_add_socket(QmpMonitor *mon, int fd)
 {
-    GSocketFamily fam = g_socket_get_family(sock);
-
-    if (fam == G_SOCKET_FAMILY_IPV4 || fam == G_SOCKET_FAMILY_IPV6) {
-        g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-    }
-}
-
-/* Takes a connected socket for 'mon'. */
-static void qmp_monitor_add_socket(QmpMonitor *mon, GSocket *sock)
-{
-    int fd;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int on = 1;
 
     if (mon->n_clients >= QMP_MAX_CLIENTS) {
         qmp_stats.refused++;
         COLO_WARN_RL("QMP monitor %s: already %u clients, refusing another",
                      mon->spec, mon->n_clients);
-        g_socket_close(sock, NULL);
-        g_object_unref(sock);
+        close(fd);
         return;
     }
-    qmp_socket_setup(sock);
-    /* The connection keeps a plain fd; the GSocket closes its own. */
-    fd = fcntl(g_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
-    g_object_unref(sock);
-    if (fd < 0) {
-        COLO_WARN_RL("QMP monitor %s: dup: %s", mon->spec, g_strerror(errno));
-        return;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     }
     qmp_client_new(mon, fd, fd, TRUE, TRUE);
 }
 
-static gboolean qmp_monitor_on_accept(GSocket *listener, GIOCondition cond,
-                                      gpointer op)
+static void qmp_monitor_on_accept(void *opaque, GIOCondition revents)
 {
-    QmpMonitor *mon = op;
-    g_autoptr(GError) err = NULL;
-    GSocket *sock = g_socket_accept(listener, NULL, &err);
+    QmpListener *l = opaque;
+    int fd = sock_accept(l->fd);
 
-    if (!sock) {
-        if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-            COLO_WARN_RL("QMP monitor %s: accept: %s", mon->spec,
-                         err->message);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+            errno != ECONNABORTED) {
+            COLO_WARN_RL("QMP monitor %s: accept: %s", l->mon->spec,
+                         g_strerror(errno));
         }
-        return G_SOURCE_CONTINUE;
+        return;
     }
-    qmp_monitor_add_socket(mon, sock);
-    return G_SOURCE_CONTINUE;
+    qmp_monitor_add_socket(l->mon, fd);
 }
 
 static void qmp_monitor_free(QmpMonitor *mon)
@@ -646,19 +644,11 @@ static void qmp_monitor_free(QmpMonitor *mon)
         }
         qmp_client_close(c);
     }
-    for (guint i = 0; mon->listen_watches && i < mon->listen_watches->len;
-         i++) {
-        GSource *src = g_ptr_array_index(mon->listen_watches, i);
-
-        g_source_destroy(src);
-        g_source_unref(src);
+    for (guint i = 0; i < mon->n_listen; i++) {
+        fd_watch_stop(&mon->listeners[i].watch);
+        close(mon->listeners[i].fd);
     }
-    if (mon->listen_watches) {
-        g_ptr_array_unref(mon->listen_watches);
-    }
-    if (mon->listeners) {
-        g_ptr_array_unref(mon->listeners);
-    }
+    mon->n_listen = 0;
     if (mon->unix_path) {
         unlink(mon->unix_path);
         g_free(mon->unix_path);
@@ -704,142 +694,116 @@ static gboolean qmp_parse_opts(GHashTable *opts, const char *addr_key,
     return TRUE;
 }
 
-/* Resolves "unix:..." / "tcp:..." into socket addresses (new list of new
- * references).  Sets mon->unix_path for a unix server. */
-static GList *qmp_resolve(const char *spec, gboolean *server,
-                          gboolean *wait, char **unix_path, GError **errp)
+/* Parses "unix:..." / "tcp:..." into 'addr' (a unix path, or a host,
+ * maybe empty, and a checked port). */
+static gboolean qmp_parse(const char *spec, gboolean *server,
+                          gboolean *wait, SockSpec *addr, GError **errp)
 {
     g_autoptr(GHashTable) opts = NULL;
-    GList *addrs = NULL;
 
     if (g_str_has_prefix(spec, "unix:")) {
         const char *path;
+        SockAddr check;
 
         opts = keyval_parse(spec + 5, "path", errp);
         if (!opts || !qmp_parse_opts(opts, "path", server, wait, errp)) {
-            return NULL;
+            return FALSE;
         }
         path = g_hash_table_lookup(opts, "path");
         if (!path || !path[0]) {
             error_setg(errp, "QMP monitor '%s': missing socket path", spec);
-            return NULL;
+            return FALSE;
         }
-        {
-            SockAddr check;
-
-            /* The one length rule of util/sockaddr.h. */
-            if (!sockaddr_unix(&check, path, FALSE, TRUE, NULL, errp)) {
-                return NULL;
-            }
+        /* The one length rule of util/sockaddr.h. */
+        if (!sockaddr_unix(&check, path, FALSE, TRUE, NULL, errp)) {
+            return FALSE;
         }
-        *unix_path = g_strdup(path);
-        return g_list_append(NULL, g_unix_socket_address_new(path));
+        addr->kind = SOCK_SPEC_UNIX;
+        addr->path = g_strdup(path);
+        return TRUE;
     }
     if (g_str_has_prefix(spec, "tcp:")) {
-        g_autoptr(GResolver) resolver = NULL;
         g_autofree char *host = NULL;
         g_autofree char *port_str = NULL;
-        const char *addr;
+        const char *a;
         guint64 port;
 
         opts = keyval_parse(spec + 4, "addr", errp);
         if (!opts || !qmp_parse_opts(opts, "addr", server, wait, errp)) {
-            return NULL;
+            return FALSE;
         }
-        addr = g_hash_table_lookup(opts, "addr");
-        if (!addr || !strchr(addr, ':')) {
+        a = g_hash_table_lookup(opts, "addr");
+        if (!a || !strchr(a, ':')) {
             error_setg(errp, "QMP monitor '%s': expected tcp:HOST:PORT",
                        spec);
-            return NULL;
+            return FALSE;
         }
-        if (!sockaddr_split_host_port(addr, &host, &port_str, NULL, errp)) {
-            return NULL;
+        if (!sockaddr_split_host_port(a, &host, &port_str, NULL, errp)) {
+            return FALSE;
         }
         if (!sockaddr_port_check(port_str, NULL, errp) ||
             !keyval_parse_uint64("port", port_str, FALSE, &port, errp)) {
             g_prefix_error(errp, "QMP monitor '%s': ", spec);
-            return NULL;
+            return FALSE;
         }
-        if (!host[0]) {
-            /* All addresses: one dual-stack IPv6 socket, or IPv4. */
-            GInetAddress *any6 = g_inet_address_new_any(G_SOCKET_FAMILY_IPV6);
-            GInetAddress *any4 = g_inet_address_new_any(G_SOCKET_FAMILY_IPV4);
-
-            addrs = g_list_append(addrs, g_inet_socket_address_new(any6,
-                                                                   port));
-            addrs = g_list_append(addrs, g_inet_socket_address_new(any4,
-                                                                   port));
-            g_object_unref(any6);
-            g_object_unref(any4);
-            return addrs;
-        }
-        resolver = g_resolver_get_default();
-        {
-            GList *ips = g_resolver_lookup_by_name(resolver, host, NULL,
-                                                   errp);
-
-            if (!ips) {
-                return NULL;
-            }
-            for (GList *l = ips; l; l = l->next) {
-                addrs = g_list_append(addrs,
-                                      g_inet_socket_address_new(l->data,
-                                                                port));
-            }
-            g_resolver_free_addresses(ips);
-        }
-        return addrs;
+        addr->kind = SOCK_SPEC_INET;
+        addr->host = g_steal_pointer(&host);
+        addr->port = g_steal_pointer(&port_str);
+        return TRUE;
     }
     error_setg(errp, "QMP monitor '%s': expected stdio, unix:PATH or "
                "tcp:HOST:PORT", spec);
-    return NULL;
+    return FALSE;
 }
 
-/* Binds and listens on every address that works (a dual-stack IPv6 "any"
- * socket makes the IPv4 one fail with EADDRINUSE: that is fine). */
-static gboolean qmp_monitor_listen(QmpMonitor *mon, GList *addrs,
+/* Binds and listens (util/socket.h): a unix path, or every address of the
+ * host (all of them for an empty host: one dual-stack socket, or IPv4). */
+static gboolean qmp_monitor_listen(QmpMonitor *mon, const SockSpec *addr,
                                    GError **errp)
 {
-    g_autoptr(GError) first = NULL;
+    int fds[QMP_MAX_LISTEN];
+    guint n = 0;
 
-    mon->listeners = g_ptr_array_new_with_free_func(g_object_unref);
-    mon->listen_watches = g_ptr_array_new();
-    if (mon->unix_path) {
-        /* As QEMU: a stale socket file from an earlier run is replaced. */
-        unlink(mon->unix_path);
-    }
-    for (GList *l = addrs; l; l = l->next) {
-        GSocketAddress *sa = l->data;
+    if (addr->kind == SOCK_SPEC_UNIX) {
         g_autoptr(GError) err = NULL;
-        GSocket *sock;
-        GSource *src;
+        SockAddr un;
+        int fd;
 
-        sock = g_socket_new(g_socket_address_get_family(sa),
-                            G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                            &err);
-        if (sock && (!g_socket_bind(sock, sa, TRUE, &err) ||
-                     !g_socket_listen(sock, &err))) {
-            g_clear_object(&sock);
+        /* As QEMU: a stale socket file from an earlier run is replaced. */
+        unlink(addr->path);
+        if (!sockaddr_unix(&un, addr->path, FALSE, TRUE, NULL, errp)) {
+            return FALSE;
         }
-        if (!sock) {
-            if (!first) {
-                first = g_steal_pointer(&err);
-            }
-            continue;
+        fd = sock_listen_backlog(&un, QMP_LISTEN_BACKLOG, &err);
+        if (fd < 0) {
+            error_setg(errp, "QMP monitor '%s': cannot listen: %s",
+                       mon->spec, err->message);
+            return FALSE;
         }
-        g_socket_set_blocking(sock, FALSE);
-        g_ptr_array_add(mon->listeners, sock);
-        src = g_socket_create_source(sock, G_IO_IN, NULL);
-        g_source_set_callback(src, G_SOURCE_FUNC(qmp_monitor_on_accept),
-                              mon, NULL);
-        g_source_attach(src, NULL);
-        g_ptr_array_add(mon->listen_watches, src);
+        mon->unix_path = g_strdup(addr->path);
+        fds[n++] = fd;
+    } else {
+        int r = sock_listen_host(addr->host, addr->port, AF_UNSPEC, FALSE,
+                                 QMP_LISTEN_BACKLOG, fds, QMP_MAX_LISTEN,
+                                 &n, errp);
+
+        if (r == EINVAL && errp && *errp) {
+            g_prefix_error(errp, "QMP monitor '%s': ", mon->spec);
+            return FALSE;
+        }
+        if (r) {
+            error_setg(errp, "QMP monitor '%s': cannot listen: %s",
+                       mon->spec, g_strerror(r));
+            return FALSE;
+        }
     }
-    if (mon->listeners->len == 0) {
-        g_clear_pointer(&mon->unix_path, g_free);   /* not ours */
-        error_setg(errp, "QMP monitor '%s': cannot listen: %s", mon->spec,
-                   first ? first->message : "no address");
-        return FALSE;
+    for (guint i = 0; i < n; i++) {
+        QmpListener *l = &mon->listeners[mon->n_listen++];
+
+        l->mon = mon;
+        l->fd = fds[i];
+        fd_watch_start(&l->watch, l->fd, G_IO_IN, qmp_monitor_on_accept, l,
+                       "qmp-listen");
     }
     return TRUE;
 }
@@ -847,52 +811,75 @@ static gboolean qmp_monitor_listen(QmpMonitor *mon, GList *addrs,
 /* wait=on: blocks until the first client connects, as QEMU does. */
 static gboolean qmp_monitor_wait(QmpMonitor *mon, GError **errp)
 {
-    g_autoptr(GError) err = NULL;
-    GSocket *listener = g_ptr_array_index(mon->listeners, 0);
-    GSocket *sock;
+    struct pollfd pfd[QMP_MAX_LISTEN];
 
     g_message("QMP monitor waiting for connection on: %s", mon->spec);
-    g_socket_set_blocking(listener, TRUE);
-    do {
-        g_clear_error(&err);
-        sock = g_socket_accept(listener, NULL, &err);
-    } while (!sock && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED));
-    g_socket_set_blocking(listener, FALSE);
-    if (!sock) {
-        error_setg(errp, "QMP monitor '%s': accept: %s", mon->spec,
-                   err->message);
-        return FALSE;
+    for (guint i = 0; i < mon->n_listen; i++) {
+        pfd[i] = (struct pollfd){ .fd = mon->listeners[i].fd,
+                                  .events = POLLIN };
     }
-    qmp_monitor_add_socket(mon, sock);
-    return TRUE;
+    for (;;) {
+        int r = poll(pfd, mon->n_listen, -1);
+
+        if (r < 0 && errno != EINTR) {
+            error_setg(errp, "QMP monitor '%s': accept: %s", mon->spec,
+                       g_strerror(errno));
+            return FALSE;
+        }
+        for (guint i = 0; r > 0 && i < mon->n_listen; i++) {
+            int fd;
+
+            if (!pfd[i].revents) {
+                continue;
+            }
+            fd = sock_accept(pfd[i].fd);
+            if (fd >= 0) {
+                qmp_monitor_add_socket(mon, fd);
+                return TRUE;
+            }
+            if (errno != EAGAIN && errno != EINTR &&
+                errno != ECONNABORTED) {
+                error_setg(errp, "QMP monitor '%s': accept: %s", mon->spec,
+                           g_strerror(errno));
+                return FALSE;
+            }
+        }
+    }
 }
 
 /* Connects as a client to the first address that answers. */
-static gboolean qmp_monitor_connect(QmpMonitor *mon, GList *addrs,
+static gboolean qmp_monitor_connect(QmpMonitor *mon, const SockSpec *addr,
                                     GError **errp)
 {
-    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) addrs = NULL;
+    int err = ECONNREFUSED;
 
-    g_clear_pointer(&mon->unix_path, g_free);   /* the server's file */
-    for (GList *l = addrs; l; l = l->next) {
-        GSocketAddress *sa = l->data;
-        GSocket *sock;
+    if (addr->kind == SOCK_SPEC_UNIX) {
+        SockAddr un;
 
-        g_clear_error(&err);
-        sock = g_socket_new(g_socket_address_get_family(sa),
-                            G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                            &err);
-        if (!sock) {
-            continue;
+        if (!sockaddr_unix(&un, addr->path, FALSE, TRUE, NULL, errp)) {
+            return FALSE;
         }
-        if (g_socket_connect(sock, sa, NULL, &err)) {
-            qmp_monitor_add_socket(mon, sock);
+        addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+        g_array_append_val(addrs, un);
+    } else {
+        addrs = sock_resolve(addr->host, addr->port, AF_UNSPEC, FALSE, errp);
+        if (!addrs) {
+            g_prefix_error(errp, "QMP monitor '%s': ", mon->spec);
+            return FALSE;
+        }
+    }
+    for (guint i = 0; i < addrs->len; i++) {
+        int fd = sock_connect_wait(&g_array_index(addrs, SockAddr, i),
+                                   QMP_CONNECT_TIMEOUT_MS, &err);
+
+        if (fd >= 0) {
+            qmp_monitor_add_socket(mon, fd);
             return TRUE;
         }
-        g_object_unref(sock);
     }
     error_setg(errp, "Failed to connect to '%s': %s", mon->spec,
-               err ? err->message : "no address");
+               g_strerror(err));
     return FALSE;
 }
 
@@ -900,7 +887,7 @@ gboolean monitor_qmp_open(const char *spec, GError **errp)
 {
     QmpMonitor *mon = g_new0(QmpMonitor, 1);
     gboolean server = FALSE, wait = TRUE;
-    GList *addrs;
+    g_auto(SockSpec) addr = { 0 };
     gboolean ok;
 
     mon->spec = g_strdup(spec);
@@ -909,13 +896,12 @@ gboolean monitor_qmp_open(const char *spec, GError **errp)
         qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE, FALSE);
         return TRUE;
     }
-    addrs = qmp_resolve(spec, &server, &wait, &mon->unix_path, errp);
-    if (!addrs) {
+    if (!qmp_parse(spec, &server, &wait, &addr, errp)) {
         qmp_monitor_free(mon);
         return FALSE;
     }
     if (server) {
-        ok = qmp_monitor_listen(mon, addrs, errp);
+        ok = qmp_monitor_listen(mon, &addr, errp);
         if (ok) {
             qmp_monitors = g_list_append(qmp_monitors, mon);
             if (wait && !qmp_monitor_wait(mon, errp)) {
@@ -924,12 +910,11 @@ gboolean monitor_qmp_open(const char *spec, GError **errp)
             }
         }
     } else {
-        ok = qmp_monitor_connect(mon, addrs, errp);
+        ok = qmp_monitor_connect(mon, &addr, errp);
         if (ok) {
             qmp_monitors = g_list_append(qmp_monitors, mon);
         }
     }
-    g_list_free_full(addrs, g_object_unref);
     if (!ok) {
         qmp_monitor_free(mon);
     }

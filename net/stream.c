@@ -50,6 +50,7 @@
 #include "net/vnet-hdr.h"
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 #include "net/frame.h"
 #include "net/net.h"
 #include "util/error.h"

@@ -10,12 +10,129 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "util/error.h"
 #include "util/socket.h"
+
+/* --- one socket of one address ------------------------------------------- */
+
+int sock_new(const SockAddr *a, int type, GError **errp)
+{
+    int fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        error_setg(errp, "cannot create socket: %s", g_strerror(errno));
+    }
+    return fd;
+}
+
+int sock_listen(const SockAddr *a, GError **errp)
+{
+    return sock_listen_backlog(a, 1, errp);
+}
+
+int sock_listen_backlog(const SockAddr *a, int backlog, GError **errp)
+{
+    char name[SOCKADDR_STR_MAX];
+    int fd, one = 1;
+
+    if (a->ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const void *)&a->ss;
+        struct stat st;
+
+        if (un->sun_path[0] && stat(un->sun_path, &st) == 0 &&
+            S_ISSOCK(st.st_mode)) {
+            unlink(un->sun_path);
+        }
+    }
+    fd = sock_new(a, SOCK_STREAM, errp);
+    if (fd < 0) {
+        return -1;
+    }
+    if (a->ss.ss_family != AF_UNIX) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+        listen(fd, backlog) < 0) {
+        error_setg(errp, "Failed to listen on %s: %s",
+                   sockaddr_str(a, name, sizeof(name)), g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int sock_connect(const SockAddr *a, gboolean *in_progress, GError **errp)
+{
+    char name[SOCKADDR_STR_MAX];
+    int err;
+    int fd = sock_connect_start(a, &err);
+
+    if (fd < 0) {
+        error_setg(errp, "Failed to connect to '%s': %s",
+                   sockaddr_str(a, name, sizeof(name)), g_strerror(err));
+        return -1;
+    }
+    *in_progress = err == EINPROGRESS;
+    return fd;
+}
+
+int sock_connect_finish(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+        return errno;
+    }
+    return err;
+}
+
+int sock_fd_from_str(const char *str, const char *what, GError **errp)
+{
+    guint64 v;
+    char *end = NULL;
+    int flags;
+
+    if (!str || !*str) {
+        error_setg(errp, "%s: an fd number is required", what);
+        return -1;
+    }
+    v = g_ascii_strtoull(str, &end, 10);
+    if (*end || v > G_MAXINT || !g_ascii_isdigit(str[0])) {
+        error_setg(errp, "%s: '%s' is not an fd number (named fds from the "
+                   "monitor are not supported)", what, str);
+        return -1;
+    }
+    flags = fcntl((int)v, F_GETFL);
+    if (flags < 0) {
+        error_setg(errp, "%s: fd %s is not open: %s", what, str,
+                   g_strerror(errno));
+        return -1;
+    }
+    fcntl((int)v, F_SETFL, flags | O_NONBLOCK);
+    fcntl((int)v, F_SETFD, FD_CLOEXEC);
+    return (int)v;
+}
+
+void sock_tune_stream(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int one = 1;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
 
 /* --- resolution ---------------------------------------------------------- */
 
@@ -239,7 +356,7 @@ int sock_listen_host(const char *host, const char *port, int family,
 {
     g_autoptr(GArray) addrs = NULL;
     guint first = *n;
-    gboolean dual = FALSE;
+    gboolean dual = FALSE, dual_bound = FALSE;
     uint16_t bound_port = 0;
     int err = 0;
 
@@ -252,39 +369,46 @@ int sock_listen_host(const char *host, const char *port, int family,
             dual = TRUE;
         }
     }
-    for (guint i = 0; i < addrs->len; i++) {
-        SockAddr *a = &g_array_index(addrs, SockAddr, i);
-        int on = 1, fd;
+    /* With a dual-stack "::" it goes first, and "0.0.0.0" is skipped only
+     * once it is bound (a machine without IPv6 keeps its IPv4 any). */
+    for (int pass = dual ? 0 : 1; pass < 2 && err != EADDRINUSE; pass++) {
+        for (guint i = 0; i < addrs->len; i++) {
+            SockAddr *a = &g_array_index(addrs, SockAddr, i);
+            int on = 1, fd;
 
-        if ((dual && sock_is_any4(a)) || *n == max) {
-            continue;
-        }
-        if (bound_port) {
-            sock_set_port(a, bound_port);
-        }
-        fd = socket(a->ss.ss_family,
-                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-        if (a->ss.ss_family == AF_INET6) {
-            int only = !(dual && sock_is_any6(a));
-
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(only));
-        }
-        if (bind(fd, (struct sockaddr *)&a->ss, a->len) < 0 ||
-            listen(fd, backlog) < 0) {
-            err = errno;
-            close(fd);
-            if (err == EADDRINUSE) {
-                break;
+            if ((pass == 0) != (dual && sock_is_any6(a)) ||
+                (pass == 1 && dual_bound && sock_is_any4(a)) || *n == max) {
+                continue;
             }
-            continue;
+            if (bound_port) {
+                sock_set_port(a, bound_port);
+            }
+            fd = socket(a->ss.ss_family,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                err = errno;
+                continue;
+            }
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+            if (a->ss.ss_family == AF_INET6) {
+                int only = !(dual && sock_is_any6(a));
+
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only,
+                           sizeof(only));
+            }
+            if (bind(fd, (struct sockaddr *)&a->ss, a->len) < 0 ||
+                listen(fd, backlog) < 0) {
+                err = errno;
+                close(fd);
+                if (err == EADDRINUSE) {
+                    break;
+                }
+                continue;
+            }
+            fds[(*n)++] = fd;
+            bound_port = sock_fd_port(fd);
+            dual_bound |= pass == 0;
         }
-        fds[(*n)++] = fd;
-        bound_port = sock_fd_port(fd);
     }
     if (err == EADDRINUSE || *n == first) {
         while (*n > first) {

@@ -78,6 +78,28 @@ GArray *sock_lookup_finish(SockLookup *l, GError **errp);
 /* Ends the starter's part of 'l' (NULL: no-op). */
 void sock_lookup_cancel(SockLookup *l);
 
+/* --- one socket of one address ------------------------------------------- */
+
+/* A non-blocking, close-on-exec socket of 'a's family.  Returns the fd or
+ * -1 with errp set. */
+int sock_new(const SockAddr *a, int type, GError **errp);
+/* A listening stream socket bound to 'a' (a stale unix socket file is
+ * removed first).  Returns the fd or -1 with errp set. */
+int sock_listen(const SockAddr *a, GError **errp);
+/* The same with a backlog of 'backlog' connections. */
+int sock_listen_backlog(const SockAddr *a, int backlog, GError **errp);
+/* Starts a non-blocking connect.  Returns the fd with *in_progress set
+ * when the connection completes later (wait for G_IO_OUT, then
+ * sock_connect_finish()), or -1 with errp set. */
+int sock_connect(const SockAddr *a, gboolean *in_progress, GError **errp);
+/* Returns 0 when the pending connect on 'fd' succeeded, else an errno. */
+int sock_connect_finish(int fd);
+/* Makes an inherited fd usable: non-blocking, close-on-exec.  'str' is
+ * the fd number.  Returns the fd or -1 with errp set. */
+int sock_fd_from_str(const char *str, const char *what, GError **errp);
+/* Sets TCP_NODELAY and SO_KEEPALIVE on a TCP socket; ignored elsewhere. */
+void sock_tune_stream(int fd);
+
 /* --- listening, connecting, accepting ------------------------------------ */
 
 /* Binds and listens on every address of 'host' at 'port' (as
