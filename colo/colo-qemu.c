@@ -98,7 +98,8 @@
  *
  * The connection stays open between checkpoints, and is re-established
  * one second after it is lost while the colo-frame exists (one warning
- * per outage).  All I/O is non-blocking GIO on the main context.  Limits:
+ * per outage).  All I/O is non-blocking, on the main context, through
+ * util/socket.h (a host name is looked up in a thread) and one FdWatch.  Limits:
  * a QMP line of at most 1 MiB (longer: counted, connection dropped), at
  * most 64 commands awaiting replies.  The counters are logged when the
  * colo-frame is deleted.
@@ -114,8 +115,9 @@
  */
 #include <inttypes.h>
 #include <string.h>
-#include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
+#include <errno.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 #include <json-glib/json-glib.h>
 
 #include "colo/colo.h"
@@ -125,11 +127,14 @@
 #include "util/error.h"
 #include "qom/iothread.h"
 #include "util/log.h"
+#include "util/fd-watch.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 
 #define QEMU_QMP_MAX_LINE (1024 * 1024)   /* longest QMP line accepted */
 #define QEMU_QMP_MAX_PENDING 64           /* commands awaiting a reply */
 #define QEMU_RECONNECT_MS 1000
+#define QEMU_CONNECT_TIMEOUT_S 5          /* lookup and connect, in all */
 #define QEMU_READ_CHUNK 16384
 #define QEMU_POLL_MS 100                  /* query-migrate while entering COLO */
 
@@ -178,12 +183,19 @@ typedef struct QemuDriver {
     ColoFrame *obj;             /* the colo-frame using us, or NULL */
     ColoMode mode;              /* its mode */
     char *addr;                 /* qemu-qmp as configured */
-    GCancellable *cancel;
-    GSocketConnection *conn;
+    int fd;                     /* the QMP socket (connected or
+                                 * connecting), or -1 */
+    FdWatch watch;              /* on 'fd' or the lookup's eventfd */
+    SockLookup *lookup;         /* CONNECTING: a host name being looked up */
+    GArray *addrs;              /* CONNECTING: of SockAddr, to try */
+    guint addr_idx;             /* next one */
+    int connect_err;            /* last connect() failure */
+    guint connect_timer;        /* CONNECTING: gives up after
+                                 * QEMU_CONNECT_TIMEOUT_S */
     GString *rline;             /* partial input line */
     char rbuf[QEMU_READ_CHUNK];
     GQueue wqueue;              /* of GBytes, oldest first */
-    gboolean writing;
+    gsize wpos;                 /* bytes of the head already written */
     GQueue cmds;                /* of GINT_TO_POINTER(QemuCmd) */
     guint reconnect_source;
     guint poll_source;
@@ -215,11 +227,10 @@ typedef struct QemuDriver {
     QemuDriverStats stats;
 } QemuDriver;
 
-static QemuDriver qd;
+static QemuDriver qd = { .fd = -1 };
 
 static void qd_connect(void);
 static void qd_disconnect(const char *why);
-static void qd_read_more(void);
 
 /* ------------------------------------------------------------------ */
 /* Completion.                                                          */
@@ -253,50 +264,45 @@ static void qd_finish(gboolean ok, const char *error)
 }
 
 /* ------------------------------------------------------------------ */
-/* Output: a queue of lines written one async write at a time.          */
+/* Output: a queue of lines, written when the socket is writable.       */
 
-static void qd_write_next(void);
-
-static void qd_write_done(GObject *src, GAsyncResult *res, gpointer data)
+/* Writes what the socket takes now.  0, or -errno when the connection
+ * is broken. */
+static int qd_flush(void)
 {
-    GError *err = NULL;
     GBytes *b;
-    gboolean ok = g_output_stream_write_all_finish(G_OUTPUT_STREAM(src), res,
-                                                   NULL, &err);
 
-    if (GPOINTER_TO_UINT(data) != qd.gen) {
-        g_clear_error(&err);    /* a connection since closed */
-        return;
-    }
-    if (!ok) {
-        if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            qd.writing = FALSE;
-            qd_disconnect(err->message);
+    while ((b = g_queue_peek_head(&qd.wqueue))) {
+        gsize len;
+        const uint8_t *p = g_bytes_get_data(b, &len);
+        struct iovec v = { (void *)(p + qd.wpos), len - qd.wpos };
+        gssize n = sock_sendv(qd.fd, &v, 1);
+
+        if (n == -EAGAIN) {
+            break;
         }
-        g_error_free(err);
-        return;
+        if (n < 0) {
+            return n;
+        }
+        qd.wpos += n;
+        if (qd.wpos == len) {
+            g_bytes_unref(g_queue_pop_head(&qd.wqueue));
+            qd.wpos = 0;
+        }
     }
-    qd.writing = FALSE;
-    b = g_queue_pop_head(&qd.wqueue);
-    g_bytes_unref(b);
-    qd_write_next();
+    fd_watch_enable(&qd.watch, G_IO_OUT, !g_queue_is_empty(&qd.wqueue));
+    return 0;
 }
 
+/* Lines queued: they leave from the watch, when the loop finds the
+ * socket writable (never inside the caller, which may be a reply's
+ * handler: a write error must not tear the session down under it). */
 static void qd_write_next(void)
 {
-    GBytes *b = g_queue_peek_head(&qd.wqueue);
-    gsize len;
-    const void *p;
-
-    if (qd.writing || !b || !qd.conn) {
-        return;
+    if (qd.state != QD_DISCONNECTED && qd.state != QD_CONNECTING &&
+        !g_queue_is_empty(&qd.wqueue)) {
+        fd_watch_enable(&qd.watch, G_IO_OUT, TRUE);
     }
-    p = g_bytes_get_data(b, &len);
-    qd.writing = TRUE;
-    g_output_stream_write_all_async(
-        g_io_stream_get_output_stream(G_IO_STREAM(qd.conn)), p, len,
-        G_PRIORITY_DEFAULT, qd.cancel, qd_write_done,
-        GUINT_TO_POINTER(qd.gen));
 }
 
 /* Sends one command; 'args' (may be NULL) is consumed. */
@@ -881,28 +887,14 @@ static void qd_on_line(const char *line, gsize len)
 /* ------------------------------------------------------------------ */
 /* Input.                                                               */
 
-static void qd_read_done(GObject *src, GAsyncResult *res, gpointer data)
+/* 'n' bytes arrived in qd.rbuf: one call per complete line.  Returns
+ * FALSE when the connection was dropped meanwhile. */
+static gboolean qd_input(gsize n)
 {
-    GError *err = NULL;
-    gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, &err);
+    guint gen = qd.gen;
     gsize i, start = 0;
 
-    if (GPOINTER_TO_UINT(data) != qd.gen) {
-        g_clear_error(&err);    /* a connection since closed */
-        return;
-    }
-    if (n < 0) {
-        if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            qd_disconnect(err->message);
-        }
-        g_error_free(err);
-        return;
-    }
-    if (n == 0) {
-        qd_disconnect("QEMU closed its QMP connection");
-        return;
-    }
-    for (i = 0; i < (gsize) n && qd.conn; i++) {
+    for (i = 0; i < n && qd.gen == gen; i++) {
         if (qd.rbuf[i] != '\n') {
             continue;
         }
@@ -913,24 +905,35 @@ static void qd_read_done(GObject *src, GAsyncResult *res, gpointer data)
             g_string_truncate(qd.rline, 0);
         }
     }
-    if (!qd.conn) {
-        return;                 /* a handler dropped the connection */
+    if (qd.gen != gen) {
+        return FALSE;           /* a handler dropped the connection */
     }
-    g_string_append_len(qd.rline, qd.rbuf + start, (gssize) ((gsize) n - start));
+    g_string_append_len(qd.rline, qd.rbuf + start, (gssize) (n - start));
     if (qd.rline->len > QEMU_QMP_MAX_LINE) {
         qd.stats.protocol_errors++;
         qd_disconnect("QMP line longer than 1 MiB");
-        return;
+        return FALSE;
     }
-    qd_read_more();
+    return TRUE;
 }
 
-static void qd_read_more(void)
+/* The socket is readable: one read per wake-up, as before. */
+static void qd_read(void)
 {
-    g_input_stream_read_async(
-        g_io_stream_get_input_stream(G_IO_STREAM(qd.conn)), qd.rbuf,
-        sizeof(qd.rbuf), G_PRIORITY_DEFAULT, qd.cancel, qd_read_done,
-        GUINT_TO_POINTER(qd.gen));
+    gssize n = sock_recv(qd.fd, qd.rbuf, sizeof(qd.rbuf));
+
+    if (n == -EAGAIN) {
+        return;
+    }
+    if (n < 0) {
+        qd_disconnect(g_strerror(-n));
+        return;
+    }
+    if (n == 0) {
+        qd_disconnect("QEMU closed its QMP connection");
+        return;
+    }
+    qd_input(n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -951,6 +954,23 @@ static void qd_schedule_reconnect(void)
     if (!qd.reconnect_source) {
         qd.reconnect_source = g_timeout_add(QEMU_RECONNECT_MS,
                                             qd_reconnect_cb, NULL);
+    }
+}
+
+/* Stops all I/O: the socket, a lookup, the connect attempt. */
+static void qd_close_socket(void)
+{
+    fd_watch_stop(&qd.watch);
+    if (qd.fd >= 0) {
+        close(qd.fd);
+        qd.fd = -1;
+    }
+    sock_lookup_cancel(qd.lookup);
+    qd.lookup = NULL;
+    g_clear_pointer(&qd.addrs, g_array_unref);
+    if (qd.connect_timer) {
+        g_source_remove(qd.connect_timer);
+        qd.connect_timer = 0;
     }
 }
 
@@ -980,17 +1000,10 @@ static void qd_disconnect(const char *why)
         g_source_remove(qd.poll_source);
         qd.poll_source = 0;
     }
-    if (qd.cancel) {
-        g_cancellable_cancel(qd.cancel);
-        g_clear_object(&qd.cancel);
-    }
-    if (qd.conn) {
-        g_io_stream_close(G_IO_STREAM(qd.conn), NULL, NULL);
-        g_clear_object(&qd.conn);
-    }
+    qd_close_socket();
     g_queue_clear_full(&qd.wqueue, (GDestroyNotify) g_bytes_unref);
+    qd.wpos = 0;
     g_queue_clear(&qd.cmds);
-    qd.writing = FALSE;
     if (qd.rline) {
         g_string_truncate(qd.rline, 0);
     }
@@ -1009,71 +1022,143 @@ static void qd_disconnect(const char *why)
     }
 }
 
-static void qd_connected(GObject *src, GAsyncResult *res, gpointer data)
+/*
+ * The one place the QMP connection becomes established (a TLS handshake
+ * would go here, before the greeting is read): from now on the watch
+ * reads lines and writes the queue.
+ */
+static void qd_established(int fd)
 {
-    GError *err = NULL;
-    GSocketConnection *c =
-        g_socket_client_connect_finish(G_SOCKET_CLIENT(src), res, &err);
-
-    if (!c) {
-        if (GPOINTER_TO_UINT(data) == qd.gen &&
-            !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            qd_disconnect(err->message);
-        }
-        g_error_free(err);
-        return;
+    if (qd.connect_timer) {
+        g_source_remove(qd.connect_timer);
+        qd.connect_timer = 0;
     }
-    if (qd.state != QD_CONNECTING || GPOINTER_TO_UINT(data) != qd.gen) {
-        g_object_unref(c);
-        return;
-    }
-    /* the client's timeout was for connecting; QMP is idle for long
-     * stretches, which is no error (a hung QEMU shows as a checkpoint
-     * that does not complete within checkpoint-timeout) */
-    g_socket_set_timeout(g_socket_connection_get_socket(c), 0);
-    qd.conn = c;
+    g_clear_pointer(&qd.addrs, g_array_unref);
+    qd.fd = fd;
     qd.state = QD_GREETING;
-    qd_read_more();
+    fd_watch_enable(&qd.watch, G_IO_OUT, FALSE);
+    fd_watch_enable(&qd.watch, G_IO_IN, TRUE);
+    qd_write_next();
+}
+
+static void qd_on_io(void *opaque, GIOCondition revents);
+
+/* Tries the next address: ends established, connecting (the watch waits
+ * for G_IO_OUT) or disconnected. */
+static void qd_connect_next(void)
+{
+    while (qd.addr_idx < qd.addrs->len) {
+        int err;
+        int fd = sock_connect_start(&g_array_index(qd.addrs, SockAddr,
+                                                   qd.addr_idx++), &err);
+
+        if (fd < 0) {
+            qd.connect_err = err;
+            continue;
+        }
+        if (err == 0) {
+            fd_watch_start(&qd.watch, fd, 0, qd_on_io, NULL, "qemu-qmp");
+            qd_established(fd);
+            return;
+        }
+        qd.fd = fd;
+        fd_watch_start(&qd.watch, fd, G_IO_OUT, qd_on_io, NULL, "qemu-qmp");
+        return;
+    }
+    qd_disconnect(g_strerror(qd.connect_err));
+}
+
+/* The socket or the lookup's eventfd fired. */
+static void qd_on_io(void *opaque, GIOCondition revents)
+{
+    if (qd.state == QD_CONNECTING && qd.lookup) {
+        g_autoptr(GError) err = NULL;
+
+        fd_watch_stop(&qd.watch);
+        qd.addrs = sock_lookup_finish(qd.lookup, &err);
+        qd.lookup = NULL;
+        if (!qd.addrs) {
+            qd_disconnect(err->message);
+            return;
+        }
+        qd.addr_idx = 0;
+        qd_connect_next();
+        return;
+    }
+    if (qd.state == QD_CONNECTING) {
+        int err = sock_connect_finish(qd.fd);
+
+        if (err == EINPROGRESS || err == EALREADY) {
+            return;
+        }
+        if (err == 0) {
+            qd_established(qd.fd);
+            return;
+        }
+        fd_watch_stop(&qd.watch);
+        close(qd.fd);
+        qd.fd = -1;
+        qd.connect_err = err;
+        qd_connect_next();
+        return;
+    }
+    if (revents & G_IO_OUT) {
+        int r = qd_flush();
+
+        if (r < 0) {
+            qd_disconnect(g_strerror(-r));
+            return;
+        }
+    }
+    if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+        qd_read();
+    }
+}
+
+static gboolean qd_connect_timeout_cb(gpointer data)
+{
+    qd.connect_timer = 0;
+    qd_disconnect("connection timed out");
+    return G_SOURCE_REMOVE;
 }
 
 /* Parses "unix:PATH" or "tcp:HOST:PORT" (also "PATH" starting with '/')
- * with util/sockaddr.h's rules, into what GSocketClient connects to. */
-static GSocketConnectable *qd_parse_addr(const char *addr, GError **errp)
+ * with util/sockaddr.h's rules ("tcp:" with an empty host is localhost);
+ * port 0 is refused. */
+static gboolean qd_parse_addr(const char *addr, SockSpec *spec,
+                              GError **errp)
 {
-    g_auto(SockSpec) spec = { 0 };
-    guint64 port;
-    const char *what = "qemu-qmp";
-
-    if (!sockaddr_parse_spec(&spec, addr, TRUE, what, errp)) {
-        return NULL;
+    if (!sockaddr_parse_spec(spec, addr, TRUE, "qemu-qmp", errp)) {
+        return FALSE;
     }
-    if (spec.kind == SOCK_SPEC_UNIX) {
-        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(spec.path));
-    }
-    if (!g_ascii_isdigit(spec.port[0])) {
-        /* A service name: GLib looks it up. */
-        return g_network_address_parse(addr + 4, 0, errp);
-    }
-    port = g_ascii_strtoull(spec.port, NULL, 10);
-    if (port == 0) {
+    if (spec->kind == SOCK_SPEC_INET && g_ascii_isdigit(spec->port[0]) &&
+        g_ascii_strtoull(spec->port, NULL, 10) == 0) {
+        sock_spec_clear(spec);
         error_setg(errp, "qemu-qmp '%s': no port", addr);
-        return NULL;
+        return FALSE;
     }
-    return G_SOCKET_CONNECTABLE(g_network_address_new(
-        spec.host[0] ? spec.host : "localhost", (guint16)port));
+    return TRUE;
+}
+
+/* The host is an address (or empty: localhost), not a name to look up. */
+static gboolean qd_host_is_numeric(const char *host)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+
+    return !*host || inet_pton(AF_INET, host, &a4) == 1 ||
+           inet_pton(AF_INET6, host, &a6) == 1;
 }
 
 static void qd_connect(void)
 {
-    g_autoptr(GSocketClient) client = NULL;
-    g_autoptr(GSocketConnectable) where = NULL;
+    g_auto(SockSpec) spec = { 0 };
     GError *err = NULL;
 
     if (qd.state != QD_DISCONNECTED) {
         return;
     }
-    where = qd_parse_addr(qd.addr, &err);
-    if (!where) {
+    if (!qd_parse_addr(qd.addr, &spec, &err)) {
         COLO_WARN_RL("qemu driver: %s", err->message);
         g_error_free(err);
         return;
@@ -1082,11 +1167,39 @@ static void qd_connect(void)
         qd.rline = g_string_sized_new(1024);
     }
     qd.state = QD_CONNECTING;
-    qd.cancel = g_cancellable_new();
-    client = g_socket_client_new();
-    g_socket_client_set_timeout(client, 5);
-    g_socket_client_connect_async(client, where, qd.cancel, qd_connected,
-                                  GUINT_TO_POINTER(qd.gen));
+    qd.connect_err = ECONNREFUSED;
+    qd.addr_idx = 0;
+    qd.connect_timer = g_timeout_add_seconds(QEMU_CONNECT_TIMEOUT_S,
+                                             qd_connect_timeout_cb, NULL);
+    if (spec.kind == SOCK_SPEC_UNIX) {
+        SockAddr un;
+
+        if (!sockaddr_unix(&un, spec.path, FALSE, TRUE, "qemu-qmp", &err)) {
+            qd_disconnect(err->message);
+            g_error_free(err);
+            return;
+        }
+        qd.addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+        g_array_append_val(qd.addrs, un);
+    } else if (qd_host_is_numeric(spec.host)) {
+        /* no DNS: resolving now cannot stall the loop */
+        qd.addrs = sock_resolve(spec.host, spec.port, AF_UNSPEC, FALSE, &err);
+    } else {
+        /* a name: looked up in a thread, the loop goes on */
+        qd.lookup = sock_lookup_start(spec.host, spec.port, AF_UNSPEC,
+                                      "qemu-lookup", &err);
+        if (qd.lookup) {
+            fd_watch_start(&qd.watch, sock_lookup_fd(qd.lookup), G_IO_IN,
+                           qd_on_io, NULL, "qemu-qmp");
+            return;
+        }
+    }
+    if (err) {
+        qd_disconnect(err->message);
+        g_error_free(err);
+        return;
+    }
+    qd_connect_next();
 }
 
 /* ------------------------------------------------------------------ */
@@ -1116,7 +1229,7 @@ static void qd_set_addr(char *addr)
 void colo_frame_qemu_attach(ColoFrame *f)
 {
     g_autofree char *addr = NULL;
-    g_autoptr(GSocketConnectable) check = NULL;
+    g_auto(SockSpec) check = { 0 };
     GError *err = NULL;
 
     if (colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
@@ -1126,8 +1239,7 @@ void colo_frame_qemu_attach(ColoFrame *f)
     if (!addr || !*addr) {
         return;
     }
-    check = qd_parse_addr(addr, &err);
-    if (!check) {
+    if (!qd_parse_addr(addr, &check, &err)) {
         g_warning("qemu driver: %s", err->message);
         g_error_free(err);
         return;
@@ -1176,7 +1288,7 @@ void colo_frame_qemu_detach(ColoFrame *f)
 gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
 {
     g_autofree char *addr = NULL;
-    g_autoptr(GSocketConnectable) check = NULL;
+    g_auto(SockSpec) check = { 0 };
 
     addr = user_object_get_str(USER_OBJECT(f), "qemu-qmp", NULL);
     if (!addr || !*addr) {
@@ -1184,8 +1296,7 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
                    "property");
         return FALSE;
     }
-    check = qd_parse_addr(addr, errp);
-    if (!check) {
+    if (!qd_parse_addr(addr, &check, errp)) {
         return FALSE;
     }
     qd_set_addr(g_steal_pointer(&addr));
@@ -1307,7 +1418,7 @@ void colo_frame_qemu_test_line(const char *line, gsize len)
     qd_on_line(line, len);
     /* nobody reads what the driver wrote */
     g_queue_clear_full(&qd.wqueue, (GDestroyNotify) g_bytes_unref);
-    qd.writing = FALSE;
+    qd.wpos = 0;
 }
 
 const char *colo_frame_qemu_test_invariants(void)
