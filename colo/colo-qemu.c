@@ -136,7 +136,8 @@
 #define QEMU_RECONNECT_MS 1000
 #define QEMU_CONNECT_TIMEOUT_S 5          /* lookup and connect, in all */
 #define QEMU_READ_CHUNK 16384
-#define QEMU_POLL_MS 100                  /* query-migrate while entering COLO */
+#define QEMU_POLL_MS 100                  /* query-migrate while entering COLO,
+                                           * only without MIGRATION events */
 
 typedef enum {
     QD_DISCONNECTED,
@@ -212,6 +213,8 @@ typedef struct QemuDriver {
                                  * loaded (secondary) since then */
     gboolean migrating_seen;    /* ... or was seen running before it */
     char *error;                /* why QEMU cannot do COLO (E), or NULL */
+    gboolean events_on;         /* the "events" capability is on (set by
+                                 * us or seen): MIGRATION events come */
 
     /* failover to tell QEMU about (x-colo-lost-heartbeat) */
     gboolean failover_pending;  /* not sent yet (QEMU not connected) */
@@ -397,7 +400,8 @@ static void qd_status_changed(const char *status)
 static gboolean qd_poll_cb(gpointer data)
 {
     qd.poll_source = 0;
-    if (qd.want && qd.state == QD_READY && !g_str_equal(qd.status, "colo")) {
+    if (qd.want && qd.state == QD_READY && !qd.events_on &&
+        !g_str_equal(qd.status, "colo")) {
         qd_send(QC_QUERY_MIGRATE, "query-migrate", NULL);
     }
     return G_SOURCE_REMOVE;
@@ -430,10 +434,11 @@ static void qd_on_query_migrate(JsonObject *ret)
     } else if (g_str_equal(status, "setup") || g_str_equal(status, "active") ||
                g_str_equal(status, "pre-switchover") ||
                g_str_equal(status, "device")) {
-        /* entering COLO: MIGRATION "colo" continues; without the events
-         * capability there is no such event, so ask again shortly (the
-         * frame's checkpoint-timeout bounds the wait) */
-        if (!qd.poll_source) {
+        /* entering COLO: MIGRATION "colo" continues (the frame's
+         * checkpoint-timeout bounds the wait).  Only without the events
+         * capability, when no such event comes, is the status asked for
+         * again shortly; with it nothing polls. */
+        if (!qd.events_on && !qd.poll_source) {
             qd.poll_source = g_timeout_add(QEMU_POLL_MS, qd_poll_cb, NULL);
         }
     } else {
@@ -512,6 +517,8 @@ static int qd_cap_state(JsonNode *ret, const char *name)
 static void qd_on_query_caps(JsonNode *ret)
 {
     gboolean events = qd_cap_state(ret, "events") == 1;
+
+    qd.events_on |= events;
 
     if (!events && qd.status[0] && !g_str_equal(qd.status, "none") &&
         !g_str_equal(qd.status, "completed") &&
@@ -636,6 +643,8 @@ static void qd_on_reply(const QmpMessage *m)
     case QC_SET_EVENTS_CAP:
         if (desc) {
             g_debug("qemu driver: events capability: %s", desc);
+        } else {
+            qd.events_on = TRUE;
         }
         break;
     case QC_QUERY_PARAMS:
@@ -1008,6 +1017,7 @@ static void qd_disconnect(const char *why)
         g_string_truncate(qd.rline, 0);
     }
     qd.status[0] = '\0';
+    qd.events_on = FALSE;         /* a restarted QEMU starts without it */
     qd.stopped = FALSE;
     /* what we saw of the migration may be of a QEMU since restarted */
     qd.colo_seen = FALSE;
