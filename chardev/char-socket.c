@@ -78,6 +78,7 @@
 #include "util/error.h"
 #include "util/fd-watch.h"
 #include "util/log.h"
+#include "util/outbuf.h"
 #include "util/sockaddr.h"
 #include "util/socket.h"
 #include "util/stats.h"
@@ -159,10 +160,7 @@ struct _CharSocket {
     guint addr_idx;           /* next address to try */
     int connect_errno;        /* last connect() failure */
     uint8_t *rbuf;            /* CHAR_SOCKET_READ_SIZE, allocated once */
-    uint8_t *obuf;            /* output ring */
-    size_t ocap;              /* ring capacity (<= out_buffer_size) */
-    size_t ohead;             /* first queued byte */
-    size_t olen;              /* bytes queued */
+    OutBuf out;               /* output ring (max out_buffer_size) */
     gboolean writable_wanted; /* a write was refused since last drain */
     gint connected;           /* atomic: CONNECTED and no close pending */
     RateLimit rl;             /* warnings about this chardev */
@@ -212,7 +210,7 @@ static ChardevStats *cs_stats(CharSocket *s)
 
 static void cs_set_out_queued(CharSocket *s)
 {
-    chardev_note_out_queued(CHARDEV_BASE(s), s->olen);
+    chardev_note_out_queued(CHARDEV_BASE(s), outbuf_len(&s->out));
 }
 
 /* --- addresses and descriptions ---------------------------------------- */
@@ -454,8 +452,7 @@ static void cs_connected(CharSocket *s, int fd)
     s->announce_open = FALSE;
     s->hup_seen = FALSE;
     s->timer_at = 0;
-    s->olen = 0;
-    s->ohead = 0;
+    outbuf_reset(&s->out);
     cs_set_out_queued(s);
     stats_inc(&cs_stats(s)->connects);
     cs_update_desc(s);
@@ -487,8 +484,7 @@ static void cs_close_conn(CharSocket *s, gboolean emit)
     cs_lookup_drop(s);
     s->state = CS_DISCONNECTED;
     g_atomic_int_set(&s->connected, 0);
-    s->olen = 0;
-    s->ohead = 0;
+    outbuf_reset(&s->out);
     cs_set_out_queued(s);
     s->writable_wanted = FALSE;
     s->pending_close = FALSE;
@@ -738,103 +734,15 @@ static void cs_read(CharSocket *s)
     }
 }
 
-/* Grows the ring to hold 'need' bytes (need <= out_buffer_size),
- * linearising its contents. */
-static void cs_out_reserve(CharSocket *s, size_t need)
-{
-    size_t cap = s->ocap ? s->ocap : CHAR_SOCKET_OUT_INITIAL;
-    uint8_t *nbuf;
-
-    if (need <= s->ocap) {
-        return;
-    }
-    while (cap < need) {
-        cap *= 2;
-    }
-    cap = MIN(cap, (size_t)s->out_buffer_size);
-    g_assert(cap >= need);
-    nbuf = g_malloc(cap);
-    if (s->olen) {
-        size_t first = MIN(s->olen, s->ocap - s->ohead);
-
-        memcpy(nbuf, s->obuf + s->ohead, first);
-        memcpy(nbuf + first, s->obuf, s->olen - first);
-    }
-    g_free(s->obuf);
-    s->obuf = nbuf;
-    s->ocap = cap;
-    s->ohead = 0;
-}
-
-/* Appends the message in 'iov' minus its first 'skip' bytes; the caller
- * checked that it fits. */
-static void cs_out_append(CharSocket *s, const struct iovec *iov, int iovcnt,
-                          size_t total, size_t skip)
-{
-    cs_out_reserve(s, s->olen + total - skip);
-    for (int i = 0; i < iovcnt; i++) {
-        const uint8_t *p = iov[i].iov_base;
-        size_t n = iov[i].iov_len;
-
-        if (skip >= n) {
-            skip -= n;
-            continue;
-        }
-        p += skip;
-        n -= skip;
-        skip = 0;
-        while (n) {
-            size_t tail = s->ohead + s->olen;   /* < 2 * ocap */
-            size_t chunk;
-
-            if (tail >= s->ocap) {
-                tail -= s->ocap;
-            }
-            chunk = MIN(n, s->ocap - tail);
-
-            memcpy(s->obuf + tail, p, chunk);
-            s->olen += chunk;
-            p += chunk;
-            n -= chunk;
-        }
-    }
-    cs_set_out_queued(s);
-}
-
 /* Sends queued output while the socket takes it.  Returns 0, or -errno
  * when the connection is broken (the caller closes it).  Emits nothing,
  * so it may run inside chr_fe_write(). */
 static int cs_flush_queued(CharSocket *s)
 {
-    int ret = 0;
+    size_t sent;
+    int ret = outbuf_flush(&s->out, s->fd, &sent);
 
-    while (s->olen > 0) {
-        struct iovec v[2];
-        int nv = 1;
-        size_t first = MIN(s->olen, s->ocap - s->ohead);
-        gssize n;
-
-        v[0].iov_base = s->obuf + s->ohead;
-        v[0].iov_len = first;
-        if (first < s->olen) {
-            v[1].iov_base = s->obuf;
-            v[1].iov_len = s->olen - first;
-            nv = 2;
-        }
-        n = sock_sendv(s->fd, v, nv);
-        if (n < 0) {
-            if (n != -EAGAIN) {
-                ret = n;
-            }
-            break;
-        }
-        stats_add(&cs_stats(s)->bytes_out, n);
-        s->ohead = (s->ohead + n) % s->ocap;
-        s->olen -= n;
-    }
-    if (s->olen == 0) {
-        s->ohead = 0;
-    }
+    stats_add(&cs_stats(s)->bytes_out, sent);
     cs_set_out_queued(s);
     return ret;
 }
@@ -853,7 +761,8 @@ static void cs_flush(CharSocket *s)
         return;
     }
     cs_update_watch(s);
-    if (s->writable_wanted && s->olen <= s->out_buffer_size / 2) {
+    if (s->writable_wanted &&
+        outbuf_len(&s->out) <= s->out_buffer_size / 2) {
         s->writable_wanted = FALSE;
         chardev_emit_writable(CHARDEV_BASE(s));
     }
@@ -888,7 +797,7 @@ static void cs_update_watch(CharSocket *s)
         } else if (!s->hup_seen) {
             ev |= CS_POLLRDHUP;       /* notice the peer leaving */
         }
-        if (s->olen && (!s->hup_seen || cs_reading(s))) {
+        if (outbuf_len(&s->out) && (!s->hup_seen || cs_reading(s))) {
             ev |= G_IO_OUT;
         }
     }
@@ -917,7 +826,8 @@ static void cs_update_timer(CharSocket *s)
  * it before the loop polls again. */
 static gboolean cs_flush_due(CharSocket *s)
 {
-    return s->olen && s->state == CS_CONNECTED && !s->pending_close &&
+    return outbuf_len(&s->out) && s->state == CS_CONNECTED &&
+           !s->pending_close &&
            !(s->conn_events & G_IO_OUT) &&
            (!s->hup_seen || cs_reading(s));
 }
@@ -929,7 +839,7 @@ static gboolean cs_writable_due(CharSocket *s)
 {
     return s->writable_wanted && s->state == CS_CONNECTED &&
            !s->pending_close && !(s->conn_events & G_IO_OUT) &&
-           s->olen <= s->out_buffer_size / 2;
+           outbuf_len(&s->out) <= s->out_buffer_size / 2;
 }
 
 static void cs_dispatch(CharSocket *s, GSource *src)
@@ -1107,14 +1017,14 @@ static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
         }
         total += iov[i].iov_len;
     }
-    if (!too_big && total > s->out_buffer_size - s->olen) {
+    if (!too_big && total > s->out_buffer_size - outbuf_len(&s->out)) {
         /* Refuse only if the socket cannot take anything either. */
         ret = cs_flush_queued(s);
         if (ret < 0) {
             return cs_write_failed(s, -ret);
         }
     }
-    if (too_big || total > s->out_buffer_size - s->olen) {
+    if (too_big || total > s->out_buffer_size - outbuf_len(&s->out)) {
         stats_inc(&cs_stats(s)->writes_refused);
         s->writable_wanted = TRUE;
         cs_update_watch(s);
@@ -1124,8 +1034,9 @@ static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
         return 0;
     }
     /* Queued; the source sends it before the loop sleeps again. */
-    cs_out_append(s, iov, iovcnt, total, 0);
-    if (s->olen >= CHAR_SOCKET_FLUSH_BATCH &&
+    outbuf_append(&s->out, iov, iovcnt, 0);
+    cs_set_out_queued(s);
+    if (outbuf_len(&s->out) >= CHAR_SOCKET_FLUSH_BATCH &&
         !(s->conn_events & G_IO_OUT)) {
         /* A large burst: do not wait for the dispatch to send it. */
         ret = cs_flush_queued(s);
@@ -1133,7 +1044,7 @@ static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
             cs_write_failed(s, -ret);
             return total;     /* accepted; lost with the connection */
         }
-        if (s->olen) {
+        if (outbuf_len(&s->out)) {
             cs_update_watch(s);   /* the socket is full: poll for room */
         }
     }
@@ -1155,7 +1066,7 @@ static void cs_flush_now(Chardev *chr)
         CS_WARN(s, "chardev '%s': write error: %s", cs_id(s),
                 g_strerror(-ret));
         cs_schedule_close(s);
-    } else if (s->olen) {
+    } else if (outbuf_len(&s->out)) {
         cs_update_watch(s);     /* the socket is full: poll for room */
     }
 }
@@ -1168,7 +1079,7 @@ static gboolean cs_is_connected(Chardev *chr)
 
 static gsize cs_out_queued(Chardev *chr)
 {
-    return CHAR_SOCKET(chr)->olen;
+    return outbuf_len(&CHAR_SOCKET(chr)->out);
 }
 
 static void cs_set_read_paused(Chardev *chr, gboolean paused)
@@ -1184,7 +1095,7 @@ static void cs_disconnect(Chardev *chr)
     CharSocket *s = CHAR_SOCKET(chr);
 
     if (s->state == CS_CONNECTED) {
-        if (!s->pending_close && s->olen) {
+        if (!s->pending_close && outbuf_len(&s->out)) {
             /* What was written before the request goes out if the
              * socket takes it now (errors: the close is coming anyway). */
             cs_flush_queued(s);
@@ -1264,6 +1175,7 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
     }
     s->reconnect_us = s->reconnect_ms ? (int64_t)s->reconnect_ms * 1000
                                       : (int64_t)s->reconnect * G_USEC_PER_SEC;
+    outbuf_init(&s->out, CHAR_SOCKET_OUT_INITIAL, s->out_buffer_size);
 
     if (s->server) {
         if (!(s->is_unix ? cs_listen_unix(s, errp)
@@ -1294,7 +1206,7 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
 static void cs_close_all(CharSocket *s)
 {
     if (s->fd >= 0 && s->state == CS_CONNECTED && !s->pending_close &&
-        s->olen) {
+        outbuf_len(&s->out)) {
         cs_flush_queued(s);     /* best effort, never blocks */
     }
     if (s->fd >= 0) {
@@ -1331,7 +1243,7 @@ static void cs_finalize(GObject *gobj)
     g_free(s->addr_desc);
     g_free(s->desc);
     g_free(s->rbuf);
-    g_free(s->obuf);
+    outbuf_destroy(&s->out);
     if (s->addrs) {
         g_array_unref(s->addrs);
     }

@@ -58,6 +58,7 @@
 #include "util/error.h"
 #include "util/keyval.h"
 #include "util/log.h"
+#include "util/outbuf.h"
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
 #include "util/socket.h"
@@ -74,7 +75,6 @@ typedef struct QmpClient {
     QmpMonitor *mon;           /* owner; NULL once removed from it */
     int in_fd;                 /* read side */
     int out_fd;                /* write side (== in_fd for sockets) */
-    gboolean is_socket;        /* send() with MSG_NOSIGNAL */
     gboolean owns_fds;         /* close the fds at the end (not stdio) */
     gboolean closed;           /* no more I/O */
     gboolean eof;              /* peer stopped sending: close once drained */
@@ -83,8 +83,8 @@ typedef struct QmpClient {
     QmpSession session;        /* negotiation state */
     QmpSplitter split;         /* request framing */
     GByteArray *in;            /* bytes read and not yet split */
-    GByteArray *out;           /* bytes queued for the client */
-    gsize out_pos;             /* first unsent byte of 'out' */
+    OutBuf out;                /* bytes queued for the client
+                                * (util/outbuf.h, at most QMP_MAX_OUTPUT) */
 } QmpClient;
 
 /* One listening socket of a monitor. */
@@ -321,7 +321,7 @@ static void qmp_client_unref(QmpClient *c)
     g_assert(c->closed);
     qmp_splitter_destroy(&c->split);
     g_byte_array_unref(c->in);
-    g_byte_array_unref(c->out);
+    outbuf_destroy(&c->out);
     g_free(c);
 }
 
@@ -329,34 +329,17 @@ static void qmp_client_unref(QmpClient *c)
  * connection failed (and was closed). */
 static gboolean qmp_client_flush(QmpClient *c)
 {
-    while (c->out_pos < c->out->len) {
-        const guint8 *p = c->out->data + c->out_pos;
-        gsize n = c->out->len - c->out_pos;
-        ssize_t w;
+    size_t sent;
+    int r = outbuf_flush(&c->out, c->out_fd, &sent);
 
-        if (c->is_socket) {
-            w = send(c->out_fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        } else {
-            w = write(c->out_fd, p, n);
-        }
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                break;
-            }
-            g_debug("QMP client on %s: write failed: %s",
-                    c->mon ? c->mon->spec : "?", g_strerror(errno));
-            qmp_client_close(c);
-            return FALSE;
-        }
-        c->out_pos += w;
-        qmp_stats.bytes_out += w;
+    qmp_stats.bytes_out += sent;
+    if (r < 0) {
+        g_debug("QMP client on %s: write failed: %s",
+                c->mon ? c->mon->spec : "?", g_strerror(-r));
+        qmp_client_close(c);
+        return FALSE;
     }
-    if (c->out_pos == c->out->len) {
-        g_byte_array_set_size(c->out, 0);
-        c->out_pos = 0;
+    if (outbuf_len(&c->out) == 0) {
         if (c->out_watch) {
             g_source_remove(c->out_watch);
             c->out_watch = 0;
@@ -374,17 +357,23 @@ static gboolean qmp_client_send_text(QmpClient *c, const char *text)
     if (c->closed) {
         return FALSE;
     }
-    if (c->out->len - c->out_pos + strlen(text) + 2 > QMP_MAX_OUTPUT) {
+    if (strlen(text) + 2 > outbuf_room(&c->out)) {
         COLO_WARN_RL("QMP client on %s does not read its replies and "
                      "events (%u bytes queued): disconnecting it",
                      c->mon ? c->mon->spec : "?",
-                     (unsigned)(c->out->len - c->out_pos));
+                     (unsigned)outbuf_len(&c->out));
         qmp_stats.slow_disconnects++;
         qmp_client_close(c);
         return FALSE;
     }
-    g_byte_array_append(c->out, (const guint8 *)text, strlen(text));
-    g_byte_array_append(c->out, (const guint8 *)"\r\n", 2);
+    {
+        const struct iovec line[2] = {
+            { .iov_base = (void *)text, .iov_len = strlen(text) },
+            { .iov_base = (void *)"\r\n", .iov_len = 2 },
+        };
+
+        outbuf_append(&c->out, line, 2, 0);
+    }
     return qmp_client_flush(c);
 }
 
@@ -410,7 +399,7 @@ static gboolean qmp_client_on_in(gint fd, GIOCondition cond, gpointer op)
         g_debug("QMP client on %s: %s", c->mon ? c->mon->spec : "?",
                 r == 0 ? "closed" : g_strerror(errno));
         c->in_watch = 0;
-        if (r == 0 && c->out_pos < c->out->len) {
+        if (r == 0 && outbuf_len(&c->out) > 0) {
             /* Half-closed: the replies still queued go out first. */
             c->eof = TRUE;
         } else {
@@ -440,11 +429,11 @@ static gboolean qmp_client_on_out(gint fd, GIOCondition cond, gpointer op)
         again = FALSE;
         c->out_watch = 0;
     }
-    if (!c->closed && c->eof && c->out_pos == c->out->len) {
+    if (!c->closed && c->eof && outbuf_len(&c->out) == 0) {
         qmp_client_close(c);
     }
     if (!c->closed && !c->eof && !c->in_watch &&
-        c->out->len - c->out_pos < QMP_OUTPUT_PAUSE) {
+        outbuf_len(&c->out) < QMP_OUTPUT_PAUSE) {
         /* Caught up: go on with the requests left unread. */
         qmp_client_process(c);
     }
@@ -493,7 +482,7 @@ static gboolean qmp_client_on_text(void *op, const char *text, gsize len,
     if (!qmp_client_send(c, reply)) {
         return FALSE;
     }
-    return c->out->len - c->out_pos < QMP_OUTPUT_PAUSE;
+    return outbuf_len(&c->out) < QMP_OUTPUT_PAUSE;
 }
 
 /* Runs the complete requests in c->in while the client keeps up; pauses
@@ -503,7 +492,7 @@ static void qmp_client_process(QmpClient *c)
     gsize used;
 
     while (!c->closed && c->in->len > 0 &&
-           c->out->len - c->out_pos < QMP_OUTPUT_PAUSE) {
+           outbuf_len(&c->out) < QMP_OUTPUT_PAUSE) {
         used = qmp_splitter_feed(&c->split, (const char *)c->in->data,
                                  c->in->len, qmp_client_on_text, c);
         if (c->closed) {
@@ -558,7 +547,7 @@ static void qmp_client_close(QmpClient *c)
 /* Adds a connection on 'in_fd'/'out_fd' (taken when 'owns_fds') to 'mon'
  * and greets it. */
 static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
-                           gboolean is_socket, gboolean owns_fds)
+                           gboolean owns_fds)
 {
     QmpClient *c = g_new0(QmpClient, 1);
     g_autoptr(JsonObject) greeting = json_object_new();
@@ -569,10 +558,9 @@ static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
     c->mon = mon;
     c->in_fd = in_fd;
     c->out_fd = out_fd;
-    c->is_socket = is_socket;
     c->owns_fds = owns_fds;
     c->in = g_byte_array_new();
-    c->out = g_byte_array_new();
+    outbuf_init(&c->out, QMP_READ_SIZE, QMP_MAX_OUTPUT);
     qmp_splitter_init(&c->split, QMP_MAX_REQUEST);
     g_unix_set_fd_nonblocking(in_fd, TRUE, NULL);
     g_unix_set_fd_nonblocking(out_fd, TRUE, NULL);
@@ -614,7 +602,7 @@ static void qmp_monitor_add_socket(QmpMonitor *mon, int fd)
         (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     }
-    qmp_client_new(mon, fd, fd, TRUE, TRUE);
+    qmp_client_new(mon, fd, fd, TRUE);
 }
 
 static void qmp_monitor_on_accept(void *opaque, GIOCondition revents)
@@ -639,7 +627,7 @@ static void qmp_monitor_free(QmpMonitor *mon)
         QmpClient *c = mon->clients->data;
 
         /* Last words: best effort, without blocking. */
-        if (!c->closed && c->out_pos < c->out->len) {
+        if (!c->closed && outbuf_len(&c->out) > 0) {
             qmp_client_flush(c);
         }
         qmp_client_close(c);
@@ -893,7 +881,7 @@ gboolean monitor_qmp_open(const char *spec, GError **errp)
     mon->spec = g_strdup(spec);
     if (strcmp(spec, "stdio") == 0) {
         qmp_monitors = g_list_append(qmp_monitors, mon);
-        qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE, FALSE);
+        qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE);
         return TRUE;
     }
     if (!qmp_parse(spec, &server, &wait, &addr, errp)) {

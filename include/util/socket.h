@@ -135,7 +135,7 @@ char *sock_fd_describe(int fd, gboolean peer);
 /* The port 'fd' is bound to (0 for a unix socket or on error). */
 guint16 sock_fd_port(int fd);
 
-/* --- I/O on an established stream connection ------------------------------ */
+/* --- I/O on an established stream connection ---------------------------- */
 
 /* Reads at most 'len' bytes without blocking.  Returns the count, 0 at
  * the end of the stream, or -errno (-EAGAIN: nothing now).  EINTR is

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * util/outbuf.h - the one output buffer of a stream connection.
+ *
+ * OutBuf: a byte ring that holds what a non-blocking socket did not take
+ * yet.  Messages go in whole (the caller checks outbuf_room() first and
+ * refuses, drops or disconnects as its protocol says), so the peer never
+ * sees a torn frame or line; outbuf_flush() sends as much as the socket
+ * takes, in one sendmsg() of at most two pieces (the ring's two halves).
+ * The ring is allocated at the first append, 'initial' bytes, and doubles
+ * up to 'max' as needed: an idle connection costs nothing, a busy one
+ * reaches its steady size once and then never allocates.
+ *
+ * Users: the socket chardev's output (chardev/char-socket-io.c, several
+ * MB deep, flushed once per loop iteration), the stream netdevs' frames
+ * (net/outbuf.c, a fixed size), the QMP monitor's replies and events
+ * (monitor/qmp.c).
+ *
+ * Writing goes through outbuf_write_iov(), which is sock_sendv()
+ * (util/socket.h) on a socket and writev() on anything else (a monitor
+ * on stdio, a netdev on a pipe): the one write entry a TLS layer would
+ * take over.
+ *
+ * Threads: the owner's; no locking.
+ */
+#ifndef UTIL_OUTBUF_H
+#define UTIL_OUTBUF_H
+
+#include <glib.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+typedef struct OutBuf {
+    uint8_t *data;            /* the ring, 'cap' bytes; NULL before use */
+    size_t cap;               /* allocated (<= max once grown) */
+    size_t initial;           /* first allocation */
+    size_t max;               /* bytes queued at most */
+    size_t head;              /* first queued byte */
+    size_t len;               /* bytes queued */
+    gboolean not_socket;      /* the fd took write(), not send() */
+} OutBuf;
+
+/* An empty buffer holding at most 'max' bytes, allocating 'initial'
+ * first (clamped to 'max').  Allocates nothing yet; 'ob' is taken as
+ * holding nothing (call outbuf_destroy() first to reuse one). */
+void outbuf_init(OutBuf *ob, size_t initial, size_t max);
+/* Frees the ring; the buffer is empty and usable again. */
+void outbuf_destroy(OutBuf *ob);
+
+/* Forgets what is queued (its connection is gone). */
+static inline void outbuf_reset(OutBuf *ob)
+{
+    ob->head = ob->len = 0;
+}
+static inline size_t outbuf_len(const OutBuf *ob)
+{
+    return ob->len;
+}
+/* Bytes that can still be appended. */
+static inline size_t outbuf_room(const OutBuf *ob)
+{
+    return ob->max - ob->len;
+}
+
+/* Appends 'iov' without its first 'skip' bytes; the caller checked that
+ * they fit (outbuf_room()). */
+void outbuf_append(OutBuf *ob, const struct iovec *iov, int iovcnt,
+                   size_t skip);
+/* Sends queued bytes to 'fd' until it is empty or the socket is full;
+ * *sent gets the bytes sent.  Returns 0, or -errno when the connection
+ * is broken (what is not sent stays; the owner resets or closes). */
+int outbuf_flush(OutBuf *ob, int fd, size_t *sent);
+/* Writes 'iov' to 'fd' directly, without blocking (the path around the
+ * ring when it is empty).  Returns the bytes taken, 0 when none could be,
+ * or -errno. */
+gssize outbuf_write_iov(OutBuf *ob, int fd, const struct iovec *iov,
+                        int iovcnt);
+
+#endif /* UTIL_OUTBUF_H */
