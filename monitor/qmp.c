@@ -388,16 +388,14 @@ static gboolean qmp_client_on_in(gint fd, GIOCondition cond, gpointer op)
 {
     QmpClient *c = op;
     char buf[QMP_READ_SIZE];
-    ssize_t r;
+    gssize r = sock_recv(c->in_fd, buf, sizeof(buf));
 
-    r = read(c->in_fd, buf, sizeof(buf));
-    if (r < 0 && (errno == EINTR || errno == EAGAIN ||
-                  errno == EWOULDBLOCK)) {
+    if (r == -EAGAIN) {
         return G_SOURCE_CONTINUE;
     }
     if (r <= 0) {
         g_debug("QMP client on %s: %s", c->mon ? c->mon->spec : "?",
-                r == 0 ? "closed" : g_strerror(errno));
+                r == 0 ? "closed" : g_strerror(-r));
         c->in_watch = 0;
         if (r == 0 && outbuf_len(&c->out) > 0) {
             /* Half-closed: the replies still queued go out first. */

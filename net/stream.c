@@ -232,22 +232,19 @@ static gboolean stream_conn_process(StreamConn *c)
 static void stream_conn_read(StreamConn *c)
 {
     for (int i = 0; i < STREAM_READS_PER_WAKEUP; i++) {
-        ssize_t n;
+        gssize n = sock_recv(c->fd, c->rbuf, STREAM_READ_SIZE);
 
-        do {
-            n = read(c->fd, c->rbuf, STREAM_READ_SIZE);
-        } while (n < 0 && errno == EINTR);
-        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+        if (n == 0 || n == -ECONNRESET) {
             g_info("%s: peer closed the connection", stream_conn_id(c));
             stream_conn_close(c);
             return;
         }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (n == -EAGAIN) {
                 return;
             }
             colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: read failed: %s",
-                                stream_conn_id(c), g_strerror(errno));
+                                stream_conn_id(c), g_strerror(-n));
             stream_conn_close(c);
             return;
         }
@@ -470,14 +467,10 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
 static void stream_conn_accept(void *opaque, GIOCondition revents)
 {
     StreamConn *c = opaque;
-    SockAddr peer = { .len = sizeof(peer.ss) };
+    SockAddr peer;
     char name[160];
-    int fd;
+    int fd = sock_accept_addr(c->listen_fd, &peer);
 
-    do {
-        fd = accept4(c->listen_fd, (struct sockaddr *)&peer.ss, &peer.len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: accept failed: %s",

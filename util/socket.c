@@ -470,7 +470,22 @@ int sock_connect_wait(const SockAddr *a, int timeout_ms, int *err)
 
 int sock_accept(int lfd)
 {
-    return accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return sock_accept_addr(lfd, NULL);
+}
+
+int sock_accept_addr(int lfd, SockAddr *peer)
+{
+    int fd;
+
+    if (peer) {
+        memset(peer, 0, sizeof(*peer));
+        peer->len = sizeof(peer->ss);
+    }
+    do {
+        fd = accept4(lfd, peer ? (struct sockaddr *)&peer->ss : NULL,
+                     peer ? &peer->len : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
 }
 
 char *sock_fd_describe(int fd, gboolean peer)
@@ -490,11 +505,20 @@ char *sock_fd_describe(int fd, gboolean peer)
 
 gssize sock_recv(int fd, void *buf, size_t len)
 {
+    gboolean not_socket = FALSE;
+
     for (;;) {
-        ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+        /* recv() first: MSG_DONTWAIT also on an fd someone else made
+         * blocking; read() for what is not a socket (stdio, a pipe) */
+        ssize_t n = not_socket ? read(fd, buf, len)
+                               : recv(fd, buf, len, MSG_DONTWAIT);
 
         if (n >= 0) {
             return n;
+        }
+        if (errno == ENOTSOCK && !not_socket) {
+            not_socket = TRUE;
+            continue;
         }
         if (errno != EINTR) {
             return errno == EWOULDBLOCK ? -EAGAIN : -errno;

@@ -124,9 +124,11 @@ int sock_connect_start(const SockAddr *a, int *err);
  * non-blocking fd, or -1 with *err set (ETIMEDOUT after the limit). */
 int sock_connect_wait(const SockAddr *a, int timeout_ms, int *err);
 
-/* Accepts one connection on 'lfd', non-blocking and close-on-exec.  -1
- * with errno set as accept(2) does. */
+/* Accepts one connection on 'lfd', non-blocking and close-on-exec (EINTR
+ * retried).  -1 with errno set as accept(2) does. */
 int sock_accept(int lfd);
+/* The same, with the peer's address in *peer. */
+int sock_accept_addr(int lfd, SockAddr *peer);
 
 /* The local ('peer' FALSE) or remote address of 'fd' as
  * sockaddr_describe() spells it, newly allocated ("?" when unknown). */
@@ -139,7 +141,8 @@ guint16 sock_fd_port(int fd);
 
 /* Reads at most 'len' bytes without blocking.  Returns the count, 0 at
  * the end of the stream, or -errno (-EAGAIN: nothing now).  EINTR is
- * retried. */
+ * retried.  An fd that is not a socket (a monitor on stdio, a netdev fd
+ * that is a pipe) is read() (it must be non-blocking itself). */
 gssize sock_recv(int fd, void *buf, size_t len);
 
 /* Writes 'iov' without blocking and without SIGPIPE.  Returns the bytes
