@@ -78,8 +78,8 @@ typedef struct QmpClient {
     gboolean owns_fds;         /* close the fds at the end (not stdio) */
     gboolean closed;           /* no more I/O */
     gboolean eof;              /* peer stopped sending: close once drained */
-    guint in_watch;            /* g_unix_fd_add() id, 0 when paused */
-    guint out_watch;           /* set while output is queued */
+    FdWatch in_watch;          /* in_fd: G_IO_IN unless paused */
+    FdWatch out_watch;         /* out_fd: G_IO_OUT while output waits */
     QmpSession session;        /* negotiation state */
     QmpSplitter split;         /* request framing */
     GByteArray *in;            /* bytes read and not yet split */
@@ -123,7 +123,7 @@ static struct {
 
 static void qmp_client_close(QmpClient *c);
 static void qmp_client_process(QmpClient *c);
-static gboolean qmp_client_on_out(gint fd, GIOCondition cond, gpointer op);
+static void qmp_client_on_out(void *op, GIOCondition revents);
 
 /* ------------------------------------------------------------------------
  * The splitter (see qmp-internal.h)
@@ -339,15 +339,7 @@ static gboolean qmp_client_flush(QmpClient *c)
         qmp_client_close(c);
         return FALSE;
     }
-    if (outbuf_len(&c->out) == 0) {
-        if (c->out_watch) {
-            g_source_remove(c->out_watch);
-            c->out_watch = 0;
-        }
-    } else if (!c->out_watch) {
-        c->out_watch = g_unix_fd_add(c->out_fd, G_IO_OUT, qmp_client_on_out,
-                                     c);
-    }
+    fd_watch_enable(&c->out_watch, G_IO_OUT, outbuf_len(&c->out) > 0);
     return TRUE;
 }
 
@@ -384,59 +376,55 @@ static gboolean qmp_client_send(QmpClient *c, JsonObject *msg)
     return qmp_client_send_text(c, text);
 }
 
-static gboolean qmp_client_on_in(gint fd, GIOCondition cond, gpointer op)
+/* Requests are being read (not paused, not at EOF, not closed). */
+static gboolean qmp_client_reading(QmpClient *c)
+{
+    return (c->in_watch.events & G_IO_IN) != 0;
+}
+
+static void qmp_client_on_in(void *op, GIOCondition revents)
 {
     QmpClient *c = op;
     char buf[QMP_READ_SIZE];
     gssize r = sock_recv(c->in_fd, buf, sizeof(buf));
 
     if (r == -EAGAIN) {
-        return G_SOURCE_CONTINUE;
+        return;
     }
     if (r <= 0) {
         g_debug("QMP client on %s: %s", c->mon ? c->mon->spec : "?",
                 r == 0 ? "closed" : g_strerror(-r));
-        c->in_watch = 0;
+        fd_watch_enable(&c->in_watch, G_IO_IN, FALSE);
         if (r == 0 && outbuf_len(&c->out) > 0) {
             /* Half-closed: the replies still queued go out first. */
             c->eof = TRUE;
         } else {
             qmp_client_close(c);
         }
-        return G_SOURCE_REMOVE;
+        return;
     }
     g_byte_array_append(c->in, (const guint8 *)buf, r);
     qmp_stats.bytes_in += r;
     qmp_client_ref(c);
     qmp_client_process(c);
-    r = c->in_watch != 0;
     qmp_client_unref(c);
-    return r ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-static gboolean qmp_client_on_out(gint fd, GIOCondition cond, gpointer op)
+static void qmp_client_on_out(void *op, GIOCondition revents)
 {
     QmpClient *c = op;
-    gboolean again;
 
     qmp_client_ref(c);
-    if (qmp_client_flush(c) && c->out_watch) {
-        again = TRUE;
-    } else {
-        /* Drained (flush removed the id) or closed. */
-        again = FALSE;
-        c->out_watch = 0;
-    }
+    qmp_client_flush(c);
     if (!c->closed && c->eof && outbuf_len(&c->out) == 0) {
         qmp_client_close(c);
     }
-    if (!c->closed && !c->eof && !c->in_watch &&
+    if (!c->closed && !c->eof && !qmp_client_reading(c) &&
         outbuf_len(&c->out) < QMP_OUTPUT_PAUSE) {
         /* Caught up: go on with the requests left unread. */
         qmp_client_process(c);
     }
     qmp_client_unref(c);
-    return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void qmp_count_error(JsonObject *reply)
@@ -501,13 +489,11 @@ static void qmp_client_process(QmpClient *c)
     if (c->closed) {
         return;
     }
-    if (c->in->len > 0 && c->in_watch) {
-        g_source_remove(c->in_watch);
-        c->in_watch = 0;
+    if (c->in->len > 0 && qmp_client_reading(c)) {
+        fd_watch_enable(&c->in_watch, G_IO_IN, FALSE);
         qmp_stats.read_pauses++;
-    } else if (c->in->len == 0 && !c->in_watch && !c->eof) {
-        c->in_watch = g_unix_fd_add(c->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                    qmp_client_on_in, c);
+    } else if (c->in->len == 0 && !qmp_client_reading(c) && !c->eof) {
+        fd_watch_enable(&c->in_watch, G_IO_IN, TRUE);
     }
 }
 
@@ -520,14 +506,8 @@ static void qmp_client_close(QmpClient *c)
         return;
     }
     c->closed = TRUE;
-    if (c->in_watch) {
-        g_source_remove(c->in_watch);
-        c->in_watch = 0;
-    }
-    if (c->out_watch) {
-        g_source_remove(c->out_watch);
-        c->out_watch = 0;
-    }
+    fd_watch_stop(&c->in_watch);
+    fd_watch_stop(&c->out_watch);
     if (c->owns_fds) {
         close(c->in_fd);
         if (c->out_fd != c->in_fd) {
@@ -565,6 +545,10 @@ static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
     mon->clients = g_list_append(mon->clients, c);
     mon->n_clients++;
     qmp_stats.connections++;
+    /* util/fd-watch.h, as every fd of the proxy; interest comes below */
+    fd_watch_start(&c->in_watch, in_fd, 0, qmp_client_on_in, c, "qmp-in");
+    fd_watch_start(&c->out_watch, out_fd, 0, qmp_client_on_out, c,
+                   "qmp-out");
 
     json_object_set_member(qmp, "version", qmp_version_info());
     json_array_add_string_element(caps, "oob");
@@ -573,8 +557,7 @@ static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
     if (!qmp_client_send(c, greeting)) {
         return;
     }
-    c->in_watch = g_unix_fd_add(in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                qmp_client_on_in, c);
+    fd_watch_enable(&c->in_watch, G_IO_IN, TRUE);
 }
 
 /* ------------------------------------------------------------------------
