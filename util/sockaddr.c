@@ -19,6 +19,7 @@
 
 #include "util/error.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 
 /* Sets "WHAT: MESSAGE", or "MESSAGE" without 'what'. */
 G_GNUC_PRINTF(3, 4)
@@ -250,37 +251,18 @@ gboolean sockaddr_unix(SockAddr *a, const char *path, gboolean abstract,
 gboolean sockaddr_inet(SockAddr *a, const char *host, const char *port,
                        gboolean passive, const char *what, GError **errp)
 {
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC,
-        .ai_flags = AI_ADDRCONFIG | (passive ? AI_PASSIVE : 0),
-        .ai_socktype = SOCK_STREAM,
-    };
-    struct addrinfo *res = NULL;
     g_autofree char *h = sockaddr_host_unbracket(host);
     int rc;
 
     if (!sockaddr_port_check(port, what, errp)) {
         return FALSE;
     }
-    if (h && !*h) {
-        g_clear_pointer(&h, g_free);
-    }
-    rc = getaddrinfo(h, port, &hints, &res);
-    if (rc == EAI_ADDRFAMILY || rc == EAI_NONAME) {
-        /* AI_ADDRCONFIG hides ::1 on a host without a configured IPv6
-         * address (a fresh network namespace): ask again without it. */
-        hints.ai_flags &= ~AI_ADDRCONFIG;
-        rc = getaddrinfo(h, port, &hints, &res);
-    }
-    if (rc != 0 || !res) {
+    rc = sock_resolve_first(a, h, port, passive);   /* util/socket.c */
+    if (rc != 0) {
         sa_error(errp, what, "address resolution failed for %s:%s: %s",
                  h ? h : "", port, gai_strerror(rc));
         return FALSE;
     }
-    memset(a, 0, sizeof(*a));
-    memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-    a->len = res->ai_addrlen;
-    freeaddrinfo(res);
     return TRUE;
 }
 

@@ -170,6 +170,40 @@ static GArray *sock_addrs_from(const struct addrinfo *res)
     return a;
 }
 
+int sock_resolve_first(SockAddr *a, const char *host, const char *port,
+                       gboolean passive)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_flags = AI_ADDRCONFIG | (passive ? AI_PASSIVE : 0),
+        .ai_socktype = SOCK_STREAM,
+    };
+    struct addrinfo *res = NULL;
+    const char *h = host && *host ? host : NULL;
+    int rc = getaddrinfo(h, port, &hints, &res);
+
+    if (rc == EAI_ADDRFAMILY || rc == EAI_NONAME) {
+        /* AI_ADDRCONFIG hides ::1 on a host without a configured IPv6
+         * address (a fresh network namespace): ask again without it. */
+        hints.ai_flags &= ~AI_ADDRCONFIG;
+        rc = getaddrinfo(h, port, &hints, &res);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!res || res->ai_addrlen > sizeof(a->ss)) {
+        if (res) {
+            freeaddrinfo(res);
+        }
+        return EAI_NONAME;
+    }
+    memset(a, 0, sizeof(*a));
+    memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
+    a->len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
 GArray *sock_resolve(const char *host, const char *port, int family,
                      gboolean passive, GError **errp)
 {

@@ -57,6 +57,14 @@
 GArray *sock_resolve(const char *host, const char *port, int family,
                      gboolean passive, GError **errp);
 
+/* The first address of 'host' (NULL or "" as above) at 'port', any
+ * family, preferring the families the machine has configured
+ * (AI_ADDRCONFIG, dropped when it hides everything, as ::1 in a fresh
+ * network namespace): what sockaddr_inet() and the netdevs use.  Returns
+ * 0, or a getaddrinfo() error code (gai_strerror()).  Blocks on DNS. */
+int sock_resolve_first(SockAddr *a, const char *host, const char *port,
+                       gboolean passive);
+
 /* A name being looked up in a thread ('thread_name' names it in
  * /proc/PID/task/N/comm).  The starter polls sock_lookup_fd() for
  * G_IO_IN, then calls sock_lookup_finish(); or gives up with
