@@ -28,8 +28,9 @@
  * drop_malformed.  Output goes
  * through a bounded NetOutBuf that takes whole frames or none: receive()
  * only queues the frame, and the frames queued during one main loop
- * iteration leave together in one write (a flush source ready while bytes
- * wait, or at once when STREAM_FLUSH_BATCH bytes are queued), so a burst
+ * iteration leave together in one write (the connection's FdWatch has
+ * pending work while bytes wait, as the socket chardev's source does; or
+ * at once when STREAM_FLUSH_BATCH bytes are queued), so a burst
  * costs one system call, not one per frame.  When the buffer is full
  * receive() returns 0, the core queues, and we flush the core's queue
  * when the socket drains.  While there is no connection, frames to send
@@ -87,8 +88,6 @@ typedef struct StreamConn {
     size_t rpos;              /* first byte of rbuf not yet fed */
     size_t rlen;              /* bytes read into rbuf */
     guint resume_src;         /* idle source feeding the rest of rbuf */
-    GSource *flush_src;       /* writes queued output before the loop
-                               * sleeps again */
     gboolean out_full;        /* receive() returned 0: flush the core's
                                * queue once there is room */
     gboolean out_dead;        /* a write failed (EPIPE): output is dropped,
@@ -301,7 +300,8 @@ static void stream_conn_write_failed(StreamConn *c, int err)
  * Writes the queued output.  Frames given to receive() are only queued
  * (net_outbuf_queue_frame()); they leave here, in one write per batch:
  * once the queue holds STREAM_FLUSH_BATCH bytes, and otherwise from the
- * flush source at the start of the next main loop iteration, i.e. as soon
+ * watch's pending work (stream_flush_due()) at the start of the next main
+ * loop iteration, i.e. as soon
  * as the burst being processed is done.  A socket that does not take
  * everything is polled for G_IO_OUT.  Returns FALSE when the connection
  * was closed or its output died (write error, see
@@ -336,48 +336,16 @@ static void stream_conn_room_again(StreamConn *c)
     }
 }
 
-typedef struct StreamFlushSource {
-    GSource source;
-    StreamConn *c;            /* owner: destroys the source before going */
-} StreamFlushSource;
-
-static gboolean stream_flush_ready(StreamConn *c)
+/* Output queued during this iteration waits and the socket is not known
+ * to be full (then G_IO_OUT is polled): the watch's pending work, so it
+ * leaves before the loop sleeps. */
+static gboolean stream_flush_due(void *opaque)
 {
+    StreamConn *c = opaque;
+
     return c->fd >= 0 && !c->connecting && net_outbuf_pending(&c->out) &&
            !(c->watch.events & G_IO_OUT);
 }
-
-static gboolean stream_flush_prepare(GSource *source, gint *timeout)
-{
-    *timeout = -1;
-    return stream_flush_ready(((StreamFlushSource *)source)->c);
-}
-
-static gboolean stream_flush_check(GSource *source)
-{
-    return stream_flush_ready(((StreamFlushSource *)source)->c);
-}
-
-static gboolean stream_flush_dispatch(GSource *source, GSourceFunc cb,
-                                      gpointer data)
-{
-    StreamConn *c = ((StreamFlushSource *)source)->c;
-    NetClient *nc = c->nc;
-
-    g_object_ref(nc);
-    if (stream_flush_ready(c) && stream_conn_write_out(c) &&
-        !net_outbuf_pending(&c->out)) {
-        stream_conn_room_again(c);
-    }
-    g_object_unref(nc);
-    return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs stream_flush_funcs = {
-    .prepare = stream_flush_prepare,
-    .check = stream_flush_check,
-    .dispatch = stream_flush_dispatch,
-};
 
 static void stream_conn_established(StreamConn *c)
 {
@@ -447,7 +415,15 @@ static void stream_conn_ready(void *opaque, GIOCondition revents)
     /* A frame we pass on may lead to our deletion: stay alive until the
      * handler is done with 'c'. */
     g_object_ref(nc);
-    stream_conn_ready__(c, revents);
+    if (stream_flush_due(c)) {
+        /* Frames queued during the last iteration (stream_flush_due()) */
+        if (stream_conn_write_out(c) && !net_outbuf_pending(&c->out)) {
+            stream_conn_room_again(c);
+        }
+    }
+    if (revents && c->fd >= 0) {
+        stream_conn_ready__(c, revents);
+    }
     g_object_unref(nc);
 }
 
@@ -457,8 +433,9 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
     c->connecting = connecting;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
-    fd_watch_start(&c->watch, fd, connecting ? G_IO_OUT : 0,
-                       stream_conn_ready, c, "colo-net-stream");
+    fd_watch_start_full(&c->watch, fd, connecting ? G_IO_OUT : 0,
+                        stream_conn_ready, stream_flush_due, c,
+                        "colo-net-stream");
     if (!connecting) {
         stream_conn_established(c);
     }
@@ -517,11 +494,6 @@ static gboolean stream_conn_start(StreamConn *c, GError **errp)
     frame_reader_init(&c->reader, false, FRAME_MAX_LEN_DEFAULT);
     net_outbuf_init(&c->out, STREAM_OUTBUF_SIZE);
     c->rbuf = g_malloc(STREAM_READ_SIZE);
-    c->flush_src = g_source_new(&stream_flush_funcs,
-                                sizeof(StreamFlushSource));
-    ((StreamFlushSource *)c->flush_src)->c = c;
-    g_source_set_static_name(c->flush_src, "colo-net-stream-flush");
-    g_source_attach(c->flush_src, NULL);
 
     if (c->server) {
         c->listen_fd = c->given_fd >= 0 ? c->given_fd :
@@ -562,11 +534,6 @@ static void stream_conn_stop(StreamConn *c)
     if (c->reconnect_src) {
         g_source_remove(c->reconnect_src);
         c->reconnect_src = 0;
-    }
-    if (c->flush_src) {
-        g_source_destroy(c->flush_src);
-        g_source_unref(c->flush_src);
-        c->flush_src = NULL;
     }
     fd_watch_stop(&c->listen_watch);
     fd_watch_stop(&c->watch);
