@@ -17,8 +17,6 @@
 #include "util/error.h"
 #include "util/fd-watch.h"
 
-static void cs_connect_next(CharSocket *s);
-
 /* --- addresses and descriptions ---------------------------------------- */
 
 /* Recomputes the query-chardev filename (QEMU's spellings). */
@@ -64,58 +62,25 @@ static int cs_family(CharSocket *s)
     return AF_UNSPEC;
 }
 
-/* The host is an address (or empty: loopback), not a name to look up. */
-static gboolean cs_host_is_numeric(const char *host)
+/* The client's unix address as a list of one. */
+static GArray *cs_unix_addrs(CharSocket *s, GError **errp)
 {
-    struct in6_addr a6;
-    struct in_addr a4;
-
-    return !*host || inet_pton(AF_INET, host, &a4) == 1 ||
-           inet_pton(AF_INET6, host, &a6) == 1;
-}
-
-/* Takes 'addrs' (NULL: none) as the client's addresses to try. */
-static void cs_addrs_set(CharSocket *s, GArray *addrs)
-{
-    if (s->addrs) {
-        g_array_unref(s->addrs);
-    }
-    s->addrs = addrs;
-    s->addr_idx = 0;
-}
-
-/* Resolves the client's target into s->addrs.  May block on a DNS name:
- * used only while the chardev is created (a client without reconnect
- * connects then, as in QEMU, and a failure is a creation error), and for
- * addresses that need no lookup; later attempts look names up in a
- * thread (cs_lookup_start()). */
-static gboolean cs_resolve_client(CharSocket *s, GError **errp)
-{
+    SockAddr a = { 0 };
     GArray *addrs;
 
-    if (s->is_unix) {
-        SockAddr a = { 0 };
-
-        if (!cs_unix_addr(s, &a, errp)) {
-            return FALSE;
-        }
-        addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
-        g_array_append_val(addrs, a);
-    } else {
-        addrs = sock_resolve(s->host, s->port, cs_family(s), FALSE, errp);
-        if (!addrs) {
-            return FALSE;
-        }
+    if (!cs_unix_addr(s, &a, errp)) {
+        return NULL;
     }
-    cs_addrs_set(s, addrs);
-    return TRUE;
+    addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+    g_array_append_val(addrs, a);
+    return addrs;
 }
 
-/* Drops the lookup in progress, if any. */
-static void cs_lookup_drop(CharSocket *s)
+/* Gives up the connect round in progress, if any. */
+static void cs_connector_drop(CharSocket *s)
 {
-    sock_lookup_cancel(s->lookup);
-    s->lookup = NULL;
+    sock_connector_free(s->connector);
+    s->connector = NULL;
 }
 
 /* --- listening ----------------------------------------------------------- */
@@ -237,7 +202,7 @@ gboolean cs_listen_inet(CharSocket *s, GError **errp)
 /* Takes 'fd' (connected, non-blocking) as the connection and emits OPENED
  * (last: the caller returns right after).  The one place a connection
  * becomes established, after accept (cs_accept()) or connect
- * (cs_connect_next(), cs_connect_finish(), cs_connect_sync()): a TLS
+ * (cs_connect_step(), cs_connect_sync()): a TLS
  * handshake would run from here and call the rest when it completes. */
 static void cs_connected(CharSocket *s, int fd)
 {
@@ -290,7 +255,7 @@ void cs_close_conn(CharSocket *s, gboolean emit)
         close(s->fd);
         s->fd = -1;
     }
-    cs_lookup_drop(s);
+    cs_connector_drop(s);
     s->state = CS_DISCONNECTED;
     g_atomic_int_set(&s->connected, 0);
     outbuf_reset(&s->out);
@@ -343,125 +308,74 @@ static void cs_connect_failed(CharSocket *s, const char *why)
     cs_update_timer(s);
 }
 
-/* Starts looking the client's host name up in a thread (util/socket.h:
- * a dead DNS server stalls this chardev only); ends CONNECTING
- * (cs_lookup_finish() follows) or failed. */
-static void cs_lookup_start(CharSocket *s)
+/* The round's fd fired (or the round just began): advances it (util/
+ * socket.h's SockConnector: a host name looked up in a thread, so a dead
+ * DNS server stalls this chardev only, then every address in turn); ends
+ * connected (OPENED emitted), still connecting, or failed. */
+void cs_connect_step(CharSocket *s)
 {
     g_autoptr(GError) err = NULL;
+    int fd = -1;
+    int r;
 
-    s->lookup = sock_lookup_start(s->host, s->port, cs_family(s),
-                                  "chardev-lookup", &err);
-    if (!s->lookup) {
-        cs_connect_failed(s, err->message);
-        return;
-    }
-    s->state = CS_CONNECTING;
-    cs_update_watch(s);
-}
-
-/* The lookup thread is done: connect to what it found. */
-void cs_lookup_finish(CharSocket *s)
-{
-    g_autoptr(GError) err = NULL;
-    GArray *addrs;
-
+    /* the fd the round polls may change (eventfd, then each socket) */
     if (s->src) {
         fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
-    addrs = sock_lookup_finish(s->lookup, &err);
-    s->lookup = NULL;
-    s->state = CS_DISCONNECTED;
-    cs_addrs_set(s, addrs);
-    if (!addrs) {
-        cs_connect_failed(s, err->message);
+    r = sock_connector_step(s->connector, &fd, &err);
+    if (r == 0) {
+        cs_update_watch(s);
         return;
     }
-    s->connect_errno = ECONNREFUSED;
-    cs_connect_next(s);
+    cs_connector_drop(s);
+    s->state = CS_DISCONNECTED;
+    if (r > 0) {
+        cs_connected(s, fd);
+        return;
+    }
+    cs_connect_failed(s, err->message);
 }
 
-/* Starts an asynchronous connect round over every resolved address (a
- * host name is looked up in a thread first). */
+/* Starts an asynchronous connect round over every address of the target. */
 void cs_connect_start(CharSocket *s)
 {
     g_autoptr(GError) err = NULL;
 
-    if (!s->is_unix && !cs_host_is_numeric(s->host)) {
-        cs_lookup_start(s);
-        return;
+    if (s->is_unix) {
+        GArray *addrs = cs_unix_addrs(s, &err);
+
+        s->connector = addrs ? sock_connector_new(addrs) : NULL;
+    } else {
+        s->connector = sock_connector_new_host(s->host, s->port,
+                                               cs_family(s),
+                                               "chardev-lookup", &err);
     }
-    if (!cs_resolve_client(s, &err)) {
+    if (!s->connector) {
         cs_connect_failed(s, err->message);
         return;
     }
-    s->connect_errno = ECONNREFUSED;
-    cs_connect_next(s);
-}
-
-/* Tries the next address; ends connected (OPENED emitted), connecting, or
- * failed. */
-static void cs_connect_next(CharSocket *s)
-{
-    while (s->addrs && s->addr_idx < s->addrs->len) {
-        SockAddr *a = &g_array_index(s->addrs, SockAddr, s->addr_idx++);
-        int err;
-        int fd = sock_connect_start(a, &err);
-
-        if (fd < 0) {
-            s->connect_errno = err;
-            continue;
-        }
-        if (err == 0) {
-            cs_connected(s, fd);
-            return;
-        }
-        s->fd = fd;
-        s->state = CS_CONNECTING;
-        cs_update_watch(s);
-        return;
-    }
-    cs_connect_failed(s, g_strerror(s->connect_errno));
-}
-
-/* The connecting fd became writable: connected or failed. */
-void cs_connect_finish(CharSocket *s)
-{
-    int fd = s->fd;
-    int err = sock_connect_finish(fd);
-
-    if (err == EINPROGRESS || err == EALREADY) {
-        return;
-    }
-    if (s->src) {
-        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
-    }
-    s->conn_tag = NULL;
-    s->conn_events = 0;
-    s->fd = -1;
-    if (err == 0) {
-        cs_connected(s, fd);
-        return;
-    }
-    close(fd);
-    s->state = CS_DISCONNECTED;
-    s->connect_errno = err;
-    cs_connect_next(s);
+    s->state = CS_CONNECTING;
+    cs_connect_step(s);
 }
 
 /* Connects while the chardev is created (client without reconnect), as
  * QEMU does: a failure is a creation error. */
 gboolean cs_connect_sync(CharSocket *s, GError **errp)
 {
+    g_autoptr(GArray) addrs = NULL;
     int err = ECONNREFUSED;
 
-    if (!cs_resolve_client(s, errp)) {
+    /* may block on a DNS name: creation only, as QEMU */
+    addrs = s->is_unix ? cs_unix_addrs(s, errp)
+                       : sock_resolve(s->host, s->port, cs_family(s), FALSE,
+                                      errp);
+    if (!addrs) {
         return FALSE;
     }
-    for (guint i = 0; i < s->addrs->len; i++) {
-        int fd = sock_connect_wait(&g_array_index(s->addrs, SockAddr, i),
+    for (guint i = 0; i < addrs->len; i++) {
+        int fd = sock_connect_wait(&g_array_index(addrs, SockAddr, i),
                                    CHAR_SOCKET_CONNECT_TIMEOUT_MS, &err);
 
         if (fd >= 0) {
@@ -509,7 +423,7 @@ void cs_close_all(CharSocket *s)
         close(s->fd);
         s->fd = -1;
     }
-    cs_lookup_drop(s);
+    cs_connector_drop(s);
     s->state = CS_DISCONNECTED;
     g_atomic_int_set(&s->connected, 0);
     cs_close_listen(s);

@@ -160,11 +160,9 @@ struct _CharSocket {
     gboolean announce_open;   /* owe the frontend an OPENED */
     gboolean paused;          /* frontend paused reading */
     gboolean hup_seen;        /* peer hung up while we were not reading */
-    SockLookup *lookup;       /* CONNECTING: a name being resolved (its
-                               * eventfd is polled, fd is -1), else NULL */
-    GArray *addrs;            /* of SockAddr, client attempt, or NULL */
-    guint addr_idx;           /* next address to try */
-    int connect_errno;        /* last connect() failure */
+    SockConnector *connector; /* CONNECTING: the round (a lookup, then
+                               * each address; its fd is polled, 'fd'
+                               * is -1), else NULL */
     uint8_t *rbuf;            /* CHAR_SOCKET_READ_SIZE, allocated once */
     OutBuf out;               /* output ring (max out_buffer_size) */
     gboolean writable_wanted; /* a write was refused since last drain */
@@ -206,9 +204,8 @@ void cs_close_listen(CharSocket *s);
 gboolean cs_connect_sync(CharSocket *s, GError **errp);
 /* Client with reconnect: starts a round (lookup, then every address). */
 void cs_connect_start(CharSocket *s);
-/* The lookup's eventfd fired / the connecting fd became writable. */
-void cs_lookup_finish(CharSocket *s);
-void cs_connect_finish(CharSocket *s);
+/* The round's fd fired: advances it. */
+void cs_connect_step(CharSocket *s);
 /* A listening socket is readable: take one client. */
 void cs_accept(CharSocket *s, int lfd);
 /* Drops the connection, emitting CLOSED (last) when 'emit'. */

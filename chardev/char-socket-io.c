@@ -100,6 +100,7 @@ void cs_update_watch(CharSocket *s)
     gboolean listen = s->server && s->state == CS_DISCONNECTED &&
                       !s->accept_backoff;
     GIOCondition ev = 0;
+    int fd = s->fd;
 
     if (!s->src) {
         return;
@@ -111,7 +112,7 @@ void cs_update_watch(CharSocket *s)
                          listen ? G_IO_IN : 0);
     }
     if (s->state == CS_CONNECTING) {
-        ev = s->lookup ? G_IO_IN : G_IO_OUT;
+        fd = sock_connector_poll(s->connector, &ev);
     } else if (s->state == CS_CONNECTED && !s->pending_close) {
         if (cs_reading(s)) {
             ev |= G_IO_IN;
@@ -122,8 +123,7 @@ void cs_update_watch(CharSocket *s)
             ev |= G_IO_OUT;
         }
     }
-    fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events,
-                     s->lookup ? sock_lookup_fd(s->lookup) : s->fd, ev);
+    fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, fd, ev);
 }
 
 void cs_update_timer(CharSocket *s)
@@ -206,11 +206,7 @@ static void cs_dispatch(CharSocket *s, GSource *src)
         GIOCondition rev = fd_source_revents(src, s->conn_tag);
 
         if (s->state == CS_CONNECTING && rev) {
-            if (s->lookup) {
-                cs_lookup_finish(s);
-            } else {
-                cs_connect_finish(s);
-            }
+            cs_connect_step(s);
             if (s->src != src) {
                 return;
             }

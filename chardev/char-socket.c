@@ -139,9 +139,6 @@ static void cs_finalize(GObject *gobj)
     g_free(s->desc);
     g_free(s->rbuf);
     outbuf_destroy(&s->out);
-    if (s->addrs) {
-        g_array_unref(s->addrs);
-    }
     g_mutex_clear(&s->lock);
     G_OBJECT_CLASS(char_socket_parent_class)->finalize(gobj);
 }

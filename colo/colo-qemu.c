@@ -117,7 +117,6 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <json-glib/json-glib.h>
 
 #include "colo/colo.h"
@@ -186,11 +185,9 @@ typedef struct QemuDriver {
     char *addr;                 /* qemu-qmp as configured */
     int fd;                     /* the QMP socket (connected or
                                  * connecting), or -1 */
-    FdWatch watch;              /* on 'fd' or the lookup's eventfd */
-    SockLookup *lookup;         /* CONNECTING: a host name being looked up */
-    GArray *addrs;              /* CONNECTING: of SockAddr, to try */
-    guint addr_idx;             /* next one */
-    int connect_err;            /* last connect() failure */
+    FdWatch watch;              /* on 'fd', or on what the connect
+                                 * round polls */
+    SockConnector *connector;   /* CONNECTING: the round (util/socket.h) */
     guint connect_timer;        /* CONNECTING: gives up after
                                  * QEMU_CONNECT_TIMEOUT_S */
     GString *rline;             /* partial input line */
@@ -974,9 +971,8 @@ static void qd_close_socket(void)
         close(qd.fd);
         qd.fd = -1;
     }
-    sock_lookup_cancel(qd.lookup);
-    qd.lookup = NULL;
-    g_clear_pointer(&qd.addrs, g_array_unref);
+    sock_connector_free(qd.connector);
+    qd.connector = NULL;
     if (qd.connect_timer) {
         g_source_remove(qd.connect_timer);
         qd.connect_timer = 0;
@@ -1037,79 +1033,52 @@ static void qd_disconnect(const char *why)
  * would go here, before the greeting is read): from now on the watch
  * reads lines and writes the queue.
  */
+static void qd_on_io(void *opaque, GIOCondition revents);
+
 static void qd_established(int fd)
 {
     if (qd.connect_timer) {
         g_source_remove(qd.connect_timer);
         qd.connect_timer = 0;
     }
-    g_clear_pointer(&qd.addrs, g_array_unref);
     qd.fd = fd;
     qd.state = QD_GREETING;
-    fd_watch_enable(&qd.watch, G_IO_OUT, FALSE);
-    fd_watch_enable(&qd.watch, G_IO_IN, TRUE);
+    fd_watch_start(&qd.watch, fd, G_IO_IN, qd_on_io, NULL, "qemu-qmp");
     qd_write_next();
 }
 
-static void qd_on_io(void *opaque, GIOCondition revents);
-
-/* Tries the next address: ends established, connecting (the watch waits
- * for G_IO_OUT) or disconnected. */
-static void qd_connect_next(void)
+/* The connect round's fd fired (or the round just began): advances it
+ * (a host name looked up in a thread, then every address); ends
+ * established, still connecting, or disconnected. */
+static void qd_connect_step(void)
 {
-    while (qd.addr_idx < qd.addrs->len) {
-        int err;
-        int fd = sock_connect_start(&g_array_index(qd.addrs, SockAddr,
-                                                   qd.addr_idx++), &err);
+    g_autoptr(GError) err = NULL;
+    GIOCondition ev;
+    int fd = -1;
+    int r = sock_connector_step(qd.connector, &fd, &err);
 
-        if (fd < 0) {
-            qd.connect_err = err;
-            continue;
-        }
-        if (err == 0) {
-            fd_watch_start(&qd.watch, fd, 0, qd_on_io, NULL, "qemu-qmp");
-            qd_established(fd);
-            return;
-        }
-        qd.fd = fd;
-        fd_watch_start(&qd.watch, fd, G_IO_OUT, qd_on_io, NULL, "qemu-qmp");
+    if (r == 0) {
+        /* the polled fd may have changed (eventfd, then each socket) */
+        int pfd = sock_connector_poll(qd.connector, &ev);
+
+        fd_watch_start(&qd.watch, pfd, ev, qd_on_io, NULL, "qemu-qmp");
         return;
     }
-    qd_disconnect(g_strerror(qd.connect_err));
+    fd_watch_stop(&qd.watch);
+    sock_connector_free(qd.connector);
+    qd.connector = NULL;
+    if (r > 0) {
+        qd_established(fd);
+        return;
+    }
+    qd_disconnect(err->message);
 }
 
-/* The socket or the lookup's eventfd fired. */
+/* The socket or the connect round's fd fired. */
 static void qd_on_io(void *opaque, GIOCondition revents)
 {
-    if (qd.state == QD_CONNECTING && qd.lookup) {
-        g_autoptr(GError) err = NULL;
-
-        fd_watch_stop(&qd.watch);
-        qd.addrs = sock_lookup_finish(qd.lookup, &err);
-        qd.lookup = NULL;
-        if (!qd.addrs) {
-            qd_disconnect(err->message);
-            return;
-        }
-        qd.addr_idx = 0;
-        qd_connect_next();
-        return;
-    }
     if (qd.state == QD_CONNECTING) {
-        int err = sock_connect_finish(qd.fd);
-
-        if (err == EINPROGRESS || err == EALREADY) {
-            return;
-        }
-        if (err == 0) {
-            qd_established(qd.fd);
-            return;
-        }
-        fd_watch_stop(&qd.watch);
-        close(qd.fd);
-        qd.fd = -1;
-        qd.connect_err = err;
-        qd_connect_next();
+        qd_connect_step();
         return;
     }
     if (revents & G_IO_OUT) {
@@ -1150,16 +1119,6 @@ static gboolean qd_parse_addr(const char *addr, SockSpec *spec,
     return TRUE;
 }
 
-/* The host is an address (or empty: localhost), not a name to look up. */
-static gboolean qd_host_is_numeric(const char *host)
-{
-    struct in6_addr a6;
-    struct in_addr a4;
-
-    return !*host || inet_pton(AF_INET, host, &a4) == 1 ||
-           inet_pton(AF_INET6, host, &a6) == 1;
-}
-
 static void qd_connect(void)
 {
     g_auto(SockSpec) spec = { 0 };
@@ -1177,39 +1136,29 @@ static void qd_connect(void)
         qd.rline = g_string_sized_new(1024);
     }
     qd.state = QD_CONNECTING;
-    qd.connect_err = ECONNREFUSED;
-    qd.addr_idx = 0;
     qd.connect_timer = g_timeout_add_seconds(QEMU_CONNECT_TIMEOUT_S,
                                              qd_connect_timeout_cb, NULL);
     if (spec.kind == SOCK_SPEC_UNIX) {
         SockAddr un;
 
-        if (!sockaddr_unix(&un, spec.path, FALSE, TRUE, "qemu-qmp", &err)) {
-            qd_disconnect(err->message);
-            g_error_free(err);
-            return;
+        if (sockaddr_unix(&un, spec.path, FALSE, TRUE, "qemu-qmp", &err)) {
+            GArray *addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+
+            g_array_append_val(addrs, un);
+            qd.connector = sock_connector_new(addrs);
         }
-        qd.addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
-        g_array_append_val(qd.addrs, un);
-    } else if (qd_host_is_numeric(spec.host)) {
-        /* no DNS: resolving now cannot stall the loop */
-        qd.addrs = sock_resolve(spec.host, spec.port, AF_UNSPEC, FALSE, &err);
     } else {
-        /* a name: looked up in a thread, the loop goes on */
-        qd.lookup = sock_lookup_start(spec.host, spec.port, AF_UNSPEC,
-                                      "qemu-lookup", &err);
-        if (qd.lookup) {
-            fd_watch_start(&qd.watch, sock_lookup_fd(qd.lookup), G_IO_IN,
-                           qd_on_io, NULL, "qemu-qmp");
-            return;
-        }
+        /* a name is looked up in a thread: the loop goes on */
+        qd.connector = sock_connector_new_host(spec.host, spec.port,
+                                               AF_UNSPEC, "qemu-lookup",
+                                               &err);
     }
-    if (err) {
+    if (!qd.connector) {
         qd_disconnect(err->message);
         g_error_free(err);
         return;
     }
-    qd_connect_next();
+    qd_connect_step();
 }
 
 /* ------------------------------------------------------------------ */

@@ -146,8 +146,10 @@ static int sock_gai(const char *host, const char *port, int family,
         .ai_family = family,
     };
 
+    g_autofree char *h = sockaddr_host_unbracket(host);   /* "[::1]" */
+
     *res = NULL;
-    return getaddrinfo(host && *host ? host : NULL, port, &hints, res);
+    return getaddrinfo(h && *h ? h : NULL, port, &hints, res);
 }
 
 /* The usable addresses of 'res' (inet only: a stream user never gets a
@@ -212,7 +214,8 @@ GArray *sock_resolve(const char *host, const char *port, int family,
     int r = sock_gai(host, port, family, passive, &res);
 
     if (r != 0) {
-        g_autofree char *hp = sockaddr_host_port_str(host ? host : "", port);
+        g_autofree char *h = sockaddr_host_unbracket(host ? host : "");
+        g_autofree char *hp = sockaddr_host_port_str(h, port);
 
         error_setg(errp, "address resolution failed for %s: %s", hp,
                    gai_strerror(r));
@@ -221,7 +224,8 @@ GArray *sock_resolve(const char *host, const char *port, int family,
     a = sock_addrs_from(res);
     freeaddrinfo(res);
     if (a->len == 0) {
-        g_autofree char *hp = sockaddr_host_port_str(host ? host : "", port);
+        g_autofree char *h = sockaddr_host_unbracket(host ? host : "");
+        g_autofree char *hp = sockaddr_host_port_str(h, port);
 
         g_array_unref(a);
         error_setg(errp, "address resolution failed for %s: no address", hp);
@@ -455,6 +459,135 @@ int sock_listen_host(const char *host, const char *port, int family,
 }
 
 /* --- connecting, accepting ----------------------------------------------- */
+
+struct SockConnector {
+    SockLookup *lookup;       /* the name being looked up, or NULL */
+    GArray *addrs;            /* of SockAddr, once known */
+    guint idx;                /* next address to try */
+    int fd;                   /* the connect in progress, or -1 */
+    int err;                  /* the last connect's errno */
+};
+
+/* The host is an address (or empty: loopback), not a name to look up. */
+static gboolean sock_host_is_numeric(const char *host)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    g_autofree char *h = sockaddr_host_unbracket(host);
+
+    return !h || !*h || inet_pton(AF_INET, h, &a4) == 1 ||
+           inet_pton(AF_INET6, h, &a6) == 1;
+}
+
+SockConnector *sock_connector_new(GArray *addrs)
+{
+    SockConnector *c = g_new0(SockConnector, 1);
+
+    c->addrs = addrs;
+    c->fd = -1;
+    c->err = ECONNREFUSED;
+    return c;
+}
+
+SockConnector *sock_connector_new_host(const char *host, const char *port,
+                                       int family, const char *thread_name,
+                                       GError **errp)
+{
+    SockConnector *c;
+
+    if (sock_host_is_numeric(host)) {
+        /* no DNS: resolving now cannot stall the loop */
+        GArray *addrs = sock_resolve(host, port, family, FALSE, errp);
+
+        return addrs ? sock_connector_new(addrs) : NULL;
+    }
+    c = sock_connector_new(NULL);
+    c->lookup = sock_lookup_start(host, port, family, thread_name, errp);
+    if (!c->lookup) {
+        g_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The lookup thread has signalled (its eventfd is readable). */
+static gboolean sock_lookup_done(const SockLookup *l)
+{
+    struct pollfd p = { .fd = l->efd, .events = POLLIN };
+
+    return poll(&p, 1, 0) == 1;
+}
+
+int sock_connector_step(SockConnector *c, int *fd, GError **errp)
+{
+    if (c->lookup) {
+        if (!sock_lookup_done(c->lookup)) {
+            return 0;
+        }
+        c->addrs = sock_lookup_finish(c->lookup, errp);
+        c->lookup = NULL;
+        if (!c->addrs) {
+            return -1;
+        }
+    } else if (c->fd >= 0) {
+        int err = sock_connect_finish(c->fd);
+
+        if (err == EINPROGRESS || err == EALREADY) {
+            return 0;
+        }
+        if (err == 0) {
+            *fd = c->fd;
+            c->fd = -1;
+            return 1;
+        }
+        close(c->fd);
+        c->fd = -1;
+        c->err = err;
+    }
+    while (c->addrs && c->idx < c->addrs->len) {
+        int err;
+        int s = sock_connect_start(&g_array_index(c->addrs, SockAddr,
+                                                  c->idx++), &err);
+
+        if (s < 0) {
+            c->err = err;
+            continue;
+        }
+        if (err == 0) {
+            *fd = s;
+            return 1;
+        }
+        c->fd = s;
+        return 0;
+    }
+    error_setg(errp, "%s", g_strerror(c->err));
+    return -1;
+}
+
+int sock_connector_poll(const SockConnector *c, GIOCondition *events)
+{
+    if (c->lookup) {
+        *events = G_IO_IN;
+        return c->lookup->efd;
+    }
+    *events = c->fd >= 0 ? G_IO_OUT : 0;
+    return c->fd;
+}
+
+void sock_connector_free(SockConnector *c)
+{
+    if (!c) {
+        return;
+    }
+    sock_lookup_cancel(c->lookup);
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    if (c->addrs) {
+        g_array_unref(c->addrs);
+    }
+    g_free(c);
+}
 
 int sock_connect_start(const SockAddr *a, int *err)
 {

@@ -18,10 +18,13 @@
  *   listening    sock_listen_host() binds every address a host resolves
  *                to (a dual-stack "::" covers "0.0.0.0"), sock_listen()
  *                (sockaddr.h) one address.
- *   connecting   sock_connect() (sockaddr.h) starts a non-blocking
- *                connect, sock_connect_finish() reads its outcome;
- *                sock_connect_wait() does both with a time limit, for
- *                creation-time connects that QEMU also makes synchronous.
+ *   connecting   SockConnector: a client's whole round (lookup, then
+ *                each address with a non-blocking connect) driven by its
+ *                owner's poll: the chardev's and the QEMU driver's;
+ *                sock_connect_start()/sock_connect_finish() one address
+ *                (the stream netdev's); sock_connect_wait() with a time
+ *                limit, for creation-time connects that QEMU also makes
+ *                synchronous.
  *   accepting    sock_accept(): non-blocking, close-on-exec.
  *   describing   sock_fd_describe(): "127.0.0.1:9000", "[::1]:9000", the
  *                unix path, for query-chardev and logs.
@@ -127,6 +130,40 @@ int sock_listen_host(const char *host, const char *port, int family,
  * (connected) or EINPROGRESS (wait for G_IO_OUT, then
  * sock_connect_finish()); -1 with *err set when it failed at once. */
 int sock_connect_start(const SockAddr *a, int *err);
+
+/*
+ * A client's connect round, driven by its owner's poll: the host name
+ * looked up in a thread first (an address or an empty host resolves at
+ * once), then each address tried in turn with a non-blocking connect.
+ * The owner polls the fd sock_connector_poll() names, for the events it
+ * says (they change as the round goes on), and calls
+ * sock_connector_step() when they fire -- and once right after creating
+ * the round.  The round owns its fds until it hands over the connected
+ * one.
+ */
+typedef struct SockConnector SockConnector;
+
+/* A round over 'addrs' (taken; a GArray of SockAddr, e.g. one unix
+ * address). */
+SockConnector *sock_connector_new(GArray *addrs);
+/* A round to 'host' at 'port' ('family' as sock_resolve()), a name looked
+ * up in a thread named 'thread_name'.  NULL with errp set when a numeric
+ * host does not resolve or no thread can be had. */
+SockConnector *sock_connector_new_host(const char *host, const char *port,
+                                       int family, const char *thread_name,
+                                       GError **errp);
+/* Advances the round: 1 with *fd the connected non-blocking socket (now
+ * the caller's; the round is over), 0 while waiting (poll again), -1
+ * with errp set ("address resolution failed: ...", or the last
+ * connect()'s error text) when every address failed. */
+int sock_connector_step(SockConnector *c, int *fd, GError **errp);
+/* The fd to poll now and, in *events, for what (G_IO_IN for the lookup,
+ * G_IO_OUT for a connect); -1 when there is nothing to wait for (call
+ * sock_connector_step()). */
+int sock_connector_poll(const SockConnector *c, GIOCondition *events);
+/* Ends the round: a pending connect is closed, a lookup given up.  NULL:
+ * no-op. */
+void sock_connector_free(SockConnector *c);
 
 /* Connects to 'a', waiting at most 'timeout_ms'.  Returns the connected
  * non-blocking fd, or -1 with *err set (ETIMEDOUT after the limit). */

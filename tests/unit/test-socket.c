@@ -128,6 +128,66 @@ START_TEST(test_listen_connect_io)
 }
 END_TEST
 
+/* Drives a connect round as its owner's loop would. */
+static int run_connector(SockConnector *c, int *fd, GError **errp)
+{
+    int r;
+
+    while ((r = sock_connector_step(c, fd, errp)) == 0) {
+        GIOCondition ev;
+        struct pollfd p = { .fd = sock_connector_poll(c, &ev) };
+
+        p.events = (ev & G_IO_IN ? POLLIN : 0) | (ev & G_IO_OUT ? POLLOUT : 0);
+        ck_assert_int_ge(p.fd, 0);
+        ck_assert_int_eq(poll(&p, 1, 10000), 1);
+    }
+    return r;
+}
+
+START_TEST(test_connector)
+{
+    g_autoptr(GError) err = NULL;
+    int lfd[2], fd = -1;
+    guint n = 0;
+    g_autofree char *port = NULL;
+    GArray *addrs;
+    SockAddr a;
+    SockConnector *c;
+
+    ck_assert_int_eq(sock_listen_host("127.0.0.1", "0", AF_INET, FALSE, 4,
+                                      lfd, 2, &n, NULL), 0);
+    port = g_strdup_printf("%u", sock_fd_port(lfd[0]));
+    /* a refused address first, then the one that listens */
+    addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+    ck_assert(sockaddr_inet(&a, "127.0.0.1", "1", FALSE, NULL, NULL));
+    g_array_append_val(addrs, a);
+    ck_assert(sockaddr_inet(&a, "127.0.0.1", port, FALSE, NULL, NULL));
+    g_array_append_val(addrs, a);
+    c = sock_connector_new(addrs);
+    ck_assert_int_eq(run_connector(c, &fd, &err), 1);
+    ck_assert_int_ge(fd, 0);
+    sock_connector_free(c);
+    close(fd);
+    /* a name: looked up in a thread first */
+    c = sock_connector_new_host("localhost", port, AF_INET, "test-lookup",
+                                &err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(run_connector(c, &fd, &err), 1);
+    sock_connector_free(c);
+    close(fd);
+    /* nobody listens: the last connect's error */
+    close(lfd[0]);
+    c = sock_connector_new_host("127.0.0.1", port, AF_UNSPEC, "test-lookup",
+                                &err);
+    ck_assert_int_eq(run_connector(c, &fd, &err), -1);
+    ck_assert_str_eq(err->message, g_strerror(ECONNREFUSED));
+    sock_connector_free(c);
+    /* given up half-way: nothing leaks (ASan) */
+    sock_connector_free(sock_connector_new_host("localhost", port, AF_INET,
+                                                "test-lookup", NULL));
+}
+END_TEST
+
 START_TEST(test_listen_any)
 {
     int fds[4];
@@ -233,6 +293,7 @@ static Suite *socket_suite(void)
     tcase_add_test(tc, test_lookup_thread);
     tcase_add_test(tc, test_listen_connect_io);
     tcase_add_test(tc, test_listen_any);
+    tcase_add_test(tc, test_connector);
     tcase_add_test(to, test_outbuf_ring);
     tcase_add_test(to, test_outbuf_pipe);
     suite_add_tcase(s, tc);
