@@ -99,9 +99,9 @@
  * The connection stays open between checkpoints, and is re-established
  * one second after it is lost while the colo-frame exists (one warning
  * per outage).  All I/O is non-blocking, on the main context, through
- * util/socket.h (a host name is looked up in a thread) and one FdWatch.  Limits:
- * a QMP line of at most 1 MiB (longer: counted, connection dropped), at
- * most 64 commands awaiting replies.  The counters are logged when the
+ * util/socket.h (a SockConnector: a host name is looked up in a thread)
+ * and one FdWatch.  Limits: a QMP line of at most 1 MiB (longer: counted,
+ * connection dropped), at most 64 commands awaiting replies.  The counters are logged when the
  * colo-frame is deleted.
  *
  * Without the "events" capability QEMU sends no MIGRATION events; the
