@@ -126,6 +126,7 @@
 #include "util/error.h"
 #include "qom/iothread.h"
 #include "util/log.h"
+#include "util/outbuf.h"
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
 #include "util/socket.h"
@@ -192,8 +193,8 @@ typedef struct QemuDriver {
                                  * QEMU_CONNECT_TIMEOUT_S */
     GString *rline;             /* partial input line */
     char rbuf[QEMU_READ_CHUNK];
-    GQueue wqueue;              /* of GBytes, oldest first */
-    gsize wpos;                 /* bytes of the head already written */
+    OutBuf out;                 /* command lines not yet written
+                                 * (util/outbuf.h; qd_out()) */
     GQueue cmds;                /* of GINT_TO_POINTER(QemuCmd) */
     guint reconnect_source;
     guint poll_source;
@@ -266,31 +267,26 @@ static void qd_finish(gboolean ok, const char *error)
 /* ------------------------------------------------------------------ */
 /* Output: a queue of lines, written when the socket is writable.       */
 
+/* The output ring, set up at its first use. */
+static OutBuf *qd_out(void)
+{
+    if (!qd.out.max) {
+        outbuf_init(&qd.out, 4096, QEMU_QMP_MAX_LINE);
+    }
+    return &qd.out;
+}
+
 /* Writes what the socket takes now.  0, or -errno when the connection
  * is broken. */
 static int qd_flush(void)
 {
-    GBytes *b;
+    size_t sent;
+    int r = outbuf_flush(qd_out(), qd.fd, &sent);
 
-    while ((b = g_queue_peek_head(&qd.wqueue))) {
-        gsize len;
-        const uint8_t *p = g_bytes_get_data(b, &len);
-        struct iovec v = { (void *)(p + qd.wpos), len - qd.wpos };
-        gssize n = sock_sendv(qd.fd, &v, 1);
-
-        if (n == -EAGAIN) {
-            break;
-        }
-        if (n < 0) {
-            return n;
-        }
-        qd.wpos += n;
-        if (qd.wpos == len) {
-            g_bytes_unref(g_queue_pop_head(&qd.wqueue));
-            qd.wpos = 0;
-        }
+    if (r < 0) {
+        return r;
     }
-    fd_watch_enable(&qd.watch, G_IO_OUT, !g_queue_is_empty(&qd.wqueue));
+    fd_watch_enable(&qd.watch, G_IO_OUT, outbuf_len(qd_out()) > 0);
     return 0;
 }
 
@@ -300,7 +296,7 @@ static int qd_flush(void)
 static void qd_write_next(void)
 {
     if (qd.state != QD_DISCONNECTED && qd.state != QD_CONNECTING &&
-        !g_queue_is_empty(&qd.wqueue)) {
+        outbuf_len(qd_out()) > 0) {
         fd_watch_enable(&qd.watch, G_IO_OUT, TRUE);
     }
 }
@@ -328,10 +324,19 @@ static void qd_send(QemuCmd what, const char *name, JsonObject *args)
     json_node_take_object(n, o);
     s = json_to_string(n, FALSE);
     json_node_free(n);
+    if (strlen(s) + 2 > outbuf_room(qd_out())) {
+        qd_disconnect("QEMU does not read its QMP commands");
+        return;
+    }
     g_queue_push_tail(&qd.cmds, GINT_TO_POINTER(what));
-    g_queue_push_tail(&qd.wqueue,
-                      g_bytes_new_take(g_strconcat(s, "\r\n", NULL),
-                                       strlen(s) + 2));
+    {
+        const struct iovec line[2] = {
+            { .iov_base = s, .iov_len = strlen(s) },
+            { .iov_base = (void *)"\r\n", .iov_len = 2 },
+        };
+
+        outbuf_append(qd_out(), line, 2, 0);
+    }
     qd_write_next();
 }
 
@@ -1006,8 +1011,7 @@ static void qd_disconnect(const char *why)
         qd.poll_source = 0;
     }
     qd_close_socket();
-    g_queue_clear_full(&qd.wqueue, (GDestroyNotify) g_bytes_unref);
-    qd.wpos = 0;
+    outbuf_reset(qd_out());
     g_queue_clear(&qd.cmds);
     if (qd.rline) {
         g_string_truncate(qd.rline, 0);
@@ -1376,8 +1380,7 @@ void colo_frame_qemu_test_line(const char *line, gsize len)
 {
     qd_on_line(line, len);
     /* nobody reads what the driver wrote */
-    g_queue_clear_full(&qd.wqueue, (GDestroyNotify) g_bytes_unref);
-    qd.wpos = 0;
+    outbuf_reset(qd_out());
 }
 
 const char *colo_frame_qemu_test_invariants(void)

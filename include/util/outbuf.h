@@ -14,7 +14,7 @@
  * Users: the socket chardev's output (chardev/char-socket-io.c, several
  * MB deep, flushed once per loop iteration), the stream netdevs' frames
  * (net/outbuf.c, a fixed size), the QMP monitor's replies and events
- * (monitor/qmp.c).
+ * (monitor/qmp.c), the QEMU driver's commands (colo/colo-qemu.c).
  *
  * Writing goes through outbuf_write_iov(), which is sock_sendv()
  * (util/socket.h) on a socket and writev() on anything else (a monitor
