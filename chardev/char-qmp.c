@@ -77,6 +77,21 @@ static gboolean chr_prop_int(GHashTable *props, JsonObject *obj,
     return TRUE;
 }
 
+/* Copies an optional string member into 'props' under its own name. */
+static gboolean chr_prop_str(GHashTable *props, JsonObject *obj,
+                             const char *member, GError **errp)
+{
+    const char *v = NULL;
+
+    if (!qmp_arg_str(obj, member, FALSE, &v, errp)) {
+        return FALSE;
+    }
+    if (v) {
+        g_hash_table_insert(props, (gpointer)member, g_strdup(v));
+    }
+    return TRUE;
+}
+
 /* Fills 'props' from {"type": "inet"|"unix", "data": {...}}. */
 static gboolean chr_parse_addr(GHashTable *props, JsonObject *addr,
                                GError **errp)
@@ -117,17 +132,14 @@ static gboolean chr_parse_addr(GHashTable *props, JsonObject *addr,
     return FALSE;
 }
 
-gboolean qmp_chardev_add(JsonObject *args, JsonNode **ret, GError **errp)
+static gboolean chardev_add(JsonObject *args, const char *id, GError **errp)
 {
     g_autoptr(GHashTable) props =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-    const char *id = NULL, *type = NULL;
+    const char *type = NULL;
     JsonObject *backend, *data, *addr;
     gboolean server = TRUE;
 
-    if (!qmp_arg_str(args, "id", TRUE, &id, errp)) {
-        return FALSE;
-    }
     backend = qmp_arg_object(args, "backend", "backend", errp);
     if (!backend || !qmp_arg_str(backend, "type", TRUE, &type, errp)) {
         return FALSE;
@@ -163,11 +175,31 @@ gboolean qmp_chardev_add(JsonObject *args, JsonNode **ret, GError **errp)
         !chr_prop_int(props, data, "reconnect", "reconnect", errp) ||
         !chr_prop_int(props, data, "reconnect-ms", "reconnect-ms", errp) ||
         !chr_prop_int(props, data, "out-buffer-size", "out-buffer-size",
-                      errp)) {
+                      errp) ||
+        !chr_prop_str(props, data, "tls-creds", errp) ||
+        !chr_prop_str(props, data, "tls-authz", errp)) {
         return FALSE;
     }
     return user_object_create(OBJECT_KIND_CHARDEV, "socket", id, props,
                               errp) != NULL;
+}
+
+/* Every failure names the chardev, as QEMU's "Failed to add chardev 'ID':
+ * ..." does: a management tool adding several at once must know which. */
+gboolean qmp_chardev_add(JsonObject *args, JsonNode **ret, GError **errp)
+{
+    const char *id = NULL;
+    GError *err = NULL;
+
+    if (!qmp_arg_str(args, "id", TRUE, &id, errp)) {
+        return FALSE;
+    }
+    if (!chardev_add(args, id, &err)) {
+        g_propagate_prefixed_error(errp, err, "Failed to add chardev '%s': ",
+                                   id);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 gboolean qmp_chardev_remove(JsonObject *args, JsonNode **ret, GError **errp)
@@ -201,6 +233,9 @@ gboolean qmp_query_chardev(JsonObject *args, JsonNode **ret, GError **errp)
         json_object_set_string_member(o, "filename", filename);
         json_object_set_boolean_member(o, "frontend-open",
                                        chardev_frontend_open(chr));
+        if (klass->info) {
+            klass->info(chr, o);
+        }
         json_array_add_object_element(arr, o);
     }
     g_list_free(list);

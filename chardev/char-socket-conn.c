@@ -113,7 +113,7 @@ gboolean cs_listen_unix(CharSocket *s, GError **errp)
         return FALSE;
     }
     if (bind(fd, (struct sockaddr *)&un.ss, un.len) < 0 ||
-        listen(fd, CHAR_SOCKET_BACKLOG) < 0) {
+        listen(fd, CS_BACKLOG(s)) < 0) {
         int err = errno;
 
         close(fd);
@@ -136,7 +136,7 @@ static int cs_listen_inet_port(CharSocket *s, const char *port,
                                GError **errp)
 {
     return sock_listen_host(s->host, port, cs_family(s),
-                            s->ipv4_given && !s->ipv4, CHAR_SOCKET_BACKLOG,
+                            s->ipv4_given && !s->ipv4, CS_BACKLOG(s),
                             s->listen_fds, CHAR_SOCKET_MAX_LISTEN,
                             &s->n_listen, errp);
 }
@@ -202,10 +202,24 @@ gboolean cs_listen_inet(CharSocket *s, GError **errp)
 /* Takes 'fd' (connected, non-blocking) as the connection and emits OPENED
  * (last: the caller returns right after).  The one place a connection
  * becomes established, after accept (cs_accept()) or connect
- * (cs_connect_step(), cs_connect_sync()): a TLS
- * handshake would run from here and call the rest when it completes. */
+ * (cs_connect_step(), cs_connect_sync()); with TLS, once more from
+ * cs_tls_established() when the handshake is done. */
 static void cs_connected(CharSocket *s, int fd)
 {
+    /* TLS seam (a): a new connection is handshaken and authorized before
+     * it is one.  The fd goes to the TlsLink, which calls
+     * cs_tls_established() (and this function again) when the peer
+     * proved itself; meanwhile a server keeps listening, so a stranger
+     * that connects first holds no slot (docs/security.md). */
+    if (s->tls && !s->tls_sess) {
+        if (!s->server) {
+            s->state = CS_DISCONNECTED;   /* until the handshake ends */
+        }
+        tls_link_add(s->tls, fd);
+        cs_update_watch(s);
+        cs_update_timer(s);
+        return;
+    }
     /* TCP_NODELAY by default (QEMU's default is Nagle's algorithm).  Our
      * output is already batched: everything queued in one loop iteration
      * leaves in one sendmsg().  With Nagle the kernel holds each batch
@@ -227,10 +241,11 @@ static void cs_connected(CharSocket *s, int fd)
     s->hup_seen = FALSE;
     s->timer_at = 0;
     outbuf_reset(&s->out);
+    outbuf_set_tls(&s->out, s->tls_sess);   /* TLS seam (b), writing */
     cs_set_out_queued(s);
     stats_inc(&cs_stats(s)->connects);
     cs_update_desc(s);
-    g_debug("chardev '%s': connected (%s)", cs_id(s), s->desc);
+    COLO_NOTICE_RL("chardev '%s': connected (%s)", cs_id(s), s->desc);
     chardev_set_wait_pending(CHARDEV_BASE(s), FALSE);
     cs_update_watch(s);
     cs_update_timer(s);
@@ -251,6 +266,8 @@ void cs_close_conn(CharSocket *s, gboolean emit)
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
+    outbuf_set_tls(&s->out, NULL);
+    g_clear_pointer(&s->tls_sess, tls_session_free);
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
@@ -274,7 +291,7 @@ void cs_close_conn(CharSocket *s, gboolean emit)
     cs_update_watch(s);
     cs_update_timer(s);
     if (was_open) {
-        g_debug("chardev '%s': disconnected", cs_id(s));
+        COLO_NOTICE_RL("chardev '%s': disconnected", cs_id(s));
         if (emit) {
             chardev_emit_event(CHARDEV_BASE(s), CHR_EVENT_CLOSED);
         }
@@ -388,6 +405,33 @@ gboolean cs_connect_sync(CharSocket *s, GError **errp)
     return FALSE;
 }
 
+/* The TlsLink's verdicts (its dispatch, the chardev's context). */
+void cs_tls_established(void *opaque, int fd, TlsSession *sess,
+                        const char *identity)
+{
+    CharSocket *s = opaque;
+
+    if (s->state == CS_CONNECTED) {
+        /* Another peer completed first: one connection at a time. */
+        tls_session_free(sess);
+        tls_link_refuse_fd(s->tls, fd, "the connection is taken");
+        return;
+    }
+    g_debug("chardev '%s': TLS peer '%s'", cs_id(s), identity);
+    tls_session_set_batched(sess);      /* records in batches, as bytes */
+    s->tls_sess = sess;
+    cs_connected(s, fd);
+}
+
+void cs_tls_refused(void *opaque, const char *reason)
+{
+    CharSocket *s = opaque;
+
+    if (!s->server && s->state == CS_DISCONNECTED) {
+        cs_connect_failed(s, reason);       /* retries with reconnect */
+    }
+}
+
 /* A listening socket is readable: take one client. */
 void cs_accept(CharSocket *s, int lfd)
 {
@@ -416,8 +460,13 @@ void cs_accept(CharSocket *s, int lfd)
 void cs_close_all(CharSocket *s)
 {
     if (s->fd >= 0 && s->state == CS_CONNECTED && !s->pending_close &&
-        outbuf_len(&s->out)) {
+        outbuf_waiting(&s->out)) {
         cs_flush_queued(s);     /* best effort, never blocks */
+    }
+    outbuf_set_tls(&s->out, NULL);
+    g_clear_pointer(&s->tls_sess, tls_session_free);
+    if (s->tls) {
+        tls_link_cancel(s->tls);
     }
     if (s->fd >= 0) {
         close(s->fd);

@@ -8,13 +8,15 @@
  *   char-socket-conn.c  addresses, listening, connecting (a host name
  *                       looked up in a thread), accepting, the connection
  *                       life cycle: cs_connected() is the one place a
- *                       connection becomes established, cs_close_conn()
+ *                       connection becomes established (with tls-creds=
+ *                       the fd goes to the TlsLink first, and comes back
+ *                       through cs_tls_established()), cs_close_conn()
  *                       the one place it ends
  *   char-socket-io.c    the attached source (poll set, timer, dispatch),
  *                       reading, the output ring, the ChardevClass I/O
  *                       methods: cs_read() and cs_flush_queued() are the
- *                       only calls that move bytes (sock_recv(),
- *                       outbuf_flush())
+ *                       only calls that move bytes (sock_recv() or the
+ *                       TLS session's records, outbuf_flush())
  *
  * The sockets themselves are util/socket.h's, the ring util/outbuf.h's.
  *
@@ -33,6 +35,14 @@
  * in the backlog of 1 and are accepted after the current one leaves.
  * wait=on (the command line default, as in QEMU) makes start-up block in
  * chardev_wait_for_clients() until the first client arrives.
+ *
+ * TLS (tls-creds=, TCP only): every new connection, accepted or
+ * connected, goes to the TlsLink (qom/tls-link.h) first; only a peer
+ * that completed the handshake and passed tls-authz becomes the
+ * connection (cs_tls_established()), so a server keeps listening
+ * meanwhile, with a backlog of TLS_LINK_MAX_PENDING.  Records are read
+ * through the session (cs_tls_recv()) and written through it by the
+ * output ring (outbuf_set_tls()), batched.
  *
  * Client: without reconnect, the chardev connects while it is created and
  * a failure is a creation error ("Failed to connect to 'H:P': Connection
@@ -83,6 +93,7 @@
 
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
+#include "qom/tls-link.h"
 #include "util/log.h"
 #include "util/outbuf.h"
 #include "util/sockaddr.h"
@@ -99,6 +110,10 @@
 #define CHAR_SOCKET_FLUSH_BATCH (128u * 1024)  /* queued bytes sent at once */
 #define CHAR_SOCKET_MAX_LISTEN 8               /* listening addresses */
 #define CHAR_SOCKET_BACKLOG 1                  /* one waiting client */
+/* With TLS, connections are accepted while others handshake: room for
+ * as many as may be pending, so a burst of strangers does not make the
+ * legitimate peer's SYN wait for a retransmission. */
+#define CS_BACKLOG(s) ((s)->tls ? TLS_LINK_MAX_PENDING : CHAR_SOCKET_BACKLOG)
 #define CHAR_SOCKET_CONNECT_TIMEOUT_MS 15000   /* creation-time connect */
 #define CHAR_SOCKET_ACCEPT_BACKOFF_US G_USEC_PER_SEC /* after EMFILE etc. */
 
@@ -136,6 +151,8 @@ struct _CharSocket {
     guint64 reconnect_ms;     /* milliseconds, 0 = never */
     guint64 out_buffer_size;  /* bytes queued at most */
     gboolean wait_given, reconnect_given, ipv4_given, ipv6_given;
+    char *tls_creds;          /* tls-creds object id, or NULL */
+    char *tls_authz;          /* tls-authz object id, or NULL */
 
     /* configuration derived at complete (then constant) */
     gboolean is_unix;
@@ -143,6 +160,8 @@ struct _CharSocket {
     char *target;             /* "host:port" or path, for messages */
     char *addr_desc;          /* "tcp:127.0.0.1:9000" for filenames */
     gboolean unlink_path;     /* we created the unix socket file */
+    TlsLink *tls;             /* with tls-creds: handshakes (qom/tls-link) */
+    char *warning;            /* query-chardev "warning", or NULL */
     int listen_fds[CHAR_SOCKET_MAX_LISTEN];
     guint n_listen;
 
@@ -167,6 +186,8 @@ struct _CharSocket {
     OutBuf out;               /* output ring (max out_buffer_size) */
     gboolean writable_wanted; /* a write was refused since last drain */
     gint connected;           /* atomic: CONNECTED and no close pending */
+    TlsSession *tls_sess;     /* CONNECTED with TLS: the record layer (the
+                               * ring writes through it too) */
     RateLimit rl;             /* warnings about this chardev */
 
     /* description for query-chardev (any thread, under 'lock') */
@@ -208,6 +229,10 @@ void cs_connect_start(CharSocket *s);
 void cs_connect_step(CharSocket *s);
 /* A listening socket is readable: take one client. */
 void cs_accept(CharSocket *s, int lfd);
+/* The TlsLink's verdicts on a connection cs_connected() handed it. */
+void cs_tls_established(void *opaque, int fd, TlsSession *sess,
+                        const char *identity);
+void cs_tls_refused(void *opaque, const char *reason);
 /* Drops the connection, emitting CLOSED (last) when 'emit'. */
 void cs_close_conn(CharSocket *s, gboolean emit);
 /* Closes at the next dispatch (no event re-enters the caller). */

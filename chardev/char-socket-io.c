@@ -19,6 +19,36 @@ static gboolean cs_reading(CharSocket *s)
            chardev_fe_handlers_set(CHARDEV_BASE(s));
 }
 
+/*
+ * TLS seam (b), reading: the decrypted records the session has, up to
+ * the buffer's size, gathered into one delivery (a record holds at most
+ * 16 KiB; delivering each would cost the frontend a call per record).
+ * Returns what sock_recv() would: bytes, 0 at the peer's close, or
+ * -errno.  Stops early only at EAGAIN with nothing gathered yet, so data
+ * GnuTLS holds beyond the socket's (which poll() cannot see) is never
+ * left behind: the loop ends on EAGAIN from the socket or a full buffer,
+ * and a full buffer makes cs_read() come back at once (and
+ * cs_tls_read_due() at the next dispatch).
+ */
+static gssize cs_tls_recv(CharSocket *s, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = tls_session_recv(s->tls_sess, buf + got, len - got);
+
+        if (n > 0) {
+            got += n;
+            continue;
+        }
+        if (got) {
+            return got;           /* EOF or error: seen at the next read */
+        }
+        return n;                 /* 0 or -errno */
+    }
+    return got;
+}
+
 /* Reads what the socket has, bounded per wake-up, delivering each piece.
  * May close the connection (EOF, error). */
 static void cs_read(CharSocket *s)
@@ -29,7 +59,9 @@ static void cs_read(CharSocket *s)
         s->rbuf = g_malloc(CHAR_SOCKET_READ_SIZE);
     }
     for (int i = 0; i < CHAR_SOCKET_READS_PER_WAKEUP; i++) {
-        gssize n = sock_recv(s->fd, s->rbuf, CHAR_SOCKET_READ_SIZE);
+        gssize n = s->tls_sess
+                   ? cs_tls_recv(s, s->rbuf, CHAR_SOCKET_READ_SIZE)
+                   : sock_recv(s->fd, s->rbuf, CHAR_SOCKET_READ_SIZE);
 
         if (n > 0) {
             stats_add(&cs_stats(s)->bytes_in, n);
@@ -55,9 +87,10 @@ static void cs_read(CharSocket *s)
     }
 }
 
-/* Sends queued output while the socket takes it.  Returns 0, or -errno
- * when the connection is broken (the caller closes it).  Emits nothing,
- * so it may run inside chr_fe_write(). */
+/* Sends queued output while the socket takes it (with TLS, through the
+ * session the ring was given in cs_connected(): TLS seam (b), writing).
+ * Returns 0, or -errno when the connection is broken (the caller closes
+ * it).  Emits nothing, so it may run inside chr_fe_write(). */
 int cs_flush_queued(CharSocket *s)
 {
     size_t sent;
@@ -119,7 +152,7 @@ void cs_update_watch(CharSocket *s)
         } else if (!s->hup_seen) {
             ev |= CS_POLLRDHUP;       /* notice the peer leaving */
         }
-        if (outbuf_len(&s->out) && (!s->hup_seen || cs_reading(s))) {
+        if (outbuf_waiting(&s->out) && (!s->hup_seen || cs_reading(s))) {
             ev |= G_IO_OUT;
         }
     }
@@ -147,7 +180,7 @@ void cs_update_timer(CharSocket *s)
  * it before the loop polls again. */
 static gboolean cs_flush_due(CharSocket *s)
 {
-    return outbuf_len(&s->out) && s->state == CS_CONNECTED &&
+    return outbuf_waiting(&s->out) && s->state == CS_CONNECTED &&
            !s->pending_close &&
            !(s->conn_events & G_IO_OUT) &&
            (!s->hup_seen || cs_reading(s));
@@ -161,6 +194,14 @@ static gboolean cs_writable_due(CharSocket *s)
     return s->writable_wanted && s->state == CS_CONNECTED &&
            !s->pending_close && !(s->conn_events & G_IO_OUT) &&
            outbuf_len(&s->out) <= s->out_buffer_size / 2;
+}
+
+/* TLS seam (b): decrypted bytes wait inside the session, where poll()
+ * cannot see them (the last read had no room for a whole record). */
+static gboolean cs_tls_read_due(CharSocket *s)
+{
+    return s->tls_sess && cs_reading(s) &&
+           tls_session_pending(s->tls_sess) > 0;
 }
 
 static void cs_dispatch(CharSocket *s, GSource *src)
@@ -236,6 +277,12 @@ static void cs_dispatch(CharSocket *s, GSource *src)
             }
         }
     }
+    if (cs_tls_read_due(s)) {
+        cs_read(s);
+        if (s->src != src) {
+            return;
+        }
+    }
     if (s->server && s->state == CS_DISCONNECTED) {
         for (guint i = 0; i < s->n_listen; i++) {
             if (s->listen_tags[i] &&
@@ -267,7 +314,7 @@ static gboolean cs_source_pending(void *opaque)
 {
     CharSocket *s = opaque;
 
-    return cs_flush_due(s) || cs_writable_due(s);
+    return cs_flush_due(s) || cs_writable_due(s) || cs_tls_read_due(s);
 }
 
 static const FdSourceOps cs_source_ops = {
@@ -290,6 +337,9 @@ static void cs_attach(Chardev *chr, GMainContext *ctx)
     cs_update_watch(s);
     cs_update_timer(s);
     g_source_attach(src, ctx);
+    if (s->tls) {
+        tls_link_attach(s->tls, ctx);   /* handshakes follow the chardev */
+    }
 }
 
 static void cs_detach(Chardev *chr)
@@ -298,6 +348,9 @@ static void cs_detach(Chardev *chr)
 
     if (!s->src) {
         return;
+    }
+    if (s->tls) {
+        tls_link_detach(s->tls);
     }
     fd_source_clear(&s->src);
     memset(s->listen_tags, 0, sizeof(s->listen_tags));
@@ -361,7 +414,7 @@ static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
             cs_write_failed(s, -ret);
             return total;     /* accepted; lost with the connection */
         }
-        if (outbuf_len(&s->out)) {
+        if (outbuf_waiting(&s->out)) {
             cs_update_watch(s);   /* the socket is full: poll for room */
         }
     }
@@ -383,7 +436,7 @@ static void cs_flush_now(Chardev *chr)
         CS_WARN(s, "chardev '%s': write error: %s", cs_id(s),
                 g_strerror(-ret));
         cs_schedule_close(s);
-    } else if (outbuf_len(&s->out)) {
+    } else if (outbuf_waiting(&s->out)) {
         cs_update_watch(s);     /* the socket is full: poll for room */
     }
 }
@@ -412,7 +465,7 @@ static void cs_disconnect(Chardev *chr)
     CharSocket *s = CHAR_SOCKET(chr);
 
     if (s->state == CS_CONNECTED) {
-        if (!s->pending_close && outbuf_len(&s->out)) {
+        if (!s->pending_close && outbuf_waiting(&s->out)) {
             /* What was written before the request goes out if the
              * socket takes it now (errors: the close is coming anyway). */
             cs_flush_queued(s);

@@ -9,7 +9,16 @@
  *           | "tcp:" [ HOST ] ":" PORT [ "," opts ]     (HOST may be [v6])
  *   opts    = keyval (util/keyval.h): server[=on|off], wait[=on|off],
  *             nowait, nodelay[=on|off], ipv4, ipv6 (the last three are
- *             accepted and have no effect: TCP_NODELAY is always set)
+ *             accepted and have no effect: TCP_NODELAY is always set),
+ *             tls-creds=ID, tls-authz=ID (tcp: QEMU's chardev options),
+ *             insecure=on (see "Access" below)
+ *
+ * Access (docs/security.md): whoever reaches the monitor controls the
+ * proxy (quit, object-del, x-colo-lost-heartbeat).  A unix socket is
+ * created 0600 (only its owner connects).  A tcp listener on an address
+ * other hosts reach is refused unless it has tls-creds= (then each
+ * client completes a TLS handshake, checked against tls-authz=, before
+ * it gets the greeting) or insecure=on, which logs a warning.
  *
  * As in QEMU, server=on without wait=off blocks monitor_qmp_open() until
  * the first client connects, and without server=on the monitor connects
@@ -46,6 +55,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -62,6 +72,7 @@
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
 #include "util/socket.h"
+#include "qom/tls-link.h"
 
 #define QMP_READ_SIZE 16384
 #define QMP_MAX_LISTEN 8            /* addresses of one listening monitor */
@@ -85,6 +96,8 @@ typedef struct QmpClient {
     GByteArray *in;            /* bytes read and not yet split */
     OutBuf out;                /* bytes queued for the client
                                 * (util/outbuf.h, at most QMP_MAX_OUTPUT) */
+    TlsSession *tls;           /* tls-creds=: the record layer, or NULL
+                                * ('out' writes through it too) */
 } QmpClient;
 
 /* One listening socket of a monitor. */
@@ -101,7 +114,15 @@ struct QmpMonitor {
     char *unix_path;           /* unlinked when closed */
     GList *clients;            /* QmpClient (each holds a reference) */
     guint n_clients;           /* length of 'clients' */
+    TlsLink *tls;              /* tls-creds=: handshakes come first */
 };
+
+/* The access options of a -qmp spec (see "Access" above). */
+typedef struct {
+    char *tls_creds;
+    char *tls_authz;
+    gboolean insecure;
+} QmpAccessOpts;
 
 static GList *qmp_monitors;
 
@@ -339,7 +360,7 @@ static gboolean qmp_client_flush(QmpClient *c)
         qmp_client_close(c);
         return FALSE;
     }
-    fd_watch_enable(&c->out_watch, G_IO_OUT, outbuf_len(&c->out) > 0);
+    fd_watch_enable(&c->out_watch, G_IO_OUT, outbuf_waiting(&c->out) > 0);
     return TRUE;
 }
 
@@ -386,7 +407,10 @@ static void qmp_client_on_in(void *op, GIOCondition revents)
 {
     QmpClient *c = op;
     char buf[QMP_READ_SIZE];
-    gssize r = sock_recv(c->in_fd, buf, sizeof(buf));
+    /* TLS seam (b), reading: the buffer holds a whole record, so nothing
+     * is left decrypted inside the session for poll() to miss. */
+    gssize r = c->tls ? tls_session_recv(c->tls, buf, sizeof(buf))
+                      : sock_recv(c->in_fd, buf, sizeof(buf));
 
     if (r == -EAGAIN) {
         return;
@@ -508,6 +532,8 @@ static void qmp_client_close(QmpClient *c)
     c->closed = TRUE;
     fd_watch_stop(&c->in_watch);
     fd_watch_stop(&c->out_watch);
+    outbuf_set_tls(&c->out, NULL);
+    g_clear_pointer(&c->tls, tls_session_free);
     if (c->owns_fds) {
         close(c->in_fd);
         if (c->out_fd != c->in_fd) {
@@ -525,7 +551,7 @@ static void qmp_client_close(QmpClient *c)
 /* Adds a connection on 'in_fd'/'out_fd' (taken when 'owns_fds') to 'mon'
  * and greets it. */
 static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
-                           gboolean owns_fds)
+                           gboolean owns_fds, TlsSession *tls)
 {
     QmpClient *c = g_new0(QmpClient, 1);
     g_autoptr(JsonObject) greeting = json_object_new();
@@ -537,8 +563,11 @@ static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
     c->in_fd = in_fd;
     c->out_fd = out_fd;
     c->owns_fds = owns_fds;
+    c->tls = tls;
     c->in = g_byte_array_new();
     outbuf_init(&c->out, QMP_READ_SIZE, QMP_MAX_OUTPUT);
+    /* TLS seam (b), writing: one record per call (not batched) */
+    outbuf_set_tls(&c->out, tls);
     qmp_splitter_init(&c->split, QMP_MAX_REQUEST);
     g_unix_set_fd_nonblocking(in_fd, TRUE, NULL);
     g_unix_set_fd_nonblocking(out_fd, TRUE, NULL);
@@ -583,7 +612,22 @@ static void qmp_monitor_add_socket(QmpMonitor *mon, int fd)
         (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     }
-    qmp_client_new(mon, fd, fd, TRUE);
+    if (mon->tls) {
+        /* TLS seam (a): no greeting before the handshake and tls-authz;
+         * qmp_tls_established() makes the client. */
+        tls_link_add(mon->tls, fd);
+        return;
+    }
+    qmp_client_new(mon, fd, fd, TRUE, NULL);
+}
+
+static void qmp_tls_established(void *opaque, int fd, TlsSession *sess,
+                                const char *identity)
+{
+    QmpMonitor *mon = opaque;
+
+    g_debug("QMP monitor %s: TLS client '%s'", mon->spec, identity);
+    qmp_client_new(mon, fd, fd, TRUE, sess);
 }
 
 static void qmp_monitor_on_accept(void *opaque, GIOCondition revents)
@@ -622,6 +666,7 @@ static void qmp_monitor_free(QmpMonitor *mon)
         unlink(mon->unix_path);
         g_free(mon->unix_path);
     }
+    tls_link_free(mon->tls);
     g_free(mon->spec);
     g_free(mon);
 }
@@ -630,7 +675,7 @@ static void qmp_monitor_free(QmpMonitor *mon)
  * unknown key or a bad boolean. */
 static gboolean qmp_parse_opts(GHashTable *opts, const char *addr_key,
                                gboolean *server, gboolean *wait,
-                               GError **errp)
+                               QmpAccessOpts *acc, GError **errp)
 {
     GHashTableIter it;
     gpointer k, v;
@@ -642,6 +687,20 @@ static gboolean qmp_parse_opts(GHashTable *opts, const char *addr_key,
         gboolean b;
 
         if (strcmp(k, addr_key) == 0) {
+            continue;
+        }
+        if (strcmp(k, "tls-creds") == 0 || strcmp(k, "tls-authz") == 0) {
+            char **slot = strcmp(k, "tls-creds") == 0 ? &acc->tls_creds
+                                                      : &acc->tls_authz;
+
+            g_free(*slot);
+            *slot = g_strdup(v);
+            continue;
+        }
+        if (strcmp(k, "insecure") == 0) {
+            if (!keyval_parse_bool(k, v, &acc->insecure, errp)) {
+                return FALSE;
+            }
             continue;
         }
         if (strcmp(k, "server") == 0 || strcmp(k, "wait") == 0 ||
@@ -664,9 +723,10 @@ static gboolean qmp_parse_opts(GHashTable *opts, const char *addr_key,
 }
 
 /* Parses "unix:..." / "tcp:..." into 'addr' (a unix path, or a host,
- * maybe empty, and a checked port). */
+ * maybe empty, and a checked port) and the access options into 'acc'. */
 static gboolean qmp_parse(const char *spec, gboolean *server,
-                          gboolean *wait, SockSpec *addr, GError **errp)
+                          gboolean *wait, SockSpec *addr,
+                          QmpAccessOpts *acc, GError **errp)
 {
     g_autoptr(GHashTable) opts = NULL;
 
@@ -675,7 +735,7 @@ static gboolean qmp_parse(const char *spec, gboolean *server,
         SockAddr check;
 
         opts = keyval_parse(spec + 5, "path", errp);
-        if (!opts || !qmp_parse_opts(opts, "path", server, wait, errp)) {
+        if (!opts || !qmp_parse_opts(opts, "path", server, wait, acc, errp)) {
             return FALSE;
         }
         path = g_hash_table_lookup(opts, "path");
@@ -698,7 +758,7 @@ static gboolean qmp_parse(const char *spec, gboolean *server,
         guint64 port;
 
         opts = keyval_parse(spec + 4, "addr", errp);
-        if (!opts || !qmp_parse_opts(opts, "addr", server, wait, errp)) {
+        if (!opts || !qmp_parse_opts(opts, "addr", server, wait, acc, errp)) {
             return FALSE;
         }
         a = g_hash_table_lookup(opts, "addr");
@@ -725,6 +785,31 @@ static gboolean qmp_parse(const char *spec, gboolean *server,
     return FALSE;
 }
 
+/* A listening unix socket only its owner can connect to (see "Access"
+ * above): the socket is 0600 before bind(), since Linux gives the file
+ * the socket's own mode at bind(), so there is no moment where the
+ * umask's mode lets others connect; chmod() after bind() for the systems
+ * that do not.  Returns the fd, or -1 with errp set. */
+static int qmp_listen_unix_private(const SockAddr *un, const char *path,
+                                   GError **errp)
+{
+    int fd = sock_new(un, SOCK_STREAM, errp);
+
+    if (fd < 0) {
+        return -1;
+    }
+    if (fchmod(fd, 0600) < 0 ||
+        bind(fd, (const struct sockaddr *)&un->ss, un->len) < 0 ||
+        chmod(path, 0600) < 0 ||
+        listen(fd, QMP_LISTEN_BACKLOG) < 0) {
+        error_setg(errp, "Failed to listen on %s: %s", path,
+                   g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* Binds and listens (util/socket.h): a unix path, or every address of the
  * host (all of them for an empty host: one dual-stack socket, or IPv4). */
 static gboolean qmp_monitor_listen(QmpMonitor *mon, const SockSpec *addr,
@@ -743,7 +828,7 @@ static gboolean qmp_monitor_listen(QmpMonitor *mon, const SockSpec *addr,
         if (!sockaddr_unix(&un, addr->path, FALSE, TRUE, NULL, errp)) {
             return FALSE;
         }
-        fd = sock_listen_backlog(&un, QMP_LISTEN_BACKLOG, &err);
+        fd = qmp_listen_unix_private(&un, addr->path, &err);
         if (fd < 0) {
             error_setg(errp, "QMP monitor '%s': cannot listen: %s",
                        mon->spec, err->message);
@@ -852,9 +937,86 @@ static gboolean qmp_monitor_connect(QmpMonitor *mon, const SockSpec *addr,
     return FALSE;
 }
 
+/* A tcp listener on 'addr' would be reachable from other hosts: one of
+ * the addresses its host resolves to (every address for an empty host)
+ * is not loopback.  An error if the host does not resolve. */
+static gboolean qmp_addr_exposed(QmpMonitor *mon, const SockSpec *addr,
+                                 gboolean *exposed, GError **errp)
+{
+    g_autoptr(GArray) addrs = NULL;
+
+    *exposed = FALSE;
+    if (addr->kind != SOCK_SPEC_INET) {
+        return TRUE;
+    }
+    addrs = sock_resolve(addr->host, addr->port, AF_UNSPEC, TRUE, errp);
+    if (!addrs) {
+        g_prefix_error(errp, "QMP monitor '%s': ", mon->spec);
+        return FALSE;
+    }
+    for (guint i = 0; i < addrs->len; i++) {
+        SockAddr *a = &g_array_index(addrs, SockAddr, i);
+
+        *exposed |= !tls_addr_is_loopback((const struct sockaddr *)&a->ss);
+    }
+    return TRUE;
+}
+
+/* The access rules of "Access" above, before anything listens.  Sets up
+ * mon->tls with tls-creds=. */
+static gboolean qmp_access_setup(QmpMonitor *mon, const SockSpec *addr,
+                                 gboolean server, QmpAccessOpts *acc,
+                                 GError **errp)
+{
+    gboolean exposed = FALSE;
+
+    if (acc->tls_authz && !acc->tls_creds) {
+        error_setg(errp, "QMP monitor '%s': 'tls-authz' provided but TLS "
+                   "is not enabled", mon->spec);
+        return FALSE;
+    }
+    if (acc->tls_creds) {
+        g_autofree char *name = g_strdup_printf("monitor '%s'", mon->spec);
+
+        if (addr->kind != SOCK_SPEC_INET) {
+            error_setg(errp, "QMP monitor '%s': TLS can only be used over "
+                       "TCP socket", mon->spec);
+            return FALSE;
+        }
+        mon->tls = tls_link_new(name, "monitor", acc->tls_creds,
+                                acc->tls_authz, server, qmp_tls_established,
+                                NULL, mon, errp);
+        if (!mon->tls) {
+            g_prefix_error(errp, "QMP monitor '%s': ", mon->spec);
+            return FALSE;
+        }
+        tls_link_attach(mon->tls, NULL);
+        return TRUE;
+    }
+    if (server && !qmp_addr_exposed(mon, addr, &exposed, errp)) {
+        return FALSE;
+    }
+    if (server && exposed) {
+        if (!acc->insecure) {
+            error_setg(errp, "QMP monitor '%s': refusing to listen without "
+                       "TLS on an address other hosts can reach (whoever "
+                       "connects controls colo-proxy): add tls-creds=ID, "
+                       "listen on 127.0.0.1 or a unix socket, or accept "
+                       "the risk with insecure=on (docs/security.md)",
+                       mon->spec);
+            return FALSE;
+        }
+        g_warning("QMP monitor '%s': listening without TLS on an address "
+                  "other hosts can reach (insecure=on): whoever connects "
+                  "controls colo-proxy", mon->spec);
+    }
+    return TRUE;
+}
+
 gboolean monitor_qmp_open(const char *spec, GError **errp)
 {
     QmpMonitor *mon = g_new0(QmpMonitor, 1);
+    QmpAccessOpts acc = { 0 };
     gboolean server = FALSE, wait = TRUE;
     g_auto(SockSpec) addr = { 0 };
     gboolean ok;
@@ -862,10 +1024,14 @@ gboolean monitor_qmp_open(const char *spec, GError **errp)
     mon->spec = g_strdup(spec);
     if (strcmp(spec, "stdio") == 0) {
         qmp_monitors = g_list_append(qmp_monitors, mon);
-        qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE);
+        qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE, NULL);
         return TRUE;
     }
-    if (!qmp_parse(spec, &server, &wait, &addr, errp)) {
+    ok = qmp_parse(spec, &server, &wait, &addr, &acc, errp) &&
+         qmp_access_setup(mon, &addr, server, &acc, errp);
+    g_free(acc.tls_creds);
+    g_free(acc.tls_authz);
+    if (!ok) {
         qmp_monitor_free(mon);
         return FALSE;
     }

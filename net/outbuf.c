@@ -72,5 +72,5 @@ int net_outbuf_drain(NetOutBuf *ob, int fd)
     if (r < 0) {
         return r;
     }
-    return outbuf_len(&ob->ring) == 0;
+    return outbuf_waiting(&ob->ring) == 0;
 }

@@ -30,9 +30,16 @@ static inline void net_outbuf_reset(NetOutBuf *ob)
 {
     outbuf_reset(&ob->ring);
 }
+/* Bytes not on the wire yet (with TLS, the session's records too). */
 static inline size_t net_outbuf_pending(const NetOutBuf *ob)
 {
-    return outbuf_len(&ob->ring);
+    return outbuf_waiting(&ob->ring);
+}
+/* The connection's TLS session, or NULL (util/outbuf.h: the bytes then
+ * leave through it). */
+static inline void net_outbuf_set_tls(NetOutBuf *ob, struct TlsSession *tls)
+{
+    outbuf_set_tls(&ob->ring, tls);
 }
 /* Writes the header 'hdr' ('hlen' bytes) and the payload as one frame to
  * 'fd' without blocking.  Whatever the socket does not take now is kept in

@@ -47,7 +47,7 @@
 
 #include "net/dgram-port.h"
 #include "net/outbuf.h"
-#include "net/prop-table.h"
+#include "qom/props.h"
 #include "net/vnet-hdr.h"
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
@@ -57,6 +57,7 @@
 #include "util/error.h"
 #include "util/stats.h"
 #include "util/log.h"
+#include "qom/tls-link.h"
 
 enum {
     STREAM_READ_SIZE = 256 * 1024,   /* bytes per read() */
@@ -99,6 +100,10 @@ typedef struct StreamConn {
     uint64_t drop_disconnected; /* frames dropped: no connection */
     uint64_t framing_errors;  /* connections dropped for garbage */
     uint64_t out_writes;      /* write system calls that sent frames */
+    /* tls-creds= (stream, inet): handshakes first, records after */
+    TlsLink *tls;
+    TlsSession *tls_sess;     /* the connection's session */
+    guint tls_read_src;       /* idle: records the session holds */
 } StreamConn;
 
 static void stream_conn_try_connect(StreamConn *c);
@@ -151,12 +156,41 @@ static void stream_conn_schedule_reconnect(StreamConn *c)
     }
 }
 
+/* TLS seam (b), reading: the decrypted records, gathered (see
+ * chardev/char-socket-io.c's cs_tls_recv()); sock_recv()'s returns.
+ * (Writing: the output ring goes through the session itself, see
+ * stream_conn_attach_fd().) */
+static gssize stream_conn_tls_read(StreamConn *c, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = tls_session_recv(c->tls_sess, buf + got, len - got);
+
+        if (n > 0) {
+            got += n;
+            continue;
+        }
+        if (got) {
+            return got;
+        }
+        return n;                 /* 0 or -errno */
+    }
+    return got;
+}
+
 /* Ends the current connection (or connection attempt). */
 static void stream_conn_close(StreamConn *c)
 {
     gboolean was_up = c->fd >= 0 && !c->connecting;
 
     fd_watch_stop(&c->watch);
+    net_outbuf_set_tls(&c->out, NULL);
+    g_clear_pointer(&c->tls_sess, tls_session_free);
+    if (c->tls_read_src) {
+        g_source_remove(c->tls_read_src);
+        c->tls_read_src = 0;
+    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -228,13 +262,42 @@ static gboolean stream_conn_process(StreamConn *c)
     return TRUE;
 }
 
+static void stream_conn_read(StreamConn *c);
+
+static gboolean stream_conn_tls_read_cb(gpointer opaque)
+{
+    StreamConn *c = opaque;
+    NetClient *nc = c->nc;
+
+    c->tls_read_src = 0;
+    g_object_ref(nc);
+    if (c->tls_sess && c->read_enabled && c->rpos == c->rlen) {
+        stream_conn_read(c);
+    }
+    g_object_unref(nc);
+    return G_SOURCE_REMOVE;
+}
+
+/* Records the session holds wake nobody (poll() cannot see them): read
+ * them from the loop. */
+static void stream_conn_tls_read_later(StreamConn *c)
+{
+    if (c->tls_sess && !c->tls_read_src &&
+        tls_session_pending(c->tls_sess) > 0) {
+        c->tls_read_src = g_idle_add(stream_conn_tls_read_cb, c);
+    }
+}
+
 static void stream_conn_read(StreamConn *c)
 {
     for (int i = 0; i < STREAM_READS_PER_WAKEUP; i++) {
-        gssize n = sock_recv(c->fd, c->rbuf, STREAM_READ_SIZE);
+        gssize n = c->tls_sess
+                   ? stream_conn_tls_read(c, c->rbuf, STREAM_READ_SIZE)
+                   : sock_recv(c->fd, c->rbuf, STREAM_READ_SIZE);
 
         if (n == 0 || n == -ECONNRESET) {
-            g_info("%s: peer closed the connection", stream_conn_id(c));
+            COLO_NOTICE_RL("%s: peer closed the connection",
+                           stream_conn_id(c));
             stream_conn_close(c);
             return;
         }
@@ -256,6 +319,7 @@ static void stream_conn_read(StreamConn *c)
             return;
         }
     }
+    stream_conn_tls_read_later(c);
 }
 
 /* The peer's queue drained: feed what is left in rbuf, then read again. */
@@ -268,6 +332,7 @@ static gboolean stream_conn_resume_cb(gpointer opaque)
     g_object_ref(nc);
     if (c->fd >= 0 && stream_conn_process(c) && c->read_enabled) {
         stream_conn_update_watch(c);
+        stream_conn_tls_read_later(c);
     }
     g_object_unref(nc);
     return G_SOURCE_REMOVE;
@@ -343,8 +408,8 @@ static gboolean stream_flush_due(void *opaque)
 {
     StreamConn *c = opaque;
 
-    return c->fd >= 0 && !c->connecting && net_outbuf_pending(&c->out) &&
-           !(c->watch.events & G_IO_OUT);
+    return c->fd >= 0 && !c->connecting && !c->out_dead &&
+           net_outbuf_pending(&c->out) && !(c->watch.events & G_IO_OUT);
 }
 
 static void stream_conn_established(StreamConn *c)
@@ -356,6 +421,52 @@ static void stream_conn_established(StreamConn *c)
     stream_conn_update_watch(c);
     /* Frames queued while we could not write go out now. */
     net_client_flush(c->nc);
+}
+
+/*
+ * TLS seam (a): a new connection (accepted, or a client's completed
+ * connect) goes to the TlsLink; the link calls stream_conn_tls_done()
+ * once the peer is verified and authorized, and only then is it the
+ * connection.  A server keeps listening meanwhile.
+ */
+static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting);
+
+static void stream_conn_tls_start(StreamConn *c)
+{
+    int fd = c->fd;
+
+    fd_watch_stop(&c->watch);
+    c->fd = -1;
+    c->connecting = FALSE;
+    tls_link_add(c->tls, fd);
+}
+
+static void stream_conn_tls_done(void *opaque, int fd, TlsSession *sess,
+                                 const char *identity)
+{
+    StreamConn *c = opaque;
+
+    if (c->fd >= 0) {
+        tls_session_free(sess);
+        tls_link_refuse_fd(c->tls, fd, "the connection is taken");
+        return;
+    }
+    tls_session_set_batched(sess);
+    c->tls_sess = sess;
+    if (c->listen_fd >= 0) {
+        fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
+    }
+    g_info("%s: TLS peer '%s'", stream_conn_id(c), identity);
+    stream_conn_attach_fd(c, fd, FALSE);
+}
+
+static void stream_conn_tls_refused(void *opaque, const char *reason)
+{
+    StreamConn *c = opaque;
+
+    if (!c->server && c->fd < 0) {
+        stream_conn_schedule_reconnect(c);
+    }
 }
 
 static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
@@ -373,8 +484,12 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
             stream_conn_close(c);
             return;
         }
-        g_info("%s: connected to %s", stream_conn_id(c),
-               sockaddr_str(&c->addr, name, sizeof(name)));
+        COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c),
+                       sockaddr_str(&c->addr, name, sizeof(name)));
+        if (c->tls && !c->tls_sess) {
+            stream_conn_tls_start(c);
+            return;
+        }
         stream_conn_established(c);
         return;
     }
@@ -429,10 +544,16 @@ static void stream_conn_ready(void *opaque, GIOCondition revents)
 
 static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
 {
+    if (c->tls && !c->tls_sess && !connecting) {
+        tls_link_add(c->tls, fd);   /* seam (a) */
+        return;
+    }
     c->fd = fd;
     c->connecting = connecting;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
+    /* TLS seam (b), writing: the output ring sends through the session */
+    net_outbuf_set_tls(&c->out, c->tls_sess);
     fd_watch_start_full(&c->watch, fd, connecting ? G_IO_OUT : 0,
                         stream_conn_ready, stream_flush_due, c,
                         "colo-net-stream");
@@ -460,10 +581,14 @@ static void stream_conn_accept(void *opaque, GIOCondition revents)
         close(fd);
         return;
     }
+    if (c->tls) {
+        tls_link_add(c->tls, fd);   /* seam (a): keep listening */
+        return;
+    }
     fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
-    g_info("%s: connection from %s", stream_conn_id(c),
-           peer.ss.ss_family == AF_UNIX ? "unix socket" :
-           sockaddr_str(&peer, name, sizeof(name)));
+    COLO_NOTICE_RL("%s: connection from %s", stream_conn_id(c),
+                   peer.ss.ss_family == AF_UNIX ? "unix socket" :
+                   sockaddr_str(&peer, name, sizeof(name)));
     stream_conn_attach_fd(c, fd, FALSE);
 }
 
@@ -542,9 +667,16 @@ static void stream_conn_stop(StreamConn *c)
             /* Frames still queued go out if the socket takes them. */
             net_outbuf_drain(&c->out, c->fd);
         }
+        net_outbuf_set_tls(&c->out, NULL);
+        g_clear_pointer(&c->tls_sess, tls_session_free);
         close(c->fd);
         c->fd = -1;
     }
+    if (c->tls_read_src) {
+        g_source_remove(c->tls_read_src);
+        c->tls_read_src = 0;
+    }
+    g_clear_pointer(&c->tls, tls_link_free);
     if (c->listen_fd >= 0) {
         close(c->listen_fd);
         c->listen_fd = -1;
@@ -659,57 +791,13 @@ struct _NetStream {
     gboolean addr_tight;      /* addr.tight */
     char *addr_str;           /* addr.str (fd number) */
     guint reconnect;          /* reconnect=N seconds */
+    char *tls_creds;          /* tls-creds=ID (ours: QEMU has none) */
+    char *tls_authz;          /* tls-authz=ID */
     /* state */
     StreamConn conn;
 };
 
 G_DEFINE_FINAL_TYPE(NetStream, net_stream, NET_TYPE_CLIENT)
-
-enum {
-    STREAM_PROP_0,
-    STREAM_PROP_SERVER,
-    STREAM_PROP_ADDR_TYPE,
-    STREAM_PROP_ADDR_HOST,
-    STREAM_PROP_ADDR_PORT,
-    STREAM_PROP_ADDR_PATH,
-    STREAM_PROP_ADDR_ABSTRACT,
-    STREAM_PROP_ADDR_TIGHT,
-    STREAM_PROP_ADDR_STR,
-    STREAM_PROP_RECONNECT,
-    STREAM_PROP__MAX,
-};
-
-static const size_t stream_prop_offset[STREAM_PROP__MAX] = {
-    [STREAM_PROP_SERVER] = offsetof(NetStream, server),
-    [STREAM_PROP_ADDR_TYPE] = offsetof(NetStream, addr_type),
-    [STREAM_PROP_ADDR_HOST] = offsetof(NetStream, addr_host),
-    [STREAM_PROP_ADDR_PORT] = offsetof(NetStream, addr_port),
-    [STREAM_PROP_ADDR_PATH] = offsetof(NetStream, addr_path),
-    [STREAM_PROP_ADDR_ABSTRACT] = offsetof(NetStream, addr_abstract),
-    [STREAM_PROP_ADDR_TIGHT] = offsetof(NetStream, addr_tight),
-    [STREAM_PROP_ADDR_STR] = offsetof(NetStream, addr_str),
-    [STREAM_PROP_RECONNECT] = offsetof(NetStream, reconnect),
-};
-
-static void net_stream_set_property(GObject *obj, guint id,
-                                    const GValue *value, GParamSpec *pspec)
-{
-    if (id == 0 || id >= STREAM_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_set(obj, stream_prop_offset[id], value);
-}
-
-static void net_stream_get_property(GObject *obj, guint id, GValue *value,
-                                    GParamSpec *pspec)
-{
-    if (id == 0 || id >= STREAM_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_get(obj, stream_prop_offset[id], value);
-}
 
 static gboolean net_stream_complete(UserObject *obj, GError **errp)
 {
@@ -744,6 +832,26 @@ static gboolean net_stream_complete(UserObject *obj, GError **errp)
                    "(expected inet, unix or fd)", s->addr_type);
         return FALSE;
     }
+    if (s->tls_authz && !s->tls_creds) {
+        error_setg(errp, "'tls-authz' provided but TLS is not enabled");
+        return FALSE;
+    }
+    if (s->tls_creds) {
+        g_autofree char *name = NULL;
+
+        if (strcmp(s->addr_type, "inet") != 0) {
+            error_setg(errp, "TLS can only be used over TCP socket");
+            return FALSE;
+        }
+        name = g_strdup_printf("netdev '%s'", stream_conn_id(c));
+        c->tls = tls_link_new(name, stream_conn_id(c), s->tls_creds,
+                              s->tls_authz, s->server, stream_conn_tls_done,
+                              stream_conn_tls_refused, c, errp);
+        if (!c->tls) {
+            return FALSE;
+        }
+        tls_link_attach(c->tls, NULL);
+    }
     if (!stream_conn_start(c, errp)) {
         return FALSE;
     }
@@ -761,11 +869,6 @@ static void net_stream_finalize(GObject *obj)
     NetStream *s = NET_STREAM(obj);
 
     stream_conn_stop(&s->conn);
-    g_free(s->addr_type);
-    g_free(s->addr_host);
-    g_free(s->addr_port);
-    g_free(s->addr_path);
-    g_free(s->addr_str);
     G_OBJECT_CLASS(net_stream_parent_class)->finalize(obj);
 }
 
@@ -788,9 +891,36 @@ static void net_stream_fill_stats(NetClient *nc, void *obj)
 
 static void net_stream_init(NetStream *s)
 {
-    s->addr_tight = TRUE;
     stream_conn_init(&s->conn, NET_CLIENT(s));
 }
+
+static const PropDef net_stream_props[] = {
+    DEFINE_PROP_BOOL("server", NetStream, server, FALSE, 0,
+        "listen for one peer (on) or connect (off)"),
+    DEFINE_PROP_STR("addr.type", NetStream, addr_type, NULL, 0,
+        "address type: inet, unix or fd"),
+    DEFINE_PROP_STR("addr.host", NetStream, addr_host, NULL, 0,
+        "inet: host name or address"),
+    DEFINE_PROP_STR("addr.port", NetStream, addr_port, NULL, 0,
+        "inet: port"),
+    DEFINE_PROP_STR("addr.path", NetStream, addr_path, NULL, 0,
+        "unix: socket path"),
+    DEFINE_PROP_BOOL("addr.abstract", NetStream, addr_abstract, FALSE, 0,
+        "unix: abstract namespace"),
+    DEFINE_PROP_BOOL("addr.tight", NetStream, addr_tight, TRUE, 0,
+        "unix abstract: address sized to the name"),
+    DEFINE_PROP_STR("addr.str", NetStream, addr_str, NULL, 0,
+        "fd: number of an inherited socket (a listening one with "
+        "server=on)"),
+    DEFINE_PROP_UINT("reconnect", NetStream, reconnect, 0, 3600 * 24, 0, 0,
+        "client: seconds between reconnection attempts, 0 = never"),
+    DEFINE_PROP_STR("tls-creds", NetStream, tls_creds, NULL, 0,
+        "inet: id of a tls-creds-x509/psk object: the link is a TLS session "
+        "(colo-proxy to colo-proxy; QEMU's netdev stream has no TLS)"),
+    DEFINE_PROP_STR("tls-authz", NetStream, tls_authz, NULL, 0,
+        "server: id of an authz-simple/list object the peer's identity "
+        "must satisfy"),
+};
 
 static void net_stream_class_init(NetStreamClass *klass)
 {
@@ -798,8 +928,6 @@ static void net_stream_class_init(NetStreamClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetClientClass *nc = NET_CLIENT_CLASS(klass);
 
-    oc->set_property = net_stream_set_property;
-    oc->get_property = net_stream_get_property;
     oc->finalize = net_stream_finalize;
     uc->description = "QEMU-framed Ethernet over a stream socket "
                       "(QEMU's -netdev stream)";
@@ -809,28 +937,7 @@ static void net_stream_class_init(NetStreamClass *klass)
     nc->read_poll = net_stream_read_poll;
     nc->fill_stats = net_stream_fill_stats;
 
-    g_object_class_install_property(oc, STREAM_PROP_SERVER,
-        prop_bool("server", "listen for one peer (on) or connect (off)",
-                  FALSE, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_TYPE,
-        prop_str("addr.type", "address type: inet, unix or fd", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_HOST,
-        prop_str("addr.host", "inet: host name or address", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_PORT,
-        prop_str("addr.port", "inet: port", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_PATH,
-        prop_str("addr.path", "unix: socket path", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_ABSTRACT,
-        prop_bool("addr.abstract", "unix: abstract namespace", FALSE, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_TIGHT,
-        prop_bool("addr.tight", "unix abstract: address sized to the name",
-                  TRUE, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_STR,
-        prop_str("addr.str", "fd: number of an inherited socket (a "
-                 "listening one with server=on)", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_RECONNECT,
-        prop_uint("reconnect", "client: seconds between reconnection "
-                  "attempts, 0 = never", 0, 3600 * 24, 0, 0));
+    object_class_install_props(oc, net_stream_props);
 }
 
 /* --- type "socket" ------------------------------------------------------- */
@@ -855,46 +962,6 @@ struct _NetSocket {
 };
 
 G_DEFINE_FINAL_TYPE(NetSocket, net_socket, NET_TYPE_CLIENT)
-
-enum {
-    SOCKET_PROP_0,
-    SOCKET_PROP_FD,
-    SOCKET_PROP_LISTEN,
-    SOCKET_PROP_CONNECT,
-    SOCKET_PROP_MCAST,
-    SOCKET_PROP_UDP,
-    SOCKET_PROP_LOCALADDR,
-    SOCKET_PROP__MAX,
-};
-
-static const size_t socket_prop_offset[SOCKET_PROP__MAX] = {
-    [SOCKET_PROP_FD] = offsetof(NetSocket, fd),
-    [SOCKET_PROP_LISTEN] = offsetof(NetSocket, listen),
-    [SOCKET_PROP_CONNECT] = offsetof(NetSocket, connect),
-    [SOCKET_PROP_MCAST] = offsetof(NetSocket, mcast),
-    [SOCKET_PROP_UDP] = offsetof(NetSocket, udp),
-    [SOCKET_PROP_LOCALADDR] = offsetof(NetSocket, localaddr),
-};
-
-static void net_socket_set_property(GObject *obj, guint id,
-                                    const GValue *value, GParamSpec *pspec)
-{
-    if (id == 0 || id >= SOCKET_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_set(obj, socket_prop_offset[id], value);
-}
-
-static void net_socket_get_property(GObject *obj, guint id, GValue *value,
-                                    GParamSpec *pspec)
-{
-    if (id == 0 || id >= SOCKET_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_get(obj, socket_prop_offset[id], value);
-}
 
 static gboolean net_socket_start_udp(NetSocket *s, GError **errp)
 {
@@ -1077,12 +1144,6 @@ static void net_socket_finalize(GObject *obj)
     NetSocket *s = NET_SOCKET(obj);
 
     net_socket_stop(s);
-    g_free(s->fd);
-    g_free(s->listen);
-    g_free(s->connect);
-    g_free(s->mcast);
-    g_free(s->udp);
-    g_free(s->localaddr);
     G_OBJECT_CLASS(net_socket_parent_class)->finalize(obj);
 }
 
@@ -1125,14 +1186,28 @@ static void net_socket_init(NetSocket *s)
     s->dgram.fd = -1;
 }
 
+static const PropDef net_socket_props[] = {
+    DEFINE_PROP_STR("fd", NetSocket, fd, NULL, 0,
+        "number of an inherited connected socket"),
+    DEFINE_PROP_STR("listen", NetSocket, listen, NULL, 0,
+        "[host]:port to accept one peer on"),
+    DEFINE_PROP_STR("connect", NetSocket, connect, NULL, 0,
+        "host:port to connect to"),
+    DEFINE_PROP_STR("mcast", NetSocket, mcast, NULL, 0,
+        "IPv4 multicast group:port to join and send to"),
+    DEFINE_PROP_STR("udp", NetSocket, udp, NULL, 0,
+        "host:port to send UDP datagrams to"),
+    DEFINE_PROP_STR("localaddr", NetSocket, localaddr, NULL, 0,
+        "with udp=: host:port to bind the UDP socket to; with mcast=: IPv4 "
+        "address of the interface"),
+};
+
 static void net_socket_class_init(NetSocketClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetClientClass *nc = NET_CLIENT_CLASS(klass);
 
-    oc->set_property = net_socket_set_property;
-    oc->get_property = net_socket_get_property;
     oc->finalize = net_socket_finalize;
     uc->description = "QEMU-framed Ethernet over TCP, or frames over UDP "
                       "(QEMU's legacy -netdev socket)";
@@ -1142,21 +1217,7 @@ static void net_socket_class_init(NetSocketClass *klass)
     nc->read_poll = net_socket_read_poll;
     nc->fill_stats = net_socket_fill_stats;
 
-    g_object_class_install_property(oc, SOCKET_PROP_FD,
-        prop_str("fd", "number of an inherited connected socket", NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_LISTEN,
-        prop_str("listen", "[host]:port to accept one peer on", NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_CONNECT,
-        prop_str("connect", "host:port to connect to", NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_MCAST,
-        prop_str("mcast", "IPv4 multicast group:port to join and send to",
-                 NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_UDP,
-        prop_str("udp", "host:port to send UDP datagrams to", NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_LOCALADDR,
-        prop_str("localaddr", "with udp=: host:port to bind the UDP socket "
-                 "to; with mcast=: IPv4 address of the interface", NULL,
-                 0));
+    object_class_install_props(oc, net_socket_props);
 }
 
 static void net_stream_register(void)

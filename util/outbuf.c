@@ -9,6 +9,7 @@
 
 #include "util/outbuf.h"
 #include "util/socket.h"
+#include "util/tls-session.h"
 
 void outbuf_init(OutBuf *ob, size_t initial, size_t max)
 {
@@ -88,11 +89,49 @@ void outbuf_append(OutBuf *ob, const struct iovec *iov, int iovcnt,
     }
 }
 
+size_t outbuf_waiting(const OutBuf *ob)
+{
+    return ob->len + (ob->tls ? tls_session_out_pending(ob->tls) : 0);
+}
+
+/* The TLS write: the pieces in order, each through the session, until
+ * one is not taken whole.  After -EAGAIN the next call starts with the
+ * same bytes (the ring's head, or the frame the caller then queues), as
+ * tls_session_send() requires. */
+static gssize outbuf_write_tls(OutBuf *ob, const struct iovec *iov,
+                               int iovcnt)
+{
+    size_t total = 0;
+
+    for (int i = 0; i < iovcnt; i++) {
+        ssize_t n;
+
+        if (!iov[i].iov_len) {
+            continue;
+        }
+        n = tls_session_send(ob->tls, iov[i].iov_base, iov[i].iov_len);
+        if (n < 0) {
+            if (total) {
+                return total;     /* the error comes back next time */
+            }
+            return n == -EAGAIN ? 0 : n;
+        }
+        total += n;
+        if ((size_t)n < iov[i].iov_len) {
+            break;
+        }
+    }
+    return total;
+}
+
 gssize outbuf_write_iov(OutBuf *ob, int fd, const struct iovec *iov,
                         int iovcnt)
 {
     gssize n;
 
+    if (ob->tls) {
+        return outbuf_write_tls(ob, iov, iovcnt);
+    }
     if (!ob->not_socket) {
         n = sock_sendv(fd, iov, iovcnt);
         if (n != -ENOTSOCK) {
@@ -139,6 +178,12 @@ int outbuf_flush(OutBuf *ob, int fd, size_t *sent)
     }
     if (ob->len == 0) {
         ob->head = 0;
+    }
+    if (ret == 0 && ob->tls && tls_session_out_pending(ob->tls)) {
+        /* Records encrypted while the socket was full. */
+        int r = tls_session_flush(ob->tls);
+
+        ret = r == -EAGAIN ? 0 : r;
     }
     return ret;
 }

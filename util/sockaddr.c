@@ -258,6 +258,12 @@ gboolean sockaddr_inet(SockAddr *a, const char *host, const char *port,
         return FALSE;
     }
     rc = sock_resolve_first(a, h, port, passive);   /* util/socket.c */
+    if (rc == EAI_SERVICE) {
+        /* getaddrinfo's "Servname not supported for ai_socktype" */
+        sa_error(errp, what, "port '%s' is neither a number (0-65535) nor "
+                 "a service name known to /etc/services", port);
+        return FALSE;
+    }
     if (rc != 0) {
         sa_error(errp, what, "address resolution failed for %s:%s: %s",
                  h ? h : "", port, gai_strerror(rc));

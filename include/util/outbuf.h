@@ -18,8 +18,13 @@
  *
  * Writing goes through outbuf_write_iov(), which is sock_sendv()
  * (util/socket.h) on a socket and writev() on anything else (a monitor
- * on stdio, a netdev on a pipe): the one write entry a TLS layer would
- * take over.
+ * on stdio, a netdev on a pipe): the one write entry, which a TLS
+ * session takes over.  With outbuf_set_tls(), every byte leaves through
+ * tls_session_send() (util/tls-session.h) instead: the ring offers its
+ * head again after -EAGAIN, as the session requires, and outbuf_flush()
+ * also pushes the records a batched session encrypted but could not send
+ * yet.  Those records are taken from the ring already, so an owner polls
+ * G_IO_OUT while outbuf_waiting() (not outbuf_len()) is not 0.
  *
  * Threads: the owner's; no locking.
  */
@@ -38,6 +43,8 @@ typedef struct OutBuf {
     size_t head;              /* first queued byte */
     size_t len;               /* bytes queued */
     gboolean not_socket;      /* the fd took write(), not send() */
+    struct TlsSession *tls;   /* the connection's TLS session (borrowed),
+                               * or NULL: bytes go out as they are */
 } OutBuf;
 
 /* An empty buffer holding at most 'max' bytes, allocating 'initial'
@@ -56,6 +63,16 @@ static inline size_t outbuf_len(const OutBuf *ob)
 {
     return ob->len;
 }
+/* From now on the bytes go out through 'tls' (NULL: plain again).  The
+ * owner sets it when the session's connection is established and clears
+ * it before freeing the session. */
+static inline void outbuf_set_tls(OutBuf *ob, struct TlsSession *tls)
+{
+    ob->tls = tls;
+}
+/* Bytes not on the wire yet: the ring's, and with TLS the records the
+ * session holds (poll G_IO_OUT and call outbuf_flush() while not 0). */
+size_t outbuf_waiting(const OutBuf *ob);
 /* Bytes that can still be appended. */
 static inline size_t outbuf_room(const OutBuf *ob)
 {
@@ -66,8 +83,9 @@ static inline size_t outbuf_room(const OutBuf *ob)
  * they fit (outbuf_room()). */
 void outbuf_append(OutBuf *ob, const struct iovec *iov, int iovcnt,
                    size_t skip);
-/* Sends queued bytes to 'fd' until it is empty or the socket is full;
- * *sent gets the bytes sent.  Returns 0, or -errno when the connection
+/* Sends queued bytes to 'fd' until it is empty or the socket is full
+ * (with TLS: then the session's pending records); *sent gets the bytes
+ * sent (taken by the session).  Returns 0, or -errno when the connection
  * is broken (what is not sent stays; the owner resets or closes). */
 int outbuf_flush(OutBuf *ob, int fd, size_t *sent);
 /* Writes 'iov' to 'fd' directly, without blocking (the path around the

@@ -32,8 +32,10 @@
  *                move bytes on an established stream connection (the
  *                chardev's reader and output ring, the stream netdev's
  *                reader and output buffer).  They are the seam where a
- *                TLS session slots in: see docs/devel/architecture.md,
- *                "Sockets".
+ *                TLS session slots in: with one, the owner reads the
+ *                session's records instead and its output ring writes
+ *                through the session (util/outbuf.h); see
+ *                docs/devel/architecture.md, "Sockets".
  *
  * Errors are GErrors in COLO_ERROR, or plain errnos where the caller
  * composes the user's message (QEMU's texts differ per option).
