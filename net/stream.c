@@ -103,7 +103,6 @@ typedef struct StreamConn {
     /* tls-creds= (stream, inet): handshakes first, records after */
     TlsLink *tls;
     TlsSession *tls_sess;     /* the connection's session */
-    guint tls_read_src;       /* idle: records the session holds */
 } StreamConn;
 
 static void stream_conn_try_connect(StreamConn *c);
@@ -187,10 +186,6 @@ static void stream_conn_close(StreamConn *c)
     fd_watch_stop(&c->watch);
     net_outbuf_set_tls(&c->out, NULL);
     g_clear_pointer(&c->tls_sess, tls_session_free);
-    if (c->tls_read_src) {
-        g_source_remove(c->tls_read_src);
-        c->tls_read_src = 0;
-    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -262,32 +257,6 @@ static gboolean stream_conn_process(StreamConn *c)
     return TRUE;
 }
 
-static void stream_conn_read(StreamConn *c);
-
-static gboolean stream_conn_tls_read_cb(gpointer opaque)
-{
-    StreamConn *c = opaque;
-    NetClient *nc = c->nc;
-
-    c->tls_read_src = 0;
-    g_object_ref(nc);
-    if (c->tls_sess && c->read_enabled && c->rpos == c->rlen) {
-        stream_conn_read(c);
-    }
-    g_object_unref(nc);
-    return G_SOURCE_REMOVE;
-}
-
-/* Records the session holds wake nobody (poll() cannot see them): read
- * them from the loop. */
-static void stream_conn_tls_read_later(StreamConn *c)
-{
-    if (c->tls_sess && !c->tls_read_src &&
-        tls_session_pending(c->tls_sess) > 0) {
-        c->tls_read_src = g_idle_add(stream_conn_tls_read_cb, c);
-    }
-}
-
 static void stream_conn_read(StreamConn *c)
 {
     for (int i = 0; i < STREAM_READS_PER_WAKEUP; i++) {
@@ -319,7 +288,6 @@ static void stream_conn_read(StreamConn *c)
             return;
         }
     }
-    stream_conn_tls_read_later(c);
 }
 
 /* The peer's queue drained: feed what is left in rbuf, then read again. */
@@ -332,7 +300,6 @@ static gboolean stream_conn_resume_cb(gpointer opaque)
     g_object_ref(nc);
     if (c->fd >= 0 && stream_conn_process(c) && c->read_enabled) {
         stream_conn_update_watch(c);
-        stream_conn_tls_read_later(c);
     }
     g_object_unref(nc);
     return G_SOURCE_REMOVE;
@@ -410,6 +377,24 @@ static gboolean stream_flush_due(void *opaque)
 
     return c->fd >= 0 && !c->connecting && !c->out_dead &&
            net_outbuf_pending(&c->out) && !(c->watch.events & G_IO_OUT);
+}
+
+/* TLS seam (b), reading: decrypted records wait inside the session, where
+ * poll() cannot see them (the last read filled rbuf, or reading paused
+ * with records left): read them as the watch's pending work, once the
+ * bytes already read are fed and the core takes more. */
+static gboolean stream_tls_read_due(StreamConn *c)
+{
+    return c->tls_sess && c->fd >= 0 && !c->connecting && c->read_enabled &&
+           c->rpos == c->rlen && tls_session_pending(c->tls_sess) > 0;
+}
+
+/* The watch's pending work: output to flush, records to read. */
+static gboolean stream_conn_due(void *opaque)
+{
+    StreamConn *c = opaque;
+
+    return stream_flush_due(c) || stream_tls_read_due(c);
 }
 
 static void stream_conn_established(StreamConn *c)
@@ -539,6 +524,9 @@ static void stream_conn_ready(void *opaque, GIOCondition revents)
     if (revents && c->fd >= 0) {
         stream_conn_ready__(c, revents);
     }
+    if (stream_tls_read_due(c)) {
+        stream_conn_read(c);
+    }
     g_object_unref(nc);
 }
 
@@ -555,7 +543,7 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
     /* TLS seam (b), writing: the output ring sends through the session */
     net_outbuf_set_tls(&c->out, c->tls_sess);
     fd_watch_start_full(&c->watch, fd, connecting ? G_IO_OUT : 0,
-                        stream_conn_ready, stream_flush_due, c,
+                        stream_conn_ready, stream_conn_due, c,
                         "colo-net-stream");
     if (!connecting) {
         stream_conn_established(c);
@@ -671,10 +659,6 @@ static void stream_conn_stop(StreamConn *c)
         g_clear_pointer(&c->tls_sess, tls_session_free);
         close(c->fd);
         c->fd = -1;
-    }
-    if (c->tls_read_src) {
-        g_source_remove(c->tls_read_src);
-        c->tls_read_src = 0;
     }
     g_clear_pointer(&c->tls, tls_link_free);
     if (c->listen_fd >= 0) {
