@@ -24,6 +24,17 @@ heartbeat notices, corosync decides).
     over (x-colo-lost-heartbeat, then announce-self).  The echo connection
     opened before the kill goes on byte-exact; HTTP pages afterwards are
     checked byte for byte.
+  5 (same test) re-protection: A comes back (corosync + qdevice, a fresh
+    -incoming QEMU, a fresh secondary colo-proxy); scripts/colo-reprotect.py
+    makes B the primary of a new pair in place and migrates into A's QEMU
+    until COLO; a miscompare (/cgi-bin/sched) makes B request a checkpoint
+    that A loads; the echo connection from before the failover survives
+    this too, every byte checked.
+  - test_qemu_partition_loser_reprotected: the A-B link only is cut: A
+    runs alone, B holds; after the heal B is stale (a held secondary,
+    never a second primary); B's QEMU is replaced by a fresh -incoming
+    one, A (a former primary) is re-protected by the script, and B's
+    first loaded checkpoint clears its stale mark by itself.
 
 Needs root, namespaces, corosync/qdevice/qnetd and the COLO QEMU
 (scripts/build-colo-qemu.sh): skips outside CI, fails under CI=true.
@@ -119,6 +130,13 @@ class HAPair(Pair):
                 p.send_signal(signal.SIGKILL)
                 p.wait()
         return t
+
+    def stop_proxies(self):
+        """SIGTERM to every colo-proxy still running: each must exit 0
+        without a sanitizer report (make check-asan runs this file)."""
+        for x in (self.px, self.sx, getattr(self, 'ax', None)):
+            if x and x.proc and x.proc.poll() is None:
+                x.stop()
 
     def stop(self):
         super().stop()
@@ -349,6 +367,7 @@ def test_qemu_kill_primary_host():
                 f'echo_worst_ms={e["worst"] * 1000:.0f} '
                 f'reprotect_s={rdt:.1f} '
                 f'reprotect_echo_worst_ms={e2["worst"] * 1000:.0f}')
+            pair.stop_proxies()
             ok = True
         finally:
             if not ok:
@@ -430,6 +449,7 @@ def test_qemu_partition_loser_reprotected():
                            're-protection')
             log(f'RESULT partition_reprotect_s={rdt:.1f} '
                 f'echo_worst_ms={e["worst"] * 1000:.0f}')
+            pair.stop_proxies()
             ok = True
         finally:
             if not ok:
