@@ -63,6 +63,8 @@ void colo_fs_checkpoint_done(ColoFrameState *fs, gboolean ok,
                              const char *error);
 void colo_fs_checkpoint_unrequested(ColoFrameState *fs, int64_t start_us);
 void colo_fs_checkpoint_begun(ColoFrameState *fs);
+/* QMP xen-colo-do-checkpoint: Xen's checkpoint of this pair is over. */
+void colo_fs_xen_checkpoint(ColoFrameState *fs);
 gboolean colo_fs_failover(ColoFrameState *fs, ColoExitReason reason,
                           gboolean tell_qemu, GError **errp);
 void colo_fs_not_enabled_error(ColoFrameState *fs, GError **errp);

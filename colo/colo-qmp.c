@@ -16,6 +16,8 @@ gboolean qmp_x_colo_checkpoint_done(JsonObject *args, JsonNode **ret,
                                     GError **errp);
 gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
                               GError **errp);
+gboolean qmp_xen_colo_do_checkpoint(JsonObject *args, JsonNode **ret,
+                                    GError **errp);
 
 /* The pair a command addresses: its optional 'frame' argument, or the
  * only one (colo/colo.c: without a colo-frame, the frame-less state). */
@@ -161,5 +163,17 @@ gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
     }
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
+    return TRUE;
+}
+
+gboolean qmp_xen_colo_do_checkpoint(JsonObject *args, JsonNode **ret,
+                                    GError **errp)
+{
+    ColoFrameState *fs = arg_frame(args, errp);
+
+    if (!fs) {
+        return FALSE;
+    }
+    colo_fs_xen_checkpoint(fs);
     return TRUE;
 }

@@ -351,6 +351,7 @@ typedef struct Broadcast {
     unsigned waiting;            /* listeners still to run */
     int64_t unrequested_us;      /* a checkpoint this frame did not start:
                                   * when it began (QEMU's STOP); else 0 */
+    const char *origin;          /* of such a one: "qemu" or "xen" */
 } Broadcast;
 
 typedef struct BroadcastCall {
@@ -399,12 +400,14 @@ static void broadcast_call_done(gpointer data)
 }
 
 static void broadcast_full(ColoFrameState *fs, ColoEvent event,
-                           gboolean quiet, int64_t unrequested_us)
+                           gboolean quiet, int64_t unrequested_us,
+                           const char *origin)
 {
     Broadcast *b = g_new0(Broadcast, 1);
     GList *l;
 
     b->fs = fs_ref(fs);
+    b->origin = origin;
     b->event = event;
     b->quiet = quiet;
     b->unrequested_us = unrequested_us;
@@ -440,7 +443,7 @@ static void broadcast_full(ColoFrameState *fs, ColoEvent event,
 
 static void broadcast(ColoFrameState *fs, ColoEvent event, gboolean quiet)
 {
-    broadcast_full(fs, event, quiet, 0);
+    broadcast_full(fs, event, quiet, 0, NULL);
 }
 
 typedef struct NoticeCall {
@@ -605,6 +608,7 @@ static void broadcast_finish_one(ColoFrameState *fs, Broadcast *b)
     ColoEvent event = b->event;
     gboolean quiet = b->quiet;
     int64_t unrequested_us = b->unrequested_us;
+    const char *origin = b->origin;
     GError *err = NULL;
 
     g_free(b);
@@ -636,7 +640,7 @@ static void broadcast_finish_one(ColoFrameState *fs, Broadcast *b)
         json_object_set_int_member(data, "duration-us",
             start_us ? g_get_monotonic_time() - start_us : 0);
         json_object_set_string_member(data, "origin",
-            unrequested_us ? "qemu" :
+            unrequested_us ? origin :
             fs->mode == COLO_MODE_SECONDARY ? "secondary" : "frame");
         emit_simple_event(fs, "COLO_CHECKPOINT_DONE", data);
         if (!unrequested_us) {
@@ -931,7 +935,29 @@ void colo_fs_checkpoint_unrequested(ColoFrameState *fs, int64_t start_us)
     }
     fs->stats.unrequested++;
     broadcast_full(fs, COLO_EVENT_CHECKPOINT, FALSE,
-                   start_us > 0 ? start_us : g_get_monotonic_time());
+                   start_us > 0 ? start_us : g_get_monotonic_time(), "qemu");
+}
+
+/*
+ * Xen's checkpoint (QMP xen-colo-do-checkpoint, which libxl sends to each
+ * side at the end of every checkpoint, just before it resumes the guest):
+ * both guests hold the same state again.  QEMU answers it with its block
+ * replication checkpoint and COLO_EVENT_CHECKPOINT to the netfilters
+ * (filter-rewriter drops its offsets); a colo-compare there is flushed by
+ * libxl's COLO_CHECKPOINT over its notify_dev instead.  Here it is
+ * broadcast like a checkpoint the frame did not start: the pair's
+ * colo-compares driven by the frame (no notify_dev: those flush on
+ * their own COLO_CHECKPOINT, as in QEMU) release what they hold, then
+ * the pair's filters hear COLO_EVENT_CHECKPOINT, then
+ * COLO_CHECKPOINT_DONE says "origin": "xen".  Xen runs no colo-frame
+ * (libxl is the COLO frame), so the frame-less state answers it too; it
+ * is counted as @unrequested.  No block replication here (docs/interop.md).
+ */
+void colo_fs_xen_checkpoint(ColoFrameState *fs)
+{
+    fs->stats.unrequested++;
+    broadcast_full(fs, COLO_EVENT_CHECKPOINT, FALSE, g_get_monotonic_time(),
+                   "xen");
 }
 
 /* ------------------------------------------------------------------ */
