@@ -10,7 +10,7 @@ static const ColoHooks *frame_hooks;
 
 void colo_hooks_register(const ColoHooks *hooks)
 {
-    g_assert(!frame_hooks);     /* one frame per process */
+    g_assert(!frame_hooks);     /* one frame library per process */
     g_atomic_pointer_set(&frame_hooks, hooks);
 }
 

@@ -274,9 +274,13 @@ static gboolean is_colo_filter(NetFilter *nf)
            netfilter_handle_event_default;
 }
 
+/* Two filters' frame= may name different pairs only when both are
+ * given: an unbound filter belongs to the default frame, and the rules
+ * of colo_frame_bind_check() keep unbound filters from existing beside
+ * several frames. */
 static gboolean same_frame(const char *a, const char *b)
 {
-    return g_strcmp0(a && *a ? a : NULL, b && *b ? b : NULL) == 0;
+    return !a || !*a || !b || !*b || !strcmp(a, b);
 }
 
 /*
@@ -305,9 +309,7 @@ static gboolean netfilter_frame_check(NetFilter *nf, GError **errp)
             error_setg(errp, "netdev '%s' already belongs to colo-frame "
                        "'%s' (filter '%s'); a netdev carries one VM pair's "
                        "filters", p->netdev_id,
-                       priv_of(o)->frame && *priv_of(o)->frame
-                       ? priv_of(o)->frame : "(default)",
-                       netfilter_get_id(o));
+                       priv_of(o)->frame, netfilter_get_id(o));
             return FALSE;
         }
     }

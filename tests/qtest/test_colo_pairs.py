@@ -227,6 +227,11 @@ def test_bad_input():
                          contains=["'c1'", "colo-frame 'nope' does not exist"])
         q.object_add('colo-frame', 'f1', mode='primary')
         q.object_add('colo-compare', 'c1', **comp)     # implicitly f1's
+        # with one frame, bound and unbound filters of it share a netdev
+        q.object_add('filter-mirror', 'm9', netdev='n0', outdev='my')
+        q.object_add('filter-rewriter', 'r9', netdev='n0', frame='f1')
+        q.object_del('r9')
+        q.object_del('m9')
         expect_qmp_error(q.object_add, 'colo-frame', 'f2', mode='primary',
                          contains=["'c1'", "colo-frame 'f1' implicitly",
                                    'frame=f1'])
