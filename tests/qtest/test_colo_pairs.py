@@ -17,7 +17,7 @@ once, in order; the ASan build checks nothing leaks); bad input: a
 compare or filter bound to a missing frame, an unbound one among several
 frames, a second frame while an object is bound implicitly, two frames'
 filters on one netdev; several colo-proxy objects (one per pair) in one
-process.
+process; a colo-heartbeat per pair fails over only its pair.
 """
 
 import os
@@ -166,7 +166,7 @@ def test_failover_isolated():
 
 def test_delete_pair_under_traffic():
     names = ['a', 'b', 'c']
-    p, s = pairs_proxy(names)
+    p, s = pairs_proxy(names, filters=True)
     with p:
         bpri, bsec, bout = s['b']
         got, errors = [], []
@@ -189,6 +189,7 @@ def test_delete_pair_under_traffic():
                 # pair a goes, whole, while b's traffic flows: held
                 # output first (object-del flushes it), then the frame
                 hold(s['a'][0], b'a at deletion')
+                p.qmp.object_del('ma')
                 p.qmp.object_del('ca')
                 p.qmp.object_del('fa')
             if i == n // 2:
@@ -197,6 +198,7 @@ def test_delete_pair_under_traffic():
                 miscompare(s['c'][0], s['c'][1], b'c differs')
                 p.qmp.object_del('fc')
                 p.qmp.object_del('cc')
+                p.qmp.object_del('mc')
         t.join(30)
         check(not errors, f'reader: {errors}')
         check_eq(len(got), n, 'frames of b released')
@@ -204,6 +206,7 @@ def test_delete_pair_under_traffic():
         st = p.qmp.cmd('query-colo-status')      # b is the only pair now
         check_eq(st['mode'], 'primary', 'b still primary')
         check_eq(cstats(p, 'cb')['checkpoints-handled'], 0, 'b untouched')
+        check_eq(p.qmp.qom_get('/objects/mb', 'status'), 'on', "b's mirror")
         # and a new pair may take a's place
         p.qmp.object_add('colo-frame', 'fa', mode='primary')
         p.qmp.object_add('colo-compare', 'ca', primary_in='apri',
@@ -299,7 +302,45 @@ def test_two_colo_proxies():
         p.stop()
 
 
+def test_heartbeat_per_pair():
+    """Two secondaries in one process, a colo-heartbeat per pair
+    (frame=, failover=on): the primary of pair a goes silent, pair a
+    fails over, pair b stays a secondary."""
+    need_types('colo-heartbeat')
+    d = tmpdir('cqpair')
+    hb = 'interval=50,timeout=400'
+    peer, side = [], []
+    for n in ('a', 'b'):
+        path = os.path.join(d, 'hb' + n)
+        peer += ['-chardev', chardev_unix(f'hs{n}', path),
+                 '-object', f'colo-heartbeat,id=p{n},chardev=hs{n},{hb}']
+        side += ['-chardev', chardev_unix(f'hc{n}', path, server=False,
+                                          extra='reconnect=1'),
+                 '-object', f'colo-frame,id=f{n},mode=secondary',
+                 '-object', f'colo-heartbeat,id=h{n},chardev=hc{n},{hb},'
+                            f'failover=on,frame=f{n}']
+    with ColoProxy(peer, dir=d) as prim, ColoProxy(side) as sec:
+        def alive():
+            return all(i['state'] == 'alive'
+                       for i in sec.qmp.cmd('query-colo-heartbeat'))
+        wait_for(alive, 10, what='both heartbeats alive')
+        prim.qmp.object_del('pa')          # pair a's primary goes silent
+        ev = sec.qmp.get_event('COLO_HEARTBEAT_LOST', timeout=5)
+        check_eq(ev['data']['id'], 'ha', 'lost heartbeat')
+        ex = sec.qmp.get_event('COLO_EXIT', timeout=5)
+        check_eq(ex['data'], {'mode': 'secondary', 'reason': 'request',
+                              'frame': 'fa'}, 'COLO_EXIT')
+        check_eq(sec.qmp.cmd('query-colo-status', frame='fb')['mode'],
+                 'secondary', 'pair b untouched')
+        time.sleep(0.6)                    # b's heartbeat keeps going
+        states = {i['id']: i['state']
+                  for i in sec.qmp.cmd('query-colo-heartbeat')}
+        check_eq(states['hb'], 'alive', "b's heartbeat")
+        sec.stop()
+        prim.stop()
+
+
 if __name__ == '__main__':
     run_tests([test_checkpoint_isolated, test_failover_isolated,
                test_delete_pair_under_traffic, test_bad_input,
-               test_two_colo_proxies])
+               test_two_colo_proxies, test_heartbeat_per_pair])
