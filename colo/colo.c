@@ -47,8 +47,8 @@
 /* The frame's state (main context only).                              */
 
 struct ColoFrameState {
-    int refs;                    /* the object's, and one per broadcast,
-                                  * timer or request that may outlive it */
+    int refs;                    /* the object's, and one per broadcast
+                                  * or exec child that may outlive it */
     char *id;                    /* the colo-frame's id; NULL: no frame */
     ColoMode mode;
     ColoMode last_mode;
@@ -90,11 +90,12 @@ struct ColoFrameState {
  * several frames exist.
  *
  * Listeners (colo-compare) are kept in one list; a frame's broadcast
- * calls those that resolve to it.  A state is referenced by everything
- * that may still run after its object was deleted (a broadcast waiting
- * for an iothread, a queued request, a driver's child), so that a pair
- * deleted while traffic flows frees its state only when the last of
- * those is over.
+ * calls those that resolve to it.  A state is referenced by what may
+ * still run after its object was deleted (a broadcast waiting for an
+ * iothread, an exec driver's child), so that a pair deleted while
+ * traffic flows frees its state only when the last of those is over;
+ * its timers are removed at detach, and queued requests name their
+ * frame by id and resolve it when they run.
  */
 static ColoFrameState null_frame = { .refs = 1 };   /* no colo-frame */
 static GList *frames;            /* of ColoFrameState *, creation order */
