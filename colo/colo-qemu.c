@@ -230,6 +230,18 @@ typedef struct QemuDriver {
 
 static QemuDriver qd = { .fd = -1 };
 
+/* The pair this driver serves (one per process for now: colo-frame
+ * refuses a second driver=qemu, colo_frame_qemu_available()). */
+static ColoFrameState *qd_fs(void)
+{
+    return colo_frame_state(qd.obj);
+}
+
+gboolean colo_frame_qemu_available(ColoFrame *f)
+{
+    return !qd.obj || qd.obj == f;
+}
+
 static void qd_connect(void);
 static void qd_disconnect(const char *why);
 
@@ -251,7 +263,7 @@ static void qd_finish(gboolean ok, const char *error)
         return;
     }
     qd_drop_checkpoint();
-    if (!colo_checkpoint_in_flight()) {
+    if (!colo_fs_in_flight(qd_fs())) {
         return;                 /* the frame gave up on it (timeout) */
     }
     if (ok) {
@@ -261,7 +273,7 @@ static void qd_finish(gboolean ok, const char *error)
     } else {
         qd.stats.errors++;
     }
-    colo_checkpoint_done(ok, error);
+    colo_fs_checkpoint_done(qd_fs(), ok, error);
 }
 
 /* ------------------------------------------------------------------ */
@@ -706,12 +718,12 @@ static void qd_follow_failover(ColoExitReason reason, gboolean tell_qemu,
 {
     GError *err = NULL;
 
-    if (!qd.obj || colo_get_mode() == COLO_MODE_NONE ||
-        colo_failover_active()) {
+    if (!qd.obj || colo_fs_mode(qd_fs()) == COLO_MODE_NONE ||
+        colo_fs_failover_active(qd_fs())) {
         return;                 /* nothing to follow, or done already */
     }
     g_message("qemu driver: %s: failing this side over too", why);
-    if (colo_failover_full(reason, tell_qemu, &err)) {
+    if (colo_fs_failover(qd_fs(), reason, tell_qemu, &err)) {
         qd.stats.followed++;
     } else {
         g_warning("qemu driver: failover: %s", err->message);
@@ -731,7 +743,7 @@ static void qd_on_event(const char *name, JsonObject *data)
             qd.stop_us = g_get_monotonic_time();
             if (qd.mode == COLO_MODE_SECONDARY) {
                 /* the secondary stops to load a checkpoint */
-                colo_checkpoint_begun();
+                colo_fs_checkpoint_begun(qd_fs());
             }
         }
     } else if (g_str_equal(name, "MIGRATION_PASS")) {
@@ -741,7 +753,7 @@ static void qd_on_event(const char *name, JsonObject *data)
              * its STOP, so both guests are stopped, and what they sent
              * before has had the STOP's time to arrive.  QEMU's own
              * colo-compare flushes at this point of the checkpoint too */
-            colo_checkpoint_begun();
+            colo_fs_checkpoint_begun(qd_fs());
         }
     } else if (g_str_equal(name, "RESUME")) {
         if (colo && qd.stopped && qd.mode == COLO_MODE_SECONDARY) {
@@ -750,8 +762,8 @@ static void qd_on_event(const char *name, JsonObject *data)
             qd.stopped = FALSE;
             qd.stats.committed++;
             qd.colo_ckpts++;
-            if (!colo_checkpoint_in_flight()) {
-                colo_checkpoint_done(TRUE, NULL);
+            if (!colo_fs_in_flight(qd_fs())) {
+                colo_fs_checkpoint_done(qd_fs(), TRUE, NULL);
             }
         } else if (colo && qd.stopped) {
             qd.stopped = FALSE;
@@ -765,7 +777,7 @@ static void qd_on_event(const char *name, JsonObject *data)
                  * now -- reported like ours (ours in flight, if any,
                  * still waits for its own RESUME) */
                 qd.stats.periodic++;
-                colo_checkpoint_unrequested(qd.stop_us);
+                colo_fs_checkpoint_unrequested(qd_fs(), qd.stop_us);
             }
         }
     } else if (g_str_equal(name, "MIGRATION")) {
@@ -953,7 +965,7 @@ static void qd_read(void)
 static gboolean qd_reconnect_cb(gpointer data)
 {
     qd.reconnect_source = 0;
-    if (!qd.obj || colo_frame_get() != qd.obj) {
+    if (!qd.obj || !colo_frame_get_state(qd.obj)) {
         return G_SOURCE_REMOVE;     /* nobody needs QEMU any more */
     }
     qd_connect();
@@ -1208,7 +1220,7 @@ void colo_frame_qemu_attach(ColoFrame *f)
         return;
     }
     qd.obj = f;
-    qd.mode = colo_get_mode();
+    qd.mode = colo_fs_mode(qd_fs());
     qd_set_addr(g_steal_pointer(&addr));
     if (qd.reconnect_source) {
         g_source_remove(qd.reconnect_source);
@@ -1265,7 +1277,7 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
     qd_set_addr(g_steal_pointer(&addr));
     if (qd.obj != f) {
         qd.obj = f;
-        qd.mode = colo_get_mode();
+        qd.mode = colo_fs_mode(qd_fs());
     }
 
     /* a new checkpoint supersedes one the frame gave up on */
