@@ -111,6 +111,7 @@ struct _ColoCompareObj {
     char *outdev;
     char *iothread_id;
     char *notify_dev;
+    char *frame;              /* frame=: its VM pair (NULL: the default) */
     guint compare_timeout;      /* ms */
     guint expired_scan_cycle;   /* ms */
     guint max_queue_size;
@@ -352,8 +353,8 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
         notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
         return;
     }
-    colo_request_checkpoint(user_object_get_id(USER_OBJECT(s)),
-                            ckpt_map[reason], detail);
+    colo_request_checkpoint_frame(s->frame, user_object_get_id(USER_OBJECT(s)),
+                                  ckpt_map[reason], detail);
 }
 
 static void compare_miscompare_cb(void *opaque, const char *conn,
@@ -661,31 +662,42 @@ gboolean colo_compare_storm_call(const char *id,
     return TRUE;
 }
 
-static void mode_fn(const char *id, ColoStorm *st, void *data)
+static void buffered_fn(ColoCompareObj *s, void *data)
 {
-    (void) id;
-    if (colo_storm_buffered(st)) {
+    if (colo_storm_buffered(s->storm)) {
         *(bool *) data = true;
     }
 }
 
-static void any_fn(const char *id, ColoStorm *st, void *data)
+/* "buffered" / "compare" for the compares of the pair 'frame' (NULL: the
+ * default pair; an unbound compare belongs to the only pair there is),
+ * NULL when none of them has adaptive=on.  Main thread. */
+const char *colo_compare_proxy_mode(const char *frame)
 {
-    (void) id;
-    if (colo_storm_adaptive(st) || colo_storm_buffered(st)) {
-        *(bool *) data = true;
-    }
-}
-
-const char *colo_compare_proxy_mode(void)
-{
+    GList *objs = user_object_list(OBJECT_KIND_OBJECT);
     bool buffered = false, any = false;
 
-    colo_compare_storm_call(NULL, any_fn, &any, NULL);
-    if (!any) {
+    for (GList *l = objs; l; l = l->next) {
+        ColoCompareObj *s;
+
+        if (!COLO_IS_COMPARE(l->data)
+            || !user_object_is_complete(l->data)) {
+            continue;
+        }
+        s = COLO_COMPARE(l->data);
+        if (!s->storm || (frame && s->frame && strcmp(frame, s->frame))) {
+            continue;
+        }
+        if (s->adaptive) {
+            any = true;
+        }
+        /* the mode is the iothread's: read there (road 1) */
+        run_sync(s, buffered_fn, &buffered);
+    }
+    g_list_free(objs);
+    if (!any && !buffered) {
         return NULL;
     }
-    colo_compare_storm_call(NULL, mode_fn, &buffered, NULL);
     return buffered ? "buffered" : "compare";
 }
 
@@ -756,6 +768,13 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
         return FALSE;
     }
     if (!compare_parse_ignore(s->ignore, &cfg.ignored_fields, errp)) {
+        return FALSE;
+    }
+    if (s->frame && !*s->frame) {
+        g_clear_pointer(&s->frame, g_free);
+    }
+    /* its pair's frame exists (or, unbound, there is at most one) */
+    if (!s->notify_dev && !colo_frame_bind_check(s->frame, id, errp)) {
         return FALSE;
     }
     if (s->notify_dev && !*s->notify_dev) {
@@ -837,6 +856,8 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
         s->listener.fn = colo_event_cb;
         s->listener.ctx = s->ctx;
         s->listener.opaque = s;
+        s->listener.frame = s->frame;
+        s->listener.name = id;
         colo_add_listener(&s->listener);
         s->listening = true;
     }
@@ -980,6 +1001,10 @@ static const PropDef colo_compare_props[] = {
     DEFINE_PROP_STR("notify_dev", ColoCompareObj, notify_dev, NULL, 0,
         "id of the chardev of Xen's COLO frame (checkpoint requests go "
         "there instead of the in-process frame)"),
+    DEFINE_PROP_STR("frame", ColoCompareObj, frame, NULL, 0,
+        "id of the colo-frame (VM pair) this compare belongs to: its "
+        "checkpoint requests go there, its flushes come from there; "
+        "default: the only colo-frame"),
     DEFINE_PROP_UINT("compare_timeout", ColoCompareObj, compare_timeout,
         0, G_MAXUINT32, COMPARE_DEFAULT_TIMEOUT_MS,
         PROP_RUNTIME | PROP_POSITIVE,

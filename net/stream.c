@@ -28,8 +28,9 @@
  * drop_malformed.  Output goes
  * through a bounded NetOutBuf that takes whole frames or none: receive()
  * only queues the frame, and the frames queued during one main loop
- * iteration leave together in one write (a flush source ready while bytes
- * wait, or at once when STREAM_FLUSH_BATCH bytes are queued), so a burst
+ * iteration leave together in one write (the connection's FdWatch has
+ * pending work while bytes wait, as the socket chardev's source does; or
+ * at once when STREAM_FLUSH_BATCH bytes are queued), so a burst
  * costs one system call, not one per frame.  When the buffer is full
  * receive() returns 0, the core queues, and we flush the core's queue
  * when the socket drains.  While there is no connection, frames to send
@@ -50,11 +51,13 @@
 #include "net/vnet-hdr.h"
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 #include "net/frame.h"
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"
 #include "util/log.h"
+#include "qom/tls-link.h"
 
 enum {
     STREAM_READ_SIZE = 256 * 1024,   /* bytes per read() */
@@ -86,8 +89,6 @@ typedef struct StreamConn {
     size_t rpos;              /* first byte of rbuf not yet fed */
     size_t rlen;              /* bytes read into rbuf */
     guint resume_src;         /* idle source feeding the rest of rbuf */
-    GSource *flush_src;       /* writes queued output before the loop
-                               * sleeps again */
     gboolean out_full;        /* receive() returned 0: flush the core's
                                * queue once there is room */
     gboolean out_dead;        /* a write failed (EPIPE): output is dropped,
@@ -99,6 +100,9 @@ typedef struct StreamConn {
     uint64_t drop_disconnected; /* frames dropped: no connection */
     uint64_t framing_errors;  /* connections dropped for garbage */
     uint64_t out_writes;      /* write system calls that sent frames */
+    /* tls-creds= (stream, inet): handshakes first, records after */
+    TlsLink *tls;
+    TlsSession *tls_sess;     /* the connection's session */
 } StreamConn;
 
 static void stream_conn_try_connect(StreamConn *c);
@@ -151,12 +155,37 @@ static void stream_conn_schedule_reconnect(StreamConn *c)
     }
 }
 
+/* TLS seam (b), reading: the decrypted records, gathered (see
+ * chardev/char-socket-io.c's cs_tls_recv()); sock_recv()'s returns.
+ * (Writing: the output ring goes through the session itself, see
+ * stream_conn_attach_fd().) */
+static gssize stream_conn_tls_read(StreamConn *c, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = tls_session_recv(c->tls_sess, buf + got, len - got);
+
+        if (n > 0) {
+            got += n;
+            continue;
+        }
+        if (got) {
+            return got;
+        }
+        return n;                 /* 0 or -errno */
+    }
+    return got;
+}
+
 /* Ends the current connection (or connection attempt). */
 static void stream_conn_close(StreamConn *c)
 {
     gboolean was_up = c->fd >= 0 && !c->connecting;
 
     fd_watch_stop(&c->watch);
+    net_outbuf_set_tls(&c->out, NULL);
+    g_clear_pointer(&c->tls_sess, tls_session_free);
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -231,23 +260,22 @@ static gboolean stream_conn_process(StreamConn *c)
 static void stream_conn_read(StreamConn *c)
 {
     for (int i = 0; i < STREAM_READS_PER_WAKEUP; i++) {
-        ssize_t n;
+        gssize n = c->tls_sess
+                   ? stream_conn_tls_read(c, c->rbuf, STREAM_READ_SIZE)
+                   : sock_recv(c->fd, c->rbuf, STREAM_READ_SIZE);
 
-        do {
-            n = read(c->fd, c->rbuf, STREAM_READ_SIZE);
-        } while (n < 0 && errno == EINTR);
-        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+        if (n == 0 || n == -ECONNRESET) {
             COLO_NOTICE_RL("%s: peer closed the connection",
                            stream_conn_id(c));
             stream_conn_close(c);
             return;
         }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (n == -EAGAIN) {
                 return;
             }
             colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: read failed: %s",
-                                stream_conn_id(c), g_strerror(errno));
+                                stream_conn_id(c), g_strerror(-n));
             stream_conn_close(c);
             return;
         }
@@ -304,7 +332,8 @@ static void stream_conn_write_failed(StreamConn *c, int err)
  * Writes the queued output.  Frames given to receive() are only queued
  * (net_outbuf_queue_frame()); they leave here, in one write per batch:
  * once the queue holds STREAM_FLUSH_BATCH bytes, and otherwise from the
- * flush source at the start of the next main loop iteration, i.e. as soon
+ * watch's pending work (stream_flush_due()) at the start of the next main
+ * loop iteration, i.e. as soon
  * as the burst being processed is done.  A socket that does not take
  * everything is polled for G_IO_OUT.  Returns FALSE when the connection
  * was closed or its output died (write error, see
@@ -339,48 +368,34 @@ static void stream_conn_room_again(StreamConn *c)
     }
 }
 
-typedef struct StreamFlushSource {
-    GSource source;
-    StreamConn *c;            /* owner: destroys the source before going */
-} StreamFlushSource;
-
-static gboolean stream_flush_ready(StreamConn *c)
+/* Output queued during this iteration waits and the socket is not known
+ * to be full (then G_IO_OUT is polled): the watch's pending work, so it
+ * leaves before the loop sleeps. */
+static gboolean stream_flush_due(void *opaque)
 {
-    return c->fd >= 0 && !c->connecting && net_outbuf_pending(&c->out) &&
-           !(c->watch.events & G_IO_OUT);
+    StreamConn *c = opaque;
+
+    return c->fd >= 0 && !c->connecting && !c->out_dead &&
+           net_outbuf_pending(&c->out) && !(c->watch.events & G_IO_OUT);
 }
 
-static gboolean stream_flush_prepare(GSource *source, gint *timeout)
+/* TLS seam (b), reading: decrypted records wait inside the session, where
+ * poll() cannot see them (the last read filled rbuf, or reading paused
+ * with records left): read them as the watch's pending work, once the
+ * bytes already read are fed and the core takes more. */
+static gboolean stream_tls_read_due(StreamConn *c)
 {
-    *timeout = -1;
-    return stream_flush_ready(((StreamFlushSource *)source)->c);
+    return c->tls_sess && c->fd >= 0 && !c->connecting && c->read_enabled &&
+           c->rpos == c->rlen && tls_session_pending(c->tls_sess) > 0;
 }
 
-static gboolean stream_flush_check(GSource *source)
+/* The watch's pending work: output to flush, records to read. */
+static gboolean stream_conn_due(void *opaque)
 {
-    return stream_flush_ready(((StreamFlushSource *)source)->c);
+    StreamConn *c = opaque;
+
+    return stream_flush_due(c) || stream_tls_read_due(c);
 }
-
-static gboolean stream_flush_dispatch(GSource *source, GSourceFunc cb,
-                                      gpointer data)
-{
-    StreamConn *c = ((StreamFlushSource *)source)->c;
-    NetClient *nc = c->nc;
-
-    g_object_ref(nc);
-    if (stream_flush_ready(c) && stream_conn_write_out(c) &&
-        !net_outbuf_pending(&c->out)) {
-        stream_conn_room_again(c);
-    }
-    g_object_unref(nc);
-    return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs stream_flush_funcs = {
-    .prepare = stream_flush_prepare,
-    .check = stream_flush_check,
-    .dispatch = stream_flush_dispatch,
-};
 
 static void stream_conn_established(StreamConn *c)
 {
@@ -391,6 +406,52 @@ static void stream_conn_established(StreamConn *c)
     stream_conn_update_watch(c);
     /* Frames queued while we could not write go out now. */
     net_client_flush(c->nc);
+}
+
+/*
+ * TLS seam (a): a new connection (accepted, or a client's completed
+ * connect) goes to the TlsLink; the link calls stream_conn_tls_done()
+ * once the peer is verified and authorized, and only then is it the
+ * connection.  A server keeps listening meanwhile.
+ */
+static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting);
+
+static void stream_conn_tls_start(StreamConn *c)
+{
+    int fd = c->fd;
+
+    fd_watch_stop(&c->watch);
+    c->fd = -1;
+    c->connecting = FALSE;
+    tls_link_add(c->tls, fd);
+}
+
+static void stream_conn_tls_done(void *opaque, int fd, TlsSession *sess,
+                                 const char *identity)
+{
+    StreamConn *c = opaque;
+
+    if (c->fd >= 0) {
+        tls_session_free(sess);
+        tls_link_refuse_fd(c->tls, fd, "the connection is taken");
+        return;
+    }
+    tls_session_set_batched(sess);
+    c->tls_sess = sess;
+    if (c->listen_fd >= 0) {
+        fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
+    }
+    g_info("%s: TLS peer '%s'", stream_conn_id(c), identity);
+    stream_conn_attach_fd(c, fd, FALSE);
+}
+
+static void stream_conn_tls_refused(void *opaque, const char *reason)
+{
+    StreamConn *c = opaque;
+
+    if (!c->server && c->fd < 0) {
+        stream_conn_schedule_reconnect(c);
+    }
 }
 
 static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
@@ -410,6 +471,10 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
         }
         COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c),
                        sockaddr_str(&c->addr, name, sizeof(name)));
+        if (c->tls && !c->tls_sess) {
+            stream_conn_tls_start(c);
+            return;
+        }
         stream_conn_established(c);
         return;
     }
@@ -450,18 +515,36 @@ static void stream_conn_ready(void *opaque, GIOCondition revents)
     /* A frame we pass on may lead to our deletion: stay alive until the
      * handler is done with 'c'. */
     g_object_ref(nc);
-    stream_conn_ready__(c, revents);
+    if (stream_flush_due(c)) {
+        /* Frames queued during the last iteration (stream_flush_due()) */
+        if (stream_conn_write_out(c) && !net_outbuf_pending(&c->out)) {
+            stream_conn_room_again(c);
+        }
+    }
+    if (revents && c->fd >= 0) {
+        stream_conn_ready__(c, revents);
+    }
+    if (stream_tls_read_due(c)) {
+        stream_conn_read(c);
+    }
     g_object_unref(nc);
 }
 
 static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
 {
+    if (c->tls && !c->tls_sess && !connecting) {
+        tls_link_add(c->tls, fd);   /* seam (a) */
+        return;
+    }
     c->fd = fd;
     c->connecting = connecting;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
-    fd_watch_start(&c->watch, fd, connecting ? G_IO_OUT : 0,
-                       stream_conn_ready, c, "colo-net-stream");
+    /* TLS seam (b), writing: the output ring sends through the session */
+    net_outbuf_set_tls(&c->out, c->tls_sess);
+    fd_watch_start_full(&c->watch, fd, connecting ? G_IO_OUT : 0,
+                        stream_conn_ready, stream_conn_due, c,
+                        "colo-net-stream");
     if (!connecting) {
         stream_conn_established(c);
     }
@@ -470,14 +553,10 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
 static void stream_conn_accept(void *opaque, GIOCondition revents)
 {
     StreamConn *c = opaque;
-    SockAddr peer = { .len = sizeof(peer.ss) };
+    SockAddr peer;
     char name[160];
-    int fd;
+    int fd = sock_accept_addr(c->listen_fd, &peer);
 
-    do {
-        fd = accept4(c->listen_fd, (struct sockaddr *)&peer.ss, &peer.len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: accept failed: %s",
@@ -488,6 +567,10 @@ static void stream_conn_accept(void *opaque, GIOCondition revents)
     if (c->fd >= 0) {
         /* One peer at a time (cannot happen: we stop accepting). */
         close(fd);
+        return;
+    }
+    if (c->tls) {
+        tls_link_add(c->tls, fd);   /* seam (a): keep listening */
         return;
     }
     fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
@@ -524,11 +607,6 @@ static gboolean stream_conn_start(StreamConn *c, GError **errp)
     frame_reader_init(&c->reader, false, FRAME_MAX_LEN_DEFAULT);
     net_outbuf_init(&c->out, STREAM_OUTBUF_SIZE);
     c->rbuf = g_malloc(STREAM_READ_SIZE);
-    c->flush_src = g_source_new(&stream_flush_funcs,
-                                sizeof(StreamFlushSource));
-    ((StreamFlushSource *)c->flush_src)->c = c;
-    g_source_set_static_name(c->flush_src, "colo-net-stream-flush");
-    g_source_attach(c->flush_src, NULL);
 
     if (c->server) {
         c->listen_fd = c->given_fd >= 0 ? c->given_fd :
@@ -570,11 +648,6 @@ static void stream_conn_stop(StreamConn *c)
         g_source_remove(c->reconnect_src);
         c->reconnect_src = 0;
     }
-    if (c->flush_src) {
-        g_source_destroy(c->flush_src);
-        g_source_unref(c->flush_src);
-        c->flush_src = NULL;
-    }
     fd_watch_stop(&c->listen_watch);
     fd_watch_stop(&c->watch);
     if (c->fd >= 0) {
@@ -582,9 +655,12 @@ static void stream_conn_stop(StreamConn *c)
             /* Frames still queued go out if the socket takes them. */
             net_outbuf_drain(&c->out, c->fd);
         }
+        net_outbuf_set_tls(&c->out, NULL);
+        g_clear_pointer(&c->tls_sess, tls_session_free);
         close(c->fd);
         c->fd = -1;
     }
+    g_clear_pointer(&c->tls, tls_link_free);
     if (c->listen_fd >= 0) {
         close(c->listen_fd);
         c->listen_fd = -1;
@@ -699,6 +775,8 @@ struct _NetStream {
     gboolean addr_tight;      /* addr.tight */
     char *addr_str;           /* addr.str (fd number) */
     guint reconnect;          /* reconnect=N seconds */
+    char *tls_creds;          /* tls-creds=ID (ours: QEMU has none) */
+    char *tls_authz;          /* tls-authz=ID */
     /* state */
     StreamConn conn;
 };
@@ -737,6 +815,26 @@ static gboolean net_stream_complete(UserObject *obj, GError **errp)
         error_setg(errp, "Parameter 'addr.type' does not accept value '%s' "
                    "(expected inet, unix or fd)", s->addr_type);
         return FALSE;
+    }
+    if (s->tls_authz && !s->tls_creds) {
+        error_setg(errp, "'tls-authz' provided but TLS is not enabled");
+        return FALSE;
+    }
+    if (s->tls_creds) {
+        g_autofree char *name = NULL;
+
+        if (strcmp(s->addr_type, "inet") != 0) {
+            error_setg(errp, "TLS can only be used over TCP socket");
+            return FALSE;
+        }
+        name = g_strdup_printf("netdev '%s'", stream_conn_id(c));
+        c->tls = tls_link_new(name, stream_conn_id(c), s->tls_creds,
+                              s->tls_authz, s->server, stream_conn_tls_done,
+                              stream_conn_tls_refused, c, errp);
+        if (!c->tls) {
+            return FALSE;
+        }
+        tls_link_attach(c->tls, NULL);
     }
     if (!stream_conn_start(c, errp)) {
         return FALSE;
@@ -800,6 +898,12 @@ static const PropDef net_stream_props[] = {
         "server=on)"),
     DEFINE_PROP_UINT("reconnect", NetStream, reconnect, 0, 3600 * 24, 0, 0,
         "client: seconds between reconnection attempts, 0 = never"),
+    DEFINE_PROP_STR("tls-creds", NetStream, tls_creds, NULL, 0,
+        "inet: id of a tls-creds-x509/psk object: the link is a TLS session "
+        "(colo-proxy to colo-proxy; QEMU's netdev stream has no TLS)"),
+    DEFINE_PROP_STR("tls-authz", NetStream, tls_authz, NULL, 0,
+        "server: id of an authz-simple/list object the peer's identity "
+        "must satisfy"),
 };
 
 static void net_stream_class_init(NetStreamClass *klass)

@@ -112,9 +112,10 @@ gboolean colo_compare_storm_call(const char *id,
                                  void (*fn)(const char *id, ColoStorm *st,
                                             void *data),
                                  void *data, GError **errp);
-/* "buffered" when any compare is in buffered mode, else "compare"; NULL
- * when no colo-compare has adaptive=on (a QEMU command line sees QEMU's
- * query-colo-status unchanged). */
-const char *colo_compare_proxy_mode(void);
+/* "buffered" when a compare of the pair 'frame' (NULL: the default one)
+ * is in buffered mode, else "compare"; NULL when none of them has
+ * adaptive=on (a QEMU command line sees QEMU's query-colo-status
+ * unchanged). */
+const char *colo_compare_proxy_mode(const char *frame);
 
 #endif /* NET_COMPARE_STORM_H */
