@@ -306,6 +306,29 @@ def test_adaptive_qom_set():
         p.stop()
 
 
+def test_proxy_mode_per_pair():
+    """Two pairs in one process: query-colo-status frame=X reports the
+    checkpoint policy of X's compares only."""
+    d = tmpdir('cqsp')
+    a = []
+    for n in ('a', 'b'):
+        for c in ('pri', 'sec', 'out'):
+            a += ['-chardev', chardev_unix(n + c, f'{d}/{n}{c}.sock')]
+        a += ['-object', f'colo-frame,id=f{n},mode=primary,driver=event']
+    a += ['-object', 'colo-compare,id=ca,primary_in=apri,secondary_in=asec,'
+          'outdev=aout,frame=fa,adaptive=on',
+          '-object', 'colo-compare,id=cb,primary_in=bpri,secondary_in=bsec,'
+          'outdev=bout,frame=fb']
+    with ColoProxy(a, dir=d) as p:
+        check_eq(p.qmp.cmd('query-colo-status', frame='fa').get('proxy-mode'),
+                 'compare', 'pair a: adaptive')
+        check('proxy-mode' not in p.qmp.cmd('query-colo-status', frame='fb'),
+              'pair b: not adaptive, QEMU\'s answer')
+        check_eq([s['id'] for s in p.qmp.cmd('query-colo-storm')],
+                 ['ca', 'cb'], 'both compares')
+        p.stop()
+
+
 def test_object_del_buffered():
     """object-del of a compare in buffered mode with frames held and no
     checkpoint committing: every frame leaves once, in order."""
@@ -400,5 +423,6 @@ if __name__ == '__main__':
     need_types('colo-compare')
     run_tests([test_rules_qmp, test_passthrough_release,
                test_storm_buffered_and_back, test_storm_failing_checkpoints,
-               test_adaptive_qom_set, test_object_del_buffered,
+               test_adaptive_qom_set, test_proxy_mode_per_pair,
+               test_object_del_buffered,
                test_buffered_begin_covers])
