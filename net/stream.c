@@ -79,8 +79,10 @@ typedef struct StreamConn {
     int listen_fd;            /* server: listening socket, or -1 */
     FdWatch listen_watch;  /* accepts while no peer is connected */
     int fd;                   /* the connection, or -1 */
-    FdWatch watch;         /* in: frames, out: connect done / drained */
-    gboolean connecting;      /* client: non-blocking connect pending */
+    FdWatch watch;         /* in: frames, out: drained; while
+                               * connecting: the round's fd */
+    SockConnector *connector; /* client: the connect round in progress
+                               * (util/socket.h; 'fd' is -1), or NULL */
     gboolean read_enabled;    /* the core lets us send (read_poll) */
     guint reconnect_src;      /* pending reconnect timeout, or 0 */
     FrameReader reader;       /* input reassembly */
@@ -106,6 +108,7 @@ typedef struct StreamConn {
 } StreamConn;
 
 static void stream_conn_try_connect(StreamConn *c);
+static void stream_conn_connect_ready(void *opaque, GIOCondition revents);
 
 static const char *stream_conn_id(StreamConn *c)
 {
@@ -126,7 +129,7 @@ static void stream_conn_update_watch(StreamConn *c)
 {
     /* While bytes already read wait to be fed, read no more. */
     fd_watch_enable(&c->watch, G_IO_IN,
-                        c->read_enabled && !c->connecting &&
+                        c->read_enabled &&
                         c->rpos == c->rlen);
 }
 
@@ -181,7 +184,7 @@ static gssize stream_conn_tls_read(StreamConn *c, uint8_t *buf, size_t len)
 /* Ends the current connection (or connection attempt). */
 static void stream_conn_close(StreamConn *c)
 {
-    gboolean was_up = c->fd >= 0 && !c->connecting;
+    gboolean was_up = c->fd >= 0;
 
     fd_watch_stop(&c->watch);
     net_outbuf_set_tls(&c->out, NULL);
@@ -190,7 +193,7 @@ static void stream_conn_close(StreamConn *c)
         close(c->fd);
         c->fd = -1;
     }
-    c->connecting = FALSE;
+    g_clear_pointer(&c->connector, sock_connector_free);
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
     c->out_full = FALSE;
@@ -317,7 +320,7 @@ static void stream_conn_write_failed(StreamConn *c, int err)
     stats_inc(&net_client_get_stats(c->nc)->drop_error);
     colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
                         stream_conn_id(c), g_strerror(err));
-    if (err == EPIPE && !c->connecting) {
+    if (err == EPIPE) {
         c->out_dead = TRUE;
         net_outbuf_reset(&c->out);
         c->out_full = FALSE;
@@ -375,7 +378,7 @@ static gboolean stream_flush_due(void *opaque)
 {
     StreamConn *c = opaque;
 
-    return c->fd >= 0 && !c->connecting && !c->out_dead &&
+    return c->fd >= 0 && !c->out_dead &&
            net_outbuf_pending(&c->out) && !(c->watch.events & G_IO_OUT);
 }
 
@@ -385,7 +388,7 @@ static gboolean stream_flush_due(void *opaque)
  * bytes already read are fed and the core takes more. */
 static gboolean stream_tls_read_due(StreamConn *c)
 {
-    return c->tls_sess && c->fd >= 0 && !c->connecting && c->read_enabled &&
+    return c->tls_sess && c->fd >= 0 && c->read_enabled &&
            c->rpos == c->rlen && tls_session_pending(c->tls_sess) > 0;
 }
 
@@ -399,7 +402,6 @@ static gboolean stream_conn_due(void *opaque)
 
 static void stream_conn_established(StreamConn *c)
 {
-    c->connecting = FALSE;
     c->connects++;
     sock_tune_stream(c->fd);
     fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
@@ -410,21 +412,11 @@ static void stream_conn_established(StreamConn *c)
 
 /*
  * TLS seam (a): a new connection (accepted, or a client's completed
- * connect) goes to the TlsLink; the link calls stream_conn_tls_done()
- * once the peer is verified and authorized, and only then is it the
- * connection.  A server keeps listening meanwhile.
+ * connect) goes to the TlsLink (stream_conn_attach_fd()); the link calls
+ * stream_conn_tls_done() once the peer is verified and authorized, and
+ * only then is it the connection.  A server keeps listening meanwhile.
  */
-static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting);
-
-static void stream_conn_tls_start(StreamConn *c)
-{
-    int fd = c->fd;
-
-    fd_watch_stop(&c->watch);
-    c->fd = -1;
-    c->connecting = FALSE;
-    tls_link_add(c->tls, fd);
-}
+static void stream_conn_attach_fd(StreamConn *c, int fd);
 
 static void stream_conn_tls_done(void *opaque, int fd, TlsSession *sess,
                                  const char *identity)
@@ -442,42 +434,20 @@ static void stream_conn_tls_done(void *opaque, int fd, TlsSession *sess,
         fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
     }
     g_info("%s: TLS peer '%s'", stream_conn_id(c), identity);
-    stream_conn_attach_fd(c, fd, FALSE);
+    stream_conn_attach_fd(c, fd);
 }
 
 static void stream_conn_tls_refused(void *opaque, const char *reason)
 {
     StreamConn *c = opaque;
 
-    if (!c->server && c->fd < 0) {
+    if (!c->server && c->fd < 0 && !c->connector) {
         stream_conn_schedule_reconnect(c);
     }
 }
 
 static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
 {
-    if (c->connecting) {
-        int err = sock_connect_finish(c->fd);
-        char name[160];
-
-        if (err) {
-            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
-                                "%s: connection to %s failed: %s",
-                                stream_conn_id(c),
-                                sockaddr_str(&c->addr, name, sizeof(name)),
-                                g_strerror(err));
-            stream_conn_close(c);
-            return;
-        }
-        COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c),
-                       sockaddr_str(&c->addr, name, sizeof(name)));
-        if (c->tls && !c->tls_sess) {
-            stream_conn_tls_start(c);
-            return;
-        }
-        stream_conn_established(c);
-        return;
-    }
     if (revents & G_IO_OUT) {
         int r = net_outbuf_drain(&c->out, c->fd);
 
@@ -530,24 +500,20 @@ static void stream_conn_ready(void *opaque, GIOCondition revents)
     g_object_unref(nc);
 }
 
-static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
+static void stream_conn_attach_fd(StreamConn *c, int fd)
 {
-    if (c->tls && !c->tls_sess && !connecting) {
+    if (c->tls && !c->tls_sess) {
         tls_link_add(c->tls, fd);   /* seam (a) */
         return;
     }
     c->fd = fd;
-    c->connecting = connecting;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
     /* TLS seam (b), writing: the output ring sends through the session */
     net_outbuf_set_tls(&c->out, c->tls_sess);
-    fd_watch_start_full(&c->watch, fd, connecting ? G_IO_OUT : 0,
-                        stream_conn_ready, stream_conn_due, c,
-                        "colo-net-stream");
-    if (!connecting) {
-        stream_conn_established(c);
-    }
+    fd_watch_start_full(&c->watch, fd, 0, stream_conn_ready,
+                        stream_conn_due, c, "colo-net-stream");
+    stream_conn_established(c);
 }
 
 static void stream_conn_accept(void *opaque, GIOCondition revents)
@@ -577,26 +543,90 @@ static void stream_conn_accept(void *opaque, GIOCondition revents)
     COLO_NOTICE_RL("%s: connection from %s", stream_conn_id(c),
                    peer.ss.ss_family == AF_UNIX ? "unix socket" :
                    sockaddr_str(&peer, name, sizeof(name)));
-    stream_conn_attach_fd(c, fd, FALSE);
+    stream_conn_attach_fd(c, fd);
+}
+
+/*
+ * Advances the client's connect round (util/socket.h's SockConnector, as
+ * the socket chardev's and the QEMU driver's).  'first': the step right
+ * after the round was made, whose failure is the connect's own ("Failed
+ * to connect to ..."), a creation error without reconnect (set in errp,
+ * when given); a later one is the pending connect's ("connection to ...
+ * failed").  Returns FALSE when the round failed.
+ */
+static gboolean stream_conn_connect_step(StreamConn *c, gboolean first,
+                                         GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    char name[SOCKADDR_STR_MAX];
+    GIOCondition ev = 0;
+    int fd = -1;
+    int r = sock_connector_step(c->connector, &fd, &err);
+
+    if (r == 0) {
+        int pfd = sock_connector_poll(c->connector, &ev);
+
+        fd_watch_stop(&c->watch);
+        fd_watch_start(&c->watch, pfd, ev, stream_conn_connect_ready, c,
+                       "colo-net-stream");
+        return TRUE;
+    }
+    fd_watch_stop(&c->watch);
+    g_clear_pointer(&c->connector, sock_connector_free);
+    sockaddr_str(&c->addr, name, sizeof(name));
+    if (r < 0) {
+        if (first && errp) {
+            error_setg(errp, "Failed to connect to '%s': %s", name,
+                       err->message);
+        } else if (first) {
+            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+                                "%s: Failed to connect to '%s': %s",
+                                stream_conn_id(c), name, err->message);
+            stream_conn_schedule_reconnect(c);
+        } else {
+            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+                                "%s: connection to %s failed: %s",
+                                stream_conn_id(c), name, err->message);
+            stream_conn_close(c);
+        }
+        return FALSE;
+    }
+    if (!first) {
+        COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c), name);
+    }
+    stream_conn_attach_fd(c, fd);
+    return TRUE;
+}
+
+static void stream_conn_connect_ready(void *opaque, GIOCondition revents)
+{
+    StreamConn *c = opaque;
+    NetClient *nc = c->nc;
+
+    g_object_ref(nc);
+    if (c->connector) {
+        stream_conn_connect_step(c, FALSE, NULL);
+    }
+    g_object_unref(nc);
+}
+
+/* Starts a connect round to the netdev's address (errp: see
+ * stream_conn_connect_step()). */
+static gboolean stream_conn_connect(StreamConn *c, GError **errp)
+{
+    GArray *addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+
+    g_array_append_val(addrs, c->addr);
+    c->connector = sock_connector_new(addrs);
+    return stream_conn_connect_step(c, TRUE, errp);
 }
 
 static void stream_conn_try_connect(StreamConn *c)
 {
-    g_autoptr(GError) err = NULL;
-    gboolean in_progress;
-    int fd;
-
-    if (c->fd >= 0) {
+    if (c->fd >= 0 || c->connector) {
         return;
     }
-    fd = sock_connect(&c->addr, &in_progress, &err);
-    if (fd < 0) {
-        colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: %s", stream_conn_id(c),
-                            err->message);
-        stream_conn_schedule_reconnect(c);
-        return;
-    }
-    stream_conn_attach_fd(c, fd, in_progress);
+    stream_conn_connect(c, NULL);
 }
 
 /* Opens the listener or the connection.  A client without reconnect
@@ -620,18 +650,11 @@ static gboolean stream_conn_start(StreamConn *c, GError **errp)
         return TRUE;
     }
     if (c->given_fd >= 0) {
-        stream_conn_attach_fd(c, c->given_fd, FALSE);
+        stream_conn_attach_fd(c, c->given_fd);
         return TRUE;
     }
     if (!c->reconnect_s) {
-        gboolean in_progress;
-        int fd = sock_connect(&c->addr, &in_progress, errp);
-
-        if (fd < 0) {
-            return FALSE;
-        }
-        stream_conn_attach_fd(c, fd, in_progress);
-        return TRUE;
+        return stream_conn_connect(c, errp);
     }
     stream_conn_try_connect(c);
     return TRUE;
@@ -650,8 +673,9 @@ static void stream_conn_stop(StreamConn *c)
     }
     fd_watch_stop(&c->listen_watch);
     fd_watch_stop(&c->watch);
+    g_clear_pointer(&c->connector, sock_connector_free);
     if (c->fd >= 0) {
-        if (!c->connecting && net_outbuf_pending(&c->out)) {
+        if (net_outbuf_pending(&c->out)) {
             /* Frames still queued go out if the socket takes them. */
             net_outbuf_drain(&c->out, c->fd);
         }
@@ -696,7 +720,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
         stats_inc(&st->drop_malformed);
         return -EINVAL;
     }
-    if (G_UNLIKELY(c->fd < 0 || c->connecting || c->out_dead)) {
+    if (G_UNLIKELY(c->fd < 0 || c->out_dead)) {
         c->drop_disconnected++;
         return -ENOTCONN;
     }
@@ -747,7 +771,7 @@ static void stream_conn_read_poll(StreamConn *c, gboolean enable)
 static void stream_conn_fill_stats(StreamConn *c, JsonObject *o)
 {
     json_object_set_boolean_member(o, "connected",
-                                   c->fd >= 0 && !c->connecting);
+                                   c->fd >= 0);
     json_object_set_int_member(o, "connects", c->connects);
     json_object_set_int_member(o, "disconnects", c->disconnects);
     json_object_set_int_member(o, "drop-disconnected", c->drop_disconnected);
