@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * chardev/char-socket-conn.c - the socket chardev's connections:
- * addresses and descriptions, listening, connecting, accepting, and the
- * one place a connection starts (cs_connected()) and ends
- * (cs_close_conn()).  See char-socket-internal.h.
+ * addresses and descriptions, the listening sockets, the client's
+ * target, and what the chardev does where the engine (qom/sock-stream.h)
+ * establishes a connection (cs_stream_established()) and ends it
+ * (cs_stream_closed(), reached through cs_close_conn()).  See
+ * char-socket-internal.h.
  */
 #include <errno.h>
 #include <string.h>

@@ -42,10 +42,10 @@
  * TLS (tls-creds=, TCP only): every new connection, accepted or
  * connected, goes to the TlsLink (qom/tls-link.h) first; only a peer
  * that completed the handshake and passed tls-authz becomes the
- * connection (cs_tls_established()), so a server keeps listening
- * meanwhile, with a backlog of TLS_LINK_MAX_PENDING.  Records are read
- * through the session (cs_tls_recv()) and written through it by the
- * output ring (outbuf_set_tls()), batched.
+ * connection (the engine's sock_stream_tls_established()), so a server
+ * keeps listening meanwhile, with a backlog of TLS_LINK_MAX_PENDING.
+ * Records are read through the session (sock_stream_recv()) and written
+ * through it by the output ring (outbuf_set_tls()), batched.
  *
  * Client: without reconnect, the chardev connects while it is created and
  * a failure is a creation error ("Failed to connect to 'H:P': Connection

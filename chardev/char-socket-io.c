@@ -58,7 +58,7 @@ static void cs_read(CharSocket *s)
 }
 
 /* Sends queued output while the socket takes it (with TLS, through the
- * session the ring was given in cs_connected(): TLS seam (b), writing).
+ * session the engine gave the ring: TLS seam (b), writing).
  * Returns 0, or -errno when the connection is broken (the caller closes
  * it).  Emits nothing, so it may run inside chr_fe_write(). */
 int cs_flush_queued(CharSocket *s)

@@ -36,7 +36,7 @@ static void cs_info(Chardev *chr, JsonObject *o)
 /* --- UserObjectClass ---------------------------------------------------- */
 
 /* tls-creds / tls-authz: the TlsLink that handshakes every connection
- * (cs_connected() hands it the fd).  QEMU's rules: TCP only, the
+ * (the engine, qom/sock-stream.c, hands it the fd).  QEMU's rules: TCP only, the
  * credentials' endpoint matches server=, tls-authz needs tls-creds. */
 static gboolean cs_tls_setup(CharSocket *s, GError **errp)
 {
