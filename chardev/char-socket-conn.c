@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * chardev/char-socket-conn.c - the socket chardev's connections:
- * addresses and descriptions, listening, connecting, accepting, and the
- * one place a connection starts (cs_connected()) and ends
- * (cs_close_conn()).  See char-socket-internal.h.
+ * addresses and descriptions, the listening sockets, the client's
+ * target, and what the chardev does where the engine (qom/sock-stream.h)
+ * establishes a connection (cs_stream_established()) and ends it
+ * (cs_stream_closed(), reached through cs_close_conn()).  See
+ * char-socket-internal.h.
  */
 #include <errno.h>
 #include <string.h>
@@ -25,12 +27,12 @@ void cs_update_desc(CharSocket *s)
     const char *suffix = s->server ? ",server=on" : "";
     char *desc;
 
-    if (s->state == CS_CONNECTED && !s->is_unix) {
-        g_autofree char *local = sock_fd_describe(s->fd, FALSE);
-        g_autofree char *peer = sock_fd_describe(s->fd, TRUE);
+    if (s->ss.state == SOCK_STREAM_CONNECTED && !s->is_unix) {
+        g_autofree char *local = sock_fd_describe(s->ss.fd, FALSE);
+        g_autofree char *peer = sock_fd_describe(s->ss.fd, TRUE);
 
         desc = g_strdup_printf("tcp:%s<->%s%s", local, peer, suffix);
-    } else if (s->state == CS_CONNECTED) {
+    } else if (s->ss.state == SOCK_STREAM_CONNECTED) {
         desc = g_strdup_printf("%s%s", s->addr_desc, suffix);
     } else {
         desc = g_strdup_printf("disconnected:%s%s", s->addr_desc, suffix);
@@ -76,22 +78,11 @@ static GArray *cs_unix_addrs(CharSocket *s, GError **errp)
     return addrs;
 }
 
-/* Gives up the connect round in progress, if any. */
-static void cs_connector_drop(CharSocket *s)
-{
-    sock_connector_free(s->connector);
-    s->connector = NULL;
-}
-
 /* --- listening ----------------------------------------------------------- */
 
 void cs_close_listen(CharSocket *s)
 {
-    for (guint i = 0; i < s->n_listen; i++) {
-        close(s->listen_fds[i]);
-        s->listen_fds[i] = -1;
-    }
-    s->n_listen = 0;
+    sock_stream_close_listen(&s->ss);
 }
 
 gboolean cs_listen_unix(CharSocket *s, GError **errp)
@@ -121,7 +112,7 @@ gboolean cs_listen_unix(CharSocket *s, GError **errp)
                    g_strerror(err));
         return FALSE;
     }
-    s->listen_fds[s->n_listen++] = fd;
+    sock_stream_add_listen(&s->ss, fd);
     s->unlink_path = !s->abstract;
     s->addr_desc = g_strdup_printf("unix:%s", s->path);
     return TRUE;
@@ -137,8 +128,8 @@ static int cs_listen_inet_port(CharSocket *s, const char *port,
 {
     return sock_listen_host(s->host, port, cs_family(s),
                             s->ipv4_given && !s->ipv4, CS_BACKLOG(s),
-                            s->listen_fds, CHAR_SOCKET_MAX_LISTEN,
-                            &s->n_listen, errp);
+                            s->ss.listen_fds, CHAR_SOCKET_MAX_LISTEN,
+                            &s->ss.n_listen, errp);
 }
 
 gboolean cs_listen_inet(CharSocket *s, GError **errp)
@@ -190,7 +181,7 @@ gboolean cs_listen_inet(CharSocket *s, GError **errp)
         }
     }
     {
-        g_autofree char *name = sock_fd_describe(s->listen_fds[0], FALSE);
+        g_autofree char *name = sock_fd_describe(s->ss.listen_fds[0], FALSE);
 
         s->addr_desc = g_strdup_printf("tcp:%s", name);
     }
@@ -199,26 +190,18 @@ gboolean cs_listen_inet(CharSocket *s, GError **errp)
 
 /* --- connection life cycle ----------------------------------------------- */
 
-/* Takes 'fd' (connected, non-blocking) as the connection and emits OPENED
- * (last: the caller returns right after).  The one place a connection
- * becomes established, after accept (cs_accept()) or connect
- * (cs_connect_step(), cs_connect_sync()); with TLS, once more from
- * cs_tls_established() when the handshake is done. */
-static void cs_connected(CharSocket *s, int fd)
+/* The engine's (qom/sock-stream.h) "established": 'fd' (connected,
+ * non-blocking; with TLS handshaken and authorized) is the connection.
+ * Emits OPENED (last: the engine returns right after).  The one place a
+ * connection becomes established, after accept or connect (the engine's
+ * round, cs_connect_sync()) alike. */
+void cs_stream_established(void *opaque, SockStreamOrigin how,
+                           const char *identity)
 {
-    /* TLS seam (a): a new connection is handshaken and authorized before
-     * it is one.  The fd goes to the TlsLink, which calls
-     * cs_tls_established() (and this function again) when the peer
-     * proved itself; meanwhile a server keeps listening, so a stranger
-     * that connects first holds no slot (docs/security.md). */
-    if (s->tls && !s->tls_sess) {
-        if (!s->server) {
-            s->state = CS_DISCONNECTED;   /* until the handshake ends */
-        }
-        tls_link_add(s->tls, fd);
-        cs_update_watch(s);
-        cs_update_timer(s);
-        return;
+    CharSocket *s = opaque;
+
+    if (identity) {
+        g_debug("chardev '%s': TLS peer '%s'", cs_id(s), identity);
     }
     /* TCP_NODELAY by default (QEMU's default is Nagle's algorithm).  Our
      * output is already batched: everything queued in one loop iteration
@@ -231,49 +214,30 @@ static void cs_connected(CharSocket *s, int fd)
     if (!s->is_unix && s->nodelay) {
         int on = 1;
 
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+        setsockopt(s->ss.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     }
-    s->fd = fd;
-    s->state = CS_CONNECTED;
     s->pending_close = FALSE;
     g_atomic_int_set(&s->connected, 1);
     s->announce_open = FALSE;
     s->hup_seen = FALSE;
-    s->timer_at = 0;
     outbuf_reset(&s->out);
-    outbuf_set_tls(&s->out, s->tls_sess);   /* TLS seam (b), writing */
     cs_set_out_queued(s);
     stats_inc(&cs_stats(s)->connects);
     cs_update_desc(s);
     COLO_NOTICE_RL("chardev '%s': connected (%s)", cs_id(s), s->desc);
     chardev_set_wait_pending(CHARDEV_BASE(s), FALSE);
     cs_update_watch(s);
-    cs_update_timer(s);
     chardev_emit_event(CHARDEV_BASE(s), CHR_EVENT_OPENED);
 }
 
-/*
- * Drops the connection (or a pending connect): discards the output ring,
- * re-arms listening or the reconnect timer, and emits CLOSED if a
- * connection was open and 'emit' (last).
- */
-void cs_close_conn(CharSocket *s, gboolean emit)
+/* The engine's "closed": the socket is gone, listening or the reconnect
+ * timer re-armed; discards the output ring and emits CLOSED if a
+ * connection was open (last). */
+void cs_stream_closed(void *opaque, gboolean was_open)
 {
-    gboolean was_open = s->state == CS_CONNECTED;
+    CharSocket *s = opaque;
+    gboolean emit = !s->close_quiet;
 
-    if (s->src) {
-        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
-    }
-    s->conn_tag = NULL;
-    s->conn_events = 0;
-    outbuf_set_tls(&s->out, NULL);
-    g_clear_pointer(&s->tls_sess, tls_session_free);
-    if (s->fd >= 0) {
-        close(s->fd);
-        s->fd = -1;
-    }
-    cs_connector_drop(s);
-    s->state = CS_DISCONNECTED;
     g_atomic_int_set(&s->connected, 0);
     outbuf_reset(&s->out);
     cs_set_out_queued(s);
@@ -284,12 +248,7 @@ void cs_close_conn(CharSocket *s, gboolean emit)
     if (was_open) {
         stats_inc(&cs_stats(s)->disconnects);
     }
-    if (!s->server && s->reconnect_us) {
-        s->timer_at = g_get_monotonic_time() + s->reconnect_us;
-    }
     cs_update_desc(s);
-    cs_update_watch(s);
-    cs_update_timer(s);
     if (was_open) {
         COLO_NOTICE_RL("chardev '%s': disconnected", cs_id(s));
         if (emit) {
@@ -298,83 +257,61 @@ void cs_close_conn(CharSocket *s, gboolean emit)
     }
 }
 
+/* Drops the connection (or a pending connect) through the engine: emits
+ * CLOSED (last) if a connection was open and 'emit'. */
+void cs_close_conn(CharSocket *s, gboolean emit)
+{
+    s->close_quiet = !emit;
+    sock_stream_close(&s->ss);
+    s->close_quiet = FALSE;
+}
+
 /* Asks for the connection to be closed at the next dispatch (from a write
  * error or chr_fe_disconnect(), so no event re-enters the caller). */
 void cs_schedule_close(CharSocket *s)
 {
-    if (s->state != CS_CONNECTED || s->pending_close) {
+    if (s->ss.state != SOCK_STREAM_CONNECTED || s->pending_close) {
         return;
     }
     s->pending_close = TRUE;
     g_atomic_int_set(&s->connected, 0);
     cs_update_watch(s);
-    cs_update_timer(s);
 }
 
-/* All client attempts for this round failed. */
-static void cs_connect_failed(CharSocket *s, const char *why)
+/* The engine's "connect failed": all client attempts of this round
+ * failed (the engine schedules the retry). */
+void cs_stream_connect_failed(void *opaque, const char *why,
+                              SockStreamFail how)
 {
-    s->state = CS_DISCONNECTED;
+    CharSocket *s = opaque;
+
     if (s->reconnect_us) {
         CS_WARN(s, "chardev '%s': unable to connect to '%s': %s "
                 "(retrying every %.3g s)", cs_id(s), s->target, why,
                 s->reconnect_us / 1e6);
-        s->timer_at = g_get_monotonic_time() + s->reconnect_us;
     }
-    cs_update_watch(s);
-    cs_update_timer(s);
 }
 
-/* The round's fd fired (or the round just began): advances it (util/
- * socket.h's SockConnector: a host name looked up in a thread, so a dead
- * DNS server stalls this chardev only, then every address in turn); ends
- * connected (OPENED emitted), still connecting, or failed. */
-void cs_connect_step(CharSocket *s)
+/* The target of the engine's asynchronous connect rounds: the unix
+ * address, or the host looked up in a thread (util/socket.h's
+ * SockConnector, so a dead DNS server stalls this chardev only). */
+gboolean cs_connect_setup(CharSocket *s, GError **errp)
 {
-    g_autoptr(GError) err = NULL;
-    int fd = -1;
-    int r;
-
-    /* the fd the round polls may change (eventfd, then each socket) */
-    if (s->src) {
-        fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, -1, 0);
-    }
-    s->conn_tag = NULL;
-    s->conn_events = 0;
-    r = sock_connector_step(s->connector, &fd, &err);
-    if (r == 0) {
-        cs_update_watch(s);
-        return;
-    }
-    cs_connector_drop(s);
-    s->state = CS_DISCONNECTED;
-    if (r > 0) {
-        cs_connected(s, fd);
-        return;
-    }
-    cs_connect_failed(s, err->message);
-}
-
-/* Starts an asynchronous connect round over every address of the target. */
-void cs_connect_start(CharSocket *s)
-{
-    g_autoptr(GError) err = NULL;
-
     if (s->is_unix) {
+        g_autoptr(GError) err = NULL;
         GArray *addrs = cs_unix_addrs(s, &err);
 
-        s->connector = addrs ? sock_connector_new(addrs) : NULL;
+        if (!addrs) {
+            /* reported by every round, as a failed connect */
+            sock_stream_set_bad_target(&s->ss, err->message);
+            return TRUE;
+        }
+        sock_stream_set_addrs(&s->ss, addrs);
     } else {
-        s->connector = sock_connector_new_host(s->host, s->port,
-                                               cs_family(s),
-                                               "chardev-lookup", &err);
+        sock_stream_set_host(&s->ss, s->host, s->port, cs_family(s),
+                             "chardev-lookup");
     }
-    if (!s->connector) {
-        cs_connect_failed(s, err->message);
-        return;
-    }
-    s->state = CS_CONNECTING;
-    cs_connect_step(s);
+    return TRUE;
 }
 
 /* Connects while the chardev is created (client without reconnect), as
@@ -396,7 +333,7 @@ gboolean cs_connect_sync(CharSocket *s, GError **errp)
                                    CHAR_SOCKET_CONNECT_TIMEOUT_MS, &err);
 
         if (fd >= 0) {
-            cs_connected(s, fd);
+            sock_stream_take_fd(&s->ss, fd, SOCK_STREAM_GIVEN);
             return TRUE;
         }
     }
@@ -405,77 +342,14 @@ gboolean cs_connect_sync(CharSocket *s, GError **errp)
     return FALSE;
 }
 
-/* The TlsLink's verdicts (its dispatch, the chardev's context). */
-void cs_tls_established(void *opaque, int fd, TlsSession *sess,
-                        const char *identity)
-{
-    CharSocket *s = opaque;
-
-    if (s->state == CS_CONNECTED) {
-        /* Another peer completed first: one connection at a time. */
-        tls_session_free(sess);
-        tls_link_refuse_fd(s->tls, fd, "the connection is taken");
-        return;
-    }
-    g_debug("chardev '%s': TLS peer '%s'", cs_id(s), identity);
-    tls_session_set_batched(sess);      /* records in batches, as bytes */
-    s->tls_sess = sess;
-    cs_connected(s, fd);
-}
-
-void cs_tls_refused(void *opaque, const char *reason)
-{
-    CharSocket *s = opaque;
-
-    if (!s->server && s->state == CS_DISCONNECTED) {
-        cs_connect_failed(s, reason);       /* retries with reconnect */
-    }
-}
-
-/* A listening socket is readable: take one client. */
-void cs_accept(CharSocket *s, int lfd)
-{
-    int fd = sock_accept(lfd);
-
-    if (fd < 0) {
-        int err = errno;
-
-        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR ||
-            err == ECONNABORTED || err == EPROTO) {
-            return;
-        }
-        /* Out of fds or memory: stop polling the listener for a while
-         * rather than spin on it. */
-        CS_WARN(s, "chardev '%s': accept failed: %s",
-                cs_id(s), g_strerror(err));
-        s->accept_backoff = TRUE;
-        s->timer_at = g_get_monotonic_time() + CHAR_SOCKET_ACCEPT_BACKOFF_US;
-        cs_update_watch(s);
-        cs_update_timer(s);
-        return;
-    }
-    cs_connected(s, fd);
-}
-
 void cs_close_all(CharSocket *s)
 {
-    if (s->fd >= 0 && s->state == CS_CONNECTED && !s->pending_close &&
-        outbuf_waiting(&s->out)) {
+    if (s->ss.fd >= 0 && s->ss.state == SOCK_STREAM_CONNECTED &&
+        !s->pending_close && outbuf_waiting(&s->out)) {
         cs_flush_queued(s);     /* best effort, never blocks */
     }
-    outbuf_set_tls(&s->out, NULL);
-    g_clear_pointer(&s->tls_sess, tls_session_free);
-    if (s->tls) {
-        tls_link_cancel(s->tls);
-    }
-    if (s->fd >= 0) {
-        close(s->fd);
-        s->fd = -1;
-    }
-    cs_connector_drop(s);
-    s->state = CS_DISCONNECTED;
+    sock_stream_destroy(&s->ss);
     g_atomic_int_set(&s->connected, 0);
-    cs_close_listen(s);
     if (s->unlink_path) {
         unlink(s->path);
         s->unlink_path = FALSE;

@@ -5,20 +5,23 @@
  *
  *   char-socket.c       the object: properties, validation, complete,
  *                       teardown, the class
- *   char-socket-conn.c  addresses, listening, connecting (a host name
- *                       looked up in a thread), accepting, the connection
- *                       life cycle: cs_connected() is the one place a
- *                       connection becomes established (with tls-creds=
- *                       the fd goes to the TlsLink first, and comes back
- *                       through cs_tls_established()), cs_close_conn()
- *                       the one place it ends
- *   char-socket-io.c    the attached source (poll set, timer, dispatch),
- *                       reading, the output ring, the ChardevClass I/O
- *                       methods: cs_read() and cs_flush_queued() are the
- *                       only calls that move bytes (sock_recv() or the
- *                       TLS session's records, outbuf_flush())
+ *   char-socket-conn.c  addresses, the listening sockets, the client's
+ *                       target, the connection's life cycle as the
+ *                       chardev sees it: cs_stream_established() (the
+ *                       engine's "established", where OPENED is
+ *                       emitted), cs_stream_closed() (CLOSED)
+ *   char-socket-io.c    the chardev's part of the dispatch (what the
+ *                       connection is polled for, deferred close and
+ *                       OPENED), reading, the output ring, the
+ *                       ChardevClass I/O methods: cs_read() and
+ *                       cs_flush_queued() are the only calls that move
+ *                       bytes (sock_stream_recv(), outbuf_flush())
  *
- * The sockets themselves are util/socket.h's, the ring util/outbuf.h's.
+ * The connection engine -- listen set, accepting one peer at a time, the
+ * client's connect rounds and reconnect timer, the TLS handshake step,
+ * the source attached to the chardev's context -- is qom/sock-stream.h's
+ * SockStream, shared with the stream netdev (net/stream.c).  The sockets
+ * themselves are util/socket.h's, the ring util/outbuf.h's.
  *
  * The "socket" chardev: a TCP (IPv4/IPv6) or unix stream socket, server
  * or client, with QEMU's -chardev socket options.
@@ -39,10 +42,10 @@
  * TLS (tls-creds=, TCP only): every new connection, accepted or
  * connected, goes to the TlsLink (qom/tls-link.h) first; only a peer
  * that completed the handshake and passed tls-authz becomes the
- * connection (cs_tls_established()), so a server keeps listening
- * meanwhile, with a backlog of TLS_LINK_MAX_PENDING.  Records are read
- * through the session (cs_tls_recv()) and written through it by the
- * output ring (outbuf_set_tls()), batched.
+ * connection (the engine's sock_stream_tls_established()), so a server
+ * keeps listening meanwhile, with a backlog of TLS_LINK_MAX_PENDING.
+ * Records are read through the session (sock_stream_recv()) and written
+ * through it by the output ring (outbuf_set_tls()), batched.
  *
  * Client: without reconnect, the chardev connects while it is created and
  * a failure is a creation error ("Failed to connect to 'H:P': Connection
@@ -93,6 +96,7 @@
 
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
+#include "qom/sock-stream.h"
 #include "qom/tls-link.h"
 #include "util/log.h"
 #include "util/outbuf.h"
@@ -108,14 +112,13 @@
 #define CHAR_SOCKET_OUT_MAX (1024u * 1024 * 1024)
 #define CHAR_SOCKET_OUT_INITIAL (64u * 1024)   /* first ring allocation */
 #define CHAR_SOCKET_FLUSH_BATCH (128u * 1024)  /* queued bytes sent at once */
-#define CHAR_SOCKET_MAX_LISTEN 8               /* listening addresses */
+#define CHAR_SOCKET_MAX_LISTEN SOCK_STREAM_MAX_LISTEN
 #define CHAR_SOCKET_BACKLOG 1                  /* one waiting client */
 /* With TLS, connections are accepted while others handshake: room for
  * as many as may be pending, so a burst of strangers does not make the
  * legitimate peer's SYN wait for a retransmission. */
 #define CS_BACKLOG(s) ((s)->tls ? TLS_LINK_MAX_PENDING : CHAR_SOCKET_BACKLOG)
 #define CHAR_SOCKET_CONNECT_TIMEOUT_MS 15000   /* creation-time connect */
-#define CHAR_SOCKET_ACCEPT_BACKOFF_US G_USEC_PER_SEC /* after EMFILE etc. */
 
 /* The peer shut its side down (poll(2) event, Linux). */
 #define CS_POLLRDHUP ((GIOCondition)POLLRDHUP)
@@ -123,12 +126,6 @@
 /* A warning about 's', through its own rate limit (peer-triggered). */
 #define CS_WARN(s, ...) \
     colo_warn_rl_domain(G_LOG_DOMAIN, &(s)->rl, __VA_ARGS__)
-
-typedef enum {
-    CS_DISCONNECTED,          /* server: listening; client: idle/waiting */
-    CS_CONNECTING,            /* client: non-blocking connect() pending */
-    CS_CONNECTED,
-} CharSocketState;
 
 #define TYPE_CHAR_SOCKET (char_socket_get_type())
 G_DECLARE_FINAL_TYPE(CharSocket, char_socket, CHAR, SOCKET, Chardev)
@@ -162,32 +159,24 @@ struct _CharSocket {
     gboolean unlink_path;     /* we created the unix socket file */
     TlsLink *tls;             /* with tls-creds: handshakes (qom/tls-link) */
     char *warning;            /* query-chardev "warning", or NULL */
-    int listen_fds[CHAR_SOCKET_MAX_LISTEN];
-    guint n_listen;
+    char *what;               /* "chardev 'ID'", for the engine's messages */
+
+    /* The connection engine (qom/sock-stream.h): listeners, the state,
+     * the connection fd and its TLS session, the connect round, the
+     * source attached to the chardev's context (ss.src, NULL while
+     * detached) and the reconnect timer. */
+    SockStream ss;
 
     /* I/O state: attached context only */
-    CharSocketState state;
-    int fd;                   /* connection (or connecting) fd, or -1 */
-    GSource *src;             /* NULL while detached */
-    gpointer listen_tags[CHAR_SOCKET_MAX_LISTEN];
-    gpointer conn_tag;
-    GIOCondition conn_events; /* what conn_tag polls for */
-    int64_t timer_at;         /* monotonic us: client reconnect or end of
-                               * server accept back-off; 0 = none */
-    gboolean accept_backoff;  /* server: listening paused after EMFILE */
     gboolean pending_close;   /* close at next dispatch */
+    gboolean close_quiet;     /* cs_close_conn() without CLOSED */
     gboolean announce_open;   /* owe the frontend an OPENED */
     gboolean paused;          /* frontend paused reading */
     gboolean hup_seen;        /* peer hung up while we were not reading */
-    SockConnector *connector; /* CONNECTING: the round (a lookup, then
-                               * each address; its fd is polled, 'fd'
-                               * is -1), else NULL */
     uint8_t *rbuf;            /* CHAR_SOCKET_READ_SIZE, allocated once */
     OutBuf out;               /* output ring (max out_buffer_size) */
     gboolean writable_wanted; /* a write was refused since last drain */
     gint connected;           /* atomic: CONNECTED and no close pending */
-    TlsSession *tls_sess;     /* CONNECTED with TLS: the record layer (the
-                               * ring writes through it too) */
     RateLimit rl;             /* warnings about this chardev */
 
     /* description for query-chardev (any thread, under 'lock') */
@@ -223,16 +212,8 @@ gboolean cs_listen_inet(CharSocket *s, GError **errp);
 void cs_close_listen(CharSocket *s);
 /* Client without reconnect: connects while the chardev is created. */
 gboolean cs_connect_sync(CharSocket *s, GError **errp);
-/* Client with reconnect: starts a round (lookup, then every address). */
-void cs_connect_start(CharSocket *s);
-/* The round's fd fired: advances it. */
-void cs_connect_step(CharSocket *s);
-/* A listening socket is readable: take one client. */
-void cs_accept(CharSocket *s, int lfd);
-/* The TlsLink's verdicts on a connection cs_connected() handed it. */
-void cs_tls_established(void *opaque, int fd, TlsSession *sess,
-                        const char *identity);
-void cs_tls_refused(void *opaque, const char *reason);
+/* Client with reconnect: the target of the engine's rounds. */
+gboolean cs_connect_setup(CharSocket *s, GError **errp);
 /* Drops the connection, emitting CLOSED (last) when 'emit'. */
 void cs_close_conn(CharSocket *s, gboolean emit);
 /* Closes at the next dispatch (no event re-enters the caller). */
@@ -242,12 +223,23 @@ void cs_close_all(CharSocket *s);
 
 /* --- char-socket-io.c ---------------------------------------------------- */
 
-/* The poll set and the ready time from the state (no-op detached). */
-void cs_update_watch(CharSocket *s);
-void cs_update_timer(CharSocket *s);
+/* The poll set from the state (no-op detached). */
+static inline void cs_update_watch(CharSocket *s)
+{
+    sock_stream_update(&s->ss);
+}
 /* Sends queued output while the socket takes it: 0 or -errno. */
 int cs_flush_queued(CharSocket *s);
 /* Sets the ChardevClass methods. */
 void char_socket_io_class_init(ChardevClass *cc);
+
+/* The engine's callbacks: the life cycle's (char-socket-conn.c) and the
+ * I/O's (char-socket-io.c), gathered in cs_stream_ops. */
+extern const SockStreamOps cs_stream_ops;
+void cs_stream_established(void *opaque, SockStreamOrigin how,
+                           const char *identity);
+void cs_stream_closed(void *opaque, gboolean was_open);
+void cs_stream_connect_failed(void *opaque, const char *why,
+                              SockStreamFail how);
 
 #endif /* CHARDEV_CHAR_SOCKET_INTERNAL_H */

@@ -15,58 +15,28 @@
 
 static gboolean cs_reading(CharSocket *s)
 {
-    return s->state == CS_CONNECTED && !s->pending_close && !s->paused &&
+    return s->ss.state == SOCK_STREAM_CONNECTED && !s->pending_close && !s->paused &&
            chardev_fe_handlers_set(CHARDEV_BASE(s));
-}
-
-/*
- * TLS seam (b), reading: the decrypted records the session has, up to
- * the buffer's size, gathered into one delivery (a record holds at most
- * 16 KiB; delivering each would cost the frontend a call per record).
- * Returns what sock_recv() would: bytes, 0 at the peer's close, or
- * -errno.  Stops early only at EAGAIN with nothing gathered yet, so data
- * GnuTLS holds beyond the socket's (which poll() cannot see) is never
- * left behind: the loop ends on EAGAIN from the socket or a full buffer,
- * and a full buffer makes cs_read() come back at once (and
- * cs_tls_read_due() at the next dispatch).
- */
-static gssize cs_tls_recv(CharSocket *s, uint8_t *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n = tls_session_recv(s->tls_sess, buf + got, len - got);
-
-        if (n > 0) {
-            got += n;
-            continue;
-        }
-        if (got) {
-            return got;           /* EOF or error: seen at the next read */
-        }
-        return n;                 /* 0 or -errno */
-    }
-    return got;
 }
 
 /* Reads what the socket has, bounded per wake-up, delivering each piece.
  * May close the connection (EOF, error). */
 static void cs_read(CharSocket *s)
 {
-    GSource *src = s->src;
+    GSource *src = s->ss.src;
 
     if (!s->rbuf) {
         s->rbuf = g_malloc(CHAR_SOCKET_READ_SIZE);
     }
     for (int i = 0; i < CHAR_SOCKET_READS_PER_WAKEUP; i++) {
-        gssize n = s->tls_sess
-                   ? cs_tls_recv(s, s->rbuf, CHAR_SOCKET_READ_SIZE)
-                   : sock_recv(s->fd, s->rbuf, CHAR_SOCKET_READ_SIZE);
+        /* the socket, or the TLS session's records, gathered (TLS seam
+         * (b), reading: qom/sock-stream.c) */
+        gssize n = sock_stream_recv(&s->ss, s->rbuf, CHAR_SOCKET_READ_SIZE);
 
         if (n > 0) {
             stats_add(&cs_stats(s)->bytes_in, n);
             chardev_emit_read(CHARDEV_BASE(s), s->rbuf, n);
-            if (s->src != src || !cs_reading(s)) {
+            if (s->ss.src != src || !cs_reading(s)) {
                 return;
             }
             if (n < CHAR_SOCKET_READ_SIZE) {
@@ -88,13 +58,13 @@ static void cs_read(CharSocket *s)
 }
 
 /* Sends queued output while the socket takes it (with TLS, through the
- * session the ring was given in cs_connected(): TLS seam (b), writing).
+ * session the engine gave the ring: TLS seam (b), writing).
  * Returns 0, or -errno when the connection is broken (the caller closes
  * it).  Emits nothing, so it may run inside chr_fe_write(). */
 int cs_flush_queued(CharSocket *s)
 {
     size_t sent;
-    int ret = outbuf_flush(&s->out, s->fd, &sent);
+    int ret = outbuf_flush(&s->out, s->ss.fd, &sent);
 
     stats_add(&cs_stats(s)->bytes_out, sent);
     cs_set_out_queued(s);
@@ -124,54 +94,29 @@ static void cs_flush(CharSocket *s)
 
 /* --- the source --------------------------------------------------------- */
 
-/* Polls what the state needs.  A connected socket that is not read is
- * polled for POLLRDHUP, so a peer leaving is noticed: without a frontend
- * the connection is dropped (a server listens again), while paused the
- * rest of the stream is read, then the EOF, when reading resumes. */
-void cs_update_watch(CharSocket *s)
+/* What the engine polls the connection for.  A connected socket that is
+ * not read is polled for POLLRDHUP, so a peer leaving is noticed: without
+ * a frontend the connection is dropped (a server listens again), while
+ * paused the rest of the stream is read, then the EOF, when reading
+ * resumes.  (The listeners, the connect round and the reconnect timer
+ * are the engine's.) */
+static GIOCondition cs_conn_events(void *opaque)
 {
-    gboolean listen = s->server && s->state == CS_DISCONNECTED &&
-                      !s->accept_backoff;
+    CharSocket *s = opaque;
     GIOCondition ev = 0;
-    int fd = s->fd;
 
-    if (!s->src) {
-        return;
+    if (s->pending_close) {
+        return 0;
     }
-    for (guint i = 0; i < s->n_listen; i++) {
-        GIOCondition cur = s->listen_tags[i] ? G_IO_IN : 0;
-
-        fd_source_set_fd(s->src, &s->listen_tags[i], &cur, s->listen_fds[i],
-                         listen ? G_IO_IN : 0);
+    if (cs_reading(s)) {
+        ev |= G_IO_IN;
+    } else if (!s->hup_seen) {
+        ev |= CS_POLLRDHUP;       /* notice the peer leaving */
     }
-    if (s->state == CS_CONNECTING) {
-        fd = sock_connector_poll(s->connector, &ev);
-    } else if (s->state == CS_CONNECTED && !s->pending_close) {
-        if (cs_reading(s)) {
-            ev |= G_IO_IN;
-        } else if (!s->hup_seen) {
-            ev |= CS_POLLRDHUP;       /* notice the peer leaving */
-        }
-        if (outbuf_waiting(&s->out) && (!s->hup_seen || cs_reading(s))) {
-            ev |= G_IO_OUT;
-        }
+    if (outbuf_waiting(&s->out) && (!s->hup_seen || cs_reading(s))) {
+        ev |= G_IO_OUT;
     }
-    fd_source_set_fd(s->src, &s->conn_tag, &s->conn_events, fd, ev);
-}
-
-void cs_update_timer(CharSocket *s)
-{
-    gint64 t = -1;
-
-    if (!s->src) {
-        return;
-    }
-    if (s->pending_close || s->announce_open) {
-        t = 0;
-    } else if (s->timer_at) {
-        t = s->timer_at;
-    }
-    g_source_set_ready_time(s->src, t);
+    return ev;
 }
 
 /* Queued output waits and the socket is not known to be full (then
@@ -180,9 +125,9 @@ void cs_update_timer(CharSocket *s)
  * it before the loop polls again. */
 static gboolean cs_flush_due(CharSocket *s)
 {
-    return outbuf_waiting(&s->out) && s->state == CS_CONNECTED &&
+    return outbuf_waiting(&s->out) && s->ss.state == SOCK_STREAM_CONNECTED &&
            !s->pending_close &&
-           !(s->conn_events & G_IO_OUT) &&
+           !(s->ss.conn_events & G_IO_OUT) &&
            (!s->hup_seen || cs_reading(s));
 }
 
@@ -191,8 +136,8 @@ static gboolean cs_flush_due(CharSocket *s)
  * will come to deliver it. */
 static gboolean cs_writable_due(CharSocket *s)
 {
-    return s->writable_wanted && s->state == CS_CONNECTED &&
-           !s->pending_close && !(s->conn_events & G_IO_OUT) &&
+    return s->writable_wanted && s->ss.state == SOCK_STREAM_CONNECTED &&
+           !s->pending_close && !(s->ss.conn_events & G_IO_OUT) &&
            outbuf_len(&s->out) <= s->out_buffer_size / 2;
 }
 
@@ -200,126 +145,84 @@ static gboolean cs_writable_due(CharSocket *s)
  * cannot see them (the last read had no room for a whole record). */
 static gboolean cs_tls_read_due(CharSocket *s)
 {
-    return s->tls_sess && cs_reading(s) &&
-           tls_session_pending(s->tls_sess) > 0;
+    return cs_reading(s) && sock_stream_tls_pending(&s->ss);
 }
 
-static void cs_dispatch(CharSocket *s, GSource *src)
+/* The engine's dispatch while connected: queued output, a deferred close
+ * or OPENED, the connection's events, records the TLS session holds.
+ * (Connecting, the timer and accepting are the engine's, after this.) */
+static void cs_dispatch(void *opaque, GIOCondition rev)
 {
-    int64_t now = g_source_get_time(src);
+    CharSocket *s = opaque;   /* the engine holds a reference */
+    GSource *src = s->ss.src;
 
-    g_source_set_ready_time(src, -1);
     if (cs_flush_due(s) || cs_writable_due(s)) {
-        /* Messages queued during the last iteration (see prepare). */
+        /* Messages queued during the last iteration (see pending). */
         cs_flush(s);
-        if (s->src != src) {
+        if (s->ss.src != src) {
             return;
         }
     }
     if (s->pending_close) {
         cs_close_conn(s, TRUE);
-        if (s->src != src) {
-            return;
-        }
+        return;
     }
     if (s->announce_open) {
         s->announce_open = FALSE;
-        if (s->state == CS_CONNECTED) {
-            chardev_emit_event(CHARDEV_BASE(s), CHR_EVENT_OPENED);
-            if (s->src != src) {
+        chardev_emit_event(CHARDEV_BASE(s), CHR_EVENT_OPENED);
+        if (s->ss.src != src || s->ss.state != SOCK_STREAM_CONNECTED) {
+            return;
+        }
+    }
+    if (rev) {
+        if (rev & G_IO_OUT) {
+            cs_flush(s);
+            if (s->ss.src != src) {
                 return;
             }
         }
-    }
-    if (s->timer_at && now >= s->timer_at) {
-        s->timer_at = 0;
-        if (s->server) {
-            s->accept_backoff = FALSE;
-            cs_update_watch(s);
-        } else if (s->state == CS_DISCONNECTED) {
-            cs_connect_start(s);
-            if (s->src != src) {
+        if (s->ss.state == SOCK_STREAM_CONNECTED &&
+            (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR | CS_POLLRDHUP))) {
+            if (cs_reading(s)) {
+                cs_read(s);
+            } else if (chardev_fe_handlers_set(CHARDEV_BASE(s))) {
+                /* Paused and the peer left: stop polling (a hang-up
+                 * is reported until the fd is closed); the rest of
+                 * the stream, then the EOF, is read on resume. */
+                s->hup_seen = TRUE;
+                cs_update_watch(s);
+            } else {
+                cs_close_conn(s, TRUE);   /* nobody would read it */
+            }
+            if (s->ss.src != src) {
                 return;
-            }
-        }
-    }
-    if (s->conn_tag) {
-        GIOCondition rev = fd_source_revents(src, s->conn_tag);
-
-        if (s->state == CS_CONNECTING && rev) {
-            cs_connect_step(s);
-            if (s->src != src) {
-                return;
-            }
-        } else if (s->state == CS_CONNECTED && rev) {
-            if (rev & G_IO_OUT) {
-                cs_flush(s);
-                if (s->src != src) {
-                    return;
-                }
-            }
-            if (s->state == CS_CONNECTED &&
-                (rev & (G_IO_IN | G_IO_HUP | G_IO_ERR | CS_POLLRDHUP))) {
-                if (cs_reading(s)) {
-                    cs_read(s);
-                } else if (chardev_fe_handlers_set(CHARDEV_BASE(s))) {
-                    /* Paused and the peer left: stop polling (a hang-up
-                     * is reported until the fd is closed); the rest of
-                     * the stream, then the EOF, is read on resume. */
-                    s->hup_seen = TRUE;
-                    cs_update_watch(s);
-                } else {
-                    cs_close_conn(s, TRUE);   /* nobody would read it */
-                }
-                if (s->src != src) {
-                    return;
-                }
             }
         }
     }
     if (cs_tls_read_due(s)) {
         cs_read(s);
-        if (s->src != src) {
-            return;
-        }
     }
-    if (s->server && s->state == CS_DISCONNECTED) {
-        for (guint i = 0; i < s->n_listen; i++) {
-            if (s->listen_tags[i] &&
-                (fd_source_revents(src, s->listen_tags[i]) & G_IO_IN)) {
-                cs_accept(s, s->listen_fds[i]);
-                if (s->src != src) {
-                    return;
-                }
-                break;
-            }
-        }
-    }
-    cs_update_timer(s);
 }
 
-static void cs_source_dispatch(void *opaque, GSource *src)
-{
-    CharSocket *s = opaque;   /* the source is destroyed before 's' goes */
-
-    g_object_ref(s);
-    cs_dispatch(s, src);
-    g_object_unref(s);
-}
-
-/* Ready when messages were queued during the iteration that just ended:
- * they leave in one sendmsg() from dispatch, before the loop sleeps.
- * Only reads 's' (same thread as every writer). */
-static gboolean cs_source_pending(void *opaque)
+/* Work without an fd event: messages queued during the iteration that
+ * just ended (they leave in one sendmsg() from dispatch, before the loop
+ * sleeps), a deferred close or OPENED, records the session holds.  Only
+ * reads 's' (same thread as every writer). */
+static gboolean cs_pending(void *opaque)
 {
     CharSocket *s = opaque;
 
-    return cs_flush_due(s) || cs_writable_due(s) || cs_tls_read_due(s);
+    return s->pending_close || s->announce_open || cs_flush_due(s) ||
+           cs_writable_due(s) || cs_tls_read_due(s);
 }
 
-static const FdSourceOps cs_source_ops = {
-    .dispatch = cs_source_dispatch,
-    .pending = cs_source_pending,
+const SockStreamOps cs_stream_ops = {
+    .established = cs_stream_established,
+    .closed = cs_stream_closed,
+    .connect_failed = cs_stream_connect_failed,
+    .conn_events = cs_conn_events,
+    .dispatch = cs_dispatch,
+    .pending = cs_pending,
 };
 
 /* --- ChardevClass ------------------------------------------------------- */
@@ -327,35 +230,19 @@ static const FdSourceOps cs_source_ops = {
 static void cs_attach(Chardev *chr, GMainContext *ctx)
 {
     CharSocket *s = CHAR_SOCKET(chr);
-    /* Never blocked during its own dispatch (util/fd-watch.h says why). */
-    GSource *src = fd_source_new(&cs_source_ops, s, "chardev-socket");
 
-    s->src = src;
-    if (s->state == CS_CONNECTED && chardev_fe_handlers_set(chr)) {
+    if (s->ss.state == SOCK_STREAM_CONNECTED &&
+        chardev_fe_handlers_set(chr)) {
         s->announce_open = TRUE;
     }
-    cs_update_watch(s);
-    cs_update_timer(s);
-    g_source_attach(src, ctx);
-    if (s->tls) {
-        tls_link_attach(s->tls, ctx);   /* handshakes follow the chardev */
-    }
+    sock_stream_attach(&s->ss, ctx);   /* the TlsLink follows */
 }
 
 static void cs_detach(Chardev *chr)
 {
     CharSocket *s = CHAR_SOCKET(chr);
 
-    if (!s->src) {
-        return;
-    }
-    if (s->tls) {
-        tls_link_detach(s->tls);
-    }
-    fd_source_clear(&s->src);
-    memset(s->listen_tags, 0, sizeof(s->listen_tags));
-    s->conn_tag = NULL;
-    s->conn_events = 0;
+    sock_stream_detach(&s->ss);
     s->announce_open = FALSE;
 }
 
@@ -376,7 +263,7 @@ static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
     gboolean too_big = FALSE;
     int ret;
 
-    if (s->state != CS_CONNECTED || s->pending_close) {
+    if (s->ss.state != SOCK_STREAM_CONNECTED || s->pending_close) {
         stats_inc(&cs_stats(s)->writes_unconnected);
         return -ENOTCONN;
     }
@@ -407,7 +294,7 @@ static gssize cs_write(Chardev *chr, const struct iovec *iov, int iovcnt)
     outbuf_append(&s->out, iov, iovcnt, 0);
     cs_set_out_queued(s);
     if (outbuf_len(&s->out) >= CHAR_SOCKET_FLUSH_BATCH &&
-        !(s->conn_events & G_IO_OUT)) {
+        !(s->ss.conn_events & G_IO_OUT)) {
         /* A large burst: do not wait for the dispatch to send it. */
         ret = cs_flush_queued(s);
         if (ret < 0) {
@@ -464,14 +351,14 @@ static void cs_disconnect(Chardev *chr)
 {
     CharSocket *s = CHAR_SOCKET(chr);
 
-    if (s->state == CS_CONNECTED) {
+    if (s->ss.state == SOCK_STREAM_CONNECTED) {
         if (!s->pending_close && outbuf_waiting(&s->out)) {
             /* What was written before the request goes out if the
              * socket takes it now (errors: the close is coming anyway). */
             cs_flush_queued(s);
         }
         cs_schedule_close(s);
-    } else if (s->state == CS_CONNECTING) {
+    } else if (s->ss.state == SOCK_STREAM_CONNECTING) {
         cs_close_conn(s, FALSE);
     }
 }

@@ -36,7 +36,7 @@ static void cs_info(Chardev *chr, JsonObject *o)
 /* --- UserObjectClass ---------------------------------------------------- */
 
 /* tls-creds / tls-authz: the TlsLink that handshakes every connection
- * (cs_connected() hands it the fd).  QEMU's rules: TCP only, the
+ * (the engine, qom/sock-stream.c, hands it the fd).  QEMU's rules: TCP only, the
  * credentials' endpoint matches server=, tls-authz needs tls-creds. */
 static gboolean cs_tls_setup(CharSocket *s, GError **errp)
 {
@@ -59,8 +59,9 @@ static gboolean cs_tls_setup(CharSocket *s, GError **errp)
     }
     name = g_strdup_printf("chardev '%s'", cs_id(s));
     s->tls = tls_link_new(name, cs_id(s), s->tls_creds, s->tls_authz,
-                          s->server, cs_tls_established, cs_tls_refused, s,
-                          errp);
+                          s->server, sock_stream_tls_established,
+                          sock_stream_tls_refused, &s->ss, errp);
+    s->ss.tls = s->tls;
     return s->tls != NULL;
 }
 
@@ -68,11 +69,11 @@ static gboolean cs_tls_setup(CharSocket *s, GError **errp)
  * line now, and the same in query-chardev for as long as it listens. */
 static void cs_warn_exposed(CharSocket *s)
 {
-    for (guint i = 0; i < s->n_listen; i++) {
+    for (guint i = 0; i < s->ss.n_listen; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
 
-        if (getsockname(s->listen_fds[i], (struct sockaddr *)&ss, &len) < 0 ||
+        if (getsockname(s->ss.listen_fds[i], (struct sockaddr *)&ss, &len) < 0 ||
             tls_addr_is_loopback((struct sockaddr *)&ss)) {
             continue;
         }
@@ -151,6 +152,10 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
     s->reconnect_us = s->reconnect_ms ? (int64_t)s->reconnect_ms * 1000
                                       : (int64_t)s->reconnect * G_USEC_PER_SEC;
     outbuf_init(&s->out, CHAR_SOCKET_OUT_INITIAL, s->out_buffer_size);
+    s->what = g_strdup_printf("chardev '%s'", cs_id(s));
+    s->ss.what = s->what;
+    s->ss.server = s->server;
+    s->ss.reconnect_us = s->server ? 0 : s->reconnect_us;
     if (!cs_tls_setup(s, errp)) {
         return FALSE;
     }
@@ -174,10 +179,13 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
                 return FALSE;
             }
         } else {
-            s->timer_at = g_get_monotonic_time();   /* connect at once */
+            if (!cs_connect_setup(s, errp)) {
+                return FALSE;
+            }
+            s->ss.timer_at = g_get_monotonic_time();   /* connect at once */
         }
     }
-    if (s->state != CS_CONNECTED) {
+    if (s->ss.state != SOCK_STREAM_CONNECTED) {
         cs_update_desc(s);
     }
     chardev_start(CHARDEV_BASE(s));
@@ -199,6 +207,7 @@ static void cs_finalize(GObject *gobj)
     cs_close_all(s);
     g_clear_pointer(&s->tls, tls_link_free);
     g_free(s->warning);
+    g_free(s->what);
     g_free(s->target);
     g_free(s->addr_desc);
     g_free(s->desc);
@@ -272,11 +281,10 @@ static void char_socket_init(CharSocket *s)
 {
     static const RateLimit rl = RATE_LIMIT_INIT(5, 5000);
 
-    s->fd = -1;
-    for (guint i = 0; i < CHAR_SOCKET_MAX_LISTEN; i++) {
-        s->listen_fds[i] = -1;
-    }
     s->rl = rl;
+    sock_stream_init(&s->ss, &cs_stream_ops, s, G_OBJECT(s), "chardev",
+                     &s->rl, "chardev-socket");
+    s->ss.out = &s->out;
     g_mutex_init(&s->lock);
 }
 

@@ -16,10 +16,11 @@
  *           [,localaddr=ip] (one frame per datagram, no length prefix;
  *           net/dgram-port.c's NetDgramPort)
  *
- * A StreamConn (below) is the engine both types share: a listener that
+ * A StreamConn (below) is what both types share, on the connection
+ * engine of qom/sock-stream.h (the socket chardev's too): a listener that
  * takes one peer at a time (and stops accepting until that peer leaves,
- * as QEMU does), or a client that connects without blocking and, with
- * reconnect=N, retries every N seconds.  Input is read in large chunks
+ * as QEMU does), or a client that connects without blocking (a
+ * SockConnector round) and, with reconnect=N, retries every N seconds.  Input is read in large chunks
  * and reassembled by a FrameReader (reset on every disconnect, so no half
  * frame survives into the next connection), fed one frame at a time so
  * that reading pauses, keeping the rest of the chunk, as soon as the
@@ -28,7 +29,7 @@
  * drop_malformed.  Output goes
  * through a bounded NetOutBuf that takes whole frames or none: receive()
  * only queues the frame, and the frames queued during one main loop
- * iteration leave together in one write (the connection's FdWatch has
+ * iteration leave together in one write (the engine's source has
  * pending work while bytes wait, as the socket chardev's source does; or
  * at once when STREAM_FLUSH_BATCH bytes are queued), so a burst
  * costs one system call, not one per frame.  When the buffer is full
@@ -49,7 +50,6 @@
 #include "net/outbuf.h"
 #include "qom/props.h"
 #include "net/vnet-hdr.h"
-#include "util/fd-watch.h"
 #include "util/sockaddr.h"
 #include "util/socket.h"
 #include "net/frame.h"
@@ -57,6 +57,7 @@
 #include "util/error.h"
 #include "util/stats.h"
 #include "util/log.h"
+#include "qom/sock-stream.h"
 #include "qom/tls-link.h"
 
 enum {
@@ -68,6 +69,13 @@ enum {
 
 /* --- the shared engine --------------------------------------------------- */
 
+/*
+ * A StreamConn is the netdev's side of a qom/sock-stream.h SockStream
+ * (the engine the socket chardev runs on too: listen set, one peer at a
+ * time, connect rounds with reconnect, the TLS handshake step, the
+ * source): the frames, the read buffer and its back-pressure, the
+ * output of frames.
+ */
 typedef struct StreamConn {
     NetClient *nc;            /* owner (borrowed) */
     /* configuration (set before stream_conn_start()) */
@@ -75,14 +83,12 @@ typedef struct StreamConn {
     SockAddr addr;         /* listen or connect address */
     int given_fd;             /* inherited fd (listener or connection), or -1 */
     guint reconnect_s;        /* client: retry delay in seconds, 0 = never */
+    /* the connection engine: listener, connection fd ('ss.fd', -1
+     * unless established), connect round, TLS session, source */
+    SockStream ss;
     /* state */
-    int listen_fd;            /* server: listening socket, or -1 */
-    FdWatch listen_watch;  /* accepts while no peer is connected */
-    int fd;                   /* the connection, or -1 */
-    FdWatch watch;         /* in: frames, out: connect done / drained */
-    gboolean connecting;      /* client: non-blocking connect pending */
     gboolean read_enabled;    /* the core lets us send (read_poll) */
-    guint reconnect_src;      /* pending reconnect timeout, or 0 */
+    gboolean want_out;        /* poll for G_IO_OUT: output waits for room */
     FrameReader reader;       /* input reassembly */
     NetOutBuf out;            /* output bytes not yet written */
     uint8_t *rbuf;            /* STREAM_READ_SIZE bytes */
@@ -100,12 +106,12 @@ typedef struct StreamConn {
     uint64_t drop_disconnected; /* frames dropped: no connection */
     uint64_t framing_errors;  /* connections dropped for garbage */
     uint64_t out_writes;      /* write system calls that sent frames */
-    /* tls-creds= (stream, inet): handshakes first, records after */
+    /* tls-creds= (stream, inet): handshakes first (ss.tls), records after
+     * (ss.sess) */
     TlsLink *tls;
-    TlsSession *tls_sess;     /* the connection's session */
 } StreamConn;
 
-static void stream_conn_try_connect(StreamConn *c);
+static const SockStreamOps stream_conn_ops;
 
 static const char *stream_conn_id(StreamConn *c)
 {
@@ -116,18 +122,39 @@ static void stream_conn_init(StreamConn *c, NetClient *nc)
 {
     c->nc = nc;
     c->given_fd = -1;
-    c->listen_fd = -1;
-    c->fd = -1;
     c->read_enabled = TRUE;
     c->rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
+    sock_stream_init(&c->ss, &stream_conn_ops, c, G_OBJECT(nc), "netdev",
+                     &c->rl, "colo-net-stream");
+    c->ss.out = &c->out.ring;
+}
+
+/* What the engine polls the connection for: input while the core takes
+ * frames and the bytes already read are fed (read no more meanwhile),
+ * output while it waits for room. */
+static GIOCondition stream_conn_events(void *opaque)
+{
+    StreamConn *c = opaque;
+    GIOCondition ev = 0;
+
+    if (c->read_enabled && c->rpos == c->rlen) {
+        ev |= G_IO_IN;
+    }
+    if (c->want_out) {
+        ev |= G_IO_OUT;
+    }
+    return ev;
 }
 
 static void stream_conn_update_watch(StreamConn *c)
 {
-    /* While bytes already read wait to be fed, read no more. */
-    fd_watch_enable(&c->watch, G_IO_IN,
-                        c->read_enabled && !c->connecting &&
-                        c->rpos == c->rlen);
+    sock_stream_update(&c->ss);
+}
+
+static void stream_conn_want_out(StreamConn *c, gboolean on)
+{
+    c->want_out = on;
+    sock_stream_update(&c->ss);
 }
 
 static void stream_conn_on_frame(void *opaque, const uint8_t *buf,
@@ -138,75 +165,33 @@ static void stream_conn_on_frame(void *opaque, const uint8_t *buf,
     net_client_send(c->nc, buf, len);
 }
 
-static gboolean stream_conn_reconnect_cb(gpointer opaque)
+/* Ends the current connection (or connection attempt): the engine closes
+ * it, re-arms listening or the reconnect timer, and calls back
+ * stream_conn_closed(). */
+static void stream_conn_close(StreamConn *c)
+{
+    sock_stream_close(&c->ss);
+}
+
+/* The engine's "closed": no half frame or stale output survives into the
+ * next connection. */
+static void stream_conn_closed(void *opaque, gboolean was_open)
 {
     StreamConn *c = opaque;
 
-    c->reconnect_src = 0;
-    stream_conn_try_connect(c);
-    return G_SOURCE_REMOVE;
-}
-
-static void stream_conn_schedule_reconnect(StreamConn *c)
-{
-    if (!c->server && c->reconnect_s && c->given_fd < 0 && !c->reconnect_src) {
-        c->reconnect_src = g_timeout_add_seconds(c->reconnect_s,
-                                                 stream_conn_reconnect_cb, c);
-    }
-}
-
-/* TLS seam (b), reading: the decrypted records, gathered (see
- * chardev/char-socket-io.c's cs_tls_recv()); sock_recv()'s returns.
- * (Writing: the output ring goes through the session itself, see
- * stream_conn_attach_fd().) */
-static gssize stream_conn_tls_read(StreamConn *c, uint8_t *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n = tls_session_recv(c->tls_sess, buf + got, len - got);
-
-        if (n > 0) {
-            got += n;
-            continue;
-        }
-        if (got) {
-            return got;
-        }
-        return n;                 /* 0 or -errno */
-    }
-    return got;
-}
-
-/* Ends the current connection (or connection attempt). */
-static void stream_conn_close(StreamConn *c)
-{
-    gboolean was_up = c->fd >= 0 && !c->connecting;
-
-    fd_watch_stop(&c->watch);
-    net_outbuf_set_tls(&c->out, NULL);
-    g_clear_pointer(&c->tls_sess, tls_session_free);
-    if (c->fd >= 0) {
-        close(c->fd);
-        c->fd = -1;
-    }
-    c->connecting = FALSE;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
     c->out_full = FALSE;
     c->out_dead = FALSE;
+    c->want_out = FALSE;
     c->rpos = c->rlen = 0;
     if (c->resume_src) {
         g_source_remove(c->resume_src);
         c->resume_src = 0;
     }
-    if (was_up) {
+    if (was_open) {
         c->disconnects++;
     }
-    if (c->listen_fd >= 0) {
-        fd_watch_enable(&c->listen_watch, G_IO_IN, TRUE);
-    }
-    stream_conn_schedule_reconnect(c);
     /* Frames the core queued for the lost connection are stale: drain
      * them now (receive() drops and counts them) rather than hand them to
      * the next peer.  A no-op when called from inside our receive(). */
@@ -237,12 +222,12 @@ static gboolean stream_conn_process(StreamConn *c)
             colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
                                 "%s: dropping the connection: %s",
                                 stream_conn_id(c), err->message);
-            if (c->fd >= 0) {
+            if (c->ss.fd >= 0) {
                 stream_conn_close(c);
             }
             return FALSE;
         }
-        if (c->fd < 0) {
+        if (c->ss.fd < 0) {
             /* A frame's journey closed or deleted us. */
             return FALSE;
         }
@@ -260,9 +245,9 @@ static gboolean stream_conn_process(StreamConn *c)
 static void stream_conn_read(StreamConn *c)
 {
     for (int i = 0; i < STREAM_READS_PER_WAKEUP; i++) {
-        gssize n = c->tls_sess
-                   ? stream_conn_tls_read(c, c->rbuf, STREAM_READ_SIZE)
-                   : sock_recv(c->fd, c->rbuf, STREAM_READ_SIZE);
+        /* the socket, or the TLS session's records, gathered (TLS seam
+         * (b), reading: qom/sock-stream.c) */
+        gssize n = sock_stream_recv(&c->ss, c->rbuf, STREAM_READ_SIZE);
 
         if (n == 0 || n == -ECONNRESET) {
             COLO_NOTICE_RL("%s: peer closed the connection",
@@ -298,7 +283,7 @@ static gboolean stream_conn_resume_cb(gpointer opaque)
 
     c->resume_src = 0;
     g_object_ref(nc);
-    if (c->fd >= 0 && stream_conn_process(c) && c->read_enabled) {
+    if (c->ss.fd >= 0 && stream_conn_process(c) && c->read_enabled) {
         stream_conn_update_watch(c);
     }
     g_object_unref(nc);
@@ -317,12 +302,11 @@ static void stream_conn_write_failed(StreamConn *c, int err)
     stats_inc(&net_client_get_stats(c->nc)->drop_error);
     colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
                         stream_conn_id(c), g_strerror(err));
-    if (err == EPIPE && !c->connecting) {
+    if (err == EPIPE) {
         c->out_dead = TRUE;
         net_outbuf_reset(&c->out);
         c->out_full = FALSE;
-        fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
-        stream_conn_update_watch(c);
+        stream_conn_want_out(c, FALSE);
         return;
     }
     stream_conn_close(c);
@@ -332,13 +316,12 @@ static void stream_conn_write_failed(StreamConn *c, int err)
  * Writes the queued output.  Frames given to receive() are only queued
  * (net_outbuf_queue_frame()); they leave here, in one write per batch:
  * once the queue holds STREAM_FLUSH_BATCH bytes, and otherwise from the
- * watch's pending work (stream_flush_due()) at the start of the next main
- * loop iteration, i.e. as soon
- * as the burst being processed is done.  A socket that does not take
- * everything is polled for G_IO_OUT.  Returns FALSE when the connection
- * was closed or its output died (write error, see
- * stream_conn_write_failed()).  Never emits anything into the core, so it
- * may run inside receive().
+ * source's pending work (stream_flush_due()) at the start of the next
+ * main loop iteration, i.e. as soon as the burst being processed is
+ * done.  A socket that does not take everything is polled for G_IO_OUT.
+ * Returns FALSE when the connection was closed or its output died (write
+ * error, see stream_conn_write_failed()).  Never emits anything into the
+ * core, so it may run inside receive().
  */
 static gboolean stream_conn_write_out(StreamConn *c)
 {
@@ -347,14 +330,14 @@ static gboolean stream_conn_write_out(StreamConn *c)
     if (!net_outbuf_pending(&c->out)) {
         return TRUE;
     }
-    r = net_outbuf_drain(&c->out, c->fd);
+    r = net_outbuf_drain(&c->out, c->ss.fd);
     c->out_writes++;
     if (r < 0) {
         stream_conn_write_failed(c, -r);
         return FALSE;
     }
     if (r == 0) {
-        fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        stream_conn_want_out(c, TRUE);
     }
     return TRUE;
 }
@@ -369,27 +352,25 @@ static void stream_conn_room_again(StreamConn *c)
 }
 
 /* Output queued during this iteration waits and the socket is not known
- * to be full (then G_IO_OUT is polled): the watch's pending work, so it
+ * to be full (then G_IO_OUT is polled): the source's pending work, so it
  * leaves before the loop sleeps. */
-static gboolean stream_flush_due(void *opaque)
+static gboolean stream_flush_due(StreamConn *c)
 {
-    StreamConn *c = opaque;
-
-    return c->fd >= 0 && !c->connecting && !c->out_dead &&
-           net_outbuf_pending(&c->out) && !(c->watch.events & G_IO_OUT);
+    return c->ss.fd >= 0 && !c->out_dead &&
+           net_outbuf_pending(&c->out) && !c->want_out;
 }
 
 /* TLS seam (b), reading: decrypted records wait inside the session, where
  * poll() cannot see them (the last read filled rbuf, or reading paused
- * with records left): read them as the watch's pending work, once the
+ * with records left): read them as the source's pending work, once the
  * bytes already read are fed and the core takes more. */
 static gboolean stream_tls_read_due(StreamConn *c)
 {
-    return c->tls_sess && c->fd >= 0 && !c->connecting && c->read_enabled &&
-           c->rpos == c->rlen && tls_session_pending(c->tls_sess) > 0;
+    return c->read_enabled && c->rpos == c->rlen &&
+           sock_stream_tls_pending(&c->ss);
 }
 
-/* The watch's pending work: output to flush, records to read. */
+/* The source's pending work: output to flush, records to read. */
 static gboolean stream_conn_due(void *opaque)
 {
     StreamConn *c = opaque;
@@ -397,108 +378,84 @@ static gboolean stream_conn_due(void *opaque)
     return stream_flush_due(c) || stream_tls_read_due(c);
 }
 
-static void stream_conn_established(StreamConn *c)
+/* The engine's "established" (after accept, connect, an inherited fd;
+ * with tls-creds= once the handshake and tls-authz passed). */
+static void stream_conn_established(void *opaque, SockStreamOrigin how,
+                                    const char *identity)
 {
-    c->connecting = FALSE;
+    StreamConn *c = opaque;
+    char name[SOCKADDR_STR_MAX];
+
+    if (identity) {
+        g_info("%s: TLS peer '%s'", stream_conn_id(c), identity);
+    } else if (how == SOCK_STREAM_ACCEPTED) {
+        SockAddr peer = { .len = sizeof(peer.ss) };
+
+        if (getpeername(c->ss.fd, (struct sockaddr *)&peer.ss,
+                        &peer.len) < 0) {
+            peer.ss.ss_family = AF_UNSPEC;
+        }
+        COLO_NOTICE_RL("%s: connection from %s", stream_conn_id(c),
+                       peer.ss.ss_family == AF_UNIX ? "unix socket" :
+                       sockaddr_str(&peer, name, sizeof(name)));
+    } else if (how == SOCK_STREAM_DIALED) {
+        COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c),
+                       sockaddr_str(&c->addr, name, sizeof(name)));
+    }
+    frame_reader_reset(&c->reader);
+    net_outbuf_reset(&c->out);
     c->connects++;
-    sock_tune_stream(c->fd);
-    fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
-    stream_conn_update_watch(c);
+    sock_tune_stream(c->ss.fd);
+    stream_conn_want_out(c, FALSE);
     /* Frames queued while we could not write go out now. */
     net_client_flush(c->nc);
 }
 
-/*
- * TLS seam (a): a new connection (accepted, or a client's completed
- * connect) goes to the TlsLink; the link calls stream_conn_tls_done()
- * once the peer is verified and authorized, and only then is it the
- * connection.  A server keeps listening meanwhile.
- */
-static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting);
-
-static void stream_conn_tls_start(StreamConn *c)
-{
-    int fd = c->fd;
-
-    fd_watch_stop(&c->watch);
-    c->fd = -1;
-    c->connecting = FALSE;
-    tls_link_add(c->tls, fd);
-}
-
-static void stream_conn_tls_done(void *opaque, int fd, TlsSession *sess,
-                                 const char *identity)
+/* The engine's "connect failed": a round failed at once (the connect's
+ * own error), after waiting, or the TLS peer was refused (the TlsLink
+ * said why); a retry follows with reconnect. */
+static void stream_conn_connect_failed(void *opaque, const char *why,
+                                       SockStreamFail how)
 {
     StreamConn *c = opaque;
+    char name[SOCKADDR_STR_MAX];
 
-    if (c->fd >= 0) {
-        tls_session_free(sess);
-        tls_link_refuse_fd(c->tls, fd, "the connection is taken");
-        return;
-    }
-    tls_session_set_batched(sess);
-    c->tls_sess = sess;
-    if (c->listen_fd >= 0) {
-        fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
-    }
-    g_info("%s: TLS peer '%s'", stream_conn_id(c), identity);
-    stream_conn_attach_fd(c, fd, FALSE);
-}
-
-static void stream_conn_tls_refused(void *opaque, const char *reason)
-{
-    StreamConn *c = opaque;
-
-    if (!c->server && c->fd < 0) {
-        stream_conn_schedule_reconnect(c);
+    sockaddr_str(&c->addr, name, sizeof(name));
+    if (how == SOCK_STREAM_FAIL_AT_ONCE) {
+        colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+                            "%s: Failed to connect to '%s': %s",
+                            stream_conn_id(c), name, why);
+    } else if (how == SOCK_STREAM_FAIL_LATER) {
+        colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+                            "%s: connection to %s failed: %s",
+                            stream_conn_id(c), name, why);
+        net_client_flush(c->nc);
     }
 }
 
 static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
 {
-    if (c->connecting) {
-        int err = sock_connect_finish(c->fd);
-        char name[160];
-
-        if (err) {
-            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
-                                "%s: connection to %s failed: %s",
-                                stream_conn_id(c),
-                                sockaddr_str(&c->addr, name, sizeof(name)),
-                                g_strerror(err));
-            stream_conn_close(c);
-            return;
-        }
-        COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c),
-                       sockaddr_str(&c->addr, name, sizeof(name)));
-        if (c->tls && !c->tls_sess) {
-            stream_conn_tls_start(c);
-            return;
-        }
-        stream_conn_established(c);
-        return;
-    }
     if (revents & G_IO_OUT) {
-        int r = net_outbuf_drain(&c->out, c->fd);
+        int r = net_outbuf_drain(&c->out, c->ss.fd);
 
         c->out_writes++;
         if (r < 0) {
             stream_conn_write_failed(c, -r);
-            if (c->fd < 0) {
+            if (c->ss.fd < 0) {
                 return;
             }
         }
         if (r > 0) {
-            fd_watch_enable(&c->watch, G_IO_OUT, FALSE);
+            stream_conn_want_out(c, FALSE);
             c->out_full = FALSE;
             net_client_flush(c->nc);
-            if (c->fd < 0) {
+            if (c->ss.fd < 0) {
                 return;
             }
         }
     }
     if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
-        if (c->watch.events & G_IO_IN) {
+        if (c->ss.conn_events & G_IO_IN) {
             stream_conn_read(c);
         } else if (!(revents & G_IO_OUT)) {
             /* Hung up while we only wait to write: nothing will drain. */
@@ -507,133 +464,85 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
     }
 }
 
-static void stream_conn_ready(void *opaque, GIOCondition revents)
+/* The engine's dispatch while connected (it holds a reference to the
+ * netdev: a frame we pass on may lead to our deletion). */
+static void stream_conn_dispatch(void *opaque, GIOCondition revents)
 {
     StreamConn *c = opaque;
-    NetClient *nc = c->nc;
 
-    /* A frame we pass on may lead to our deletion: stay alive until the
-     * handler is done with 'c'. */
-    g_object_ref(nc);
     if (stream_flush_due(c)) {
         /* Frames queued during the last iteration (stream_flush_due()) */
         if (stream_conn_write_out(c) && !net_outbuf_pending(&c->out)) {
             stream_conn_room_again(c);
         }
     }
-    if (revents && c->fd >= 0) {
+    if (revents && c->ss.fd >= 0) {
         stream_conn_ready__(c, revents);
     }
-    if (stream_tls_read_due(c)) {
+    if (c->ss.fd >= 0 && stream_tls_read_due(c)) {
         stream_conn_read(c);
     }
-    g_object_unref(nc);
 }
 
-static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
-{
-    if (c->tls && !c->tls_sess && !connecting) {
-        tls_link_add(c->tls, fd);   /* seam (a) */
-        return;
-    }
-    c->fd = fd;
-    c->connecting = connecting;
-    frame_reader_reset(&c->reader);
-    net_outbuf_reset(&c->out);
-    /* TLS seam (b), writing: the output ring sends through the session */
-    net_outbuf_set_tls(&c->out, c->tls_sess);
-    fd_watch_start_full(&c->watch, fd, connecting ? G_IO_OUT : 0,
-                        stream_conn_ready, stream_conn_due, c,
-                        "colo-net-stream");
-    if (!connecting) {
-        stream_conn_established(c);
-    }
-}
+static const SockStreamOps stream_conn_ops = {
+    .established = stream_conn_established,
+    .closed = stream_conn_closed,
+    .connect_failed = stream_conn_connect_failed,
+    .conn_events = stream_conn_events,
+    .dispatch = stream_conn_dispatch,
+    .pending = stream_conn_due,
+};
 
-static void stream_conn_accept(void *opaque, GIOCondition revents)
-{
-    StreamConn *c = opaque;
-    SockAddr peer;
-    char name[160];
-    int fd = sock_accept_addr(c->listen_fd, &peer);
-
-    if (fd < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: accept failed: %s",
-                                stream_conn_id(c), g_strerror(errno));
-        }
-        return;
-    }
-    if (c->fd >= 0) {
-        /* One peer at a time (cannot happen: we stop accepting). */
-        close(fd);
-        return;
-    }
-    if (c->tls) {
-        tls_link_add(c->tls, fd);   /* seam (a): keep listening */
-        return;
-    }
-    fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
-    COLO_NOTICE_RL("%s: connection from %s", stream_conn_id(c),
-                   peer.ss.ss_family == AF_UNIX ? "unix socket" :
-                   sockaddr_str(&peer, name, sizeof(name)));
-    stream_conn_attach_fd(c, fd, FALSE);
-}
-
-static void stream_conn_try_connect(StreamConn *c)
-{
-    g_autoptr(GError) err = NULL;
-    gboolean in_progress;
-    int fd;
-
-    if (c->fd >= 0) {
-        return;
-    }
-    fd = sock_connect(&c->addr, &in_progress, &err);
-    if (fd < 0) {
-        colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: %s", stream_conn_id(c),
-                            err->message);
-        stream_conn_schedule_reconnect(c);
-        return;
-    }
-    stream_conn_attach_fd(c, fd, in_progress);
-}
-
-/* Opens the listener or the connection.  A client without reconnect
- * whose connect fails at once is an error (QEMU's legacy socket netdev
- * fails the same way); with reconnect it keeps trying. */
+/* Opens the listener or the connection, on the main context.  A client
+ * without reconnect whose connect fails at once is an error (QEMU's
+ * legacy socket netdev fails the same way); with reconnect it keeps
+ * trying (the engine's rounds). */
 static gboolean stream_conn_start(StreamConn *c, GError **errp)
 {
     frame_reader_init(&c->reader, false, FRAME_MAX_LEN_DEFAULT);
     net_outbuf_init(&c->out, STREAM_OUTBUF_SIZE);
     c->rbuf = g_malloc(STREAM_READ_SIZE);
+    c->ss.what = stream_conn_id(c);
+    c->ss.server = c->server;
 
     if (c->server) {
-        c->listen_fd = c->given_fd >= 0 ? c->given_fd :
-                       sock_listen(&c->addr, errp);
-        c->given_fd = -1;
-        if (c->listen_fd < 0) {
-            return FALSE;
-        }
-        fd_watch_start(&c->listen_watch, c->listen_fd, G_IO_IN,
-                           stream_conn_accept, c, "colo-net-stream-listen");
-        return TRUE;
-    }
-    if (c->given_fd >= 0) {
-        stream_conn_attach_fd(c, c->given_fd, FALSE);
-        return TRUE;
-    }
-    if (!c->reconnect_s) {
-        gboolean in_progress;
-        int fd = sock_connect(&c->addr, &in_progress, errp);
+        int lfd = c->given_fd >= 0 ? c->given_fd :
+                  sock_listen(&c->addr, errp);
 
-        if (fd < 0) {
+        c->given_fd = -1;
+        if (lfd < 0) {
             return FALSE;
         }
-        stream_conn_attach_fd(c, fd, in_progress);
+        sock_stream_add_listen(&c->ss, lfd);
+        sock_stream_attach(&c->ss, NULL);
         return TRUE;
     }
-    stream_conn_try_connect(c);
+    sock_stream_attach(&c->ss, NULL);
+    if (c->given_fd >= 0) {
+        int fd = c->given_fd;
+
+        c->given_fd = -1;            /* the engine's now; no reconnect */
+        sock_stream_take_fd(&c->ss, fd, SOCK_STREAM_GIVEN);
+        return TRUE;
+    }
+    {
+        GArray *addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+
+        g_array_append_val(addrs, c->addr);
+        sock_stream_set_addrs(&c->ss, addrs);
+    }
+    c->ss.reconnect_us = (int64_t)c->reconnect_s * G_USEC_PER_SEC;
+    if (!c->reconnect_s) {
+        if (!sock_stream_connect(&c->ss, errp)) {
+            char name[SOCKADDR_STR_MAX];
+
+            g_prefix_error(errp, "Failed to connect to '%s': ",
+                           sockaddr_str(&c->addr, name, sizeof(name)));
+            return FALSE;
+        }
+        return TRUE;
+    }
+    sock_stream_connect(&c->ss, NULL);
     return TRUE;
 }
 
@@ -644,27 +553,13 @@ static void stream_conn_stop(StreamConn *c)
         g_source_remove(c->resume_src);
         c->resume_src = 0;
     }
-    if (c->reconnect_src) {
-        g_source_remove(c->reconnect_src);
-        c->reconnect_src = 0;
+    if (c->ss.fd >= 0 && net_outbuf_pending(&c->out)) {
+        /* Frames still queued go out if the socket takes them. */
+        net_outbuf_drain(&c->out, c->ss.fd);
     }
-    fd_watch_stop(&c->listen_watch);
-    fd_watch_stop(&c->watch);
-    if (c->fd >= 0) {
-        if (!c->connecting && net_outbuf_pending(&c->out)) {
-            /* Frames still queued go out if the socket takes them. */
-            net_outbuf_drain(&c->out, c->fd);
-        }
-        net_outbuf_set_tls(&c->out, NULL);
-        g_clear_pointer(&c->tls_sess, tls_session_free);
-        close(c->fd);
-        c->fd = -1;
-    }
+    sock_stream_destroy(&c->ss);
     g_clear_pointer(&c->tls, tls_link_free);
-    if (c->listen_fd >= 0) {
-        close(c->listen_fd);
-        c->listen_fd = -1;
-    }
+    c->ss.tls = NULL;
     if (c->given_fd >= 0) {
         close(c->given_fd);
         c->given_fd = -1;
@@ -696,13 +591,13 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
         stats_inc(&st->drop_malformed);
         return -EINVAL;
     }
-    if (G_UNLIKELY(c->fd < 0 || c->connecting || c->out_dead)) {
+    if (G_UNLIKELY(c->ss.fd < 0 || c->out_dead)) {
         c->drop_disconnected++;
         return -ENOTCONN;
     }
     hlen = frame_header(hdr, len - skip, false, 0);
     r = net_outbuf_queue_frame(&c->out, hdr, hlen, buf + skip, len - skip);
-    if (G_UNLIKELY(r == 0) && !(c->watch.events & G_IO_OUT)) {
+    if (G_UNLIKELY(r == 0) && !c->want_out) {
         /* Full, but the socket may take the batch: write it, retry. */
         if (!stream_conn_write_out(c)) {
             return -ENOTCONN;
@@ -712,7 +607,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
     }
     if (G_LIKELY(r > 0)) {
         if (net_outbuf_pending(&c->out) >= STREAM_FLUSH_BATCH &&
-            !(c->watch.events & G_IO_OUT)) {
+            !c->want_out) {
             /* A large burst: do not wait for the loop.  On a write error
              * the frame was taken and is lost with the connection. */
             stream_conn_write_out(c);
@@ -721,7 +616,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
     }
     if (r == 0) {
         c->out_full = TRUE;
-        fd_watch_enable(&c->watch, G_IO_OUT, TRUE);
+        stream_conn_want_out(c, TRUE);
         return 0;
     }
     stats_inc(&st->drop_error);
@@ -734,7 +629,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
 static void stream_conn_read_poll(StreamConn *c, gboolean enable)
 {
     c->read_enabled = enable;
-    if (c->fd < 0) {
+    if (c->ss.fd < 0) {
         return;
     }
     if (enable && c->rpos < c->rlen && !c->resume_src) {
@@ -746,8 +641,7 @@ static void stream_conn_read_poll(StreamConn *c, gboolean enable)
 
 static void stream_conn_fill_stats(StreamConn *c, JsonObject *o)
 {
-    json_object_set_boolean_member(o, "connected",
-                                   c->fd >= 0 && !c->connecting);
+    json_object_set_boolean_member(o, "connected", c->ss.fd >= 0);
     json_object_set_int_member(o, "connects", c->connects);
     json_object_set_int_member(o, "disconnects", c->disconnects);
     json_object_set_int_member(o, "drop-disconnected", c->drop_disconnected);
@@ -829,12 +723,13 @@ static gboolean net_stream_complete(UserObject *obj, GError **errp)
         }
         name = g_strdup_printf("netdev '%s'", stream_conn_id(c));
         c->tls = tls_link_new(name, stream_conn_id(c), s->tls_creds,
-                              s->tls_authz, s->server, stream_conn_tls_done,
-                              stream_conn_tls_refused, c, errp);
+                              s->tls_authz, s->server,
+                              sock_stream_tls_established,
+                              sock_stream_tls_refused, &c->ss, errp);
         if (!c->tls) {
             return FALSE;
         }
-        tls_link_attach(c->tls, NULL);
+        c->ss.tls = c->tls;   /* attached with the engine's source */
     }
     if (!stream_conn_start(c, errp)) {
         return FALSE;
