@@ -38,6 +38,7 @@
 #include "util/qmp-handler.h"
 #include "net/filter-mirror.h"
 #include "util/error.h"
+#include "util/histogram.h"
 #include "qom/iothread.h"
 #include "util/lifeline.h"
 #include "util/log.h"
@@ -113,6 +114,19 @@ ColoMode colo_get_mode(void)
 gboolean colo_failover_active(void)
 {
     return frame.failover;
+}
+
+/* A committed checkpoint took 'us': the duration histogram of
+ * query-colo-stats and the metrics (main thread, its only writer). */
+static void colo_observe_checkpoint(int64_t us)
+{
+    Histogram *h = &frame.stats.duration;
+
+    if (!h->bounds_us) {
+        histogram_init(h, histogram_checkpoint_bounds_us,
+                       histogram_checkpoint_n);
+    }
+    histogram_observe(h, us);
 }
 
 const ColoStats *colo_get_stats(void)
@@ -416,6 +430,7 @@ static void broadcast_finish_one(Broadcast *b)
         ColoEventInfo ev = { .event = COLO_EVENT_CHECKPOINT };
         JsonObject *data;
         int64_t start_us = unrequested_us ? unrequested_us : frame.start_us;
+        int64_t duration_us;
 
         if (!colo_notify_filters(&ev, &err)) {
             g_warning("COLO checkpoint event: %s", err->message);
@@ -427,8 +442,11 @@ static void broadcast_finish_one(Broadcast *b)
          * not end the timing of one of ours that is in flight */
         json_object_set_int_member(data, "id",
                                    unrequested_us ? 0 : (gint64) frame.ckpt_id);
-        json_object_set_int_member(data, "duration-us",
-            start_us ? g_get_monotonic_time() - start_us : 0);
+        duration_us = start_us ? g_get_monotonic_time() - start_us : 0;
+        json_object_set_int_member(data, "duration-us", duration_us);
+        if (start_us) {
+            colo_observe_checkpoint(duration_us);
+        }
         json_object_set_string_member(data, "origin",
             unrequested_us ? "qemu" :
             frame.mode == COLO_MODE_SECONDARY ? "secondary" : "frame");

@@ -175,6 +175,9 @@ typedef struct CompareOps {
      * "tcp 10.0.0.1:80 -> 10.0.0.2:5555"); borrowed for the call. */
     void (*miscompare)(void *opaque, const char *conn,
                        CompareMismatch reason);
+    /* optional: a held primary frame, received at 'arrival_us', was just
+     * released (after release()): for the hold-time histogram. */
+    void (*held_released)(void *opaque, int64_t arrival_us);
 } CompareOps;
 
 typedef struct CompareStats {
