@@ -14,6 +14,8 @@
 #        libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients (the
 #        docs/libvirt.md domains, run by a private libvirtd; not the
 #        -system package, which needs systemd)
+#        prometheus (promtool and a private Prometheus scraping the
+#        metrics-http endpoint, tests/qtest/test_metrics.py)
 # Real COLO (tests/e2e/test_vm_qemu_colo.py): bookworm-backports (deb and
 #        deb-src) and the tools to build QEMU 10.0.2 from source, through
 #        scripts/build-colo-qemu.sh --deps; `make check` then builds that
@@ -26,7 +28,7 @@ case "$1" in
 esac
 
 build_pkgs="meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev libslirp-dev check"
-test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
+test_pkgs="python3 iproute2 qemu-system-x86 tshark clang libclang-rt-14-dev procps ethtool iputils-ping libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients prometheus"
 
 missing=
 for p in $build_pkgs; do
