@@ -18,15 +18,20 @@ mismatch and one checkpoint.  Covered:
     version, a 10 KB request line, 10 KB of headers, a slowloris client
     (cut at the deadline while others are served), more connections than
     max-clients (503), and the proxy still answers QMP and /metrics;
-  - object-del and re-creation on the same port.
+  - object-del and re-creation on the same port;
+  - contrib/grafana/colo-proxy.json: valid JSON, every metric its
+    expressions name is exported (of the right type), and the private
+    Prometheus evaluates every expression.
 """
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -349,6 +354,22 @@ def test_real_prometheus():
                       'colo_proxy_compare_hold_seconds_bucket)')
             check(q is not None and q >= 0, f'hold p50 {q}')
             log(f'prometheus: target up, counters agree, hold p50 {q}s')
+            # every expression of the Grafana dashboard is valid PromQL
+            # and most have data (the rest: rates of nothing, failovers)
+            _, exprs = dashboard_exprs()
+            wait_for(lambda: prom_query(pport, 'count(rate('
+                     'colo_proxy_compare_released_total[1m]))'),
+                     timeout=30, interval=0.5, what='two scrapes for rate()')
+            with_data = 0
+            for e in exprs:
+                try:
+                    with_data += bool(prom_query(pport, promql_for_api(e)))
+                except urllib.error.HTTPError as err:
+                    raise TestFailure(f'prometheus refuses {e}: '
+                                      f'{err.read().decode()}') from None
+            log(f'dashboard: {len(exprs)} expressions valid, '
+                f'{with_data} with data')
+            check(with_data >= len(exprs) // 2, f'{with_data} with data')
         finally:
             pr.terminate()
             try:
@@ -449,6 +470,74 @@ def test_bad_requests():
         p.stop()
 
 
+DASHBOARD = os.path.join(source_dir(), 'contrib', 'grafana',
+                         'colo-proxy.json')
+
+
+def dashboard_exprs():
+    """Every PromQL expression of the Grafana dashboard: panel targets
+    (rows' nested panels too) and templating queries."""
+    with open(DASHBOARD) as f:
+        dash = json.load(f)
+    exprs = []
+
+    def panels(ps):
+        for p in ps:
+            exprs.extend(t['expr'] for t in p.get('targets', [])
+                         if t.get('expr'))
+            panels(p.get('panels', []))
+    panels(dash['panels'])
+    for v in dash.get('templating', {}).get('list', []):
+        q = v.get('query')
+        if isinstance(q, dict):
+            q = q.get('query')
+        if v.get('type') == 'query' and q:
+            exprs.append(q)
+    return dash, exprs
+
+
+def promql_for_api(expr):
+    """The dashboard's variables as Grafana would fill them; Grafana's
+    label_values(METRIC, LABEL) as the PromQL it runs (the series)."""
+    m = re.fullmatch(r'label_values\((.+), *[a-z_]+\)', expr)
+    if m:
+        expr = m.group(1)
+    return (expr.replace('$__rate_interval', '1m')
+            .replace('$instance', '.*'))
+
+
+def test_grafana_dashboard():
+    """Valid JSON, and every metric an expression names is exported by a
+    proxy with each kind of object (histograms by their family)."""
+    dash, exprs = dashboard_exprs()
+    check(dash['uid'] and dash['title'] and len(exprs) >= 15,
+          f'{len(exprs)} expressions')
+    p, pri, sec, out, port = metrics_proxy()
+    with p:
+        traffic(p, pri, sec, out)
+        samples, types = parse_metrics(scrape(port))
+        p.stop()
+    names = set()
+    for e in exprs:
+        names.update(re.findall(r'\b(colo_proxy_[a-z0-9_]+)', e))
+    check(names, 'no colo_proxy_ metric named')
+    for n in sorted(names):
+        fam = n
+        for suf in ('_bucket', '_sum', '_count'):
+            if n.endswith(suf) and types.get(n[:-len(suf)]) == 'histogram':
+                fam = n[:-len(suf)]
+        check(fam in types, f'dashboard names {n}, which is not exported')
+        if n.endswith('_bucket'):
+            check_eq(types[fam], 'histogram', f'{n}: a histogram')
+        if n.endswith('_total'):
+            check_eq(types[fam], 'counter', f'{n}: a counter')
+    # a counter is only ever rated, never plotted raw
+    for e in exprs:
+        for n in re.findall(r'\b(colo_proxy_[a-z0-9_]+_total)\b', e):
+            check(re.search(r'(rate|increase)\(' + n, e), f'{e}: raw {n}')
+    log(f'{len(exprs)} expressions, {len(names)} metrics, all exported')
+
+
 def test_object_lifecycle():
     p, pri, sec, out, port = metrics_proxy()
     with p:
@@ -475,4 +564,5 @@ def _refused(port):
 
 if __name__ == '__main__':
     run_tests([test_metrics_agree_with_qmp, test_bad_requests,
-               test_object_lifecycle, test_real_prometheus])
+               test_object_lifecycle, test_grafana_dashboard,
+               test_real_prometheus])
