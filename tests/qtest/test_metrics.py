@@ -21,7 +21,8 @@ mismatch and one checkpoint.  Covered:
   - object-del and re-creation on the same port;
   - contrib/grafana/colo-proxy.json: valid JSON, every metric its
     expressions name is exported (of the right type), and the private
-    Prometheus evaluates every expression.
+    Prometheus evaluates every expression;
+  - docs/observability.md lists every family exported.
 """
 
 import json
@@ -536,6 +537,12 @@ def test_grafana_dashboard():
         for n in re.findall(r'\b(colo_proxy_[a-z0-9_]+_total)\b', e):
             check(re.search(r'(rate|increase)\(' + n, e), f'{e}: raw {n}')
     log(f'{len(exprs)} expressions, {len(names)} metrics, all exported')
+    # docs/observability.md lists every family
+    with open(os.path.join(source_dir(), 'docs', 'observability.md')) as f:
+        doc = f.read()
+    undocumented = [n for n in types if f'| `{n}` |' not in doc]
+    check(not undocumented, 'not in docs/observability.md: '
+          + ', '.join(undocumented))
 
 
 def test_object_lifecycle():
