@@ -354,7 +354,10 @@ static void walk_member(Expo *x, const MetricGroup *g, const char *prefix,
             emit_histogram(x, hname, help, labels, sub);
         } else if (in_list(side_members, m)) {
             g_autoptr(GString) l = g_string_new(labels);
-            g_autofree char *path = g_strdup_printf("%s%s.", help_path, m);
+            /* one HELP for both halves */
+            g_autofree char *sides = g_strjoinv("|", (char **) side_members);
+            g_autofree char *path = g_strdup_printf("%s{%s}.", help_path,
+                                                    sides);
 
             label_add(l, "side", m);
             walk(x, g, prefix, path, sub, l->str, NULL);
