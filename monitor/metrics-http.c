@@ -50,7 +50,7 @@
 
 #define MH_MAX_HEAD        8192   /* request line and headers */
 #define MH_LINGER_MS       1000   /* reading after the answer */
-#define MH_DEFAULT_PORT    9464   /* Prometheus' default-port registry */
+#define MH_DEFAULT_PORT    9464
 #define MH_DEFAULT_CLIENTS 16
 #define MH_DEFAULT_TIMEOUT 5000
 
@@ -572,8 +572,7 @@ static void metrics_http_class_init(MetricsHttpClass *klass)
         "address to listen on (\"\" or \"::\" for all; the metrics are not "
         "secret but the port is unauthenticated)", "127.0.0.1", 0);
     props[PROP_PORT] = prop_uint("port",
-        "TCP port (9464: Prometheus' registry entry for exporters of this "
-        "kind)", 1, 65535, MH_DEFAULT_PORT, 0);
+        "TCP port to listen on", 1, 65535, MH_DEFAULT_PORT, 0);
     props[PROP_MAX_CLIENTS] = prop_uint("max-clients",
         "connections served at once; more are answered 503",
         1, 1024, MH_DEFAULT_CLIENTS, 0);

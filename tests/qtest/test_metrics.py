@@ -27,6 +27,7 @@ mismatch and one checkpoint.  Covered:
 
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -407,6 +408,14 @@ def test_bad_requests():
             if want == 405:
                 check(b'\r\nAllow: GET, HEAD\r\n' in resp, resp[:200])
             check(b'\r\nConnection: close\r\n' in resp, resp[:200])
+        # random bytes ending in an empty line: an error answer at once
+        rng = random.Random(15)
+        for i in range(60):
+            blob = bytes(rng.randrange(256)
+                         for _ in range(rng.choice((1, 20, 300, 9000))))
+            resp = http(port, blob + b'\r\n\r\n')
+            check(status_of(resp) in (400, 404, 405, 414, 431),
+                  f'random request {i}: {resp[:60]!r}')
         resp = http(port, b'HEAD /metrics HTTP/1.0\r\n\r\n')
         check_eq(status_of(resp), 200, 'HEAD')
         check(resp.endswith(b'\r\n\r\n'), 'HEAD has no body')
