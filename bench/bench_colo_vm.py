@@ -4,7 +4,12 @@
 COLO pair, in one run (issue 12).
 
     sudo python3 bench/bench_colo_vm.py --build build [--requests N]
-        [--miscompares N] [--only colo-proxy|qemu] [--json FILE]
+        [--miscompares N] [--steady S] [--rounds N]
+        [--only colo-proxy|qemu] [--json FILE]
+
+--rounds N measures both pairs N times, alternating (colo-proxy, qemu,
+qemu, colo-proxy, ...), and pools each pair's samples, so that a load
+that drifts during the run weighs on both alike.
 
 The same patched QEMU 10.0.2 (scripts/build-colo-qemu.sh), the same tiny
 guests (tests/vm/), the same namespaces, client and traffic
@@ -27,7 +32,11 @@ Figures, per pair:
   miscompare  end-to-end latency of GET /cgi-bin/sched (differs per VM:
               a miscompare, a checkpoint, the primary's reply released)
   downtime    checkpoint downtime, STOP -> RESUME from the primary QEMU's
-              own events, over every checkpoint of the run
+              own events: every checkpoint of the two phases above, and
+              a steady phase of its own (--steady S seconds of periodic
+              checkpoints 300 ms apart under an echo connection, about
+              3 per second: the figure's sample, 15 checkpoints being too
+              few for a median that differs by a millisecond)
   failover    the worst echo round trip across kill -9 of the primary QEMU
               and its proxy process.  colo-proxy: its heartbeat (100 ms
               interval, 500 ms timeout) fails over itself and its QEMU.
@@ -45,6 +54,7 @@ idle, and read several runs.
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -73,6 +83,7 @@ def measure(proxy, qemu, fw, args):
     with cp.NetNS() as ns:
         pair = cp.Pair(ns, 'b' if proxy == 'colo-proxy' else 'q', 'e1000',
                        False, qemu, fw, proxy=proxy)
+        pair.dump = False
         try:
             dt = pair.start()
             if proxy == 'colo-proxy':
@@ -133,6 +144,22 @@ def measure(proxy, qemu, fw, args):
                 f'{max(times) * 1000:.0f} ms; echo {e["lines"]} lines, '
                 f'error {e["error"]}')
 
+            # steady checkpoints: the downtime figure's sample
+            echo = cp.Echo(pair.ns, pair.c)
+            checkpoint_downtimes(pair.qp)
+            pair.qp.cmd('migrate-set-parameters',
+                        {'x-checkpoint-delay': STEADY_DELAY_MS})
+            time.sleep(args.steady)
+            pair.qp.cmd('migrate-set-parameters',
+                        {'x-checkpoint-delay': cp.QUIET_DELAY_MS})
+            e = echo.stop()
+            cp.check(not e['error'], f'echo, steady checkpoints: {e["error"]}')
+            d = checkpoint_downtimes(pair.qp)
+            r['steady'] = d
+            say(f'[{proxy}] {len(d)} steady checkpoints: downtime median '
+                f'{statistics.median(d) * 1000:.2f} ms, p90 '
+                f'{cp.pct(d, .9) * 1000:.2f} ms')
+
             # failover
             echo = cp.Echo(pair.ns, pair.c, period=0.02)
             time.sleep(1.0)
@@ -166,6 +193,37 @@ def measure(proxy, qemu, fw, args):
     return r
 
 
+STEADY_DELAY_MS = 300
+
+
+def median_diff_ci(a, b, n=2000, seed=12):
+    """95 % bootstrap interval of median(b) - median(a)."""
+    rnd = random.Random(seed)
+    ds = sorted(statistics.median(rnd.choices(b, k=len(b))) -
+                statistics.median(rnd.choices(a, k=len(a)))
+                for _ in range(n))
+    return ds[int(n * .025)], ds[int(n * .975)]
+
+
+def pool(rs):
+    """One pair's rounds as one result: samples joined, failover the
+    median of the rounds' worst round trips."""
+    if len(rs) == 1:
+        return rs[0]
+    out = {'proxy': rs[0]['proxy']}
+    for k in ('periodic', 'miscompare', 'downtime', 'steady'):
+        out[k] = [x for r in rs for x in r[k]]
+    out['failover_worst'] = statistics.median(r['failover_worst'] for r in rs)
+    out['periodic_checkpoints'] = sum(r['periodic_checkpoints'] for r in rs)
+    if 'proxy_requests' in rs[0]:
+        out['proxy_requests'] = {}
+        for r in rs:
+            for k, v in r['proxy_requests'].items():
+                out['proxy_requests'][k] = out['proxy_requests'].get(k, 0) + v
+    out['rounds'] = rs
+    return out
+
+
 ROWS = [
     ('request p50, periodic checkpoints',
      lambda r: cp.pct(r['periodic'], .5)),
@@ -174,8 +232,13 @@ ROWS = [
     ('request max, periodic checkpoints', lambda r: max(r['periodic'])),
     ('miscompared request (median)',
      lambda r: statistics.median(r['miscompare'])),
-    ('checkpoint downtime median', lambda r: statistics.median(r['downtime'])),
-    ('checkpoint downtime p90', lambda r: cp.pct(r['downtime'], .9)),
+    ('checkpoint downtime median, steady',
+     lambda r: statistics.median(r['steady'])),
+    ('checkpoint downtime p90, steady', lambda r: cp.pct(r['steady'], .9)),
+    ('checkpoint downtime median, all others',
+     lambda r: statistics.median(r['downtime'])),
+    ('checkpoint downtime p90, all others',
+     lambda r: cp.pct(r['downtime'], .9)),
     ('worst echo round trip across failover', lambda r: r['failover_worst']),
 ]
 
@@ -185,6 +248,8 @@ def main():
     ap.add_argument('--build', default='build')
     ap.add_argument('--requests', type=int, default=200)
     ap.add_argument('--miscompares', type=int, default=5)
+    ap.add_argument('--steady', type=float, default=25.0)
+    ap.add_argument('--rounds', type=int, default=1)
     ap.add_argument('--only', choices=('colo-proxy', 'qemu'))
     ap.add_argument('--json')
     args = ap.parse_args()
@@ -199,15 +264,19 @@ def main():
         sys.exit(f'bench_colo_vm: {e}')
     say(f'QEMU {qemu} ({vmguest.accel(log=say)}); load average '
         f'{os.getloadavg()[0]:.2f} at start')
-    results = {}
-    for proxy in ('colo-proxy', 'qemu'):
-        if args.only and proxy != args.only:
-            continue
-        try:
-            results[proxy] = measure(proxy, qemu, fw, args)
-        except (cp.TestFailure, cp.QMPError, TimeoutError, EOFError,
-                OSError, RuntimeError) as e:
-            sys.exit(f'bench_colo_vm: the {proxy} pair: {e}')
+    rounds = {}
+    order = ('colo-proxy', 'qemu')
+    for k in range(args.rounds):
+        for proxy in (order if k % 2 == 0 else order[::-1]):
+            if args.only and proxy != args.only:
+                continue
+            try:
+                rounds.setdefault(proxy, []).append(
+                    measure(proxy, qemu, fw, args))
+            except (cp.TestFailure, cp.QMPError, TimeoutError, EOFError,
+                    OSError, RuntimeError) as e:
+                sys.exit(f'bench_colo_vm: the {proxy} pair: {e}')
+    results = {p: pool(rs) for p, rs in rounds.items()}
     say(f'load average {os.getloadavg()[0]:.2f} at the end')
     say('')
     say(f'{"figure (ms, lower is better)":40s} {"colo-proxy":>11s} '
@@ -220,7 +289,15 @@ def main():
         ratio = (f'{vals[1] / vals[0]:16.2f}' if None not in vals and vals[0]
                  else '%16s' % '-')
         say(f'{name:40s} {cells[0]} {cells[1]} {ratio}')
-    say('checkpoints during the 200 requests: ' + ', '.join(
+    if len(results) == 2:
+        lo, hi = median_diff_ci(results['colo-proxy']['steady'],
+                                results['qemu']['steady'])
+        say(f'steady downtime, median(QEMU) - median(colo-proxy): 95 % '
+            f'interval [{lo * 1000:+.2f}, {hi * 1000:+.2f}] ms over '
+            f'{len(results["colo-proxy"]["steady"])} / '
+            f'{len(results["qemu"]["steady"])} checkpoints (an interval '
+            f'that holds 0: no difference this run can tell)')
+    say(f'checkpoints during the {args.requests} requests: ' + ', '.join(
         f'{p} {results[p]["periodic_checkpoints"]}' for p in results)
         + (f' (colo-proxy asked for {results["colo-proxy"]["proxy_requests"]}'
            ' of its pair\'s)' if 'colo-proxy' in results else ''))

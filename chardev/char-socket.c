@@ -645,7 +645,7 @@ static void cs_connected(CharSocket *s, int fd)
     cs_set_out_queued(s);
     stats_inc(&cs_stats(s)->connects);
     cs_update_desc(s);
-    g_debug("chardev '%s': connected (%s)", cs_id(s), s->desc);
+    COLO_NOTICE_RL("chardev '%s': connected (%s)", cs_id(s), s->desc);
     chardev_set_wait_pending(CHARDEV_BASE(s), FALSE);
     cs_update_watch(s);
     cs_update_timer(s);
@@ -690,7 +690,7 @@ static void cs_close_conn(CharSocket *s, gboolean emit)
     cs_update_watch(s);
     cs_update_timer(s);
     if (was_open) {
-        g_debug("chardev '%s': disconnected", cs_id(s));
+        COLO_NOTICE_RL("chardev '%s': disconnected", cs_id(s));
         if (emit) {
             chardev_emit_event(CHARDEV_BASE(s), CHR_EVENT_CLOSED);
         }

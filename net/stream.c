@@ -237,7 +237,8 @@ static void stream_conn_read(StreamConn *c)
             n = read(c->fd, c->rbuf, STREAM_READ_SIZE);
         } while (n < 0 && errno == EINTR);
         if (n == 0 || (n < 0 && errno == ECONNRESET)) {
-            g_info("%s: peer closed the connection", stream_conn_id(c));
+            COLO_NOTICE_RL("%s: peer closed the connection",
+                           stream_conn_id(c));
             stream_conn_close(c);
             return;
         }
@@ -407,8 +408,8 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
             stream_conn_close(c);
             return;
         }
-        g_info("%s: connected to %s", stream_conn_id(c),
-               sockaddr_str(&c->addr, name, sizeof(name)));
+        COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c),
+                       sockaddr_str(&c->addr, name, sizeof(name)));
         stream_conn_established(c);
         return;
     }
@@ -490,9 +491,9 @@ static void stream_conn_accept(void *opaque, GIOCondition revents)
         return;
     }
     fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
-    g_info("%s: connection from %s", stream_conn_id(c),
-           peer.ss.ss_family == AF_UNIX ? "unix socket" :
-           sockaddr_str(&peer, name, sizeof(name)));
+    COLO_NOTICE_RL("%s: connection from %s", stream_conn_id(c),
+                   peer.ss.ss_family == AF_UNIX ? "unix socket" :
+                   sockaddr_str(&peer, name, sizeof(name)));
     stream_conn_attach_fd(c, fd, FALSE);
 }
 

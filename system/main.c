@@ -22,12 +22,15 @@
  *   5. the remaining -object (filters and colo-compare), which attach to
  *      netdevs and chardevs created above;
  *   6. chardev_wait_for_clients() for "server=on,wait=on" chardevs;
- *   7. the daemon detaches from the terminal; the main loop runs.
+ *   7. the daemon detaches from the terminal; one "ready" line names
+ *      what listens where, and systemd (Type=notify) gets READY=1;
+ *      the main loop runs.
  *
  * Shutdown (SIGTERM, SIGINT, SIGHUP or QMP "quit" through
- * qemu_system_shutdown_request()) leaves the loop, deletes every object
- * newest first (filters flush and leave their chains before the netdevs
- * and chardevs they use go), closes the monitors and exits 0.
+ * qemu_system_shutdown_request()) leaves the loop, tells systemd
+ * STOPPING=1, deletes every object newest first (filters flush and leave
+ * their chains before the netdevs and chardevs they use go), closes the
+ * monitors and exits 0.
  *
  * Errors during start-up are printed as QEMU does,
  *   colo-proxy: -object filter-mirror,id=m0: Parameter 'netdev' is missing
@@ -48,6 +51,9 @@
 #include <glib-unix.h>
 
 #include "config-host.h"
+#ifdef CONFIG_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 #include "qom/object.h"
 #include "qom/qom-qmp.h"
 #include "util/error.h"
@@ -73,7 +79,7 @@ typedef struct Cmdline {
     char *pidfile;            /* -pidfile */
     char *logfile;            /* -D */
     gboolean daemonize;       /* -daemonize */
-    gboolean debug;           /* -d given: show g_debug() */
+    char *log_items;          /* -d ITEMS, comma-separated */
 } Cmdline;
 
 static gint shutdown_requested;     /* atomic: leave the main loop */
@@ -156,8 +162,8 @@ static void help(void)
         "-daemonize           detach from the terminal once started\n"
         "-pidfile FILE        write the process id to FILE\n"
         "-D FILE              write the log to FILE instead of stderr\n"
-        "-d ITEMS             enable debug messages (QEMU's log items are\n"
-        "                     not distinguished)\n"
+        "-d item1,...         log the items' debug messages ('-d help'\n"
+        "                     lists the items, 'all' is every one)\n"
         "\n"
         "Options may be written with one or two leading dashes.  -object,\n"
         "-netdev and -device also take a JSON object, as in QEMU:\n"
@@ -181,6 +187,23 @@ static void G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN die(const char *fmt, ...)
         }
     }
     exit(1);
+}
+
+/* -d help: QEMU's layout, "Log items (comma separated):" then one line
+ * per item. */
+static void log_items_help(void)
+{
+    size_t n;
+    const ColoLogItem *items = colo_log_items(&n);
+
+    printf("Log items (comma separated):\n");
+    for (size_t i = 0; i < n; i++) {
+        printf("%-10s %s\n", items[i].name, items[i].help);
+    }
+    printf("%-10s %s\n", "all", "every item above");
+    printf("\nEach item named is logged from level \"debug\" on; the others "
+           "from \"notice\".\nQMP's query-log-levels and set-log-level "
+           "read and change the levels at run\ntime.\n");
 }
 
 /* Option table: name, takes an argument, object kind (or -1). */
@@ -295,7 +318,12 @@ static void parse_cmdline(int argc, char **argv, Cmdline *cl)
             g_free(cl->logfile);
             cl->logfile = g_strdup(arg);
         } else if (strcmp(def->name, "d") == 0) {
-            cl->debug = TRUE;
+            if (strcmp(arg, "help") == 0 || strcmp(arg, "?") == 0) {
+                log_items_help();
+                exit(0);
+            }
+            g_free(cl->log_items);
+            cl->log_items = g_strdup(arg);
         } else if (strcmp(def->name, "daemonize") == 0) {
             cl->daemonize = TRUE;
         } else if (strcmp(def->name, "version") == 0) {
@@ -474,6 +502,115 @@ static void pidfile_remove(void)
     g_clear_pointer(&pidfile_path, g_free);
 }
 
+/* Tells systemd (Type=notify, NOTIFY_SOCKET) how start-up and shutdown
+ * go: "READY=1", "STOPPING=1", "STATUS=...".  Without libsystemd, or
+ * when not started by systemd, nothing is sent. */
+static void service_notify(const char *state)
+{
+#ifdef CONFIG_LIBSYSTEMD
+    const char *sock = g_getenv("NOTIFY_SOCKET");
+    int r;
+
+    if (!sock || !*sock) {
+        return;               /* not a Type=notify service */
+    }
+    r = sd_notify(0, state);
+    if (r < 0) {
+        g_warning("sd_notify to NOTIFY_SOCKET=%s: %s", sock, g_strerror(-r));
+    }
+#else
+    (void)state;
+#endif
+}
+
+/* "unix:PATH" or "tcp:HOST:PORT" where a netdev or device with
+ * server=on (stream, socket listen=) listens, read through the
+ * properties every such type has; NULL for the others. */
+static char *netdev_listen_addr(UserObject *obj)
+{
+    g_autofree char *server = user_object_get_str(obj, "server", NULL);
+    g_autofree char *listen = user_object_get_str(obj, "listen", NULL);
+    g_autofree char *type = NULL;
+
+    if (listen && *listen) {
+        return g_strdup_printf("tcp:%s", listen);
+    }
+    if (!server || (strcmp(server, "on") != 0 && strcmp(server, "true") != 0)) {
+        return NULL;
+    }
+    type = user_object_get_str(obj, "addr.type", NULL);
+    if (type && strcmp(type, "unix") == 0) {
+        g_autofree char *path = user_object_get_str(obj, "addr.path", NULL);
+
+        return g_strdup_printf("unix:%s", path ? path : "?");
+    }
+    if (type && strcmp(type, "inet") == 0) {
+        g_autofree char *host = user_object_get_str(obj, "addr.host", NULL);
+        g_autofree char *port = user_object_get_str(obj, "addr.port", NULL);
+
+        return g_strdup_printf("tcp:%s:%s", host ? host : "",
+                               port ? port : "?");
+    }
+    return NULL;
+}
+
+/* The one line that says start-up finished and what listens where: the
+ * QMP monitors, every chardev (a server's address, or whom a client
+ * chardev reaches) and the listening stream/socket netdevs and devices.
+ * Also systemd's READY=1 with the same text as STATUS=: at this point
+ * the QMP sockets listen and every object of the command line exists,
+ * so whatever is ordered after the unit can use them. */
+static void announce_ready(Cmdline *cl)
+{
+    g_autoptr(GString) where = g_string_new(NULL);
+    g_autofree char *status = NULL;
+    GList *list = user_object_list(OBJECT_KIND_CHARDEV);
+    guint n_objects = 0;
+
+    for (guint i = 0; i < cl->qmp->len; i++) {
+        g_string_append_printf(where, "%sQMP on %s", where->len ? "; " : "",
+                               (const char *)cl->qmp->pdata[i]);
+    }
+    for (GList *l = list; l; l = l->next) {
+        Chardev *chr = CHARDEV_BASE(l->data);
+        ChardevClass *cc = CHARDEV_BASE_GET_CLASS(chr);
+        g_autofree char *name = cc->filename ? cc->filename(chr) : NULL;
+
+        g_string_append_printf(where, "%schardev %s on %s",
+                               where->len ? "; " : "",
+                               user_object_get_id(USER_OBJECT(chr)),
+                               name ? name : "?");
+    }
+    g_list_free(list);
+    for (ObjectKind k = OBJECT_KIND_NETDEV; k <= OBJECT_KIND_DEVICE; k++) {
+        GList *ports = user_object_list(k);
+
+        for (GList *l = ports; l; l = l->next) {
+            g_autofree char *addr = netdev_listen_addr(l->data);
+
+            if (addr) {
+                g_string_append_printf(where, "%s%s %s on %s",
+                                       where->len ? "; " : "",
+                                       object_kind_name(k),
+                                       user_object_get_id(l->data), addr);
+            }
+        }
+        g_list_free(ports);
+    }
+    for (ObjectKind k = 0; k < OBJECT_KIND__MAX; k++) {
+        GList *objs = user_object_list(k);
+
+        n_objects += g_list_length(objs);
+        g_list_free(objs);
+    }
+    g_message("ready: %u objects; %s", n_objects,
+              where->len ? where->str : "nothing listens");
+    status = g_strdup_printf("READY=1\nSTATUS=ready: %u objects; %s",
+                             n_objects,
+                             where->len ? where->str : "nothing listens");
+    service_notify(status);
+}
+
 static void pidfile_remove_atexit(void)
 {
     pidfile_remove();
@@ -500,8 +637,11 @@ int main(int argc, char **argv)
         }
         daemonize_start();
     }
-    if (!colo_log_init(cl.logfile, cl.debug, &err)) {
+    if (!colo_log_init(cl.logfile, FALSE, &err)) {
         die("-D %s: %s", cl.logfile, err->message);
+    }
+    if (cl.log_items && !colo_log_enable_items(cl.log_items, &err)) {
+        die("-d %s: %s", cl.log_items, err->message);
     }
     if (cl.pidfile) {
         pidfile_write(cl.pidfile);
@@ -529,15 +669,19 @@ int main(int argc, char **argv)
     create_objects(&cl, OBJECT_KIND_DEVICE, -1);
     create_objects(&cl, OBJECT_KIND_OBJECT, TRUE);
 
+    /* systemctl status shows this while a wait=on chardev holds start-up */
+    service_notify("STATUS=objects created; waiting for the clients of "
+                   "wait=on chardevs, if any");
     chardev_wait_for_clients();
     daemonize_finish();
-    g_debug("start-up complete");
+    announce_ready(&cl);
 
     while (!g_atomic_int_get(&shutdown_requested)) {
         g_main_context_iteration(NULL, TRUE);
     }
 
     g_debug("shutting down");
+    service_notify("STOPPING=1\nSTATUS=shutting down");
     emit_shutdown_event();
     user_object_delete_all();
     monitor_qmp_close_all();
@@ -547,5 +691,6 @@ int main(int argc, char **argv)
     g_free(cl.name);
     g_free(cl.pidfile);
     g_free(cl.logfile);
+    g_free(cl.log_items);
     return 0;
 }

@@ -4,6 +4,8 @@
  *
  * Every subdirectory sets its own G_LOG_DOMAIN ("colo-net", "colo-chardev",
  * ...) in meson, and logs through GLib (g_warning, g_message, g_debug).
+ * Each domain is a log item with a level of its own (-d, QMP's
+ * query-log-levels and set-log-level).
  * colo_log_init() installs a writer that prefixes a timestamp and the domain
  * and writes to stderr or to the -D file.
  *
@@ -21,10 +23,44 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Sends log output to 'path' (append), or to stderr when 'path' is NULL.
- * 'debug' enables g_debug() output.  Returns FALSE with errp set when the
- * file cannot be opened. */
+/* Sends log output to 'path' (append), or to stderr when 'path' is NULL
+ * (with "<N>" priority prefixes when stderr is systemd's journal stream).
+ * Sets every item's level to "debug" if 'debug', else to "notice".
+ * Returns FALSE with errp set when the file cannot be opened. */
 gboolean colo_log_init(const char *path, gboolean debug, GError **errp);
+
+/* Severities, numbered as syslog's priorities (and the journal's). */
+typedef enum ColoLogLevel {
+    COLO_LOG_ERROR = 3,       /* g_critical(), g_error() */
+    COLO_LOG_WARNING = 4,     /* g_warning() */
+    COLO_LOG_NOTICE = 5,      /* g_message(): the default level */
+    COLO_LOG_INFO = 6,        /* g_info() */
+    COLO_LOG_DEBUG = 7,       /* g_debug() */
+} ColoLogLevel;
+
+/* A log item: what -d, query-log-levels and set-log-level name.  Each is
+ * one G_LOG_DOMAIN; the last, "other", has domain NULL and stands for
+ * every domain not listed. */
+typedef struct ColoLogItem {
+    const char *name;         /* "net" */
+    const char *domain;       /* "colo-net" */
+    const char *help;         /* one line for -d help */
+} ColoLogItem;
+
+/* The items, in a fixed order; '*n' receives their number. */
+const ColoLogItem *colo_log_items(size_t *n);
+/* "error" ... "debug"; FALSE if 'name' is none of them. */
+const char *colo_log_level_name(ColoLogLevel level);
+gboolean colo_log_level_parse(const char *name, ColoLogLevel *out);
+/* An item's level (the least severe message written).  Any thread. */
+ColoLogLevel colo_log_get_level(const char *item);
+/* Sets 'item' ("all": every item) to 'level'; FALSE with errp naming the
+ * items if 'item' is unknown.  Any thread. */
+gboolean colo_log_set_level(const char *item, ColoLogLevel level,
+                            GError **errp);
+/* -d ITEMS: "net,chardev" or "all" set to "debug"; an unknown item
+ * enables nothing and fails naming it.  Any thread. */
+gboolean colo_log_enable_items(const char *items, GError **errp);
 
 typedef struct RateLimit {
     unsigned burst;           /* messages allowed per interval */
@@ -53,6 +89,20 @@ void colo_warn_rl_domain(const char *domain, RateLimit *rl,
 #define COLO_WARN_RL(...) do {                                  \
         static RateLimit rl_ = RATE_LIMIT_INIT(5, 5000);        \
         colo_warn_rl_domain(G_LOG_DOMAIN, &rl_, __VA_ARGS__);   \
+    } while (0)
+
+/* A notice (g_message) in log domain 'domain' through 'rl', which may be
+ * shared by threads: the check runs under a lock.  For events a peer can
+ * repeat at will but an operator wants to see, such as connections
+ * opened and lost. */
+void colo_notice_rl_domain(const char *domain, RateLimit *rl,
+                           const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/* A notice limited to 10 messages per 5 seconds at this call site, from
+ * any thread. */
+#define COLO_NOTICE_RL(...) do {                                  \
+        static RateLimit rl_ = RATE_LIMIT_INIT(10, 5000);         \
+        colo_notice_rl_domain(G_LOG_DOMAIN, &rl_, __VA_ARGS__);   \
     } while (0)
 
 #endif /* UTIL_LOG_H */
