@@ -117,17 +117,14 @@ static gboolean chr_parse_addr(GHashTable *props, JsonObject *addr,
     return FALSE;
 }
 
-gboolean qmp_chardev_add(JsonObject *args, JsonNode **ret, GError **errp)
+static gboolean chardev_add(JsonObject *args, const char *id, GError **errp)
 {
     g_autoptr(GHashTable) props =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-    const char *id = NULL, *type = NULL;
+    const char *type = NULL;
     JsonObject *backend, *data, *addr;
     gboolean server = TRUE;
 
-    if (!qmp_arg_str(args, "id", TRUE, &id, errp)) {
-        return FALSE;
-    }
     backend = qmp_arg_object(args, "backend", "backend", errp);
     if (!backend || !qmp_arg_str(backend, "type", TRUE, &type, errp)) {
         return FALSE;
@@ -168,6 +165,24 @@ gboolean qmp_chardev_add(JsonObject *args, JsonNode **ret, GError **errp)
     }
     return user_object_create(OBJECT_KIND_CHARDEV, "socket", id, props,
                               errp) != NULL;
+}
+
+/* Every failure names the chardev, as QEMU's "Failed to add chardev 'ID':
+ * ..." does: a management tool adding several at once must know which. */
+gboolean qmp_chardev_add(JsonObject *args, JsonNode **ret, GError **errp)
+{
+    const char *id = NULL;
+    GError *err = NULL;
+
+    if (!qmp_arg_str(args, "id", TRUE, &id, errp)) {
+        return FALSE;
+    }
+    if (!chardev_add(args, id, &err)) {
+        g_propagate_prefixed_error(errp, err, "Failed to add chardev '%s': ",
+                                   id);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 gboolean qmp_chardev_remove(JsonObject *args, JsonNode **ret, GError **errp)

@@ -75,6 +75,7 @@
 
 #include "chardev/char.h"
 #include "chardev/char-internal.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/fd-watch.h"
 #include "util/log.h"
@@ -175,25 +176,6 @@ struct _CharSocket {
 };
 
 G_DEFINE_TYPE(CharSocket, char_socket, TYPE_CHARDEV)
-
-enum {
-    PROP_0,
-    PROP_HOST,
-    PROP_PORT,
-    PROP_PATH,
-    PROP_TO,
-    PROP_SERVER,
-    PROP_WAIT,
-    PROP_NODELAY,
-    PROP_IPV4,
-    PROP_IPV6,
-    PROP_ABSTRACT,
-    PROP_TIGHT,
-    PROP_RECONNECT,
-    PROP_RECONNECT_MS,
-    PROP_OUT_BUFFER_SIZE,
-    N_PROPS
-};
 
 static void cs_update_watch(CharSocket *s);
 static void cs_update_timer(CharSocket *s);
@@ -1482,7 +1464,8 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
         s->target = g_strdup(s->path);
     } else {
         if (!s->host) {
-            error_setg(errp, "chardev: socket: no host given");
+            error_setg(errp, "chardev: socket: no host given (host= and "
+                       "port= for TCP, or path= for a unix socket)");
             return FALSE;
         }
         if (!s->port || !*s->port) {
@@ -1490,6 +1473,14 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
             return FALSE;
         }
         if (!sockaddr_port_check(s->port, "chardev: socket", errp)) {
+            return FALSE;
+        }
+        /* a name the resolver would refuse later as "Servname not
+         * supported for ai_socktype": say what a port is now */
+        if (!g_ascii_isdigit(s->port[0]) && !getservbyname(s->port, "tcp")) {
+            error_setg(errp, "chardev: socket: port '%s' is neither a "
+                       "number (0-65535) nor a service name known to "
+                       "/etc/services", s->port);
             return FALSE;
         }
         if (s->abstract) {
@@ -1584,9 +1575,6 @@ static void cs_finalize(GObject *gobj)
     CharSocket *s = CHAR_SOCKET(gobj);
 
     cs_close_all(s);
-    g_free(s->host);
-    g_free(s->port);
-    g_free(s->path);
     g_free(s->target);
     g_free(s->addr_desc);
     g_free(s->desc);
@@ -1599,129 +1587,50 @@ static void cs_finalize(GObject *gobj)
     G_OBJECT_CLASS(char_socket_parent_class)->finalize(gobj);
 }
 
-static void cs_set_property(GObject *gobj, guint id, const GValue *v,
-                            GParamSpec *pspec)
-{
-    CharSocket *s = CHAR_SOCKET(gobj);
+#define CS_GIVEN(f) .given = PROP_FIELD(CharSocket, f, gboolean)
 
-    switch (id) {
-    case PROP_HOST:
-        g_free(s->host);
-        s->host = g_value_dup_string(v);
-        break;
-    case PROP_PORT:
-        g_free(s->port);
-        s->port = g_value_dup_string(v);
-        break;
-    case PROP_PATH:
-        g_free(s->path);
-        s->path = g_value_dup_string(v);
-        break;
-    case PROP_TO:
-        s->to = g_value_get_uint(v);
-        break;
-    case PROP_SERVER:
-        s->server = g_value_get_boolean(v);
-        break;
-    case PROP_WAIT:
-        s->wait = g_value_get_boolean(v);
-        s->wait_given = TRUE;
-        break;
-    case PROP_NODELAY:
-        s->nodelay = g_value_get_boolean(v);
-        break;
-    case PROP_IPV4:
-        s->ipv4 = g_value_get_boolean(v);
-        s->ipv4_given = TRUE;
-        break;
-    case PROP_IPV6:
-        s->ipv6 = g_value_get_boolean(v);
-        s->ipv6_given = TRUE;
-        break;
-    case PROP_ABSTRACT:
-        s->abstract = g_value_get_boolean(v);
-        break;
-    case PROP_TIGHT:
-        s->tight = g_value_get_boolean(v);
-        break;
-    case PROP_RECONNECT:
-        s->reconnect = g_value_get_uint64(v);
-        s->reconnect_given = TRUE;
-        break;
-    case PROP_RECONNECT_MS:
-        s->reconnect_ms = g_value_get_uint64(v);
-        s->reconnect_given = TRUE;
-        break;
-    case PROP_OUT_BUFFER_SIZE:
-        s->out_buffer_size = g_value_get_uint64(v);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, id, pspec);
-    }
-}
-
-static void cs_get_property(GObject *gobj, guint id, GValue *v,
-                            GParamSpec *pspec)
-{
-    CharSocket *s = CHAR_SOCKET(gobj);
-
-    switch (id) {
-    case PROP_HOST:
-        g_value_set_string(v, s->host);
-        break;
-    case PROP_PORT:
-        g_value_set_string(v, s->port);
-        break;
-    case PROP_PATH:
-        g_value_set_string(v, s->path);
-        break;
-    case PROP_TO:
-        g_value_set_uint(v, s->to);
-        break;
-    case PROP_SERVER:
-        g_value_set_boolean(v, s->server);
-        break;
-    case PROP_WAIT:
-        g_value_set_boolean(v, s->wait);
-        break;
-    case PROP_NODELAY:
-        g_value_set_boolean(v, s->nodelay);
-        break;
-    case PROP_IPV4:
-        g_value_set_boolean(v, s->ipv4);
-        break;
-    case PROP_IPV6:
-        g_value_set_boolean(v, s->ipv6);
-        break;
-    case PROP_ABSTRACT:
-        g_value_set_boolean(v, s->abstract);
-        break;
-    case PROP_TIGHT:
-        g_value_set_boolean(v, s->tight);
-        break;
-    case PROP_RECONNECT:
-        g_value_set_uint64(v, s->reconnect);
-        break;
-    case PROP_RECONNECT_MS:
-        g_value_set_uint64(v, s->reconnect_ms);
-        break;
-    case PROP_OUT_BUFFER_SIZE:
-        g_value_set_uint64(v, s->out_buffer_size);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, id, pspec);
-    }
-}
+static const PropDef char_socket_props[] = {
+    DEFINE_PROP_STR("host", CharSocket, host, NULL, 0,
+        "tcp host or address to listen on or connect to (\"0.0.0.0\", "
+        "\"::\", \"localhost\", ...)"),
+    DEFINE_PROP_STR("port", CharSocket, port, NULL, 0,
+        "tcp port (0: any free port)"),
+    DEFINE_PROP_STR("path", CharSocket, path, NULL, 0,
+        "unix socket path (abstract name with abstract=on)"),
+    DEFINE_PROP_UINT("to", CharSocket, to, 0, 65535, 0, 0,
+        "server: try ports from 'port' up to this one"),
+    DEFINE_PROP_BOOL("server", CharSocket, server, FALSE, 0,
+        "listen (on) or connect (off)"),
+    DEFINE_PROP_BOOL("wait", CharSocket, wait, TRUE, 0,
+        "server: block start-up until the first client connects",
+        CS_GIVEN(wait_given)),
+    DEFINE_PROP_BOOL("nodelay", CharSocket, nodelay, TRUE, 0,
+        "set TCP_NODELAY"),
+    DEFINE_PROP_BOOL("ipv4", CharSocket, ipv4, FALSE, 0,
+        "use IPv4 (off: IPv6 only)", CS_GIVEN(ipv4_given)),
+    DEFINE_PROP_BOOL("ipv6", CharSocket, ipv6, FALSE, 0,
+        "use IPv6 (off: IPv4 only)", CS_GIVEN(ipv6_given)),
+    DEFINE_PROP_BOOL("abstract", CharSocket, abstract, FALSE, 0,
+        "unix: use the linux abstract namespace"),
+    DEFINE_PROP_BOOL("tight", CharSocket, tight, TRUE, 0,
+        "unix abstract: address length is the name length"),
+    DEFINE_PROP_UINT64("reconnect", CharSocket, reconnect, 0, G_MAXUINT32, 0,
+        0, "client: seconds between connection attempts (0: connect once, "
+        "at creation)", CS_GIVEN(reconnect_given)),
+    DEFINE_PROP_UINT64("reconnect-ms", CharSocket, reconnect_ms,
+        0, G_MAXUINT32, 0, 0, "client: like reconnect, in milliseconds",
+        CS_GIVEN(reconnect_given)),
+    DEFINE_PROP_UINT64("out-buffer-size", CharSocket, out_buffer_size,
+        CHAR_SOCKET_OUT_MIN, CHAR_SOCKET_OUT_MAX, CHAR_SOCKET_OUT_DEFAULT, 0,
+        "bytes queued toward a slow peer before writes are refused"),
+};
 
 static void char_socket_class_init(CharSocketClass *klass)
 {
     GObjectClass *gc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     ChardevClass *cc = CHARDEV_BASE_CLASS(klass);
-    GParamSpec *props[N_PROPS] = { NULL };
 
-    gc->set_property = cs_set_property;
-    gc->get_property = cs_get_property;
     gc->finalize = cs_finalize;
     uc->description = "stream socket (tcp or unix), server or client";
     uc->complete = cs_complete;
@@ -1736,52 +1645,13 @@ static void char_socket_class_init(CharSocketClass *klass)
     cc->disconnect = cs_disconnect;
     cc->filename = cs_filename;
 
-    props[PROP_HOST] = prop_str("host", "tcp host or address to listen on "
-                                "or connect to (\"0.0.0.0\", \"::\", "
-                                "\"localhost\", ...)", NULL, 0);
-    props[PROP_PORT] = prop_str("port", "tcp port (0: any free port)",
-                                NULL, 0);
-    props[PROP_PATH] = prop_str("path", "unix socket path (abstract name "
-                                "with abstract=on)", NULL, 0);
-    props[PROP_TO] = prop_uint("to", "server: try ports from 'port' up to "
-                               "this one", 0, 65535, 0, 0);
-    props[PROP_SERVER] = prop_bool("server", "listen (on) or connect (off)",
-                                   FALSE, 0);
-    props[PROP_WAIT] = prop_bool("wait", "server: block start-up until the "
-                                 "first client connects", TRUE, 0);
-    props[PROP_NODELAY] = prop_bool("nodelay", "set TCP_NODELAY", TRUE, 0);
-    props[PROP_IPV4] = prop_bool("ipv4", "use IPv4 (off: IPv6 only)", FALSE,
-                                 0);
-    props[PROP_IPV6] = prop_bool("ipv6", "use IPv6 (off: IPv4 only)", FALSE,
-                                 0);
-    props[PROP_ABSTRACT] = prop_bool("abstract", "unix: use the linux "
-                                     "abstract namespace", FALSE, 0);
-    props[PROP_TIGHT] = prop_bool("tight", "unix abstract: address length "
-                                  "is the name length", TRUE, 0);
-    props[PROP_RECONNECT] = prop_uint64("reconnect", "client: seconds "
-                                        "between connection attempts (0: "
-                                        "connect once, at creation)",
-                                        0, G_MAXUINT32, 0, 0);
-    props[PROP_RECONNECT_MS] = prop_uint64("reconnect-ms", "client: like "
-                                           "reconnect, in milliseconds",
-                                           0, G_MAXUINT32, 0, 0);
-    props[PROP_OUT_BUFFER_SIZE] = prop_uint64("out-buffer-size", "bytes "
-                                              "queued toward a slow peer "
-                                              "before writes are refused",
-                                              CHAR_SOCKET_OUT_MIN,
-                                              CHAR_SOCKET_OUT_MAX,
-                                              CHAR_SOCKET_OUT_DEFAULT, 0);
-    g_object_class_install_properties(gc, N_PROPS, props);
+    object_class_install_props(gc, char_socket_props);
 }
 
 static void char_socket_init(CharSocket *s)
 {
     static const RateLimit rl = RATE_LIMIT_INIT(5, 5000);
 
-    s->wait = TRUE;
-    s->tight = TRUE;
-    s->out_buffer_size = CHAR_SOCKET_OUT_DEFAULT;
-    s->nodelay = TRUE;
     s->fd = -1;
     for (guint i = 0; i < CHAR_SOCKET_MAX_LISTEN; i++) {
         s->listen_fds[i] = -1;

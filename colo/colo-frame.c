@@ -18,6 +18,7 @@
  * (include/net/filter.h).
  */
 #include "colo/colo-internal.h"
+#include "qom/props.h"
 #include "util/error.h"
 
 struct _ColoFrame {
@@ -33,19 +34,6 @@ struct _ColoFrame {
 };
 
 G_DEFINE_FINAL_TYPE(ColoFrame, colo_frame, USER_TYPE_OBJECT)
-
-enum {
-    PROP_0,
-    PROP_MODE,
-    PROP_DRIVER,
-    PROP_EXEC,
-    PROP_QEMU_QMP,
-    PROP_MIN_INTERVAL,
-    PROP_CKPT_TIMEOUT,
-    PROP_FAILOVER_FILTERS,
-    PROP_INPUT_LOST,
-    N_PROPS
-};
 
 #define MIN_INTERVAL_DEFAULT 100        /* ms between checkpoint starts */
 #define CKPT_TIMEOUT_DEFAULT 10000      /* ms for a checkpoint to commit */
@@ -185,139 +173,72 @@ static void colo_frame_unparent(UserObject *obj)
     colo_frame_detach(COLO_FRAME(obj));
 }
 
-static void colo_frame_set_property(GObject *o, guint id, const GValue *v,
-                                    GParamSpec *pspec)
-{
-    ColoFrame *f = COLO_FRAME(o);
-
-    switch (id) {
-    case PROP_MODE:
-        f->mode = g_value_get_enum(v);
-        break;
-    case PROP_DRIVER:
-        f->driver = g_value_get_enum(v);
-        break;
-    case PROP_EXEC:
-        g_free(f->exec);
-        f->exec = g_value_dup_string(v);
-        break;
-    case PROP_QEMU_QMP:
-        g_free(f->qemu_qmp);
-        f->qemu_qmp = g_value_dup_string(v);
-        break;
-    case PROP_MIN_INTERVAL:
-        f->min_interval_ms = g_value_get_uint(v);
-        break;
-    case PROP_CKPT_TIMEOUT:
-        f->checkpoint_timeout_ms = g_value_get_uint(v);
-        break;
-    case PROP_FAILOVER_FILTERS:
-        f->failover_filters = g_value_get_boolean(v);
-        break;
-    case PROP_INPUT_LOST:
-        f->input_lost_failover = g_value_get_enum(v);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
-
-static void colo_frame_get_property(GObject *o, guint id, GValue *v,
-                                    GParamSpec *pspec)
-{
-    ColoFrame *f = COLO_FRAME(o);
-
-    switch (id) {
-    case PROP_MODE:
-        g_value_set_enum(v, f == colo_frame_get() ? colo_get_mode() : f->mode);
-        break;
-    case PROP_DRIVER:
-        g_value_set_enum(v, f->driver);
-        break;
-    case PROP_EXEC:
-        g_value_set_string(v, f->exec);
-        break;
-    case PROP_QEMU_QMP:
-        g_value_set_string(v, f->qemu_qmp);
-        break;
-    case PROP_MIN_INTERVAL:
-        g_value_set_uint(v, f->min_interval_ms);
-        break;
-    case PROP_CKPT_TIMEOUT:
-        g_value_set_uint(v, f->checkpoint_timeout_ms);
-        break;
-    case PROP_FAILOVER_FILTERS:
-        g_value_set_boolean(v, f->failover_filters);
-        break;
-    case PROP_INPUT_LOST:
-        g_value_set_enum(v, f->input_lost_failover);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
-
 static void colo_frame_finalize(GObject *o)
 {
     ColoFrame *f = COLO_FRAME(o);
 
     colo_frame_qemu_detach(f);
     colo_frame_detach(f);
-    g_free(f->exec);
-    g_free(f->qemu_qmp);
     G_OBJECT_CLASS(colo_frame_parent_class)->finalize(o);
 }
 
+/* The registered frame reports the live mode (failover changes it). */
+static void colo_frame_mode_get(UserObject *obj, GValue *v)
+{
+    ColoFrame *f = COLO_FRAME(obj);
+
+    g_value_set_enum(v, f == colo_frame_get() ? colo_get_mode() : f->mode);
+}
+
+static const PropDef colo_frame_props[] = {
+    DEFINE_PROP_ENUM("mode", ColoFrame, mode, colo_mode_get_type,
+        COLO_MODE_NONE, PROP_REQUIRED,
+        "this side's COLO role (none, primary, secondary)",
+        .get = colo_frame_mode_get),
+    DEFINE_PROP_ENUM("driver", ColoFrame, driver, colo_frame_driver_get_type,
+        COLO_FRAME_DRIVER_EVENT, 0,
+        "how a checkpoint is taken: event (QMP event "
+        "COLO_CHECKPOINT_REQUEST, completed by x-colo-checkpoint-done), exec "
+        "(run 'exec'), qemu (drive QEMU's COLO through 'qemu-qmp')"),
+    DEFINE_PROP_STR("exec", ColoFrame, exec, NULL, 0,
+        "command run for each checkpoint (driver=exec); exit status 0 means "
+        "committed; COLO_CHECKPOINT_ID/REASON/SOURCE are in its environment"),
+    DEFINE_PROP_STR("qemu-qmp", ColoFrame, qemu_qmp, NULL, 0,
+        "QMP socket of the QEMU whose COLO this frame drives (driver=qemu): "
+        "unix:PATH or tcp:HOST:PORT"),
+    DEFINE_PROP_UINT("min-interval", ColoFrame, min_interval_ms,
+        0, 3600 * 1000, MIN_INTERVAL_DEFAULT, PROP_RUNTIME,
+        "minimum milliseconds between the starts of two checkpoints"),
+    DEFINE_PROP_UINT("checkpoint-timeout", ColoFrame, checkpoint_timeout_ms,
+        1, 3600 * 1000, CKPT_TIMEOUT_DEFAULT, PROP_RUNTIME,
+        "milliseconds a checkpoint may take before it counts as failed and "
+        "is retried"),
+    DEFINE_PROP_BOOL("failover-filters", ColoFrame, failover_filters, TRUE,
+        PROP_RUNTIME,
+        "on failover, switch the COLO filters off as QEMU's docs do by hand"),
+    DEFINE_PROP_ENUM("input-lost", ColoFrame, input_lost_failover,
+        colo_input_lost_get_type, FALSE, PROP_RUNTIME,
+        "when a filter-mirror could not deliver input to the secondary: "
+        "checkpoint (request a checkpoint once its link delivers again) or "
+        "failover (give the secondary up and run the primary alone)"),
+};
+
 static void colo_frame_init(ColoFrame *f)
 {
-    f->min_interval_ms = MIN_INTERVAL_DEFAULT;
-    f->checkpoint_timeout_ms = CKPT_TIMEOUT_DEFAULT;
-    f->failover_filters = TRUE;
+    /* the properties start at their defaults (colo_frame_props) */
 }
 
 static void colo_frame_class_init(ColoFrameClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
-    GParamSpec *props[N_PROPS] = { NULL };
 
-    oc->set_property = colo_frame_set_property;
-    oc->get_property = colo_frame_get_property;
     oc->finalize = colo_frame_finalize;
     uc->description = "the in-process COLO frame: mode, checkpoint driver";
     uc->complete = colo_frame_complete;
     uc->unparent = colo_frame_unparent;
 
-    props[PROP_MODE] = prop_enum("mode",
-        "this side's COLO role (none, primary, secondary)",
-        colo_mode_get_type(), COLO_MODE_NONE, PROP_REQUIRED);
-    props[PROP_DRIVER] = prop_enum("driver",
-        "how a checkpoint is taken: event (QMP event COLO_CHECKPOINT_REQUEST, "
-        "completed by x-colo-checkpoint-done), exec (run 'exec'), qemu "
-        "(drive QEMU's COLO through 'qemu-qmp')",
-        colo_frame_driver_get_type(), COLO_FRAME_DRIVER_EVENT, 0);
-    props[PROP_EXEC] = prop_str("exec",
-        "command run for each checkpoint (driver=exec); exit status 0 means "
-        "committed; COLO_CHECKPOINT_ID/REASON/SOURCE are in its environment",
-        NULL, 0);
-    props[PROP_QEMU_QMP] = prop_str("qemu-qmp",
-        "QMP socket of the QEMU whose COLO this frame drives (driver=qemu): "
-        "unix:PATH or tcp:HOST:PORT", NULL, 0);
-    props[PROP_MIN_INTERVAL] = prop_uint("min-interval",
-        "minimum milliseconds between the starts of two checkpoints",
-        0, 3600 * 1000, MIN_INTERVAL_DEFAULT, PROP_RUNTIME);
-    props[PROP_CKPT_TIMEOUT] = prop_uint("checkpoint-timeout",
-        "milliseconds a checkpoint may take before it counts as failed "
-        "and is retried", 1, 3600 * 1000, CKPT_TIMEOUT_DEFAULT, PROP_RUNTIME);
-    props[PROP_FAILOVER_FILTERS] = prop_bool("failover-filters",
-        "on failover, switch the COLO filters off as QEMU's docs do by hand",
-        TRUE, PROP_RUNTIME);
-    props[PROP_INPUT_LOST] = prop_enum("input-lost",
-        "when a filter-mirror could not deliver input to the secondary: "
-        "checkpoint (request a checkpoint once its link delivers again) or "
-        "failover (give the secondary up and run the primary alone)",
-        colo_input_lost_get_type(), FALSE, PROP_RUNTIME);
-    g_object_class_install_properties(oc, N_PROPS, props);
+    object_class_install_props(oc, colo_frame_props);
 }
 
 static void colo_frame_register(void)

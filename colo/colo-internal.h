@@ -109,6 +109,19 @@ gboolean colo_frame_failover_filters(ColoFrame *f);
 void colo_frame_attach(ColoFrame *f, ColoMode mode);
 void colo_frame_detach(ColoFrame *f);
 ColoFrame *colo_frame_get(void);
+/* Sets QEMU's "The feature 'colo' is not enabled" and says what is
+ * missing: no colo-frame at all, or one with mode=none. */
+void colo_not_enabled_error(GError **errp);
+
+/* colo-quorum (colo/quorum.c); no-ops/TRUE without the object.  May this
+ * side fail over now?  FALSE with errp when refused (no quorum, stale) or
+ * deferred (the peer is still a member; or fencing first).  Main context. */
+gboolean colo_quorum_failover_check(ColoMode mode, ColoExitReason reason,
+                                    GError **errp);
+/* This side has failed over as 'mode': raise the epoch, announce it. */
+void colo_quorum_failed_over(ColoMode mode);
+/* Adds "quorate" and "output-held" to query-colo-status's object. */
+void colo_quorum_fill_status(JsonObject *o);
 
 const ColoStats *colo_get_stats(void);
 gboolean colo_checkpoint_in_flight(void);

@@ -31,6 +31,7 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
         json_object_set_string_member(o, "qemu-error",
                                       colo_frame_qemu_error());
     }
+    colo_quorum_fill_status(o);
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
     return TRUE;
@@ -66,7 +67,7 @@ gboolean qmp_x_colo_checkpoint_done(JsonObject *args, JsonNode **ret,
         return FALSE;
     }
     if (colo_get_mode() == COLO_MODE_NONE) {
-        error_setg(errp, "The feature 'colo' is not enabled");
+        colo_not_enabled_error(errp);
         return FALSE;
     }
     if (colo_get_mode() == COLO_MODE_PRIMARY && !colo_checkpoint_in_flight()) {

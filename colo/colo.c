@@ -745,7 +745,12 @@ gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
         return FALSE;
     }
     if (mode == COLO_MODE_NONE) {
-        error_setg(errp, "The feature 'colo' is not enabled");
+        colo_not_enabled_error(errp);
+        return FALSE;
+    }
+    /* colo-quorum (colo/quorum.c): no promotion without quorum; a QEMU
+     * that failed over by itself is followed (its output stays held) */
+    if (tell_qemu && !colo_quorum_failover_check(mode, reason, errp)) {
         return FALSE;
     }
     frame.failover = TRUE;
@@ -778,6 +783,7 @@ gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
     json_object_set_string_member(data, "reason",
                                   colo_exit_reason_name(reason));
     emit_simple_event("COLO_EXIT", data);
+    colo_quorum_failed_over(mode);
     if (tell_qemu) {
         colo_frame_qemu_failover(frame.obj, mode);
     }
@@ -858,6 +864,20 @@ void colo_frame_detach(ColoFrame *obj)
         frame.last_mode = frame.mode;
     }
     frame.mode = COLO_MODE_NONE;
+}
+
+void colo_not_enabled_error(GError **errp)
+{
+    if (frame.obj) {
+        error_setg(errp, "The feature 'colo' is not enabled: colo-frame "
+                   "'%s' has mode=none",
+                   user_object_get_id(USER_OBJECT(frame.obj)));
+    } else {
+        error_setg(errp, "The feature 'colo' is not enabled: there is no "
+                   "colo-frame (add -object colo-frame,id=colo0,"
+                   "mode=primary|secondary, or a colo-proxy, which makes "
+                   "one)");
+    }
 }
 
 ColoFrame *colo_frame_get(void)

@@ -56,6 +56,7 @@
 #include "net/frame.h"
 #include "net/link-msg.h"
 #include "qom/object.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -113,15 +114,6 @@ struct _ColoHeartbeat {
 };
 
 G_DEFINE_FINAL_TYPE(ColoHeartbeat, colo_heartbeat, USER_TYPE_OBJECT)
-
-enum {
-    PROP_0,
-    PROP_CHARDEV,
-    PROP_INTERVAL,
-    PROP_TIMEOUT,
-    PROP_FAILOVER,
-    N_PROPS
-};
 
 static const char *hb_id(ColoHeartbeat *hb)
 {
@@ -330,127 +322,81 @@ static void colo_heartbeat_unparent(UserObject *obj)
     colo_heartbeat_stop(COLO_HEARTBEAT(obj));
 }
 
-static gboolean colo_heartbeat_check_property(UserObject *obj,
-                                              GParamSpec *pspec,
-                                              const GValue *value,
-                                              GError **errp)
-{
-    ColoHeartbeat *hb = COLO_HEARTBEAT(obj);
-    guint v;
-
-    if (!user_object_is_complete(obj)) {
-        return TRUE;            /* complete() checks the combination */
-    }
-    if (g_str_equal(pspec->name, "interval")) {
-        v = g_value_get_uint(value);
-        if (hb->timeout_ms < v * 2) {
-            error_setg(errp, "colo-heartbeat: interval %u ms is more than "
-                       "half the timeout (%u ms)", v, hb->timeout_ms);
-            return FALSE;
-        }
-    } else if (g_str_equal(pspec->name, "timeout")) {
-        v = g_value_get_uint(value);
-        if (v < hb->interval_ms * 2) {
-            error_setg(errp, "colo-heartbeat: timeout %u ms is less than "
-                       "twice the interval (%u ms)", v, hb->interval_ms);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
-static void colo_heartbeat_set_property(GObject *o, guint id,
-                                        const GValue *v, GParamSpec *pspec)
-{
-    ColoHeartbeat *hb = COLO_HEARTBEAT(o);
-
-    switch (id) {
-    case PROP_CHARDEV:
-        g_free(hb->chardev);
-        hb->chardev = g_value_dup_string(v);
-        break;
-    case PROP_INTERVAL:
-        hb->interval_ms = g_value_get_uint(v);
-        break;
-    case PROP_TIMEOUT:
-        hb->timeout_ms = g_value_get_uint(v);
-        break;
-    case PROP_FAILOVER:
-        hb->failover = g_value_get_boolean(v);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
-
-static void colo_heartbeat_get_property(GObject *o, guint id, GValue *v,
-                                        GParamSpec *pspec)
-{
-    ColoHeartbeat *hb = COLO_HEARTBEAT(o);
-
-    switch (id) {
-    case PROP_CHARDEV:
-        g_value_set_string(v, hb->chardev);
-        break;
-    case PROP_INTERVAL:
-        g_value_set_uint(v, hb->interval_ms);
-        break;
-    case PROP_TIMEOUT:
-        g_value_set_uint(v, hb->timeout_ms);
-        break;
-    case PROP_FAILOVER:
-        g_value_set_boolean(v, hb->failover);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
-
 static void colo_heartbeat_finalize(GObject *o)
 {
     ColoHeartbeat *hb = COLO_HEARTBEAT(o);
 
     colo_heartbeat_stop(hb);
-    g_free(hb->chardev);
     G_OBJECT_CLASS(colo_heartbeat_parent_class)->finalize(o);
 }
 
+/* Once running, interval and timeout stay consistent (complete() checks
+ * the pair it starts with). */
+static gboolean colo_heartbeat_interval_check(UserObject *obj,
+                                              const GValue *value,
+                                              GError **errp)
+{
+    ColoHeartbeat *hb = COLO_HEARTBEAT(obj);
+    guint v = g_value_get_uint(value);
+
+    if (user_object_is_complete(obj) && hb->timeout_ms < v * 2) {
+        error_setg(errp, "colo-heartbeat: interval %u ms is more than "
+                   "half the timeout (%u ms)", v, hb->timeout_ms);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean colo_heartbeat_timeout_check(UserObject *obj,
+                                             const GValue *value,
+                                             GError **errp)
+{
+    ColoHeartbeat *hb = COLO_HEARTBEAT(obj);
+    guint v = g_value_get_uint(value);
+
+    if (user_object_is_complete(obj) && v < hb->interval_ms * 2) {
+        error_setg(errp, "colo-heartbeat: timeout %u ms is less than "
+                   "twice the interval (%u ms)", v, hb->interval_ms);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static const PropDef colo_heartbeat_props[] = {
+    DEFINE_PROP_STR("chardev", ColoHeartbeat, chardev, NULL, PROP_REQUIRED,
+        "socket chardev joined to the peer's colo-heartbeat (one side "
+        "server=on, the other a client with reconnect=N)"),
+    DEFINE_PROP_UINT("interval", ColoHeartbeat, interval_ms,
+        10, 60 * 1000, HB_INTERVAL_DEFAULT, PROP_RUNTIME,
+        "milliseconds between two heartbeats sent",
+        .check = colo_heartbeat_interval_check),
+    DEFINE_PROP_UINT("timeout", ColoHeartbeat, timeout_ms,
+        20, 3600 * 1000, HB_TIMEOUT_DEFAULT, PROP_RUNTIME,
+        "milliseconds without a heartbeat from the peer after which it is "
+        "lost (COLO_HEARTBEAT_LOST); at least twice the interval",
+        .check = colo_heartbeat_timeout_check),
+    DEFINE_PROP_BOOL("failover", ColoHeartbeat, failover, FALSE, PROP_RUNTIME,
+        "on loss, fail this side over as x-colo-lost-heartbeat does "
+        "(COLO_EXIT reason 'request')"),
+};
+
 static void colo_heartbeat_init(ColoHeartbeat *hb)
 {
-    hb->interval_ms = HB_INTERVAL_DEFAULT;
-    hb->timeout_ms = HB_TIMEOUT_DEFAULT;
+    /* the properties start at their defaults (colo_heartbeat_props) */
 }
 
 static void colo_heartbeat_class_init(ColoHeartbeatClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
-    GParamSpec *props[N_PROPS] = { NULL };
 
-    oc->set_property = colo_heartbeat_set_property;
-    oc->get_property = colo_heartbeat_get_property;
     oc->finalize = colo_heartbeat_finalize;
     uc->description = "liveness of the peer colo-proxy over a socket "
                       "chardev; optional failover when it is lost";
     uc->complete = colo_heartbeat_complete;
     uc->unparent = colo_heartbeat_unparent;
-    uc->check_property = colo_heartbeat_check_property;
 
-    props[PROP_CHARDEV] = prop_str("chardev",
-        "socket chardev joined to the peer's colo-heartbeat (one side "
-        "server=on, the other a client with reconnect=N)",
-        NULL, PROP_REQUIRED);
-    props[PROP_INTERVAL] = prop_uint("interval",
-        "milliseconds between two heartbeats sent",
-        10, 60 * 1000, HB_INTERVAL_DEFAULT, PROP_RUNTIME);
-    props[PROP_TIMEOUT] = prop_uint("timeout",
-        "milliseconds without a heartbeat from the peer after which it is "
-        "lost (COLO_HEARTBEAT_LOST); at least twice the interval",
-        20, 3600 * 1000, HB_TIMEOUT_DEFAULT, PROP_RUNTIME);
-    props[PROP_FAILOVER] = prop_bool("failover",
-        "on loss, fail this side over as x-colo-lost-heartbeat does "
-        "(COLO_EXIT reason 'request')", FALSE, PROP_RUNTIME);
-    g_object_class_install_properties(oc, N_PROPS, props);
+    object_class_install_props(oc, colo_heartbeat_props);
 }
 
 static void colo_heartbeat_register(void)

@@ -487,8 +487,14 @@ static gboolean qmp_check_element(const QmpMemberInfo *m, JsonNode *n,
                 return TRUE;
             }
         }
-        error_setg(errp, "Parameter '%s' does not accept value '%s'",
-                   path, s);
+        {
+            /* QEMU's text, then the values the schema allows */
+            g_autofree char *allowed = g_strjoinv(", ",
+                                                  (char **)m->values);
+
+            error_setg(errp, "Parameter '%s' does not accept value '%s' "
+                       "(expected %s)", path, s, allowed);
+        }
         return FALSE;
     }
     case QMP_KIND_OBJECT:

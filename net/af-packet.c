@@ -41,7 +41,7 @@
 #include <sys/ioctl.h>
 #include <json-glib/json-glib.h>
 
-#include "net/prop-table.h"
+#include "qom/props.h"
 #include "net/rx-batch.h"
 #include "net/vnet-hdr.h"
 #include "util/fd-watch.h"
@@ -89,44 +89,6 @@ struct _NetAfPacket {
 };
 
 G_DEFINE_FINAL_TYPE(NetAfPacket, net_af_packet, NET_TYPE_CLIENT)
-
-enum {
-    AFP_PROP_0,
-    AFP_PROP_IFNAME,
-    AFP_PROP_RCVBUF,
-    AFP_PROP_SNDBUF,
-    AFP_PROP_PROMISC,
-    AFP_PROP_VNET_HDR,
-    AFP_PROP__MAX,
-};
-
-static const size_t afp_prop_offset[AFP_PROP__MAX] = {
-    [AFP_PROP_IFNAME] = offsetof(NetAfPacket, ifname),
-    [AFP_PROP_RCVBUF] = offsetof(NetAfPacket, rcvbuf),
-    [AFP_PROP_SNDBUF] = offsetof(NetAfPacket, sndbuf),
-    [AFP_PROP_PROMISC] = offsetof(NetAfPacket, promisc),
-    [AFP_PROP_VNET_HDR] = offsetof(NetAfPacket, vnet_hdr),
-};
-
-static void net_af_packet_set_property(GObject *obj, guint id,
-                                       const GValue *value, GParamSpec *pspec)
-{
-    if (id == 0 || id >= AFP_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_set(obj, afp_prop_offset[id], value);
-}
-
-static void net_af_packet_get_property(GObject *obj, guint id, GValue *value,
-                                       GParamSpec *pspec)
-{
-    if (id == 0 || id >= AFP_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_get(obj, afp_prop_offset[id], value);
-}
 
 /* Puts a VLAN tag the kernel stripped back into the frame at 'buf' of
  * '*len' bytes (a vnet header of a->hdr_len bytes first, then Ethernet);
@@ -394,7 +356,6 @@ static void net_af_packet_finalize(GObject *obj)
     NetAfPacket *a = NET_AF_PACKET(obj);
 
     net_af_packet_stop(a);
-    g_free(a->ifname);
     G_OBJECT_CLASS(net_af_packet_parent_class)->finalize(obj);
 }
 
@@ -466,11 +427,24 @@ static void net_af_packet_fill_stats(NetClient *nc, void *obj)
 static void net_af_packet_init(NetAfPacket *a)
 {
     a->fd = -1;
-    a->promisc = TRUE;
-    a->rcvbuf = AFP_SOCKBUF_DEFAULT;
-    a->sndbuf = AFP_SOCKBUF_DEFAULT;
     a->read_enabled = TRUE;
 }
+
+static const PropDef net_af_packet_props[] = {
+    DEFINE_PROP_STR("ifname", NetAfPacket, ifname, NULL, PROP_REQUIRED,
+        "interface to bind to (required)"),
+    DEFINE_PROP_UINT("rcvbuf", NetAfPacket, rcvbuf, 0, G_MAXINT / 2,
+        AFP_SOCKBUF_DEFAULT, 0,
+        "socket receive buffer in bytes (0: system default)"),
+    DEFINE_PROP_UINT("sndbuf", NetAfPacket, sndbuf, 0, G_MAXINT / 2,
+        AFP_SOCKBUF_DEFAULT, 0,
+        "socket send buffer in bytes (0: system default)"),
+    DEFINE_PROP_BOOL("promisc", NetAfPacket, promisc, TRUE, 0,
+        "receive frames for every MAC address"),
+    DEFINE_PROP_BOOL("vnet_hdr", NetAfPacket, vnet_hdr, FALSE, 0,
+        "frames carry a 10-byte virtio-net header (PACKET_VNET_HDR): "
+        "offloaded frames (TSO, partial checksums) pass through"),
+};
 
 static void net_af_packet_class_init(NetAfPacketClass *klass)
 {
@@ -478,8 +452,6 @@ static void net_af_packet_class_init(NetAfPacketClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetClientClass *nc = NET_CLIENT_CLASS(klass);
 
-    oc->set_property = net_af_packet_set_property;
-    oc->get_property = net_af_packet_get_property;
     oc->finalize = net_af_packet_finalize;
     uc->description = "an existing network interface through a raw "
                       "AF_PACKET socket";
@@ -489,22 +461,7 @@ static void net_af_packet_class_init(NetAfPacketClass *klass)
     nc->read_poll = net_af_packet_read_poll;
     nc->fill_stats = net_af_packet_fill_stats;
 
-    g_object_class_install_property(oc, AFP_PROP_IFNAME,
-        prop_str("ifname", "interface to bind to (required)", NULL,
-                 PROP_REQUIRED));
-    g_object_class_install_property(oc, AFP_PROP_RCVBUF,
-        prop_uint("rcvbuf", "socket receive buffer in bytes (0: system "
-                  "default)", 0, G_MAXINT / 2, AFP_SOCKBUF_DEFAULT, 0));
-    g_object_class_install_property(oc, AFP_PROP_SNDBUF,
-        prop_uint("sndbuf", "socket send buffer in bytes (0: system "
-                  "default)", 0, G_MAXINT / 2, AFP_SOCKBUF_DEFAULT, 0));
-    g_object_class_install_property(oc, AFP_PROP_PROMISC,
-        prop_bool("promisc", "receive frames for every MAC address",
-                  TRUE, 0));
-    g_object_class_install_property(oc, AFP_PROP_VNET_HDR,
-        prop_bool("vnet_hdr", "frames carry a 10-byte virtio-net header "
-                  "(PACKET_VNET_HDR): offloaded frames (TSO, partial "
-                  "checksums) pass through", FALSE, 0));
+    object_class_install_props(oc, net_af_packet_props);
 }
 
 static void net_af_packet_register(void)

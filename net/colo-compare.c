@@ -45,6 +45,7 @@
 #include "net/frame.h"
 #include "net/link-msg.h"
 #include "qom/object.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/histogram.h"
 #include "qom/iothread.h"
@@ -151,26 +152,6 @@ struct _ColoCompareObj {
 };
 
 G_DEFINE_FINAL_TYPE(ColoCompareObj, colo_compare, USER_TYPE_OBJECT)
-
-enum {
-    PROP_0,
-    PROP_PRIMARY_IN,
-    PROP_SECONDARY_IN,
-    PROP_OUTDEV,
-    PROP_IOTHREAD,
-    PROP_NOTIFY_DEV,
-    PROP_COMPARE_TIMEOUT,
-    PROP_EXPIRED_SCAN_CYCLE,
-    PROP_MAX_QUEUE_SIZE,
-    PROP_VNET_HDR,
-    PROP_MAX_CONNECTIONS,
-    PROP_MAX_HELD_PACKETS,
-    PROP_TCP_IDLE_TIMEOUT,
-    PROP_TCP_CLOSED_TIMEOUT,
-    PROP_UDP_IDLE_TIMEOUT,
-    PROP_OTHER_IDLE_TIMEOUT,
-    PROP_IGNORE,
-};
 
 /* ------------------------------------------------------------------------ */
 /* Running code on the object's context.                                     */
@@ -599,10 +580,20 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
     };
     CompareConfig cfg;
 
-    if (!s->primary_in || !*s->primary_in || !s->secondary_in
-        || !*s->secondary_in || !s->outdev || !*s->outdev) {
-        error_setg(errp, "colo compare needs 'primary_in' ,'secondary_in',"
-                   "'outdev','iothread' property set");
+    /* QEMU's wording names 'iothread' too, which is optional here */
+    if (!s->primary_in || !*s->primary_in) {
+        error_setg(errp, "Parameter 'primary_in' is missing (the chardev "
+                   "carrying the primary guest's output)");
+        return FALSE;
+    }
+    if (!s->secondary_in || !*s->secondary_in) {
+        error_setg(errp, "Parameter 'secondary_in' is missing (the chardev "
+                   "carrying the secondary guest's output)");
+        return FALSE;
+    }
+    if (!s->outdev || !*s->outdev) {
+        error_setg(errp, "Parameter 'outdev' is missing (the chardev "
+                   "released primary frames are written to)");
         return FALSE;
     }
     if (!strcmp(s->primary_in, s->secondary_in)
@@ -784,194 +775,103 @@ static void colo_compare_unparent(UserObject *obj)
     colo_compare_teardown(COLO_COMPARE(obj));
 }
 
-static gboolean colo_compare_check_property(UserObject *obj,
-                                            GParamSpec *pspec,
-                                            const GValue *value,
-                                            GError **errp)
-{
-    const char *name = object_property_user_name(pspec);
-
-    if (G_VALUE_HOLDS_UINT(value) && g_value_get_uint(value) == 0
-        && (!strcmp(name, "compare_timeout")
-            || !strcmp(name, "expired_scan_cycle")
-            || !strcmp(name, "max_queue_size"))) {
-        error_setg(errp, "Property '%s.%s' requires a positive value",
-                   user_object_get_type_name(obj), name);
-        return FALSE;
-    }
-    if (!strcmp(name, "ignore")) {
-        uint32_t m;
-
-        return compare_parse_ignore(g_value_get_string(value), &m, errp);
-    }
-    return TRUE;
-}
-
-static void colo_compare_set_property(GObject *obj, guint id,
-                                      const GValue *value, GParamSpec *pspec)
-{
-    ColoCompareObj *s = COLO_COMPARE(obj);
-    bool runtime = false, rearm = false;
-
-    switch (id) {
-    case PROP_PRIMARY_IN:
-        g_free(s->primary_in);
-        s->primary_in = g_value_dup_string(value);
-        break;
-    case PROP_SECONDARY_IN:
-        g_free(s->secondary_in);
-        s->secondary_in = g_value_dup_string(value);
-        break;
-    case PROP_OUTDEV:
-        g_free(s->outdev);
-        s->outdev = g_value_dup_string(value);
-        break;
-    case PROP_IOTHREAD:
-        g_free(s->iothread_id);
-        s->iothread_id = g_value_dup_string(value);
-        break;
-    case PROP_NOTIFY_DEV:
-        g_free(s->notify_dev);
-        s->notify_dev = g_value_dup_string(value);
-        break;
-    case PROP_COMPARE_TIMEOUT:
-        s->compare_timeout = g_value_get_uint(value);
-        runtime = true;
-        break;
-    case PROP_EXPIRED_SCAN_CYCLE:
-        s->expired_scan_cycle = g_value_get_uint(value);
-        runtime = rearm = true;
-        break;
-    case PROP_MAX_QUEUE_SIZE:
-        s->max_queue_size = g_value_get_uint(value);
-        runtime = true;
-        break;
-    case PROP_VNET_HDR:
-        s->vnet_hdr = g_value_get_boolean(value);
-        break;
-    case PROP_MAX_CONNECTIONS:
-        s->max_connections = g_value_get_uint(value);
-        break;
-    case PROP_MAX_HELD_PACKETS:
-        s->max_held_packets = g_value_get_uint(value);
-        runtime = true;
-        break;
-    case PROP_TCP_IDLE_TIMEOUT:
-        s->tcp_idle_timeout = g_value_get_uint(value);
-        runtime = true;
-        break;
-    case PROP_TCP_CLOSED_TIMEOUT:
-        s->tcp_closed_timeout = g_value_get_uint(value);
-        runtime = true;
-        break;
-    case PROP_UDP_IDLE_TIMEOUT:
-        s->udp_idle_timeout = g_value_get_uint(value);
-        runtime = true;
-        break;
-    case PROP_OTHER_IDLE_TIMEOUT:
-        s->other_idle_timeout = g_value_get_uint(value);
-        runtime = true;
-        break;
-    case PROP_IGNORE:
-        g_free(s->ignore);
-        s->ignore = g_value_dup_string(value);
-        runtime = true;
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    if (runtime && s->completed && s->engine) {
-        run_sync(s, reconfigure_fn, GINT_TO_POINTER(rearm));
-    }
-}
-
-static void colo_compare_get_property(GObject *obj, guint id, GValue *value,
-                                      GParamSpec *pspec)
-{
-    ColoCompareObj *s = COLO_COMPARE(obj);
-
-    switch (id) {
-    case PROP_PRIMARY_IN:
-        g_value_set_string(value, s->primary_in);
-        break;
-    case PROP_SECONDARY_IN:
-        g_value_set_string(value, s->secondary_in);
-        break;
-    case PROP_OUTDEV:
-        g_value_set_string(value, s->outdev);
-        break;
-    case PROP_IOTHREAD:
-        g_value_set_string(value, s->iothread_id);
-        break;
-    case PROP_NOTIFY_DEV:
-        g_value_set_string(value, s->notify_dev);
-        break;
-    case PROP_COMPARE_TIMEOUT:
-        g_value_set_uint(value, s->compare_timeout);
-        break;
-    case PROP_EXPIRED_SCAN_CYCLE:
-        g_value_set_uint(value, s->expired_scan_cycle);
-        break;
-    case PROP_MAX_QUEUE_SIZE:
-        g_value_set_uint(value, s->max_queue_size);
-        break;
-    case PROP_VNET_HDR:
-        g_value_set_boolean(value, s->vnet_hdr);
-        break;
-    case PROP_MAX_CONNECTIONS:
-        g_value_set_uint(value, s->max_connections);
-        break;
-    case PROP_MAX_HELD_PACKETS:
-        g_value_set_uint(value, s->max_held_packets);
-        break;
-    case PROP_TCP_IDLE_TIMEOUT:
-        g_value_set_uint(value, s->tcp_idle_timeout);
-        break;
-    case PROP_TCP_CLOSED_TIMEOUT:
-        g_value_set_uint(value, s->tcp_closed_timeout);
-        break;
-    case PROP_UDP_IDLE_TIMEOUT:
-        g_value_set_uint(value, s->udp_idle_timeout);
-        break;
-    case PROP_OTHER_IDLE_TIMEOUT:
-        g_value_set_uint(value, s->other_idle_timeout);
-        break;
-    case PROP_IGNORE:
-        g_value_set_string(value, s->ignore);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
 static void colo_compare_finalize(GObject *obj)
 {
     ColoCompareObj *s = COLO_COMPARE(obj);
 
     /* a half-built object (complete() failed) or one never unparented */
     colo_compare_teardown(s);
-    g_free(s->primary_in);
-    g_free(s->secondary_in);
-    g_free(s->outdev);
-    g_free(s->iothread_id);
-    g_free(s->notify_dev);
-    g_free(s->ignore);
     G_OBJECT_CLASS(colo_compare_parent_class)->finalize(obj);
 }
 
+/* A runtime property changed (qom-set): the engine takes the new limits in
+ * its own thread. */
+static void colo_compare_reconfigure(ColoCompareObj *s, bool rearm)
+{
+    if (s->completed && s->engine) {
+        run_sync(s, reconfigure_fn, GINT_TO_POINTER(rearm));
+    }
+}
+
+static void colo_compare_limits_changed(UserObject *obj)
+{
+    colo_compare_reconfigure(COLO_COMPARE(obj), false);
+}
+
+/* expired_scan_cycle also re-arms the scan timer. */
+static void colo_compare_scan_changed(UserObject *obj)
+{
+    colo_compare_reconfigure(COLO_COMPARE(obj), true);
+}
+
+static gboolean colo_compare_ignore_check(UserObject *obj,
+                                          const GValue *value, GError **errp)
+{
+    uint32_t m;
+
+    return compare_parse_ignore(g_value_get_string(value), &m, errp);
+}
+
+static const PropDef colo_compare_props[] = {
+    DEFINE_PROP_STR("primary_in", ColoCompareObj, primary_in, NULL, 0,
+        "id of the socket chardev carrying the primary guest's output"),
+    DEFINE_PROP_STR("secondary_in", ColoCompareObj, secondary_in, NULL, 0,
+        "id of the socket chardev carrying the secondary guest's output"),
+    DEFINE_PROP_STR("outdev", ColoCompareObj, outdev, NULL, 0,
+        "id of the socket chardev released primary frames are written to"),
+    DEFINE_PROP_STR("iothread", ColoCompareObj, iothread_id, NULL, 0,
+        "id of the iothread to run on (default: a private thread)"),
+    DEFINE_PROP_STR("notify_dev", ColoCompareObj, notify_dev, NULL, 0,
+        "id of the chardev of Xen's COLO frame (checkpoint requests go "
+        "there instead of the in-process frame)"),
+    DEFINE_PROP_UINT("compare_timeout", ColoCompareObj, compare_timeout,
+        0, G_MAXUINT32, COMPARE_DEFAULT_TIMEOUT_MS,
+        PROP_RUNTIME | PROP_POSITIVE,
+        "age in ms of a held packet that requests a checkpoint",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("expired_scan_cycle", ColoCompareObj, expired_scan_cycle,
+        0, G_MAXUINT32, COMPARE_DEFAULT_SCAN_MS, PROP_RUNTIME | PROP_POSITIVE,
+        "period in ms of the scan for old packets and idle connections",
+        .changed = colo_compare_scan_changed),
+    DEFINE_PROP_UINT("max_queue_size", ColoCompareObj, max_queue_size,
+        0, G_MAXUINT32, COMPARE_DEFAULT_MAX_QUEUE_SIZE,
+        PROP_RUNTIME | PROP_POSITIVE,
+        "packets held per connection and side (exact bound, per instance)",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_BOOL("vnet_hdr_support", ColoCompareObj, vnet_hdr, FALSE, 0,
+        "frames carry the vnet_hdr_len field"),
+    DEFINE_PROP_UINT("max_connections", ColoCompareObj, max_connections,
+        1, 1u << 24, COMPARE_DEFAULT_MAX_CONNECTIONS, 0,
+        "connections tracked at most (never wiped; idle ones are evicted)"),
+    DEFINE_PROP_UINT("max_held_packets", ColoCompareObj, max_held_packets,
+        1, G_MAXUINT32, COMPARE_DEFAULT_MAX_HELD, PROP_RUNTIME,
+        "packets held per side over all connections (bounds the memory: "
+        "about 2 KiB each)", .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("tcp_idle_timeout", ColoCompareObj, tcp_idle_timeout,
+        1, G_MAXUINT32, COMPARE_DEFAULT_TCP_IDLE_MS, PROP_RUNTIME,
+        "ms after which an idle open TCP connection is forgotten",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("tcp_closed_timeout", ColoCompareObj, tcp_closed_timeout,
+        1, G_MAXUINT32, COMPARE_DEFAULT_TCP_CLOSED_IDLE_MS, PROP_RUNTIME,
+        "ms after which an idle closed (FIN both ways, or RST) TCP "
+        "connection is forgotten", .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("udp_idle_timeout", ColoCompareObj, udp_idle_timeout,
+        1, G_MAXUINT32, COMPARE_DEFAULT_UDP_IDLE_MS, PROP_RUNTIME,
+        "ms after which an idle UDP flow is forgotten",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("other_idle_timeout", ColoCompareObj, other_idle_timeout,
+        1, G_MAXUINT32, COMPARE_DEFAULT_OTHER_IDLE_MS, PROP_RUNTIME,
+        "ms after which an idle ICMP or other IP flow is forgotten",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_STR("ignore", ColoCompareObj, ignore, "all", PROP_RUNTIME,
+        "header fields not compared, ':'-separated: ttl, tos, ipid, "
+        "checksums, window, tcp-ts, all, none",
+        .check = colo_compare_ignore_check,
+        .changed = colo_compare_limits_changed),
+};
+
 static void colo_compare_init(ColoCompareObj *s)
 {
-    s->compare_timeout = COMPARE_DEFAULT_TIMEOUT_MS;
-    s->expired_scan_cycle = COMPARE_DEFAULT_SCAN_MS;
-    s->max_queue_size = COMPARE_DEFAULT_MAX_QUEUE_SIZE;
-    s->max_connections = COMPARE_DEFAULT_MAX_CONNECTIONS;
-    s->max_held_packets = COMPARE_DEFAULT_MAX_HELD;
-    s->tcp_idle_timeout = COMPARE_DEFAULT_TCP_IDLE_MS;
-    s->tcp_closed_timeout = COMPARE_DEFAULT_TCP_CLOSED_IDLE_MS;
-    s->udp_idle_timeout = COMPARE_DEFAULT_UDP_IDLE_MS;
-    s->other_idle_timeout = COMPARE_DEFAULT_OTHER_IDLE_MS;
-    s->ignore = g_strdup("all");
     g_queue_init(&s->backlog);
     s->event_rl = (RateLimit) RATE_LIMIT_INIT(10, 1000);
     s->warn_rl = (RateLimit) RATE_LIMIT_INIT(5, 5000);
@@ -982,75 +882,13 @@ static void colo_compare_class_init(ColoCompareObjClass *klass)
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
 
-    oc->set_property = colo_compare_set_property;
-    oc->get_property = colo_compare_get_property;
     oc->finalize = colo_compare_finalize;
     uc->description = "compares the primary's and the secondary's output "
                       "and releases what matches (COLO primary)";
     uc->complete = colo_compare_complete;
     uc->unparent = colo_compare_unparent;
-    uc->check_property = colo_compare_check_property;
 
-    g_object_class_install_property(oc, PROP_PRIMARY_IN,
-        prop_str("primary_in", "id of the socket chardev carrying the "
-                 "primary guest's output", NULL, 0));
-    g_object_class_install_property(oc, PROP_SECONDARY_IN,
-        prop_str("secondary_in", "id of the socket chardev carrying the "
-                 "secondary guest's output", NULL, 0));
-    g_object_class_install_property(oc, PROP_OUTDEV,
-        prop_str("outdev", "id of the socket chardev released primary "
-                 "frames are written to", NULL, 0));
-    g_object_class_install_property(oc, PROP_IOTHREAD,
-        prop_str("iothread", "id of the iothread to run on (default: a "
-                 "private thread)", NULL, 0));
-    g_object_class_install_property(oc, PROP_NOTIFY_DEV,
-        prop_str("notify_dev", "id of the chardev of Xen's COLO frame "
-                 "(checkpoint requests go there instead of the in-process "
-                 "frame)", NULL, 0));
-    g_object_class_install_property(oc, PROP_COMPARE_TIMEOUT,
-        prop_uint("compare_timeout", "age in ms of a held packet that "
-                  "requests a checkpoint", 0, G_MAXUINT32,
-                  COMPARE_DEFAULT_TIMEOUT_MS, PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_EXPIRED_SCAN_CYCLE,
-        prop_uint("expired_scan_cycle", "period in ms of the scan for old "
-                  "packets and idle connections", 0, G_MAXUINT32,
-                  COMPARE_DEFAULT_SCAN_MS, PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_MAX_QUEUE_SIZE,
-        prop_uint("max_queue_size", "packets held per connection and side "
-                  "(exact bound, per instance)", 0, G_MAXUINT32,
-                  COMPARE_DEFAULT_MAX_QUEUE_SIZE, PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_VNET_HDR,
-        prop_bool("vnet_hdr_support", "frames carry the vnet_hdr_len field",
-                  FALSE, 0));
-    g_object_class_install_property(oc, PROP_MAX_CONNECTIONS,
-        prop_uint("max_connections", "connections tracked at most "
-                  "(never wiped; idle ones are evicted)", 1, 1u << 24,
-                  COMPARE_DEFAULT_MAX_CONNECTIONS, 0));
-    g_object_class_install_property(oc, PROP_MAX_HELD_PACKETS,
-        prop_uint("max_held_packets", "packets held per side over all "
-                  "connections (bounds the memory: about 2 KiB each)", 1,
-                  G_MAXUINT32, COMPARE_DEFAULT_MAX_HELD, PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_TCP_IDLE_TIMEOUT,
-        prop_uint("tcp_idle_timeout", "ms after which an idle open TCP "
-                  "connection is forgotten", 1, G_MAXUINT32,
-                  COMPARE_DEFAULT_TCP_IDLE_MS, PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_TCP_CLOSED_TIMEOUT,
-        prop_uint("tcp_closed_timeout", "ms after which an idle closed "
-                  "(FIN both ways, or RST) TCP connection is forgotten", 1,
-                  G_MAXUINT32, COMPARE_DEFAULT_TCP_CLOSED_IDLE_MS,
-                  PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_UDP_IDLE_TIMEOUT,
-        prop_uint("udp_idle_timeout", "ms after which an idle UDP flow is "
-                  "forgotten", 1, G_MAXUINT32, COMPARE_DEFAULT_UDP_IDLE_MS,
-                  PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_OTHER_IDLE_TIMEOUT,
-        prop_uint("other_idle_timeout", "ms after which an idle ICMP or "
-                  "other IP flow is forgotten", 1, G_MAXUINT32,
-                  COMPARE_DEFAULT_OTHER_IDLE_MS, PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_IGNORE,
-        prop_str("ignore", "header fields not compared, ':'-separated: "
-                 "ttl, tos, ipid, checksums, window, tcp-ts, all, none",
-                 "all", PROP_RUNTIME));
+    object_class_install_props(oc, colo_compare_props);
 }
 
 /* ------------------------------------------------------------------------ */

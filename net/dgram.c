@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 
 #include "net/dgram-port.h"
-#include "net/prop-table.h"
+#include "qom/props.h"
 #include "util/sockaddr.h"
 #include "net/net.h"
 #include "util/error.h"
@@ -54,52 +54,6 @@ struct _NetDgram {
 };
 
 G_DEFINE_FINAL_TYPE(NetDgram, net_dgram, NET_TYPE_CLIENT)
-
-enum {
-    DGRAM_PROP_0,
-    DGRAM_PROP_LOCAL_TYPE,
-    DGRAM_PROP_LOCAL_HOST,
-    DGRAM_PROP_LOCAL_PORT,
-    DGRAM_PROP_LOCAL_PATH,
-    DGRAM_PROP_LOCAL_STR,
-    DGRAM_PROP_REMOTE_TYPE,
-    DGRAM_PROP_REMOTE_HOST,
-    DGRAM_PROP_REMOTE_PORT,
-    DGRAM_PROP_REMOTE_PATH,
-    DGRAM_PROP__MAX,
-};
-
-static const size_t dgram_prop_offset[DGRAM_PROP__MAX] = {
-    [DGRAM_PROP_LOCAL_TYPE] = offsetof(NetDgram, local_type),
-    [DGRAM_PROP_LOCAL_HOST] = offsetof(NetDgram, local_host),
-    [DGRAM_PROP_LOCAL_PORT] = offsetof(NetDgram, local_port),
-    [DGRAM_PROP_LOCAL_PATH] = offsetof(NetDgram, local_path),
-    [DGRAM_PROP_LOCAL_STR] = offsetof(NetDgram, local_str),
-    [DGRAM_PROP_REMOTE_TYPE] = offsetof(NetDgram, remote_type),
-    [DGRAM_PROP_REMOTE_HOST] = offsetof(NetDgram, remote_host),
-    [DGRAM_PROP_REMOTE_PORT] = offsetof(NetDgram, remote_port),
-    [DGRAM_PROP_REMOTE_PATH] = offsetof(NetDgram, remote_path),
-};
-
-static void net_dgram_set_property(GObject *obj, guint id,
-                                   const GValue *value, GParamSpec *pspec)
-{
-    if (id == 0 || id >= DGRAM_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_set(obj, dgram_prop_offset[id], value);
-}
-
-static void net_dgram_get_property(GObject *obj, guint id, GValue *value,
-                                   GParamSpec *pspec)
-{
-    if (id == 0 || id >= DGRAM_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_get(obj, dgram_prop_offset[id], value);
-}
 
 /* Builds the address of one end ("local" or "remote") from its options. */
 static gboolean dgram_addr(SockAddr *a, const char *end, const char *type,
@@ -210,15 +164,6 @@ static void net_dgram_finalize(GObject *obj)
     NetDgram *d = NET_DGRAM(obj);
 
     net_dgram_stop(d);
-    g_free(d->local_type);
-    g_free(d->local_host);
-    g_free(d->local_port);
-    g_free(d->local_path);
-    g_free(d->local_str);
-    g_free(d->remote_type);
-    g_free(d->remote_host);
-    g_free(d->remote_port);
-    g_free(d->remote_path);
     G_OBJECT_CLASS(net_dgram_parent_class)->finalize(obj);
 }
 
@@ -243,14 +188,34 @@ static void net_dgram_init(NetDgram *d)
     d->port.fd = -1;
 }
 
+static const PropDef net_dgram_props[] = {
+    DEFINE_PROP_STR("local.type", NetDgram, local_type, NULL, 0,
+        "local address type: inet, unix or fd"),
+    DEFINE_PROP_STR("local.host", NetDgram, local_host, NULL, 0,
+        "inet: local address to bind"),
+    DEFINE_PROP_STR("local.port", NetDgram, local_port, NULL, 0,
+        "inet: local port to bind"),
+    DEFINE_PROP_STR("local.path", NetDgram, local_path, NULL, 0,
+        "unix: local socket path to bind"),
+    DEFINE_PROP_STR("local.str", NetDgram, local_str, NULL, 0,
+        "fd: number of an inherited connected datagram socket"),
+    DEFINE_PROP_STR("remote.type", NetDgram, remote_type, NULL, 0,
+        "remote address type: inet or unix (default: answer the last "
+        "sender)"),
+    DEFINE_PROP_STR("remote.host", NetDgram, remote_host, NULL, 0,
+        "inet: address frames are sent to"),
+    DEFINE_PROP_STR("remote.port", NetDgram, remote_port, NULL, 0,
+        "inet: port frames are sent to"),
+    DEFINE_PROP_STR("remote.path", NetDgram, remote_path, NULL, 0,
+        "unix: socket path frames are sent to"),
+};
+
 static void net_dgram_class_init(NetDgramClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetClientClass *nc = NET_CLIENT_CLASS(klass);
 
-    oc->set_property = net_dgram_set_property;
-    oc->get_property = net_dgram_get_property;
     oc->finalize = net_dgram_finalize;
     uc->description = "one Ethernet frame per UDP or unix datagram "
                       "(QEMU's -netdev dgram)";
@@ -260,29 +225,7 @@ static void net_dgram_class_init(NetDgramClass *klass)
     nc->read_poll = net_dgram_read_poll;
     nc->fill_stats = net_dgram_fill_stats;
 
-    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_TYPE,
-        prop_str("local.type", "local address type: inet, unix or fd",
-                 NULL, 0));
-    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_HOST,
-        prop_str("local.host", "inet: local address to bind", NULL, 0));
-    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_PORT,
-        prop_str("local.port", "inet: local port to bind", NULL, 0));
-    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_PATH,
-        prop_str("local.path", "unix: local socket path to bind", NULL, 0));
-    g_object_class_install_property(oc, DGRAM_PROP_LOCAL_STR,
-        prop_str("local.str", "fd: number of an inherited connected "
-                 "datagram socket", NULL, 0));
-    g_object_class_install_property(oc, DGRAM_PROP_REMOTE_TYPE,
-        prop_str("remote.type", "remote address type: inet or unix "
-                 "(default: answer the last sender)", NULL, 0));
-    g_object_class_install_property(oc, DGRAM_PROP_REMOTE_HOST,
-        prop_str("remote.host", "inet: address frames are sent to", NULL,
-                 0));
-    g_object_class_install_property(oc, DGRAM_PROP_REMOTE_PORT,
-        prop_str("remote.port", "inet: port frames are sent to", NULL, 0));
-    g_object_class_install_property(oc, DGRAM_PROP_REMOTE_PATH,
-        prop_str("remote.path", "unix: socket path frames are sent to",
-                 NULL, 0));
+    object_class_install_props(oc, net_dgram_props);
 }
 
 static void net_dgram_register(void)

@@ -16,8 +16,8 @@
  * clock here), and frames are re-injected rather than purged when the
  * next hop is busy (the next client's own queue absorbs them).
  *
- * interval= is required and must be positive ("Parameter 'interval'
- * expects a non-zero interval"); changing it at run time (qom-set)
+ * interval= is required ("Parameter 'interval' is missing") and must be
+ * positive; changing it at run time (qom-set)
  * reschedules the next release at once.  status=off and deletion release
  * every held frame immediately.
  *
@@ -28,6 +28,7 @@
 
 #include "net/filter.h"
 #include "net/queue.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/stats.h"
@@ -54,12 +55,6 @@ struct _FilterBuffer {
 };
 
 G_DEFINE_FINAL_TYPE(FilterBuffer, filter_buffer, NET_TYPE_FILTER)
-
-enum {
-    PROP_0,
-    PROP_INTERVAL,
-    PROP_MAX_FRAMES,
-};
 
 static gssize release_one__(void *opaque, const uint8_t *buf, size_t len,
                             uint32_t tag)
@@ -113,7 +108,9 @@ static gboolean filter_buffer_setup(NetFilter *nf, GError **errp)
     FilterBuffer *s = FILTER_BUFFER(nf);
 
     if (s->interval == 0) {
-        error_setg(errp, "Parameter 'interval' expects a non-zero interval");
+        /* check_property() refuses an explicit 0: 0 here means not given */
+        error_setg(errp, "Parameter 'interval' is missing (microseconds "
+                   "between two releases, at least 1)");
         return FALSE;
     }
     net_queue_set_limit(&s->queue, s->max_frames);
@@ -181,58 +178,13 @@ static void filter_buffer_fill_stats(NetFilter *nf, void *opaque)
                                stats_read(&s->dropped_full));
 }
 
-static gboolean filter_buffer_check_property(UserObject *obj,
-                                             GParamSpec *pspec,
-                                             const GValue *value,
-                                             GError **errp)
-{
-    UserObjectClass *parent = USER_OBJECT_CLASS(filter_buffer_parent_class);
-
-    if (strcmp(pspec->name, "interval") == 0 &&
-        g_value_get_uint(value) == 0) {
-        error_setg(errp, "Property '%s.interval' requires a positive value",
-                   user_object_get_type_name(obj));
-        return FALSE;
-    }
-    return parent->check_property ?
-           parent->check_property(obj, pspec, value, errp) : TRUE;
-}
-
-static void filter_buffer_set_property(GObject *obj, guint prop_id,
-                                       const GValue *value, GParamSpec *pspec)
+/* interval= takes effect at once, as in current QEMU. */
+static void filter_buffer_interval_changed(UserObject *obj)
 {
     FilterBuffer *s = FILTER_BUFFER(obj);
 
-    switch (prop_id) {
-    case PROP_INTERVAL:
-        s->interval = g_value_get_uint(value);
-        /* Takes effect at once, as in current QEMU. */
-        if (s->interval) {
-            filter_buffer_schedule__(s);
-        }
-        break;
-    case PROP_MAX_FRAMES:
-        s->max_frames = g_value_get_uint(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
-    }
-}
-
-static void filter_buffer_get_property(GObject *obj, guint prop_id,
-                                       GValue *value, GParamSpec *pspec)
-{
-    FilterBuffer *s = FILTER_BUFFER(obj);
-
-    switch (prop_id) {
-    case PROP_INTERVAL:
-        g_value_set_uint(value, s->interval);
-        break;
-    case PROP_MAX_FRAMES:
-        g_value_set_uint(value, s->max_frames);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
+    if (s->interval) {
+        filter_buffer_schedule__(s);
     }
 }
 
@@ -247,9 +199,18 @@ static void filter_buffer_finalize(GObject *obj)
 
 static void filter_buffer_init(FilterBuffer *s)
 {
-    s->max_frames = FILTER_BUFFER_MAX_FRAMES_DEFAULT;
     net_queue_init(&s->queue, s->max_frames);
 }
+
+static const PropDef filter_buffer_props[] = {
+    DEFINE_PROP_UINT("interval", FilterBuffer, interval, 0, G_MAXUINT32, 0,
+        PROP_RUNTIME | PROP_POSITIVE,
+        "microseconds between two releases of the held frames; must be "
+        "set, > 0", .changed = filter_buffer_interval_changed),
+    DEFINE_PROP_UINT("max-frames", FilterBuffer, max_frames,
+        1, FILTER_BUFFER_MAX_FRAMES_MAX, FILTER_BUFFER_MAX_FRAMES_DEFAULT, 0,
+        "frames held at most; more are dropped"),
+};
 
 static void filter_buffer_class_init(FilterBufferClass *klass)
 {
@@ -257,26 +218,16 @@ static void filter_buffer_class_init(FilterBufferClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetFilterClass *fc = NET_FILTER_CLASS(klass);
 
-    oc->set_property = filter_buffer_set_property;
-    oc->get_property = filter_buffer_get_property;
     oc->finalize = filter_buffer_finalize;
     uc->description = "hold the frames of a netdev and release them "
                       "periodically";
-    uc->check_property = filter_buffer_check_property;
     fc->setup = filter_buffer_setup;
     fc->cleanup = filter_buffer_cleanup;
     fc->receive = filter_buffer_receive;
     fc->status_changed = filter_buffer_status_changed;
     fc->fill_stats = filter_buffer_fill_stats;
 
-    g_object_class_install_property(oc, PROP_INTERVAL,
-        prop_uint("interval", "microseconds between two releases of the "
-                  "held frames; must be set, > 0", 0, G_MAXUINT32, 0,
-                  PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_MAX_FRAMES,
-        prop_uint("max-frames", "frames held at most; more are dropped",
-                  1, FILTER_BUFFER_MAX_FRAMES_MAX,
-                  FILTER_BUFFER_MAX_FRAMES_DEFAULT, 0));
+    object_class_install_props(oc, filter_buffer_props);
 }
 
 static void filter_buffer_register(void)

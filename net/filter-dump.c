@@ -24,6 +24,7 @@
 #include <json-glib/json-glib.h>
 
 #include "net/filter.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/stats.h"
@@ -74,12 +75,6 @@ struct _FilterDump {
 };
 
 G_DEFINE_FINAL_TYPE(FilterDump, filter_dump, NET_TYPE_FILTER)
-
-enum {
-    PROP_0,
-    PROP_FILE,
-    PROP_MAXLEN,
-};
 
 static void filter_dump_flush__(FilterDump *s)
 {
@@ -206,41 +201,6 @@ static void filter_dump_fill_stats(NetFilter *nf, void *opaque)
                                stats_read(&s->write_errors));
 }
 
-static void filter_dump_set_property(GObject *obj, guint prop_id,
-                                     const GValue *value, GParamSpec *pspec)
-{
-    FilterDump *s = FILTER_DUMP(obj);
-
-    switch (prop_id) {
-    case PROP_FILE:
-        g_free(s->file);
-        s->file = g_value_dup_string(value);
-        break;
-    case PROP_MAXLEN:
-        s->maxlen = g_value_get_uint(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
-    }
-}
-
-static void filter_dump_get_property(GObject *obj, guint prop_id,
-                                     GValue *value, GParamSpec *pspec)
-{
-    FilterDump *s = FILTER_DUMP(obj);
-
-    switch (prop_id) {
-    case PROP_FILE:
-        g_value_set_string(value, s->file);
-        break;
-    case PROP_MAXLEN:
-        g_value_set_uint(value, s->maxlen);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
-    }
-}
-
 static void filter_dump_finalize(GObject *obj)
 {
     FilterDump *s = FILTER_DUMP(obj);
@@ -252,14 +212,20 @@ static void filter_dump_finalize(GObject *obj)
     if (s->fp) {
         fclose(s->fp);
     }
-    g_free(s->file);
     G_OBJECT_CLASS(filter_dump_parent_class)->finalize(obj);
 }
 
 static void filter_dump_init(FilterDump *s)
 {
-    s->maxlen = FILTER_DUMP_MAXLEN_DEFAULT;
+    /* the properties start at their defaults (filter_dump_props) */
 }
+
+static const PropDef filter_dump_props[] = {
+    DEFINE_PROP_STR("file", FilterDump, file, NULL, PROP_REQUIRED,
+        "pcap file to write (truncated when it exists)"),
+    DEFINE_PROP_UINT("maxlen", FilterDump, maxlen, 1, G_MAXUINT32,
+        FILTER_DUMP_MAXLEN_DEFAULT, 0, "bytes of each frame to keep"),
+};
 
 static void filter_dump_class_init(FilterDumpClass *klass)
 {
@@ -267,8 +233,6 @@ static void filter_dump_class_init(FilterDumpClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetFilterClass *fc = NET_FILTER_CLASS(klass);
 
-    oc->set_property = filter_dump_set_property;
-    oc->get_property = filter_dump_get_property;
     oc->finalize = filter_dump_finalize;
     uc->description = "write the frames of a netdev to a pcap file";
     fc->setup = filter_dump_setup;
@@ -276,12 +240,7 @@ static void filter_dump_class_init(FilterDumpClass *klass)
     fc->receive = filter_dump_receive;
     fc->fill_stats = filter_dump_fill_stats;
 
-    g_object_class_install_property(oc, PROP_FILE,
-        prop_str("file", "pcap file to write (truncated when it exists)",
-                 NULL, PROP_REQUIRED));
-    g_object_class_install_property(oc, PROP_MAXLEN,
-        prop_uint("maxlen", "bytes of each frame to keep", 1, G_MAXUINT32,
-                  FILTER_DUMP_MAXLEN_DEFAULT, 0));
+    object_class_install_props(oc, filter_dump_props);
 }
 
 static void filter_dump_register(void)

@@ -58,6 +58,7 @@
 #include "net/filter-mirror.h"
 #include "net/frame.h"
 #include "chardev/char.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/qmp-handler.h"
@@ -221,12 +222,6 @@ struct _FilterMirror {
 };
 
 G_DEFINE_FINAL_TYPE(FilterMirror, filter_mirror, NET_TYPE_FILTER)
-
-enum {
-    MIRROR_PROP_0,
-    MIRROR_PROP_OUTDEV,
-    MIRROR_PROP_VNET_HDR,
-};
 
 static uint64_t mirror_total_dropped(FilterMirror *m)
 {
@@ -423,48 +418,12 @@ bool filter_mirror_input_lost(FilterMirror *m)
     return m->lost;
 }
 
-static void filter_mirror_set_property(GObject *obj, guint id,
-                                       const GValue *value, GParamSpec *pspec)
-{
-    FilterMirror *m = FILTER_MIRROR(obj);
-
-    switch (id) {
-    case MIRROR_PROP_OUTDEV:
-        g_free(m->outdev);
-        m->outdev = g_value_dup_string(value);
-        break;
-    case MIRROR_PROP_VNET_HDR:
-        m->vnet_hdr = g_value_get_boolean(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
-static void filter_mirror_get_property(GObject *obj, guint id, GValue *value,
-                                       GParamSpec *pspec)
-{
-    FilterMirror *m = FILTER_MIRROR(obj);
-
-    switch (id) {
-    case MIRROR_PROP_OUTDEV:
-        g_value_set_string(value, m->outdev);
-        break;
-    case MIRROR_PROP_VNET_HDR:
-        g_value_set_boolean(value, m->vnet_hdr);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
 static void filter_mirror_finalize(GObject *obj)
 {
     FilterMirror *m = FILTER_MIRROR(obj);
 
     /* A half-built object (setup failed) never reached cleanup(). */
     link_out_deinit(&m->out);
-    g_free(m->outdev);
     G_OBJECT_CLASS(filter_mirror_parent_class)->finalize(obj);
 }
 
@@ -474,14 +433,19 @@ static void filter_mirror_init(FilterMirror *m)
     m->episode_rl = (RateLimit)RATE_LIMIT_INIT(10, 10000);
 }
 
+static const PropDef filter_mirror_props[] = {
+    DEFINE_PROP_STR("outdev", FilterMirror, outdev, NULL, PROP_REQUIRED,
+        "id of the chardev the copies are written to"),
+    DEFINE_PROP_BOOL("vnet_hdr_support", FilterMirror, vnet_hdr, FALSE, 0,
+        "frames carry the netdev's vnet_hdr_len field"),
+};
+
 static void filter_mirror_class_init(FilterMirrorClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetFilterClass *nfc = NET_FILTER_CLASS(klass);
 
-    oc->set_property = filter_mirror_set_property;
-    oc->get_property = filter_mirror_get_property;
     oc->finalize = filter_mirror_finalize;
     uc->description = "copies the frames of a netdev to a chardev "
                       "(COLO primary)";
@@ -491,13 +455,7 @@ static void filter_mirror_class_init(FilterMirrorClass *klass)
     nfc->handle_event = filter_mirror_handle_event;
     nfc->fill_stats = filter_mirror_fill_stats;
 
-    g_object_class_install_property(oc, MIRROR_PROP_OUTDEV,
-        prop_str("outdev", "id of the chardev the copies are written to",
-                 NULL, PROP_REQUIRED));
-    g_object_class_install_property(oc, MIRROR_PROP_VNET_HDR,
-        prop_bool("vnet_hdr_support",
-                  "frames carry the netdev's vnet_hdr_len field",
-                  FALSE, 0));
+    object_class_install_props(oc, filter_mirror_props);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -544,13 +502,6 @@ struct _FilterRedirector {
 };
 
 G_DEFINE_FINAL_TYPE(FilterRedirector, filter_redirector, NET_TYPE_FILTER)
-
-enum {
-    REDIR_PROP_0,
-    REDIR_PROP_INDEV,
-    REDIR_PROP_OUTDEV,
-    REDIR_PROP_VNET_HDR,
-};
 
 /* outdev: steal the frame; a failed write drops it (counted), as QEMU. */
 static NetFilterVerdict filter_redirector_receive(NetFilter *nf,
@@ -1025,49 +976,6 @@ static void filter_redirector_fill_stats(NetFilter *nf, void *opaque)
                                (gint64)stats_read(&r->in_stats.throttled));
 }
 
-static void filter_redirector_set_property(GObject *obj, guint id,
-                                           const GValue *value,
-                                           GParamSpec *pspec)
-{
-    FilterRedirector *r = FILTER_REDIRECTOR(obj);
-
-    switch (id) {
-    case REDIR_PROP_INDEV:
-        g_free(r->indev);
-        r->indev = g_value_dup_string(value);
-        break;
-    case REDIR_PROP_OUTDEV:
-        g_free(r->outdev);
-        r->outdev = g_value_dup_string(value);
-        break;
-    case REDIR_PROP_VNET_HDR:
-        r->vnet_hdr = g_value_get_boolean(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
-static void filter_redirector_get_property(GObject *obj, guint id,
-                                           GValue *value, GParamSpec *pspec)
-{
-    FilterRedirector *r = FILTER_REDIRECTOR(obj);
-
-    switch (id) {
-    case REDIR_PROP_INDEV:
-        g_value_set_string(value, r->indev);
-        break;
-    case REDIR_PROP_OUTDEV:
-        g_value_set_string(value, r->outdev);
-        break;
-    case REDIR_PROP_VNET_HDR:
-        g_value_set_boolean(value, r->vnet_hdr);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
 static void filter_redirector_finalize(GObject *obj)
 {
     FilterRedirector *r = FILTER_REDIRECTOR(obj);
@@ -1078,8 +986,6 @@ static void filter_redirector_finalize(GObject *obj)
         r->reader_ready = false;
     }
     g_clear_pointer(&r->pend, g_free);
-    g_free(r->indev);
-    g_free(r->outdev);
     G_OBJECT_CLASS(filter_redirector_parent_class)->finalize(obj);
 }
 
@@ -1091,14 +997,22 @@ static void filter_redirector_init(FilterRedirector *r)
     r->in_rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
 }
 
+static const PropDef filter_redirector_props[] = {
+    DEFINE_PROP_STR("indev", FilterRedirector, indev, NULL, 0,
+        "id of the chardev frames are read from and injected after the "
+        "filter"),
+    DEFINE_PROP_STR("outdev", FilterRedirector, outdev, NULL, 0,
+        "id of the chardev the filter's frames are moved to"),
+    DEFINE_PROP_BOOL("vnet_hdr_support", FilterRedirector, vnet_hdr, FALSE, 0,
+        "frames carry a vnet_hdr_len field"),
+};
+
 static void filter_redirector_class_init(FilterRedirectorClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetFilterClass *nfc = NET_FILTER_CLASS(klass);
 
-    oc->set_property = filter_redirector_set_property;
-    oc->get_property = filter_redirector_get_property;
     oc->finalize = filter_redirector_finalize;
     uc->description = "moves frames between a netdev and chardevs "
                       "(COLO proxy)";
@@ -1109,16 +1023,7 @@ static void filter_redirector_class_init(FilterRedirectorClass *klass)
     nfc->handle_event = filter_redirector_handle_event;
     nfc->fill_stats = filter_redirector_fill_stats;
 
-    g_object_class_install_property(oc, REDIR_PROP_INDEV,
-        prop_str("indev", "id of the chardev frames are read from and "
-                 "injected after the filter", NULL, 0));
-    g_object_class_install_property(oc, REDIR_PROP_OUTDEV,
-        prop_str("outdev", "id of the chardev the filter's frames are "
-                 "moved to", NULL, 0));
-    g_object_class_install_property(oc, REDIR_PROP_VNET_HDR,
-        prop_bool("vnet_hdr_support",
-                  "frames carry a vnet_hdr_len field",
-                  FALSE, 0));
+    object_class_install_props(oc, filter_redirector_props);
 }
 
 /* ------------------------------------------------------------------------ */

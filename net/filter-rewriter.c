@@ -26,9 +26,12 @@
  * Held frames: a client segment that overtakes the guest's SYN-ACK (the
  * engine says REWRITER_HOLD) is copied into a bounded queue and submitted
  * again, in order, right after the SYN-ACK has passed, on a checkpoint,
- * and every FILTER_REWRITER_HOLD_TICK_MS while any is held (the engine
- * lets it pass untranslated after its hold time).  Only handshakes hold;
- * the queue recycles its buffers.
+ * and at the earliest time the engine said a held frame's hold runs out
+ * (RewriterAction.hold_until; then it passes untranslated).  That
+ * deadline is a timer armed only while something is held: an idle
+ * rewriter, or one whose held frames wait for a SYN-ACK that comes in
+ * time, never wakes up for them.  Only handshakes hold; the queue
+ * recycles its buffers.
  *
  * vnet headers: frames in the chain carry the netdev's vnet header exactly
  * when the netdev has one (include/net/net.h), so the engine always skips
@@ -50,6 +53,7 @@
 #include "net/filter.h"
 #include "net/queue.h"
 #include "net/rewriter.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/stats.h"
@@ -61,7 +65,6 @@
 #define FILTER_REWRITER_EXPIRE_BUDGET 1024u
 /* Frames held waiting for a guest SYN-ACK (REWRITER_HOLD), at most. */
 #define FILTER_REWRITER_HOLD_MAX    1024u
-#define FILTER_REWRITER_HOLD_TICK_MS 20u
 
 #define FILTER_TYPE_REWRITER (filter_rewriter_get_type())
 G_DECLARE_FINAL_TYPE(FilterRewriter, filter_rewriter, FILTER, REWRITER,
@@ -82,7 +85,9 @@ struct _FilterRewriter {
     size_t scratch_size;
     bool scratch_busy;          /* inside netfilter_pass_to_next() */
     NetQueue held;              /* REWRITER_HOLD frames, tag = direction */
-    guint hold_timer_id;        /* re-submits 'held' while not empty */
+    GSource *hold_timer;        /* at hold_deadline; disarmed (-1) when
+                                 * nothing is held */
+    int64_t hold_deadline;      /* earliest hold_until of 'held', or 0 */
     bool releasing;             /* inside filter_rewriter_release__() */
     uint64_t hold_full;         /* frames passed: 'held' was full */
     uint64_t held_frames;       /* frames taken into 'held' */
@@ -92,14 +97,6 @@ struct _FilterRewriter {
 
 G_DEFINE_FINAL_TYPE(FilterRewriter, filter_rewriter, NET_TYPE_FILTER)
 
-enum {
-    PROP_0,
-    PROP_VNET_HDR,
-    PROP_MAX_CONNECTIONS,
-    PROP_IDLE_TIMEOUT,
-    PROP_LINGER,
-};
-
 static gboolean filter_rewriter_expire_cb(gpointer opaque)
 {
     FilterRewriter *s = opaque;
@@ -108,6 +105,45 @@ static gboolean filter_rewriter_expire_cb(gpointer opaque)
                     FILTER_REWRITER_EXPIRE_BUDGET);
     return G_SOURCE_CONTINUE;
 }
+
+static void filter_rewriter_release__(FilterRewriter *s);
+
+/* Notes that a held frame's hold runs out at 'until'. */
+static void filter_rewriter_hold_until__(FilterRewriter *s, int64_t until)
+{
+    if (s->hold_deadline == 0 || until < s->hold_deadline) {
+        s->hold_deadline = until;
+    }
+}
+
+/* Arms the hold timer for the earliest deadline, or disarms it when
+ * nothing is held. */
+static void filter_rewriter_arm_hold__(FilterRewriter *s)
+{
+    if (!s->hold_timer) {
+        return;
+    }
+    if (net_queue_is_empty(&s->held)) {
+        s->hold_deadline = 0;
+    }
+    g_source_set_ready_time(s->hold_timer,
+                            s->hold_deadline ? s->hold_deadline : -1);
+}
+
+/* A hold ran out: submit the held frames again (the release re-arms). */
+static gboolean hold_timer_dispatch(GSource *src, GSourceFunc cb,
+                                    gpointer data)
+{
+    FilterRewriter *s = data;
+
+    g_source_set_ready_time(src, -1);
+    filter_rewriter_release__(s);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs hold_timer_funcs = {
+    .dispatch = hold_timer_dispatch,
+};
 
 static gboolean filter_rewriter_setup(NetFilter *nf, GError **errp)
 {
@@ -122,15 +158,22 @@ static gboolean filter_rewriter_setup(NetFilter *nf, GError **errp)
     s->rw = rewriter_new(&cfg);
     s->expire_id = g_timeout_add(FILTER_REWRITER_EXPIRE_MS,
                                  filter_rewriter_expire_cb, s);
+    s->hold_timer = g_source_new(&hold_timer_funcs, sizeof(GSource));
+    g_source_set_name(s->hold_timer, "filter-rewriter hold");
+    /* The source holds no reference: teardown destroys it first. */
+    g_source_set_callback(s->hold_timer, NULL, s, NULL);
+    g_source_attach(s->hold_timer, NULL);
     return TRUE;
 }
 
 static void filter_rewriter_teardown__(FilterRewriter *s)
 {
-    if (s->hold_timer_id) {
-        g_source_remove(s->hold_timer_id);
-        s->hold_timer_id = 0;
+    if (s->hold_timer) {
+        g_source_destroy(s->hold_timer);
+        g_source_unref(s->hold_timer);
+        s->hold_timer = NULL;
     }
+    s->hold_deadline = 0;
     if (s->expire_id) {
         g_source_remove(s->expire_id);
         s->expire_id = 0;
@@ -211,24 +254,11 @@ static RewriterResult filter_rewriter_process__(FilterRewriter *s,
                             g_get_monotonic_time(), act);
 }
 
-static void filter_rewriter_release__(FilterRewriter *s);
-
-static gboolean filter_rewriter_hold_tick(gpointer opaque)
-{
-    FilterRewriter *s = opaque;
-
-    filter_rewriter_release__(s);
-    if (net_queue_is_empty(&s->held)) {
-        s->hold_timer_id = 0;
-        return G_SOURCE_REMOVE;
-    }
-    return G_SOURCE_CONTINUE;
-}
-
 /* Keeps a copy of a REWRITER_HOLD frame.  FALSE when the queue is full
  * (the caller passes the frame untranslated). */
 static bool filter_rewriter_hold__(FilterRewriter *s, NetFilterDirection dir,
-                                   const uint8_t *buf, size_t len)
+                                   const uint8_t *buf, size_t len,
+                                   const RewriterAction *act)
 {
     if (!net_queue_push(&s->held, buf, len, dir)) {
         stats_inc(&s->hold_full);
@@ -239,10 +269,8 @@ static bool filter_rewriter_hold__(FilterRewriter *s, NetFilterDirection dir,
         return false;
     }
     stats_inc(&s->held_frames);
-    if (!s->hold_timer_id) {
-        s->hold_timer_id = g_timeout_add(FILTER_REWRITER_HOLD_TICK_MS,
-                                         filter_rewriter_hold_tick, s);
-    }
+    filter_rewriter_hold_until__(s, act->hold_until);
+    filter_rewriter_arm_hold__(s);
     return true;
 }
 
@@ -258,7 +286,10 @@ static gssize release_one__(void *opaque, const uint8_t *buf, size_t len,
         /* Still waiting: behind the others, order kept.  The entry being
          * looked at still occupies its slot, so on a full queue the push
          * would fail and lose the frame: leave it at the head instead and
-         * stop this release (the next tick or SYN-ACK resumes it). */
+         * stop this release (its deadline or a SYN-ACK resumes it; the
+         * frames behind it wait for it in any case, so its deadline is
+         * the one that matters). */
+        filter_rewriter_hold_until__(s, act.hold_until);
         if (net_queue_len(&s->held) >= s->held.limit) {
             return 0;
         }
@@ -283,8 +314,12 @@ static void filter_rewriter_release__(FilterRewriter *s)
     }
     s->releasing = true;
     g_object_ref(s);
+    /* every frame still held after the flush was looked at again (or
+     * waits behind one that was): the deadline is recomputed from them */
+    s->hold_deadline = 0;
     net_queue_flush(&s->held, release_one__, s, net_queue_len(&s->held));
     s->releasing = false;
+    filter_rewriter_arm_hold__(s);
     g_object_unref(s);
 }
 
@@ -303,8 +338,8 @@ static NetFilterVerdict filter_rewriter_receive(NetFilter *nf,
     }
     r = filter_rewriter_process__(s, dir, buf, len, &act);
     if (G_UNLIKELY(r == REWRITER_HOLD)) {
-        return filter_rewriter_hold__(s, dir, buf, len) ? NETFILTER_STOLEN
-                                                        : NETFILTER_PASS;
+        return filter_rewriter_hold__(s, dir, buf, len, &act)
+               ? NETFILTER_STOLEN : NETFILTER_PASS;
     }
     if (G_LIKELY(!act.release) && r != REWRITER_REWRITTEN) {
         return NETFILTER_PASS;
@@ -482,53 +517,6 @@ gboolean qmp_query_colo_rewriter_connections(JsonObject *args,
     return TRUE;
 }
 
-static void filter_rewriter_set_property(GObject *obj, guint id,
-                                         const GValue *value,
-                                         GParamSpec *pspec)
-{
-    FilterRewriter *s = FILTER_REWRITER(obj);
-
-    switch (id) {
-    case PROP_VNET_HDR:
-        s->vnet_hdr = g_value_get_boolean(value);
-        break;
-    case PROP_MAX_CONNECTIONS:
-        s->max_connections = g_value_get_uint(value);
-        break;
-    case PROP_IDLE_TIMEOUT:
-        s->idle_timeout = g_value_get_uint(value);
-        break;
-    case PROP_LINGER:
-        s->linger = g_value_get_uint(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
-static void filter_rewriter_get_property(GObject *obj, guint id,
-                                         GValue *value, GParamSpec *pspec)
-{
-    FilterRewriter *s = FILTER_REWRITER(obj);
-
-    switch (id) {
-    case PROP_VNET_HDR:
-        g_value_set_boolean(value, s->vnet_hdr);
-        break;
-    case PROP_MAX_CONNECTIONS:
-        g_value_set_uint(value, s->max_connections);
-        break;
-    case PROP_IDLE_TIMEOUT:
-        g_value_set_uint(value, s->idle_timeout);
-        break;
-    case PROP_LINGER:
-        g_value_set_uint(value, s->linger);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-    }
-}
-
 static void filter_rewriter_finalize(GObject *obj)
 {
     FilterRewriter *s = FILTER_REWRITER(obj);
@@ -541,11 +529,24 @@ static void filter_rewriter_finalize(GObject *obj)
 
 static void filter_rewriter_init(FilterRewriter *s)
 {
-    s->max_connections = REWRITER_MAX_CONNECTIONS_DEFAULT;
     net_queue_init(&s->held, FILTER_REWRITER_HOLD_MAX);
-    s->idle_timeout = REWRITER_IDLE_TIMEOUT_DEFAULT_US / G_USEC_PER_SEC;
-    s->linger = REWRITER_LINGER_DEFAULT_US / G_USEC_PER_SEC;
 }
+
+static const PropDef filter_rewriter_props[] = {
+    DEFINE_PROP_BOOL("vnet_hdr_support", FilterRewriter, vnet_hdr, FALSE, 0,
+        "frames carry a vnet header (QEMU compatibility; the netdev's vnet "
+        "header length is always honoured)"),
+    DEFINE_PROP_UINT("max-connections", FilterRewriter, max_connections,
+        1, REWRITER_MAX_CONNECTIONS_MAX, REWRITER_MAX_CONNECTIONS_DEFAULT, 0,
+        "TCP connections tracked at most"),
+    DEFINE_PROP_UINT("idle-timeout", FilterRewriter, idle_timeout,
+        1, G_MAXUINT32 / 2, REWRITER_IDLE_TIMEOUT_DEFAULT_US / G_USEC_PER_SEC,
+        0, "seconds without a frame after which a connection is forgotten"),
+    DEFINE_PROP_UINT("linger", FilterRewriter, linger,
+        1, 86400, REWRITER_LINGER_DEFAULT_US / G_USEC_PER_SEC, 0,
+        "seconds a closed connection is still translated after its last "
+        "frame"),
+};
 
 static void filter_rewriter_class_init(FilterRewriterClass *klass)
 {
@@ -553,8 +554,6 @@ static void filter_rewriter_class_init(FilterRewriterClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetFilterClass *nfc = NET_FILTER_CLASS(klass);
 
-    oc->set_property = filter_rewriter_set_property;
-    oc->get_property = filter_rewriter_get_property;
     oc->finalize = filter_rewriter_finalize;
     uc->description = "translates the COLO secondary guest's TCP sequence "
                       "numbers and timestamps into the primary's";
@@ -564,23 +563,7 @@ static void filter_rewriter_class_init(FilterRewriterClass *klass)
     nfc->handle_event = filter_rewriter_handle_event;
     nfc->fill_stats = filter_rewriter_fill_stats;
 
-    g_object_class_install_property(oc, PROP_VNET_HDR,
-        prop_bool("vnet_hdr_support",
-                  "frames carry a vnet header (QEMU compatibility; the "
-                  "netdev's vnet header length is always honoured)",
-                  FALSE, 0));
-    g_object_class_install_property(oc, PROP_MAX_CONNECTIONS,
-        prop_uint("max-connections", "TCP connections tracked at most",
-                  1, REWRITER_MAX_CONNECTIONS_MAX,
-                  REWRITER_MAX_CONNECTIONS_DEFAULT, 0));
-    g_object_class_install_property(oc, PROP_IDLE_TIMEOUT,
-        prop_uint("idle-timeout", "seconds without a frame after which a "
-                  "connection is forgotten", 1, G_MAXUINT32 / 2,
-                  REWRITER_IDLE_TIMEOUT_DEFAULT_US / G_USEC_PER_SEC, 0));
-    g_object_class_install_property(oc, PROP_LINGER,
-        prop_uint("linger", "seconds a closed connection is still "
-                  "translated after its last frame", 1, 86400,
-                  REWRITER_LINGER_DEFAULT_US / G_USEC_PER_SEC, 0));
+    object_class_install_props(oc, filter_rewriter_props);
 }
 
 static void filter_rewriter_register(void)

@@ -23,6 +23,7 @@
 
 #include "net/filter.h"
 #include "net/net-private.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/stats.h"
 
@@ -48,15 +49,6 @@ typedef struct {
 } NetFilterPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(NetFilter, netfilter, USER_TYPE_OBJECT)
-
-enum {
-    PROP_0,
-    PROP_NETDEV,
-    PROP_QUEUE,
-    PROP_STATUS,
-    PROP_POSITION,
-    PROP_INSERT,
-};
 
 static GType netfilter_insert_get_type(void)
 {
@@ -98,85 +90,38 @@ static void netfilter_set_status__(NetFilter *nf, gboolean on)
     }
 }
 
-static void netfilter_set_property(GObject *obj, guint prop_id,
-                                   const GValue *value, GParamSpec *pspec)
+/* status= is "on" or "off" on the outside and a gboolean inside. */
+static void netfilter_status_set(UserObject *obj, const GValue *value)
 {
-    NetFilter *nf = NET_FILTER(obj);
-    NetFilterPrivate *p = priv_of(nf);
+    const char *s = g_value_get_string(value);
 
-    switch (prop_id) {
-    case PROP_NETDEV:
-        g_free(p->netdev_id);
-        p->netdev_id = g_value_dup_string(value);
-        break;
-    case PROP_QUEUE:
-        p->direction = g_value_get_enum(value);
-        break;
-    case PROP_STATUS: {
-        const char *s = g_value_get_string(value);
-
-        /* check_property() rejected anything else already; a direct
-         * g_object_set() with garbage leaves the status alone. */
-        if (g_strcmp0(s, "on") == 0) {
-            netfilter_set_status__(nf, TRUE);
-        } else if (g_strcmp0(s, "off") == 0) {
-            netfilter_set_status__(nf, FALSE);
-        }
-        break;
-    }
-    case PROP_POSITION:
-        g_free(p->position);
-        p->position = g_value_dup_string(value);
-        break;
-    case PROP_INSERT:
-        p->insert = g_value_get_enum(value);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
+    /* the row's check refused anything else already; a direct
+     * g_object_set() with garbage leaves the status alone. */
+    if (g_strcmp0(s, "on") == 0) {
+        netfilter_set_status__(NET_FILTER(obj), TRUE);
+    } else if (g_strcmp0(s, "off") == 0) {
+        netfilter_set_status__(NET_FILTER(obj), FALSE);
     }
 }
 
-static void netfilter_get_property(GObject *obj, guint prop_id,
-                                   GValue *value, GParamSpec *pspec)
+static void netfilter_status_get(UserObject *obj, GValue *value)
 {
-    NetFilterPrivate *p = priv_of(NET_FILTER(obj));
-
-    switch (prop_id) {
-    case PROP_NETDEV:
-        g_value_set_string(value, p->netdev_id);
-        break;
-    case PROP_QUEUE:
-        g_value_set_enum(value, p->direction);
-        break;
-    case PROP_STATUS:
-        g_value_set_string(value, p->on ? "on" : "off");
-        break;
-    case PROP_POSITION:
-        g_value_set_string(value, p->position);
-        break;
-    case PROP_INSERT:
-        g_value_set_enum(value, p->insert);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
-    }
+    g_value_set_string(value, priv_of(NET_FILTER(obj))->on ? "on" : "off");
 }
 
-/* Subclasses that override check_property() must chain up to this. */
-static gboolean netfilter_check_property(UserObject *obj, GParamSpec *pspec,
-                                         const GValue *value, GError **errp)
+static gboolean netfilter_status_check(UserObject *obj, const GValue *value,
+                                       GError **errp)
 {
-    if (strcmp(pspec->name, "status") == 0) {
-        const char *s = g_value_get_string(value);
+    const char *s = g_value_get_string(value);
 
-        if (g_strcmp0(s, "on") != 0 && g_strcmp0(s, "off") != 0) {
-            error_setg(errp, "Invalid value for netfilter status, "
-                       "should be 'on' or 'off'");
-            return FALSE;
-        }
+    if (g_strcmp0(s, "on") != 0 && g_strcmp0(s, "off") != 0) {
+        error_setg(errp, "Invalid value for netfilter status, "
+                   "should be 'on' or 'off'");
+        return FALSE;
     }
     return TRUE;
 }
+
 
 /* --- life cycle ----------------------------------------------------------- */
 
@@ -207,12 +152,13 @@ static gboolean netfilter_resolve_position__(NetFilter *nf,
     }
     obj = user_object_find(OBJECT_KIND_OBJECT, pos + 3);
     if (!obj || !NET_IS_FILTER(obj) || !priv_of(NET_FILTER(obj))->link) {
-        error_setg(errp, "filter '%s' not found", pos + 3);
+        error_setg(errp, "Parameter 'position': filter '%s' not found",
+                   pos + 3);
         return FALSE;
     }
     if (priv_of(NET_FILTER(obj))->netdev != p->netdev) {
-        error_setg(errp, "filter '%s' belongs to a different netdev",
-                   pos + 3);
+        error_setg(errp, "Parameter 'position': filter '%s' belongs to a "
+                   "different netdev", pos + 3);
         return FALSE;
     }
     *sibling = priv_of(NET_FILTER(obj))->link;
@@ -303,15 +249,6 @@ static void netfilter_dispose(GObject *obj)
     G_OBJECT_CLASS(netfilter_parent_class)->dispose(obj);
 }
 
-static void netfilter_finalize(GObject *obj)
-{
-    NetFilterPrivate *p = priv_of(NET_FILTER(obj));
-
-    g_free(p->netdev_id);
-    g_free(p->position);
-    G_OBJECT_CLASS(netfilter_parent_class)->finalize(obj);
-}
-
 /* The default COLO event handler.  QEMU switches every filter off on
  * FAILOVER (so a failover also silences filter-dump and filter-buffer);
  * we leave non-COLO filters alone and let the COLO filters override this
@@ -327,42 +264,39 @@ static void netfilter_init(NetFilter *nf)
 {
     NetFilterPrivate *p = priv_of(nf);
 
-    p->direction = NET_FILTER_DIRECTION_ALL;
-    p->on = TRUE;
-    p->position = g_strdup("tail");
-    p->insert = NET_FILTER_INSERT_BEHIND;
+    p->on = TRUE;             /* status=on: held by its callbacks */
 }
+
+static const PropDef netfilter_props[] = {
+    DEFINE_PROP_STR("netdev", NetFilterPrivate, netdev_id, NULL,
+        PROP_REQUIRED, "id of the network backend to filter"),
+    DEFINE_PROP_ENUM("queue", NetFilterPrivate, direction,
+        net_filter_direction_get_type, NET_FILTER_DIRECTION_ALL, 0,
+        "direction to filter: all, rx (to the netdev, the guest's output) "
+        "or tx (from the netdev)"),
+    { .name = "status", .type = PROP_TYPE_STR, .offset = PROP_NO_FIELD,
+      .def_str = "on", .flags = PROP_RUNTIME,
+      .help = "on or off; an off filter lets frames pass untouched",
+      .check = netfilter_status_check, .set = netfilter_status_set,
+      .get = netfilter_status_get },
+    DEFINE_PROP_STR("position", NetFilterPrivate, position, "tail", 0,
+        "place in the chain: head, tail or id=<id>"),
+    DEFINE_PROP_ENUM("insert", NetFilterPrivate, insert,
+        netfilter_insert_get_type, NET_FILTER_INSERT_BEHIND, 0,
+        "with position=id=<id>: before or behind it"),
+};
 
 static void netfilter_class_init(NetFilterClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
 
-    oc->set_property = netfilter_set_property;
-    oc->get_property = netfilter_get_property;
     oc->dispose = netfilter_dispose;
-    oc->finalize = netfilter_finalize;
     uc->complete = netfilter_complete;
     uc->unparent = netfilter_unparent;
-    uc->check_property = netfilter_check_property;
     klass->handle_event = netfilter_handle_event_default;
 
-    g_object_class_install_property(oc, PROP_NETDEV,
-        prop_str("netdev", "id of the network backend to filter", NULL,
-                 PROP_REQUIRED));
-    g_object_class_install_property(oc, PROP_QUEUE,
-        prop_enum("queue", "direction to filter: all, rx (to the netdev, "
-                  "the guest's output) or tx (from the netdev)",
-                  NET_TYPE_FILTER_DIRECTION, NET_FILTER_DIRECTION_ALL, 0));
-    g_object_class_install_property(oc, PROP_STATUS,
-        prop_str("status", "on or off; an off filter lets frames pass "
-                 "untouched", "on", PROP_RUNTIME));
-    g_object_class_install_property(oc, PROP_POSITION,
-        prop_str("position", "place in the chain: head, tail or id=<id>",
-                 "tail", 0));
-    g_object_class_install_property(oc, PROP_INSERT,
-        prop_enum("insert", "with position=id=<id>: before or behind it",
-                  netfilter_insert_get_type(), NET_FILTER_INSERT_BEHIND, 0));
+    object_class_install_private_props(oc, netfilter_props, NetFilter);
 }
 
 /* --- public ------------------------------------------------------------- */

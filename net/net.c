@@ -36,6 +36,7 @@
 #include "net/filter.h"
 #include "net/queue.h"
 #include "net/net-private.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/stats.h"
@@ -59,12 +60,6 @@ typedef struct {
 } NetClientPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(NetClient, net_client, USER_TYPE_OBJECT)
-
-enum {
-    PROP_0,
-    PROP_NETDEV,
-    PROP_QUEUE_SIZE,
-};
 
 static void net_client_detach__(NetClient *nc);
 
@@ -110,46 +105,9 @@ static void net_client_init(NetClient *nc)
 {
     NetClientPrivate *p = priv_of(nc);
 
-    p->queue_size = NET_QUEUE_SIZE_DEFAULT;
     net_queue_init(&p->incoming, p->queue_size);
     g_queue_init(&p->filters);
     g_queue_init(&p->drain_waiters);
-}
-
-static void net_client_set_property(GObject *obj, guint prop_id,
-                                    const GValue *value, GParamSpec *pspec)
-{
-    NetClientPrivate *p = priv_of(NET_CLIENT(obj));
-
-    switch (prop_id) {
-    case PROP_NETDEV:
-        g_free(p->netdev_id);
-        p->netdev_id = g_value_dup_string(value);
-        break;
-    case PROP_QUEUE_SIZE:
-        p->queue_size = g_value_get_uint(value);
-        net_queue_set_limit(&p->incoming, p->queue_size);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
-    }
-}
-
-static void net_client_get_property(GObject *obj, guint prop_id,
-                                    GValue *value, GParamSpec *pspec)
-{
-    NetClientPrivate *p = priv_of(NET_CLIENT(obj));
-
-    switch (prop_id) {
-    case PROP_NETDEV:
-        g_value_set_string(value, p->netdev_id);
-        break;
-    case PROP_QUEUE_SIZE:
-        g_value_set_uint(value, p->queue_size);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, prop_id, pspec);
-    }
 }
 
 static void net_client_unparent(UserObject *obj)
@@ -171,29 +129,37 @@ static void net_client_finalize(GObject *obj)
 
     net_queue_destroy(&p->incoming);
     g_queue_clear(&p->filters);
-    g_free(p->netdev_id);
     G_OBJECT_CLASS(net_client_parent_class)->finalize(obj);
 }
+
+static void net_client_queue_size_changed(UserObject *obj)
+{
+    NetClientPrivate *p = priv_of(NET_CLIENT(obj));
+
+    net_queue_set_limit(&p->incoming, p->queue_size);
+}
+
+static const PropDef net_client_props[] = {
+    DEFINE_PROP_STR("netdev", NetClientPrivate, netdev_id, NULL, 0,
+        "id of the network backend this device is connected to (-device "
+        "only)"),
+    DEFINE_PROP_UINT("queue-size", NetClientPrivate, queue_size,
+        1, NET_QUEUE_SIZE_MAX, NET_QUEUE_SIZE_DEFAULT, 0,
+        "frames waiting for this client before new ones are dropped",
+        .changed = net_client_queue_size_changed),
+};
 
 static void net_client_class_init(NetClientClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
 
-    oc->set_property = net_client_set_property;
-    oc->get_property = net_client_get_property;
     oc->dispose = net_client_dispose;
     oc->finalize = net_client_finalize;
     uc->complete = net_client_complete;
     uc->unparent = net_client_unparent;
 
-    g_object_class_install_property(oc, PROP_NETDEV,
-        prop_str("netdev", "id of the network backend this device is "
-                 "connected to (-device only)", NULL, 0));
-    g_object_class_install_property(oc, PROP_QUEUE_SIZE,
-        prop_uint("queue-size", "frames waiting for this client before "
-                  "new ones are dropped", 1, NET_QUEUE_SIZE_MAX,
-                  NET_QUEUE_SIZE_DEFAULT, 0));
+    object_class_install_private_props(oc, net_client_props, NetClient);
 }
 
 /* --- public ------------------------------------------------------------- */
@@ -284,9 +250,17 @@ NetClient *net_find_netdev(const char *id, GError **errp)
 {
     UserObject *obj = id ? user_object_find(OBJECT_KIND_NETDEV, id) : NULL;
 
+    /* QEMU's text, then which id and why, so the user knows what to fix */
+    if ((!obj || !NET_IS_CLIENT(obj)) &&
+        !(id && user_object_find(OBJECT_KIND_DEVICE, id))) {
+        error_setg(errp, "Parameter 'netdev' expects a network backend id: "
+                   "there is no -netdev '%s'", id ? id : "");
+        return NULL;
+    }
     if (!obj || !NET_IS_CLIENT(obj) ||
         net_client_get_role(NET_CLIENT(obj)) != NET_ROLE_NETDEV) {
-        error_setg(errp, "Parameter 'netdev' expects a network backend id");
+        error_setg(errp, "Parameter 'netdev' expects a network backend id: "
+                   "'%s' is a guest-facing -device, not a -netdev", id);
         return NULL;
     }
     return NET_CLIENT(obj);

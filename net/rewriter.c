@@ -500,6 +500,7 @@ RewriterResult rewriter_process(Rewriter *rw, const uint8_t *frame,
     act->do_seq = act->do_ack = act->do_sack = false;
     act->do_tsval = act->do_tsecr = false;
     act->release = false;
+    act->hold_until = 0;
     act->seq_sub = act->ack_add = act->tsval_sub = act->tsecr_add = 0;
     rw->now = now_us;
 
@@ -564,6 +565,7 @@ RewriterResult rewriter_process(Rewriter *rw, const uint8_t *frame,
     case RW_STEP_PASS:
         return REWRITER_UNCHANGED;
     case RW_STEP_HOLD:
+        act->hold_until = c->hold_since + rw->cfg.hold_us;
         return REWRITER_HOLD;
     case RW_STEP_TRANSLATE:
         break;
@@ -689,6 +691,17 @@ static void rw_checkpoint_one(ConnTable *t, ConnEntry *e, void *opaque)
 void rewriter_checkpoint(Rewriter *rw)
 {
     RwCkpt how = rw->loading ? RW_CKPT_CONFIRM : RW_CKPT_RESET;
+
+    if (rw->failover) {
+        /* The side failed over and may since have been re-protected as a
+         * primary (docs/ha.md): its checkpoints copy this guest to a new
+         * secondary, they do not make this guest equal to the old
+         * primary, whose sequence space the clients of the connections
+         * from before the failover still live in.  Those keep their
+         * offsets until they end. */
+        stats_inc(&rw->st.checkpoints);
+        return;
+    }
 
     conn_table_foreach(rw->table, rw_checkpoint_one, &how);
     rw->loading = false;

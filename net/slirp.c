@@ -37,7 +37,7 @@
 #include <libslirp.h>
 #include <json-glib/json-glib.h>
 
-#include "net/prop-table.h"
+#include "qom/props.h"
 #include "net/vnet-hdr.h"
 #include "net/slirp-opts.h"
 #include "net/net.h"
@@ -84,71 +84,6 @@ struct _NetSlirp {
 };
 
 G_DEFINE_FINAL_TYPE(NetSlirp, net_slirp, NET_TYPE_CLIENT)
-
-enum {
-    SLIRP_PROP_0,
-    SLIRP_PROP_NET,
-    SLIRP_PROP_HOST,
-    SLIRP_PROP_DHCPSTART,
-    SLIRP_PROP_DNS,
-    SLIRP_PROP_IPV4,
-    SLIRP_PROP_IPV6,
-    SLIRP_PROP_IPV6_NET,
-    SLIRP_PROP_IPV6_HOST,
-    SLIRP_PROP_IPV6_DNS,
-    SLIRP_PROP_HOSTNAME,
-    SLIRP_PROP_DOMAINNAME,
-    SLIRP_PROP_RESTRICT,
-    SLIRP_PROP_TFTP,
-    SLIRP_PROP_TFTP_SERVER_NAME,
-    SLIRP_PROP_BOOTFILE,
-    SLIRP_PROP_HOSTFWD,
-    SLIRP_PROP_GUESTFWD,
-    SLIRP_PROP_SMB,
-    SLIRP_PROP_HOSTFWD_0,
-    SLIRP_PROP__MAX = SLIRP_PROP_HOSTFWD_0 + SLIRP_HOSTFWD_SLOTS,
-};
-
-static size_t slirp_prop_offset[SLIRP_PROP__MAX] = {
-    [SLIRP_PROP_NET] = offsetof(NetSlirp, net),
-    [SLIRP_PROP_HOST] = offsetof(NetSlirp, host),
-    [SLIRP_PROP_DHCPSTART] = offsetof(NetSlirp, dhcpstart),
-    [SLIRP_PROP_DNS] = offsetof(NetSlirp, dns),
-    [SLIRP_PROP_IPV4] = offsetof(NetSlirp, ipv4),
-    [SLIRP_PROP_IPV6] = offsetof(NetSlirp, ipv6),
-    [SLIRP_PROP_IPV6_NET] = offsetof(NetSlirp, ipv6_net),
-    [SLIRP_PROP_IPV6_HOST] = offsetof(NetSlirp, ipv6_host),
-    [SLIRP_PROP_IPV6_DNS] = offsetof(NetSlirp, ipv6_dns),
-    [SLIRP_PROP_HOSTNAME] = offsetof(NetSlirp, hostname),
-    [SLIRP_PROP_DOMAINNAME] = offsetof(NetSlirp, domainname),
-    [SLIRP_PROP_RESTRICT] = offsetof(NetSlirp, restricted),
-    [SLIRP_PROP_TFTP] = offsetof(NetSlirp, tftp),
-    [SLIRP_PROP_TFTP_SERVER_NAME] = offsetof(NetSlirp, tftp_server_name),
-    [SLIRP_PROP_BOOTFILE] = offsetof(NetSlirp, bootfile),
-    [SLIRP_PROP_HOSTFWD] = offsetof(NetSlirp, hostfwd),
-    [SLIRP_PROP_GUESTFWD] = offsetof(NetSlirp, guestfwd),
-    [SLIRP_PROP_SMB] = offsetof(NetSlirp, smb),
-};
-
-static void net_slirp_set_property(GObject *obj, guint id,
-                                   const GValue *value, GParamSpec *pspec)
-{
-    if (id == 0 || id >= SLIRP_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_set(obj, slirp_prop_offset[id], value);
-}
-
-static void net_slirp_get_property(GObject *obj, guint id, GValue *value,
-                                   GParamSpec *pspec)
-{
-    if (id == 0 || id >= SLIRP_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_get(obj, slirp_prop_offset[id], value);
-}
 
 static const char *slirp_id(NetSlirp *s)
 {
@@ -594,12 +529,6 @@ static void net_slirp_finalize(GObject *obj)
     NetSlirp *s = NET_SLIRP(obj);
 
     net_slirp_stop(s);
-    for (guint i = 1; i < SLIRP_PROP__MAX; i++) {
-        if (i != SLIRP_PROP_IPV4 && i != SLIRP_PROP_IPV6 &&
-            i != SLIRP_PROP_RESTRICT) {
-            g_free(*(char **)((uint8_t *)s + slirp_prop_offset[i]));
-        }
-    }
     G_OBJECT_CLASS(net_slirp_parent_class)->finalize(obj);
 }
 
@@ -631,9 +560,48 @@ static void net_slirp_fill_stats(NetClient *nc, void *obj)
 
 static void net_slirp_init(NetSlirp *s)
 {
-    s->ipv4 = TRUE;
-    s->ipv6 = TRUE;
 }
+
+#define SLIRP_STR(name, field, help) \
+    DEFINE_PROP_STR(name, NetSlirp, field, NULL, 0, help)
+#define SLIRP_HOSTFWD(n) \
+    SLIRP_STR("hostfwd." #n, hostfwd_n[n], "one more hostfwd rule")
+
+static const PropDef net_slirp_props[] = {
+    SLIRP_STR("net", net, "guest network ADDR[/MASK] (default 10.0.2.0/24)"),
+    SLIRP_STR("host", host, "address of the virtual host (default: net + 2)"),
+    SLIRP_STR("dhcpstart", dhcpstart,
+              "first address handed out by DHCP (default: net + 15)"),
+    SLIRP_STR("dns", dns,
+              "address of the virtual DNS server (default: net + 3)"),
+    DEFINE_PROP_BOOL("ipv4", NetSlirp, ipv4, TRUE, 0,
+        "IPv4 on the guest network"),
+    DEFINE_PROP_BOOL("ipv6", NetSlirp, ipv6, TRUE, 0,
+        "IPv6 on the guest network"),
+    SLIRP_STR("ipv6-net", ipv6_net,
+              "guest IPv6 prefix PREFIX[/LEN] (default fec0::/64)"),
+    SLIRP_STR("ipv6-host", ipv6_host,
+              "IPv6 address of the virtual host (default: prefix::2)"),
+    SLIRP_STR("ipv6-dns", ipv6_dns,
+              "IPv6 address of the virtual DNS server (default: prefix::3)"),
+    SLIRP_STR("hostname", hostname, "host name handed out by DHCP"),
+    SLIRP_STR("domainname", domainname, "domain name handed out by DHCP"),
+    DEFINE_PROP_BOOL("restrict", NetSlirp, restricted, FALSE, 0,
+        "isolate the guest: only hostfwd connections reach it"),
+    SLIRP_STR("tftp", tftp, "directory served by the built-in TFTP server"),
+    SLIRP_STR("tftp-server-name", tftp_server_name,
+              "TFTP server name handed out by DHCP"),
+    SLIRP_STR("bootfile", bootfile, "boot file name handed out by DHCP"),
+    SLIRP_STR("hostfwd", hostfwd,
+              "[tcp|udp]:[HADDR]:HPORT-[GADDR]:GPORT; several rules "
+              "separated by ';'"),
+    SLIRP_STR("guestfwd", guestfwd, "not supported"),
+    SLIRP_STR("smb", smb, "not supported"),
+    /* hostfwd.0 ... hostfwd.7: one per SLIRP_HOSTFWD_SLOTS */
+    SLIRP_HOSTFWD(0), SLIRP_HOSTFWD(1), SLIRP_HOSTFWD(2), SLIRP_HOSTFWD(3),
+    SLIRP_HOSTFWD(4), SLIRP_HOSTFWD(5), SLIRP_HOSTFWD(6), SLIRP_HOSTFWD(7),
+};
+G_STATIC_ASSERT(SLIRP_HOSTFWD_SLOTS == 8);
 
 static void net_slirp_class_init(NetSlirpClass *klass)
 {
@@ -641,8 +609,6 @@ static void net_slirp_class_init(NetSlirpClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetClientClass *nc = NET_CLIENT_CLASS(klass);
 
-    oc->set_property = net_slirp_set_property;
-    oc->get_property = net_slirp_get_property;
     oc->finalize = net_slirp_finalize;
     uc->description = "user-mode network stack (libslirp): DHCP, DNS and "
                       "NAT without privileges";
@@ -651,54 +617,7 @@ static void net_slirp_class_init(NetSlirpClass *klass)
     nc->receive = net_slirp_receive;
     nc->fill_stats = net_slirp_fill_stats;
 
-    for (int i = 0; i < SLIRP_HOSTFWD_SLOTS; i++) {
-        slirp_prop_offset[SLIRP_PROP_HOSTFWD_0 + i] =
-            offsetof(NetSlirp, hostfwd_n) + i * sizeof(char *);
-    }
-
-#define STR_PROP(id, name, desc) \
-    g_object_class_install_property(oc, id, prop_str(name, desc, NULL, 0))
-    STR_PROP(SLIRP_PROP_NET, "net", "guest network ADDR[/MASK] "
-             "(default 10.0.2.0/24)");
-    STR_PROP(SLIRP_PROP_HOST, "host", "address of the virtual host "
-             "(default: net + 2)");
-    STR_PROP(SLIRP_PROP_DHCPSTART, "dhcpstart", "first address handed out "
-             "by DHCP (default: net + 15)");
-    STR_PROP(SLIRP_PROP_DNS, "dns", "address of the virtual DNS server "
-             "(default: net + 3)");
-    g_object_class_install_property(oc, SLIRP_PROP_IPV4,
-        prop_bool("ipv4", "IPv4 on the guest network", TRUE, 0));
-    g_object_class_install_property(oc, SLIRP_PROP_IPV6,
-        prop_bool("ipv6", "IPv6 on the guest network", TRUE, 0));
-    STR_PROP(SLIRP_PROP_IPV6_NET, "ipv6-net", "guest IPv6 prefix "
-             "PREFIX[/LEN] (default fec0::/64)");
-    STR_PROP(SLIRP_PROP_IPV6_HOST, "ipv6-host", "IPv6 address of the "
-             "virtual host (default: prefix::2)");
-    STR_PROP(SLIRP_PROP_IPV6_DNS, "ipv6-dns", "IPv6 address of the "
-             "virtual DNS server (default: prefix::3)");
-    STR_PROP(SLIRP_PROP_HOSTNAME, "hostname", "host name handed out by "
-             "DHCP");
-    STR_PROP(SLIRP_PROP_DOMAINNAME, "domainname", "domain name handed out "
-             "by DHCP");
-    g_object_class_install_property(oc, SLIRP_PROP_RESTRICT,
-        prop_bool("restrict", "isolate the guest: only hostfwd connections "
-                  "reach it", FALSE, 0));
-    STR_PROP(SLIRP_PROP_TFTP, "tftp", "directory served by the built-in "
-             "TFTP server");
-    STR_PROP(SLIRP_PROP_TFTP_SERVER_NAME, "tftp-server-name", "TFTP server "
-             "name handed out by DHCP");
-    STR_PROP(SLIRP_PROP_BOOTFILE, "bootfile", "boot file name handed out "
-             "by DHCP");
-    STR_PROP(SLIRP_PROP_HOSTFWD, "hostfwd", "[tcp|udp]:[HADDR]:HPORT-"
-             "[GADDR]:GPORT; several rules separated by ';'");
-    STR_PROP(SLIRP_PROP_GUESTFWD, "guestfwd", "not supported");
-    STR_PROP(SLIRP_PROP_SMB, "smb", "not supported");
-    for (int i = 0; i < SLIRP_HOSTFWD_SLOTS; i++) {
-        g_autofree char *name = g_strdup_printf("hostfwd.%d", i);
-
-        STR_PROP(SLIRP_PROP_HOSTFWD_0 + i, name, "one more hostfwd rule");
-    }
-#undef STR_PROP
+    object_class_install_props(oc, net_slirp_props);
 }
 
 static void net_slirp_register(void)

@@ -46,7 +46,7 @@
 
 #include "net/dgram-port.h"
 #include "net/outbuf.h"
-#include "net/prop-table.h"
+#include "qom/props.h"
 #include "net/vnet-hdr.h"
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
@@ -705,52 +705,6 @@ struct _NetStream {
 
 G_DEFINE_FINAL_TYPE(NetStream, net_stream, NET_TYPE_CLIENT)
 
-enum {
-    STREAM_PROP_0,
-    STREAM_PROP_SERVER,
-    STREAM_PROP_ADDR_TYPE,
-    STREAM_PROP_ADDR_HOST,
-    STREAM_PROP_ADDR_PORT,
-    STREAM_PROP_ADDR_PATH,
-    STREAM_PROP_ADDR_ABSTRACT,
-    STREAM_PROP_ADDR_TIGHT,
-    STREAM_PROP_ADDR_STR,
-    STREAM_PROP_RECONNECT,
-    STREAM_PROP__MAX,
-};
-
-static const size_t stream_prop_offset[STREAM_PROP__MAX] = {
-    [STREAM_PROP_SERVER] = offsetof(NetStream, server),
-    [STREAM_PROP_ADDR_TYPE] = offsetof(NetStream, addr_type),
-    [STREAM_PROP_ADDR_HOST] = offsetof(NetStream, addr_host),
-    [STREAM_PROP_ADDR_PORT] = offsetof(NetStream, addr_port),
-    [STREAM_PROP_ADDR_PATH] = offsetof(NetStream, addr_path),
-    [STREAM_PROP_ADDR_ABSTRACT] = offsetof(NetStream, addr_abstract),
-    [STREAM_PROP_ADDR_TIGHT] = offsetof(NetStream, addr_tight),
-    [STREAM_PROP_ADDR_STR] = offsetof(NetStream, addr_str),
-    [STREAM_PROP_RECONNECT] = offsetof(NetStream, reconnect),
-};
-
-static void net_stream_set_property(GObject *obj, guint id,
-                                    const GValue *value, GParamSpec *pspec)
-{
-    if (id == 0 || id >= STREAM_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_set(obj, stream_prop_offset[id], value);
-}
-
-static void net_stream_get_property(GObject *obj, guint id, GValue *value,
-                                    GParamSpec *pspec)
-{
-    if (id == 0 || id >= STREAM_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_get(obj, stream_prop_offset[id], value);
-}
-
 static gboolean net_stream_complete(UserObject *obj, GError **errp)
 {
     NetStream *s = NET_STREAM(obj);
@@ -801,11 +755,6 @@ static void net_stream_finalize(GObject *obj)
     NetStream *s = NET_STREAM(obj);
 
     stream_conn_stop(&s->conn);
-    g_free(s->addr_type);
-    g_free(s->addr_host);
-    g_free(s->addr_port);
-    g_free(s->addr_path);
-    g_free(s->addr_str);
     G_OBJECT_CLASS(net_stream_parent_class)->finalize(obj);
 }
 
@@ -828,9 +777,30 @@ static void net_stream_fill_stats(NetClient *nc, void *obj)
 
 static void net_stream_init(NetStream *s)
 {
-    s->addr_tight = TRUE;
     stream_conn_init(&s->conn, NET_CLIENT(s));
 }
+
+static const PropDef net_stream_props[] = {
+    DEFINE_PROP_BOOL("server", NetStream, server, FALSE, 0,
+        "listen for one peer (on) or connect (off)"),
+    DEFINE_PROP_STR("addr.type", NetStream, addr_type, NULL, 0,
+        "address type: inet, unix or fd"),
+    DEFINE_PROP_STR("addr.host", NetStream, addr_host, NULL, 0,
+        "inet: host name or address"),
+    DEFINE_PROP_STR("addr.port", NetStream, addr_port, NULL, 0,
+        "inet: port"),
+    DEFINE_PROP_STR("addr.path", NetStream, addr_path, NULL, 0,
+        "unix: socket path"),
+    DEFINE_PROP_BOOL("addr.abstract", NetStream, addr_abstract, FALSE, 0,
+        "unix: abstract namespace"),
+    DEFINE_PROP_BOOL("addr.tight", NetStream, addr_tight, TRUE, 0,
+        "unix abstract: address sized to the name"),
+    DEFINE_PROP_STR("addr.str", NetStream, addr_str, NULL, 0,
+        "fd: number of an inherited socket (a listening one with "
+        "server=on)"),
+    DEFINE_PROP_UINT("reconnect", NetStream, reconnect, 0, 3600 * 24, 0, 0,
+        "client: seconds between reconnection attempts, 0 = never"),
+};
 
 static void net_stream_class_init(NetStreamClass *klass)
 {
@@ -838,8 +808,6 @@ static void net_stream_class_init(NetStreamClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetClientClass *nc = NET_CLIENT_CLASS(klass);
 
-    oc->set_property = net_stream_set_property;
-    oc->get_property = net_stream_get_property;
     oc->finalize = net_stream_finalize;
     uc->description = "QEMU-framed Ethernet over a stream socket "
                       "(QEMU's -netdev stream)";
@@ -849,28 +817,7 @@ static void net_stream_class_init(NetStreamClass *klass)
     nc->read_poll = net_stream_read_poll;
     nc->fill_stats = net_stream_fill_stats;
 
-    g_object_class_install_property(oc, STREAM_PROP_SERVER,
-        prop_bool("server", "listen for one peer (on) or connect (off)",
-                  FALSE, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_TYPE,
-        prop_str("addr.type", "address type: inet, unix or fd", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_HOST,
-        prop_str("addr.host", "inet: host name or address", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_PORT,
-        prop_str("addr.port", "inet: port", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_PATH,
-        prop_str("addr.path", "unix: socket path", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_ABSTRACT,
-        prop_bool("addr.abstract", "unix: abstract namespace", FALSE, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_TIGHT,
-        prop_bool("addr.tight", "unix abstract: address sized to the name",
-                  TRUE, 0));
-    g_object_class_install_property(oc, STREAM_PROP_ADDR_STR,
-        prop_str("addr.str", "fd: number of an inherited socket (a "
-                 "listening one with server=on)", NULL, 0));
-    g_object_class_install_property(oc, STREAM_PROP_RECONNECT,
-        prop_uint("reconnect", "client: seconds between reconnection "
-                  "attempts, 0 = never", 0, 3600 * 24, 0, 0));
+    object_class_install_props(oc, net_stream_props);
 }
 
 /* --- type "socket" ------------------------------------------------------- */
@@ -895,46 +842,6 @@ struct _NetSocket {
 };
 
 G_DEFINE_FINAL_TYPE(NetSocket, net_socket, NET_TYPE_CLIENT)
-
-enum {
-    SOCKET_PROP_0,
-    SOCKET_PROP_FD,
-    SOCKET_PROP_LISTEN,
-    SOCKET_PROP_CONNECT,
-    SOCKET_PROP_MCAST,
-    SOCKET_PROP_UDP,
-    SOCKET_PROP_LOCALADDR,
-    SOCKET_PROP__MAX,
-};
-
-static const size_t socket_prop_offset[SOCKET_PROP__MAX] = {
-    [SOCKET_PROP_FD] = offsetof(NetSocket, fd),
-    [SOCKET_PROP_LISTEN] = offsetof(NetSocket, listen),
-    [SOCKET_PROP_CONNECT] = offsetof(NetSocket, connect),
-    [SOCKET_PROP_MCAST] = offsetof(NetSocket, mcast),
-    [SOCKET_PROP_UDP] = offsetof(NetSocket, udp),
-    [SOCKET_PROP_LOCALADDR] = offsetof(NetSocket, localaddr),
-};
-
-static void net_socket_set_property(GObject *obj, guint id,
-                                    const GValue *value, GParamSpec *pspec)
-{
-    if (id == 0 || id >= SOCKET_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_set(obj, socket_prop_offset[id], value);
-}
-
-static void net_socket_get_property(GObject *obj, guint id, GValue *value,
-                                    GParamSpec *pspec)
-{
-    if (id == 0 || id >= SOCKET_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    net_prop_get(obj, socket_prop_offset[id], value);
-}
 
 static gboolean net_socket_start_udp(NetSocket *s, GError **errp)
 {
@@ -1117,12 +1024,6 @@ static void net_socket_finalize(GObject *obj)
     NetSocket *s = NET_SOCKET(obj);
 
     net_socket_stop(s);
-    g_free(s->fd);
-    g_free(s->listen);
-    g_free(s->connect);
-    g_free(s->mcast);
-    g_free(s->udp);
-    g_free(s->localaddr);
     G_OBJECT_CLASS(net_socket_parent_class)->finalize(obj);
 }
 
@@ -1165,14 +1066,28 @@ static void net_socket_init(NetSocket *s)
     s->dgram.fd = -1;
 }
 
+static const PropDef net_socket_props[] = {
+    DEFINE_PROP_STR("fd", NetSocket, fd, NULL, 0,
+        "number of an inherited connected socket"),
+    DEFINE_PROP_STR("listen", NetSocket, listen, NULL, 0,
+        "[host]:port to accept one peer on"),
+    DEFINE_PROP_STR("connect", NetSocket, connect, NULL, 0,
+        "host:port to connect to"),
+    DEFINE_PROP_STR("mcast", NetSocket, mcast, NULL, 0,
+        "IPv4 multicast group:port to join and send to"),
+    DEFINE_PROP_STR("udp", NetSocket, udp, NULL, 0,
+        "host:port to send UDP datagrams to"),
+    DEFINE_PROP_STR("localaddr", NetSocket, localaddr, NULL, 0,
+        "with udp=: host:port to bind the UDP socket to; with mcast=: IPv4 "
+        "address of the interface"),
+};
+
 static void net_socket_class_init(NetSocketClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetClientClass *nc = NET_CLIENT_CLASS(klass);
 
-    oc->set_property = net_socket_set_property;
-    oc->get_property = net_socket_get_property;
     oc->finalize = net_socket_finalize;
     uc->description = "QEMU-framed Ethernet over TCP, or frames over UDP "
                       "(QEMU's legacy -netdev socket)";
@@ -1182,21 +1097,7 @@ static void net_socket_class_init(NetSocketClass *klass)
     nc->read_poll = net_socket_read_poll;
     nc->fill_stats = net_socket_fill_stats;
 
-    g_object_class_install_property(oc, SOCKET_PROP_FD,
-        prop_str("fd", "number of an inherited connected socket", NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_LISTEN,
-        prop_str("listen", "[host]:port to accept one peer on", NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_CONNECT,
-        prop_str("connect", "host:port to connect to", NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_MCAST,
-        prop_str("mcast", "IPv4 multicast group:port to join and send to",
-                 NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_UDP,
-        prop_str("udp", "host:port to send UDP datagrams to", NULL, 0));
-    g_object_class_install_property(oc, SOCKET_PROP_LOCALADDR,
-        prop_str("localaddr", "with udp=: host:port to bind the UDP socket "
-                 "to; with mcast=: IPv4 address of the interface", NULL,
-                 0));
+    object_class_install_props(oc, net_socket_props);
 }
 
 static void net_stream_register(void)

@@ -42,7 +42,7 @@
 #include <sys/wait.h>
 #include <json-glib/json-glib.h>
 
-#include "net/prop-table.h"
+#include "qom/props.h"
 #include "net/rx-batch.h"
 #include "net/vnet-hdr.h"
 #include "util/fd-watch.h"
@@ -85,61 +85,6 @@ struct _NetTap {
 };
 
 G_DEFINE_FINAL_TYPE(NetTap, net_tap, NET_TYPE_CLIENT)
-
-enum {
-    TAP_PROP_0,
-    TAP_PROP_IFNAME,
-    TAP_PROP_SCRIPT,
-    TAP_PROP_DOWNSCRIPT,
-    TAP_PROP_VNET_HDR,
-    TAP_PROP_FD,
-    TAP_PROP_VHOST,
-    TAP_PROP_HELPER,
-    TAP_PROP_SNDBUF,
-    TAP_PROP_QUEUES,
-    TAP_PROP__MAX,
-};
-
-static const size_t tap_prop_offset[TAP_PROP__MAX] = {
-    [TAP_PROP_IFNAME] = offsetof(NetTap, ifname),
-    [TAP_PROP_SCRIPT] = offsetof(NetTap, script),
-    [TAP_PROP_DOWNSCRIPT] = offsetof(NetTap, downscript),
-    [TAP_PROP_VNET_HDR] = offsetof(NetTap, vnet_hdr),
-    [TAP_PROP_FD] = offsetof(NetTap, fd),
-    [TAP_PROP_VHOST] = offsetof(NetTap, vhost),
-    [TAP_PROP_HELPER] = offsetof(NetTap, helper),
-    [TAP_PROP_SNDBUF] = offsetof(NetTap, sndbuf),
-    [TAP_PROP_QUEUES] = offsetof(NetTap, queues),
-};
-
-static void net_tap_set_property(GObject *obj, guint id, const GValue *value,
-                                 GParamSpec *pspec)
-{
-    if (id == 0 || id >= TAP_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    if (id == TAP_PROP_VNET_HDR) {
-        NET_TAP(obj)->vnet_hdr_set = TRUE;
-    }
-    net_prop_set(obj, tap_prop_offset[id], value);
-}
-
-static void net_tap_get_property(GObject *obj, guint id, GValue *value,
-                                 GParamSpec *pspec)
-{
-    NetTap *t = NET_TAP(obj);
-
-    if (id == 0 || id >= TAP_PROP__MAX) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
-        return;
-    }
-    if (id == TAP_PROP_IFNAME && t->actual_ifname[0]) {
-        g_value_set_string(value, t->actual_ifname);
-        return;
-    }
-    net_prop_get(obj, tap_prop_offset[id], value);
-}
 
 static const char *tap_id(NetTap *t)
 {
@@ -412,11 +357,6 @@ static void net_tap_finalize(GObject *obj)
     NetTap *t = NET_TAP(obj);
 
     net_tap_stop(t);
-    g_free(t->ifname);
-    g_free(t->script);
-    g_free(t->downscript);
-    g_free(t->fd);
-    g_free(t->helper);
     G_OBJECT_CLASS(net_tap_parent_class)->finalize(obj);
 }
 
@@ -472,11 +412,41 @@ static void net_tap_fill_stats(NetClient *nc, void *obj)
 static void net_tap_init(NetTap *t)
 {
     t->tapfd = -1;
-    t->queues = 1;
-    t->script = g_strdup("no");
-    t->downscript = g_strdup("no");
     t->read_enabled = TRUE;
 }
+
+/* ifname= reads back the name the kernel gave the tap once it exists. */
+static void net_tap_ifname_get(UserObject *obj, GValue *value)
+{
+    NetTap *t = NET_TAP(obj);
+
+    g_value_set_string(value, t->actual_ifname[0] ? t->actual_ifname
+                                                   : t->ifname);
+}
+
+static const PropDef net_tap_props[] = {
+    DEFINE_PROP_STR("ifname", NetTap, ifname, NULL, 0,
+        "tap name (created if absent; default: the kernel picks tapN)",
+        .get = net_tap_ifname_get),
+    DEFINE_PROP_STR("script", NetTap, script, "no", 0,
+        "program run as 'SCRIPT IFNAME' after the tap is up, or 'no'"),
+    DEFINE_PROP_STR("downscript", NetTap, downscript, "no", 0,
+        "program run as 'SCRIPT IFNAME' when the netdev goes away, or 'no'"),
+    DEFINE_PROP_BOOL("vnet_hdr", NetTap, vnet_hdr, FALSE, 0,
+        "frames carry a 12-byte virtio-net header (IFF_VNET_HDR)",
+        .given = PROP_FIELD(NetTap, vnet_hdr_set, gboolean)),
+    DEFINE_PROP_STR("fd", NetTap, fd, NULL, 0,
+        "number of an inherited, configured tap fd"),
+    DEFINE_PROP_BOOL("vhost", NetTap, vhost, FALSE, 0,
+        "vhost-net (only 'off' is supported)"),
+    DEFINE_PROP_STR("helper", NetTap, helper, NULL, 0,
+        "accepted for compatibility and not run; a tap named after the id "
+        "is created instead"),
+    DEFINE_PROP_UINT("sndbuf", NetTap, sndbuf, 0, G_MAXUINT, 0, 0,
+        "tap send buffer in bytes (0: default)"),
+    DEFINE_PROP_UINT("queues", NetTap, queues, 1, 1024, 1, 0,
+        "number of queues (only 1)"),
+};
 
 static void net_tap_class_init(NetTapClass *klass)
 {
@@ -484,8 +454,6 @@ static void net_tap_class_init(NetTapClass *klass)
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetClientClass *nc = NET_CLIENT_CLASS(klass);
 
-    oc->set_property = net_tap_set_property;
-    oc->get_property = net_tap_get_property;
     oc->finalize = net_tap_finalize;
     uc->description = "a Linux tap interface, created or attached to";
     uc->complete = net_tap_complete;
@@ -494,31 +462,7 @@ static void net_tap_class_init(NetTapClass *klass)
     nc->read_poll = net_tap_read_poll;
     nc->fill_stats = net_tap_fill_stats;
 
-    g_object_class_install_property(oc, TAP_PROP_IFNAME,
-        prop_str("ifname", "tap name (created if absent; default: the "
-                 "kernel picks tapN)", NULL, 0));
-    g_object_class_install_property(oc, TAP_PROP_SCRIPT,
-        prop_str("script", "program run as 'SCRIPT IFNAME' after the tap is "
-                 "up, or 'no'", "no", 0));
-    g_object_class_install_property(oc, TAP_PROP_DOWNSCRIPT,
-        prop_str("downscript", "program run as 'SCRIPT IFNAME' when the "
-                 "netdev goes away, or 'no'", "no", 0));
-    g_object_class_install_property(oc, TAP_PROP_VNET_HDR,
-        prop_bool("vnet_hdr", "frames carry a 12-byte virtio-net header "
-                  "(IFF_VNET_HDR)", FALSE, 0));
-    g_object_class_install_property(oc, TAP_PROP_FD,
-        prop_str("fd", "number of an inherited, configured tap fd", NULL,
-                 0));
-    g_object_class_install_property(oc, TAP_PROP_VHOST,
-        prop_bool("vhost", "vhost-net (only 'off' is supported)", FALSE, 0));
-    g_object_class_install_property(oc, TAP_PROP_HELPER,
-        prop_str("helper", "accepted for compatibility and not run; a tap "
-                 "named after the id is created instead", NULL, 0));
-    g_object_class_install_property(oc, TAP_PROP_SNDBUF,
-        prop_uint("sndbuf", "tap send buffer in bytes (0: default)", 0,
-                  G_MAXUINT, 0, 0));
-    g_object_class_install_property(oc, TAP_PROP_QUEUES,
-        prop_uint("queues", "number of queues (only 1)", 1, 1024, 1, 0));
+    object_class_install_props(oc, net_tap_props);
 }
 
 static void net_tap_register(void)

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "qom/iothread.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/poll.h"
 
@@ -52,16 +53,6 @@ struct _IOThread {
 
 G_DEFINE_TYPE(IOThread, iothread, USER_TYPE_OBJECT)
 
-enum {
-    PROP_0,
-    PROP_POLL_MAX_NS,
-    PROP_POLL_GROW,
-    PROP_POLL_SHRINK,
-    PROP_AIO_MAX_BATCH,
-    PROP_THREAD_POOL_MIN,
-    PROP_THREAD_POOL_MAX,
-    N_PROPS
-};
 
 #define IOTHREAD_POLL_MAX_NS_DEFAULT 32768
 
@@ -150,90 +141,45 @@ static void iothread_finalize(GObject *gobj)
     G_OBJECT_CLASS(iothread_parent_class)->finalize(gobj);
 }
 
-static gint64 *iothread_prop_field(IOThread *iot, guint prop_id)
-{
-    switch (prop_id) {
-    case PROP_POLL_MAX_NS:
-        return &iot->poll.max_ns;
-    case PROP_POLL_GROW:
-        return &iot->poll.grow;
-    case PROP_POLL_SHRINK:
-        return &iot->poll.shrink;
-    case PROP_AIO_MAX_BATCH:
-        return &iot->aio_max_batch;
-    case PROP_THREAD_POOL_MIN:
-        return &iot->thread_pool_min;
-    case PROP_THREAD_POOL_MAX:
-        return &iot->thread_pool_max;
-    default:
-        return NULL;
-    }
-}
-
-static void iothread_set_property(GObject *gobj, guint prop_id,
-                                  const GValue *value, GParamSpec *pspec)
-{
-    gint64 *field = iothread_prop_field(IO_THREAD(gobj), prop_id);
-
-    if (!field) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, prop_id, pspec);
-        return;
-    }
-    /* the polling settings are read by the running thread */
-    __atomic_store_n(field, g_value_get_int64(value), __ATOMIC_RELAXED);
-}
-
-static void iothread_get_property(GObject *gobj, guint prop_id,
-                                  GValue *value, GParamSpec *pspec)
-{
-    gint64 *field = iothread_prop_field(IO_THREAD(gobj), prop_id);
-
-    if (!field) {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, prop_id, pspec);
-        return;
-    }
-    g_value_set_int64(value, __atomic_load_n(field, __ATOMIC_RELAXED));
-}
+/* The polling settings are read by the running thread: PROP_ATOMIC. */
+static const PropDef iothread_props[] = {
+    DEFINE_PROP_INT64("poll-max-ns", IOThread, poll.max_ns,
+        0, G_MAXINT64, IOTHREAD_POLL_MAX_NS_DEFAULT, PROP_RUNTIME | PROP_ATOMIC,
+        "maximum time in ns to look for events before sleeping "
+        "(adaptive; 0 = always sleep)"),
+    DEFINE_PROP_INT64("poll-grow", IOThread, poll.grow,
+        0, G_MAXINT64, 0, PROP_RUNTIME | PROP_ATOMIC,
+        "factor the polling time grows by (0 = 2)"),
+    DEFINE_PROP_INT64("poll-shrink", IOThread, poll.shrink,
+        0, G_MAXINT64, 0, PROP_RUNTIME | PROP_ATOMIC,
+        "divisor the polling time shrinks by (0 = reset to 0)"),
+    DEFINE_PROP_INT64("aio-max-batch", IOThread, aio_max_batch,
+        0, G_MAXINT64, 0, PROP_RUNTIME | PROP_ATOMIC,
+        "maximum number of requests in a batch (accepted, no effect)"),
+    DEFINE_PROP_INT64("thread-pool-min", IOThread, thread_pool_min,
+        0, G_MAXINT, 0, PROP_RUNTIME | PROP_ATOMIC,
+        "minimum number of worker threads (accepted, no effect)"),
+    DEFINE_PROP_INT64("thread-pool-max", IOThread, thread_pool_max,
+        0, G_MAXINT, 64, PROP_RUNTIME | PROP_ATOMIC,
+        "maximum number of worker threads (accepted, no effect)"),
+};
 
 static void iothread_class_init(IOThreadClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
-    GParamSpec *props[N_PROPS] = { NULL };
 
-    oc->set_property = iothread_set_property;
-    oc->get_property = iothread_get_property;
     oc->finalize = iothread_finalize;
     uc->description = "a thread running its own event loop";
     uc->complete = iothread_complete;
     uc->unparent = iothread_unparent;
 
-    props[PROP_POLL_MAX_NS] = prop_int64("poll-max-ns",
-        "maximum time in ns to look for events before sleeping "
-        "(adaptive; 0 = always sleep)",
-        0, G_MAXINT64, IOTHREAD_POLL_MAX_NS_DEFAULT, PROP_RUNTIME);
-    props[PROP_POLL_GROW] = prop_int64("poll-grow",
-        "factor the polling time grows by (0 = 2)",
-        0, G_MAXINT64, 0, PROP_RUNTIME);
-    props[PROP_POLL_SHRINK] = prop_int64("poll-shrink",
-        "divisor the polling time shrinks by (0 = reset to 0)",
-        0, G_MAXINT64, 0, PROP_RUNTIME);
-    props[PROP_AIO_MAX_BATCH] = prop_int64("aio-max-batch",
-        "maximum number of requests in a batch (accepted, no effect)",
-        0, G_MAXINT64, 0, PROP_RUNTIME);
-    props[PROP_THREAD_POOL_MIN] = prop_int64("thread-pool-min",
-        "minimum number of worker threads (accepted, no effect)",
-        0, G_MAXINT, 0, PROP_RUNTIME);
-    props[PROP_THREAD_POOL_MAX] = prop_int64("thread-pool-max",
-        "maximum number of worker threads (accepted, no effect)",
-        0, G_MAXINT, 64, PROP_RUNTIME);
-    g_object_class_install_properties(oc, N_PROPS, props);
+    object_class_install_props(oc, iothread_props);
 }
 
 static void iothread_init(IOThread *iot)
 {
-    iot->poll.max_ns = IOTHREAD_POLL_MAX_NS_DEFAULT;
-    iot->thread_pool_max = 64;
+    /* the properties start at their defaults (iothread_props) */
 }
 
 GMainContext *iothread_get_context(IOThread *iot)

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "qom/object.h"
+#include "qom/props.h"
 #include "qom/qom-private.h"
 #include "util/error.h"
 #include "util/keyval.h"
@@ -41,17 +42,59 @@ typedef struct UserObjectPrivate {
     gboolean complete;        /* complete() succeeded */
     gboolean registered;      /* in the registry (owns one reference) */
     GHashTable *uses;         /* user id -> GUINT count, see ref_use */
+    UserObject *owner;        /* see user_object_set_owner(); not a ref */
 } UserObjectPrivate;
 
-G_DEFINE_TYPE_WITH_PRIVATE(UserObject, user_object, G_TYPE_OBJECT)
+/*
+ * Registered by hand rather than with G_DEFINE_TYPE_WITH_PRIVATE() for one
+ * reason: GObject passes every instance init the class of the type being
+ * created, and the macro's one-argument init cannot see it.  This one needs
+ * it to give the fields of every property table (qom/props.c) their
+ * defaults before any subclass's own init runs.
+ */
+static gpointer user_object_parent_class;
+static gint UserObject_private_offset;
 
 #define GET_PRIV(obj) \
-    ((UserObjectPrivate *)user_object_get_instance_private(obj))
+    ((UserObjectPrivate *)G_STRUCT_MEMBER_P(obj, UserObject_private_offset))
+
+static void user_object_class_init(UserObjectClass *klass);
+static void user_object_init(GTypeInstance *inst, gpointer g_class);
+
+static void user_object_class_intern_init(gpointer klass, gpointer data)
+{
+    user_object_parent_class = g_type_class_peek_parent(klass);
+    g_type_class_adjust_private_offset(klass, &UserObject_private_offset);
+    user_object_class_init(klass);
+}
+
+GType user_object_get_type(void)
+{
+    static gsize type_id;
+
+    if (g_once_init_enter(&type_id)) {
+        static const GTypeInfo info = {
+            .class_size = sizeof(UserObjectClass),
+            .class_init = user_object_class_intern_init,
+            .instance_size = sizeof(UserObject),
+            .instance_init = user_object_init,
+        };
+        GType t = g_type_register_static(G_TYPE_OBJECT,
+                                         g_intern_static_string("UserObject"),
+                                         &info, 0);
+
+        UserObject_private_offset =
+            g_type_add_instance_private(t, sizeof(UserObjectPrivate));
+        g_once_init_leave(&type_id, t);
+    }
+    return type_id;
+}
 
 static void user_object_finalize(GObject *gobj)
 {
     UserObjectPrivate *priv = GET_PRIV(USER_OBJECT(gobj));
 
+    object_props_free(gobj);
     g_free(priv->id);
     g_free(priv->type_name);
     g_clear_pointer(&priv->uses, g_hash_table_unref);
@@ -63,10 +106,12 @@ static void user_object_class_init(UserObjectClass *klass)
     G_OBJECT_CLASS(klass)->finalize = user_object_finalize;
 }
 
-static void user_object_init(UserObject *obj)
+/* 'g_class' is the class of the type being created (GInstanceInitFunc). */
+static void user_object_init(GTypeInstance *inst, gpointer g_class)
 {
-    UserObjectPrivate *priv = GET_PRIV(obj);
+    UserObjectPrivate *priv = GET_PRIV(inst);
 
+    object_props_init_defaults(G_OBJECT(inst), G_OBJECT_CLASS(g_class));
     priv->kind = OBJECT_KIND_OBJECT;
     priv->uses = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
@@ -344,6 +389,117 @@ GParamSpec *prop_enum(const char *name, const char *desc, GType enum_type,
                              PROP_FLAGS(flags));
 }
 
+/* --- "did you mean" ---------------------------------------------------- */
+
+/* Levenshtein distance of 'a' and 'b' (short names only: > 63 bytes is
+ * "far"). */
+static guint name_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    guint row[64];
+
+    if (la >= G_N_ELEMENTS(row) || lb >= G_N_ELEMENTS(row)) {
+        return G_MAXUINT;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        row[j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        guint diag = row[0];
+
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            guint up = row[j];
+            guint best = diag + (g_ascii_tolower(a[i - 1]) !=
+                                 g_ascii_tolower(b[j - 1]));
+
+            best = MIN(best, up + 1);
+            best = MIN(best, row[j - 1] + 1);
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* The name in 'names' (a NULL-terminated array or a GList, one of them
+ * NULL) closest to 'word' if it is close enough to be a typo of it: at
+ * most 2 edits, and fewer than half of the word's length. */
+static const char *closest_name(const char *word, const char *const *names,
+                                GList *list)
+{
+    const char *best = NULL;
+    guint best_d = G_MAXUINT;
+    guint limit = MIN(2u, (guint)(strlen(word) + 1) / 2);
+
+    for (size_t i = 0; names && names[i]; i++) {
+        guint d = name_distance(word, names[i]);
+
+        if (d < best_d) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    for (GList *l = list; l; l = l->next) {
+        guint d = name_distance(word, l->data);
+
+        if (d < best_d) {
+            best_d = d;
+            best = l->data;
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
+/* The user property names of 'klass', NULL-terminated (the strings are
+ * borrowed from the pspecs). */
+static const char **class_user_names(GObjectClass *klass)
+{
+    guint n = 0;
+    g_autofree GParamSpec **specs = g_object_class_list_properties(klass, &n);
+    const char **names = g_new0(const char *, n + 1);
+
+    for (guint i = 0; i < n; i++) {
+        names[i] = object_property_user_name(specs[i]);
+    }
+    return names;
+}
+
+/* "Property 'TYPE.KEY' not found", and the likely intended name or where
+ * the names are listed. */
+static void property_not_found_error(GObjectClass *klass, ObjectKind kind,
+                                     const char *qom_type, const char *key,
+                                     GError **errp)
+{
+    g_autofree const char **names = class_user_names(klass);
+    const char *near = closest_name(key, names, NULL);
+
+    if (near) {
+        error_setg(errp, "Property '%s.%s' not found (did you mean '%s'?)",
+                   qom_type, key, near);
+    } else {
+        error_setg(errp, "Property '%s.%s' not found ('-%s %s,help' "
+                   "lists the properties)", qom_type, key,
+                   object_kind_name(kind), qom_type);
+    }
+}
+
+/* The nicks of enum 'type' as "a, b or c"; new string. */
+static char *enum_nicks_str(GType type)
+{
+    GEnumClass *ec = g_type_class_ref(type);
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; i < ec->n_values; i++) {
+        if (i) {
+            g_string_append(out, i + 1 == ec->n_values ? " or " : ", ");
+        }
+        g_string_append(out, ec->values[i].value_nick);
+    }
+    g_type_class_unref(ec);
+    return g_string_free(out, FALSE);
+}
+
 /* --- value <-> string -------------------------------------------------- */
 
 gboolean object_property_parse(GParamSpec *pspec, const char *name,
@@ -366,8 +522,10 @@ gboolean object_property_parse(GParamSpec *pspec, const char *name,
         }
         g_type_class_unref(ec);
         if (!ev) {
-            error_setg(errp, "Parameter '%s' does not accept value '%s'",
-                       name, s);
+            g_autofree char *allowed = enum_nicks_str(t);
+
+            error_setg(errp, "Parameter '%s' does not accept value '%s' "
+                       "(expected %s)", name, s, allowed);
             goto fail;
         }
         return TRUE;
@@ -401,7 +559,15 @@ gboolean object_property_parse(GParamSpec *pspec, const char *name,
             min = G_MININT64;
             max = G_MAXINT64;
         }
-        if (!keyval_parse_int64(name, s, &v, errp)) {
+        if (!keyval_parse_int64(name, s, &v,
+                                (min == G_MININT64 && max == G_MAXINT64)
+                                ? errp : NULL)) {
+            /* say the range, not only "a number" */
+            if (min != G_MININT64 || max != G_MAXINT64) {
+                error_setg(errp, "Parameter '%s' expects a number between %"
+                           G_GINT64_FORMAT " and %" G_GINT64_FORMAT,
+                           name, min, max);
+            }
             goto fail;
         }
         if (v < min || v > max) {
@@ -437,7 +603,13 @@ gboolean object_property_parse(GParamSpec *pspec, const char *name,
             min = 0;
             max = G_MAXUINT64;
         }
-        if (!keyval_parse_uint64(name, s, FALSE, &v, errp)) {
+        if (!keyval_parse_uint64(name, s, FALSE, &v,
+                                 max == G_MAXUINT64 ? errp : NULL)) {
+            if (max != G_MAXUINT64) {
+                error_setg(errp, "Parameter '%s' expects a number between %"
+                           G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT,
+                           name, min, max);
+            }
             goto fail;
         }
         if (v < min || v > max) {
@@ -592,19 +764,28 @@ static gboolean id_wellformed(const char *id)
 void object_type_unknown_error(ObjectKind kind, const char *qom_type,
                                GError **errp)
 {
+    g_autoptr(GList) types = object_type_list(kind);
+    const char *near = closest_name(qom_type ? qom_type : "", NULL, types);
+    g_autofree char *hint = near
+        ? g_strdup_printf(" (did you mean '%s'?)", near)
+        : g_strdup_printf(" ('-%s help' lists them)", object_kind_name(kind));
+
+    /* QEMU's texts, then the hint */
     switch (kind) {
     case OBJECT_KIND_NETDEV:
         error_setg(errp, "Parameter 'type' expects a netdev backend type "
-                   "(got '%s')", qom_type);
+                   "(got '%s')%s", qom_type, hint);
         break;
     case OBJECT_KIND_CHARDEV:
-        error_setg(errp, "'%s' is not a valid char driver name", qom_type);
+        error_setg(errp, "'%s' is not a valid char driver name%s", qom_type,
+                   hint);
         break;
     case OBJECT_KIND_DEVICE:
-        error_setg(errp, "'%s' is not a valid device model name", qom_type);
+        error_setg(errp, "'%s' is not a valid device model name%s", qom_type,
+                   hint);
         break;
     default:
-        error_setg(errp, "invalid object type: %s", qom_type);
+        error_setg(errp, "invalid object type: %s%s", qom_type, hint);
         break;
     }
 }
@@ -634,6 +815,9 @@ static gboolean prop_set_checked(UserObject *obj, GParamSpec *pspec,
 {
     UserObjectClass *klass = USER_OBJECT_GET_CLASS(obj);
 
+    if (!object_prop_check(obj, pspec, value, errp)) {
+        return FALSE;
+    }
     if (klass->check_property &&
         !klass->check_property(obj, pspec, value, errp)) {
         return FALSE;
@@ -645,6 +829,30 @@ static gboolean prop_set_checked(UserObject *obj, GParamSpec *pspec,
 static gint compare_str_ptr(gconstpointer a, gconstpointer b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* complete() failed with QEMU's "Device 'X' not found" (an id given in
+ * a property names nothing): prefix the property that gave X, which QEMU's
+ * text leaves out ("Parameter 'outdev': Device 'c9' not found"). */
+static void name_the_property(GHashTable *props, GPtrArray *keys,
+                              GError **errp)
+{
+    GError *err = errp ? *errp : NULL;
+
+    if (!err || err->domain != COLO_ERROR ||
+        err->code != COLO_ERROR_DEVICE_NOT_FOUND || !props) {
+        return;
+    }
+    for (guint i = 0; i < keys->len; i++) {
+        const char *v = g_hash_table_lookup(props, keys->pdata[i]);
+        g_autofree char *quoted = g_strdup_printf("'%s'", v ? v : "");
+
+        if (v && *v && strstr(err->message, quoted)) {
+            g_prefix_error(errp, "Parameter '%s': ",
+                           (const char *)keys->pdata[i]);
+            return;
+        }
+    }
 }
 
 UserObject *user_object_create(ObjectKind kind, const char *qom_type,
@@ -681,7 +889,11 @@ UserObject *user_object_create(ObjectKind kind, const char *qom_type,
     }
     if (!id_wellformed(id) &&
         !(kind == OBJECT_KIND_DEVICE && g_str_has_prefix(id, "device["))) {
-        error_setg(errp, "Parameter 'id' expects an identifier");
+        /* QEMU prints the rule as a hint on a second line; one line here
+         * (QMP and the log have no second line) */
+        error_setg(errp, "Parameter 'id' expects an identifier: letters, "
+                   "digits, '-', '.', '_', starting with a letter (got "
+                   "'%s')", id);
         return NULL;
     }
     if (user_object_find(kind, id)) {
@@ -766,7 +978,8 @@ UserObject *user_object_create(ObjectKind kind, const char *qom_type,
 
         pspec = object_class_find_user_property(G_OBJECT_CLASS(klass), key);
         if (!pspec) {
-            error_setg(errp, "Property '%s.%s' not found", qom_type, key);
+            property_not_found_error(G_OBJECT_CLASS(klass), kind, qom_type,
+                                     key, errp);
             goto fail;
         }
         if (g_hash_table_contains(given, pspec)) {
@@ -791,6 +1004,7 @@ UserObject *user_object_create(ObjectKind kind, const char *qom_type,
     }
 
     if (klass->complete && !klass->complete(obj, errp)) {
+        name_the_property(props, keys, errp);
         goto fail;
     }
     priv->complete = TRUE;
@@ -952,6 +1166,17 @@ static gboolean object_can_be_deleted(UserObject *obj, GError **errp)
     UserObjectClass *klass = USER_OBJECT_GET_CLASS(obj);
     const char *user = first_user(obj);
 
+    if (priv->owner) {
+        /* a part of a composite (colo-proxy): deleting it alone would
+         * leave the composite half-built */
+        error_setg(errp, "%s '%s' is a part of %s '%s' and is deleted with "
+                   "it: object-del '%s' instead",
+                   object_kind_name(priv->kind), priv->id,
+                   user_object_get_type_name(priv->owner),
+                   user_object_get_id(priv->owner),
+                   user_object_get_id(priv->owner));
+        return FALSE;
+    }
     if (user) {
         error_setg(errp, "%s '%s' is in use by '%s'",
                    object_kind_name(priv->kind), priv->id, user);
@@ -1051,6 +1276,18 @@ void user_object_unref_use(UserObject *obj, const char *user_id)
     }
 }
 
+void user_object_set_owner(UserObject *obj, UserObject *owner)
+{
+    g_return_if_fail(USER_IS_OBJECT(obj));
+    GET_PRIV(obj)->owner = owner;
+}
+
+UserObject *user_object_get_owner(UserObject *obj)
+{
+    g_return_val_if_fail(USER_IS_OBJECT(obj), NULL);
+    return GET_PRIV(obj)->owner;
+}
+
 guint user_object_use_count(UserObject *obj)
 {
     GHashTableIter it;
@@ -1065,6 +1302,15 @@ guint user_object_use_count(UserObject *obj)
     return total;
 }
 
+void user_object_property_not_found(UserObject *obj, const char *name,
+                                    GError **errp)
+{
+    property_not_found_error(G_OBJECT_GET_CLASS(obj),
+                             user_object_get_kind(obj),
+                             user_object_get_type_name(obj),
+                             name ? name : "", errp);
+}
+
 static GParamSpec *find_prop_or_error(UserObject *obj, const char *name,
                                       GError **errp)
 {
@@ -1072,8 +1318,10 @@ static GParamSpec *find_prop_or_error(UserObject *obj, const char *name,
         G_OBJECT_GET_CLASS(obj), name);
 
     if (!pspec) {
-        error_setg(errp, "Property '%s.%s' not found",
-                   user_object_get_type_name(obj), name ? name : "");
+        property_not_found_error(G_OBJECT_GET_CLASS(obj),
+                                 user_object_get_kind(obj),
+                                 user_object_get_type_name(obj),
+                                 name ? name : "", errp);
     }
     return pspec;
 }

@@ -32,6 +32,7 @@
  * not depend on json-glib.  Threads: main context (QMP handlers).
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <json-glib/json-glib.h>
@@ -164,6 +165,45 @@ gboolean qom_json_to_props(JsonObject *obj, GHashTable *props,
     return qom_flatten_object(obj, NULL, props, &budget, errp);
 }
 
+/* What is missing at the end of 'json' -- "'}'", "']'" or "'\"'" (an
+ * open string) -- or NULL if every bracket and string is closed.
+ * json-glib reports a missing '}' as an error about the last token
+ * ("invalid string constant"), which sends the user to the wrong place;
+ * QEMU says "premature EOI". */
+static const char *json_missing_close(const char *json)
+{
+    char stack[64];
+    size_t depth = 0;
+    gboolean in_str = FALSE;
+
+    for (const char *p = json; *p; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1]) {
+                p++;
+            } else if (*p == '"') {
+                in_str = FALSE;
+            }
+        } else if (*p == '"') {
+            in_str = TRUE;
+        } else if (*p == '{' || *p == '[') {
+            if (depth == sizeof(stack)) {
+                return NULL;          /* too deep to tell: json-glib says */
+            }
+            stack[depth++] = *p == '{' ? '}' : ']';
+        } else if ((*p == '}' || *p == ']') && depth) {
+            depth--;
+        }
+    }
+    if (in_str) {
+        return "'\"' (a string is not closed)";
+    }
+    if (depth) {
+        return stack[depth - 1] == '}' ? "'}' (an object is not closed)"
+                                       : "']' (an array is not closed)";
+    }
+    return NULL;
+}
+
 /* Parses 'json' into a new object node, or NULL with errp set. */
 static JsonNode *qom_parse_json_object(const char *json, GError **errp)
 {
@@ -171,8 +211,25 @@ static JsonNode *qom_parse_json_object(const char *json, GError **errp)
     JsonNode *node = json_from_string(json, &err);
 
     if (!node) {
-        error_setg(errp, "JSON parse error: %s",
-                   err ? err->message : "empty input");
+        const char *missing = json_missing_close(json);
+        const char *why = err ? strstr(err->message, "Parse error: ") : NULL;
+
+        if (missing) {
+            error_setg(errp, "JSON parse error, premature end of input: "
+                       "%s expected", missing);
+        } else {
+            /* "<data>:1:33: Parse error: X" -> "X (line 1, column 33)" */
+            int line = 0, col = 0;
+
+            if (err && sscanf(err->message, "<data>:%d:%d:", &line,
+                              &col) == 2 && why) {
+                error_setg(errp, "JSON parse error, %s (line %d, column %d)",
+                           why + strlen("Parse error: "), line, col);
+            } else {
+                error_setg(errp, "JSON parse error, %s",
+                           err ? err->message : "empty input");
+            }
+        }
         return NULL;
     }
     if (!JSON_NODE_HOLDS_OBJECT(node)) {
@@ -480,8 +537,7 @@ static UserObject *qom_object_prop(JsonObject *args, const char **prop_out,
         *pspec_out = object_class_find_user_property(
             G_OBJECT_GET_CLASS(p.obj), prop);
         if (!*pspec_out) {
-            error_setg(errp, "Property '%s.%s' not found",
-                       user_object_get_type_name(p.obj), prop);
+            user_object_property_not_found(p.obj, prop, errp);
             return NULL;
         }
     }

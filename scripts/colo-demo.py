@@ -652,9 +652,32 @@ class Demo:
         if not r or p.stdout.readline().strip() != b'READY':
             raise RuntimeError(f'the servers of guest {role} did not start')
 
+    def oid(self, name):
+        """The id of the seeds' object 'name' (m0, comp0, rew0, f2, ...):
+        itself in the long form, 'cp-NAME' with --one-line, where
+        -object colo-proxy,id=cp creates it."""
+        return f'cp-{name}' if self.args.one_line else name
+
+    def one_line_args(self, side):
+        """The same side as proxy_args() builds, in one -object
+        colo-proxy (docs/user-guide.md, One-line setup): the links on
+        PORT_MIRROR and the next two ports, heartbeat and frame included."""
+        mode = 'primary' if side == 'primary' else 'secondary'
+        frame = ',driver=exec,exec=true' if side == 'primary' else ''
+        return ['-object', f'colo-proxy,id=cp,mode={mode},netdev=hn0,'
+                f'addr=127.0.0.1:{PORT_MIRROR},heartbeat=on,'
+                f'heartbeat-interval={HB_INTERVAL},'
+                f'heartbeat-timeout={HB_TIMEOUT},failover=on{frame}']
+
     def proxy_args(self, side):
         d = self.work
-        if side == 'primary':
+        if self.args.one_line:
+            tag = 'p' if side == 'primary' else 's'
+            a = ['-name', f'colo-demo-{side}',
+                 '-netdev', f'af-packet,id=hn0,ifname=h{tag}l',
+                 '-device', f'af-packet,id=e0,netdev=hn0,ifname=h{tag}g'] \
+                + self.one_line_args(side)
+        elif side == 'primary':
             a = ['-name', 'colo-demo-primary',
                  '-netdev', 'af-packet,id=hn0,ifname=hpl',
                  '-device', 'af-packet,id=e0,netdev=hn0,ifname=hpg',
@@ -696,7 +719,7 @@ class Demo:
             # (secondary: after the rewriter) and the input it gets
             a += ['-object', f'filter-dump,id=dump0,netdev=hn0,queue=all,'
                              f'file={os.path.join(d, side + ".pcap")}'
-                             + (',position=id=f2,insert=behind'
+                             + (f',position=id={self.oid("f2")},insert=behind'
                                 if side == 'secondary' else '')]
         qmp = os.path.join(d, f'{side}.qmp')
         a += ['-qmp', f'unix:{qmp},server=on,wait=off',
@@ -1077,7 +1100,7 @@ class Demo:
                   ('primary', 'secondary')]
             nf = flat(self.qmp['primary'].try_cmd('query-netfilter-stats') or {})
             if all(h and h[0]['state'] == 'alive' for h in hb) and \
-                    nf.get('m0.out-connected', 1):
+                    nf.get(self.oid('m0') + '.out-connected', 1):
                 time.sleep(0.3)
                 return True
             time.sleep(0.1)
@@ -1108,7 +1131,7 @@ class Demo:
         cm = pick(lp['compare'], r'\.matched$')
         say(f'   colo-compare       {cp} primary / {cs} secondary packets, '
             f'{cm} released after a match (last reading before the kill)')
-        say(f'   miscompares        {by(lp["compare"], "comp0.mismatched.")}')
+        say(f'   miscompares        {by(lp["compare"], self.oid("comp0") + ".mismatched.")}')
         say(f'   checkpoint reasons {by(lp["colo"], "requests.")}')
         pc = self.qmp['primary'].events
         say(f'   checkpoints        {sum(1 for x in pc if x["event"] == "COLO_CHECKPOINT_REQUEST")} '
@@ -1116,9 +1139,9 @@ class Demo:
             f'(driver exec=true on the primary)')
         say(f'   failover time      {self.results.get("failover_ms", "n/a")} ms '
             f'from the kill to COLO_EXIT on the secondary')
-        rew = pick(rs, r'^rew0\.packets$')
+        rew = pick(rs, '^' + re.escape(self.oid('rew0')) + r'\.packets$')
         say(f'   rewriter           {rew} frames '
-            f'through rew0 on the secondary')
+            f'through {self.oid("rew0")} on the secondary')
         lost = e.sent_bytes - e.recv_bytes
         say(f'   lost/duplicated/changed bytes: {max(lost, 0)}/'
             f'{max(-lost, 0)}/{errors.get("changed", 0)}; resets '
@@ -1222,6 +1245,9 @@ def main(argv=None):
     ap.add_argument('--dump', action='store_true',
                     help='write each guest\'s traffic to a pcap file '
                          '(with --keep-logs)')
+    ap.add_argument('--one-line', action='store_true',
+                    help='each side as one -object colo-proxy instead of '
+                         'the seeds\' fifteen options')
     ap.add_argument('--no-garp', action='store_true',
                     help=argparse.SUPPRESS)   # checks the bridge's flooding
     ap.add_argument('--no-compare', action='store_true',

@@ -11,8 +11,9 @@
 #
 # GROUP is one of (no GROUP: all three, as before the groups existed):
 #   build  what `make` needs to build: meson ninja-build pkg-config gcc
-#          python3 libglib2.0-dev libjson-glib-dev libslirp-dev check, and
-#          libsystemd-dev (optional: sd_notify() for Type=notify units;
+#          python3 libglib2.0-dev libjson-glib-dev libslirp-dev check
+#          libcpg-dev libvotequorum-dev (colo-quorum's corosync provider,
+#          meson -Dcorosync; docs/ha.md), and libsystemd-dev (optional: sd_notify() for Type=notify units;
 #          installed as root, never required of a non-root build)
 #   test   what `make check` runs: iproute2 qemu-system-x86 tshark (pcap
 #          reading) clang libclang-rt-14-dev (fuzzing, sanitizers) procps
@@ -22,9 +23,12 @@
 #          -system package, which needs systemd), dpkg-dev build-essential
 #          debhelper fakeroot lintian man-db (tests/e2e/test_package.py
 #          builds the .deb and reads its man pages), systemd
-#          (systemd-analyze verify of the unit), prometheus (promtool and a
-#          private Prometheus scraping metrics-http, test_metrics.py); then,
-#          as root, the real-COLO QEMU's build dependencies (bookworm-backports, deb and
+#          (systemd-analyze verify of the unit), corosync corosync-qnetd
+#          corosync-qdevice (tests/ha: the three-host cluster)
+#          resource-agents (ocf-tester, the OCF agent's check),
+#          prometheus (promtool and a private Prometheus scraping
+#          metrics-http, test_metrics.py); then, as root, the
+#          real-COLO QEMU's build dependencies (bookworm-backports, deb and
 #          deb-src) through scripts/build-colo-qemu.sh --deps; `make check`
 #          builds that QEMU once into /var/cache/colo-proxy (docs/qemu.md)
 #   demo   what `make demo` and `make demo-netns` run: iproute2 ethtool
@@ -47,7 +51,8 @@ esac
 # pkg-config module) or - (only dpkg-query can tell).
 build_pkgs="meson:cmd:meson ninja-build:cmd:ninja pkg-config:cmd:pkg-config
     gcc:cmd:gcc python3:cmd:python3 libglib2.0-dev:pc:glib-2.0
-    libjson-glib-dev:pc:json-glib-1.0 libslirp-dev:pc:slirp check:pc:check"
+    libjson-glib-dev:pc:json-glib-1.0 libslirp-dev:pc:slirp check:pc:check
+    libcpg-dev:pc:libcpg libvotequorum-dev:pc:libvotequorum"
 build_optional="libsystemd-dev:pc:libsystemd"
 test_pkgs="python3:cmd:python3 iproute2:cmd:ip qemu-system-x86:cmd:qemu-system-x86_64
     tshark:cmd:tshark clang:cmd:clang libclang-rt-14-dev:- procps:cmd:ps
@@ -56,6 +61,8 @@ test_pkgs="python3:cmd:python3 iproute2:cmd:ip qemu-system-x86:cmd:qemu-system-x
     libvirt-clients:cmd:virsh dpkg-dev:cmd:dpkg-buildpackage
     build-essential:- debhelper:cmd:dh fakeroot:cmd:fakeroot
     lintian:cmd:lintian man-db:cmd:man systemd:cmd:systemd-analyze
+    corosync:cmd:corosync corosync-qnetd:cmd:corosync-qnetd
+    corosync-qdevice:cmd:corosync-qdevice resource-agents:cmd:ocf-tester
     prometheus:cmd:promtool"
 demo_pkgs="python3:cmd:python3 iproute2:cmd:ip ethtool:cmd:ethtool procps:cmd:ps
     qemu-system-x86:cmd:qemu-system-x86_64"

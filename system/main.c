@@ -355,7 +355,8 @@ static gboolean object_is_late(const char *arg)
     if (!type) {
         return TRUE;          /* creation reports the error */
     }
-    if (strcmp(type, "colo-compare") == 0) {
+    if (strcmp(type, "colo-compare") == 0 ||
+        strcmp(type, "colo-proxy") == 0) {
         return TRUE;
     }
     gtype = object_type_lookup(OBJECT_KIND_OBJECT, type);

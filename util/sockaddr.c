@@ -272,6 +272,12 @@ gboolean sockaddr_inet(SockAddr *a, const char *host, const char *port,
         hints.ai_flags &= ~AI_ADDRCONFIG;
         rc = getaddrinfo(h, port, &hints, &res);
     }
+    if (rc == EAI_SERVICE) {
+        /* getaddrinfo's "Servname not supported for ai_socktype" */
+        sa_error(errp, what, "port '%s' is neither a number (0-65535) nor "
+                 "a service name known to /etc/services", port);
+        return FALSE;
+    }
     if (rc != 0 || !res) {
         sa_error(errp, what, "address resolution failed for %s:%s: %s",
                  h ? h : "", port, gai_strerror(rc));

@@ -103,7 +103,8 @@ typedef enum RewriterResult {
                                  * guest's SYN-ACK: the caller keeps it
                                  * and submits it again after a frame
                                  * whose action has 'release' set, or
-                                 * after hold_us (then it passes) */
+                                 * at the action's hold_until (then it
+                                 * passes) */
     REWRITER_RESULT__MAX
 } RewriterResult;
 
@@ -130,6 +131,10 @@ typedef struct RewriterAction {
     bool do_seq, do_ack, do_sack, do_tsval, do_tsecr;
     bool release;               /* held frames may go now: submit them
                                  * again (after this frame) */
+    int64_t hold_until;         /* REWRITER_HOLD: the time (the now_us
+                                 * clock) from which this connection's
+                                 * frames pass even without a SYN-ACK, so
+                                 * the caller submits them again then */
 } RewriterAction;
 
 typedef struct RewriterStats {
@@ -243,7 +248,8 @@ void rewriter_checkpoint_load(Rewriter *rw);
 
 /* COLO failover: tracked connections stay translated until they end, new
  * ones pass untouched (offsets zeroed by a rewriter_checkpoint_load() that
- * was not confirmed come back first).  Irreversible. */
+ * was not confirmed come back first).  Irreversible: later checkpoints
+ * (the side re-protected as a primary) leave the offsets alone. */
 void rewriter_failover(Rewriter *rw);
 
 bool rewriter_in_failover(const Rewriter *rw);

@@ -29,7 +29,8 @@
  * Properties are GParamSpecs on the class.  GLib canonicalises property
  * names ('_' and '.' become '-'), so every pspec carries its user-visible
  * QEMU spelling as its *nick* ("vnet_hdr_support", "addr.path") and its
- * description as its blurb.  Use the PROP_* helpers below to create them.
+ * description as its blurb.  Classes declare them in a table
+ * (include/qom/props.h), which creates them with the prop_* helpers below.
  * Supported value types: gboolean, gint, guint, gint64, guint64, gchararray
  * and enums (whose value_nick is the user spelling: "rx", "tx", "all").
  * A property may be set by qom-set after completion only if it has the
@@ -209,6 +210,20 @@ void user_object_ref_use(UserObject *obj, const char *user_id);
 void user_object_unref_use(UserObject *obj, const char *user_id);
 /* The total number of uses of 'obj' (all users). */
 guint user_object_use_count(UserObject *obj);
+
+/* Parts of a composite object (colo-proxy creates the seeds' topology as
+ * ordinary objects): while 'obj' has an owner, deleting it alone fails with
+ * "KIND 'ID' is a part of TYPE 'OWNER' and is deleted with it: object-del
+ * 'OWNER' instead".  The owner clears it (owner NULL) before deleting its
+ * parts in its unparent().  'owner' is not referenced: it outlives its
+ * parts by construction. */
+void user_object_set_owner(UserObject *obj, UserObject *owner);
+UserObject *user_object_get_owner(UserObject *obj);
+
+/* Sets "Property 'TYPE.NAME' not found" with the likely intended name
+ * ("did you mean 'outdev'?") or where the names are listed. */
+void user_object_property_not_found(UserObject *obj, const char *name,
+                                    GError **errp);
 
 /* Sets or reads a property by user name, from or to its string form.
  * Setting after completion needs PROP_RUNTIME. */

@@ -12,7 +12,10 @@ the client saw no reset and no byte lost, duplicated or changed (every
 HTTP body and every echoed line checked), the secondary reported
 COLO_EXIT and requests completed after it.
 
-A second test interrupts a run with SIGTERM and checks that every
+test_failover_one_line runs the same with --one-line: each side is one
+-object colo-proxy instead of the seeds' fifteen options.
+
+A last test interrupts a run with SIGTERM and checks that every
 namespace and process of the run is gone.
 
 Skips (77) without root or network namespaces, and while colo-proxy lacks
@@ -47,12 +50,13 @@ def demo_namespaces(pid):
             if line.startswith(f'cdemo{pid}-')]
 
 
-def test_failover_keeps_connections():
+def run_failover(extra=()):
     need_pair()
     out = os.path.join(tmpdir(), 'result.json')
     t0 = time.monotonic()
     p = subprocess.Popen([sys.executable, DEMO, '--build', build_dir(),
-                          '--short', '--json', out], stdout=subprocess.PIPE,
+                          '--short', '--json', out] + list(extra),
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
         stdout, stderr = p.communicate(timeout=150)
@@ -74,6 +78,23 @@ def test_failover_keeps_connections():
     check('failover_ms' in res, 'no failover measured')
     check(dt < 90, f'the short demo took {dt:.0f}s')
     check_eq(demo_namespaces(p.pid), [], 'namespaces left behind')
+    return stdout
+
+
+def test_failover_keeps_connections():
+    run_failover()
+
+
+def test_failover_one_line():
+    """The same scenario (compare, a miscompare and its checkpoint, the
+    failover), each side written as one -object colo-proxy: the parts it
+    creates (cp-comp0, cp-hb0, ...) must behave as the long form's."""
+    need_types('colo-proxy')
+    out = run_failover(['--one-line'])
+    for want in ('COLO_COMPARE_MISCOMPARE {"id": "cp-comp0"',
+                 'COLO_HEARTBEAT_LOST {"id": "cp-hb0"',
+                 'through cp-rew0 on the secondary'):
+        check(want in out, f'one-line run lacks {want!r}')
 
 
 def test_interrupt_cleans_up():
@@ -106,5 +127,6 @@ def test_interrupt_cleans_up():
 
 
 if __name__ == '__main__':
-    run_tests([test_failover_keeps_connections, test_interrupt_cleans_up],
+    run_tests([test_failover_keeps_connections, test_failover_one_line,
+               test_interrupt_cleans_up],
               timeout=200)

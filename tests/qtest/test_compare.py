@@ -67,7 +67,7 @@ def test_create_errors():
         q = p.qmp
         expect_qmp_error(q.object_add, 'colo-compare', 'c1', primary_in='a',
                          secondary_in='b',
-                         contains="colo compare needs 'primary_in'")
+                         contains="Parameter 'outdev' is missing")
         expect_qmp_error(q.object_add, 'colo-compare', 'c1', primary_in='a',
                          secondary_in='a', outdev='c',
                          contains="could not be same for compare module")

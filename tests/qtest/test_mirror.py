@@ -190,7 +190,8 @@ def test_mirror_options():
                      contains="'outdev'")
     e = expect_qmp_error(q.object_add, 'filter-mirror', 'm0', netdev='n0',
                          outdev='nope', cls='DeviceNotFound')
-    check_eq(e.desc, "Device 'nope' not found", 'error text')
+    check_eq(e.desc, "Parameter 'outdev': Device 'nope' not found",
+             'error text')
     expect_qmp_error(q.object_add, 'filter-mirror', 'm0', netdev='n0',
                      outdev='', contains="cannot be empty")
     expect_qmp_error(q.object_add, 'filter-mirror', 'm0', netdev='nope',

@@ -170,8 +170,7 @@ def test_base_property_errors():
         expect_qmp_error(p.qmp.cmd, 'object-add',
                          {'qom-type': 'filter-buffer', 'id': 'qtest-x',
                           'netdev': 'qtest-bn0'},
-                         contains="Parameter 'interval' expects a non-zero "
-                                  "interval")
+                         contains="Parameter 'interval' is missing")
         expect_qmp_error(p.qmp.cmd, 'object-add',
                          {'qom-type': 'filter-buffer', 'id': 'qtest-x',
                           'interval': 1000},

@@ -432,11 +432,13 @@ def test_redirector_options():
              "redirector", 'same')
     e = expect_qmp_error(q.object_add, 'filter-redirector', 'r0',
                          netdev='n0', indev='nope', cls='DeviceNotFound')
-    check_eq(e.desc, "IN Device 'nope' not found", 'indev missing')
+    check_eq(e.desc, "Parameter 'indev': IN Device 'nope' not found",
+             'indev missing')
     e = expect_qmp_error(q.object_add, 'filter-redirector', 'r0',
                          netdev='n0', indev='c0', outdev='nope',
                          cls='DeviceNotFound')
-    check_eq(e.desc, "OUT Device 'nope' not found", 'outdev missing')
+    check_eq(e.desc, "Parameter 'outdev': OUT Device 'nope' not found",
+             'outdev missing')
     # the failed attempt released c0
     q.object_add('filter-redirector', 'r0', netdev='n0', indev='c0',
                  outdev='c1')

@@ -17,6 +17,7 @@
 #include "check-main.h"
 #include "net/filter.h"
 #include "net/net.h"
+#include "qom/props.h"
 #include "util/error.h"
 
 static GString *trace;
@@ -80,7 +81,6 @@ struct _TestFilter {
 
 G_DEFINE_FINAL_TYPE(TestFilter, test_filter, NET_TYPE_FILTER)
 
-enum { PROP_0, PROP_MODE, PROP_FAIL_EVENT };
 
 static TestMode mode_of(TestFilter *f)
 {
@@ -153,36 +153,10 @@ static gboolean test_filter_handle_event(NetFilter *nf,
     return TRUE;
 }
 
-static void test_filter_set_property(GObject *obj, guint id,
-                                     const GValue *value, GParamSpec *pspec)
-{
-    TestFilter *f = TEST_FILTER(obj);
-
-    if (id == PROP_MODE) {
-        g_free(f->mode);
-        f->mode = g_value_dup_string(value);
-    } else {
-        f->fail_event = g_value_get_boolean(value);
-    }
-}
-
-static void test_filter_get_property(GObject *obj, guint id, GValue *value,
-                                     GParamSpec *pspec)
-{
-    TestFilter *f = TEST_FILTER(obj);
-
-    if (id == PROP_MODE) {
-        g_value_set_string(value, f->mode);
-    } else {
-        g_value_set_boolean(value, f->fail_event);
-    }
-}
-
 static void test_filter_finalize(GObject *obj)
 {
     TestFilter *f = TEST_FILTER(obj);
 
-    g_free(f->mode);
     g_ptr_array_unref(f->held);
     g_array_unref(f->held_dir);
     G_OBJECT_CLASS(test_filter_parent_class)->finalize(obj);
@@ -194,22 +168,24 @@ static void test_filter_init(TestFilter *f)
     f->held_dir = g_array_new(FALSE, FALSE, sizeof(NetFilterDirection));
 }
 
+static const PropDef test_filter_props[] = {
+    DEFINE_PROP_STR("mode", TestFilter, mode, "pass", 0,
+        "pass, steal or hold"),
+    DEFINE_PROP_BOOL("fail-event", TestFilter, fail_event, FALSE, 0,
+        "handle_event() fails"),
+};
+
 static void test_filter_class_init(TestFilterClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     NetFilterClass *fc = NET_FILTER_CLASS(klass);
 
-    oc->set_property = test_filter_set_property;
-    oc->get_property = test_filter_get_property;
     oc->finalize = test_filter_finalize;
     fc->receive = test_filter_receive;
     fc->cleanup = test_filter_cleanup;
     fc->status_changed = test_filter_status_changed;
     fc->handle_event = test_filter_handle_event;
-    g_object_class_install_property(oc, PROP_MODE,
-        prop_str("mode", "pass, steal or hold", "pass", 0));
-    g_object_class_install_property(oc, PROP_FAIL_EVENT,
-        prop_bool("fail-event", "handle_event() fails", FALSE, 0));
+    object_class_install_props(oc, test_filter_props);
 }
 
 /* --- helpers ------------------------------------------------------------- */
@@ -421,15 +397,18 @@ START_TEST(test_position)
     make_fails("test-filter", "x", "netdev=hn0,position=middle",
                "Parameter 'position' expects 'head', 'tail' or 'id=<id>'");
     make_fails("test-filter", "x", "netdev=hn0,position=id=nope",
-               "filter 'nope' not found");
+               "Parameter 'position': filter 'nope' not found");
     make_fails("test-filter", "x", "netdev=hn0,position=id=g1",
-               "filter 'g1' belongs to a different netdev");
+               "Parameter 'position': filter 'g1' belongs to a different "
+               "netdev");
     make_fails("test-filter", "x", "netdev=hn0,position=id=f1,insert=after",
                NULL);
     make_fails("test-filter", "x", "netdev=nic0",
-               "Parameter 'netdev' expects a network backend id");
+               "Parameter 'netdev' expects a network backend id: 'nic0' is "
+               "a guest-facing -device, not a -netdev");
     make_fails("test-filter", "x", "netdev=nope",
-               "Parameter 'netdev' expects a network backend id");
+               "Parameter 'netdev' expects a network backend id: there is "
+               "no -netdev 'nope'");
     make_fails("test-filter", "x", "queue=rx",
                "Parameter 'netdev' is missing");
     assert_chain(nd, "f2 f4 f3 f1 f5 f6");
@@ -616,7 +595,8 @@ START_TEST(test_filter_buffer)
 
     setup_port();
     make_fails("filter-buffer", "b0", "netdev=hn0",
-               "Parameter 'interval' expects a non-zero interval");
+               "Parameter 'interval' is missing (microseconds between two "
+               "releases, at least 1)");
     make_fails("filter-buffer", "b0", "netdev=hn0,interval=0",
                "Property 'filter-buffer.interval' requires a positive value");
 

@@ -383,7 +383,8 @@ START_TEST(test_mirror_errors)
     ck_assert_ptr_null(try_make(OBJECT_KIND_OBJECT,
                                 "filter-mirror,id=m0,netdev=hn0,outdev=nope",
                                 &err));
-    ck_assert_str_eq(err->message, "Device 'nope' not found");
+    ck_assert_str_eq(err->message,
+                     "Parameter 'outdev': Device 'nope' not found");
     ck_assert_int_eq(err->code, COLO_ERROR_DEVICE_NOT_FOUND);
     g_clear_error(&err);
     ck_assert_ptr_null(try_make(OBJECT_KIND_OBJECT,
@@ -671,12 +672,14 @@ START_TEST(test_redirector_errors)
     ck_assert_ptr_null(try_make(OBJECT_KIND_OBJECT,
                                 "filter-redirector,id=r0,netdev=hn0,"
                                 "indev=x", &err));
-    ck_assert_str_eq(err->message, "IN Device 'x' not found");
+    ck_assert_str_eq(err->message, "Parameter 'indev': IN Device 'x' not "
+                     "found");
     g_clear_error(&err);
     ck_assert_ptr_null(try_make(OBJECT_KIND_OBJECT,
                                 "filter-redirector,id=r0,netdev=hn0,"
                                 "indev=c0,outdev=y", &err));
-    ck_assert_str_eq(err->message, "OUT Device 'y' not found");
+    ck_assert_str_eq(err->message, "Parameter 'outdev': OUT Device 'y' not "
+                     "found");
     ck_assert_int_eq(err->code, COLO_ERROR_DEVICE_NOT_FOUND);
     /* the failed attempts released c0 */
     make(OBJECT_KIND_OBJECT, "filter-redirector,id=r0,netdev=hn0,indev=c0");

@@ -400,7 +400,8 @@ START_TEST(test_client_pairing_errors)
 
     ck_assert_ptr_null(net_find_netdev("nic0", &err));
     ck_assert_str_eq(err->message,
-                     "Parameter 'netdev' expects a network backend id");
+                     "Parameter 'netdev' expects a network backend id: "
+                     "'nic0' is a guest-facing -device, not a -netdev");
     g_clear_error(&err);
 
     /* netdev_del refuses while the device uses it; deleting the device

@@ -323,7 +323,8 @@ START_TEST(test_get_str)
     ck_assert_str_eq(d, "");
     ck_assert_str_eq(i, "-5");
     ck_assert_ptr_null(user_object_get_str(o, "nope", &err));
-    ck_assert_str_eq(err->message, "Property 'test-obj.nope' not found");
+    ck_assert_str_eq(err->message, "Property 'test-obj.nope' not found "
+                     "('-object test-obj,help' lists the properties)");
     g_error_free(err);
 }
 END_TEST
@@ -341,34 +342,44 @@ START_TEST(test_create_errors)
     check_create_error("test-obj,id=e,req=r,vnet_hdr_support=maybe",
                        "Parameter 'vnet_hdr_support' expects 'on' or 'off'");
     check_create_error("test-obj,id=e,req=r,nosuch=1",
-                       "Property 'test-obj.nosuch' not found");
+                       "Property 'test-obj.nosuch' not found "
+                       "('-object test-obj,help' lists the properties)");
+    check_create_error("test-obj,id=e,req=r,vnet_hdr_suport=on",
+                       "Property 'test-obj.vnet_hdr_suport' not found (did "
+                       "you mean 'vnet_hdr_support'?)");
     check_create_error("test-obj,id=e", "Parameter 'req' is missing");
     check_create_error("test-obj,id=e,req=r,i32=11",
                        "Parameter 'i32' expects a number between -10 and 10");
     check_create_error("test-obj,id=e,req=r,i32=x",
-                       "Parameter 'i32' expects a number");
+                       "Parameter 'i32' expects a number between -10 and 10");
     check_create_error("test-obj,id=e,req=r,u32=-1",
-                       "Parameter 'u32' expects a non-negative number");
+                       "Parameter 'u32' expects a number between 0 and 1000");
     check_create_error("test-obj,id=e,req=r,u32=1001",
                        "Parameter 'u32' expects a number between 0 and 1000");
     check_create_error("test-obj,id=e,req=r,u64=18446744073709551616",
                        "Parameter 'u64' expects a non-negative number below 2^64");
     check_create_error("test-obj,id=e,req=r,queue=up",
-                       "Parameter 'queue' does not accept value 'up'");
+                       "Parameter 'queue' does not accept value 'up' "
+                       "(expected rx, tx or all)");
     check_create_error("test-obj,id=e,req=r,str=bad", "str must not be 'bad'");
     check_create_error("test-obj,id=e,req=r,str=fail",
                        "complete failed on purpose");
     check_create_error("test-obj,req=r", "Parameter 'id' is missing");
     check_create_error("id=e", "Parameter 'qom-type' is missing");
-    check_create_error("no-such-type,id=e", "invalid object type: no-such-type");
+    check_create_error("no-such-type,id=e", "invalid object type: "
+                       "no-such-type ('-object help' lists them)");
+    check_create_error("test-ojb,id=e", "invalid object type: test-ojb "
+                       "(did you mean 'test-obj'?)");
     check_create_error("test-obj,id=1e,req=r",
-                       "Parameter 'id' expects an identifier");
+                       "Parameter 'id' expects an identifier: letters, "
+                       "digits, '-', '.', '_', starting with a letter (got "
+                       "'1e')");
     check_create_error("test-obj,id=e,a..b=1", "Invalid parameter 'a..b'");
 
     /* nothing was left behind; every failed object was finalized */
     ck_assert_ptr_null(user_object_find(OBJECT_KIND_OBJECT, "e"));
     ck_assert_ptr_null(user_object_list(OBJECT_KIND_OBJECT));
-    ck_assert_int_eq(finalizes, 11);
+    ck_assert_int_eq(finalizes, 12);
     ck_assert_int_eq(unparents, 0);
 }
 END_TEST
@@ -390,7 +401,8 @@ START_TEST(test_duplicate_and_namespaces)
     g_autofree char *m3 = opts_err(OBJECT_KIND_NETDEV, "test-obj,id=y");
     ck_assert_ptr_nonnull(strstr(m3, "netdev backend type"));
     g_autofree char *m4 = opts_err(OBJECT_KIND_CHARDEV, "nope,id=y");
-    ck_assert_str_eq(m4, "'nope' is not a valid char driver name");
+    ck_assert_str_eq(m4, "'nope' is not a valid char driver name "
+                     "('-chardev help' lists them)");
 
     g_autoptr(GList) l = user_object_list(OBJECT_KIND_DEVICE);
     ck_assert_uint_eq(g_list_length(l), 2);
@@ -625,7 +637,8 @@ START_TEST(test_help)
     ck_assert_ptr_nonnull(strstr(h, "\n  req=<str>              - required (required)\n"));
     ck_assert_str_eq(h2, "There are no options for test-user.\n");
     ck_assert_ptr_null(object_type_help_text(OBJECT_KIND_OBJECT, "nope", &err));
-    ck_assert_str_eq(err->message, "invalid object type: nope");
+    ck_assert_str_eq(err->message, "invalid object type: nope "
+                     "('-object help' lists them)");
     g_clear_error(&err);
 
     /* through create_from_opts: no object is created */

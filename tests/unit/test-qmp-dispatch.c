@@ -114,7 +114,8 @@ START_TEST(test_capabilities_args)
     assert_error(run(&s, "{\"execute\": \"qmp_capabilities\", "
                      "\"arguments\": {\"enable\": [\"oob\", \"bogus\"]}}"),
                  "GenericError",
-                 "Parameter 'enable[1]' does not accept value 'bogus'");
+                 "Parameter 'enable[1]' does not accept value 'bogus' "
+                 "(expected oob)");
     assert_error(run(&s, "{\"execute\": \"qmp_capabilities\", "
                      "\"arguments\": {\"enable\": [1]}}"),
                  "GenericError",

@@ -18,6 +18,7 @@
 #include "check-main.h"
 #include "monitor/qmp.h"
 #include "qom/object.h"
+#include "qom/props.h"
 #include "qom/qom-qmp.h"
 #include "qom/iothread.h"
 
@@ -64,69 +65,24 @@ struct _QtObj {
 };
 G_DEFINE_TYPE(QtObj, qt_obj, QT_TYPE_BASE)
 
-enum { Q_0, Q_FLAG, Q_I32, Q_U64, Q_I64, Q_STR, Q_PATH, Q_E, Q_RT, Q_N };
-
-static void qt_set(GObject *o, guint id, const GValue *v, GParamSpec *ps)
-{
-    QtObj *t = QT_OBJ(o);
-
-    switch (id) {
-    case Q_FLAG: t->flag = g_value_get_boolean(v); break;
-    case Q_I32: t->i32 = g_value_get_int(v); break;
-    case Q_U64: t->u64 = g_value_get_uint64(v); break;
-    case Q_I64: t->i64 = g_value_get_int64(v); break;
-    case Q_STR: g_free(t->str); t->str = g_value_dup_string(v); break;
-    case Q_PATH: g_free(t->path); t->path = g_value_dup_string(v); break;
-    case Q_E: t->e = g_value_get_enum(v); break;
-    case Q_RT: t->rt = g_value_get_uint(v); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
-    }
-}
-
-static void qt_get(GObject *o, guint id, GValue *v, GParamSpec *ps)
-{
-    QtObj *t = QT_OBJ(o);
-
-    switch (id) {
-    case Q_FLAG: g_value_set_boolean(v, t->flag); break;
-    case Q_I32: g_value_set_int(v, t->i32); break;
-    case Q_U64: g_value_set_uint64(v, t->u64); break;
-    case Q_I64: g_value_set_int64(v, t->i64); break;
-    case Q_STR: g_value_set_string(v, t->str); break;
-    case Q_PATH: g_value_set_string(v, t->path); break;
-    case Q_E: g_value_set_enum(v, t->e); break;
-    case Q_RT: g_value_set_uint(v, t->rt); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
-    }
-}
-
-static void qt_finalize(GObject *o)
-{
-    g_free(QT_OBJ(o)->str);
-    g_free(QT_OBJ(o)->path);
-    G_OBJECT_CLASS(qt_obj_parent_class)->finalize(o);
-}
+static const PropDef qt_obj_props[] = {
+    DEFINE_PROP_BOOL("vnet_hdr_support", QtObj, flag, FALSE, 0, "a flag"),
+    DEFINE_PROP_INT("i32", QtObj, i32, -100, 100, 0, 0, "an int"),
+    DEFINE_PROP_UINT64("u64", QtObj, u64, 0, G_MAXUINT64, 5, 0, "a uint64"),
+    DEFINE_PROP_INT64("i64", QtObj, i64, G_MININT64, G_MAXINT64, 0, 0,
+                      "an int64"),
+    DEFINE_PROP_STR("str", QtObj, str, NULL, 0, "a string"),
+    DEFINE_PROP_STR("addr.path", QtObj, path, NULL, 0, "a nested key"),
+    DEFINE_PROP_ENUM("mode", QtObj, e, qt_enum_get_type, QT_A, 0, "an enum"),
+    DEFINE_PROP_UINT("rt", QtObj, rt, 0, 10, 0, PROP_RUNTIME, "runtime"),
+};
 
 static void qt_obj_class_init(QtObjClass *klass)
 {
-    GObjectClass *oc = G_OBJECT_CLASS(klass);
-    GParamSpec *p[Q_N] = { NULL };
-
-    oc->set_property = qt_set;
-    oc->get_property = qt_get;
-    oc->finalize = qt_finalize;
-    p[Q_FLAG] = prop_bool("vnet_hdr_support", "a flag", FALSE, 0);
-    p[Q_I32] = prop_int("i32", "an int", -100, 100, 0, 0);
-    p[Q_U64] = prop_uint64("u64", "a uint64", 0, G_MAXUINT64, 5, 0);
-    p[Q_I64] = prop_int64("i64", "an int64", G_MININT64, G_MAXINT64, 0, 0);
-    p[Q_STR] = prop_str("str", "a string", NULL, 0);
-    p[Q_PATH] = prop_str("addr.path", "a nested key", NULL, 0);
-    p[Q_E] = prop_enum("mode", "an enum", qt_enum_get_type(), QT_A, 0);
-    p[Q_RT] = prop_uint("rt", "runtime", 0, 10, 0, PROP_RUNTIME);
-    g_object_class_install_properties(oc, Q_N, p);
+    object_class_install_props(klass, qt_obj_props);
 }
 
-static void qt_obj_init(QtObj *t) { t->u64 = 5; }
+static void qt_obj_init(QtObj *t) { }
 
 #define QT_TYPE_CHR (qt_chr_get_type())
 G_DECLARE_FINAL_TYPE(QtChr, qt_chr, QT, CHR, UserObject)
@@ -240,10 +196,12 @@ START_TEST(test_object_add_errors)
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj'}}",
           "GenericError", "Parameter 'id' is missing");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'nope', "
-          "'id': 'x'}}", "GenericError", "invalid object type: nope");
+          "'id': 'x'}}", "GenericError", "invalid object type: nope "
+          "('-object help' lists them)");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'zz': 1}}", "GenericError",
-          "Property 'qt-obj.zz' not found");
+          "Property 'qt-obj.zz' not found ('-object qt-obj,help' lists the "
+          "properties)");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'i32': 101}}", "GenericError",
           "Parameter 'i32' expects a number between -100 and 100");
@@ -252,7 +210,8 @@ START_TEST(test_object_add_errors)
           "Parameter 'vnet_hdr_support' expects 'on' or 'off'");
     fails("{'execute': 'object-add', 'arguments': {'qom-type': 'qt-obj', "
           "'id': 'x', 'mode': 'gamma'}}", "GenericError",
-          "Parameter 'mode' does not accept value 'gamma'");
+          "Parameter 'mode' does not accept value 'gamma' (expected alpha "
+          "or beta)");
     ck_assert_ptr_null(user_object_find(OBJECT_KIND_OBJECT, "x"));
     g_autoptr(JsonNode) r = ok("{'execute': 'object-add', 'arguments': "
                                "{'qom-type': 'qt-obj', 'id': 'x'}}");
@@ -372,7 +331,8 @@ START_TEST(test_qom_get_set)
     ck_assert_str_eq(json_node_get_string(p), "");
     fails("{'execute': 'qom-get', 'arguments': {'path': 'o1', "
           "'property': 'zz'}}", "GenericError",
-          "Property 'qt-obj.zz' not found");
+          "Property 'qt-obj.zz' not found ('-object qt-obj,help' lists the "
+          "properties)");
     fails("{'execute': 'qom-get', 'arguments': {'path': '/objects', "
           "'property': 'zz'}}", "GenericError",
           "Path '/objects' is not an object");
@@ -500,6 +460,18 @@ START_TEST(test_json_cmdline)
     ck_assert_ptr_null(user_object_create_from_json(OBJECT_KIND_OBJECT,
         "{\"qom-type\": ", &err));
     ck_assert(g_str_has_prefix(err->message, "JSON parse error"));
+    g_clear_error(&err);
+    /* a missing '}' is said as such, not as an error about the last
+     * token (json-glib's "invalid string constant") */
+    ck_assert_ptr_null(user_object_create_from_json(OBJECT_KIND_OBJECT,
+        "{\"qom-type\": \"qt-obj\", \"id\": \"x}\"", &err));
+    ck_assert_str_eq(err->message, "JSON parse error, premature end of "
+                     "input: '}' (an object is not closed) expected");
+    g_clear_error(&err);
+    ck_assert_ptr_null(user_object_create_from_json(OBJECT_KIND_OBJECT,
+        "{\"qom-type\": \"qt-obj\", \"id\": \"x", &err));
+    ck_assert_str_eq(err->message, "JSON parse error, premature end of "
+                     "input: '\"' (a string is not closed) expected");
     g_clear_error(&err);
     ck_assert_ptr_nonnull(user_object_create_from_json(OBJECT_KIND_CHARDEV,
         "{\"type\": \"qt-chr\", \"id\": \"j1\"}", NULL));

@@ -859,6 +859,12 @@ START_TEST(test_failover)
     g = run(rw, &s, T0 + 5);
     ck_assert_uint_eq(g.ack, S_ISN + 11);
     ck_assert_uint_eq(g.tsecr, S_TS + 100);
+    /* re-protected as a primary: its checkpoints keep the offsets */
+    rewriter_checkpoint_load(rw);
+    rewriter_checkpoint(rw);
+    s = seg(C, ACK, C_ISN + 1, P_ISN + 11);
+    g = run(rw, &s, T0 + 5);
+    ck_assert_uint_eq(g.ack, S_ISN + 11);
     /* a new connection: untouched, not tracked */
     base.cport = 50000;
     s = seg(C, SYN, 1, 0);
@@ -935,6 +941,11 @@ START_TEST(test_hold_until_synack)
     s = seg(C, ACK | PSH, C_ISN + 1, P_ISN + 1);
     s.payload = 20;
     ck_assert_int_eq(run(rw, &s, T0 + 20).r, REWRITER_HOLD);
+    /* the deadline counts from the connection's first held segment */
+    len = tseg_build(&s, fbuf);
+    ck_assert_int_eq(rewriter_process(rw, fbuf, len, REWRITER_TO_GUEST,
+                                      T0 + 25, &act), REWRITER_HOLD);
+    ck_assert_int_eq(act.hold_until, T0 + 10 + REWRITER_HOLD_DEFAULT_US);
     if (_i == 1) {
         /* no SYN-ACK within the hold time: passes untranslated */
         g = run(rw, &s, T0 + 10 + REWRITER_HOLD_DEFAULT_US);
@@ -957,7 +968,8 @@ START_TEST(test_hold_until_synack)
     s = seg(C, ACK | PSH, C_ISN + 1, P_ISN + 1);
     s.payload = 20;
     ck_assert_uint_eq(run(rw, &s, T0 + 30).ack, S_ISN + 1);
-    ck_assert_uint_eq(stats_of(rw).held, 2);
+    /* two segments, the second submitted twice */
+    ck_assert_uint_eq(stats_of(rw).held, 3);
     rewriter_free(rw);
 }
 END_TEST
