@@ -77,6 +77,21 @@ static gboolean chr_prop_int(GHashTable *props, JsonObject *obj,
     return TRUE;
 }
 
+/* Copies an optional string member into 'props' under its own name. */
+static gboolean chr_prop_str(GHashTable *props, JsonObject *obj,
+                             const char *member, GError **errp)
+{
+    const char *v = NULL;
+
+    if (!qmp_arg_str(obj, member, FALSE, &v, errp)) {
+        return FALSE;
+    }
+    if (v) {
+        g_hash_table_insert(props, (gpointer)member, g_strdup(v));
+    }
+    return TRUE;
+}
+
 /* Fills 'props' from {"type": "inet"|"unix", "data": {...}}. */
 static gboolean chr_parse_addr(GHashTable *props, JsonObject *addr,
                                GError **errp)
@@ -160,7 +175,9 @@ static gboolean chardev_add(JsonObject *args, const char *id, GError **errp)
         !chr_prop_int(props, data, "reconnect", "reconnect", errp) ||
         !chr_prop_int(props, data, "reconnect-ms", "reconnect-ms", errp) ||
         !chr_prop_int(props, data, "out-buffer-size", "out-buffer-size",
-                      errp)) {
+                      errp) ||
+        !chr_prop_str(props, data, "tls-creds", errp) ||
+        !chr_prop_str(props, data, "tls-authz", errp)) {
         return FALSE;
     }
     return user_object_create(OBJECT_KIND_CHARDEV, "socket", id, props,
@@ -216,6 +233,9 @@ gboolean qmp_query_chardev(JsonObject *args, JsonNode **ret, GError **errp)
         json_object_set_string_member(o, "filename", filename);
         json_object_set_boolean_member(o, "frontend-open",
                                        chardev_frontend_open(chr));
+        if (klass->info) {
+            klass->info(chr, o);
+        }
         json_array_add_object_element(arr, o);
     }
     g_list_free(list);

@@ -81,6 +81,7 @@
 #include "util/log.h"
 #include "util/sockaddr.h"
 #include "util/stats.h"
+#include "qom/tls-link.h"
 
 #define CHAR_SOCKET_READ_SIZE (256 * 1024)     /* bytes per recv() */
 #define CHAR_SOCKET_READS_PER_WAKEUP 4         /* recv()s per wake-up */
@@ -92,6 +93,10 @@
 #define CHAR_SOCKET_FLUSH_BATCH (128u * 1024)  /* queued bytes sent at once */
 #define CHAR_SOCKET_MAX_LISTEN 8               /* listening addresses */
 #define CHAR_SOCKET_BACKLOG 1                  /* one waiting client */
+/* With TLS, connections are accepted while others handshake: room for
+ * as many as may be pending, so a burst of strangers does not make the
+ * legitimate peer's SYN wait for a retransmission. */
+#define CS_BACKLOG(s) ((s)->tls ? TLS_LINK_MAX_PENDING : CHAR_SOCKET_BACKLOG)
 #define CHAR_SOCKET_CONNECT_TIMEOUT_MS 15000   /* creation-time connect */
 #define CHAR_SOCKET_ACCEPT_BACKOFF_US G_USEC_PER_SEC /* after EMFILE etc. */
 
@@ -132,6 +137,8 @@ struct _CharSocket {
     guint64 reconnect_ms;     /* milliseconds, 0 = never */
     guint64 out_buffer_size;  /* bytes queued at most */
     gboolean wait_given, reconnect_given, ipv4_given, ipv6_given;
+    char *tls_creds;          /* tls-creds object id, or NULL */
+    char *tls_authz;          /* tls-authz object id, or NULL */
 
     /* configuration derived at complete (then constant) */
     gboolean is_unix;
@@ -139,6 +146,8 @@ struct _CharSocket {
     char *target;             /* "host:port" or path, for messages */
     char *addr_desc;          /* "tcp:127.0.0.1:9000" for filenames */
     gboolean unlink_path;     /* we created the unix socket file */
+    TlsLink *tls;             /* with tls-creds: handshakes (qom/tls-link) */
+    char *warning;            /* query-chardev "warning", or NULL */
     int listen_fds[CHAR_SOCKET_MAX_LISTEN];
     guint n_listen;
 
@@ -168,6 +177,7 @@ struct _CharSocket {
     size_t olen;              /* bytes queued */
     gboolean writable_wanted; /* a write was refused since last drain */
     gint connected;           /* atomic: CONNECTED and no close pending */
+    TlsSession *tls_sess;     /* CONNECTED with TLS: the record layer */
     RateLimit rl;             /* warnings about this chardev */
 
     /* description for query-chardev (any thread, under 'lock') */
@@ -412,7 +422,7 @@ static gboolean cs_listen_unix(CharSocket *s, GError **errp)
         return FALSE;
     }
     if (bind(fd, (struct sockaddr *)&un.ss, un.len) < 0 ||
-        listen(fd, CHAR_SOCKET_BACKLOG) < 0) {
+        listen(fd, CS_BACKLOG(s)) < 0) {
         int err = errno;
 
         close(fd);
@@ -521,7 +531,7 @@ static int cs_listen_inet_port(CharSocket *s, const char *port,
                        sizeof(v6only));
         }
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-            listen(fd, CHAR_SOCKET_BACKLOG) < 0) {
+            listen(fd, CS_BACKLOG(s)) < 0) {
             err = errno;
             close(fd);
             if (err == EADDRINUSE) {
@@ -602,6 +612,20 @@ static gboolean cs_listen_inet(CharSocket *s, GError **errp)
  * (last: the caller returns right after). */
 static void cs_connected(CharSocket *s, int fd)
 {
+    /* TLS seam (a): a new connection is handshaken and authorized before
+     * it is one.  The fd goes to the TlsLink, which calls
+     * cs_tls_established() (and this function again) when the peer
+     * proved itself; meanwhile a server keeps listening, so a stranger
+     * that connects first holds no slot (docs/security.md). */
+    if (s->tls && !s->tls_sess) {
+        if (!s->server) {
+            s->state = CS_DISCONNECTED;   /* until the handshake ends */
+        }
+        tls_link_add(s->tls, fd);
+        cs_update_watch(s);
+        cs_update_timer(s);
+        return;
+    }
     /* TCP_NODELAY by default (QEMU's default is Nagle's algorithm).  Our
      * output is already batched: everything queued in one loop iteration
      * leaves in one sendmsg().  With Nagle the kernel holds each batch
@@ -648,6 +672,7 @@ static void cs_close_conn(CharSocket *s, gboolean emit)
     }
     s->conn_tag = NULL;
     s->conn_events = 0;
+    g_clear_pointer(&s->tls_sess, tls_session_free);
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
@@ -906,6 +931,33 @@ static gboolean cs_connect_sync(CharSocket *s, GError **errp)
     return FALSE;
 }
 
+/* The TlsLink's verdicts (its dispatch, the chardev's context). */
+static void cs_tls_established(void *opaque, int fd, TlsSession *sess,
+                               const char *identity)
+{
+    CharSocket *s = opaque;
+
+    if (s->state == CS_CONNECTED) {
+        /* Another peer completed first: one connection at a time. */
+        tls_session_free(sess);
+        tls_link_refuse_fd(s->tls, fd, "the connection is taken");
+        return;
+    }
+    g_debug("chardev '%s': TLS peer '%s'", cs_id(s), identity);
+    tls_session_set_batched(sess);      /* records in batches, as bytes */
+    s->tls_sess = sess;
+    cs_connected(s, fd);
+}
+
+static void cs_tls_refused(void *opaque, const char *reason)
+{
+    CharSocket *s = opaque;
+
+    if (!s->server && s->state == CS_DISCONNECTED) {
+        cs_connect_failed(s, reason);       /* retries with reconnect */
+    }
+}
+
 /* A listening socket is readable: take one client. */
 static void cs_accept(CharSocket *s, int lfd)
 {
@@ -933,10 +985,51 @@ static void cs_accept(CharSocket *s, int lfd)
 
 /* --- reading and writing ------------------------------------------------ */
 
+/* Bytes waiting to leave: the ring, and with TLS the records the
+ * session encrypted and could not send yet. */
+static size_t cs_out_waiting(CharSocket *s)
+{
+    return s->olen + (s->tls_sess ? tls_session_out_pending(s->tls_sess)
+                                  : 0);
+}
+
 static gboolean cs_reading(CharSocket *s)
 {
     return s->state == CS_CONNECTED && !s->pending_close && !s->paused &&
            chardev_fe_handlers_set(CHARDEV_BASE(s));
+}
+
+/*
+ * TLS seam (b), reading: the decrypted records the session has, up to
+ * the buffer's size, gathered into one delivery (a record holds at most
+ * 16 KiB; delivering each would cost the frontend a call per record).
+ * Returns what recv() would: bytes, 0 at the peer's close, or -1 with
+ * errno.  Stops early only at EAGAIN with nothing gathered yet, so data
+ * GnuTLS holds beyond the socket's (which poll() cannot see) is never
+ * left behind: the loop ends on EAGAIN from the socket or a full buffer,
+ * and a full buffer makes cs_read() come back at once.
+ */
+static ssize_t cs_tls_recv(CharSocket *s, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = tls_session_recv(s->tls_sess, buf + got, len - got);
+
+        if (n > 0) {
+            got += n;
+            continue;
+        }
+        if (got) {
+            return got;           /* EOF or error: seen at the next read */
+        }
+        if (n == 0) {
+            return 0;
+        }
+        errno = n == -EAGAIN ? EAGAIN : -n;
+        return -1;
+    }
+    return got;
 }
 
 /* Reads what the socket has, bounded per wake-up, delivering each piece.
@@ -949,7 +1042,10 @@ static void cs_read(CharSocket *s)
         s->rbuf = g_malloc(CHAR_SOCKET_READ_SIZE);
     }
     for (int i = 0; i < CHAR_SOCKET_READS_PER_WAKEUP; i++) {
-        ssize_t n = recv(s->fd, s->rbuf, CHAR_SOCKET_READ_SIZE, MSG_DONTWAIT);
+        ssize_t n = s->tls_sess
+                    ? cs_tls_recv(s, s->rbuf, CHAR_SOCKET_READ_SIZE)
+                    : recv(s->fd, s->rbuf, CHAR_SOCKET_READ_SIZE,
+                           MSG_DONTWAIT);
 
         if (n > 0) {
             stats_add(&cs_stats(s)->bytes_in, n);
@@ -1061,7 +1157,18 @@ static int cs_flush_queued(CharSocket *s)
             v[1].iov_len = s->olen - first;
             mh.msg_iovlen = 2;
         }
-        n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (s->tls_sess) {
+            /* TLS seam (b), writing: one record per call, from the
+             * ring's head (after -EAGAIN the same head is offered
+             * again, as the session requires). */
+            n = tls_session_send(s->tls_sess, v[0].iov_base, first);
+            if (n < 0) {
+                errno = -n;
+                n = -1;
+            }
+        } else {
+            n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -1077,6 +1184,12 @@ static int cs_flush_queued(CharSocket *s)
     }
     if (s->olen == 0) {
         s->ohead = 0;
+    }
+    if (ret == 0 && s->tls_sess && tls_session_out_pending(s->tls_sess)) {
+        /* Records encrypted while the socket was full. */
+        int r = tls_session_flush(s->tls_sess);
+
+        ret = r == -EAGAIN ? 0 : r;
     }
     cs_set_out_queued(s);
     return ret;
@@ -1131,7 +1244,7 @@ static void cs_update_watch(CharSocket *s)
         } else if (!s->hup_seen) {
             ev |= CS_POLLRDHUP;       /* notice the peer leaving */
         }
-        if (s->olen && (!s->hup_seen || cs_reading(s))) {
+        if (cs_out_waiting(s) && (!s->hup_seen || cs_reading(s))) {
             ev |= G_IO_OUT;
         }
     }
@@ -1159,8 +1272,8 @@ static void cs_update_timer(CharSocket *s)
  * it before the loop polls again. */
 static gboolean cs_flush_due(CharSocket *s)
 {
-    return s->olen && s->state == CS_CONNECTED && !s->pending_close &&
-           !(s->conn_events & G_IO_OUT) &&
+    return cs_out_waiting(s) && s->state == CS_CONNECTED &&
+           !s->pending_close && !(s->conn_events & G_IO_OUT) &&
            (!s->hup_seen || cs_reading(s));
 }
 
@@ -1172,6 +1285,14 @@ static gboolean cs_writable_due(CharSocket *s)
     return s->writable_wanted && s->state == CS_CONNECTED &&
            !s->pending_close && !(s->conn_events & G_IO_OUT) &&
            s->olen <= s->out_buffer_size / 2;
+}
+
+/* TLS seam (b): decrypted bytes wait inside the session, where poll()
+ * cannot see them (the last read had no room for a whole record). */
+static gboolean cs_tls_read_due(CharSocket *s)
+{
+    return s->tls_sess && cs_reading(s) &&
+           tls_session_pending(s->tls_sess) > 0;
 }
 
 static void cs_dispatch(CharSocket *s, GSource *src)
@@ -1251,6 +1372,12 @@ static void cs_dispatch(CharSocket *s, GSource *src)
             }
         }
     }
+    if (cs_tls_read_due(s)) {
+        cs_read(s);
+        if (s->src != src) {
+            return;
+        }
+    }
     if (s->server && s->state == CS_DISCONNECTED) {
         for (guint i = 0; i < s->n_listen; i++) {
             if (s->listen_tags[i] &&
@@ -1282,7 +1409,7 @@ static gboolean cs_source_pending(void *opaque)
 {
     CharSocket *s = opaque;
 
-    return cs_flush_due(s) || cs_writable_due(s);
+    return cs_flush_due(s) || cs_writable_due(s) || cs_tls_read_due(s);
 }
 
 static const FdSourceOps cs_source_ops = {
@@ -1305,6 +1432,9 @@ static void cs_attach(Chardev *chr, GMainContext *ctx)
     cs_update_watch(s);
     cs_update_timer(s);
     g_source_attach(src, ctx);
+    if (s->tls) {
+        tls_link_attach(s->tls, ctx);   /* handshakes follow the chardev */
+    }
 }
 
 static void cs_detach(Chardev *chr)
@@ -1313,6 +1443,9 @@ static void cs_detach(Chardev *chr)
 
     if (!s->src) {
         return;
+    }
+    if (s->tls) {
+        tls_link_detach(s->tls);
     }
     fd_source_clear(&s->src);
     memset(s->listen_tags, 0, sizeof(s->listen_tags));
@@ -1448,7 +1581,75 @@ static char *cs_filename(Chardev *chr)
     return d;
 }
 
+/* query-chardev: the TLS configuration and the exposure warning. */
+static void cs_info(Chardev *chr, JsonObject *o)
+{
+    CharSocket *s = CHAR_SOCKET(chr);
+
+    if (s->tls) {
+        json_object_set_string_member(o, "tls-creds", s->tls_creds);
+        if (s->tls_authz) {
+            json_object_set_string_member(o, "tls-authz", s->tls_authz);
+        }
+        json_object_set_int_member(o, "tls-refused",
+                                   tls_link_refused(s->tls));
+    }
+    if (s->warning) {
+        json_object_set_string_member(o, "warning", s->warning);
+    }
+}
+
 /* --- UserObjectClass ---------------------------------------------------- */
+
+/* tls-creds / tls-authz: the TlsLink that handshakes every connection
+ * (cs_connected() hands it the fd).  QEMU's rules: TCP only, the
+ * credentials' endpoint matches server=, tls-authz needs tls-creds. */
+static gboolean cs_tls_setup(CharSocket *s, GError **errp)
+{
+    g_autofree char *name = NULL;
+
+    if (s->tls_authz && !s->tls_creds) {
+        error_setg(errp, "'tls-authz' provided but TLS is not enabled");
+        return FALSE;
+    }
+    if (!s->tls_creds) {
+        return TRUE;
+    }
+    if (s->is_unix) {
+        error_setg(errp, "TLS can only be used over TCP socket");
+        return FALSE;
+    }
+    if (s->tls_authz && !s->server) {
+        error_setg(errp, "'tls-authz' is only valid for a server");
+        return FALSE;
+    }
+    name = g_strdup_printf("chardev '%s'", cs_id(s));
+    s->tls = tls_link_new(name, cs_id(s), s->tls_creds, s->tls_authz,
+                          s->server, cs_tls_established, cs_tls_refused, s,
+                          errp);
+    return s->tls != NULL;
+}
+
+/* A TCP listener without TLS on an address other hosts can reach: one
+ * line now, and the same in query-chardev for as long as it listens. */
+static void cs_warn_exposed(CharSocket *s)
+{
+    for (guint i = 0; i < s->n_listen; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+
+        if (getsockname(s->listen_fds[i], (struct sockaddr *)&ss, &len) < 0 ||
+            tls_addr_is_loopback((struct sockaddr *)&ss)) {
+            continue;
+        }
+        s->warning = g_strdup_printf("listening on %s without TLS: any "
+                                     "host that reaches it can connect "
+                                     "(tls-creds=, docs/security.md)",
+                                     s->addr_desc);
+        g_warning("chardev '%s': %s", cs_id(s), s->warning);
+        return;
+    }
+}
 
 static gboolean cs_complete(UserObject *obj, GError **errp)
 {
@@ -1515,11 +1716,17 @@ static gboolean cs_complete(UserObject *obj, GError **errp)
     }
     s->reconnect_us = s->reconnect_ms ? (int64_t)s->reconnect_ms * 1000
                                       : (int64_t)s->reconnect * G_USEC_PER_SEC;
+    if (!cs_tls_setup(s, errp)) {
+        return FALSE;
+    }
 
     if (s->server) {
         if (!(s->is_unix ? cs_listen_unix(s, errp)
                          : cs_listen_inet(s, errp))) {
             return FALSE;
+        }
+        if (!s->is_unix && !s->tls) {
+            cs_warn_exposed(s);
         }
         if (s->wait) {
             chardev_set_wait_pending(CHARDEV_BASE(s), TRUE);
@@ -1548,6 +1755,10 @@ static void cs_close_all(CharSocket *s)
         s->olen) {
         cs_flush_queued(s);     /* best effort, never blocks */
     }
+    g_clear_pointer(&s->tls_sess, tls_session_free);
+    if (s->tls) {
+        tls_link_cancel(s->tls);
+    }
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
@@ -1575,6 +1786,8 @@ static void cs_finalize(GObject *gobj)
     CharSocket *s = CHAR_SOCKET(gobj);
 
     cs_close_all(s);
+    g_clear_pointer(&s->tls, tls_link_free);
+    g_free(s->warning);
     g_free(s->target);
     g_free(s->addr_desc);
     g_free(s->desc);
@@ -1623,6 +1836,12 @@ static const PropDef char_socket_props[] = {
     DEFINE_PROP_UINT64("out-buffer-size", CharSocket, out_buffer_size,
         CHAR_SOCKET_OUT_MIN, CHAR_SOCKET_OUT_MAX, CHAR_SOCKET_OUT_DEFAULT, 0,
         "bytes queued toward a slow peer before writes are refused"),
+    DEFINE_PROP_STR("tls-creds", CharSocket, tls_creds, NULL, 0,
+        "id of a tls-creds-x509 or tls-creds-psk object: TLS on the "
+        "connection (endpoint server for server=on)"),
+    DEFINE_PROP_STR("tls-authz", CharSocket, tls_authz, NULL, 0,
+        "server: id of an authz-simple or authz-list object the peer's "
+        "identity must satisfy"),
 };
 
 static void char_socket_class_init(CharSocketClass *klass)
@@ -1644,6 +1863,7 @@ static void char_socket_class_init(CharSocketClass *klass)
     cc->set_read_paused = cs_set_read_paused;
     cc->disconnect = cs_disconnect;
     cc->filename = cs_filename;
+    cc->info = cs_info;
 
     object_class_install_props(gc, char_socket_props);
 }

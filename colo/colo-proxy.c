@@ -44,6 +44,7 @@
 
 #include "colo/colo-internal.h"
 #include "qom/object.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/sockaddr.h"
 
@@ -102,32 +103,6 @@ struct _ColoProxy {
 };
 
 G_DEFINE_FINAL_TYPE(ColoProxy, colo_proxy, USER_TYPE_OBJECT)
-
-enum {
-    PROP_0,
-    PROP_MODE,
-    PROP_NETDEV,
-    PROP_ADDR,
-    PROP_QUEUE,
-    PROP_VNET_HDR,
-    PROP_IOTHREAD,
-    PROP_COMPARE_TIMEOUT,
-    PROP_EXPIRED_SCAN_CYCLE,
-    PROP_MAX_QUEUE_SIZE,
-    PROP_COMPARE_PORT,
-    PROP_HEARTBEAT_PORT,
-    PROP_RECONNECT,
-    PROP_LOCAL_DIR,
-    PROP_HEARTBEAT,
-    PROP_HB_INTERVAL,
-    PROP_HB_TIMEOUT,
-    PROP_FAILOVER,
-    PROP_FRAME,
-    PROP_DRIVER,
-    PROP_EXEC,
-    PROP_QEMU_QMP,
-    N_PROPS
-};
 
 static GType colo_proxy_mode_get_type(void)
 {
@@ -498,294 +473,124 @@ static void colo_proxy_unparent(UserObject *obj)
     cp_delete_parts(COLO_PROXY(obj));
 }
 
-static gboolean colo_proxy_check_property(UserObject *obj, GParamSpec *pspec,
-                                          const GValue *value, GError **errp)
-{
-    const char *s;
-
-    (void)obj;
-    if (pspec->param_id == PROP_QUEUE) {
-        s = g_value_get_string(value);
-        if (g_strcmp0(s, "all") != 0) {
-            error_setg(errp, "Parameter 'queue' does not accept value '%s': "
-                       "colo-proxy handles both directions (queue=all, the "
-                       "2015 RFC's only value); its filters use rx and tx "
-                       "themselves", s ? s : "");
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
 /* ------------------------------------------------------------------ */
 /* Properties.                                                         */
-
-static void colo_proxy_set_property(GObject *o, guint id, const GValue *v,
-                                    GParamSpec *pspec)
-{
-    ColoProxy *cp = COLO_PROXY(o);
-
-    switch (id) {
-    case PROP_MODE:
-        cp->mode = g_value_get_enum(v);
-        break;
-    case PROP_NETDEV:
-        g_free(cp->netdev);
-        cp->netdev = g_value_dup_string(v);
-        break;
-    case PROP_ADDR:
-        g_free(cp->addr);
-        cp->addr = g_value_dup_string(v);
-        break;
-    case PROP_QUEUE:
-        g_free(cp->queue);
-        cp->queue = g_value_dup_string(v);
-        break;
-    case PROP_VNET_HDR:
-        cp->vnet_hdr = g_value_get_boolean(v);
-        break;
-    case PROP_IOTHREAD:
-        g_free(cp->iothread);
-        cp->iothread = g_value_dup_string(v);
-        break;
-    case PROP_COMPARE_TIMEOUT:
-        cp->compare_timeout = g_value_get_uint(v);
-        break;
-    case PROP_EXPIRED_SCAN_CYCLE:
-        cp->expired_scan_cycle = g_value_get_uint(v);
-        break;
-    case PROP_MAX_QUEUE_SIZE:
-        cp->max_queue_size = g_value_get_uint(v);
-        break;
-    case PROP_COMPARE_PORT:
-        cp->compare_port = g_value_get_uint(v);
-        break;
-    case PROP_HEARTBEAT_PORT:
-        cp->heartbeat_port = g_value_get_uint(v);
-        break;
-    case PROP_RECONNECT:
-        cp->reconnect = g_value_get_uint(v);
-        break;
-    case PROP_LOCAL_DIR:
-        g_free(cp->local_dir);
-        cp->local_dir = g_value_dup_string(v);
-        break;
-    case PROP_HEARTBEAT:
-        cp->heartbeat = g_value_get_boolean(v);
-        break;
-    case PROP_HB_INTERVAL:
-        cp->hb_interval = g_value_get_uint(v);
-        break;
-    case PROP_HB_TIMEOUT:
-        cp->hb_timeout = g_value_get_uint(v);
-        break;
-    case PROP_FAILOVER:
-        cp->failover = g_value_get_boolean(v);
-        break;
-    case PROP_FRAME:
-        cp->frame = g_value_get_boolean(v);
-        break;
-    case PROP_DRIVER:
-        g_free(cp->driver);
-        cp->driver = g_value_dup_string(v);
-        break;
-    case PROP_EXEC:
-        g_free(cp->exec);
-        cp->exec = g_value_dup_string(v);
-        break;
-    case PROP_QEMU_QMP:
-        g_free(cp->qemu_qmp);
-        cp->qemu_qmp = g_value_dup_string(v);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
-
-static void colo_proxy_get_property(GObject *o, guint id, GValue *v,
-                                    GParamSpec *pspec)
-{
-    ColoProxy *cp = COLO_PROXY(o);
-
-    switch (id) {
-    case PROP_MODE:
-        g_value_set_enum(v, cp->mode);
-        break;
-    case PROP_NETDEV:
-        g_value_set_string(v, cp->netdev);
-        break;
-    case PROP_ADDR:
-        g_value_set_string(v, cp->addr);
-        break;
-    case PROP_QUEUE:
-        g_value_set_string(v, cp->queue);
-        break;
-    case PROP_VNET_HDR:
-        g_value_set_boolean(v, cp->vnet_hdr);
-        break;
-    case PROP_IOTHREAD:
-        g_value_set_string(v, cp->iothread);
-        break;
-    case PROP_COMPARE_TIMEOUT:
-        g_value_set_uint(v, cp->compare_timeout);
-        break;
-    case PROP_EXPIRED_SCAN_CYCLE:
-        g_value_set_uint(v, cp->expired_scan_cycle);
-        break;
-    case PROP_MAX_QUEUE_SIZE:
-        g_value_set_uint(v, cp->max_queue_size);
-        break;
-    case PROP_COMPARE_PORT:
-        g_value_set_uint(v, cp->compare_port);
-        break;
-    case PROP_HEARTBEAT_PORT:
-        g_value_set_uint(v, cp->heartbeat_port);
-        break;
-    case PROP_RECONNECT:
-        g_value_set_uint(v, cp->reconnect);
-        break;
-    case PROP_LOCAL_DIR:
-        g_value_set_string(v, cp->local_dir);
-        break;
-    case PROP_HEARTBEAT:
-        g_value_set_boolean(v, cp->heartbeat);
-        break;
-    case PROP_HB_INTERVAL:
-        g_value_set_uint(v, cp->hb_interval);
-        break;
-    case PROP_HB_TIMEOUT:
-        g_value_set_uint(v, cp->hb_timeout);
-        break;
-    case PROP_FAILOVER:
-        g_value_set_boolean(v, cp->failover);
-        break;
-    case PROP_FRAME:
-        g_value_set_boolean(v, cp->frame);
-        break;
-    case PROP_DRIVER:
-        g_value_set_string(v, cp->driver);
-        break;
-    case PROP_EXEC:
-        g_value_set_string(v, cp->exec);
-        break;
-    case PROP_QEMU_QMP:
-        g_value_set_string(v, cp->qemu_qmp);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
 
 static void colo_proxy_finalize(GObject *o)
 {
     ColoProxy *cp = COLO_PROXY(o);
 
-    /* parts are deleted by unparent (or by a failed complete) */
+    /* parts are deleted by unparent (or by a failed complete); the
+     * property strings are freed by the table (colo_proxy_props) */
     g_array_free(cp->parts, TRUE);
     g_free(cp->own_dir);
     g_free(cp->sock_dir);
-    g_free(cp->netdev);
-    g_free(cp->addr);
-    g_free(cp->queue);
-    g_free(cp->iothread);
-    g_free(cp->local_dir);
-    g_free(cp->driver);
-    g_free(cp->exec);
-    g_free(cp->qemu_qmp);
     G_OBJECT_CLASS(colo_proxy_parent_class)->finalize(o);
 }
 
+/* ------------------------------------------------------------------ */
+/* Properties.                                                         */
+
+/* queue= exists for the 2015 RFC's spelling; its filters choose their
+ * own directions, so only "all" means anything here. */
+static gboolean colo_proxy_queue_check(UserObject *obj, const GValue *value,
+                                       GError **errp)
+{
+    const char *s = g_value_get_string(value);
+
+    (void)obj;
+    if (g_strcmp0(s, "all") != 0) {
+        error_setg(errp, "Parameter 'queue' does not accept value '%s': "
+                   "colo-proxy handles both directions (queue=all, the "
+                   "2015 RFC's only value); its filters use rx and tx "
+                   "themselves", s ? s : "");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static const PropDef colo_proxy_props[] = {
+    DEFINE_PROP_ENUM("mode", ColoProxy, mode, colo_proxy_mode_get_type,
+        CP_MODE_PRIMARY, PROP_REQUIRED,
+        "primary (mirror, redirectors, colo-compare; listens on addr) or "
+        "secondary (redirectors, filter-rewriter; connects to addr)"),
+    DEFINE_PROP_STR("netdev", ColoProxy, netdev, NULL, PROP_REQUIRED,
+        "id of the -netdev whose chain the filters join"),
+    DEFINE_PROP_STR("addr", ColoProxy, addr, NULL, PROP_REQUIRED,
+        "HOST:PORT of the primary: the mirror link on PORT, the "
+        "secondary's output on PORT+1, the heartbeat on PORT+2 (the "
+        "primary listens there, the secondary connects); or unix:PATH "
+        "(PATH, PATH.compare, PATH.hb)"),
+    DEFINE_PROP_STR("queue", ColoProxy, queue, "all", 0,
+        "the 2015 RFC's queue: only 'all' (both directions)",
+        .check = colo_proxy_queue_check),
+    DEFINE_PROP_BOOL("vnet_hdr_support", ColoProxy, vnet_hdr, FALSE, 0,
+        "every link carries the vnet_hdr_len field (set it on both sides)"),
+    DEFINE_PROP_STR("iothread", ColoProxy, iothread, NULL, 0,
+        "primary: an existing iothread for colo-compare (default: its own, "
+        "ID-iothread1)"),
+    DEFINE_PROP_UINT("compare_timeout", ColoProxy, compare_timeout,
+        0, G_MAXUINT32, CP_COMPARE_TIMEOUT_DEFAULT, 0,
+        "primary: colo-compare's compare_timeout (ms)"),
+    DEFINE_PROP_UINT("expired_scan_cycle", ColoProxy, expired_scan_cycle,
+        0, G_MAXUINT32, CP_SCAN_DEFAULT, 0,
+        "primary: colo-compare's expired_scan_cycle (ms)"),
+    DEFINE_PROP_UINT("max_queue_size", ColoProxy, max_queue_size,
+        0, G_MAXUINT32, CP_MAX_QUEUE_DEFAULT, 0,
+        "primary: colo-compare's max_queue_size"),
+    DEFINE_PROP_UINT("compare-port", ColoProxy, compare_port, 0, 65535, 0, 0,
+        "port of the secondary's output link (0: addr's PORT+1)"),
+    DEFINE_PROP_UINT("heartbeat-port", ColoProxy, heartbeat_port,
+        0, 65535, 0, 0,
+        "port of the heartbeat link (0: addr's PORT+2)"),
+    DEFINE_PROP_UINT("reconnect", ColoProxy, reconnect,
+        0, 3600, CP_RECONNECT_DEFAULT, 0,
+        "secondary: seconds between reconnection attempts to the primary "
+        "(0: never)"),
+    DEFINE_PROP_STR("local-dir", ColoProxy, local_dir, NULL, 0,
+        "primary: directory of the unix sockets of the two internal links "
+        "(compare0, compare_out; default: a new private directory in "
+        "$TMPDIR, removed with the object)"),
+    DEFINE_PROP_BOOL("heartbeat", ColoProxy, heartbeat, FALSE, 0,
+        "also a colo-heartbeat (ID-hb0) with the peer"),
+    DEFINE_PROP_UINT("heartbeat-interval", ColoProxy, hb_interval,
+        10, 60 * 1000, CP_HB_INTERVAL_DEFAULT, 0,
+        "the heartbeat's interval (ms)"),
+    DEFINE_PROP_UINT("heartbeat-timeout", ColoProxy, hb_timeout,
+        20, 3600 * 1000, CP_HB_TIMEOUT_DEFAULT, 0,
+        "the heartbeat's timeout (ms; at least twice the interval)"),
+    DEFINE_PROP_BOOL("failover", ColoProxy, failover, FALSE, 0,
+        "the heartbeat fails this side over when the peer is lost"),
+    DEFINE_PROP_BOOL("frame", ColoProxy, frame, TRUE, 0,
+        "also the colo-frame (ID-colo) in this mode; off when the command "
+        "line has its own colo-frame"),
+    DEFINE_PROP_STR("driver", ColoProxy, driver, NULL, 0,
+        "the colo-frame's checkpoint driver (event, exec, qemu)"),
+    DEFINE_PROP_STR("exec", ColoProxy, exec, NULL, 0,
+        "the colo-frame's exec= command (driver=exec)"),
+    DEFINE_PROP_STR("qemu-qmp", ColoProxy, qemu_qmp, NULL, 0,
+        "the colo-frame's qemu-qmp= socket (driver=qemu)"),
+};
+
 static void colo_proxy_init(ColoProxy *cp)
 {
+    /* the properties start at their defaults (colo_proxy_props) */
     cp->parts = g_array_new(FALSE, FALSE, sizeof(CpPart));
-    cp->queue = g_strdup("all");
-    cp->compare_timeout = CP_COMPARE_TIMEOUT_DEFAULT;
-    cp->expired_scan_cycle = CP_SCAN_DEFAULT;
-    cp->max_queue_size = CP_MAX_QUEUE_DEFAULT;
-    cp->reconnect = CP_RECONNECT_DEFAULT;
-    cp->hb_interval = CP_HB_INTERVAL_DEFAULT;
-    cp->hb_timeout = CP_HB_TIMEOUT_DEFAULT;
-    cp->frame = TRUE;
 }
 
 static void colo_proxy_class_init(ColoProxyClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
-    GParamSpec *props[N_PROPS] = { NULL };
 
-    oc->set_property = colo_proxy_set_property;
-    oc->get_property = colo_proxy_get_property;
     oc->finalize = colo_proxy_finalize;
     uc->description = "one side of the COLO proxy in one option: creates "
                       "the chardevs, filters, colo-compare, colo-frame and "
                       "heartbeat of the seeds' topology as parts ID-NAME";
     uc->complete = colo_proxy_complete;
     uc->unparent = colo_proxy_unparent;
-    uc->check_property = colo_proxy_check_property;
 
-    props[PROP_MODE] = prop_enum("mode",
-        "primary (mirror, redirectors, colo-compare; listens on addr) or "
-        "secondary (redirectors, filter-rewriter; connects to addr)",
-        colo_proxy_mode_get_type(), CP_MODE_PRIMARY, PROP_REQUIRED);
-    props[PROP_NETDEV] = prop_str("netdev",
-        "id of the -netdev whose chain the filters join", NULL,
-        PROP_REQUIRED);
-    props[PROP_ADDR] = prop_str("addr",
-        "HOST:PORT of the primary: the mirror link on PORT, the "
-        "secondary's output on PORT+1, the heartbeat on PORT+2 (the "
-        "primary listens there, the secondary connects); or unix:PATH "
-        "(PATH, PATH.compare, PATH.hb)", NULL, PROP_REQUIRED);
-    props[PROP_QUEUE] = prop_str("queue",
-        "the 2015 RFC's queue: only 'all' (both directions)", "all", 0);
-    props[PROP_VNET_HDR] = prop_bool("vnet_hdr_support",
-        "every link carries the vnet_hdr_len field (set it on both sides)",
-        FALSE, 0);
-    props[PROP_IOTHREAD] = prop_str("iothread",
-        "primary: an existing iothread for colo-compare (default: its own, "
-        "ID-iothread1)", NULL, 0);
-    props[PROP_COMPARE_TIMEOUT] = prop_uint("compare_timeout",
-        "primary: colo-compare's compare_timeout (ms)", 0, G_MAXUINT32,
-        CP_COMPARE_TIMEOUT_DEFAULT, 0);
-    props[PROP_EXPIRED_SCAN_CYCLE] = prop_uint("expired_scan_cycle",
-        "primary: colo-compare's expired_scan_cycle (ms)", 0, G_MAXUINT32,
-        CP_SCAN_DEFAULT, 0);
-    props[PROP_MAX_QUEUE_SIZE] = prop_uint("max_queue_size",
-        "primary: colo-compare's max_queue_size", 0, G_MAXUINT32,
-        CP_MAX_QUEUE_DEFAULT, 0);
-    props[PROP_COMPARE_PORT] = prop_uint("compare-port",
-        "port of the secondary's output link (0: addr's PORT+1)", 0, 65535,
-        0, 0);
-    props[PROP_HEARTBEAT_PORT] = prop_uint("heartbeat-port",
-        "port of the heartbeat link (0: addr's PORT+2)", 0, 65535, 0, 0);
-    props[PROP_RECONNECT] = prop_uint("reconnect",
-        "secondary: seconds between reconnection attempts to the primary "
-        "(0: never)", 0, 3600, CP_RECONNECT_DEFAULT, 0);
-    props[PROP_LOCAL_DIR] = prop_str("local-dir",
-        "primary: directory of the unix sockets of the two internal links "
-        "(compare0, compare_out; default: a new private directory in "
-        "$TMPDIR, removed with the object)", NULL, 0);
-    props[PROP_HEARTBEAT] = prop_bool("heartbeat",
-        "also a colo-heartbeat (ID-hb0) with the peer", FALSE, 0);
-    props[PROP_HB_INTERVAL] = prop_uint("heartbeat-interval",
-        "the heartbeat's interval (ms)", 10, 60 * 1000,
-        CP_HB_INTERVAL_DEFAULT, 0);
-    props[PROP_HB_TIMEOUT] = prop_uint("heartbeat-timeout",
-        "the heartbeat's timeout (ms; at least twice the interval)", 20,
-        3600 * 1000, CP_HB_TIMEOUT_DEFAULT, 0);
-    props[PROP_FAILOVER] = prop_bool("failover",
-        "the heartbeat fails this side over when the peer is lost", FALSE,
-        0);
-    props[PROP_FRAME] = prop_bool("frame",
-        "also the colo-frame (ID-colo) in this mode; off when the command "
-        "line has its own colo-frame", TRUE, 0);
-    props[PROP_DRIVER] = prop_str("driver",
-        "the colo-frame's checkpoint driver (event, exec, qemu)", NULL, 0);
-    props[PROP_EXEC] = prop_str("exec",
-        "the colo-frame's exec= command (driver=exec)", NULL, 0);
-    props[PROP_QEMU_QMP] = prop_str("qemu-qmp",
-        "the colo-frame's qemu-qmp= socket (driver=qemu)", NULL, 0);
-    g_object_class_install_properties(oc, N_PROPS, props);
+    object_class_install_props(oc, colo_proxy_props);
 }
 
 static void colo_proxy_register(void)

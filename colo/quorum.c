@@ -90,6 +90,7 @@
 #include "config-host.h"
 #include "colo/colo-internal.h"
 #include "net/filter.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/fd-watch.h"
 #include "util/log.h"
@@ -190,20 +191,6 @@ struct _ColoQuorum {
 };
 
 G_DEFINE_FINAL_TYPE(ColoQuorum, colo_quorum, NET_TYPE_FILTER)
-
-enum {
-    PROP_0,
-    PROP_PROVIDER,
-    PROP_GROUP,
-    PROP_FAILOVER,
-    PROP_FENCE,
-    PROP_FENCE_WAIT,
-    PROP_FENCE_TIMEOUT,
-    PROP_X_QUORATE,
-    PROP_X_PEER,
-    PROP_STALE,
-    N_PROPS
-};
 
 /* At most one: the failover hook has one answer. */
 static ColoQuorum *the_quorum;
@@ -1093,128 +1080,119 @@ static GType quorum_provider_get_type(void)
     return type;
 }
 
-static gboolean colo_quorum_check_property(UserObject *obj, GParamSpec *pspec,
-                                           const GValue *value, GError **errp)
+/* x-quorate and x-peer-present stand in for corosync: with corosync
+ * they would lie about what it reports. */
+static gboolean quorum_manual_only(UserObject *obj, const char *name,
+                                   GError **errp)
 {
-    ColoQuorum *q = COLO_QUORUM(obj);
-
-    if ((g_str_equal(pspec->name, "x-quorate") ||
-         g_str_equal(pspec->name, "x-peer-present")) &&
-        q->provider != QUORUM_PROVIDER_MANUAL) {
+    if (COLO_QUORUM(obj)->provider != QUORUM_PROVIDER_MANUAL) {
         error_setg(errp, "colo-quorum: '%s' is for provider=manual only",
-                   pspec->name);
+                   name);
         return FALSE;
     }
-    if (g_str_equal(pspec->name, "stale") && g_value_get_boolean(value)) {
+    return TRUE;
+}
+
+static gboolean colo_quorum_x_quorate_check(UserObject *obj,
+                                            const GValue *value,
+                                            GError **errp)
+{
+    (void)value;
+    return quorum_manual_only(obj, "x-quorate", errp);
+}
+
+static gboolean colo_quorum_x_peer_check(UserObject *obj, const GValue *value,
+                                         GError **errp)
+{
+    (void)value;
+    return quorum_manual_only(obj, "x-peer-present", errp);
+}
+
+/* Only this node's own decisions mark it stale (quorum.c above); the
+ * operator may only clear the mark, once the node was re-protected. */
+static gboolean colo_quorum_stale_check(UserObject *obj, const GValue *value,
+                                        GError **errp)
+{
+    (void)obj;
+    if (g_value_get_boolean(value)) {
         error_setg(errp, "colo-quorum: 'stale' can only be cleared");
         return FALSE;
     }
     return TRUE;
 }
 
-static void colo_quorum_set_property(GObject *o, guint id, const GValue *v,
-                                     GParamSpec *pspec)
+static void colo_quorum_stale_set(UserObject *obj, const GValue *value)
 {
-    ColoQuorum *q = COLO_QUORUM(o);
-    gboolean complete = user_object_is_complete(USER_OBJECT(o));
+    ColoQuorum *q = COLO_QUORUM(obj);
 
-    switch (id) {
-    case PROP_PROVIDER:
-        q->provider = g_value_get_enum(v);
-        break;
-    case PROP_GROUP:
-        g_free(q->group);
-        q->group = g_value_dup_string(v);
-        break;
-    case PROP_FAILOVER:
-        q->failover = g_value_get_boolean(v);
-        break;
-    case PROP_FENCE:
-        g_free(q->fence);
-        q->fence = g_value_dup_string(v);
-        break;
-    case PROP_FENCE_WAIT:
-        q->fence_wait = g_value_get_boolean(v);
-        break;
-    case PROP_FENCE_TIMEOUT:
-        q->fence_timeout_ms = g_value_get_uint(v);
-        break;
-    case PROP_X_QUORATE:
-        q->x_quorate = g_value_get_boolean(v);
-        break;
-    case PROP_X_PEER:
-        q->x_peer = g_value_get_boolean(v);
-        break;
-    case PROP_STALE:
-        if (!g_value_get_boolean(v) && q->stale) {
-            g_message("colo-quorum '%s': stale mark cleared by the operator",
-                      q_id(q));
-        }
-        q->stale = g_value_get_boolean(v) && q->stale;
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-        return;
+    if (!g_value_get_boolean(value) && q->stale) {
+        g_message("colo-quorum '%s': stale mark cleared by the operator",
+                  q_id(q));
     }
-    if (complete && the_quorum == q) {
+    q->stale = g_value_get_boolean(value) && q->stale;
+}
+
+/* A runtime change (qom-set) is a new input to the decision. */
+static void colo_quorum_changed(UserObject *obj)
+{
+    ColoQuorum *q = COLO_QUORUM(obj);
+
+    if (user_object_is_complete(obj) && the_quorum == q) {
         quorum_update(q, "property changed");
     }
 }
 
-static void colo_quorum_get_property(GObject *o, guint id, GValue *v,
-                                     GParamSpec *pspec)
-{
-    ColoQuorum *q = COLO_QUORUM(o);
-
-    switch (id) {
-    case PROP_PROVIDER:
-        g_value_set_enum(v, q->provider);
-        break;
-    case PROP_GROUP:
-        g_value_set_string(v, q->group);
-        break;
-    case PROP_FAILOVER:
-        g_value_set_boolean(v, q->failover);
-        break;
-    case PROP_FENCE:
-        g_value_set_string(v, q->fence);
-        break;
-    case PROP_FENCE_WAIT:
-        g_value_set_boolean(v, q->fence_wait);
-        break;
-    case PROP_FENCE_TIMEOUT:
-        g_value_set_uint(v, q->fence_timeout_ms);
-        break;
-    case PROP_X_QUORATE:
-        g_value_set_boolean(v, q->x_quorate);
-        break;
-    case PROP_X_PEER:
-        g_value_set_boolean(v, q->x_peer);
-        break;
-    case PROP_STALE:
-        g_value_set_boolean(v, q->stale);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
+static const PropDef colo_quorum_props[] = {
+    DEFINE_PROP_ENUM("provider", ColoQuorum, provider,
+        quorum_provider_get_type, QUORUM_PROVIDER_COROSYNC, 0,
+        "where quorum comes from: corosync (votequorum and CPG), or manual "
+        "(x-quorate and x-peer-present, for tests)"),
+    DEFINE_PROP_STR("group", ColoQuorum, group, QUORUM_GROUP_DEFAULT, 0,
+        "CPG group the pair's colo-proxies join"),
+    DEFINE_PROP_BOOL("failover", ColoQuorum, failover, FALSE, PROP_RUNTIME,
+        "fail this side over when the peer colo-proxy leaves the membership "
+        "while this node is quorate",
+        .changed = colo_quorum_changed),
+    DEFINE_PROP_STR("fence", ColoQuorum, fence, NULL, PROP_RUNTIME,
+        "command (sh -c) run before this side promotes; COLO_FENCE_NODES and "
+        "COLO_FENCE_MODE in its environment",
+        .changed = colo_quorum_changed),
+    DEFINE_PROP_BOOL("fence-wait", ColoQuorum, fence_wait, TRUE, PROP_RUNTIME,
+        "promote only once the fence command exited 0",
+        .changed = colo_quorum_changed),
+    DEFINE_PROP_UINT("fence-timeout", ColoQuorum, fence_timeout_ms,
+        1, 3600 * 1000, FENCE_TIMEOUT_DEFAULT, PROP_RUNTIME,
+        "milliseconds the fence command may take (then it counts as failed)",
+        .changed = colo_quorum_changed),
+    DEFINE_PROP_BOOL("x-quorate", ColoQuorum, x_quorate, FALSE, PROP_RUNTIME,
+        "provider=manual: whether this node is quorate",
+        .check = colo_quorum_x_quorate_check,
+        .changed = colo_quorum_changed),
+    DEFINE_PROP_BOOL("x-peer-present", ColoQuorum, x_peer, FALSE,
+        PROP_RUNTIME,
+        "provider=manual: whether the peer colo-proxy is a member",
+        .check = colo_quorum_x_peer_check,
+        .changed = colo_quorum_changed),
+    DEFINE_PROP_BOOL("stale", ColoQuorum, stale, FALSE, PROP_RUNTIME,
+        "this node learnt that its peer served after it: output held, no "
+        "promotion; set to off once the node was re-protected",
+        .check = colo_quorum_stale_check, .set = colo_quorum_stale_set,
+        .changed = colo_quorum_changed),
+};
 
 static void colo_quorum_finalize(GObject *o)
 {
     ColoQuorum *q = COLO_QUORUM(o);
 
+    /* group and fence are freed by the table (colo_quorum_props) */
     colo_quorum_stop(q);
-    g_free(q->group);
-    g_free(q->fence);
     G_OBJECT_CLASS(colo_quorum_parent_class)->finalize(o);
 }
 
 static void colo_quorum_init(ColoQuorum *q)
 {
-    q->group = g_strdup(QUORUM_GROUP_DEFAULT);
-    q->fence_wait = TRUE;
-    q->fence_timeout_ms = FENCE_TIMEOUT_DEFAULT;
-    /* the guest's output, visited last: at the head of the chain */
+    /* our properties start at their defaults (colo_quorum_props); the
+     * guest's output, visited last: at the head of the chain */
     g_object_set(q, "queue", NET_FILTER_DIRECTION_RX, "position", "head",
                  NULL);
 }
@@ -1224,49 +1202,17 @@ static void colo_quorum_class_init(ColoQuorumClass *klass)
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
     NetFilterClass *fc = NET_FILTER_CLASS(klass);
-    GParamSpec *props[N_PROPS] = { NULL };
 
-    oc->set_property = colo_quorum_set_property;
-    oc->get_property = colo_quorum_get_property;
     oc->finalize = colo_quorum_finalize;
     uc->description = "failover decided on corosync's quorum and "
                       "membership; holds the guest's output while this "
                       "node may not serve";
-    uc->check_property = colo_quorum_check_property;
     fc->setup = colo_quorum_setup;
     fc->cleanup = colo_quorum_cleanup;
     fc->receive = colo_quorum_receive;
     fc->fill_stats = colo_quorum_fill_stats;
 
-    props[PROP_PROVIDER] = prop_enum("provider",
-        "where quorum comes from: corosync (votequorum and CPG), or manual "
-        "(x-quorate and x-peer-present, for tests)",
-        quorum_provider_get_type(), QUORUM_PROVIDER_COROSYNC, 0);
-    props[PROP_GROUP] = prop_str("group",
-        "CPG group the pair's colo-proxies join", QUORUM_GROUP_DEFAULT, 0);
-    props[PROP_FAILOVER] = prop_bool("failover",
-        "fail this side over when the peer colo-proxy leaves the membership "
-        "while this node is quorate", FALSE, PROP_RUNTIME);
-    props[PROP_FENCE] = prop_str("fence",
-        "command (sh -c) run before this side promotes; COLO_FENCE_NODES and "
-        "COLO_FENCE_MODE in its environment", NULL, PROP_RUNTIME);
-    props[PROP_FENCE_WAIT] = prop_bool("fence-wait",
-        "promote only once the fence command exited 0", TRUE, PROP_RUNTIME);
-    props[PROP_FENCE_TIMEOUT] = prop_uint("fence-timeout",
-        "milliseconds the fence command may take (then it counts as failed)",
-        1, 3600 * 1000, FENCE_TIMEOUT_DEFAULT, PROP_RUNTIME);
-    props[PROP_X_QUORATE] = prop_bool("x-quorate",
-        "provider=manual: whether this node is quorate", FALSE, PROP_RUNTIME);
-    props[PROP_X_PEER] = prop_bool("x-peer-present",
-        "provider=manual: whether the peer colo-proxy is a member", FALSE,
-        PROP_RUNTIME);
-    props[PROP_STALE] = prop_bool("stale",
-        "this node learnt that its peer served after it: output held, no "
-        "promotion; set to off once the node was re-protected", FALSE,
-        PROP_RUNTIME);
-    for (unsigned i = 1; i < N_PROPS; i++) {
-        g_object_class_install_property(oc, i, props[i]);
-    }
+    object_class_install_props(oc, colo_quorum_props);
 }
 
 static void colo_quorum_register(void)

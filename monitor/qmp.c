@@ -9,7 +9,16 @@
  *           | "tcp:" [ HOST ] ":" PORT [ "," opts ]     (HOST may be [v6])
  *   opts    = keyval (util/keyval.h): server[=on|off], wait[=on|off],
  *             nowait, nodelay[=on|off], ipv4, ipv6 (the last three are
- *             accepted and have no effect: TCP_NODELAY is always set)
+ *             accepted and have no effect: TCP_NODELAY is always set),
+ *             tls-creds=ID, tls-authz=ID (tcp: QEMU's chardev options),
+ *             insecure=on (see "Access" below)
+ *
+ * Access (docs/security.md): whoever reaches the monitor controls the
+ * proxy (quit, object-del, x-colo-lost-heartbeat).  A unix socket is
+ * created 0600 (only its owner connects).  A tcp listener on an address
+ * other hosts reach is refused unless it has tls-creds= (then each
+ * client completes a TLS handshake, checked against tls-authz=, before
+ * it gets the greeting) or insecure=on, which logs a warning.
  *
  * As in QEMU, server=on without wait=off blocks monitor_qmp_open() until
  * the first client connects, and without server=on the monitor connects
@@ -46,6 +55,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -60,6 +70,7 @@
 #include "util/keyval.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
+#include "qom/tls-link.h"
 
 #define QMP_READ_SIZE 16384
 
@@ -81,6 +92,7 @@ typedef struct QmpClient {
     GByteArray *in;            /* bytes read and not yet split */
     GByteArray *out;           /* bytes queued for the client */
     gsize out_pos;             /* first unsent byte of 'out' */
+    TlsSession *tls;           /* tls-creds=: the record layer, or NULL */
 } QmpClient;
 
 struct QmpMonitor {
@@ -90,7 +102,15 @@ struct QmpMonitor {
     char *unix_path;           /* unlinked when closed */
     GList *clients;            /* QmpClient (each holds a reference) */
     guint n_clients;           /* length of 'clients' */
+    TlsLink *tls;              /* tls-creds=: handshakes come first */
 };
+
+/* The access options of a -qmp spec (see "Access" above). */
+typedef struct {
+    char *tls_creds;
+    char *tls_authz;
+    gboolean insecure;
+} QmpAccessOpts;
 
 static GList *qmp_monitors;
 
@@ -323,7 +343,14 @@ static gboolean qmp_client_flush(QmpClient *c)
         gsize n = c->out->len - c->out_pos;
         ssize_t w;
 
-        if (c->is_socket) {
+        if (c->tls) {
+            /* TLS seam (b): one record per call (util/tls-session.h) */
+            w = tls_session_send(c->tls, p, n);
+            if (w < 0) {
+                errno = -w;
+                w = -1;
+            }
+        } else if (c->is_socket) {
             w = send(c->out_fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         } else {
             w = write(c->out_fd, p, n);
@@ -390,7 +417,17 @@ static gboolean qmp_client_on_in(gint fd, GIOCondition cond, gpointer op)
     char buf[QMP_READ_SIZE];
     ssize_t r;
 
-    r = read(c->in_fd, buf, sizeof(buf));
+    if (c->tls) {
+        /* TLS seam (b): the buffer holds a whole record, so nothing is
+         * left decrypted inside the session for poll() to miss. */
+        r = tls_session_recv(c->tls, buf, sizeof(buf));
+        if (r < 0) {
+            errno = -r;
+            r = -1;
+        }
+    } else {
+        r = read(c->in_fd, buf, sizeof(buf));
+    }
     if (r < 0 && (errno == EINTR || errno == EAGAIN ||
                   errno == EWOULDBLOCK)) {
         return G_SOURCE_CONTINUE;
@@ -530,6 +567,7 @@ static void qmp_client_close(QmpClient *c)
         g_source_remove(c->out_watch);
         c->out_watch = 0;
     }
+    g_clear_pointer(&c->tls, tls_session_free);
     if (c->owns_fds) {
         close(c->in_fd);
         if (c->out_fd != c->in_fd) {
@@ -547,7 +585,8 @@ static void qmp_client_close(QmpClient *c)
 /* Adds a connection on 'in_fd'/'out_fd' (taken when 'owns_fds') to 'mon'
  * and greets it. */
 static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
-                           gboolean is_socket, gboolean owns_fds)
+                           gboolean is_socket, gboolean owns_fds,
+                           TlsSession *tls)
 {
     QmpClient *c = g_new0(QmpClient, 1);
     g_autoptr(JsonObject) greeting = json_object_new();
@@ -560,6 +599,7 @@ static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
     c->out_fd = out_fd;
     c->is_socket = is_socket;
     c->owns_fds = owns_fds;
+    c->tls = tls;
     c->in = g_byte_array_new();
     c->out = g_byte_array_new();
     qmp_splitter_init(&c->split, QMP_MAX_REQUEST);
@@ -614,7 +654,22 @@ static void qmp_monitor_add_socket(QmpMonitor *mon, GSocket *sock)
         COLO_WARN_RL("QMP monitor %s: dup: %s", mon->spec, g_strerror(errno));
         return;
     }
-    qmp_client_new(mon, fd, fd, TRUE, TRUE);
+    if (mon->tls) {
+        /* TLS seam (a): no greeting before the handshake and tls-authz;
+         * qmp_tls_established() makes the client. */
+        tls_link_add(mon->tls, fd);
+        return;
+    }
+    qmp_client_new(mon, fd, fd, TRUE, TRUE, NULL);
+}
+
+static void qmp_tls_established(void *opaque, int fd, TlsSession *sess,
+                                const char *identity)
+{
+    QmpMonitor *mon = opaque;
+
+    g_debug("QMP monitor %s: TLS client '%s'", mon->spec, identity);
+    qmp_client_new(mon, fd, fd, TRUE, TRUE, sess);
 }
 
 static gboolean qmp_monitor_on_accept(GSocket *listener, GIOCondition cond,
@@ -663,6 +718,7 @@ static void qmp_monitor_free(QmpMonitor *mon)
         unlink(mon->unix_path);
         g_free(mon->unix_path);
     }
+    tls_link_free(mon->tls);
     g_free(mon->spec);
     g_free(mon);
 }
@@ -671,7 +727,7 @@ static void qmp_monitor_free(QmpMonitor *mon)
  * unknown key or a bad boolean. */
 static gboolean qmp_parse_opts(GHashTable *opts, const char *addr_key,
                                gboolean *server, gboolean *wait,
-                               GError **errp)
+                               QmpAccessOpts *acc, GError **errp)
 {
     GHashTableIter it;
     gpointer k, v;
@@ -683,6 +739,20 @@ static gboolean qmp_parse_opts(GHashTable *opts, const char *addr_key,
         gboolean b;
 
         if (strcmp(k, addr_key) == 0) {
+            continue;
+        }
+        if (strcmp(k, "tls-creds") == 0 || strcmp(k, "tls-authz") == 0) {
+            char **slot = strcmp(k, "tls-creds") == 0 ? &acc->tls_creds
+                                                      : &acc->tls_authz;
+
+            g_free(*slot);
+            *slot = g_strdup(v);
+            continue;
+        }
+        if (strcmp(k, "insecure") == 0) {
+            if (!keyval_parse_bool(k, v, &acc->insecure, errp)) {
+                return FALSE;
+            }
             continue;
         }
         if (strcmp(k, "server") == 0 || strcmp(k, "wait") == 0 ||
@@ -707,7 +777,8 @@ static gboolean qmp_parse_opts(GHashTable *opts, const char *addr_key,
 /* Resolves "unix:..." / "tcp:..." into socket addresses (new list of new
  * references).  Sets mon->unix_path for a unix server. */
 static GList *qmp_resolve(const char *spec, gboolean *server,
-                          gboolean *wait, char **unix_path, GError **errp)
+                          gboolean *wait, char **unix_path,
+                          QmpAccessOpts *acc, GError **errp)
 {
     g_autoptr(GHashTable) opts = NULL;
     GList *addrs = NULL;
@@ -716,7 +787,7 @@ static GList *qmp_resolve(const char *spec, gboolean *server,
         const char *path;
 
         opts = keyval_parse(spec + 5, "path", errp);
-        if (!opts || !qmp_parse_opts(opts, "path", server, wait, errp)) {
+        if (!opts || !qmp_parse_opts(opts, "path", server, wait, acc, errp)) {
             return NULL;
         }
         path = g_hash_table_lookup(opts, "path");
@@ -743,7 +814,7 @@ static GList *qmp_resolve(const char *spec, gboolean *server,
         guint64 port;
 
         opts = keyval_parse(spec + 4, "addr", errp);
-        if (!opts || !qmp_parse_opts(opts, "addr", server, wait, errp)) {
+        if (!opts || !qmp_parse_opts(opts, "addr", server, wait, acc, errp)) {
             return NULL;
         }
         addr = g_hash_table_lookup(opts, "addr");
@@ -817,8 +888,22 @@ static gboolean qmp_monitor_listen(QmpMonitor *mon, GList *addrs,
         sock = g_socket_new(g_socket_address_get_family(sa),
                             G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
                             &err);
-        if (sock && (!g_socket_bind(sock, sa, TRUE, &err) ||
-                     !g_socket_listen(sock, &err))) {
+        if (sock && mon->unix_path) {
+            /* Owner only, from the start: Linux gives the file the
+             * socket's own mode at bind(), so there is no moment where
+             * the umask's mode lets others connect; chmod() after bind()
+             * for the systems that do not. */
+            fchmod(g_socket_get_fd(sock), 0600);
+        }
+        if (sock && !g_socket_bind(sock, sa, TRUE, &err)) {
+            g_clear_object(&sock);
+        }
+        if (sock && mon->unix_path && chmod(mon->unix_path, 0600) < 0) {
+            g_set_error(&err, G_IO_ERROR, g_io_error_from_errno(errno),
+                        "chmod %s: %s", mon->unix_path, g_strerror(errno));
+            g_clear_object(&sock);
+        }
+        if (sock && !g_socket_listen(sock, &err)) {
             g_clear_object(&sock);
         }
         if (!sock) {
@@ -896,9 +981,69 @@ static gboolean qmp_monitor_connect(QmpMonitor *mon, GList *addrs,
     return FALSE;
 }
 
+/* A tcp address other hosts may reach (any address but loopback). */
+static gboolean qmp_addr_exposed(GSocketAddress *sa)
+{
+    return G_IS_INET_SOCKET_ADDRESS(sa) &&
+           !g_inet_address_get_is_loopback(g_inet_socket_address_get_address(
+               G_INET_SOCKET_ADDRESS(sa)));
+}
+
+/* The access rules of "Access" above, before anything listens.  Sets up
+ * mon->tls with tls-creds=. */
+static gboolean qmp_access_setup(QmpMonitor *mon, GList *addrs,
+                                 gboolean server, QmpAccessOpts *acc,
+                                 GError **errp)
+{
+    gboolean exposed = FALSE;
+
+    for (GList *l = addrs; l; l = l->next) {
+        exposed |= qmp_addr_exposed(l->data);
+    }
+    if (acc->tls_authz && !acc->tls_creds) {
+        error_setg(errp, "QMP monitor '%s': 'tls-authz' provided but TLS "
+                   "is not enabled", mon->spec);
+        return FALSE;
+    }
+    if (acc->tls_creds) {
+        g_autofree char *name = g_strdup_printf("monitor '%s'", mon->spec);
+
+        if (mon->unix_path || !G_IS_INET_SOCKET_ADDRESS(addrs->data)) {
+            error_setg(errp, "QMP monitor '%s': TLS can only be used over "
+                       "TCP socket", mon->spec);
+            return FALSE;
+        }
+        mon->tls = tls_link_new(name, "monitor", acc->tls_creds,
+                                acc->tls_authz, server, qmp_tls_established,
+                                NULL, mon, errp);
+        if (!mon->tls) {
+            g_prefix_error(errp, "QMP monitor '%s': ", mon->spec);
+            return FALSE;
+        }
+        tls_link_attach(mon->tls, NULL);
+        return TRUE;
+    }
+    if (server && exposed) {
+        if (!acc->insecure) {
+            error_setg(errp, "QMP monitor '%s': refusing to listen without "
+                       "TLS on an address other hosts can reach (whoever "
+                       "connects controls colo-proxy): add tls-creds=ID, "
+                       "listen on 127.0.0.1 or a unix socket, or accept "
+                       "the risk with insecure=on (docs/security.md)",
+                       mon->spec);
+            return FALSE;
+        }
+        g_warning("QMP monitor '%s': listening without TLS on an address "
+                  "other hosts can reach (insecure=on): whoever connects "
+                  "controls colo-proxy", mon->spec);
+    }
+    return TRUE;
+}
+
 gboolean monitor_qmp_open(const char *spec, GError **errp)
 {
     QmpMonitor *mon = g_new0(QmpMonitor, 1);
+    QmpAccessOpts acc = { 0 };
     gboolean server = FALSE, wait = TRUE;
     GList *addrs;
     gboolean ok;
@@ -906,11 +1051,16 @@ gboolean monitor_qmp_open(const char *spec, GError **errp)
     mon->spec = g_strdup(spec);
     if (strcmp(spec, "stdio") == 0) {
         qmp_monitors = g_list_append(qmp_monitors, mon);
-        qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE, FALSE);
+        qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE, FALSE, NULL);
         return TRUE;
     }
-    addrs = qmp_resolve(spec, &server, &wait, &mon->unix_path, errp);
-    if (!addrs) {
+    addrs = qmp_resolve(spec, &server, &wait, &mon->unix_path, &acc, errp);
+    ok = addrs && qmp_access_setup(mon, addrs, server, &acc, errp);
+    g_free(acc.tls_creds);
+    g_free(acc.tls_authz);
+    if (!ok) {
+        g_list_free_full(addrs, g_object_unref);
+        g_clear_pointer(&mon->unix_path, g_free);   /* nothing created */
         qmp_monitor_free(mon);
         return FALSE;
     }

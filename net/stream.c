@@ -55,6 +55,7 @@
 #include "util/error.h"
 #include "util/stats.h"
 #include "util/log.h"
+#include "qom/tls-link.h"
 
 enum {
     STREAM_READ_SIZE = 256 * 1024,   /* bytes per read() */
@@ -99,6 +100,10 @@ typedef struct StreamConn {
     uint64_t drop_disconnected; /* frames dropped: no connection */
     uint64_t framing_errors;  /* connections dropped for garbage */
     uint64_t out_writes;      /* write system calls that sent frames */
+    /* tls-creds= (stream, inet): handshakes first, records after */
+    TlsLink *tls;
+    TlsSession *tls_sess;     /* the connection's session */
+    guint tls_read_src;       /* idle: records the session holds */
 } StreamConn;
 
 static void stream_conn_try_connect(StreamConn *c);
@@ -151,12 +156,73 @@ static void stream_conn_schedule_reconnect(StreamConn *c)
     }
 }
 
+/*
+ * TLS seam (b), writing: net_outbuf_drain() through the session.  Bytes
+ * the session takes leave the buffer; records it could not send yet wait
+ * in the session (util/tls-session.h, batched mode) and keep G_IO_OUT
+ * polled.  Same returns as net_outbuf_drain().
+ */
+static int stream_conn_drain(StreamConn *c)
+{
+    NetOutBuf *ob = &c->out;
+    int r;
+
+    if (!c->tls_sess) {
+        return net_outbuf_drain(ob, c->fd);
+    }
+    while (ob->head < ob->tail) {
+        ssize_t n = tls_session_send(c->tls_sess, ob->data + ob->head,
+                                     ob->tail - ob->head);
+
+        if (n == -EAGAIN) {
+            return 0;
+        }
+        if (n < 0) {
+            return (int)n;
+        }
+        ob->head += n;
+    }
+    ob->head = ob->tail = 0;
+    r = tls_session_flush(c->tls_sess);
+    return r == 0 ? 1 : r == -EAGAIN ? 0 : r;
+}
+
+/* TLS seam (b), reading: the decrypted records, gathered (see
+ * chardev/char-socket.c's cs_tls_recv()); read()'s returns. */
+static ssize_t stream_conn_tls_read(StreamConn *c, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = tls_session_recv(c->tls_sess, buf + got, len - got);
+
+        if (n > 0) {
+            got += n;
+            continue;
+        }
+        if (got) {
+            return got;
+        }
+        if (n == 0) {
+            return 0;
+        }
+        errno = -n;
+        return -1;
+    }
+    return got;
+}
+
 /* Ends the current connection (or connection attempt). */
 static void stream_conn_close(StreamConn *c)
 {
     gboolean was_up = c->fd >= 0 && !c->connecting;
 
     fd_watch_stop(&c->watch);
+    g_clear_pointer(&c->tls_sess, tls_session_free);
+    if (c->tls_read_src) {
+        g_source_remove(c->tls_read_src);
+        c->tls_read_src = 0;
+    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -228,13 +294,41 @@ static gboolean stream_conn_process(StreamConn *c)
     return TRUE;
 }
 
+static void stream_conn_read(StreamConn *c);
+
+static gboolean stream_conn_tls_read_cb(gpointer opaque)
+{
+    StreamConn *c = opaque;
+    NetClient *nc = c->nc;
+
+    c->tls_read_src = 0;
+    g_object_ref(nc);
+    if (c->tls_sess && c->read_enabled && c->rpos == c->rlen) {
+        stream_conn_read(c);
+    }
+    g_object_unref(nc);
+    return G_SOURCE_REMOVE;
+}
+
+/* Records the session holds wake nobody (poll() cannot see them): read
+ * them from the loop. */
+static void stream_conn_tls_read_later(StreamConn *c)
+{
+    if (c->tls_sess && !c->tls_read_src &&
+        tls_session_pending(c->tls_sess) > 0) {
+        c->tls_read_src = g_idle_add(stream_conn_tls_read_cb, c);
+    }
+}
+
 static void stream_conn_read(StreamConn *c)
 {
     for (int i = 0; i < STREAM_READS_PER_WAKEUP; i++) {
         ssize_t n;
 
         do {
-            n = read(c->fd, c->rbuf, STREAM_READ_SIZE);
+            n = c->tls_sess ? stream_conn_tls_read(c, c->rbuf,
+                                                   STREAM_READ_SIZE)
+                            : read(c->fd, c->rbuf, STREAM_READ_SIZE);
         } while (n < 0 && errno == EINTR);
         if (n == 0 || (n < 0 && errno == ECONNRESET)) {
             COLO_NOTICE_RL("%s: peer closed the connection",
@@ -260,6 +354,7 @@ static void stream_conn_read(StreamConn *c)
             return;
         }
     }
+    stream_conn_tls_read_later(c);
 }
 
 /* The peer's queue drained: feed what is left in rbuf, then read again. */
@@ -272,6 +367,7 @@ static gboolean stream_conn_resume_cb(gpointer opaque)
     g_object_ref(nc);
     if (c->fd >= 0 && stream_conn_process(c) && c->read_enabled) {
         stream_conn_update_watch(c);
+        stream_conn_tls_read_later(c);
     }
     g_object_unref(nc);
     return G_SOURCE_REMOVE;
@@ -318,7 +414,7 @@ static gboolean stream_conn_write_out(StreamConn *c)
     if (!net_outbuf_pending(&c->out)) {
         return TRUE;
     }
-    r = net_outbuf_drain(&c->out, c->fd);
+    r = stream_conn_drain(c);
     c->out_writes++;
     if (r < 0) {
         stream_conn_write_failed(c, -r);
@@ -393,6 +489,52 @@ static void stream_conn_established(StreamConn *c)
     net_client_flush(c->nc);
 }
 
+/*
+ * TLS seam (a): a new connection (accepted, or a client's completed
+ * connect) goes to the TlsLink; the link calls stream_conn_tls_done()
+ * once the peer is verified and authorized, and only then is it the
+ * connection.  A server keeps listening meanwhile.
+ */
+static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting);
+
+static void stream_conn_tls_start(StreamConn *c)
+{
+    int fd = c->fd;
+
+    fd_watch_stop(&c->watch);
+    c->fd = -1;
+    c->connecting = FALSE;
+    tls_link_add(c->tls, fd);
+}
+
+static void stream_conn_tls_done(void *opaque, int fd, TlsSession *sess,
+                                 const char *identity)
+{
+    StreamConn *c = opaque;
+
+    if (c->fd >= 0) {
+        tls_session_free(sess);
+        tls_link_refuse_fd(c->tls, fd, "the connection is taken");
+        return;
+    }
+    tls_session_set_batched(sess);
+    c->tls_sess = sess;
+    if (c->listen_fd >= 0) {
+        fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
+    }
+    g_info("%s: TLS peer '%s'", stream_conn_id(c), identity);
+    stream_conn_attach_fd(c, fd, FALSE);
+}
+
+static void stream_conn_tls_refused(void *opaque, const char *reason)
+{
+    StreamConn *c = opaque;
+
+    if (!c->server && c->fd < 0) {
+        stream_conn_schedule_reconnect(c);
+    }
+}
+
 static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
 {
     if (c->connecting) {
@@ -410,11 +552,15 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
         }
         COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c),
                        sockaddr_str(&c->addr, name, sizeof(name)));
+        if (c->tls && !c->tls_sess) {
+            stream_conn_tls_start(c);
+            return;
+        }
         stream_conn_established(c);
         return;
     }
     if (revents & G_IO_OUT) {
-        int r = net_outbuf_drain(&c->out, c->fd);
+        int r = stream_conn_drain(c);
 
         c->out_writes++;
         if (r < 0) {
@@ -456,6 +602,10 @@ static void stream_conn_ready(void *opaque, GIOCondition revents)
 
 static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
 {
+    if (c->tls && !c->tls_sess && !connecting) {
+        tls_link_add(c->tls, fd);   /* seam (a) */
+        return;
+    }
     c->fd = fd;
     c->connecting = connecting;
     frame_reader_reset(&c->reader);
@@ -488,6 +638,10 @@ static void stream_conn_accept(void *opaque, GIOCondition revents)
     if (c->fd >= 0) {
         /* One peer at a time (cannot happen: we stop accepting). */
         close(fd);
+        return;
+    }
+    if (c->tls) {
+        tls_link_add(c->tls, fd);   /* seam (a): keep listening */
         return;
     }
     fd_watch_enable(&c->listen_watch, G_IO_IN, FALSE);
@@ -580,11 +734,17 @@ static void stream_conn_stop(StreamConn *c)
     if (c->fd >= 0) {
         if (!c->connecting && net_outbuf_pending(&c->out)) {
             /* Frames still queued go out if the socket takes them. */
-            net_outbuf_drain(&c->out, c->fd);
+            stream_conn_drain(c);
         }
+        g_clear_pointer(&c->tls_sess, tls_session_free);
         close(c->fd);
         c->fd = -1;
     }
+    if (c->tls_read_src) {
+        g_source_remove(c->tls_read_src);
+        c->tls_read_src = 0;
+    }
+    g_clear_pointer(&c->tls, tls_link_free);
     if (c->listen_fd >= 0) {
         close(c->listen_fd);
         c->listen_fd = -1;
@@ -699,6 +859,8 @@ struct _NetStream {
     gboolean addr_tight;      /* addr.tight */
     char *addr_str;           /* addr.str (fd number) */
     guint reconnect;          /* reconnect=N seconds */
+    char *tls_creds;          /* tls-creds=ID (ours: QEMU has none) */
+    char *tls_authz;          /* tls-authz=ID */
     /* state */
     StreamConn conn;
 };
@@ -737,6 +899,26 @@ static gboolean net_stream_complete(UserObject *obj, GError **errp)
         error_setg(errp, "Parameter 'addr.type' does not accept value '%s' "
                    "(expected inet, unix or fd)", s->addr_type);
         return FALSE;
+    }
+    if (s->tls_authz && !s->tls_creds) {
+        error_setg(errp, "'tls-authz' provided but TLS is not enabled");
+        return FALSE;
+    }
+    if (s->tls_creds) {
+        g_autofree char *name = NULL;
+
+        if (strcmp(s->addr_type, "inet") != 0) {
+            error_setg(errp, "TLS can only be used over TCP socket");
+            return FALSE;
+        }
+        name = g_strdup_printf("netdev '%s'", stream_conn_id(c));
+        c->tls = tls_link_new(name, stream_conn_id(c), s->tls_creds,
+                              s->tls_authz, s->server, stream_conn_tls_done,
+                              stream_conn_tls_refused, c, errp);
+        if (!c->tls) {
+            return FALSE;
+        }
+        tls_link_attach(c->tls, NULL);
     }
     if (!stream_conn_start(c, errp)) {
         return FALSE;
@@ -800,6 +982,12 @@ static const PropDef net_stream_props[] = {
         "server=on)"),
     DEFINE_PROP_UINT("reconnect", NetStream, reconnect, 0, 3600 * 24, 0, 0,
         "client: seconds between reconnection attempts, 0 = never"),
+    DEFINE_PROP_STR("tls-creds", NetStream, tls_creds, NULL, 0,
+        "inet: id of a tls-creds-x509/psk object: the link is a TLS session "
+        "(colo-proxy to colo-proxy; QEMU's netdev stream has no TLS)"),
+    DEFINE_PROP_STR("tls-authz", NetStream, tls_authz, NULL, 0,
+        "server: id of an authz-simple/list object the peer's identity "
+        "must satisfy"),
 };
 
 static void net_stream_class_init(NetStreamClass *klass)

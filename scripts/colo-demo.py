@@ -714,6 +714,8 @@ class Demo:
                  '-object', 'colo-frame,id=colo0,mode=secondary',
                  '-object', f'colo-heartbeat,id=hb0,chardev=hb,interval={HB_INTERVAL},'
                             f'timeout={HB_TIMEOUT},failover=on']
+        if self.args.tls:
+            a = self.tls_args(side, a)
         if self.args.dump:
             # debugging: the guest's output as colo-compare gets it
             # (secondary: after the rewriter) and the input it gets
@@ -725,6 +727,32 @@ class Demo:
         a += ['-qmp', f'unix:{qmp},server=on,wait=off',
               '-D', os.path.join(d, f'{side}.log')]
         return a, qmp
+
+    # The links between the hosts: what --tls secures (docs/security.md).
+    TLS_LINKS = {'primary': ('mirror0', 'compare1', 'hb'),
+                 'secondary': ('red0', 'red1', 'hb')}
+
+    def tls_args(self, side, a):
+        """--tls DIR: x509 credentials (DIR/server, DIR/client in QEMU's
+        file layout) on every inter-host chardev; the primary's servers
+        admit only the identity of --tls-authz when given."""
+        server = side == 'primary'
+        d = os.path.join(self.args.tls, 'server' if server else 'client')
+        extra = [',tls-creds=tls0']
+        objs = ['-object', f'tls-creds-x509,id=tls0,dir={d},endpoint='
+                           f'{"server" if server else "client"}']
+        if server and self.args.tls_authz:
+            ident = self.args.tls_authz.replace(',', ',,')
+            objs += ['-object', f'authz-simple,id=auth0,identity={ident}']
+            extra.append(',tls-authz=auth0')
+        out = objs
+        for i, arg in enumerate(a):
+            if i > 0 and a[i - 1] == '-chardev' and any(
+                    arg.startswith(f'socket,id={c},')
+                    for c in self.TLS_LINKS[side]):
+                arg += ''.join(extra)
+            out.append(arg)
+        return out
 
     def start_proxy(self, side):
         args, qmp = self.proxy_args(side)
@@ -987,6 +1015,13 @@ class Demo:
                                + self.proxy_log('secondary'))
         say('   primary and secondary colo-proxy connected (mirror, compare, '
             'heartbeat links up)')
+        if a.tls:
+            self.results['tls'] = {s: self.qmp[s].try_cmd('query-tls')
+                                   for s in ('primary', 'secondary')}
+            est = {s: sum(e['established'] for e in self.results['tls'][s] or [])
+                   for s in self.results['tls']}
+            say(f'   TLS: {est["primary"]} sessions accepted by the primary, '
+                f'{est["secondary"]} opened by the secondary')
 
         say('== latency: sequential GETs, directly to the primary guest vs '
             'through the COLO pair')
@@ -1252,6 +1287,13 @@ def main(argv=None):
                     help=argparse.SUPPRESS)   # checks the bridge's flooding
     ap.add_argument('--no-compare', action='store_true',
                     help=argparse.SUPPRESS)   # debugging: no colo-compare
+    ap.add_argument('--tls', metavar='DIR',
+                    help='TLS on the links between the two colo-proxies: '
+                         'DIR/server and DIR/client hold QEMU\'s x509 files '
+                         '(docs/security.md)')
+    ap.add_argument('--tls-authz', metavar='DN',
+                    help='with --tls: the only client identity the '
+                         'primary admits')
     ap.add_argument('--guest-serve', nargs='+', metavar='IP',
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

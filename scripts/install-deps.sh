@@ -12,10 +12,12 @@
 # GROUP is one of (no GROUP: all three, as before the groups existed):
 #   build  what `make` needs to build: meson ninja-build pkg-config gcc
 #          python3 libglib2.0-dev libjson-glib-dev libslirp-dev check
+#          libgnutls28-dev (TLS on the links: docs/security.md)
 #          libcpg-dev libvotequorum-dev (colo-quorum's corosync provider,
 #          meson -Dcorosync; docs/ha.md), and libsystemd-dev (optional: sd_notify() for Type=notify units;
 #          installed as root, never required of a non-root build)
-#   test   what `make check` runs: iproute2 qemu-system-x86 tshark (pcap
+#   test   what `make check` runs: openssl (test certificates) iproute2
+#          qemu-system-x86 tshark (pcap
 #          reading) clang libclang-rt-14-dev (fuzzing, sanitizers) procps
 #          ethtool iputils-ping socat (docs/user-guide.md's QMP session)
 #          libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients (the
@@ -51,10 +53,10 @@ esac
 # pkg-config module) or - (only dpkg-query can tell).
 build_pkgs="meson:cmd:meson ninja-build:cmd:ninja pkg-config:cmd:pkg-config
     gcc:cmd:gcc python3:cmd:python3 libglib2.0-dev:pc:glib-2.0
-    libjson-glib-dev:pc:json-glib-1.0 libslirp-dev:pc:slirp check:pc:check
+    libjson-glib-dev:pc:json-glib-1.0 libslirp-dev:pc:slirp check:pc:check libgnutls28-dev:pc:gnutls
     libcpg-dev:pc:libcpg libvotequorum-dev:pc:libvotequorum"
 build_optional="libsystemd-dev:pc:libsystemd"
-test_pkgs="python3:cmd:python3 iproute2:cmd:ip qemu-system-x86:cmd:qemu-system-x86_64
+test_pkgs="python3:cmd:python3 openssl:cmd:openssl iproute2:cmd:ip qemu-system-x86:cmd:qemu-system-x86_64
     tshark:cmd:tshark clang:cmd:clang libclang-rt-14-dev:- procps:cmd:ps
     ethtool:cmd:ethtool iputils-ping:cmd:ping socat:cmd:socat
     libvirt-daemon:cmd:libvirtd libvirt-daemon-driver-qemu:-

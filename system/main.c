@@ -365,6 +365,27 @@ static gboolean object_is_late(const char *arg)
            g_type_is_a(gtype, filter);
 }
 
+/* True for the -object types the links use (TLS credentials and
+ * authorization): created before chardevs and monitors, whatever their
+ * place on the command line, as QEMU does. */
+static gboolean object_is_early(const char *arg)
+{
+    g_autoptr(GHashTable) h = NULL;
+    g_autofree char *json_type = NULL;
+    const char *type;
+
+    if (arg[0] == '{') {
+        type = json_type = qom_json_peek_type(arg, "qom-type");
+    } else {
+        h = keyval_parse(arg, "qom-type", NULL);
+        type = h ? g_hash_table_lookup(h, "qom-type") : NULL;
+    }
+    return type && (g_str_has_prefix(type, "tls-creds-") ||
+                    g_str_has_prefix(type, "authz-"));
+}
+
+#define OBJECTS_EARLY 2       /* create_objects(): object_is_early() ones */
+
 static void create_objects(Cmdline *cl, ObjectKind kind, int late)
 {
     for (guint i = 0; i < cl->objects->len; i++) {
@@ -374,7 +395,12 @@ static void create_objects(Cmdline *cl, ObjectKind kind, int late)
         if (co->kind != kind) {
             continue;
         }
-        if (late >= 0 && object_is_late(co->arg) != (gboolean)late) {
+        if (kind == OBJECT_KIND_OBJECT && late >= 0 &&
+            object_is_early(co->arg) != (late == OBJECTS_EARLY)) {
+            continue;
+        }
+        if (late >= 0 && late != OBJECTS_EARLY &&
+            object_is_late(co->arg) != (gboolean)late) {
             continue;
         }
         /* QEMU's JSON form (libvirt uses it): -object '{"qom-type":...}' */
@@ -659,6 +685,7 @@ int main(int argc, char **argv)
         g_info("guest name: %s", cl.name);
     }
 
+    create_objects(&cl, OBJECT_KIND_OBJECT, OBJECTS_EARLY);
     create_objects(&cl, OBJECT_KIND_CHARDEV, -1);
     for (guint i = 0; i < cl.qmp->len; i++) {
         if (!monitor_qmp_open(cl.qmp->pdata[i], &err)) {

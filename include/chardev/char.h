@@ -55,6 +55,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <json-glib/json-glib.h>
 #include "qom/object.h"
 
 #define TYPE_CHARDEV (chardev_get_type())
@@ -98,6 +99,9 @@ struct _ChardevClass {
     void (*disconnect)(Chardev *chr);
     /* Fills 'info' for query-chardev ("filename" string, "frontend-open"). */
     char *(*filename)(Chardev *chr);
+    /* Adds the backend's optional query-chardev members (TLS, warning);
+     * main thread.  Optional. */
+    void (*info)(Chardev *chr, JsonObject *o);
 };
 
 /* Finds chardev 'id' and claims it for 'user_id'.  Errors: "Device 'ID'

@@ -265,7 +265,8 @@ START_TEST(test_checks)
     g_clear_error(&err);
     ck_assert_ptr_null(make("colour=blue", &err));
     ck_assert_str_eq(err->message,
-                     "Parameter 'colour' does not accept value 'blue'");
+                     "Parameter 'colour' does not accept value 'blue' "
+                     "(expected red or green)");
     ck_assert_ptr_null(user_object_find(OBJECT_KIND_OBJECT, "p"));
 }
 END_TEST
