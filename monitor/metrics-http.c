@@ -43,6 +43,7 @@
 
 #include "monitor/metrics.h"
 #include "qom/object.h"
+#include "qom/props.h"
 #include "util/error.h"
 #include "util/fd-watch.h"
 #include "util/log.h"
@@ -98,15 +99,6 @@ struct _MetricsHttp {
 };
 
 G_DEFINE_FINAL_TYPE(MetricsHttp, metrics_http, USER_TYPE_OBJECT)
-
-enum {
-    PROP_0,
-    PROP_HOST,
-    PROP_PORT,
-    PROP_MAX_CLIENTS,
-    PROP_TIMEOUT,
-    N_PROPS
-};
 
 static void mh_conn_close(MhConn *c)
 {
@@ -489,98 +481,43 @@ static void metrics_http_unparent(UserObject *obj)
     metrics_http_stop(METRICS_HTTP(obj));
 }
 
-static void metrics_http_set_property(GObject *o, guint id, const GValue *v,
-                                      GParamSpec *pspec)
-{
-    MetricsHttp *s = METRICS_HTTP(o);
-
-    switch (id) {
-    case PROP_HOST:
-        g_free(s->host);
-        s->host = g_value_dup_string(v);
-        break;
-    case PROP_PORT:
-        s->port = g_value_get_uint(v);
-        break;
-    case PROP_MAX_CLIENTS:
-        s->max_clients = g_value_get_uint(v);
-        break;
-    case PROP_TIMEOUT:
-        s->timeout_ms = g_value_get_uint(v);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
-
-static void metrics_http_get_property(GObject *o, guint id, GValue *v,
-                                      GParamSpec *pspec)
-{
-    MetricsHttp *s = METRICS_HTTP(o);
-
-    switch (id) {
-    case PROP_HOST:
-        g_value_set_string(v, s->host);
-        break;
-    case PROP_PORT:
-        g_value_set_uint(v, s->port);
-        break;
-    case PROP_MAX_CLIENTS:
-        g_value_set_uint(v, s->max_clients);
-        break;
-    case PROP_TIMEOUT:
-        g_value_set_uint(v, s->timeout_ms);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, pspec);
-    }
-}
-
 static void metrics_http_finalize(GObject *o)
 {
-    MetricsHttp *s = METRICS_HTTP(o);
-
-    metrics_http_stop(s);
-    g_free(s->host);
+    metrics_http_stop(METRICS_HTTP(o));
     G_OBJECT_CLASS(metrics_http_parent_class)->finalize(o);
 }
 
 static void metrics_http_init(MetricsHttp *s)
 {
-    s->host = g_strdup("127.0.0.1");
-    s->port = MH_DEFAULT_PORT;
-    s->max_clients = MH_DEFAULT_CLIENTS;
-    s->timeout_ms = MH_DEFAULT_TIMEOUT;
     s->listen_fd = -1;
 }
+
+static const PropDef metrics_http_props[] = {
+    DEFINE_PROP_STR("host", MetricsHttp, host, "127.0.0.1", 0,
+        "address to listen on (\"\" or \"::\" for all; the metrics are not "
+        "secret but the port is unauthenticated)"),
+    DEFINE_PROP_UINT("port", MetricsHttp, port, 1, 65535, MH_DEFAULT_PORT, 0,
+        "TCP port to listen on"),
+    DEFINE_PROP_UINT("max-clients", MetricsHttp, max_clients, 1, 1024,
+        MH_DEFAULT_CLIENTS, 0,
+        "connections served at once; more are answered 503"),
+    DEFINE_PROP_UINT("timeout", MetricsHttp, timeout_ms, 100, 600 * 1000,
+        MH_DEFAULT_TIMEOUT, 0,
+        "milliseconds a connection may take from accept to the last byte "
+        "of the answer (slow clients are cut)"),
+};
 
 static void metrics_http_class_init(MetricsHttpClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
     UserObjectClass *uc = USER_OBJECT_CLASS(klass);
-    GParamSpec *props[N_PROPS] = { NULL };
 
-    oc->set_property = metrics_http_set_property;
-    oc->get_property = metrics_http_get_property;
     oc->finalize = metrics_http_finalize;
     uc->description = "Prometheus metrics of every query-* command over "
                       "HTTP (GET /metrics; docs/observability.md)";
     uc->complete = metrics_http_complete;
     uc->unparent = metrics_http_unparent;
-
-    props[PROP_HOST] = prop_str("host",
-        "address to listen on (\"\" or \"::\" for all; the metrics are not "
-        "secret but the port is unauthenticated)", "127.0.0.1", 0);
-    props[PROP_PORT] = prop_uint("port",
-        "TCP port to listen on", 1, 65535, MH_DEFAULT_PORT, 0);
-    props[PROP_MAX_CLIENTS] = prop_uint("max-clients",
-        "connections served at once; more are answered 503",
-        1, 1024, MH_DEFAULT_CLIENTS, 0);
-    props[PROP_TIMEOUT] = prop_uint("timeout",
-        "milliseconds a connection may take from accept to the last byte "
-        "of the answer (slow clients are cut)",
-        100, 600 * 1000, MH_DEFAULT_TIMEOUT, 0);
-    g_object_class_install_properties(oc, N_PROPS, props);
+    object_class_install_props(oc, metrics_http_props);
 }
 
 static void metrics_http_register(void)

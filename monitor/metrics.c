@@ -61,6 +61,8 @@ static const MetricRename heartbeat_renames[] = {
     { NULL },
 };
 static const char *const qmp_gauges[] = { "monitors", "clients", NULL };
+static const char *const quorum_gauges[] = { "node-id", "epoch", NULL };
+static const char *const tls_gauges[] = { "pending", NULL };
 static const char *const iothread_gauges[] = {
     "thread-id", "poll-grow", "poll-shrink", "aio-max-batch", NULL,
 };
@@ -81,6 +83,9 @@ static const MetricGroup metric_groups[] = {
       NULL, out_queued_renames },
     { "query-iothreads", "colo_proxy_iothread_", "id", "iothread",
       iothread_gauges, NULL },
+    { "query-colo-quorum", "colo_proxy_quorum_", "id", "colo-quorum",
+      quorum_gauges, NULL },
+    { "query-tls", "colo_proxy_tls_", "link", NULL, tls_gauges, NULL },
     { "query-qmp-stats", "colo_proxy_qmp_", NULL, NULL, qmp_gauges, NULL },
     { "query-status", "colo_proxy_status_", NULL, NULL, NULL, NULL },
 };

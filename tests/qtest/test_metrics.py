@@ -56,6 +56,7 @@ def metrics_proxy(extra_metrics='', timeout=None):
     a += ['-netdev', stream_netdev('n0', paths['nd'])]
     a += ['-object', 'filter-buffer,id=fb0,netdev=n0,interval=1000']
     a += ['-object', 'filter-rewriter,id=rw0,netdev=n0']
+    a += ['-object', 'colo-quorum,id=q0,netdev=n0,provider=manual']
     a += ['-object', 'colo-frame,id=colo0,mode=primary,driver=event']
     a += ['-object', 'colo-heartbeat,id=hb0,chardev=hb']
     a += ['-object', 'colo-compare,id=comp0,primary_in=pri,'
