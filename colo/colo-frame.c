@@ -7,7 +7,10 @@
  *   -object colo-frame,id=colo0,mode=primary,driver=exec,exec="/usr/local/bin/ckpt"
  *   -object colo-frame,id=colo0,mode=secondary
  *
- * At most one exists.  Deleting it turns the frame off (mode none).
+ * One per VM pair: a process may serve several pairs, each with its own
+ * colo-frame, and the COLO objects of a pair name theirs with frame=
+ * (optional while there is only one; docs/devel/decisions.md).
+ * Deleting it turns that pair's frame off (mode none).
  *
  * Failover reconfiguration: QEMU's COLO docs have the operator object-del
  * the proxy filters around x-colo-lost-heartbeat; with failover-filters=on
@@ -31,6 +34,7 @@ struct _ColoFrame {
     guint checkpoint_timeout_ms;
     gboolean failover_filters;
     gboolean input_lost_failover;
+    ColoFrameState *fs;         /* while bound (colo/colo.c) */
 };
 
 G_DEFINE_FINAL_TYPE(ColoFrame, colo_frame, USER_TYPE_OBJECT)
@@ -132,6 +136,7 @@ static const ColoHooks frame_hooks = {
     .add_listener = colo_frame_add_listener,
     .remove_listener = colo_frame_remove_listener,
     .request_checkpoint = colo_frame_request_checkpoint,
+    .bind_check = colo_frame_bind_check_impl,
 };
 
 static void __attribute__((constructor)) colo_frame_hooks_init(void)
@@ -144,14 +149,26 @@ gboolean colo_frame_failover_filters(ColoFrame *f)
     return f ? f->failover_filters : TRUE;
 }
 
+ColoFrameState *colo_frame_get_state(ColoFrame *f)
+{
+    return f->fs;
+}
+
+void colo_frame_test_bind(ColoFrame *f, ColoMode mode)
+{
+    f->fs = colo_frame_attach(f, mode);
+}
+
+void colo_frame_test_unbind(ColoFrame *f)
+{
+    colo_frame_detach(g_steal_pointer(&f->fs));
+}
+
 static gboolean colo_frame_complete(UserObject *obj, GError **errp)
 {
     ColoFrame *f = COLO_FRAME(obj);
-    ColoFrame *cur = colo_frame_get();
 
-    if (cur) {
-        error_setg(errp, "colo-frame '%s' already exists; only one is allowed",
-                   user_object_get_id(USER_OBJECT(cur)));
+    if (!colo_frame_attach_check(f, errp)) {
         return FALSE;
     }
     if (f->driver == COLO_FRAME_DRIVER_EXEC && (!f->exec || !*f->exec)) {
@@ -162,15 +179,23 @@ static gboolean colo_frame_complete(UserObject *obj, GError **errp)
         error_setg(errp, "colo-frame driver 'qemu' needs the 'qemu-qmp' property");
         return FALSE;
     }
-    colo_frame_attach(f, f->mode);
+    if (f->driver == COLO_FRAME_DRIVER_QEMU && !colo_frame_qemu_available(f)) {
+        error_setg(errp, "colo-frame driver 'qemu' drives one QEMU per "
+                   "process for now, and another colo-frame already does; "
+                   "run this pair in a colo-proxy process of its own");
+        return FALSE;
+    }
+    f->fs = colo_frame_attach(f, f->mode);
     colo_frame_qemu_attach(f);
     return TRUE;
 }
 
 static void colo_frame_unparent(UserObject *obj)
 {
-    colo_frame_qemu_detach(COLO_FRAME(obj));
-    colo_frame_detach(COLO_FRAME(obj));
+    ColoFrame *f = COLO_FRAME(obj);
+
+    colo_frame_qemu_detach(f);
+    colo_frame_detach(g_steal_pointer(&f->fs));
 }
 
 static void colo_frame_finalize(GObject *o)
@@ -178,7 +203,7 @@ static void colo_frame_finalize(GObject *o)
     ColoFrame *f = COLO_FRAME(o);
 
     colo_frame_qemu_detach(f);
-    colo_frame_detach(f);
+    colo_frame_detach(g_steal_pointer(&f->fs));
     G_OBJECT_CLASS(colo_frame_parent_class)->finalize(o);
 }
 
@@ -187,7 +212,7 @@ static void colo_frame_mode_get(UserObject *obj, GValue *v)
 {
     ColoFrame *f = COLO_FRAME(obj);
 
-    g_value_set_enum(v, f == colo_frame_get() ? colo_get_mode() : f->mode);
+    g_value_set_enum(v, f->fs ? colo_fs_mode(f->fs) : f->mode);
 }
 
 static const PropDef colo_frame_props[] = {

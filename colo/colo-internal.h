@@ -37,6 +37,42 @@ typedef struct ColoStats {
 #define COLO_TYPE_FRAME (colo_frame_get_type())
 G_DECLARE_FINAL_TYPE(ColoFrame, colo_frame, COLO, FRAME, UserObject)
 
+/*
+ * One pair's frame state (colo/colo.c): one per colo-frame object, plus
+ * the frame-less state (mode none) of a process without one.  The
+ * colo_fs_*() functions act on one pair; the older names without a
+ * state (colo_get_mode(), colo_failover(), ...) act on "the default
+ * frame": the only colo-frame, or the frame-less state -- what a
+ * single-pair process has always had.  Main context.
+ */
+typedef struct ColoFrameState ColoFrameState;
+
+/* The state of colo-frame 'f' (NULL or not bound: the frame-less one). */
+ColoFrameState *colo_frame_state(ColoFrame *f);
+ColoFrameState *colo_frame_get_state(ColoFrame *f);   /* colo-frame.c */
+const char *colo_fs_id(ColoFrameState *fs);           /* NULL: no frame */
+ColoFrame *colo_fs_object(ColoFrameState *fs);
+guint colo_frame_count(void);
+/* The pair a QMP command addresses: the frame 'id', or (id NULL) the
+ * only one; NULL with errp when it does not exist or several do. */
+ColoFrameState *colo_frame_for_qmp(const char *id, GError **errp);
+
+ColoMode colo_fs_mode(ColoFrameState *fs);
+gboolean colo_fs_failover_active(ColoFrameState *fs);
+const ColoStats *colo_fs_stats(ColoFrameState *fs);
+gboolean colo_fs_in_flight(ColoFrameState *fs);
+ColoExitReason colo_fs_exit_reason(ColoFrameState *fs);
+ColoMode colo_fs_last_mode(ColoFrameState *fs);
+void colo_fs_checkpoint_done(ColoFrameState *fs, gboolean ok,
+                             const char *error);
+void colo_fs_checkpoint_unrequested(ColoFrameState *fs, int64_t start_us);
+void colo_fs_checkpoint_begun(ColoFrameState *fs);
+/* QMP xen-colo-do-checkpoint: Xen's checkpoint of this pair is over. */
+void colo_fs_xen_checkpoint(ColoFrameState *fs);
+gboolean colo_fs_failover(ColoFrameState *fs, ColoExitReason reason,
+                          gboolean tell_qemu, GError **errp);
+void colo_fs_not_enabled_error(ColoFrameState *fs, GError **errp);
+
 /* Accessors that accept NULL (no colo-frame object: the defaults). */
 ColoFrameDriver colo_frame_driver(ColoFrame *f);
 const char *colo_frame_driver_name(ColoFrameDriver d);
@@ -53,6 +89,8 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp);
  * loaded) / is going away (drops the connection).  No-ops for the other
  * drivers.  Main context. */
 void colo_frame_qemu_attach(ColoFrame *f);
+/* Driver "qemu" serves one frame per process: may 'f' have it? */
+gboolean colo_frame_qemu_available(ColoFrame *f);
 void colo_frame_qemu_detach(ColoFrame *f);
 
 /* Driver "qemu": this side failed over: tell its QEMU
@@ -72,6 +110,10 @@ void colo_frame_qemu_stats(JsonObject *o);
  * internal invariants. */
 void colo_frame_qemu_test_session(ColoFrame *f, ColoMode mode);
 void colo_frame_qemu_test_line(const char *line, gsize len);
+/* For the fuzzer: bind 'f' (not completed) to a new frame state in
+ * 'mode' / unbind it, as complete() and unparent would. */
+void colo_frame_test_bind(ColoFrame *f, ColoMode mode);
+void colo_frame_test_unbind(ColoFrame *f);
 /* NULL, or which invariant is broken. */
 const char *colo_frame_qemu_test_invariants(void);
 
@@ -79,7 +121,9 @@ const char *colo_frame_qemu_test_invariants(void);
  * by colo/colo-frame.c. */
 void colo_frame_add_listener(ColoEventListener *l);
 void colo_frame_remove_listener(ColoEventListener *l);
-void colo_frame_request_checkpoint(const char *source,
+gboolean colo_frame_bind_check_impl(const char *frame, const char *what,
+                                    GError **errp);
+void colo_frame_request_checkpoint(const char *frame, const char *source,
                                    ColoCheckpointReason reason,
                                    const char *detail);
 
@@ -104,10 +148,14 @@ gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
  * object. */
 gboolean colo_frame_failover_filters(ColoFrame *f);
 
-/* The object binds itself to the frame on completion and unbinds when
- * deleted; there is at most one. */
-void colo_frame_attach(ColoFrame *f, ColoMode mode);
-void colo_frame_detach(ColoFrame *f);
+/* The object binds itself to a new frame state on completion (after
+ * colo_frame_attach_check(): its id is unique, and no COLO object is
+ * implicitly bound to an existing single frame) and unbinds when
+ * deleted (the state lives on while broadcasts still use it). */
+gboolean colo_frame_attach_check(ColoFrame *f, GError **errp);
+ColoFrameState *colo_frame_attach(ColoFrame *f, ColoMode mode);
+void colo_frame_detach(ColoFrameState *fs);
+/* The default frame's object (NULL without one, or with several). */
 ColoFrame *colo_frame_get(void);
 /* Sets QEMU's "The feature 'colo' is not enabled" and says what is
  * missing: no colo-frame at all, or one with mode=none. */

@@ -155,6 +155,17 @@ static gboolean cp_add(ColoProxy *cp, ObjectKind kind, const char *type,
     g_autoptr(GHashTable) h = props;
     g_autofree char *id = g_strdup_printf("%s-%s", cp_id(cp), name);
     GError *err = NULL;
+
+    /* With its own colo-frame, the parts are that pair's (frame=): one
+     * process may then carry several colo-proxies, one per VM pair
+     * (docs/devel/decisions.md).  With frame=off they use the command
+     * line's frame, by default. */
+    if (cp->frame && kind == OBJECT_KIND_OBJECT &&
+        (g_str_has_prefix(type, "filter-") || !strcmp(type, "colo-compare")
+         || !strcmp(type, "colo-heartbeat"))) {
+        g_hash_table_insert(h, g_strdup("frame"),
+                            g_strdup_printf("%s-colo", cp_id(cp)));
+    }
     UserObject *obj;
     CpPart part;
 
@@ -446,12 +457,6 @@ static gboolean colo_proxy_complete(UserObject *obj, GError **errp)
         error_setg(errp, "Parameter 'iothread': no iothread '%s' (give an "
                    "-object iothread id, or leave it out: the colo-proxy "
                    "then creates its own)", cp->iothread);
-        return FALSE;
-    }
-    if (cp->frame && colo_frame_get()) {
-        error_setg(errp, "Parameter 'frame': colo-frame '%s' exists already "
-                   "(only one may): give frame=off to use it",
-                   user_object_get_id(USER_OBJECT(colo_frame_get())));
         return FALSE;
     }
     if (!cp_links(cp, links, errp)) {

@@ -98,9 +98,10 @@
  *
  * The connection stays open between checkpoints, and is re-established
  * one second after it is lost while the colo-frame exists (one warning
- * per outage).  All I/O is non-blocking GIO on the main context.  Limits:
- * a QMP line of at most 1 MiB (longer: counted, connection dropped), at
- * most 64 commands awaiting replies.  The counters are logged when the
+ * per outage).  All I/O is non-blocking, on the main context, through
+ * util/socket.h (a SockConnector: a host name is looked up in a thread)
+ * and one FdWatch.  Limits: a QMP line of at most 1 MiB (longer: counted,
+ * connection dropped), at most 64 commands awaiting replies.  The counters are logged when the
  * colo-frame is deleted.
  *
  * Without the "events" capability QEMU sends no MIGRATION events; the
@@ -114,8 +115,8 @@
  */
 #include <inttypes.h>
 #include <string.h>
-#include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
+#include <errno.h>
+#include <unistd.h>
 #include <json-glib/json-glib.h>
 
 #include "colo/colo.h"
@@ -125,13 +126,18 @@
 #include "util/error.h"
 #include "qom/iothread.h"
 #include "util/log.h"
+#include "util/outbuf.h"
+#include "util/fd-watch.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 
 #define QEMU_QMP_MAX_LINE (1024 * 1024)   /* longest QMP line accepted */
 #define QEMU_QMP_MAX_PENDING 64           /* commands awaiting a reply */
 #define QEMU_RECONNECT_MS 1000
+#define QEMU_CONNECT_TIMEOUT_S 5          /* lookup and connect, in all */
 #define QEMU_READ_CHUNK 16384
-#define QEMU_POLL_MS 100                  /* query-migrate while entering COLO */
+#define QEMU_POLL_MS 100                  /* query-migrate while entering COLO,
+                                           * only without MIGRATION events */
 
 typedef enum {
     QD_DISCONNECTED,
@@ -178,12 +184,17 @@ typedef struct QemuDriver {
     ColoFrame *obj;             /* the colo-frame using us, or NULL */
     ColoMode mode;              /* its mode */
     char *addr;                 /* qemu-qmp as configured */
-    GCancellable *cancel;
-    GSocketConnection *conn;
+    int fd;                     /* the QMP socket (connected or
+                                 * connecting), or -1 */
+    FdWatch watch;              /* on 'fd', or on what the connect
+                                 * round polls */
+    SockConnector *connector;   /* CONNECTING: the round (util/socket.h) */
+    guint connect_timer;        /* CONNECTING: gives up after
+                                 * QEMU_CONNECT_TIMEOUT_S */
     GString *rline;             /* partial input line */
     char rbuf[QEMU_READ_CHUNK];
-    GQueue wqueue;              /* of GBytes, oldest first */
-    gboolean writing;
+    OutBuf out;                 /* command lines not yet written
+                                 * (util/outbuf.h; qd_out()) */
     GQueue cmds;                /* of GINT_TO_POINTER(QemuCmd) */
     guint reconnect_source;
     guint poll_source;
@@ -200,6 +211,8 @@ typedef struct QemuDriver {
                                  * loaded (secondary) since then */
     gboolean migrating_seen;    /* ... or was seen running before it */
     char *error;                /* why QEMU cannot do COLO (E), or NULL */
+    gboolean events_on;         /* the "events" capability is on (set by
+                                 * us or seen): MIGRATION events come */
 
     /* failover to tell QEMU about (x-colo-lost-heartbeat) */
     gboolean failover_pending;  /* not sent yet (QEMU not connected) */
@@ -215,11 +228,22 @@ typedef struct QemuDriver {
     QemuDriverStats stats;
 } QemuDriver;
 
-static QemuDriver qd;
+static QemuDriver qd = { .fd = -1 };
+
+/* The pair this driver serves (one per process for now: colo-frame
+ * refuses a second driver=qemu, colo_frame_qemu_available()). */
+static ColoFrameState *qd_fs(void)
+{
+    return colo_frame_state(qd.obj);
+}
+
+gboolean colo_frame_qemu_available(ColoFrame *f)
+{
+    return !qd.obj || qd.obj == f;
+}
 
 static void qd_connect(void);
 static void qd_disconnect(const char *why);
-static void qd_read_more(void);
 
 /* ------------------------------------------------------------------ */
 /* Completion.                                                          */
@@ -239,7 +263,7 @@ static void qd_finish(gboolean ok, const char *error)
         return;
     }
     qd_drop_checkpoint();
-    if (!colo_checkpoint_in_flight()) {
+    if (!colo_fs_in_flight(qd_fs())) {
         return;                 /* the frame gave up on it (timeout) */
     }
     if (ok) {
@@ -249,54 +273,44 @@ static void qd_finish(gboolean ok, const char *error)
     } else {
         qd.stats.errors++;
     }
-    colo_checkpoint_done(ok, error);
+    colo_fs_checkpoint_done(qd_fs(), ok, error);
 }
 
 /* ------------------------------------------------------------------ */
-/* Output: a queue of lines written one async write at a time.          */
+/* Output: a queue of lines, written when the socket is writable.       */
 
-static void qd_write_next(void);
-
-static void qd_write_done(GObject *src, GAsyncResult *res, gpointer data)
+/* The output ring, set up at its first use. */
+static OutBuf *qd_out(void)
 {
-    GError *err = NULL;
-    GBytes *b;
-    gboolean ok = g_output_stream_write_all_finish(G_OUTPUT_STREAM(src), res,
-                                                   NULL, &err);
-
-    if (GPOINTER_TO_UINT(data) != qd.gen) {
-        g_clear_error(&err);    /* a connection since closed */
-        return;
+    if (!qd.out.max) {
+        outbuf_init(&qd.out, 4096, QEMU_QMP_MAX_LINE);
     }
-    if (!ok) {
-        if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            qd.writing = FALSE;
-            qd_disconnect(err->message);
-        }
-        g_error_free(err);
-        return;
-    }
-    qd.writing = FALSE;
-    b = g_queue_pop_head(&qd.wqueue);
-    g_bytes_unref(b);
-    qd_write_next();
+    return &qd.out;
 }
 
+/* Writes what the socket takes now.  0, or -errno when the connection
+ * is broken. */
+static int qd_flush(void)
+{
+    size_t sent;
+    int r = outbuf_flush(qd_out(), qd.fd, &sent);
+
+    if (r < 0) {
+        return r;
+    }
+    fd_watch_enable(&qd.watch, G_IO_OUT, outbuf_len(qd_out()) > 0);
+    return 0;
+}
+
+/* Lines queued: they leave from the watch, when the loop finds the
+ * socket writable (never inside the caller, which may be a reply's
+ * handler: a write error must not tear the session down under it). */
 static void qd_write_next(void)
 {
-    GBytes *b = g_queue_peek_head(&qd.wqueue);
-    gsize len;
-    const void *p;
-
-    if (qd.writing || !b || !qd.conn) {
-        return;
+    if (qd.state != QD_DISCONNECTED && qd.state != QD_CONNECTING &&
+        outbuf_len(qd_out()) > 0) {
+        fd_watch_enable(&qd.watch, G_IO_OUT, TRUE);
     }
-    p = g_bytes_get_data(b, &len);
-    qd.writing = TRUE;
-    g_output_stream_write_all_async(
-        g_io_stream_get_output_stream(G_IO_STREAM(qd.conn)), p, len,
-        G_PRIORITY_DEFAULT, qd.cancel, qd_write_done,
-        GUINT_TO_POINTER(qd.gen));
 }
 
 /* Sends one command; 'args' (may be NULL) is consumed. */
@@ -322,10 +336,19 @@ static void qd_send(QemuCmd what, const char *name, JsonObject *args)
     json_node_take_object(n, o);
     s = json_to_string(n, FALSE);
     json_node_free(n);
+    if (strlen(s) + 2 > outbuf_room(qd_out())) {
+        qd_disconnect("QEMU does not read its QMP commands");
+        return;
+    }
     g_queue_push_tail(&qd.cmds, GINT_TO_POINTER(what));
-    g_queue_push_tail(&qd.wqueue,
-                      g_bytes_new_take(g_strconcat(s, "\r\n", NULL),
-                                       strlen(s) + 2));
+    {
+        const struct iovec line[2] = {
+            { .iov_base = s, .iov_len = strlen(s) },
+            { .iov_base = (void *)"\r\n", .iov_len = 2 },
+        };
+
+        outbuf_append(qd_out(), line, 2, 0);
+    }
     qd_write_next();
 }
 
@@ -391,7 +414,8 @@ static void qd_status_changed(const char *status)
 static gboolean qd_poll_cb(gpointer data)
 {
     qd.poll_source = 0;
-    if (qd.want && qd.state == QD_READY && !g_str_equal(qd.status, "colo")) {
+    if (qd.want && qd.state == QD_READY && !qd.events_on &&
+        !g_str_equal(qd.status, "colo")) {
         qd_send(QC_QUERY_MIGRATE, "query-migrate", NULL);
     }
     return G_SOURCE_REMOVE;
@@ -424,10 +448,11 @@ static void qd_on_query_migrate(JsonObject *ret)
     } else if (g_str_equal(status, "setup") || g_str_equal(status, "active") ||
                g_str_equal(status, "pre-switchover") ||
                g_str_equal(status, "device")) {
-        /* entering COLO: MIGRATION "colo" continues; without the events
-         * capability there is no such event, so ask again shortly (the
-         * frame's checkpoint-timeout bounds the wait) */
-        if (!qd.poll_source) {
+        /* entering COLO: MIGRATION "colo" continues (the frame's
+         * checkpoint-timeout bounds the wait).  Only without the events
+         * capability, when no such event comes, is the status asked for
+         * again shortly; with it nothing polls. */
+        if (!qd.events_on && !qd.poll_source) {
             qd.poll_source = g_timeout_add(QEMU_POLL_MS, qd_poll_cb, NULL);
         }
     } else {
@@ -506,6 +531,8 @@ static int qd_cap_state(JsonNode *ret, const char *name)
 static void qd_on_query_caps(JsonNode *ret)
 {
     gboolean events = qd_cap_state(ret, "events") == 1;
+
+    qd.events_on |= events;
 
     if (!events && qd.status[0] && !g_str_equal(qd.status, "none") &&
         !g_str_equal(qd.status, "completed") &&
@@ -630,6 +657,8 @@ static void qd_on_reply(const QmpMessage *m)
     case QC_SET_EVENTS_CAP:
         if (desc) {
             g_debug("qemu driver: events capability: %s", desc);
+        } else {
+            qd.events_on = TRUE;
         }
         break;
     case QC_QUERY_PARAMS:
@@ -689,12 +718,12 @@ static void qd_follow_failover(ColoExitReason reason, gboolean tell_qemu,
 {
     GError *err = NULL;
 
-    if (!qd.obj || colo_get_mode() == COLO_MODE_NONE ||
-        colo_failover_active()) {
+    if (!qd.obj || colo_fs_mode(qd_fs()) == COLO_MODE_NONE ||
+        colo_fs_failover_active(qd_fs())) {
         return;                 /* nothing to follow, or done already */
     }
     g_message("qemu driver: %s: failing this side over too", why);
-    if (colo_failover_full(reason, tell_qemu, &err)) {
+    if (colo_fs_failover(qd_fs(), reason, tell_qemu, &err)) {
         qd.stats.followed++;
     } else {
         g_warning("qemu driver: failover: %s", err->message);
@@ -714,7 +743,7 @@ static void qd_on_event(const char *name, JsonObject *data)
             qd.stop_us = g_get_monotonic_time();
             if (qd.mode == COLO_MODE_SECONDARY) {
                 /* the secondary stops to load a checkpoint */
-                colo_checkpoint_begun();
+                colo_fs_checkpoint_begun(qd_fs());
             }
         }
     } else if (g_str_equal(name, "MIGRATION_PASS")) {
@@ -724,7 +753,7 @@ static void qd_on_event(const char *name, JsonObject *data)
              * its STOP, so both guests are stopped, and what they sent
              * before has had the STOP's time to arrive.  QEMU's own
              * colo-compare flushes at this point of the checkpoint too */
-            colo_checkpoint_begun();
+            colo_fs_checkpoint_begun(qd_fs());
         }
     } else if (g_str_equal(name, "RESUME")) {
         if (colo && qd.stopped && qd.mode == COLO_MODE_SECONDARY) {
@@ -733,8 +762,8 @@ static void qd_on_event(const char *name, JsonObject *data)
             qd.stopped = FALSE;
             qd.stats.committed++;
             qd.colo_ckpts++;
-            if (!colo_checkpoint_in_flight()) {
-                colo_checkpoint_done(TRUE, NULL);
+            if (!colo_fs_in_flight(qd_fs())) {
+                colo_fs_checkpoint_done(qd_fs(), TRUE, NULL);
             }
         } else if (colo && qd.stopped) {
             qd.stopped = FALSE;
@@ -748,7 +777,7 @@ static void qd_on_event(const char *name, JsonObject *data)
                  * now -- reported like ours (ours in flight, if any,
                  * still waits for its own RESUME) */
                 qd.stats.periodic++;
-                colo_checkpoint_unrequested(qd.stop_us);
+                colo_fs_checkpoint_unrequested(qd_fs(), qd.stop_us);
             }
         }
     } else if (g_str_equal(name, "MIGRATION")) {
@@ -881,28 +910,14 @@ static void qd_on_line(const char *line, gsize len)
 /* ------------------------------------------------------------------ */
 /* Input.                                                               */
 
-static void qd_read_done(GObject *src, GAsyncResult *res, gpointer data)
+/* 'n' bytes arrived in qd.rbuf: one call per complete line.  Returns
+ * FALSE when the connection was dropped meanwhile. */
+static gboolean qd_input(gsize n)
 {
-    GError *err = NULL;
-    gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, &err);
+    guint gen = qd.gen;
     gsize i, start = 0;
 
-    if (GPOINTER_TO_UINT(data) != qd.gen) {
-        g_clear_error(&err);    /* a connection since closed */
-        return;
-    }
-    if (n < 0) {
-        if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            qd_disconnect(err->message);
-        }
-        g_error_free(err);
-        return;
-    }
-    if (n == 0) {
-        qd_disconnect("QEMU closed its QMP connection");
-        return;
-    }
-    for (i = 0; i < (gsize) n && qd.conn; i++) {
+    for (i = 0; i < n && qd.gen == gen; i++) {
         if (qd.rbuf[i] != '\n') {
             continue;
         }
@@ -913,24 +928,35 @@ static void qd_read_done(GObject *src, GAsyncResult *res, gpointer data)
             g_string_truncate(qd.rline, 0);
         }
     }
-    if (!qd.conn) {
-        return;                 /* a handler dropped the connection */
+    if (qd.gen != gen) {
+        return FALSE;           /* a handler dropped the connection */
     }
-    g_string_append_len(qd.rline, qd.rbuf + start, (gssize) ((gsize) n - start));
+    g_string_append_len(qd.rline, qd.rbuf + start, (gssize) (n - start));
     if (qd.rline->len > QEMU_QMP_MAX_LINE) {
         qd.stats.protocol_errors++;
         qd_disconnect("QMP line longer than 1 MiB");
-        return;
+        return FALSE;
     }
-    qd_read_more();
+    return TRUE;
 }
 
-static void qd_read_more(void)
+/* The socket is readable: one read per wake-up, as before. */
+static void qd_read(void)
 {
-    g_input_stream_read_async(
-        g_io_stream_get_input_stream(G_IO_STREAM(qd.conn)), qd.rbuf,
-        sizeof(qd.rbuf), G_PRIORITY_DEFAULT, qd.cancel, qd_read_done,
-        GUINT_TO_POINTER(qd.gen));
+    gssize n = sock_recv(qd.fd, qd.rbuf, sizeof(qd.rbuf));
+
+    if (n == -EAGAIN) {
+        return;
+    }
+    if (n < 0) {
+        qd_disconnect(g_strerror(-n));
+        return;
+    }
+    if (n == 0) {
+        qd_disconnect("QEMU closed its QMP connection");
+        return;
+    }
+    qd_input(n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -939,7 +965,7 @@ static void qd_read_more(void)
 static gboolean qd_reconnect_cb(gpointer data)
 {
     qd.reconnect_source = 0;
-    if (!qd.obj || colo_frame_get() != qd.obj) {
+    if (!qd.obj || !colo_frame_get_state(qd.obj)) {
         return G_SOURCE_REMOVE;     /* nobody needs QEMU any more */
     }
     qd_connect();
@@ -951,6 +977,22 @@ static void qd_schedule_reconnect(void)
     if (!qd.reconnect_source) {
         qd.reconnect_source = g_timeout_add(QEMU_RECONNECT_MS,
                                             qd_reconnect_cb, NULL);
+    }
+}
+
+/* Stops all I/O: the socket, a lookup, the connect attempt. */
+static void qd_close_socket(void)
+{
+    fd_watch_stop(&qd.watch);
+    if (qd.fd >= 0) {
+        close(qd.fd);
+        qd.fd = -1;
+    }
+    sock_connector_free(qd.connector);
+    qd.connector = NULL;
+    if (qd.connect_timer) {
+        g_source_remove(qd.connect_timer);
+        qd.connect_timer = 0;
     }
 }
 
@@ -980,21 +1022,14 @@ static void qd_disconnect(const char *why)
         g_source_remove(qd.poll_source);
         qd.poll_source = 0;
     }
-    if (qd.cancel) {
-        g_cancellable_cancel(qd.cancel);
-        g_clear_object(&qd.cancel);
-    }
-    if (qd.conn) {
-        g_io_stream_close(G_IO_STREAM(qd.conn), NULL, NULL);
-        g_clear_object(&qd.conn);
-    }
-    g_queue_clear_full(&qd.wqueue, (GDestroyNotify) g_bytes_unref);
+    qd_close_socket();
+    outbuf_reset(qd_out());
     g_queue_clear(&qd.cmds);
-    qd.writing = FALSE;
     if (qd.rline) {
         g_string_truncate(qd.rline, 0);
     }
     qd.status[0] = '\0';
+    qd.events_on = FALSE;         /* a restarted QEMU starts without it */
     qd.stopped = FALSE;
     /* what we saw of the migration may be of a QEMU since restarted */
     qd.colo_seen = FALSE;
@@ -1009,71 +1044,106 @@ static void qd_disconnect(const char *why)
     }
 }
 
-static void qd_connected(GObject *src, GAsyncResult *res, gpointer data)
-{
-    GError *err = NULL;
-    GSocketConnection *c =
-        g_socket_client_connect_finish(G_SOCKET_CLIENT(src), res, &err);
+/*
+ * The one place the QMP connection becomes established (a TLS handshake
+ * would go here, before the greeting is read): from now on the watch
+ * reads lines and writes the queue.
+ */
+static void qd_on_io(void *opaque, GIOCondition revents);
 
-    if (!c) {
-        if (GPOINTER_TO_UINT(data) == qd.gen &&
-            !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            qd_disconnect(err->message);
-        }
-        g_error_free(err);
-        return;
+static void qd_established(int fd)
+{
+    if (qd.connect_timer) {
+        g_source_remove(qd.connect_timer);
+        qd.connect_timer = 0;
     }
-    if (qd.state != QD_CONNECTING || GPOINTER_TO_UINT(data) != qd.gen) {
-        g_object_unref(c);
-        return;
-    }
-    /* the client's timeout was for connecting; QMP is idle for long
-     * stretches, which is no error (a hung QEMU shows as a checkpoint
-     * that does not complete within checkpoint-timeout) */
-    g_socket_set_timeout(g_socket_connection_get_socket(c), 0);
-    qd.conn = c;
+    qd.fd = fd;
     qd.state = QD_GREETING;
-    qd_read_more();
+    fd_watch_start(&qd.watch, fd, G_IO_IN, qd_on_io, NULL, "qemu-qmp");
+    qd_write_next();
+}
+
+/* The connect round's fd fired (or the round just began): advances it
+ * (a host name looked up in a thread, then every address); ends
+ * established, still connecting, or disconnected. */
+static void qd_connect_step(void)
+{
+    g_autoptr(GError) err = NULL;
+    GIOCondition ev;
+    int fd = -1;
+    int r = sock_connector_step(qd.connector, &fd, &err);
+
+    if (r == 0) {
+        /* the polled fd may have changed (eventfd, then each socket) */
+        int pfd = sock_connector_poll(qd.connector, &ev);
+
+        fd_watch_start(&qd.watch, pfd, ev, qd_on_io, NULL, "qemu-qmp");
+        return;
+    }
+    fd_watch_stop(&qd.watch);
+    sock_connector_free(qd.connector);
+    qd.connector = NULL;
+    if (r > 0) {
+        qd_established(fd);
+        return;
+    }
+    qd_disconnect(err->message);
+}
+
+/* The socket or the connect round's fd fired. */
+static void qd_on_io(void *opaque, GIOCondition revents)
+{
+    if (qd.state == QD_CONNECTING) {
+        qd_connect_step();
+        return;
+    }
+    if (revents & G_IO_OUT) {
+        int r = qd_flush();
+
+        if (r < 0) {
+            qd_disconnect(g_strerror(-r));
+            return;
+        }
+    }
+    if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+        qd_read();
+    }
+}
+
+static gboolean qd_connect_timeout_cb(gpointer data)
+{
+    qd.connect_timer = 0;
+    qd_disconnect("connection timed out");
+    return G_SOURCE_REMOVE;
 }
 
 /* Parses "unix:PATH" or "tcp:HOST:PORT" (also "PATH" starting with '/')
- * with util/sockaddr.h's rules, into what GSocketClient connects to. */
-static GSocketConnectable *qd_parse_addr(const char *addr, GError **errp)
+ * with util/sockaddr.h's rules ("tcp:" with an empty host is localhost);
+ * port 0 is refused. */
+static gboolean qd_parse_addr(const char *addr, SockSpec *spec,
+                              GError **errp)
 {
-    g_auto(SockSpec) spec = { 0 };
-    guint64 port;
-    const char *what = "qemu-qmp";
-
-    if (!sockaddr_parse_spec(&spec, addr, TRUE, what, errp)) {
-        return NULL;
+    if (!sockaddr_parse_spec(spec, addr, TRUE, "qemu-qmp", errp)) {
+        return FALSE;
     }
-    if (spec.kind == SOCK_SPEC_UNIX) {
-        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(spec.path));
-    }
-    if (!g_ascii_isdigit(spec.port[0])) {
-        /* A service name: GLib looks it up. */
-        return g_network_address_parse(addr + 4, 0, errp);
-    }
-    port = g_ascii_strtoull(spec.port, NULL, 10);
-    if (port == 0) {
+    if (spec->kind == SOCK_SPEC_INET && g_ascii_isdigit(spec->port[0]) &&
+        g_ascii_strtoull(spec->port, NULL, 10) == 0) {
+        sock_spec_clear(spec);
         error_setg(errp, "qemu-qmp '%s': no port", addr);
-        return NULL;
+        return FALSE;
     }
-    return G_SOCKET_CONNECTABLE(g_network_address_new(
-        spec.host[0] ? spec.host : "localhost", (guint16)port));
+    return TRUE;
 }
 
 static void qd_connect(void)
 {
-    g_autoptr(GSocketClient) client = NULL;
-    g_autoptr(GSocketConnectable) where = NULL;
+    g_auto(SockSpec) spec = { 0 };
     GError *err = NULL;
 
     if (qd.state != QD_DISCONNECTED) {
         return;
     }
-    where = qd_parse_addr(qd.addr, &err);
-    if (!where) {
+    if (!qd_parse_addr(qd.addr, &spec, &err)) {
         COLO_WARN_RL("qemu driver: %s", err->message);
         g_error_free(err);
         return;
@@ -1082,11 +1152,29 @@ static void qd_connect(void)
         qd.rline = g_string_sized_new(1024);
     }
     qd.state = QD_CONNECTING;
-    qd.cancel = g_cancellable_new();
-    client = g_socket_client_new();
-    g_socket_client_set_timeout(client, 5);
-    g_socket_client_connect_async(client, where, qd.cancel, qd_connected,
-                                  GUINT_TO_POINTER(qd.gen));
+    qd.connect_timer = g_timeout_add_seconds(QEMU_CONNECT_TIMEOUT_S,
+                                             qd_connect_timeout_cb, NULL);
+    if (spec.kind == SOCK_SPEC_UNIX) {
+        SockAddr un;
+
+        if (sockaddr_unix(&un, spec.path, FALSE, TRUE, "qemu-qmp", &err)) {
+            GArray *addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+
+            g_array_append_val(addrs, un);
+            qd.connector = sock_connector_new(addrs);
+        }
+    } else {
+        /* a name is looked up in a thread: the loop goes on */
+        qd.connector = sock_connector_new_host(spec.host, spec.port,
+                                               AF_UNSPEC, "qemu-lookup",
+                                               &err);
+    }
+    if (!qd.connector) {
+        qd_disconnect(err->message);
+        g_error_free(err);
+        return;
+    }
+    qd_connect_step();
 }
 
 /* ------------------------------------------------------------------ */
@@ -1116,7 +1204,7 @@ static void qd_set_addr(char *addr)
 void colo_frame_qemu_attach(ColoFrame *f)
 {
     g_autofree char *addr = NULL;
-    g_autoptr(GSocketConnectable) check = NULL;
+    g_auto(SockSpec) check = { 0 };
     GError *err = NULL;
 
     if (colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
@@ -1126,14 +1214,13 @@ void colo_frame_qemu_attach(ColoFrame *f)
     if (!addr || !*addr) {
         return;
     }
-    check = qd_parse_addr(addr, &err);
-    if (!check) {
+    if (!qd_parse_addr(addr, &check, &err)) {
         g_warning("qemu driver: %s", err->message);
         g_error_free(err);
         return;
     }
     qd.obj = f;
-    qd.mode = colo_get_mode();
+    qd.mode = colo_fs_mode(qd_fs());
     qd_set_addr(g_steal_pointer(&addr));
     if (qd.reconnect_source) {
         g_source_remove(qd.reconnect_source);
@@ -1176,7 +1263,7 @@ void colo_frame_qemu_detach(ColoFrame *f)
 gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
 {
     g_autofree char *addr = NULL;
-    g_autoptr(GSocketConnectable) check = NULL;
+    g_auto(SockSpec) check = { 0 };
 
     addr = user_object_get_str(USER_OBJECT(f), "qemu-qmp", NULL);
     if (!addr || !*addr) {
@@ -1184,14 +1271,13 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
                    "property");
         return FALSE;
     }
-    check = qd_parse_addr(addr, errp);
-    if (!check) {
+    if (!qd_parse_addr(addr, &check, errp)) {
         return FALSE;
     }
     qd_set_addr(g_steal_pointer(&addr));
     if (qd.obj != f) {
         qd.obj = f;
-        qd.mode = colo_get_mode();
+        qd.mode = colo_fs_mode(qd_fs());
     }
 
     /* a new checkpoint supersedes one the frame gave up on */
@@ -1306,8 +1392,7 @@ void colo_frame_qemu_test_line(const char *line, gsize len)
 {
     qd_on_line(line, len);
     /* nobody reads what the driver wrote */
-    g_queue_clear_full(&qd.wqueue, (GDestroyNotify) g_bytes_unref);
-    qd.writing = FALSE;
+    outbuf_reset(qd_out());
 }
 
 const char *colo_frame_qemu_test_invariants(void)

@@ -16,22 +16,54 @@ gboolean qmp_x_colo_checkpoint_done(JsonObject *args, JsonNode **ret,
                                     GError **errp);
 gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
                               GError **errp);
+gboolean qmp_xen_colo_do_checkpoint(JsonObject *args, JsonNode **ret,
+                                    GError **errp);
+
+/* The pair a command addresses: its optional 'frame' argument, or the
+ * only one (colo/colo.c: without a colo-frame, the frame-less state). */
+static ColoFrameState *arg_frame(JsonObject *args, GError **errp)
+{
+    const char *id = NULL;
+
+    if (!qmp_arg_str(args, "frame", FALSE, &id, errp)) {
+        return NULL;
+    }
+    return colo_frame_for_qmp(id, errp);
+}
+
+/* The qemu driver serves one frame per process: its view belongs to
+ * that frame only. */
+static gboolean is_qemu_frame(ColoFrameState *fs)
+{
+    return colo_frame_driver(colo_fs_object(fs)) == COLO_FRAME_DRIVER_QEMU;
+}
 
 gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
                                GError **errp)
 {
-    JsonObject *o = json_object_new();
+    ColoFrameState *fs = arg_frame(args, errp);
+    JsonObject *o;
 
-    json_object_set_string_member(o, "mode", colo_mode_name(colo_get_mode()));
+    if (!fs) {
+        return FALSE;
+    }
+    o = json_object_new();
+    json_object_set_string_member(o, "mode", colo_mode_name(colo_fs_mode(fs)));
     json_object_set_string_member(o, "last-mode",
-                                  colo_mode_name(colo_get_last_mode()));
+                                  colo_mode_name(colo_fs_last_mode(fs)));
     json_object_set_string_member(o, "reason",
-                                  colo_exit_reason_name(colo_get_exit_reason()));
-    if (colo_frame_qemu_error()) {
+                                  colo_exit_reason_name(colo_fs_exit_reason(fs)));
+    if (colo_fs_id(fs) && colo_frame_count() > 1) {
+        json_object_set_string_member(o, "frame", colo_fs_id(fs));
+    }
+    if (is_qemu_frame(fs) && colo_frame_qemu_error()) {
         json_object_set_string_member(o, "qemu-error",
                                       colo_frame_qemu_error());
     }
-    colo_quorum_fill_status(o);
+    if (colo_frame_count() <= 1) {
+        /* colo-quorum speaks for the process's single pair */
+        colo_quorum_fill_status(o);
+    }
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
     return TRUE;
@@ -40,19 +72,27 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
 gboolean qmp_x_colo_lost_heartbeat(JsonObject *args, JsonNode **ret,
                                    GError **errp)
 {
-    return colo_failover(COLO_EXIT_REASON_REQUEST, errp);
+    ColoFrameState *fs = arg_frame(args, errp);
+
+    return fs && colo_fs_failover(fs, COLO_EXIT_REASON_REQUEST, TRUE, errp);
 }
 
 gboolean qmp_x_colo_checkpoint(JsonObject *args, JsonNode **ret,
                                GError **errp)
 {
-    if (colo_get_mode() != COLO_MODE_PRIMARY) {
-        error_setg(errp, "checkpoints are requested on the primary; "
-                   "this side's COLO mode is '%s'",
-                   colo_mode_name(colo_get_mode()));
+    ColoFrameState *fs = arg_frame(args, errp);
+
+    if (!fs) {
         return FALSE;
     }
-    colo_request_checkpoint("qmp", COLO_CKPT_MANUAL, NULL);
+    if (colo_fs_mode(fs) != COLO_MODE_PRIMARY) {
+        error_setg(errp, "checkpoints are requested on the primary; "
+                   "this side's COLO mode is '%s'",
+                   colo_mode_name(colo_fs_mode(fs)));
+        return FALSE;
+    }
+    colo_request_checkpoint_frame(colo_fs_id(fs), "qmp", COLO_CKPT_MANUAL,
+                                  NULL);
     return TRUE;
 }
 
@@ -61,36 +101,49 @@ gboolean qmp_x_colo_checkpoint_done(JsonObject *args, JsonNode **ret,
 {
     gboolean ok = TRUE;
     const char *error = NULL;
+    ColoFrameState *fs;
 
     if (!qmp_arg_bool(args, "ok", FALSE, &ok, errp) ||
         !qmp_arg_str(args, "error", FALSE, &error, errp)) {
         return FALSE;
     }
-    if (colo_get_mode() == COLO_MODE_NONE) {
-        colo_not_enabled_error(errp);
+    fs = arg_frame(args, errp);
+    if (!fs) {
         return FALSE;
     }
-    if (colo_get_mode() == COLO_MODE_PRIMARY && !colo_checkpoint_in_flight()) {
+    if (colo_fs_mode(fs) == COLO_MODE_NONE) {
+        colo_fs_not_enabled_error(fs, errp);
+        return FALSE;
+    }
+    if (colo_fs_mode(fs) == COLO_MODE_PRIMARY && !colo_fs_in_flight(fs)) {
         error_setg(errp, "no checkpoint is in flight");
         return FALSE;
     }
-    colo_checkpoint_done(ok, error);
+    colo_fs_checkpoint_done(fs, ok, error);
     return TRUE;
 }
 
 gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
                               GError **errp)
 {
-    const ColoStats *st = colo_get_stats();
-    JsonObject *o = json_object_new();
-    JsonObject *req = json_object_new();
-    ColoFrame *f = colo_frame_get();
+    ColoFrameState *fs = arg_frame(args, errp);
+    const ColoStats *st;
+    JsonObject *o;
+    JsonObject *req;
+    ColoFrame *f;
     unsigned i;
 
-    json_object_set_string_member(o, "mode", colo_mode_name(colo_get_mode()));
+    if (!fs) {
+        return FALSE;
+    }
+    st = colo_fs_stats(fs);
+    f = colo_fs_object(fs);
+    o = json_object_new();
+    req = json_object_new();
+    json_object_set_string_member(o, "mode", colo_mode_name(colo_fs_mode(fs)));
     json_object_set_string_member(o, "driver",
         colo_frame_driver_name(colo_frame_driver(f)));
-    json_object_set_boolean_member(o, "in-flight", colo_checkpoint_in_flight());
+    json_object_set_boolean_member(o, "in-flight", colo_fs_in_flight(fs));
     for (i = 0; i < COLO_CKPT__MAX; i++) {
         json_object_set_int_member(req, colo_checkpoint_reason_name(i),
                                    (gint64) st->requests[i]);
@@ -122,5 +175,17 @@ gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
     }
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);
+    return TRUE;
+}
+
+gboolean qmp_xen_colo_do_checkpoint(JsonObject *args, JsonNode **ret,
+                                    GError **errp)
+{
+    ColoFrameState *fs = arg_frame(args, errp);
+
+    if (!fs) {
+        return FALSE;
+    }
+    colo_fs_xen_checkpoint(fs);
     return TRUE;
 }

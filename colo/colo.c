@@ -29,6 +29,7 @@
  * rest runs there.
  */
 #include <errno.h>
+#include <string.h>
 #include <signal.h>
 #include <json-glib/json-glib.h>
 #include <sys/wait.h>
@@ -46,14 +47,16 @@
 /* ------------------------------------------------------------------ */
 /* The frame's state (main context only).                              */
 
-typedef struct ColoFrameState {
+struct ColoFrameState {
+    int refs;                    /* the object's, and one per broadcast
+                                  * or exec child that may outlive it */
+    char *id;                    /* the colo-frame's id; NULL: no frame */
     ColoMode mode;
     ColoMode last_mode;
     ColoExitReason reason;
     gboolean failover;
 
     ColoFrame *obj;              /* the configuring object, or NULL */
-    GQueue listeners;            /* of ColoEventListener * */
 
     /* checkpoint scheduling */
     gboolean in_flight;          /* a checkpoint was started, not done */
@@ -73,9 +76,157 @@ typedef struct ColoFrameState {
     GPid exec_pid;               /* driver exec: the running command */
 
     ColoStats stats;
-} ColoFrameState;
+};
 
-static ColoFrameState frame;
+/*
+ * One ColoFrameState per colo-frame object, i.e. per VM pair; the
+ * process may serve many (docs/devel/decisions.md, "many pairs per
+ * process").  Objects bind to a frame by id (frame= on colo-compare,
+ * the COLO filters, colo-heartbeat); an object without frame= belongs
+ * to "the default frame": the only colo-frame when there is exactly
+ * one, the frame-less state below when there is none -- so every
+ * single-pair command line keeps working unchanged.  With several
+ * frames nothing is implicit: the second frame is refused while an
+ * unbound object exists, and an unbound object is refused while
+ * several frames exist.
+ *
+ * Listeners (colo-compare) are kept in one list; a frame's broadcast
+ * calls those that resolve to it.  A state is referenced by what may
+ * still run after its object was deleted (a broadcast waiting for an
+ * iothread, an exec driver's child), so that a pair deleted while
+ * traffic flows frees its state only when the last of those is over;
+ * its timers are removed at detach, and queued requests name their
+ * frame by id and resolve it when they run.
+ */
+static ColoFrameState null_frame = { .refs = 1 };   /* no colo-frame */
+static GList *frames;            /* of ColoFrameState *, creation order */
+static GQueue listeners;         /* of ColoEventListener * */
+
+static ColoFrameState *fs_ref(ColoFrameState *fs)
+{
+    fs->refs++;
+    return fs;
+}
+
+static void fs_unref(ColoFrameState *fs)
+{
+    g_assert(fs->refs > 0);
+    if (--fs->refs == 0) {
+        g_assert(fs != &null_frame);
+        g_free(fs->pending_source);
+        g_free(fs->id);
+        g_free(fs);
+    }
+}
+
+static ColoFrameState *fs_find(const char *id)
+{
+    for (GList *l = frames; l; l = l->next) {
+        ColoFrameState *fs = l->data;
+
+        if (!g_strcmp0(fs->id, id)) {
+            return fs;
+        }
+    }
+    return NULL;
+}
+
+/* The frame unbound objects belong to: the only one, or the frame-less
+ * state; NULL when several frames exist. */
+static ColoFrameState *fs_default(void)
+{
+    if (!frames) {
+        return &null_frame;
+    }
+    return frames->next ? NULL : frames->data;
+}
+
+/* The frame an object bound to 'id' (NULL: unbound) belongs to now.  A
+ * bound object whose frame was deleted, or an unbound one among several
+ * frames, is frame-less: COLO does not run for it. */
+static ColoFrameState *fs_resolve(const char *id)
+{
+    ColoFrameState *fs = id && *id ? fs_find(id) : fs_default();
+
+    return fs ? fs : &null_frame;
+}
+
+gboolean colo_frame_bind_check_impl(const char *frame, const char *what,
+                                    GError **errp)
+{
+    if (frame && *frame) {
+        if (!fs_find(frame)) {
+            error_setg(errp, "'%s': colo-frame '%s' does not exist (create "
+                       "the colo-frame first)", what, frame);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    if (!fs_default()) {
+        error_setg(errp, "'%s': this process serves %u COLO pairs; say "
+                   "which with frame=<colo-frame id>", what,
+                   g_list_length(frames));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The old single-frame entry points act on the default frame. */
+static ColoFrameState *fs_dflt(void)
+{
+    return fs_resolve(NULL);
+}
+
+ColoFrameState *colo_frame_state(ColoFrame *f)
+{
+    ColoFrameState *fs = f ? colo_frame_get_state(f) : NULL;
+
+    return fs ? fs : &null_frame;
+}
+
+const char *colo_fs_id(ColoFrameState *fs)
+{
+    return fs->id;
+}
+
+ColoFrame *colo_fs_object(ColoFrameState *fs)
+{
+    return fs->obj;
+}
+
+guint colo_frame_count(void)
+{
+    return g_list_length(frames);
+}
+
+/* The frame a QMP command addresses: 'id', or the only one. */
+ColoFrameState *colo_frame_for_qmp(const char *id, GError **errp)
+{
+    GString *names;
+    ColoFrameState *fs;
+
+    if (id) {
+        fs = fs_find(id);
+        if (!fs) {
+            error_setg(errp, "colo-frame '%s' does not exist", id);
+        }
+        return fs;
+    }
+    fs = fs_default();
+    if (fs) {
+        return fs;
+    }
+    names = g_string_new(NULL);
+    for (GList *l = frames; l; l = l->next) {
+        g_string_append_printf(names, "%s'%s'", l == frames ? "" : ", ",
+                               ((ColoFrameState *) l->data)->id);
+    }
+    error_setg(errp, "this process serves %u COLO pairs (colo-frame %s); "
+               "say which with the 'frame' argument",
+               g_list_length(frames), names->str);
+    g_string_free(names, TRUE);
+    return NULL;
+}
 
 static const char *const mode_names[] = { "none", "primary", "secondary" };
 static const char *const reason_names[] = {
@@ -106,21 +257,51 @@ const char *colo_checkpoint_reason_name(ColoCheckpointReason reason)
     return (unsigned) reason < COLO_CKPT__MAX ? ckpt_reason_names[reason] : "?";
 }
 
+ColoMode colo_fs_mode(ColoFrameState *fs)
+{
+    return fs->mode;
+}
+
+gboolean colo_fs_failover_active(ColoFrameState *fs)
+{
+    return fs->failover;
+}
+
+const ColoStats *colo_fs_stats(ColoFrameState *fs)
+{
+    return &fs->stats;
+}
+
+gboolean colo_fs_in_flight(ColoFrameState *fs)
+{
+    return fs->in_flight;
+}
+
+ColoExitReason colo_fs_exit_reason(ColoFrameState *fs)
+{
+    return fs->reason;
+}
+
+ColoMode colo_fs_last_mode(ColoFrameState *fs)
+{
+    return fs->last_mode;
+}
+
 ColoMode colo_get_mode(void)
 {
-    return frame.mode;
+    return fs_dflt()->mode;
 }
 
 gboolean colo_failover_active(void)
 {
-    return frame.failover;
+    return fs_dflt()->failover;
 }
 
-/* A committed checkpoint took 'us': the duration histogram of
+/* A committed checkpoint of 'fs' took 'us': the duration histogram of
  * query-colo-stats and the metrics (main thread, its only writer). */
-static void colo_observe_checkpoint(int64_t us)
+static void colo_observe_checkpoint(ColoFrameState *fs, int64_t us)
 {
-    Histogram *h = &frame.stats.duration;
+    Histogram *h = &fs->stats.duration;
 
     if (!h->bounds_us) {
         histogram_init(h, histogram_checkpoint_bounds_us,
@@ -131,22 +312,22 @@ static void colo_observe_checkpoint(int64_t us)
 
 const ColoStats *colo_get_stats(void)
 {
-    return &frame.stats;
+    return &fs_dflt()->stats;
 }
 
 gboolean colo_checkpoint_in_flight(void)
 {
-    return frame.in_flight;
+    return fs_dflt()->in_flight;
 }
 
 ColoExitReason colo_get_exit_reason(void)
 {
-    return frame.reason;
+    return fs_dflt()->reason;
 }
 
 ColoMode colo_get_last_mode(void)
 {
-    return frame.last_mode;
+    return fs_dflt()->last_mode;
 }
 
 /* ------------------------------------------------------------------ */
@@ -158,13 +339,13 @@ void colo_frame_add_listener(ColoEventListener *l)
     /* Every call of a broadcast to this listener goes through its
      * lifeline (include/util/lifeline.h), so that removing it is final. */
     l->lifeline_ = lifeline_new(l->ctx ? l->ctx : main_context());
-    g_queue_push_tail_link(&frame.listeners, &l->link_);
+    g_queue_push_tail_link(&listeners, &l->link_);
 }
 
 void colo_frame_remove_listener(ColoEventListener *l)
 {
     if (l->link_.data) {
-        g_queue_unlink(&frame.listeners, &l->link_);
+        g_queue_unlink(&listeners, &l->link_);
         l->link_.data = NULL;
     }
     if (l->lifeline_) {
@@ -179,11 +360,13 @@ void colo_frame_remove_listener(ColoEventListener *l)
  * a checkpoint's listeners still run, "done" after "done" on the
  * secondary), so each counts its own listeners. */
 typedef struct Broadcast {
+    ColoFrameState *fs;          /* referenced */
     ColoEvent event;
     gboolean quiet;              /* mode none: release only, no filters/events */
     unsigned waiting;            /* listeners still to run */
     int64_t unrequested_us;      /* a checkpoint this frame did not start:
                                   * when it began (QEMU's STOP); else 0 */
+    const char *origin;          /* of such a one: "qemu" or "xen" */
 } Broadcast;
 
 typedef struct BroadcastCall {
@@ -231,23 +414,29 @@ static void broadcast_call_done(gpointer data)
     g_free(call);
 }
 
-static void broadcast_full(ColoEvent event, gboolean quiet,
-                           int64_t unrequested_us)
+static void broadcast_full(ColoFrameState *fs, ColoEvent event,
+                           gboolean quiet, int64_t unrequested_us,
+                           const char *origin)
 {
     Broadcast *b = g_new0(Broadcast, 1);
     GList *l;
 
+    b->fs = fs_ref(fs);
+    b->origin = origin;
     b->event = event;
     b->quiet = quiet;
     b->unrequested_us = unrequested_us;
     /* One extra count for ourselves, so that listeners finishing
      * synchronously cannot complete the broadcast while we iterate. */
     b->waiting = 1;
-    frame.broadcasting++;
-    for (l = frame.listeners.head; l; l = l->next) {
+    fs->broadcasting++;
+    for (l = listeners.head; l; l = l->next) {
         ColoEventListener *lis = l->data;
         GMainContext *ctx = lis->ctx ? lis->ctx : main_context();
 
+        if (fs_resolve(lis->frame) != fs) {
+            continue;           /* another pair's */
+        }
         if (ctx == main_context()) {
             lis->fn(lis, event);
         } else {
@@ -267,9 +456,9 @@ static void broadcast_full(ColoEvent event, gboolean quiet,
     broadcast_listener_done(b);
 }
 
-static void broadcast(ColoEvent event, gboolean quiet)
+static void broadcast(ColoFrameState *fs, ColoEvent event, gboolean quiet)
 {
-    broadcast_full(event, quiet, 0);
+    broadcast_full(fs, event, quiet, 0, NULL);
 }
 
 typedef struct NoticeCall {
@@ -288,12 +477,15 @@ static gboolean notice_call_listener(gpointer data)
 /* Tells every listener 'event' and waits for none: a notice, not a
  * broadcast (nothing completes when they have run).  Through each
  * listener's lifeline, like a broadcast. */
-static void notice(ColoEvent event)
+static void notice(ColoFrameState *fs, ColoEvent event)
 {
-    for (GList *l = frame.listeners.head; l; l = l->next) {
+    for (GList *l = listeners.head; l; l = l->next) {
         ColoEventListener *lis = l->data;
         GMainContext *ctx = lis->ctx ? lis->ctx : main_context();
 
+        if (fs_resolve(lis->frame) != fs) {
+            continue;
+        }
         if (ctx == main_context()) {
             lis->fn(lis, event);
         } else {
@@ -318,20 +510,22 @@ static void notice(ColoEvent event)
  * x-checkpoint-delay 2000).  Drivers that cannot see this point (exec,
  * event) leave the flush to the commit.
  */
-void colo_checkpoint_begun(void)
+void colo_fs_checkpoint_begun(ColoFrameState *fs)
 {
-    if (frame.failover) {
+    if (fs->failover) {
         return;
     }
-    if (frame.mode == COLO_MODE_PRIMARY) {
-        notice(COLO_EVENT_CHECKPOINT_BEGIN);
-    } else if (frame.mode == COLO_MODE_SECONDARY) {
+    if (fs->mode == COLO_MODE_PRIMARY) {
+        notice(fs, COLO_EVENT_CHECKPOINT_BEGIN);
+    } else if (fs->mode == COLO_MODE_SECONDARY) {
         /* the guest stopped to load the primary's state: what the
          * filters handle from now on meets the new state (QEMU holds
          * frames for a stopped guest), so filter-rewriter's offsets go
          * now, not at the RESUME, when the guest already runs */
         ColoEventInfo ev = { .event = COLO_EVENT_CHECKPOINT_BEGIN,
-                             .mode = COLO_MODE_SECONDARY };
+                             .mode = COLO_MODE_SECONDARY,
+                             .frame = fs->id,
+                             .frame_not_default = fs_default() != fs };
         GError *err = NULL;
 
         if (!colo_notify_filters(&ev, &err)) {
@@ -341,95 +535,112 @@ void colo_checkpoint_begun(void)
     }
 }
 
-static void emit_simple_event(const char *name, JsonObject *data)
+void colo_checkpoint_begun(void)
 {
+    colo_fs_checkpoint_begun(fs_dflt());
+}
+
+/* With several pairs, every event of a pair names its frame; with one
+ * there is nothing to tell apart, and the events keep QEMU's shapes. */
+static void emit_simple_event(ColoFrameState *fs, const char *name,
+                              JsonObject *data)
+{
+    if (fs->id && frames && frames->next) {
+        json_object_set_string_member(data, "frame", fs->id);
+    }
     qmp_event_emit(name, data);
 }
 
-static void start_checkpoint(void);
+static void start_checkpoint(ColoFrameState *fs);
 
 static gboolean delay_expired(gpointer data)
 {
-    frame.delay_source = 0;
-    start_checkpoint();
+    ColoFrameState *fs = data;
+
+    fs->delay_source = 0;
+    start_checkpoint(fs);
     return G_SOURCE_REMOVE;
 }
 
 /* Starts the pending checkpoint now, or when min-interval allows; with
  * 'defer', from the main loop even if it is due now (a retry after a
  * driver that failed at once must not recurse into start_checkpoint()). */
-static void schedule_pending_full(gboolean defer)
+static void schedule_pending_full(ColoFrameState *fs, gboolean defer)
 {
     int64_t now = g_get_monotonic_time();
-    int64_t min_us = (int64_t) colo_frame_min_interval_ms(frame.obj) * 1000;
+    int64_t min_us = (int64_t) colo_frame_min_interval_ms(fs->obj) * 1000;
     int64_t wait_us;
 
-    if (!frame.pending || frame.in_flight || frame.delay_source ||
-        frame.broadcasting) {
+    if (!fs->pending || fs->in_flight || fs->delay_source ||
+        fs->broadcasting) {
         return;
     }
-    if (frame.mode != COLO_MODE_PRIMARY) {
+    if (fs->mode != COLO_MODE_PRIMARY) {
         /* only a primary starts checkpoints (see colo_checkpoint_done) */
-        frame.pending = FALSE;
-        g_clear_pointer(&frame.pending_source, g_free);
+        fs->pending = FALSE;
+        g_clear_pointer(&fs->pending_source, g_free);
         return;
     }
-    wait_us = frame.last_start_us + min_us - now;
-    if (frame.last_start_us == 0 || wait_us <= 0) {
+    wait_us = fs->last_start_us + min_us - now;
+    if (fs->last_start_us == 0 || wait_us <= 0) {
         if (!defer) {
-            start_checkpoint();
+            start_checkpoint(fs);
             return;
         }
         wait_us = 0;
     }
-    frame.delay_source = g_timeout_add((guint) ((wait_us + 999) / 1000),
-                                       delay_expired, NULL);
+    /* the timer is removed when the frame goes (colo_frame_detach) */
+    fs->delay_source = g_timeout_add((guint) ((wait_us + 999) / 1000),
+                                     delay_expired, fs);
 }
 
-static void schedule_pending(void)
+static void schedule_pending(ColoFrameState *fs)
 {
-    schedule_pending_full(FALSE);
+    schedule_pending_full(fs, FALSE);
 }
 
 /* The last broadcast is over: what came in meanwhile and was held back
  * (at most one of each kind, however many came) goes out now. */
-static void broadcast_again(void)
+static void broadcast_again(ColoFrameState *fs)
 {
-    if (frame.again_quiet) {
-        frame.again_quiet = FALSE;
-        if (frame.mode == COLO_MODE_NONE && !frame.failover) {
-            broadcast(COLO_EVENT_CHECKPOINT, TRUE);
+    if (fs->again_quiet) {
+        fs->again_quiet = FALSE;
+        if (fs->mode == COLO_MODE_NONE && !fs->failover) {
+            broadcast(fs, COLO_EVENT_CHECKPOINT, TRUE);
         }
     }
-    if (frame.again_done) {
-        frame.again_done = FALSE;
-        if (frame.mode == COLO_MODE_SECONDARY && !frame.failover) {
-            frame.stats.completed++;
-            broadcast(COLO_EVENT_CHECKPOINT, FALSE);
+    if (fs->again_done) {
+        fs->again_done = FALSE;
+        if (fs->mode == COLO_MODE_SECONDARY && !fs->failover) {
+            fs->stats.completed++;
+            broadcast(fs, COLO_EVENT_CHECKPOINT, FALSE);
         }
     }
 }
 
-static void broadcast_finish_one(Broadcast *b)
+static void broadcast_finish_one(ColoFrameState *fs, Broadcast *b)
 {
     ColoEvent event = b->event;
     gboolean quiet = b->quiet;
     int64_t unrequested_us = b->unrequested_us;
+    const char *origin = b->origin;
     GError *err = NULL;
 
     g_free(b);
-    g_assert(frame.broadcasting > 0);
-    frame.broadcasting--;
+    g_assert(fs->broadcasting > 0);
+    fs->broadcasting--;
     if (quiet) {
-        schedule_pending();
+        schedule_pending(fs);
         return;
     }
     /* The filters heard of a failover when it began (colo_failover_full());
      * of a checkpoint, now that every listener has flushed. */
     if (event == COLO_EVENT_CHECKPOINT) {
-        ColoEventInfo ev = { .event = COLO_EVENT_CHECKPOINT };
+        ColoEventInfo ev = { .event = COLO_EVENT_CHECKPOINT,
+                             .frame = fs->id,
+                             .frame_not_default = fs_default() != fs };
         JsonObject *data;
-        int64_t start_us = unrequested_us ? unrequested_us : frame.start_us;
+        int64_t start_us = unrequested_us ? unrequested_us : fs->start_us;
         int64_t duration_us;
 
         if (!colo_notify_filters(&ev, &err)) {
@@ -441,20 +652,20 @@ static void broadcast_finish_one(Broadcast *b)
         /* one the frame did not start has no number of its own, and must
          * not end the timing of one of ours that is in flight */
         json_object_set_int_member(data, "id",
-                                   unrequested_us ? 0 : (gint64) frame.ckpt_id);
+                                   unrequested_us ? 0 : (gint64) fs->ckpt_id);
         duration_us = start_us ? g_get_monotonic_time() - start_us : 0;
         json_object_set_int_member(data, "duration-us", duration_us);
         if (start_us) {
-            colo_observe_checkpoint(duration_us);
+            colo_observe_checkpoint(fs, duration_us);
         }
         json_object_set_string_member(data, "origin",
-            unrequested_us ? "qemu" :
-            frame.mode == COLO_MODE_SECONDARY ? "secondary" : "frame");
-        emit_simple_event("COLO_CHECKPOINT_DONE", data);
+            unrequested_us ? origin :
+            fs->mode == COLO_MODE_SECONDARY ? "secondary" : "frame");
+        emit_simple_event(fs, "COLO_CHECKPOINT_DONE", data);
         if (!unrequested_us) {
-            frame.start_us = 0;
+            fs->start_us = 0;
         }
-        schedule_pending();
+        schedule_pending(fs);
     }
 }
 
@@ -462,35 +673,48 @@ static void broadcast_finish_one(Broadcast *b)
  * for the moment no broadcast runs. */
 static void broadcast_finish(Broadcast *b)
 {
-    broadcast_finish_one(b);
-    if (!frame.broadcasting) {
-        broadcast_again();
+    ColoFrameState *fs = b->fs;
+
+    broadcast_finish_one(fs, b);
+    if (!fs->broadcasting) {
+        broadcast_again(fs);
     }
+    fs_unref(fs);
 }
 
 /* ------------------------------------------------------------------ */
 /* Drivers.                                                            */
 
+typedef struct ExecChild {
+    ColoFrameState *fs;          /* referenced */
+    uint64_t id;
+} ExecChild;
+
 static void exec_child_watch(GPid pid, gint status, gpointer data)
 {
-    uint64_t id = GPOINTER_TO_SIZE(data);
+    ExecChild *c = data;
+    ColoFrameState *fs = c->fs;
     GError *err = NULL;
     gboolean ok;
 
     g_spawn_close_pid(pid);
-    frame.exec_pid = 0;
-    if (id != frame.ckpt_id || !frame.in_flight) {
-        return;                 /* timed out already */
+    if (fs->exec_pid == pid) {
+        fs->exec_pid = 0;
     }
-    ok = g_spawn_check_wait_status(status, &err);
-    colo_checkpoint_done(ok, ok ? NULL : err->message);
-    g_clear_error(&err);
+    if (fs->obj && c->id == fs->ckpt_id && fs->in_flight) {
+        /* not timed out already, nor the frame deleted */
+        ok = g_spawn_check_wait_status(status, &err);
+        colo_fs_checkpoint_done(fs, ok, ok ? NULL : err->message);
+        g_clear_error(&err);
+    }
+    fs_unref(fs);
+    g_free(c);
 }
 
-static gboolean driver_exec_start(uint64_t id, ColoCheckpointReason reason,
+static gboolean driver_exec_start(ColoFrameState *fs, uint64_t id, ColoCheckpointReason reason,
                                   const char *source, GError **errp)
 {
-    const char *cmd = colo_frame_exec_command(frame.obj);
+    const char *cmd = colo_frame_exec_command(fs->obj);
     g_auto(GStrv) argv = NULL;
     g_auto(GStrv) envp = g_get_environ();
     g_autofree char *ids = g_strdup_printf("%" G_GUINT64_FORMAT, id);
@@ -513,75 +737,82 @@ static gboolean driver_exec_start(uint64_t id, ColoCheckpointReason reason,
                        NULL, NULL, &pid, errp)) {
         return FALSE;
     }
-    frame.exec_pid = pid;
-    g_child_watch_add(pid, exec_child_watch, GSIZE_TO_POINTER(id));
+    ExecChild *c = g_new(ExecChild, 1);
+
+    c->fs = fs_ref(fs);
+    c->id = id;
+    fs->exec_pid = pid;
+    g_child_watch_add(pid, exec_child_watch, c);
     return TRUE;
 }
 
 static gboolean checkpoint_timed_out(gpointer data)
 {
-    frame.timeout_source = 0;
-    if (frame.in_flight) {
-        frame.stats.timeouts++;
-        colo_checkpoint_done(FALSE, "checkpoint did not complete in time");
+    ColoFrameState *fs = data;
+
+    fs->timeout_source = 0;
+    if (fs->in_flight) {
+        fs->stats.timeouts++;
+        colo_fs_checkpoint_done(fs, FALSE, "checkpoint did not complete in time");
     }
     return G_SOURCE_REMOVE;
 }
 
-static void start_checkpoint(void)
+static void start_checkpoint(ColoFrameState *fs)
 {
-    ColoCheckpointReason reason = frame.pending_reason;
-    g_autofree char *source = g_steal_pointer(&frame.pending_source);
-    ColoFrameDriver driver = colo_frame_driver(frame.obj);
+    ColoCheckpointReason reason = fs->pending_reason;
+    g_autofree char *source = g_steal_pointer(&fs->pending_source);
+    ColoFrameDriver driver = colo_frame_driver(fs->obj);
     GError *err = NULL;
     JsonObject *data;
     gboolean ok = TRUE;
 
-    g_assert(!frame.in_flight);
-    frame.pending = FALSE;
-    frame.in_flight = TRUE;
-    frame.ckpt_id++;
-    frame.stats.started++;
-    frame.last_start_us = frame.start_us = g_get_monotonic_time();
+    g_assert(!fs->in_flight);
+    fs->pending = FALSE;
+    fs->in_flight = TRUE;
+    fs->ckpt_id++;
+    fs->stats.started++;
+    fs->last_start_us = fs->start_us = g_get_monotonic_time();
 
     /* The event is the contract of the "event" driver and a trace for
      * the others. */
     data = json_object_new();
-    json_object_set_int_member(data, "id", (gint64) frame.ckpt_id);
+    json_object_set_int_member(data, "id", (gint64) fs->ckpt_id);
     json_object_set_string_member(data, "reason",
                                   colo_checkpoint_reason_name(reason));
     json_object_set_string_member(data, "source", source ? source : "");
     json_object_set_string_member(data, "driver",
                                   colo_frame_driver_name(driver));
-    emit_simple_event("COLO_CHECKPOINT_REQUEST", data);
+    emit_simple_event(fs, "COLO_CHECKPOINT_REQUEST", data);
 
     switch (driver) {
     case COLO_FRAME_DRIVER_EVENT:
         break;                  /* x-colo-checkpoint-done completes it */
     case COLO_FRAME_DRIVER_EXEC:
-        ok = driver_exec_start(frame.ckpt_id, reason, source, &err);
+        ok = driver_exec_start(fs, fs->ckpt_id, reason, source, &err);
         break;
     case COLO_FRAME_DRIVER_QEMU:
-        ok = colo_frame_qemu_start(frame.obj, frame.ckpt_id, &err);
+        ok = colo_frame_qemu_start(fs->obj, fs->ckpt_id, &err);
         break;
     }
     if (!ok) {
         /* retried at once with min-interval=0: keep the log readable */
         COLO_WARN_RL("COLO checkpoint %" G_GUINT64_FORMAT ": %s",
-                     frame.ckpt_id, err->message);
-        colo_checkpoint_done(FALSE, err->message);
+                     fs->ckpt_id, err->message);
+        colo_fs_checkpoint_done(fs, FALSE, err->message);
         g_error_free(err);
         return;
     }
-    frame.timeout_source =
-        g_timeout_add(colo_frame_checkpoint_timeout_ms(frame.obj),
-                      checkpoint_timed_out, NULL);
+    fs->timeout_source =
+        g_timeout_add(colo_frame_checkpoint_timeout_ms(fs->obj),
+                      checkpoint_timed_out, fs);
 }
 
 /* ------------------------------------------------------------------ */
 /* Requests and completion.                                            */
 
 typedef struct Request {
+    char *frame;                 /* the requester's frame= (NULL: unbound) */
     ColoCheckpointReason reason;
     char *source;
     char *detail;
@@ -590,11 +821,14 @@ typedef struct Request {
 static gboolean request_in_main(gpointer data)
 {
     Request *req = data;
+    /* resolved now, in the main context: the frame the requester
+     * belongs to at this moment (it may have been deleted meanwhile) */
+    ColoFrameState *fs = fs_resolve(req->frame);
 
-    frame.stats.requests[req->reason]++;
-    if (frame.failover) {
-        frame.stats.ignored++;  /* nobody to checkpoint with any more */
-    } else if (frame.mode == COLO_MODE_NONE) {
+    fs->stats.requests[req->reason]++;
+    if (fs->failover) {
+        fs->stats.ignored++;  /* nobody to checkpoint with any more */
+    } else if (fs->mode == COLO_MODE_NONE) {
         /*
          * COLO is not running: there is no secondary to bring in line, so
          * nothing justifies holding the primary's output.  Answer at once
@@ -602,46 +836,48 @@ static gboolean request_in_main(gpointer data)
          * releases what it holds); the filters and the QMP clients are not
          * told about a checkpoint that did not happen.
          */
-        frame.stats.ignored++;
-        if (!frame.broadcasting) {
-            broadcast(COLO_EVENT_CHECKPOINT, TRUE);
+        fs->stats.ignored++;
+        if (!fs->broadcasting) {
+            broadcast(fs, COLO_EVENT_CHECKPOINT, TRUE);
         } else {
             /* Listeners may have taken this request's frames after their
              * part of the running broadcast: answer it again once that
              * is over, however many requests come until then. */
-            frame.again_quiet = TRUE;
+            fs->again_quiet = TRUE;
         }
-    } else if (frame.mode == COLO_MODE_SECONDARY) {
+    } else if (fs->mode == COLO_MODE_SECONDARY) {
         /* a secondary never starts checkpoints (a colo-compare there is
          * a configuration error; x-colo-checkpoint refuses) */
-        frame.stats.ignored++;
+        fs->stats.ignored++;
         COLO_WARN_RL("COLO checkpoint request from '%s' ignored: this side "
                      "is the secondary; checkpoints start on the primary",
                      req->source ? req->source : "?");
     } else {
-        if (frame.in_flight || frame.pending || frame.broadcasting) {
-            frame.stats.coalesced++;
+        if (fs->in_flight || fs->pending || fs->broadcasting) {
+            fs->stats.coalesced++;
         }
-        if (!frame.pending) {
-            frame.pending = TRUE;
-            frame.pending_reason = req->reason;
-            frame.pending_source = g_steal_pointer(&req->source);
+        if (!fs->pending) {
+            fs->pending = TRUE;
+            fs->pending_reason = req->reason;
+            fs->pending_source = g_steal_pointer(&req->source);
         }
     }
-    schedule_pending();
+    schedule_pending(fs);
+    g_free(req->frame);
     g_free(req->source);
     g_free(req->detail);
     g_free(req);
     return G_SOURCE_REMOVE;
 }
 
-void colo_frame_request_checkpoint(const char *source,
+void colo_frame_request_checkpoint(const char *frame, const char *source,
                                    ColoCheckpointReason reason,
                                    const char *detail)
 {
     Request *req = g_new0(Request, 1);
 
     g_return_if_fail((unsigned) reason < COLO_CKPT__MAX);
+    req->frame = g_strdup(frame);
     req->reason = reason;
     req->source = g_strdup(source);
     req->detail = g_strdup(detail);
@@ -652,44 +888,50 @@ void colo_frame_request_checkpoint(const char *source,
 
 void colo_checkpoint_done(gboolean ok, const char *error)
 {
+    colo_fs_checkpoint_done(fs_dflt(), ok, error);
+}
+
+void colo_fs_checkpoint_done(ColoFrameState *fs, gboolean ok,
+                             const char *error)
+{
     JsonObject *data;
 
-    if (frame.timeout_source) {
-        g_source_remove(frame.timeout_source);
-        frame.timeout_source = 0;
+    if (fs->timeout_source) {
+        g_source_remove(fs->timeout_source);
+        fs->timeout_source = 0;
     }
     if (!ok) {
-        frame.in_flight = FALSE;
-        frame.stats.failed++;
+        fs->in_flight = FALSE;
+        fs->stats.failed++;
         data = json_object_new();
-        json_object_set_int_member(data, "id", (gint64) frame.ckpt_id);
+        json_object_set_int_member(data, "id", (gint64) fs->ckpt_id);
         json_object_set_string_member(data, "error", error ? error : "");
-        emit_simple_event("COLO_CHECKPOINT_FAILED", data);
+        emit_simple_event(fs, "COLO_CHECKPOINT_FAILED", data);
         /* Try again: whatever asked still wants the checkpoint.  Only a
          * primary retries: it is the side that starts checkpoints.  On a
          * secondary a failed report (x-colo-checkpoint-done {"ok":
          * false}, or its QEMU failing to load one) concerns a checkpoint
          * the primary started; the primary retries it, and a secondary
          * that "retried" would start checkpoints of its own, forever. */
-        if (frame.mode == COLO_MODE_PRIMARY && !frame.pending &&
-            !frame.failover) {
-            frame.pending = TRUE;
-            frame.pending_reason = COLO_CKPT_TIMEOUT;
+        if (fs->mode == COLO_MODE_PRIMARY && !fs->pending &&
+            !fs->failover) {
+            fs->pending = TRUE;
+            fs->pending_reason = COLO_CKPT_TIMEOUT;
         }
-        schedule_pending_full(TRUE);
+        schedule_pending_full(fs, TRUE);
         return;
     }
-    frame.in_flight = FALSE;
-    if (frame.mode == COLO_MODE_SECONDARY && frame.broadcasting) {
+    fs->in_flight = FALSE;
+    if (fs->mode == COLO_MODE_SECONDARY && fs->broadcasting) {
         /* A secondary is told of each checkpoint by its management
          * (x-colo-checkpoint-done); however fast those come, one
          * broadcast runs and at most one more follows it. */
-        frame.again_done = TRUE;
-        frame.stats.coalesced++;
+        fs->again_done = TRUE;
+        fs->stats.coalesced++;
         return;
     }
-    frame.stats.completed++;
-    broadcast(COLO_EVENT_CHECKPOINT, FALSE);
+    fs->stats.completed++;
+    broadcast(fs, COLO_EVENT_CHECKPOINT, FALSE);
 }
 
 /*
@@ -705,14 +947,36 @@ void colo_checkpoint_done(gboolean ok, const char *error)
  * checkpoint of ours in flight is not affected: it still waits for its
  * own commit.  'start_us' is when it began (the STOP), for duration-us.
  */
-void colo_checkpoint_unrequested(int64_t start_us)
+void colo_fs_checkpoint_unrequested(ColoFrameState *fs, int64_t start_us)
 {
-    if (frame.mode != COLO_MODE_PRIMARY || frame.failover) {
+    if (fs->mode != COLO_MODE_PRIMARY || fs->failover) {
         return;
     }
-    frame.stats.unrequested++;
-    broadcast_full(COLO_EVENT_CHECKPOINT, FALSE,
-                   start_us > 0 ? start_us : g_get_monotonic_time());
+    fs->stats.unrequested++;
+    broadcast_full(fs, COLO_EVENT_CHECKPOINT, FALSE,
+                   start_us > 0 ? start_us : g_get_monotonic_time(), "qemu");
+}
+
+/*
+ * Xen's checkpoint (QMP xen-colo-do-checkpoint, which libxl sends to each
+ * side at the end of every checkpoint, just before it resumes the guest):
+ * both guests hold the same state again.  QEMU answers it with its block
+ * replication checkpoint and COLO_EVENT_CHECKPOINT to the netfilters
+ * (filter-rewriter drops its offsets); a colo-compare there is flushed by
+ * libxl's COLO_CHECKPOINT over its notify_dev instead.  Here it is
+ * broadcast like a checkpoint the frame did not start: the pair's
+ * colo-compares driven by the frame (no notify_dev: those flush on
+ * their own COLO_CHECKPOINT, as in QEMU) release what they hold, then
+ * the pair's filters hear COLO_EVENT_CHECKPOINT, then
+ * COLO_CHECKPOINT_DONE says "origin": "xen".  Xen runs no colo-frame
+ * (libxl is the COLO frame), so the frame-less state answers it too; it
+ * is counted as @unrequested.  No block replication here (docs/interop.md).
+ */
+void colo_fs_xen_checkpoint(ColoFrameState *fs)
+{
+    fs->stats.unrequested++;
+    broadcast_full(fs, COLO_EVENT_CHECKPOINT, FALSE, g_get_monotonic_time(),
+                   "xen");
 }
 
 /* ------------------------------------------------------------------ */
@@ -732,20 +996,34 @@ void colo_checkpoint_unrequested(int64_t start_us)
  * 'tell_qemu' is FALSE when QEMU is the one that failed over (the driver
  * saw it) and the proxy only follows.
  */
+void colo_checkpoint_unrequested(int64_t start_us)
+{
+    colo_fs_checkpoint_unrequested(fs_dflt(), start_us);
+}
+
 gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
                             GError **errp)
 {
+    return colo_fs_failover(fs_dflt(), reason, tell_qemu, errp);
+}
+
+/* One pair fails over: its state, the filters and listeners bound to
+ * it, its QEMU; no other pair hears of it. */
+gboolean colo_fs_failover(ColoFrameState *fs, ColoExitReason reason,
+                          gboolean tell_qemu, GError **errp)
+{
     JsonObject *data;
-    ColoMode mode = frame.mode;
-    ColoEventInfo ev = { .event = COLO_EVENT_FAILOVER };
+    ColoMode mode = fs->mode;
+    ColoEventInfo ev = { .event = COLO_EVENT_FAILOVER, .frame = fs->id,
+                         .frame_not_default = fs_default() != fs };
     GError *err = NULL;
 
-    if (frame.failover) {
+    if (fs->failover) {
         error_setg(errp, "COLO failover is already activated");
         return FALSE;
     }
     if (mode == COLO_MODE_NONE) {
-        colo_not_enabled_error(errp);
+        colo_fs_not_enabled_error(fs, errp);
         return FALSE;
     }
     /* colo-quorum (colo/quorum.c): no promotion without quorum; a QEMU
@@ -753,39 +1031,39 @@ gboolean colo_failover_full(ColoExitReason reason, gboolean tell_qemu,
     if (tell_qemu && !colo_quorum_failover_check(mode, reason, errp)) {
         return FALSE;
     }
-    frame.failover = TRUE;
-    frame.stats.failovers++;
-    if (frame.delay_source) {
-        g_source_remove(frame.delay_source);
-        frame.delay_source = 0;
+    fs->failover = TRUE;
+    fs->stats.failovers++;
+    if (fs->delay_source) {
+        g_source_remove(fs->delay_source);
+        fs->delay_source = 0;
     }
-    if (frame.timeout_source) {
-        g_source_remove(frame.timeout_source);
-        frame.timeout_source = 0;
+    if (fs->timeout_source) {
+        g_source_remove(fs->timeout_source);
+        fs->timeout_source = 0;
     }
-    frame.in_flight = FALSE;
-    frame.pending = FALSE;
-    g_clear_pointer(&frame.pending_source, g_free);
+    fs->in_flight = FALSE;
+    fs->pending = FALSE;
+    g_clear_pointer(&fs->pending_source, g_free);
 
     ev.mode = mode;
-    ev.reconfigure = colo_frame_failover_filters(frame.obj);
+    ev.reconfigure = colo_frame_failover_filters(fs->obj);
     if (!colo_notify_filters(&ev, &err)) {
         g_warning("COLO failover event: %s", err->message);
         g_clear_error(&err);
     }
-    broadcast(COLO_EVENT_FAILOVER, FALSE);
+    broadcast(fs, COLO_EVENT_FAILOVER, FALSE);
 
-    frame.last_mode = mode;
-    frame.mode = COLO_MODE_NONE;
-    frame.reason = reason;
+    fs->last_mode = mode;
+    fs->mode = COLO_MODE_NONE;
+    fs->reason = reason;
     data = json_object_new();
     json_object_set_string_member(data, "mode", colo_mode_name(mode));
     json_object_set_string_member(data, "reason",
                                   colo_exit_reason_name(reason));
-    emit_simple_event("COLO_EXIT", data);
+    emit_simple_event(fs, "COLO_EXIT", data);
     colo_quorum_failed_over(mode);
     if (tell_qemu) {
-        colo_frame_qemu_failover(frame.obj, mode);
+        colo_frame_qemu_failover(fs->obj, mode);
     }
     return TRUE;
 }
@@ -808,70 +1086,142 @@ gboolean colo_failover(ColoExitReason reason, GError **errp)
 static void mirror_input_changed(Notifier *n, void *data)
 {
     MirrorInputEvent *ev = data;
+    /* the mirror's pair: its frame= (the filters' base property) */
+    ColoFrameState *fs = fs_resolve(netfilter_get_frame(NET_FILTER(ev->mirror)));
     GError *err = NULL;
 
-    if (frame.mode != COLO_MODE_PRIMARY || frame.failover) {
+    if (fs->mode != COLO_MODE_PRIMARY || fs->failover) {
         return;
     }
     if (ev->lost) {
-        frame.stats.input_lost++;
-        if (colo_frame_input_lost_failover(frame.obj) &&
-            !colo_failover(COLO_EXIT_REASON_ERROR, &err)) {
+        fs->stats.input_lost++;
+        if (colo_frame_input_lost_failover(fs->obj) &&
+            !colo_fs_failover(fs, COLO_EXIT_REASON_ERROR, TRUE, &err)) {
             g_warning("failover after lost input: %s", err->message);
             g_error_free(err);
         }
     } else {
-        colo_request_checkpoint(ev->id, COLO_CKPT_INPUT_LOST,
-                                mirror_loss_reason_str(ev->reason));
+        colo_frame_request_checkpoint(fs->id, ev->id, COLO_CKPT_INPUT_LOST,
+                                      mirror_loss_reason_str(ev->reason));
     }
 }
 
 static Notifier mirror_input_notifier = { .notify = mirror_input_changed };
 
-void colo_frame_attach(ColoFrame *obj, ColoMode mode)
+/* What a single-pair process showed across object-del/object-add of its
+ * frame (counters, last mode and reason) stays where it was: the state
+ * moves between the frame-less state and the only frame. */
+static void fs_carry(ColoFrameState *to, const ColoFrameState *from)
 {
-    frame.obj = obj;
-    frame.mode = mode;
-    frame.failover = FALSE;
+    to->stats = from->stats;
+    to->last_mode = from->last_mode;
+    to->reason = from->reason;
+    to->ckpt_id = from->ckpt_id;
+}
+
+gboolean colo_frame_attach_check(ColoFrame *obj, GError **errp)
+{
+    const char *id = user_object_get_id(USER_OBJECT(obj));
+    const char *unbound;
+
+    if (fs_find(id)) {
+        error_setg(errp, "colo-frame '%s' already exists", id);
+        return FALSE;
+    }
+    if (!frames) {
+        return TRUE;
+    }
+    /* a second pair: what was implicitly the only pair's must say so */
+    for (GList *l = listeners.head; l; l = l->next) {
+        ColoEventListener *lis = l->data;
+
+        if (!lis->frame || !*lis->frame) {
+            error_setg(errp, "'%s' belongs to colo-frame '%s' implicitly "
+                       "(no frame=); with a second colo-frame every COLO "
+                       "object must name its frame: recreate it with "
+                       "frame=%s first",
+                       lis->name ? lis->name : "a colo-compare",
+                       ((ColoFrameState *) frames->data)->id,
+                       ((ColoFrameState *) frames->data)->id);
+            return FALSE;
+        }
+    }
+    unbound = netfilter_find_colo_unbound();
+    if (unbound) {
+        error_setg(errp, "filter '%s' belongs to colo-frame '%s' implicitly "
+                   "(no frame=); with a second colo-frame every COLO "
+                   "object must name its frame: recreate it with "
+                   "frame=%s first", unbound,
+                   ((ColoFrameState *) frames->data)->id,
+                   ((ColoFrameState *) frames->data)->id);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+ColoFrameState *colo_frame_attach(ColoFrame *obj, ColoMode mode)
+{
+    ColoFrameState *fs = g_new0(ColoFrameState, 1);
+
+    fs->refs = 1;
+    fs->id = g_strdup(user_object_get_id(USER_OBJECT(obj)));
+    fs->obj = obj;
+    fs->mode = mode;
+    fs->failover = FALSE;
+    if (!frames) {
+        fs_carry(fs, &null_frame);
+    }
+    frames = g_list_append(frames, fs);
     if (!mirror_input_notifier.link_.data) {
         notifier_list_add(&filter_mirror_input_notifiers,
                           &mirror_input_notifier);
     }
+    return fs;
 }
 
-void colo_frame_detach(ColoFrame *obj)
+void colo_frame_detach(ColoFrameState *fs)
 {
-    if (frame.obj != obj) {
+    if (!fs || !fs->obj) {
         return;
     }
-    if (frame.delay_source) {
-        g_source_remove(frame.delay_source);
-        frame.delay_source = 0;
+    if (fs->delay_source) {
+        g_source_remove(fs->delay_source);
+        fs->delay_source = 0;
     }
-    if (frame.timeout_source) {
-        g_source_remove(frame.timeout_source);
-        frame.timeout_source = 0;
+    if (fs->timeout_source) {
+        g_source_remove(fs->timeout_source);
+        fs->timeout_source = 0;
     }
-    if (frame.exec_pid) {
-        kill(frame.exec_pid, SIGTERM);
+    if (fs->exec_pid) {
+        kill(fs->exec_pid, SIGTERM);
     }
-    notifier_remove(&filter_mirror_input_notifiers, &mirror_input_notifier);
-    frame.obj = NULL;
-    frame.in_flight = FALSE;
-    frame.pending = FALSE;
-    g_clear_pointer(&frame.pending_source, g_free);
-    if (frame.mode != COLO_MODE_NONE) {
-        frame.last_mode = frame.mode;
+    frames = g_list_remove(frames, fs);
+    if (!frames) {
+        notifier_remove(&filter_mirror_input_notifiers,
+                        &mirror_input_notifier);
     }
-    frame.mode = COLO_MODE_NONE;
+    fs->obj = NULL;
+    fs->in_flight = FALSE;
+    fs->pending = FALSE;
+    g_clear_pointer(&fs->pending_source, g_free);
+    if (fs->mode != COLO_MODE_NONE) {
+        fs->last_mode = fs->mode;
+    }
+    fs->mode = COLO_MODE_NONE;
+    if (!frames) {
+        fs_carry(&null_frame, fs);
+    }
+    /* broadcasts, requests and children still running hold their own
+     * references; the object's goes */
+    fs_unref(fs);
 }
 
-void colo_not_enabled_error(GError **errp)
+void colo_fs_not_enabled_error(ColoFrameState *fs, GError **errp)
 {
-    if (frame.obj) {
+    if (fs->obj) {
         error_setg(errp, "The feature 'colo' is not enabled: colo-frame "
                    "'%s' has mode=none",
-                   user_object_get_id(USER_OBJECT(frame.obj)));
+                   user_object_get_id(USER_OBJECT(fs->obj)));
     } else {
         error_setg(errp, "The feature 'colo' is not enabled: there is no "
                    "colo-frame (add -object colo-frame,id=colo0,"
@@ -880,7 +1230,12 @@ void colo_not_enabled_error(GError **errp)
     }
 }
 
+void colo_not_enabled_error(GError **errp)
+{
+    colo_fs_not_enabled_error(fs_dflt(), errp);
+}
+
 ColoFrame *colo_frame_get(void)
 {
-    return frame.obj;
+    return fs_dflt()->obj;
 }

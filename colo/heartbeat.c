@@ -52,6 +52,7 @@
 
 #include "chardev/char.h"
 #include "colo/colo.h"
+#include "colo/colo-internal.h"
 #include "util/qmp-handler.h"
 #include "net/frame.h"
 #include "net/link-msg.h"
@@ -98,6 +99,7 @@ struct _ColoHeartbeat {
     guint interval_ms;
     guint timeout_ms;
     gboolean failover;
+    char *frame;               /* frame=: its VM pair (NULL: the default) */
 
     /* state (main context) */
     CharFrontend fe;
@@ -142,7 +144,13 @@ static void hb_declare_lost(ColoHeartbeat *hb, int64_t now)
     if (!hb->failover) {
         return;
     }
-    if (colo_failover(COLO_EXIT_REASON_REQUEST, &err)) {
+    /* its own pair, resolved now: the frame may have been created after
+     * the heartbeat (objects other than filters come in command-line
+     * order, system/main.c) */
+    ColoFrameState *fs = colo_frame_for_qmp(hb->frame && *hb->frame
+                                            ? hb->frame : NULL, &err);
+
+    if (fs && colo_fs_failover(fs, COLO_EXIT_REASON_REQUEST, TRUE, &err)) {
         hb->stats.failovers++;
     } else {
         hb->stats.failover_errors++;
@@ -375,6 +383,9 @@ static const PropDef colo_heartbeat_props[] = {
         "milliseconds without a heartbeat from the peer after which it is "
         "lost (COLO_HEARTBEAT_LOST); at least twice the interval",
         .check = colo_heartbeat_timeout_check),
+    DEFINE_PROP_STR("frame", ColoHeartbeat, frame, NULL, PROP_RUNTIME,
+        "id of the colo-frame (VM pair) a loss fails over; default: the "
+        "only colo-frame"),
     DEFINE_PROP_BOOL("failover", ColoHeartbeat, failover, FALSE, PROP_RUNTIME,
         "on loss, fail this side over as x-colo-lost-heartbeat does "
         "(COLO_EXIT reason 'request')"),

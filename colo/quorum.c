@@ -188,6 +188,7 @@ struct _ColoQuorum {
     uint64_t fence_runs;
     uint64_t fence_failures;
     uint64_t failovers;
+    uint64_t reprotected;      /* stale marks cleared by a checkpoint */
 };
 
 G_DEFINE_FINAL_TYPE(ColoQuorum, colo_quorum, NET_TYPE_FILTER)
@@ -1197,6 +1198,40 @@ static void colo_quorum_init(ColoQuorum *q)
                  NULL);
 }
 
+/* A checkpoint loaded on a secondary: its guest is a copy of the
+ * serving primary's again.  Only the side that serves now can send one
+ * (a primary that ran alone has left COLO, so it takes a fresh migration
+ * into this node's QEMU, i.e. re-protection), so a stale secondary -- the
+ * loser of a partition, or a fresh secondary that joined while its
+ * primary still ran alone -- is re-protected by it: the pair clears the
+ * mark itself, and this node may promote again.  A stale primary never
+ * gets here (it is not a secondary): it stays held until it is restarted
+ * as a secondary (docs/ha.md §4). */
+static gboolean colo_quorum_handle_event(NetFilter *nf,
+                                         const ColoEventInfo *ev,
+                                         GError **errp)
+{
+    ColoQuorum *q = COLO_QUORUM(nf);
+
+    if (ev->event != COLO_EVENT_CHECKPOINT || !q->stale ||
+        colo_get_mode() != COLO_MODE_SECONDARY || colo_failover_active()) {
+        return TRUE;
+    }
+    q->stale = FALSE;
+    q->reprotected++;
+    /* the pair is the serving primary's now: its epoch (the highest in the
+     * group, raised by the failover that made this node stale) */
+    for (unsigned i = 0; i < q->n_members; i++) {
+        q->epoch = MAX(q->epoch, q->members[i].epoch);
+    }
+    g_message("colo-quorum '%s': a checkpoint from the primary was loaded: "
+              "this node is re-protected, the stale mark is cleared",
+              q_id(q));
+    quorum_update(q, "re-protected: a checkpoint was loaded");
+    quorum_announce(q);
+    return TRUE;
+}
+
 static void colo_quorum_class_init(ColoQuorumClass *klass)
 {
     GObjectClass *oc = G_OBJECT_CLASS(klass);
@@ -1211,6 +1246,7 @@ static void colo_quorum_class_init(ColoQuorumClass *klass)
     fc->cleanup = colo_quorum_cleanup;
     fc->receive = colo_quorum_receive;
     fc->fill_stats = colo_quorum_fill_stats;
+    fc->handle_event = colo_quorum_handle_event;
 
     object_class_install_props(oc, colo_quorum_props);
 }
@@ -1287,6 +1323,8 @@ gboolean qmp_query_colo_quorum(JsonObject *args, JsonNode **ret,
         json_object_set_int_member(o, "fence-runs", (gint64) q->fence_runs);
         json_object_set_int_member(o, "fence-failures",
                                    (gint64) q->fence_failures);
+        json_object_set_int_member(o, "reprotected",
+                                   (gint64) q->reprotected);
         json_array_add_object_element(arr, o);
     }
     *ret = json_node_init_array(json_node_alloc(), arr);

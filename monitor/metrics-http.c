@@ -48,6 +48,7 @@
 #include "util/fd-watch.h"
 #include "util/log.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 
 #define MH_MAX_HEAD        8192   /* request line and headers */
 #define MH_LINGER_MS       1000   /* reading after the answer */
@@ -438,18 +439,11 @@ static gboolean metrics_http_complete(UserObject *obj, GError **errp)
     if (!sockaddr_inet(&a, s->host, port, TRUE, "metrics-http", errp)) {
         return FALSE;
     }
-    s->listen_fd = sock_listen(&a, errp);
+    /* a backlog of its own: sock_listen()'s is sized for a chardev's one
+     * peer, and a connection beyond the backlog is left half-open by the
+     * kernel until a SYN-ACK retransmit a second later */
+    s->listen_fd = sock_listen_backlog(&a, 64, errp);
     if (s->listen_fd < 0) {
-        return FALSE;
-    }
-    /* sock_listen()'s backlog is 1 (a chardev has one peer); HTTP clients
-     * come several at once, and a connection beyond the backlog is left
-     * half-open by the kernel until a SYN-ACK retransmit a second later.
-     * listen() again only raises the backlog. */
-    if (listen(s->listen_fd, 64) < 0) {
-        error_setg(errp, "metrics-http: listen: %s", g_strerror(errno));
-        close(s->listen_fd);
-        s->listen_fd = -1;
         return FALSE;
     }
     fd_watch_start(&s->listen_watch, s->listen_fd, G_IO_IN, mh_accept, s,

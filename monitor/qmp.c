@@ -59,9 +59,8 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <glib-unix.h>
-#include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
 
 #include "qapi-commands.h"
 #include "monitor/qmp-internal.h"
@@ -69,10 +68,16 @@
 #include "util/error.h"
 #include "util/keyval.h"
 #include "util/log.h"
+#include "util/outbuf.h"
+#include "util/fd-watch.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 #include "qom/tls-link.h"
 
 #define QMP_READ_SIZE 16384
+#define QMP_MAX_LISTEN 8            /* addresses of one listening monitor */
+#define QMP_LISTEN_BACKLOG 10       /* connections waiting to be accepted */
+#define QMP_CONNECT_TIMEOUT_MS 15000 /* a client monitor's connect */
 
 typedef struct QmpMonitor QmpMonitor;
 
@@ -81,24 +86,31 @@ typedef struct QmpClient {
     QmpMonitor *mon;           /* owner; NULL once removed from it */
     int in_fd;                 /* read side */
     int out_fd;                /* write side (== in_fd for sockets) */
-    gboolean is_socket;        /* send() with MSG_NOSIGNAL */
     gboolean owns_fds;         /* close the fds at the end (not stdio) */
     gboolean closed;           /* no more I/O */
     gboolean eof;              /* peer stopped sending: close once drained */
-    guint in_watch;            /* g_unix_fd_add() id, 0 when paused */
-    guint out_watch;           /* set while output is queued */
+    FdWatch in_watch;          /* in_fd: G_IO_IN unless paused */
+    FdWatch out_watch;         /* out_fd: G_IO_OUT while output waits */
     QmpSession session;        /* negotiation state */
     QmpSplitter split;         /* request framing */
     GByteArray *in;            /* bytes read and not yet split */
-    GByteArray *out;           /* bytes queued for the client */
-    gsize out_pos;             /* first unsent byte of 'out' */
-    TlsSession *tls;           /* tls-creds=: the record layer, or NULL */
+    OutBuf out;                /* bytes queued for the client
+                                * (util/outbuf.h, at most QMP_MAX_OUTPUT) */
+    TlsSession *tls;           /* tls-creds=: the record layer, or NULL
+                                * ('out' writes through it too) */
 } QmpClient;
+
+/* One listening socket of a monitor. */
+typedef struct QmpListener {
+    QmpMonitor *mon;
+    int fd;
+    FdWatch watch;             /* G_IO_IN: a client to accept */
+} QmpListener;
 
 struct QmpMonitor {
     char *spec;                /* the -qmp argument, for messages */
-    GPtrArray *listeners;      /* GSocket, for a listening monitor */
-    GPtrArray *listen_watches; /* GSource, one per listener */
+    QmpListener listeners[QMP_MAX_LISTEN];
+    guint n_listen;
     char *unix_path;           /* unlinked when closed */
     GList *clients;            /* QmpClient (each holds a reference) */
     guint n_clients;           /* length of 'clients' */
@@ -132,7 +144,7 @@ static struct {
 
 static void qmp_client_close(QmpClient *c);
 static void qmp_client_process(QmpClient *c);
-static gboolean qmp_client_on_out(gint fd, GIOCondition cond, gpointer op);
+static void qmp_client_on_out(void *op, GIOCondition revents);
 
 /* ------------------------------------------------------------------------
  * The splitter (see qmp-internal.h)
@@ -330,7 +342,7 @@ static void qmp_client_unref(QmpClient *c)
     g_assert(c->closed);
     qmp_splitter_destroy(&c->split);
     g_byte_array_unref(c->in);
-    g_byte_array_unref(c->out);
+    outbuf_destroy(&c->out);
     g_free(c);
 }
 
@@ -338,49 +350,17 @@ static void qmp_client_unref(QmpClient *c)
  * connection failed (and was closed). */
 static gboolean qmp_client_flush(QmpClient *c)
 {
-    while (c->out_pos < c->out->len) {
-        const guint8 *p = c->out->data + c->out_pos;
-        gsize n = c->out->len - c->out_pos;
-        ssize_t w;
+    size_t sent;
+    int r = outbuf_flush(&c->out, c->out_fd, &sent);
 
-        if (c->tls) {
-            /* TLS seam (b): one record per call (util/tls-session.h) */
-            w = tls_session_send(c->tls, p, n);
-            if (w < 0) {
-                errno = -w;
-                w = -1;
-            }
-        } else if (c->is_socket) {
-            w = send(c->out_fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        } else {
-            w = write(c->out_fd, p, n);
-        }
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                break;
-            }
-            g_debug("QMP client on %s: write failed: %s",
-                    c->mon ? c->mon->spec : "?", g_strerror(errno));
-            qmp_client_close(c);
-            return FALSE;
-        }
-        c->out_pos += w;
-        qmp_stats.bytes_out += w;
+    qmp_stats.bytes_out += sent;
+    if (r < 0) {
+        g_debug("QMP client on %s: write failed: %s",
+                c->mon ? c->mon->spec : "?", g_strerror(-r));
+        qmp_client_close(c);
+        return FALSE;
     }
-    if (c->out_pos == c->out->len) {
-        g_byte_array_set_size(c->out, 0);
-        c->out_pos = 0;
-        if (c->out_watch) {
-            g_source_remove(c->out_watch);
-            c->out_watch = 0;
-        }
-    } else if (!c->out_watch) {
-        c->out_watch = g_unix_fd_add(c->out_fd, G_IO_OUT, qmp_client_on_out,
-                                     c);
-    }
+    fd_watch_enable(&c->out_watch, G_IO_OUT, outbuf_waiting(&c->out) > 0);
     return TRUE;
 }
 
@@ -390,17 +370,23 @@ static gboolean qmp_client_send_text(QmpClient *c, const char *text)
     if (c->closed) {
         return FALSE;
     }
-    if (c->out->len - c->out_pos + strlen(text) + 2 > QMP_MAX_OUTPUT) {
+    if (strlen(text) + 2 > outbuf_room(&c->out)) {
         COLO_WARN_RL("QMP client on %s does not read its replies and "
                      "events (%u bytes queued): disconnecting it",
                      c->mon ? c->mon->spec : "?",
-                     (unsigned)(c->out->len - c->out_pos));
+                     (unsigned)outbuf_len(&c->out));
         qmp_stats.slow_disconnects++;
         qmp_client_close(c);
         return FALSE;
     }
-    g_byte_array_append(c->out, (const guint8 *)text, strlen(text));
-    g_byte_array_append(c->out, (const guint8 *)"\r\n", 2);
+    {
+        const struct iovec line[2] = {
+            { .iov_base = (void *)text, .iov_len = strlen(text) },
+            { .iov_base = (void *)"\r\n", .iov_len = 2 },
+        };
+
+        outbuf_append(&c->out, line, 2, 0);
+    }
     return qmp_client_flush(c);
 }
 
@@ -411,71 +397,58 @@ static gboolean qmp_client_send(QmpClient *c, JsonObject *msg)
     return qmp_client_send_text(c, text);
 }
 
-static gboolean qmp_client_on_in(gint fd, GIOCondition cond, gpointer op)
+/* Requests are being read (not paused, not at EOF, not closed). */
+static gboolean qmp_client_reading(QmpClient *c)
+{
+    return (c->in_watch.events & G_IO_IN) != 0;
+}
+
+static void qmp_client_on_in(void *op, GIOCondition revents)
 {
     QmpClient *c = op;
     char buf[QMP_READ_SIZE];
-    ssize_t r;
+    /* TLS seam (b), reading: the buffer holds a whole record, so nothing
+     * is left decrypted inside the session for poll() to miss. */
+    gssize r = c->tls ? tls_session_recv(c->tls, buf, sizeof(buf))
+                      : sock_recv(c->in_fd, buf, sizeof(buf));
 
-    if (c->tls) {
-        /* TLS seam (b): the buffer holds a whole record, so nothing is
-         * left decrypted inside the session for poll() to miss. */
-        r = tls_session_recv(c->tls, buf, sizeof(buf));
-        if (r < 0) {
-            errno = -r;
-            r = -1;
-        }
-    } else {
-        r = read(c->in_fd, buf, sizeof(buf));
-    }
-    if (r < 0 && (errno == EINTR || errno == EAGAIN ||
-                  errno == EWOULDBLOCK)) {
-        return G_SOURCE_CONTINUE;
+    if (r == -EAGAIN) {
+        return;
     }
     if (r <= 0) {
         g_debug("QMP client on %s: %s", c->mon ? c->mon->spec : "?",
-                r == 0 ? "closed" : g_strerror(errno));
-        c->in_watch = 0;
-        if (r == 0 && c->out_pos < c->out->len) {
+                r == 0 ? "closed" : g_strerror(-r));
+        fd_watch_enable(&c->in_watch, G_IO_IN, FALSE);
+        if (r == 0 && outbuf_len(&c->out) > 0) {
             /* Half-closed: the replies still queued go out first. */
             c->eof = TRUE;
         } else {
             qmp_client_close(c);
         }
-        return G_SOURCE_REMOVE;
+        return;
     }
     g_byte_array_append(c->in, (const guint8 *)buf, r);
     qmp_stats.bytes_in += r;
     qmp_client_ref(c);
     qmp_client_process(c);
-    r = c->in_watch != 0;
     qmp_client_unref(c);
-    return r ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-static gboolean qmp_client_on_out(gint fd, GIOCondition cond, gpointer op)
+static void qmp_client_on_out(void *op, GIOCondition revents)
 {
     QmpClient *c = op;
-    gboolean again;
 
     qmp_client_ref(c);
-    if (qmp_client_flush(c) && c->out_watch) {
-        again = TRUE;
-    } else {
-        /* Drained (flush removed the id) or closed. */
-        again = FALSE;
-        c->out_watch = 0;
-    }
-    if (!c->closed && c->eof && c->out_pos == c->out->len) {
+    qmp_client_flush(c);
+    if (!c->closed && c->eof && outbuf_len(&c->out) == 0) {
         qmp_client_close(c);
     }
-    if (!c->closed && !c->eof && !c->in_watch &&
-        c->out->len - c->out_pos < QMP_OUTPUT_PAUSE) {
+    if (!c->closed && !c->eof && !qmp_client_reading(c) &&
+        outbuf_len(&c->out) < QMP_OUTPUT_PAUSE) {
         /* Caught up: go on with the requests left unread. */
         qmp_client_process(c);
     }
     qmp_client_unref(c);
-    return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void qmp_count_error(JsonObject *reply)
@@ -519,7 +492,7 @@ static gboolean qmp_client_on_text(void *op, const char *text, gsize len,
     if (!qmp_client_send(c, reply)) {
         return FALSE;
     }
-    return c->out->len - c->out_pos < QMP_OUTPUT_PAUSE;
+    return outbuf_len(&c->out) < QMP_OUTPUT_PAUSE;
 }
 
 /* Runs the complete requests in c->in while the client keeps up; pauses
@@ -529,7 +502,7 @@ static void qmp_client_process(QmpClient *c)
     gsize used;
 
     while (!c->closed && c->in->len > 0 &&
-           c->out->len - c->out_pos < QMP_OUTPUT_PAUSE) {
+           outbuf_len(&c->out) < QMP_OUTPUT_PAUSE) {
         used = qmp_splitter_feed(&c->split, (const char *)c->in->data,
                                  c->in->len, qmp_client_on_text, c);
         if (c->closed) {
@@ -540,13 +513,11 @@ static void qmp_client_process(QmpClient *c)
     if (c->closed) {
         return;
     }
-    if (c->in->len > 0 && c->in_watch) {
-        g_source_remove(c->in_watch);
-        c->in_watch = 0;
+    if (c->in->len > 0 && qmp_client_reading(c)) {
+        fd_watch_enable(&c->in_watch, G_IO_IN, FALSE);
         qmp_stats.read_pauses++;
-    } else if (c->in->len == 0 && !c->in_watch && !c->eof) {
-        c->in_watch = g_unix_fd_add(c->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                    qmp_client_on_in, c);
+    } else if (c->in->len == 0 && !qmp_client_reading(c) && !c->eof) {
+        fd_watch_enable(&c->in_watch, G_IO_IN, TRUE);
     }
 }
 
@@ -559,14 +530,9 @@ static void qmp_client_close(QmpClient *c)
         return;
     }
     c->closed = TRUE;
-    if (c->in_watch) {
-        g_source_remove(c->in_watch);
-        c->in_watch = 0;
-    }
-    if (c->out_watch) {
-        g_source_remove(c->out_watch);
-        c->out_watch = 0;
-    }
+    fd_watch_stop(&c->in_watch);
+    fd_watch_stop(&c->out_watch);
+    outbuf_set_tls(&c->out, NULL);
     g_clear_pointer(&c->tls, tls_session_free);
     if (c->owns_fds) {
         close(c->in_fd);
@@ -585,8 +551,7 @@ static void qmp_client_close(QmpClient *c)
 /* Adds a connection on 'in_fd'/'out_fd' (taken when 'owns_fds') to 'mon'
  * and greets it. */
 static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
-                           gboolean is_socket, gboolean owns_fds,
-                           TlsSession *tls)
+                           gboolean owns_fds, TlsSession *tls)
 {
     QmpClient *c = g_new0(QmpClient, 1);
     g_autoptr(JsonObject) greeting = json_object_new();
@@ -597,17 +562,22 @@ static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
     c->mon = mon;
     c->in_fd = in_fd;
     c->out_fd = out_fd;
-    c->is_socket = is_socket;
     c->owns_fds = owns_fds;
     c->tls = tls;
     c->in = g_byte_array_new();
-    c->out = g_byte_array_new();
+    outbuf_init(&c->out, QMP_READ_SIZE, QMP_MAX_OUTPUT);
+    /* TLS seam (b), writing: one record per call (not batched) */
+    outbuf_set_tls(&c->out, tls);
     qmp_splitter_init(&c->split, QMP_MAX_REQUEST);
     g_unix_set_fd_nonblocking(in_fd, TRUE, NULL);
     g_unix_set_fd_nonblocking(out_fd, TRUE, NULL);
     mon->clients = g_list_append(mon->clients, c);
     mon->n_clients++;
     qmp_stats.connections++;
+    /* util/fd-watch.h, as every fd of the proxy; interest comes below */
+    fd_watch_start(&c->in_watch, in_fd, 0, qmp_client_on_in, c, "qmp-in");
+    fd_watch_start(&c->out_watch, out_fd, 0, qmp_client_on_out, c,
+                   "qmp-out");
 
     json_object_set_member(qmp, "version", qmp_version_info());
     json_array_add_string_element(caps, "oob");
@@ -616,43 +586,31 @@ static void qmp_client_new(QmpMonitor *mon, int in_fd, int out_fd,
     if (!qmp_client_send(c, greeting)) {
         return;
     }
-    c->in_watch = g_unix_fd_add(in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                qmp_client_on_in, c);
+    fd_watch_enable(&c->in_watch, G_IO_IN, TRUE);
 }
 
 /* ------------------------------------------------------------------------
  * Monitors
  */
 
-static void qmp_socket_setup(GSocket *sock)
+/* Takes a connected socket 'fd' for 'mon' (the one place a monitor
+ * connection is established: accepted, waited for, or connected). */
+static void qmp_monitor_add_socket(QmpMonitor *mon, int fd)
 {
-    GSocketFamily fam = g_socket_get_family(sock);
-
-    if (fam == G_SOCKET_FAMILY_IPV4 || fam == G_SOCKET_FAMILY_IPV6) {
-        g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-    }
-}
-
-/* Takes a connected socket for 'mon'. */
-static void qmp_monitor_add_socket(QmpMonitor *mon, GSocket *sock)
-{
-    int fd;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int on = 1;
 
     if (mon->n_clients >= QMP_MAX_CLIENTS) {
         qmp_stats.refused++;
         COLO_WARN_RL("QMP monitor %s: already %u clients, refusing another",
                      mon->spec, mon->n_clients);
-        g_socket_close(sock, NULL);
-        g_object_unref(sock);
+        close(fd);
         return;
     }
-    qmp_socket_setup(sock);
-    /* The connection keeps a plain fd; the GSocket closes its own. */
-    fd = fcntl(g_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
-    g_object_unref(sock);
-    if (fd < 0) {
-        COLO_WARN_RL("QMP monitor %s: dup: %s", mon->spec, g_strerror(errno));
-        return;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     }
     if (mon->tls) {
         /* TLS seam (a): no greeting before the handshake and tls-authz;
@@ -660,7 +618,7 @@ static void qmp_monitor_add_socket(QmpMonitor *mon, GSocket *sock)
         tls_link_add(mon->tls, fd);
         return;
     }
-    qmp_client_new(mon, fd, fd, TRUE, TRUE, NULL);
+    qmp_client_new(mon, fd, fd, TRUE, NULL);
 }
 
 static void qmp_tls_established(void *opaque, int fd, TlsSession *sess,
@@ -669,25 +627,23 @@ static void qmp_tls_established(void *opaque, int fd, TlsSession *sess,
     QmpMonitor *mon = opaque;
 
     g_debug("QMP monitor %s: TLS client '%s'", mon->spec, identity);
-    qmp_client_new(mon, fd, fd, TRUE, TRUE, sess);
+    qmp_client_new(mon, fd, fd, TRUE, sess);
 }
 
-static gboolean qmp_monitor_on_accept(GSocket *listener, GIOCondition cond,
-                                      gpointer op)
+static void qmp_monitor_on_accept(void *opaque, GIOCondition revents)
 {
-    QmpMonitor *mon = op;
-    g_autoptr(GError) err = NULL;
-    GSocket *sock = g_socket_accept(listener, NULL, &err);
+    QmpListener *l = opaque;
+    int fd = sock_accept(l->fd);
 
-    if (!sock) {
-        if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-            COLO_WARN_RL("QMP monitor %s: accept: %s", mon->spec,
-                         err->message);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+            errno != ECONNABORTED) {
+            COLO_WARN_RL("QMP monitor %s: accept: %s", l->mon->spec,
+                         g_strerror(errno));
         }
-        return G_SOURCE_CONTINUE;
+        return;
     }
-    qmp_monitor_add_socket(mon, sock);
-    return G_SOURCE_CONTINUE;
+    qmp_monitor_add_socket(l->mon, fd);
 }
 
 static void qmp_monitor_free(QmpMonitor *mon)
@@ -696,24 +652,16 @@ static void qmp_monitor_free(QmpMonitor *mon)
         QmpClient *c = mon->clients->data;
 
         /* Last words: best effort, without blocking. */
-        if (!c->closed && c->out_pos < c->out->len) {
+        if (!c->closed && outbuf_len(&c->out) > 0) {
             qmp_client_flush(c);
         }
         qmp_client_close(c);
     }
-    for (guint i = 0; mon->listen_watches && i < mon->listen_watches->len;
-         i++) {
-        GSource *src = g_ptr_array_index(mon->listen_watches, i);
-
-        g_source_destroy(src);
-        g_source_unref(src);
+    for (guint i = 0; i < mon->n_listen; i++) {
+        fd_watch_stop(&mon->listeners[i].watch);
+        close(mon->listeners[i].fd);
     }
-    if (mon->listen_watches) {
-        g_ptr_array_unref(mon->listen_watches);
-    }
-    if (mon->listeners) {
-        g_ptr_array_unref(mon->listeners);
-    }
+    mon->n_listen = 0;
     if (mon->unix_path) {
         unlink(mon->unix_path);
         g_free(mon->unix_path);
@@ -774,157 +722,142 @@ static gboolean qmp_parse_opts(GHashTable *opts, const char *addr_key,
     return TRUE;
 }
 
-/* Resolves "unix:..." / "tcp:..." into socket addresses (new list of new
- * references).  Sets mon->unix_path for a unix server. */
-static GList *qmp_resolve(const char *spec, gboolean *server,
-                          gboolean *wait, char **unix_path,
+/* Parses "unix:..." / "tcp:..." into 'addr' (a unix path, or a host,
+ * maybe empty, and a checked port) and the access options into 'acc'. */
+static gboolean qmp_parse(const char *spec, gboolean *server,
+                          gboolean *wait, SockSpec *addr,
                           QmpAccessOpts *acc, GError **errp)
 {
     g_autoptr(GHashTable) opts = NULL;
-    GList *addrs = NULL;
 
     if (g_str_has_prefix(spec, "unix:")) {
         const char *path;
+        SockAddr check;
 
         opts = keyval_parse(spec + 5, "path", errp);
         if (!opts || !qmp_parse_opts(opts, "path", server, wait, acc, errp)) {
-            return NULL;
+            return FALSE;
         }
         path = g_hash_table_lookup(opts, "path");
         if (!path || !path[0]) {
             error_setg(errp, "QMP monitor '%s': missing socket path", spec);
-            return NULL;
+            return FALSE;
         }
-        {
-            SockAddr check;
-
-            /* The one length rule of util/sockaddr.h. */
-            if (!sockaddr_unix(&check, path, FALSE, TRUE, NULL, errp)) {
-                return NULL;
-            }
+        /* The one length rule of util/sockaddr.h. */
+        if (!sockaddr_unix(&check, path, FALSE, TRUE, NULL, errp)) {
+            return FALSE;
         }
-        *unix_path = g_strdup(path);
-        return g_list_append(NULL, g_unix_socket_address_new(path));
+        addr->kind = SOCK_SPEC_UNIX;
+        addr->path = g_strdup(path);
+        return TRUE;
     }
     if (g_str_has_prefix(spec, "tcp:")) {
-        g_autoptr(GResolver) resolver = NULL;
         g_autofree char *host = NULL;
         g_autofree char *port_str = NULL;
-        const char *addr;
+        const char *a;
         guint64 port;
 
         opts = keyval_parse(spec + 4, "addr", errp);
         if (!opts || !qmp_parse_opts(opts, "addr", server, wait, acc, errp)) {
-            return NULL;
+            return FALSE;
         }
-        addr = g_hash_table_lookup(opts, "addr");
-        if (!addr || !strchr(addr, ':')) {
+        a = g_hash_table_lookup(opts, "addr");
+        if (!a || !strchr(a, ':')) {
             error_setg(errp, "QMP monitor '%s': expected tcp:HOST:PORT",
                        spec);
-            return NULL;
+            return FALSE;
         }
-        if (!sockaddr_split_host_port(addr, &host, &port_str, NULL, errp)) {
-            return NULL;
+        if (!sockaddr_split_host_port(a, &host, &port_str, NULL, errp)) {
+            return FALSE;
         }
         if (!sockaddr_port_check(port_str, NULL, errp) ||
             !keyval_parse_uint64("port", port_str, FALSE, &port, errp)) {
             g_prefix_error(errp, "QMP monitor '%s': ", spec);
-            return NULL;
+            return FALSE;
         }
-        if (!host[0]) {
-            /* All addresses: one dual-stack IPv6 socket, or IPv4. */
-            GInetAddress *any6 = g_inet_address_new_any(G_SOCKET_FAMILY_IPV6);
-            GInetAddress *any4 = g_inet_address_new_any(G_SOCKET_FAMILY_IPV4);
-
-            addrs = g_list_append(addrs, g_inet_socket_address_new(any6,
-                                                                   port));
-            addrs = g_list_append(addrs, g_inet_socket_address_new(any4,
-                                                                   port));
-            g_object_unref(any6);
-            g_object_unref(any4);
-            return addrs;
-        }
-        resolver = g_resolver_get_default();
-        {
-            GList *ips = g_resolver_lookup_by_name(resolver, host, NULL,
-                                                   errp);
-
-            if (!ips) {
-                return NULL;
-            }
-            for (GList *l = ips; l; l = l->next) {
-                addrs = g_list_append(addrs,
-                                      g_inet_socket_address_new(l->data,
-                                                                port));
-            }
-            g_resolver_free_addresses(ips);
-        }
-        return addrs;
+        addr->kind = SOCK_SPEC_INET;
+        addr->host = g_steal_pointer(&host);
+        addr->port = g_steal_pointer(&port_str);
+        return TRUE;
     }
     error_setg(errp, "QMP monitor '%s': expected stdio, unix:PATH or "
                "tcp:HOST:PORT", spec);
-    return NULL;
+    return FALSE;
 }
 
-/* Binds and listens on every address that works (a dual-stack IPv6 "any"
- * socket makes the IPv4 one fail with EADDRINUSE: that is fine). */
-static gboolean qmp_monitor_listen(QmpMonitor *mon, GList *addrs,
+/* A listening unix socket only its owner can connect to (see "Access"
+ * above): the socket is 0600 before bind(), since Linux gives the file
+ * the socket's own mode at bind(), so there is no moment where the
+ * umask's mode lets others connect; chmod() after bind() for the systems
+ * that do not.  Returns the fd, or -1 with errp set. */
+static int qmp_listen_unix_private(const SockAddr *un, const char *path,
                                    GError **errp)
 {
-    g_autoptr(GError) first = NULL;
+    int fd = sock_new(un, SOCK_STREAM, errp);
 
-    mon->listeners = g_ptr_array_new_with_free_func(g_object_unref);
-    mon->listen_watches = g_ptr_array_new();
-    if (mon->unix_path) {
-        /* As QEMU: a stale socket file from an earlier run is replaced. */
-        unlink(mon->unix_path);
+    if (fd < 0) {
+        return -1;
     }
-    for (GList *l = addrs; l; l = l->next) {
-        GSocketAddress *sa = l->data;
+    if (fchmod(fd, 0600) < 0 ||
+        bind(fd, (const struct sockaddr *)&un->ss, un->len) < 0 ||
+        chmod(path, 0600) < 0 ||
+        listen(fd, QMP_LISTEN_BACKLOG) < 0) {
+        error_setg(errp, "Failed to listen on %s: %s", path,
+                   g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Binds and listens (util/socket.h): a unix path, or every address of the
+ * host (all of them for an empty host: one dual-stack socket, or IPv4). */
+static gboolean qmp_monitor_listen(QmpMonitor *mon, const SockSpec *addr,
+                                   GError **errp)
+{
+    int fds[QMP_MAX_LISTEN];
+    guint n = 0;
+
+    if (addr->kind == SOCK_SPEC_UNIX) {
         g_autoptr(GError) err = NULL;
-        GSocket *sock;
-        GSource *src;
+        SockAddr un;
+        int fd;
 
-        sock = g_socket_new(g_socket_address_get_family(sa),
-                            G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                            &err);
-        if (sock && mon->unix_path) {
-            /* Owner only, from the start: Linux gives the file the
-             * socket's own mode at bind(), so there is no moment where
-             * the umask's mode lets others connect; chmod() after bind()
-             * for the systems that do not. */
-            fchmod(g_socket_get_fd(sock), 0600);
+        /* As QEMU: a stale socket file from an earlier run is replaced. */
+        unlink(addr->path);
+        if (!sockaddr_unix(&un, addr->path, FALSE, TRUE, NULL, errp)) {
+            return FALSE;
         }
-        if (sock && !g_socket_bind(sock, sa, TRUE, &err)) {
-            g_clear_object(&sock);
+        fd = qmp_listen_unix_private(&un, addr->path, &err);
+        if (fd < 0) {
+            error_setg(errp, "QMP monitor '%s': cannot listen: %s",
+                       mon->spec, err->message);
+            return FALSE;
         }
-        if (sock && mon->unix_path && chmod(mon->unix_path, 0600) < 0) {
-            g_set_error(&err, G_IO_ERROR, g_io_error_from_errno(errno),
-                        "chmod %s: %s", mon->unix_path, g_strerror(errno));
-            g_clear_object(&sock);
+        mon->unix_path = g_strdup(addr->path);
+        fds[n++] = fd;
+    } else {
+        int r = sock_listen_host(addr->host, addr->port, AF_UNSPEC, FALSE,
+                                 QMP_LISTEN_BACKLOG, fds, QMP_MAX_LISTEN,
+                                 &n, errp);
+
+        if (r == EINVAL && errp && *errp) {
+            g_prefix_error(errp, "QMP monitor '%s': ", mon->spec);
+            return FALSE;
         }
-        if (sock && !g_socket_listen(sock, &err)) {
-            g_clear_object(&sock);
+        if (r) {
+            error_setg(errp, "QMP monitor '%s': cannot listen: %s",
+                       mon->spec, g_strerror(r));
+            return FALSE;
         }
-        if (!sock) {
-            if (!first) {
-                first = g_steal_pointer(&err);
-            }
-            continue;
-        }
-        g_socket_set_blocking(sock, FALSE);
-        g_ptr_array_add(mon->listeners, sock);
-        src = g_socket_create_source(sock, G_IO_IN, NULL);
-        g_source_set_callback(src, G_SOURCE_FUNC(qmp_monitor_on_accept),
-                              mon, NULL);
-        g_source_attach(src, NULL);
-        g_ptr_array_add(mon->listen_watches, src);
     }
-    if (mon->listeners->len == 0) {
-        g_clear_pointer(&mon->unix_path, g_free);   /* not ours */
-        error_setg(errp, "QMP monitor '%s': cannot listen: %s", mon->spec,
-                   first ? first->message : "no address");
-        return FALSE;
+    for (guint i = 0; i < n; i++) {
+        QmpListener *l = &mon->listeners[mon->n_listen++];
+
+        l->mon = mon;
+        l->fd = fds[i];
+        fd_watch_start(&l->watch, l->fd, G_IO_IN, qmp_monitor_on_accept, l,
+                       "qmp-listen");
     }
     return TRUE;
 }
@@ -932,74 +865,111 @@ static gboolean qmp_monitor_listen(QmpMonitor *mon, GList *addrs,
 /* wait=on: blocks until the first client connects, as QEMU does. */
 static gboolean qmp_monitor_wait(QmpMonitor *mon, GError **errp)
 {
-    g_autoptr(GError) err = NULL;
-    GSocket *listener = g_ptr_array_index(mon->listeners, 0);
-    GSocket *sock;
+    struct pollfd pfd[QMP_MAX_LISTEN];
 
     g_message("QMP monitor waiting for connection on: %s", mon->spec);
-    g_socket_set_blocking(listener, TRUE);
-    do {
-        g_clear_error(&err);
-        sock = g_socket_accept(listener, NULL, &err);
-    } while (!sock && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED));
-    g_socket_set_blocking(listener, FALSE);
-    if (!sock) {
-        error_setg(errp, "QMP monitor '%s': accept: %s", mon->spec,
-                   err->message);
-        return FALSE;
+    for (guint i = 0; i < mon->n_listen; i++) {
+        pfd[i] = (struct pollfd){ .fd = mon->listeners[i].fd,
+                                  .events = POLLIN };
     }
-    qmp_monitor_add_socket(mon, sock);
-    return TRUE;
+    for (;;) {
+        int r = poll(pfd, mon->n_listen, -1);
+
+        if (r < 0 && errno != EINTR) {
+            error_setg(errp, "QMP monitor '%s': accept: %s", mon->spec,
+                       g_strerror(errno));
+            return FALSE;
+        }
+        for (guint i = 0; r > 0 && i < mon->n_listen; i++) {
+            int fd;
+
+            if (!pfd[i].revents) {
+                continue;
+            }
+            fd = sock_accept(pfd[i].fd);
+            if (fd >= 0) {
+                qmp_monitor_add_socket(mon, fd);
+                return TRUE;
+            }
+            if (errno != EAGAIN && errno != EINTR &&
+                errno != ECONNABORTED) {
+                error_setg(errp, "QMP monitor '%s': accept: %s", mon->spec,
+                           g_strerror(errno));
+                return FALSE;
+            }
+        }
+    }
 }
 
 /* Connects as a client to the first address that answers. */
-static gboolean qmp_monitor_connect(QmpMonitor *mon, GList *addrs,
+static gboolean qmp_monitor_connect(QmpMonitor *mon, const SockSpec *addr,
                                     GError **errp)
 {
-    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) addrs = NULL;
+    int err = ECONNREFUSED;
 
-    g_clear_pointer(&mon->unix_path, g_free);   /* the server's file */
-    for (GList *l = addrs; l; l = l->next) {
-        GSocketAddress *sa = l->data;
-        GSocket *sock;
+    if (addr->kind == SOCK_SPEC_UNIX) {
+        SockAddr un;
 
-        g_clear_error(&err);
-        sock = g_socket_new(g_socket_address_get_family(sa),
-                            G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                            &err);
-        if (!sock) {
-            continue;
+        if (!sockaddr_unix(&un, addr->path, FALSE, TRUE, NULL, errp)) {
+            return FALSE;
         }
-        if (g_socket_connect(sock, sa, NULL, &err)) {
-            qmp_monitor_add_socket(mon, sock);
+        addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
+        g_array_append_val(addrs, un);
+    } else {
+        addrs = sock_resolve(addr->host, addr->port, AF_UNSPEC, FALSE, errp);
+        if (!addrs) {
+            g_prefix_error(errp, "QMP monitor '%s': ", mon->spec);
+            return FALSE;
+        }
+    }
+    for (guint i = 0; i < addrs->len; i++) {
+        int fd = sock_connect_wait(&g_array_index(addrs, SockAddr, i),
+                                   QMP_CONNECT_TIMEOUT_MS, &err);
+
+        if (fd >= 0) {
+            qmp_monitor_add_socket(mon, fd);
             return TRUE;
         }
-        g_object_unref(sock);
     }
     error_setg(errp, "Failed to connect to '%s': %s", mon->spec,
-               err ? err->message : "no address");
+               g_strerror(err));
     return FALSE;
 }
 
-/* A tcp address other hosts may reach (any address but loopback). */
-static gboolean qmp_addr_exposed(GSocketAddress *sa)
+/* A tcp listener on 'addr' would be reachable from other hosts: one of
+ * the addresses its host resolves to (every address for an empty host)
+ * is not loopback.  An error if the host does not resolve. */
+static gboolean qmp_addr_exposed(QmpMonitor *mon, const SockSpec *addr,
+                                 gboolean *exposed, GError **errp)
 {
-    return G_IS_INET_SOCKET_ADDRESS(sa) &&
-           !g_inet_address_get_is_loopback(g_inet_socket_address_get_address(
-               G_INET_SOCKET_ADDRESS(sa)));
+    g_autoptr(GArray) addrs = NULL;
+
+    *exposed = FALSE;
+    if (addr->kind != SOCK_SPEC_INET) {
+        return TRUE;
+    }
+    addrs = sock_resolve(addr->host, addr->port, AF_UNSPEC, TRUE, errp);
+    if (!addrs) {
+        g_prefix_error(errp, "QMP monitor '%s': ", mon->spec);
+        return FALSE;
+    }
+    for (guint i = 0; i < addrs->len; i++) {
+        SockAddr *a = &g_array_index(addrs, SockAddr, i);
+
+        *exposed |= !tls_addr_is_loopback((const struct sockaddr *)&a->ss);
+    }
+    return TRUE;
 }
 
 /* The access rules of "Access" above, before anything listens.  Sets up
  * mon->tls with tls-creds=. */
-static gboolean qmp_access_setup(QmpMonitor *mon, GList *addrs,
+static gboolean qmp_access_setup(QmpMonitor *mon, const SockSpec *addr,
                                  gboolean server, QmpAccessOpts *acc,
                                  GError **errp)
 {
     gboolean exposed = FALSE;
 
-    for (GList *l = addrs; l; l = l->next) {
-        exposed |= qmp_addr_exposed(l->data);
-    }
     if (acc->tls_authz && !acc->tls_creds) {
         error_setg(errp, "QMP monitor '%s': 'tls-authz' provided but TLS "
                    "is not enabled", mon->spec);
@@ -1008,7 +978,7 @@ static gboolean qmp_access_setup(QmpMonitor *mon, GList *addrs,
     if (acc->tls_creds) {
         g_autofree char *name = g_strdup_printf("monitor '%s'", mon->spec);
 
-        if (mon->unix_path || !G_IS_INET_SOCKET_ADDRESS(addrs->data)) {
+        if (addr->kind != SOCK_SPEC_INET) {
             error_setg(errp, "QMP monitor '%s': TLS can only be used over "
                        "TCP socket", mon->spec);
             return FALSE;
@@ -1022,6 +992,9 @@ static gboolean qmp_access_setup(QmpMonitor *mon, GList *addrs,
         }
         tls_link_attach(mon->tls, NULL);
         return TRUE;
+    }
+    if (server && !qmp_addr_exposed(mon, addr, &exposed, errp)) {
+        return FALSE;
     }
     if (server && exposed) {
         if (!acc->insecure) {
@@ -1045,27 +1018,25 @@ gboolean monitor_qmp_open(const char *spec, GError **errp)
     QmpMonitor *mon = g_new0(QmpMonitor, 1);
     QmpAccessOpts acc = { 0 };
     gboolean server = FALSE, wait = TRUE;
-    GList *addrs;
+    g_auto(SockSpec) addr = { 0 };
     gboolean ok;
 
     mon->spec = g_strdup(spec);
     if (strcmp(spec, "stdio") == 0) {
         qmp_monitors = g_list_append(qmp_monitors, mon);
-        qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE, FALSE, NULL);
+        qmp_client_new(mon, STDIN_FILENO, STDOUT_FILENO, FALSE, NULL);
         return TRUE;
     }
-    addrs = qmp_resolve(spec, &server, &wait, &mon->unix_path, &acc, errp);
-    ok = addrs && qmp_access_setup(mon, addrs, server, &acc, errp);
+    ok = qmp_parse(spec, &server, &wait, &addr, &acc, errp) &&
+         qmp_access_setup(mon, &addr, server, &acc, errp);
     g_free(acc.tls_creds);
     g_free(acc.tls_authz);
     if (!ok) {
-        g_list_free_full(addrs, g_object_unref);
-        g_clear_pointer(&mon->unix_path, g_free);   /* nothing created */
         qmp_monitor_free(mon);
         return FALSE;
     }
     if (server) {
-        ok = qmp_monitor_listen(mon, addrs, errp);
+        ok = qmp_monitor_listen(mon, &addr, errp);
         if (ok) {
             qmp_monitors = g_list_append(qmp_monitors, mon);
             if (wait && !qmp_monitor_wait(mon, errp)) {
@@ -1074,12 +1045,11 @@ gboolean monitor_qmp_open(const char *spec, GError **errp)
             }
         }
     } else {
-        ok = qmp_monitor_connect(mon, addrs, errp);
+        ok = qmp_monitor_connect(mon, &addr, errp);
         if (ok) {
             qmp_monitors = g_list_append(qmp_monitors, mon);
         }
     }
-    g_list_free_full(addrs, g_object_unref);
     if (!ok) {
         qmp_monitor_free(mon);
     }

@@ -46,6 +46,7 @@
 #include "net/vnet-hdr.h"
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"

@@ -111,6 +111,7 @@ struct _ColoCompareObj {
     char *outdev;
     char *iothread_id;
     char *notify_dev;
+    char *frame;              /* frame=: its VM pair (NULL: the default) */
     guint compare_timeout;      /* ms */
     guint expired_scan_cycle;   /* ms */
     guint max_queue_size;
@@ -345,8 +346,8 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
         notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
         return;
     }
-    colo_request_checkpoint(user_object_get_id(USER_OBJECT(s)),
-                            ckpt_map[reason], detail);
+    colo_request_checkpoint_frame(s->frame, user_object_get_id(USER_OBJECT(s)),
+                                  ckpt_map[reason], detail);
 }
 
 static void compare_miscompare_cb(void *opaque, const char *conn,
@@ -610,6 +611,13 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
     if (!compare_parse_ignore(s->ignore, &cfg.ignored_fields, errp)) {
         return FALSE;
     }
+    if (s->frame && !*s->frame) {
+        g_clear_pointer(&s->frame, g_free);
+    }
+    /* its pair's frame exists (or, unbound, there is at most one) */
+    if (!s->notify_dev && !colo_frame_bind_check(s->frame, id, errp)) {
+        return FALSE;
+    }
     if (s->notify_dev && !*s->notify_dev) {
         g_clear_pointer(&s->notify_dev, g_free);
         devs[LINK_NOTIFY] = NULL;
@@ -688,6 +696,8 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
         s->listener.fn = colo_event_cb;
         s->listener.ctx = s->ctx;
         s->listener.opaque = s;
+        s->listener.frame = s->frame;
+        s->listener.name = id;
         colo_add_listener(&s->listener);
         s->listening = true;
     }
@@ -824,6 +834,10 @@ static const PropDef colo_compare_props[] = {
     DEFINE_PROP_STR("notify_dev", ColoCompareObj, notify_dev, NULL, 0,
         "id of the chardev of Xen's COLO frame (checkpoint requests go "
         "there instead of the in-process frame)"),
+    DEFINE_PROP_STR("frame", ColoCompareObj, frame, NULL, 0,
+        "id of the colo-frame (VM pair) this compare belongs to: its "
+        "checkpoint requests go there, its flushes come from there; "
+        "default: the only colo-frame"),
     DEFINE_PROP_UINT("compare_timeout", ColoCompareObj, compare_timeout,
         0, G_MAXUINT32, COMPARE_DEFAULT_TIMEOUT_MS,
         PROP_RUNTIME | PROP_POSITIVE,

@@ -10,7 +10,7 @@ static const ColoHooks *frame_hooks;
 
 void colo_hooks_register(const ColoHooks *hooks)
 {
-    g_assert(!frame_hooks);     /* one frame per process */
+    g_assert(!frame_hooks);     /* one frame library per process */
     g_atomic_pointer_set(&frame_hooks, hooks);
 }
 
@@ -32,12 +32,27 @@ void colo_remove_listener(ColoEventListener *l)
     }
 }
 
-void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
-                             const char *detail)
+void colo_request_checkpoint_frame(const char *frame, const char *source,
+                                   ColoCheckpointReason reason,
+                                   const char *detail)
 {
     const ColoHooks *h = g_atomic_pointer_get(&frame_hooks);
 
     if (h) {
-        h->request_checkpoint(source, reason, detail);
+        h->request_checkpoint(frame, source, reason, detail);
     }
+}
+
+void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
+                             const char *detail)
+{
+    colo_request_checkpoint_frame(NULL, source, reason, detail);
+}
+
+gboolean colo_frame_bind_check(const char *frame, const char *what,
+                               GError **errp)
+{
+    const ColoHooks *h = g_atomic_pointer_get(&frame_hooks);
+
+    return h ? h->bind_check(frame, what, errp) : TRUE;
 }

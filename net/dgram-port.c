@@ -10,6 +10,7 @@
 #include "net/dgram-port.h"
 #include "net/vnet-hdr.h"
 #include "util/log.h"
+#include "util/socket.h"
 #include "util/stats.h"
 
 enum {

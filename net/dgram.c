@@ -29,6 +29,7 @@
 #include "net/dgram-port.h"
 #include "qom/props.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 #include "net/net.h"
 #include "util/error.h"
 

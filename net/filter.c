@@ -22,10 +22,13 @@
 #include <string.h>
 
 #include "net/filter.h"
+#include "net/colo-hooks.h"
 #include "net/net-private.h"
 #include "qom/props.h"
 #include "util/error.h"
 #include "util/stats.h"
+
+static gboolean netfilter_frame_check(NetFilter *nf, GError **errp);
 
 typedef enum {
     NET_FILTER_INSERT_BEFORE,
@@ -38,6 +41,7 @@ typedef struct {
     NetFilterDirection direction; /* queue= */
     gboolean on;              /* status= */
     char *position;           /* position= (head, tail or id=<id>) */
+    char *frame;              /* frame= (the VM pair; NULL: the default) */
     NetFilterInsert insert;   /* insert= */
     /* state */
     NetClient *netdev;        /* resolved at complete, NULL when detached */
@@ -183,6 +187,10 @@ static gboolean netfilter_complete(UserObject *obj, GError **errp)
     if (!p->netdev) {
         return FALSE;
     }
+    if (!netfilter_frame_check(nf, errp)) {
+        p->netdev = NULL;
+        return FALSE;
+    }
     /* Checked before setup(), so a bad position never half-builds the
      * filter (QEMU checks it after). */
     if (!netfilter_resolve_position__(nf, &sibling, &before, errp)) {
@@ -260,6 +268,54 @@ static gboolean netfilter_handle_event_default(NetFilter *nf,
     return TRUE;
 }
 
+static gboolean is_colo_filter(NetFilter *nf)
+{
+    return NET_FILTER_GET_CLASS(nf)->handle_event !=
+           netfilter_handle_event_default;
+}
+
+/* Two filters' frame= may name different pairs only when both are
+ * given: an unbound filter belongs to the default frame, and the rules
+ * of colo_frame_bind_check() keep unbound filters from existing beside
+ * several frames. */
+static gboolean same_frame(const char *a, const char *b)
+{
+    return !a || !*a || !b || !*b || !strcmp(a, b);
+}
+
+/*
+ * A COLO filter belongs to one pair (frame=, or the default frame): the
+ * frame must exist (the frames are created before the filters,
+ * system/main.c), and a netdev belongs to one pair -- two frames'
+ * filters on one netdev would have one pair's failover switch the
+ * other's redirectors off.
+ */
+static gboolean netfilter_frame_check(NetFilter *nf, GError **errp)
+{
+    NetFilterPrivate *p = priv_of(nf);
+
+    if (!is_colo_filter(nf)) {
+        return TRUE;
+    }
+    if (!colo_frame_bind_check(p->frame, netfilter_get_id(nf), errp)) {
+        return FALSE;
+    }
+    for (GList *f = net_client_get_filters(p->netdev)->head; f;
+         f = f->next) {
+        NetFilter *o = f->data;
+
+        if (o != nf && is_colo_filter(o) &&
+            !same_frame(priv_of(o)->frame, p->frame)) {
+            error_setg(errp, "netdev '%s' already belongs to colo-frame "
+                       "'%s' (filter '%s'); a netdev carries one VM pair's "
+                       "filters", p->netdev_id,
+                       priv_of(o)->frame, netfilter_get_id(o));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static void netfilter_init(NetFilter *nf)
 {
     NetFilterPrivate *p = priv_of(nf);
@@ -284,6 +340,9 @@ static const PropDef netfilter_props[] = {
     DEFINE_PROP_ENUM("insert", NetFilterPrivate, insert,
         netfilter_insert_get_type, NET_FILTER_INSERT_BEHIND, 0,
         "with position=id=<id>: before or behind it"),
+    DEFINE_PROP_STR("frame", NetFilterPrivate, frame, NULL, 0,
+        "id of the colo-frame (VM pair) whose COLO events this filter "
+        "handles; default: the only colo-frame"),
 };
 
 static void netfilter_class_init(NetFilterClass *klass)
@@ -321,6 +380,33 @@ const char *netfilter_get_id(NetFilter *nf)
     return user_object_get_id(USER_OBJECT(nf));
 }
 
+const char *netfilter_get_frame(NetFilter *nf)
+{
+    const char *f = priv_of(nf)->frame;
+
+    return f && *f ? f : NULL;
+}
+
+const char *netfilter_find_colo_unbound(void)
+{
+    GList *netdevs = user_object_list(OBJECT_KIND_NETDEV);
+    const char *found = NULL;
+
+    for (GList *l = netdevs; l && !found; l = l->next) {
+        if (!NET_IS_CLIENT(l->data)) {
+            continue;
+        }
+        for (GList *f = net_client_get_filters(l->data)->head; f && !found;
+             f = f->next) {
+            if (is_colo_filter(f->data) && !netfilter_get_frame(f->data)) {
+                found = netfilter_get_id(f->data);
+            }
+        }
+    }
+    g_list_free(netdevs);
+    return found;
+}
+
 void netfilter_get_counters(NetFilter *nf, uint64_t *packets,
                             uint64_t *bytes)
 {
@@ -355,6 +441,14 @@ gboolean colo_notify_filters(const ColoEventInfo *ev, GError **errp)
             NetFilter *nf = snap->pdata[i];
             NetFilterClass *klass = NET_FILTER_GET_CLASS(nf);
 
+            const char *mine = netfilter_get_frame(nf);
+
+            /* only the event's pair: a filter bound to its frame, or
+             * an unbound one when that frame is the default */
+            if (mine ? g_strcmp0(mine, ev->frame) != 0
+                     : ev->frame_not_default) {
+                continue;
+            }
             if (klass->handle_event && priv_of(nf)->link) {
                 ok = klass->handle_event(nf, ev, errp);
             }

@@ -28,8 +28,9 @@
  * drop_malformed.  Output goes
  * through a bounded NetOutBuf that takes whole frames or none: receive()
  * only queues the frame, and the frames queued during one main loop
- * iteration leave together in one write (a flush source ready while bytes
- * wait, or at once when STREAM_FLUSH_BATCH bytes are queued), so a burst
+ * iteration leave together in one write (the connection's FdWatch has
+ * pending work while bytes wait, as the socket chardev's source does; or
+ * at once when STREAM_FLUSH_BATCH bytes are queued), so a burst
  * costs one system call, not one per frame.  When the buffer is full
  * receive() returns 0, the core queues, and we flush the core's queue
  * when the socket drains.  While there is no connection, frames to send
@@ -50,6 +51,7 @@
 #include "net/vnet-hdr.h"
 #include "util/fd-watch.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 #include "net/frame.h"
 #include "net/net.h"
 #include "util/error.h"
@@ -87,8 +89,6 @@ typedef struct StreamConn {
     size_t rpos;              /* first byte of rbuf not yet fed */
     size_t rlen;              /* bytes read into rbuf */
     guint resume_src;         /* idle source feeding the rest of rbuf */
-    GSource *flush_src;       /* writes queued output before the loop
-                               * sleeps again */
     gboolean out_full;        /* receive() returned 0: flush the core's
                                * queue once there is room */
     gboolean out_dead;        /* a write failed (EPIPE): output is dropped,
@@ -103,7 +103,6 @@ typedef struct StreamConn {
     /* tls-creds= (stream, inet): handshakes first, records after */
     TlsLink *tls;
     TlsSession *tls_sess;     /* the connection's session */
-    guint tls_read_src;       /* idle: records the session holds */
 } StreamConn;
 
 static void stream_conn_try_connect(StreamConn *c);
@@ -156,40 +155,11 @@ static void stream_conn_schedule_reconnect(StreamConn *c)
     }
 }
 
-/*
- * TLS seam (b), writing: net_outbuf_drain() through the session.  Bytes
- * the session takes leave the buffer; records it could not send yet wait
- * in the session (util/tls-session.h, batched mode) and keep G_IO_OUT
- * polled.  Same returns as net_outbuf_drain().
- */
-static int stream_conn_drain(StreamConn *c)
-{
-    NetOutBuf *ob = &c->out;
-    int r;
-
-    if (!c->tls_sess) {
-        return net_outbuf_drain(ob, c->fd);
-    }
-    while (ob->head < ob->tail) {
-        ssize_t n = tls_session_send(c->tls_sess, ob->data + ob->head,
-                                     ob->tail - ob->head);
-
-        if (n == -EAGAIN) {
-            return 0;
-        }
-        if (n < 0) {
-            return (int)n;
-        }
-        ob->head += n;
-    }
-    ob->head = ob->tail = 0;
-    r = tls_session_flush(c->tls_sess);
-    return r == 0 ? 1 : r == -EAGAIN ? 0 : r;
-}
-
 /* TLS seam (b), reading: the decrypted records, gathered (see
- * chardev/char-socket.c's cs_tls_recv()); read()'s returns. */
-static ssize_t stream_conn_tls_read(StreamConn *c, uint8_t *buf, size_t len)
+ * chardev/char-socket-io.c's cs_tls_recv()); sock_recv()'s returns.
+ * (Writing: the output ring goes through the session itself, see
+ * stream_conn_attach_fd().) */
+static gssize stream_conn_tls_read(StreamConn *c, uint8_t *buf, size_t len)
 {
     size_t got = 0;
 
@@ -203,11 +173,7 @@ static ssize_t stream_conn_tls_read(StreamConn *c, uint8_t *buf, size_t len)
         if (got) {
             return got;
         }
-        if (n == 0) {
-            return 0;
-        }
-        errno = -n;
-        return -1;
+        return n;                 /* 0 or -errno */
     }
     return got;
 }
@@ -218,11 +184,8 @@ static void stream_conn_close(StreamConn *c)
     gboolean was_up = c->fd >= 0 && !c->connecting;
 
     fd_watch_stop(&c->watch);
+    net_outbuf_set_tls(&c->out, NULL);
     g_clear_pointer(&c->tls_sess, tls_session_free);
-    if (c->tls_read_src) {
-        g_source_remove(c->tls_read_src);
-        c->tls_read_src = 0;
-    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
@@ -294,54 +257,25 @@ static gboolean stream_conn_process(StreamConn *c)
     return TRUE;
 }
 
-static void stream_conn_read(StreamConn *c);
-
-static gboolean stream_conn_tls_read_cb(gpointer opaque)
-{
-    StreamConn *c = opaque;
-    NetClient *nc = c->nc;
-
-    c->tls_read_src = 0;
-    g_object_ref(nc);
-    if (c->tls_sess && c->read_enabled && c->rpos == c->rlen) {
-        stream_conn_read(c);
-    }
-    g_object_unref(nc);
-    return G_SOURCE_REMOVE;
-}
-
-/* Records the session holds wake nobody (poll() cannot see them): read
- * them from the loop. */
-static void stream_conn_tls_read_later(StreamConn *c)
-{
-    if (c->tls_sess && !c->tls_read_src &&
-        tls_session_pending(c->tls_sess) > 0) {
-        c->tls_read_src = g_idle_add(stream_conn_tls_read_cb, c);
-    }
-}
-
 static void stream_conn_read(StreamConn *c)
 {
     for (int i = 0; i < STREAM_READS_PER_WAKEUP; i++) {
-        ssize_t n;
+        gssize n = c->tls_sess
+                   ? stream_conn_tls_read(c, c->rbuf, STREAM_READ_SIZE)
+                   : sock_recv(c->fd, c->rbuf, STREAM_READ_SIZE);
 
-        do {
-            n = c->tls_sess ? stream_conn_tls_read(c, c->rbuf,
-                                                   STREAM_READ_SIZE)
-                            : read(c->fd, c->rbuf, STREAM_READ_SIZE);
-        } while (n < 0 && errno == EINTR);
-        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+        if (n == 0 || n == -ECONNRESET) {
             COLO_NOTICE_RL("%s: peer closed the connection",
                            stream_conn_id(c));
             stream_conn_close(c);
             return;
         }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (n == -EAGAIN) {
                 return;
             }
             colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: read failed: %s",
-                                stream_conn_id(c), g_strerror(errno));
+                                stream_conn_id(c), g_strerror(-n));
             stream_conn_close(c);
             return;
         }
@@ -354,7 +288,6 @@ static void stream_conn_read(StreamConn *c)
             return;
         }
     }
-    stream_conn_tls_read_later(c);
 }
 
 /* The peer's queue drained: feed what is left in rbuf, then read again. */
@@ -367,7 +300,6 @@ static gboolean stream_conn_resume_cb(gpointer opaque)
     g_object_ref(nc);
     if (c->fd >= 0 && stream_conn_process(c) && c->read_enabled) {
         stream_conn_update_watch(c);
-        stream_conn_tls_read_later(c);
     }
     g_object_unref(nc);
     return G_SOURCE_REMOVE;
@@ -400,7 +332,8 @@ static void stream_conn_write_failed(StreamConn *c, int err)
  * Writes the queued output.  Frames given to receive() are only queued
  * (net_outbuf_queue_frame()); they leave here, in one write per batch:
  * once the queue holds STREAM_FLUSH_BATCH bytes, and otherwise from the
- * flush source at the start of the next main loop iteration, i.e. as soon
+ * watch's pending work (stream_flush_due()) at the start of the next main
+ * loop iteration, i.e. as soon
  * as the burst being processed is done.  A socket that does not take
  * everything is polled for G_IO_OUT.  Returns FALSE when the connection
  * was closed or its output died (write error, see
@@ -414,7 +347,7 @@ static gboolean stream_conn_write_out(StreamConn *c)
     if (!net_outbuf_pending(&c->out)) {
         return TRUE;
     }
-    r = stream_conn_drain(c);
+    r = net_outbuf_drain(&c->out, c->fd);
     c->out_writes++;
     if (r < 0) {
         stream_conn_write_failed(c, -r);
@@ -435,48 +368,34 @@ static void stream_conn_room_again(StreamConn *c)
     }
 }
 
-typedef struct StreamFlushSource {
-    GSource source;
-    StreamConn *c;            /* owner: destroys the source before going */
-} StreamFlushSource;
-
-static gboolean stream_flush_ready(StreamConn *c)
+/* Output queued during this iteration waits and the socket is not known
+ * to be full (then G_IO_OUT is polled): the watch's pending work, so it
+ * leaves before the loop sleeps. */
+static gboolean stream_flush_due(void *opaque)
 {
-    return c->fd >= 0 && !c->connecting && net_outbuf_pending(&c->out) &&
-           !(c->watch.events & G_IO_OUT);
+    StreamConn *c = opaque;
+
+    return c->fd >= 0 && !c->connecting && !c->out_dead &&
+           net_outbuf_pending(&c->out) && !(c->watch.events & G_IO_OUT);
 }
 
-static gboolean stream_flush_prepare(GSource *source, gint *timeout)
+/* TLS seam (b), reading: decrypted records wait inside the session, where
+ * poll() cannot see them (the last read filled rbuf, or reading paused
+ * with records left): read them as the watch's pending work, once the
+ * bytes already read are fed and the core takes more. */
+static gboolean stream_tls_read_due(StreamConn *c)
 {
-    *timeout = -1;
-    return stream_flush_ready(((StreamFlushSource *)source)->c);
+    return c->tls_sess && c->fd >= 0 && !c->connecting && c->read_enabled &&
+           c->rpos == c->rlen && tls_session_pending(c->tls_sess) > 0;
 }
 
-static gboolean stream_flush_check(GSource *source)
+/* The watch's pending work: output to flush, records to read. */
+static gboolean stream_conn_due(void *opaque)
 {
-    return stream_flush_ready(((StreamFlushSource *)source)->c);
+    StreamConn *c = opaque;
+
+    return stream_flush_due(c) || stream_tls_read_due(c);
 }
-
-static gboolean stream_flush_dispatch(GSource *source, GSourceFunc cb,
-                                      gpointer data)
-{
-    StreamConn *c = ((StreamFlushSource *)source)->c;
-    NetClient *nc = c->nc;
-
-    g_object_ref(nc);
-    if (stream_flush_ready(c) && stream_conn_write_out(c) &&
-        !net_outbuf_pending(&c->out)) {
-        stream_conn_room_again(c);
-    }
-    g_object_unref(nc);
-    return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs stream_flush_funcs = {
-    .prepare = stream_flush_prepare,
-    .check = stream_flush_check,
-    .dispatch = stream_flush_dispatch,
-};
 
 static void stream_conn_established(StreamConn *c)
 {
@@ -560,7 +479,7 @@ static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
         return;
     }
     if (revents & G_IO_OUT) {
-        int r = stream_conn_drain(c);
+        int r = net_outbuf_drain(&c->out, c->fd);
 
         c->out_writes++;
         if (r < 0) {
@@ -596,7 +515,18 @@ static void stream_conn_ready(void *opaque, GIOCondition revents)
     /* A frame we pass on may lead to our deletion: stay alive until the
      * handler is done with 'c'. */
     g_object_ref(nc);
-    stream_conn_ready__(c, revents);
+    if (stream_flush_due(c)) {
+        /* Frames queued during the last iteration (stream_flush_due()) */
+        if (stream_conn_write_out(c) && !net_outbuf_pending(&c->out)) {
+            stream_conn_room_again(c);
+        }
+    }
+    if (revents && c->fd >= 0) {
+        stream_conn_ready__(c, revents);
+    }
+    if (stream_tls_read_due(c)) {
+        stream_conn_read(c);
+    }
     g_object_unref(nc);
 }
 
@@ -610,8 +540,11 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
     c->connecting = connecting;
     frame_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
-    fd_watch_start(&c->watch, fd, connecting ? G_IO_OUT : 0,
-                       stream_conn_ready, c, "colo-net-stream");
+    /* TLS seam (b), writing: the output ring sends through the session */
+    net_outbuf_set_tls(&c->out, c->tls_sess);
+    fd_watch_start_full(&c->watch, fd, connecting ? G_IO_OUT : 0,
+                        stream_conn_ready, stream_conn_due, c,
+                        "colo-net-stream");
     if (!connecting) {
         stream_conn_established(c);
     }
@@ -620,14 +553,10 @@ static void stream_conn_attach_fd(StreamConn *c, int fd, gboolean connecting)
 static void stream_conn_accept(void *opaque, GIOCondition revents)
 {
     StreamConn *c = opaque;
-    SockAddr peer = { .len = sizeof(peer.ss) };
+    SockAddr peer;
     char name[160];
-    int fd;
+    int fd = sock_accept_addr(c->listen_fd, &peer);
 
-    do {
-        fd = accept4(c->listen_fd, (struct sockaddr *)&peer.ss, &peer.len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: accept failed: %s",
@@ -678,11 +607,6 @@ static gboolean stream_conn_start(StreamConn *c, GError **errp)
     frame_reader_init(&c->reader, false, FRAME_MAX_LEN_DEFAULT);
     net_outbuf_init(&c->out, STREAM_OUTBUF_SIZE);
     c->rbuf = g_malloc(STREAM_READ_SIZE);
-    c->flush_src = g_source_new(&stream_flush_funcs,
-                                sizeof(StreamFlushSource));
-    ((StreamFlushSource *)c->flush_src)->c = c;
-    g_source_set_static_name(c->flush_src, "colo-net-stream-flush");
-    g_source_attach(c->flush_src, NULL);
 
     if (c->server) {
         c->listen_fd = c->given_fd >= 0 ? c->given_fd :
@@ -724,25 +648,17 @@ static void stream_conn_stop(StreamConn *c)
         g_source_remove(c->reconnect_src);
         c->reconnect_src = 0;
     }
-    if (c->flush_src) {
-        g_source_destroy(c->flush_src);
-        g_source_unref(c->flush_src);
-        c->flush_src = NULL;
-    }
     fd_watch_stop(&c->listen_watch);
     fd_watch_stop(&c->watch);
     if (c->fd >= 0) {
         if (!c->connecting && net_outbuf_pending(&c->out)) {
             /* Frames still queued go out if the socket takes them. */
-            stream_conn_drain(c);
+            net_outbuf_drain(&c->out, c->fd);
         }
+        net_outbuf_set_tls(&c->out, NULL);
         g_clear_pointer(&c->tls_sess, tls_session_free);
         close(c->fd);
         c->fd = -1;
-    }
-    if (c->tls_read_src) {
-        g_source_remove(c->tls_read_src);
-        c->tls_read_src = 0;
     }
     g_clear_pointer(&c->tls, tls_link_free);
     if (c->listen_fd >= 0) {

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "qom/props.h"
 #include "qom/tls-creds.h"
 #include "util/error.h"
 
@@ -61,41 +62,18 @@ static gboolean simple_is_allowed(Authz *a, const char *identity)
     return g_strcmp0(AUTHZ_SIMPLE(a)->identity, identity) == 0;
 }
 
-static void simple_set_property(GObject *gobj, guint id, const GValue *v,
-                                GParamSpec *pspec)
-{
-    AuthzSimple *s = AUTHZ_SIMPLE(gobj);
-
-    g_free(s->identity);
-    s->identity = g_value_dup_string(v);
-}
-
-static void simple_get_property(GObject *gobj, guint id, GValue *v,
-                                GParamSpec *pspec)
-{
-    g_value_set_string(v, AUTHZ_SIMPLE(gobj)->identity);
-}
-
-static void simple_finalize(GObject *gobj)
-{
-    g_free(AUTHZ_SIMPLE(gobj)->identity);
-    G_OBJECT_CLASS(authz_simple_parent_class)->finalize(gobj);
-}
+static const PropDef authz_simple_props[] = {
+    DEFINE_PROP_STR("identity", AuthzSimple, identity, NULL, PROP_REQUIRED,
+                    "the one identity allowed (an x509 distinguished name "
+                    "or a PSK username)"),
+};
 
 static void authz_simple_class_init(AuthzSimpleClass *klass)
 {
-    GObjectClass *gc = G_OBJECT_CLASS(klass);
-
-    gc->set_property = simple_set_property;
-    gc->get_property = simple_get_property;
-    gc->finalize = simple_finalize;
     USER_OBJECT_CLASS(klass)->description =
         "authorization: exactly one identity";
     AUTHZ_BASE_CLASS(klass)->is_allowed = simple_is_allowed;
-    g_object_class_install_property(gc, 1,
-        prop_str("identity", "the one identity allowed (an x509 "
-                 "distinguished name or a PSK username)", NULL,
-                 PROP_REQUIRED));
+    object_class_install_props(klass, authz_simple_props);
 }
 
 static void authz_simple_init(AuthzSimple *s)
@@ -123,10 +101,6 @@ struct _AuthzList {
 };
 
 G_DEFINE_TYPE(AuthzList, authz_list, TYPE_AUTHZ)
-
-/* Property ids: 1 = policy, then three per rule slot. */
-#define LIST_PROP_POLICY 1
-#define LIST_PROP_RULE0 2
 
 static gboolean list_is_allowed(Authz *a, const char *identity)
 {
@@ -201,76 +175,47 @@ static gboolean list_complete(UserObject *obj, GError **errp)
     return TRUE;
 }
 
-static char **list_slot(AuthzList *l, guint id)
-{
-    guint k = id - LIST_PROP_RULE0;
-    AuthzRule *r = &l->rules[k / 3];
+/* One row per key and slot, each naming its slot's field: the slots are
+ * spelled out because a row's name and help are constant strings. */
+#define LIST_RULE_PROPS(i) \
+    DEFINE_PROP_STR("rules." #i ".match", AuthzList, rules[i].match, NULL, \
+                    0, "rule " #i ": identity (or glob pattern) the rule " \
+                    "matches"), \
+    DEFINE_PROP_STR("rules." #i ".policy", AuthzList, rules[i].policy, NULL, \
+                    0, "rule " #i ": allow or deny (default allow)"), \
+    DEFINE_PROP_STR("rules." #i ".format", AuthzList, rules[i].format, NULL, \
+                    0, "rule " #i ": exact or glob (default exact)")
 
-    return k % 3 == 0 ? &r->match : k % 3 == 1 ? &r->policy : &r->format;
-}
-
-static void list_set_property(GObject *gobj, guint id, const GValue *v,
-                              GParamSpec *pspec)
-{
-    AuthzList *l = AUTHZ_LIST(gobj);
-    char **slot = id == LIST_PROP_POLICY ? &l->policy : list_slot(l, id);
-
-    g_free(*slot);
-    *slot = g_value_dup_string(v);
-}
-
-static void list_get_property(GObject *gobj, guint id, GValue *v,
-                              GParamSpec *pspec)
-{
-    AuthzList *l = AUTHZ_LIST(gobj);
-
-    g_value_set_string(v, id == LIST_PROP_POLICY ? l->policy
-                                                 : *list_slot(l, id));
-}
-
-static void list_finalize(GObject *gobj)
-{
-    AuthzList *l = AUTHZ_LIST(gobj);
-
-    g_free(l->policy);
-    for (guint i = 0; i < AUTHZ_LIST_MAX_RULES; i++) {
-        g_free(l->rules[i].match);
-        g_free(l->rules[i].policy);
-        g_free(l->rules[i].format);
-    }
-    G_OBJECT_CLASS(authz_list_parent_class)->finalize(gobj);
-}
+static const PropDef authz_list_props[] = {
+    DEFINE_PROP_STR("policy", AuthzList, policy, "deny", 0,
+                    "allow or deny when no rule matches"),
+    LIST_RULE_PROPS(0),
+    LIST_RULE_PROPS(1),
+    LIST_RULE_PROPS(2),
+    LIST_RULE_PROPS(3),
+    LIST_RULE_PROPS(4),
+    LIST_RULE_PROPS(5),
+    LIST_RULE_PROPS(6),
+    LIST_RULE_PROPS(7),
+    LIST_RULE_PROPS(8),
+    LIST_RULE_PROPS(9),
+    LIST_RULE_PROPS(10),
+    LIST_RULE_PROPS(11),
+    LIST_RULE_PROPS(12),
+    LIST_RULE_PROPS(13),
+    LIST_RULE_PROPS(14),
+    LIST_RULE_PROPS(15),
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(authz_list_props) ==
+                1 + 3 * AUTHZ_LIST_MAX_RULES);
 
 static void authz_list_class_init(AuthzListClass *klass)
 {
-    GObjectClass *gc = G_OBJECT_CLASS(klass);
-    static const char *const what[3] = {
-        "identity (or glob pattern) the rule matches",
-        "allow or deny (default allow)",
-        "exact or glob (default exact)",
-    };
-    static const char *const field[3] = { "match", "policy", "format" };
-
-    gc->set_property = list_set_property;
-    gc->get_property = list_get_property;
-    gc->finalize = list_finalize;
     USER_OBJECT_CLASS(klass)->description =
         "authorization: an ordered list of rules and a default policy";
     USER_OBJECT_CLASS(klass)->complete = list_complete;
     AUTHZ_BASE_CLASS(klass)->is_allowed = list_is_allowed;
-    g_object_class_install_property(gc, LIST_PROP_POLICY,
-        prop_str("policy", "allow or deny when no rule matches", "deny", 0));
-    for (guint i = 0; i < AUTHZ_LIST_MAX_RULES; i++) {
-        for (guint f = 0; f < 3; f++) {
-            g_autofree char *name = g_strdup_printf("rules.%u.%s", i,
-                                                    field[f]);
-            g_autofree char *desc = g_strdup_printf("rule %u: %s", i,
-                                                    what[f]);
-
-            g_object_class_install_property(gc, LIST_PROP_RULE0 + i * 3 + f,
-                prop_str(name, desc, NULL, 0));
-        }
-    }
+    object_class_install_props(klass, authz_list_props);
 }
 
 static void authz_list_init(AuthzList *l)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <gnutls/x509.h>
 
+#include "qom/props.h"
 #include "qom/tls-creds.h"
 #include "util/error.h"
 
@@ -32,15 +33,6 @@ typedef struct {
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(TlsCreds, tls_creds, USER_TYPE_OBJECT)
 
 #define CREDS_PRIV(c) ((TlsCredsPrivate *)tls_creds_get_instance_private(c))
-
-enum {
-    CREDS_PROP_0,
-    CREDS_PROP_DIR,
-    CREDS_PROP_ENDPOINT,
-    CREDS_PROP_VERIFY_PEER,
-    CREDS_PROP_PRIORITY,
-    CREDS_N_PROPS
-};
 
 static char *creds_path(TlsCreds *c, const char *file)
 {
@@ -163,93 +155,27 @@ static gboolean creds_complete(UserObject *obj, GError **errp)
     return TLS_CREDS_GET_CLASS(c)->load(c, errp);
 }
 
-static void creds_finalize(GObject *gobj)
-{
-    TlsCredsPrivate *p = CREDS_PRIV(TLS_CREDS(gobj));
-
-    g_free(p->dir);
-    g_free(p->endpoint);
-    g_free(p->priority);
-    G_OBJECT_CLASS(tls_creds_parent_class)->finalize(gobj);
-}
-
-static void creds_set_property(GObject *gobj, guint id, const GValue *v,
-                               GParamSpec *pspec)
-{
-    TlsCredsPrivate *p = CREDS_PRIV(TLS_CREDS(gobj));
-
-    switch (id) {
-    case CREDS_PROP_DIR:
-        g_free(p->dir);
-        p->dir = g_value_dup_string(v);
-        break;
-    case CREDS_PROP_ENDPOINT:
-        g_free(p->endpoint);
-        p->endpoint = g_value_dup_string(v);
-        break;
-    case CREDS_PROP_VERIFY_PEER:
-        p->verify_peer = g_value_get_boolean(v);
-        break;
-    case CREDS_PROP_PRIORITY:
-        g_free(p->priority);
-        p->priority = g_value_dup_string(v);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, id, pspec);
-    }
-}
-
-static void creds_get_property(GObject *gobj, guint id, GValue *v,
-                               GParamSpec *pspec)
-{
-    TlsCredsPrivate *p = CREDS_PRIV(TLS_CREDS(gobj));
-
-    switch (id) {
-    case CREDS_PROP_DIR:
-        g_value_set_string(v, p->dir);
-        break;
-    case CREDS_PROP_ENDPOINT:
-        g_value_set_string(v, p->endpoint ? p->endpoint : "client");
-        break;
-    case CREDS_PROP_VERIFY_PEER:
-        g_value_set_boolean(v, p->verify_peer);
-        break;
-    case CREDS_PROP_PRIORITY:
-        g_value_set_string(v, p->priority);
-        break;
-    default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, id, pspec);
-    }
-}
+/* endpoint is kept as the user's string (QEMU's enum spelling), read at
+ * complete; the table starts it at "client", its default. */
+static const PropDef tls_creds_props[] = {
+    DEFINE_PROP_STR("dir", TlsCredsPrivate, dir, NULL, PROP_REQUIRED,
+                    "directory holding the credential files"),
+    DEFINE_PROP_STR("endpoint", TlsCredsPrivate, endpoint, "client", 0,
+                    "server or client"),
+    DEFINE_PROP_BOOL("verify-peer", TlsCredsPrivate, verify_peer, TRUE, 0,
+                     "x509: require and check the peer's certificate"),
+    DEFINE_PROP_STR("priority", TlsCredsPrivate, priority, NULL, 0,
+                    "GnuTLS priority string (default NORMAL)"),
+};
 
 static void tls_creds_class_init(TlsCredsClass *klass)
 {
-    GObjectClass *gc = G_OBJECT_CLASS(klass);
-    UserObjectClass *uc = USER_OBJECT_CLASS(klass);
-    GParamSpec *props[CREDS_N_PROPS] = { NULL };
-
-    gc->set_property = creds_set_property;
-    gc->get_property = creds_get_property;
-    gc->finalize = creds_finalize;
-    uc->complete = creds_complete;
-    props[CREDS_PROP_DIR] = prop_str("dir", "directory holding the "
-                                     "credential files", NULL,
-                                     PROP_REQUIRED);
-    props[CREDS_PROP_ENDPOINT] = prop_str("endpoint", "server or client",
-                                          "client", 0);
-    props[CREDS_PROP_VERIFY_PEER] = prop_bool("verify-peer", "x509: "
-                                              "require and check the "
-                                              "peer's certificate", TRUE,
-                                              0);
-    props[CREDS_PROP_PRIORITY] = prop_str("priority", "GnuTLS priority "
-                                          "string (default NORMAL)", NULL,
-                                          0);
-    g_object_class_install_properties(gc, CREDS_N_PROPS, props);
+    USER_OBJECT_CLASS(klass)->complete = creds_complete;
+    object_class_install_private_props(klass, tls_creds_props, TlsCreds);
 }
 
 static void tls_creds_init(TlsCreds *c)
 {
-    CREDS_PRIV(c)->verify_peer = TRUE;
 }
 
 /* --- tls-creds-x509 --------------------------------------------------------- */
@@ -425,12 +351,6 @@ struct _TlsCredsPsk {
 
 G_DEFINE_TYPE(TlsCredsPsk, tls_creds_psk, TYPE_TLS_CREDS)
 
-enum {
-    PSK_PROP_0,
-    PSK_PROP_USERNAME,
-    PSK_N_PROPS
-};
-
 #define PSK_DEFAULT_USER "qemu"
 
 /* The hex key of 'user' in keys.psk ("user:hexkey" lines), new string. */
@@ -551,53 +471,25 @@ static void psk_finalize(GObject *gobj)
     if (k->ccred) {
         gnutls_psk_free_client_credentials(k->ccred);
     }
-    g_free(k->username);
     G_OBJECT_CLASS(tls_creds_psk_parent_class)->finalize(gobj);
 }
 
-static void psk_set_property(GObject *gobj, guint id, const GValue *v,
-                             GParamSpec *pspec)
-{
-    TlsCredsPsk *k = TLS_CREDS_PSK(gobj);
-
-    if (id == PSK_PROP_USERNAME) {
-        g_free(k->username);
-        k->username = g_value_dup_string(v);
-    } else {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, id, pspec);
-    }
-}
-
-static void psk_get_property(GObject *gobj, guint id, GValue *v,
-                             GParamSpec *pspec)
-{
-    TlsCredsPsk *k = TLS_CREDS_PSK(gobj);
-
-    if (id == PSK_PROP_USERNAME) {
-        g_value_set_string(v, k->username);
-    } else {
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(gobj, id, pspec);
-    }
-}
+static const PropDef tls_creds_psk_props[] = {
+    DEFINE_PROP_STR("username", TlsCredsPsk, username, NULL, 0,
+                    "client: the key's user name in keys.psk (default qemu)"),
+};
 
 static void tls_creds_psk_class_init(TlsCredsPskClass *klass)
 {
-    GObjectClass *gc = G_OBJECT_CLASS(klass);
     TlsCredsClass *tc = TLS_CREDS_CLASS(klass);
-    GParamSpec *props[PSK_N_PROPS] = { NULL };
 
-    gc->finalize = psk_finalize;
-    gc->set_property = psk_set_property;
-    gc->get_property = psk_get_property;
+    G_OBJECT_CLASS(klass)->finalize = psk_finalize;
     USER_OBJECT_CLASS(klass)->description =
         "TLS credentials: pre-shared keys (dir/keys.psk)";
     tc->load = psk_load;
     tc->setup = psk_setup;
     tc->peer_identity = psk_peer_identity;
-    props[PSK_PROP_USERNAME] = prop_str("username", "client: the key's "
-                                        "user name in keys.psk (default "
-                                        "qemu)", NULL, 0);
-    g_object_class_install_properties(gc, PSK_N_PROPS, props);
+    object_class_install_props(klass, tls_creds_psk_props);
 }
 
 static void tls_creds_psk_init(TlsCredsPsk *k)

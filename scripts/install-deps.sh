@@ -16,7 +16,8 @@
 #          libcpg-dev libvotequorum-dev (colo-quorum's corosync provider,
 #          meson -Dcorosync; docs/ha.md), and libsystemd-dev (optional: sd_notify() for Type=notify units;
 #          installed as root, never required of a non-root build)
-#   test   what `make check` runs: openssl (test certificates) iproute2
+#   test   what `make check` runs: openssl (test certificates) gnutls-bin
+#          (certtool: docs/security.md's recipe, test_tls_certtool) iproute2
 #          qemu-system-x86 tshark (pcap
 #          reading) clang libclang-rt-14-dev (fuzzing, sanitizers) procps
 #          ethtool iputils-ping socat (docs/user-guide.md's QMP session)
@@ -56,7 +57,7 @@ build_pkgs="meson:cmd:meson ninja-build:cmd:ninja pkg-config:cmd:pkg-config
     libjson-glib-dev:pc:json-glib-1.0 libslirp-dev:pc:slirp check:pc:check libgnutls28-dev:pc:gnutls
     libcpg-dev:pc:libcpg libvotequorum-dev:pc:libvotequorum"
 build_optional="libsystemd-dev:pc:libsystemd"
-test_pkgs="python3:cmd:python3 openssl:cmd:openssl iproute2:cmd:ip qemu-system-x86:cmd:qemu-system-x86_64
+test_pkgs="python3:cmd:python3 openssl:cmd:openssl gnutls-bin:cmd:certtool iproute2:cmd:ip qemu-system-x86:cmd:qemu-system-x86_64
     tshark:cmd:tshark clang:cmd:clang libclang-rt-14-dev:- procps:cmd:ps
     ethtool:cmd:ethtool iputils-ping:cmd:ping socat:cmd:socat
     libvirt-daemon:cmd:libvirtd libvirt-daemon-driver-qemu:-

@@ -95,12 +95,19 @@ void fd_source_clear(GSource **src)
 
 /* --- FdWatch ------------------------------------------------------------- */
 
+static gboolean fd_watch_pending(void *opaque)
+{
+    FdWatch *w = opaque;
+
+    return w->pending(w->opaque);
+}
+
 static void fd_watch_dispatch(void *opaque, GSource *src)
 {
     FdWatch *w = opaque;
     GIOCondition revents = fd_source_revents(src, w->tag);
 
-    if (revents) {
+    if (revents || (w->pending && w->pending(w->opaque))) {
         w->fn(w->opaque, revents);
     }
 }
@@ -109,13 +116,29 @@ static const FdSourceOps fd_watch_ops = {
     .dispatch = fd_watch_dispatch,
 };
 
+/* A separate table, so that a watch without work of its own costs no
+ * call in prepare and check. */
+static const FdSourceOps fd_watch_pending_ops = {
+    .dispatch = fd_watch_dispatch,
+    .pending = fd_watch_pending,
+};
+
 void fd_watch_start(FdWatch *w, int fd, GIOCondition events,
                     FdWatchFunc fn, void *opaque, const char *name)
 {
+    fd_watch_start_full(w, fd, events, fn, NULL, opaque, name);
+}
+
+void fd_watch_start_full(FdWatch *w, int fd, GIOCondition events,
+                         FdWatchFunc fn, FdWatchPendingFunc pending,
+                         void *opaque, const char *name)
+{
     fd_watch_stop(w);
-    w->source = fd_source_new(&fd_watch_ops, w, name);
+    w->source = fd_source_new(pending ? &fd_watch_pending_ops
+                                      : &fd_watch_ops, w, name);
     w->fd = fd;
     w->fn = fn;
+    w->pending = pending;
     w->opaque = opaque;
     w->events = 0;
     w->tag = NULL;

@@ -19,6 +19,7 @@
 
 #include "util/error.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 
 /* Sets "WHAT: MESSAGE", or "MESSAGE" without 'what'. */
 G_GNUC_PRINTF(3, 4)
@@ -250,43 +251,24 @@ gboolean sockaddr_unix(SockAddr *a, const char *path, gboolean abstract,
 gboolean sockaddr_inet(SockAddr *a, const char *host, const char *port,
                        gboolean passive, const char *what, GError **errp)
 {
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC,
-        .ai_flags = AI_ADDRCONFIG | (passive ? AI_PASSIVE : 0),
-        .ai_socktype = SOCK_STREAM,
-    };
-    struct addrinfo *res = NULL;
     g_autofree char *h = sockaddr_host_unbracket(host);
     int rc;
 
     if (!sockaddr_port_check(port, what, errp)) {
         return FALSE;
     }
-    if (h && !*h) {
-        g_clear_pointer(&h, g_free);
-    }
-    rc = getaddrinfo(h, port, &hints, &res);
-    if (rc == EAI_ADDRFAMILY || rc == EAI_NONAME) {
-        /* AI_ADDRCONFIG hides ::1 on a host without a configured IPv6
-         * address (a fresh network namespace): ask again without it. */
-        hints.ai_flags &= ~AI_ADDRCONFIG;
-        rc = getaddrinfo(h, port, &hints, &res);
-    }
+    rc = sock_resolve_first(a, h, port, passive);   /* util/socket.c */
     if (rc == EAI_SERVICE) {
         /* getaddrinfo's "Servname not supported for ai_socktype" */
         sa_error(errp, what, "port '%s' is neither a number (0-65535) nor "
                  "a service name known to /etc/services", port);
         return FALSE;
     }
-    if (rc != 0 || !res) {
+    if (rc != 0) {
         sa_error(errp, what, "address resolution failed for %s:%s: %s",
                  h ? h : "", port, gai_strerror(rc));
         return FALSE;
     }
-    memset(a, 0, sizeof(*a));
-    memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-    a->len = res->ai_addrlen;
-    freeaddrinfo(res);
     return TRUE;
 }
 
@@ -412,125 +394,4 @@ gboolean sockaddr_equal(const SockAddr *a, const SockAddr *b)
     default:
         return a->len == b->len && !memcmp(&a->ss, &b->ss, a->len);
     }
-}
-
-/* --- sockets ------------------------------------------------------------- */
-
-int sock_new(const SockAddr *a, int type, GError **errp)
-{
-    int fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-    if (fd < 0) {
-        error_setg(errp, "cannot create socket: %s", g_strerror(errno));
-    }
-    return fd;
-}
-
-int sock_listen(const SockAddr *a, GError **errp)
-{
-    char name[SOCKADDR_STR_MAX];
-    int fd, one = 1;
-
-    if (a->ss.ss_family == AF_UNIX) {
-        const struct sockaddr_un *un = (const void *)&a->ss;
-        struct stat st;
-
-        if (un->sun_path[0] && stat(un->sun_path, &st) == 0 &&
-            S_ISSOCK(st.st_mode)) {
-            unlink(un->sun_path);
-        }
-    }
-    fd = sock_new(a, SOCK_STREAM, errp);
-    if (fd < 0) {
-        return -1;
-    }
-    if (a->ss.ss_family != AF_UNIX) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    }
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-        listen(fd, 1) < 0) {
-        error_setg(errp, "Failed to listen on %s: %s",
-                   sockaddr_str(a, name, sizeof(name)), g_strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-int sock_connect(const SockAddr *a, gboolean *in_progress, GError **errp)
-{
-    char name[SOCKADDR_STR_MAX];
-    int fd = sock_new(a, SOCK_STREAM, errp);
-    int rc;
-
-    if (fd < 0) {
-        return -1;
-    }
-    *in_progress = FALSE;
-    do {
-        rc = connect(fd, (const struct sockaddr *)&a->ss, a->len);
-    } while (rc < 0 && errno == EINTR);
-    if (rc < 0) {
-        if (errno == EINPROGRESS || errno == EAGAIN) {
-            *in_progress = TRUE;
-            return fd;
-        }
-        error_setg(errp, "Failed to connect to '%s': %s",
-                   sockaddr_str(a, name, sizeof(name)), g_strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-int sock_connect_finish(int fd)
-{
-    int err = 0;
-    socklen_t len = sizeof(err);
-
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
-        return errno;
-    }
-    return err;
-}
-
-int sock_fd_from_str(const char *str, const char *what, GError **errp)
-{
-    guint64 v;
-    char *end = NULL;
-    int flags;
-
-    if (!str || !*str) {
-        error_setg(errp, "%s: an fd number is required", what);
-        return -1;
-    }
-    v = g_ascii_strtoull(str, &end, 10);
-    if (*end || v > G_MAXINT || !g_ascii_isdigit(str[0])) {
-        error_setg(errp, "%s: '%s' is not an fd number (named fds from the "
-                   "monitor are not supported)", what, str);
-        return -1;
-    }
-    flags = fcntl((int)v, F_GETFL);
-    if (flags < 0) {
-        error_setg(errp, "%s: fd %s is not open: %s", what, str,
-                   g_strerror(errno));
-        return -1;
-    }
-    fcntl((int)v, F_SETFL, flags | O_NONBLOCK);
-    fcntl((int)v, F_SETFD, FD_CLOEXEC);
-    return (int)v;
-}
-
-void sock_tune_stream(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int one = 1;
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-        return;
-    }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }

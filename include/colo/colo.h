@@ -15,9 +15,13 @@
  *   failover: frame --colo_notify_filters(FAILOVER, side)--> filters, which
  *             switch themselves off; then the listeners, then QEMU
  *
- * The frame is configured by the singleton object
+ * A frame is configured by a colo-frame object, one per VM pair:
  *   -object colo-frame,id=colo0,mode=primary|secondary,driver=event|qemu|exec,...
- * Without it the frame exists with mode=none and driver=event.
+ * Without one the (frame-less) frame exists with mode=none and
+ * driver=event.  The functions here act on the default frame (the only
+ * colo-frame, or the frame-less one); per-pair ones are in
+ * colo/colo-internal.h, and objects name their pair with frame=
+ * (docs/devel/decisions.md, "Many VM pairs per process").
  *
  * Requests are coalesced: one checkpoint in flight at a time, at most one
  * pending behind it, and no two started closer than 'min-interval' ms.

@@ -44,6 +44,11 @@ typedef struct ColoEventListener {
     void (*fn)(struct ColoEventListener *l, ColoEvent event);
     GMainContext *ctx;
     void *opaque;
+    /* The pair it belongs to: a colo-frame id, or NULL for the default
+     * frame (the only one; include/colo/colo.h).  Set before
+     * colo_add_listener(), unchanged until colo_remove_listener(). */
+    const char *frame;
+    const char *name;         /* its owner's id, for error messages */
     GList link_;              /* private */
     struct Lifeline *lifeline_;   /* private: the road of the calls */
 } ColoEventListener;
@@ -62,14 +67,27 @@ void colo_remove_listener(ColoEventListener *l);
  * Any thread; returns at once. */
 void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
                              const char *detail);
+/* The same for the pair of colo-frame 'frame' (NULL: the default one). */
+void colo_request_checkpoint_frame(const char *frame, const char *source,
+                                   ColoCheckpointReason reason,
+                                   const char *detail);
+
+/* May an object ('what', its id) bind to colo-frame 'frame' (NULL: to
+ * the default one)?  FALSE with errp when that frame does not exist, or
+ * when 'frame' is NULL and several frames exist.  TRUE without a
+ * registered frame.  Main context. */
+gboolean colo_frame_bind_check(const char *frame, const char *what,
+                               GError **errp);
 
 /* What the frame provides; each entry follows the contract above. */
 typedef struct ColoHooks {
     void (*add_listener)(ColoEventListener *l);
     void (*remove_listener)(ColoEventListener *l);
-    void (*request_checkpoint)(const char *source,
+    void (*request_checkpoint)(const char *frame, const char *source,
                                ColoCheckpointReason reason,
                                const char *detail);
+    gboolean (*bind_check)(const char *frame, const char *what,
+                           GError **errp);
 } ColoHooks;
 
 /* Registers the frame ('hooks' is static).  Once, before main() runs. */

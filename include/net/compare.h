@@ -36,7 +36,11 @@
  * Memory: frames held are copied into pooled buffers (recycled, no malloc
  * per frame in steady state); at most max_queue_size frames per side per
  * connection, max_held frames per side in all, and max_connections
- * connections.
+ * connections.  A TCP segment whose bytes the other side has all sent
+ * already is compared where the caller's buffer has it and never copied
+ * (a primary one, with nothing of its connection held before it, is
+ * released from that buffer): in step, only one of the two copies of a
+ * segment is ever held.
  *
  * Threads: a CompareEngine belongs to one thread; every call, including
  * the callbacks it makes, happens there.

@@ -82,6 +82,13 @@ typedef struct ColoEventInfo {
      * operator object-del them by hand (colo-frame failover-filters=on,
      * the default) */
     gboolean reconfigure;
+    /* The pair the event is for: the colo-frame's id (NULL: no frame),
+     * and whether that frame is NOT the default one, the one filters
+     * without frame= belong to (zero: it is, as for every event of a
+     * single-pair process).  A filter handles only its pair's events
+     * (colo_notify_filters()). */
+    const char *frame;
+    gboolean frame_not_default;
 } ColoEventInfo;
 
 #define NET_TYPE_FILTER (netfilter_get_type())
@@ -122,6 +129,12 @@ NetClient *netfilter_get_netdev(NetFilter *nf);
 NetFilterDirection netfilter_get_direction(NetFilter *nf);
 gboolean netfilter_is_on(NetFilter *nf);
 const char *netfilter_get_id(NetFilter *nf);
+/* frame=: the colo-frame (VM pair) the filter belongs to; NULL: the
+ * default one (include/colo/colo.h). */
+const char *netfilter_get_frame(NetFilter *nf);
+/* The id of a filter that handles COLO events (has handle_event) and
+ * has no frame=, or NULL: the check before a second colo-frame. */
+const char *netfilter_find_colo_unbound(void);
 /* Frames and bytes handed to the filter's receive() so far (either
  * pointer may be NULL).  Main context. */
 void netfilter_get_counters(NetFilter *nf, uint64_t *packets,

@@ -16,7 +16,9 @@
  *              queued during this iteration leaves before the loop
  *              sleeps) and may use g_source_set_ready_time() as a timer.
  *   FdWatch    one fd on one FdSource with a callback that gets the
- *              conditions that fired: what a transport needs.
+ *              conditions that fired: what a transport needs (and,
+ *              optionally, the owner's own pending work, as a stream
+ *              netdev's output queued during this iteration).
  *
  * Recursion: an FdSource may be dispatched while it is being dispatched
  * (g_source_set_can_recurse(TRUE)).  GLib otherwise *blocks* a source
@@ -68,6 +70,10 @@ void fd_source_clear(GSource **src);
 /* Called with the conditions that fired ('revents' may hold G_IO_HUP or
  * G_IO_ERR besides the ones asked for).  The callback may stop the watch. */
 typedef void (*FdWatchFunc)(void *opaque, GIOCondition revents);
+/* TRUE when the owner has work without any fd event (as
+ * FdSourceOps.pending: cheap, no state change).  The callback then runs
+ * with whatever fired, maybe nothing (revents 0). */
+typedef gboolean (*FdWatchPendingFunc)(void *opaque);
 
 typedef struct FdWatch {
     GSource *source;          /* our FdSource on the main context, or NULL */
@@ -75,6 +81,7 @@ typedef struct FdWatch {
     int fd;                   /* watched fd (not owned) */
     GIOCondition events;      /* current interest: G_IO_IN and/or G_IO_OUT */
     FdWatchFunc fn;           /* callback */
+    FdWatchPendingFunc pending; /* or NULL */
     void *opaque;             /* its argument */
 } FdWatch;
 
@@ -83,6 +90,11 @@ typedef struct FdWatch {
  * debugging.  Never fails.  'w' must stay where it is while watching. */
 void fd_watch_start(FdWatch *w, int fd, GIOCondition events,
                     FdWatchFunc fn, void *opaque, const char *name);
+/* The same with 'pending' (may be NULL): work before the loop sleeps,
+ * e.g. output queued during this iteration. */
+void fd_watch_start_full(FdWatch *w, int fd, GIOCondition events,
+                         FdWatchFunc fn, FdWatchPendingFunc pending,
+                         void *opaque, const char *name);
 /* Turns interest in 'cond' on or off.  No-op on a stopped watch. */
 void fd_watch_enable(FdWatch *w, GIOCondition cond, gboolean on);
 /* Stops the watch; safe on a stopped or zeroed watch and from inside the

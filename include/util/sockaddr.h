@@ -29,8 +29,8 @@
  * Parsing (sockaddr_split_host_port(), sockaddr_port_check(),
  * sockaddr_parse_spec()) is pure: no I/O, no resolution, fuzzed by
  * tests/fuzz/fuzz-sockaddr.c.  sockaddr_inet() resolves with getaddrinfo()
- * and may block on DNS (a slow path: object creation).  The sock_*()
- * helpers make non-blocking close-on-exec sockets.
+ * and may block on DNS (a slow path: object creation).  Sockets made of
+ * these addresses are util/socket.h's.
  *
  * Errors are GErrors in COLO_ERROR; 'what' (may be NULL) names the option
  * the text came from and prefixes the message ("addr: ...").
@@ -148,25 +148,5 @@ char *sockaddr_describe(const struct sockaddr *sa, socklen_t len);
 
 /* Same family, address and port (or the same unix address). */
 gboolean sockaddr_equal(const SockAddr *a, const SockAddr *b);
-
-/* --- sockets ------------------------------------------------------------- */
-
-/* A non-blocking, close-on-exec socket of 'a's family.  Returns the fd or
- * -1 with errp set. */
-int sock_new(const SockAddr *a, int type, GError **errp);
-/* A listening stream socket bound to 'a' (a stale unix socket file is
- * removed first).  Returns the fd or -1 with errp set. */
-int sock_listen(const SockAddr *a, GError **errp);
-/* Starts a non-blocking connect.  Returns the fd with *in_progress set
- * when the connection completes later (wait for G_IO_OUT, then
- * sock_connect_finish()), or -1 with errp set. */
-int sock_connect(const SockAddr *a, gboolean *in_progress, GError **errp);
-/* Returns 0 when the pending connect on 'fd' succeeded, else an errno. */
-int sock_connect_finish(int fd);
-/* Makes an inherited fd usable: non-blocking, close-on-exec.  'str' is
- * the fd number.  Returns the fd or -1 with errp set. */
-int sock_fd_from_str(const char *str, const char *what, GError **errp);
-/* Sets TCP_NODELAY and SO_KEEPALIVE on a TCP socket; ignored elsewhere. */
-void sock_tune_stream(int fd);
 
 #endif /* UTIL_SOCKADDR_H */

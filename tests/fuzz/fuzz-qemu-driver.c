@@ -109,8 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 10 && memcmp(p, "#secondary", 10) == 0) {
         mode = COLO_MODE_SECONDARY;
     }
-    colo_frame_detach(f);
-    colo_frame_attach(f, mode);
+    colo_frame_test_unbind(f);
+    colo_frame_test_bind(f, mode);
     colo_frame_qemu_test_session(f, mode);
     started0 = colo_get_stats()->started;
 
@@ -143,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = nl ? nl + 1 : end;
     }
     colo_frame_qemu_test_session(NULL, COLO_MODE_NONE);
-    colo_frame_detach(f);
+    colo_frame_test_unbind(f);
     drain();
     return 0;
 }

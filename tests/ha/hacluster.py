@@ -114,7 +114,9 @@ def missing():
     return None
 
 
-def corosync_conf(host):
+def corosync_conf(host, uplink):
+    """host 'a' or 'b'; 'uplink': the interface (in that host's namespace)
+    whose operstate qdevice's heuristics check."""
     own, wit = WIT[host]
     nodes = ''.join(f'''    node {{
         ring0_addr: {AB[h]}
@@ -123,7 +125,6 @@ def corosync_conf(host):
     }}
 ''' for h in ('a', 'b'))
     # heuristics: a node whose client uplink is down must not win a split
-    uplink = 'hpl' if host == 'a' else 'hsl'
     return f'''totem {{
     version: 2
     cluster_name: coloha
@@ -249,25 +250,19 @@ class HttpLoop:
         self.t.join(35)
 
 
-class Cluster:
-    def __init__(self, log=print, qnetd='real'):
-        self.log = log
-        self.tag = f'{PREFIX}{os.getpid()}'
-        self.ns = {r: f'{self.tag}-{r}' for r in
-                   ('cl', 'lan', 'a', 'b', 'w', 'pg', 'sg')}
-        self.work = tempfile.mkdtemp(prefix='colo-ha-')
-        self.bin = os.path.join(os.environ.get('COLO_BUILD_DIR', 'build'),
-                                'system', 'colo-proxy')
-        self.created = []
-        self.procs = {}
-        self.qmp = {}
-        self.counters = {}
-        self.echo = self.http = None
-        self.ctr = demo.Counters()
-        self.qnetd_mode = qnetd
-        self.silent = None
+class Corosync:
+    """corosync and corosync-qdevice on the COLO hosts 'a' and 'b', and
+    corosync-qnetd on the witness 'w': ns maps each role to its network
+    namespace (created by the caller, with 'lo' up), the daemons' state
+    and logs live under 'work'.  uplinks: each COLO host's client-facing
+    interface, which qdevice's heuristics check.  Shared by Cluster (the
+    netns guests) and tests/ha/test_ha_qemu.py (the real QEMU pair)."""
 
-    # -- namespaces ---------------------------------------------------------
+    def __init__(self, ns, work, uplinks, log=print, qnetd='real'):
+        self.ns, self.work, self.uplinks = ns, work, uplinks
+        self.log = log
+        self.qnetd_mode = qnetd
+        self.procs = {}
 
     def run_in(self, role, *cmd, check=True):
         return sh('ip', 'netns', 'exec', self.ns[role], *cmd, check=check)
@@ -276,69 +271,41 @@ class Cluster:
         sh('ip', '-n', self.ns[role], 'link', 'set', ifname,
            'up' if up else 'down')
 
-    def setup_network(self):
+    def wire(self):
+        """The cluster's links: ab-a == ab-b (the corosync ring), aw-a --
+        aw-w and bw-b -- bw-w (each COLO host to the witness)."""
         n = self.ns
-        for role in n:
-            sh('ip', 'netns', 'add', n[role])
-            self.created.append(n[role])
-            self.run_in(role, 'ip', 'link', 'set', 'lo', 'up')
-            self.run_in(role, 'sysctl', '-qw',
-                        'net.ipv6.conf.all.disable_ipv6=1',
-                        'net.ipv6.conf.default.disable_ipv6=1')
-
-        def veth(a, a_ns, b, b_ns):
+        for a, a_ns, b, b_ns in (('ab-a', 'a', 'ab-b', 'b'),
+                                 ('aw-a', 'a', 'aw-w', 'w'),
+                                 ('bw-b', 'b', 'bw-w', 'w')):
             sh('ip', 'link', 'add', a, 'netns', n[a_ns], 'type', 'veth',
                'peer', 'name', b, 'netns', n[b_ns])
+        for role, dev, addr in (('a', 'ab-a', AB['a']),
+                                ('b', 'ab-b', AB['b']),
+                                ('a', 'aw-a', WIT['a'][0]),
+                                ('w', 'aw-w', WIT['a'][1]),
+                                ('b', 'bw-b', WIT['b'][0]),
+                                ('w', 'bw-w', WIT['b'][1])):
+            sh('ip', '-n', n[role], 'addr', 'add', f'{addr}/24', 'dev', dev)
+            self.link(role, dev, True)
 
-        veth('c0', 'cl', 'lc', 'lan')
-        veth('hpl', 'a', 'lp', 'lan')
-        veth('hsl', 'b', 'ls', 'lan')
-        veth('hpg', 'a', 'eth0', 'pg')
-        veth('hsg', 'b', 'eth0', 'sg')
-        veth('ab-a', 'a', 'ab-b', 'b')
-        veth('aw-a', 'a', 'aw-w', 'w')
-        veth('bw-b', 'b', 'bw-w', 'w')
-        self.run_in('lan', 'ip', 'link', 'add', 'br0', 'type', 'bridge',
-                    'stp_state', '0', 'forward_delay', '0')
-        for port in ('lc', 'lp', 'ls'):
-            self.run_in('lan', 'ip', 'link', 'set', port, 'master', 'br0')
-        frames = {'cl': ['c0'], 'lan': ['lc', 'lp', 'ls', 'br0'],
-                  'a': ['hpl', 'hpg'], 'b': ['hsl', 'hsg'],
-                  'pg': ['eth0'], 'sg': ['eth0']}
-        for role, ifs in frames.items():
-            self.run_in(role, sys.executable, '-c', demo.ETHTOOL_OFF,
-                        demo.OFFLOADS, *ifs)
-        ups = {'cl': ['c0'], 'lan': ['lc', 'lp', 'ls', 'br0'],
-               'a': ['hpl', 'hpg', 'ab-a', 'aw-a'],
-               'b': ['hsl', 'hsg', 'ab-b', 'bw-b'],
-               'w': ['aw-w', 'bw-w'], 'pg': ['eth0'], 'sg': ['eth0']}
-        for role, ifs in ups.items():
-            for i in ifs:
-                self.link(role, i, True)
-        self.run_in('cl', 'ip', 'link', 'set', 'c0', 'address',
-                    demo.CLIENT_MAC)
-        self.run_in('cl', 'ip', 'addr', 'add', f'{demo.CLIENT_IP}/24',
-                    'dev', 'c0')
-        for g in ('pg', 'sg'):
-            self.run_in(g, 'ip', 'link', 'set', 'eth0', 'address',
-                        demo.GUEST_MAC)
-            self.run_in(g, 'ip', 'addr', 'add', f'{demo.GUEST_IP}/24',
-                        'dev', 'eth0')
-            self.run_in(g, 'ip', 'neigh', 'replace', demo.CLIENT_IP,
-                        'lladdr', demo.CLIENT_MAC, 'dev', 'eth0', 'nud',
-                        'permanent')
-        for role in ('cl', 'pg', 'sg'):
-            self.run_in(role, 'sysctl', '-qw', 'net.ipv4.tcp_timestamps=1')
-        sh('ip', '-n', n['a'], 'addr', 'add', f'{AB["a"]}/24', 'dev', 'ab-a')
-        sh('ip', '-n', n['b'], 'addr', 'add', f'{AB["b"]}/24', 'dev', 'ab-b')
-        sh('ip', '-n', n['a'], 'addr', 'add', f'{WIT["a"][0]}/24', 'dev',
-           'aw-a')
-        sh('ip', '-n', n['w'], 'addr', 'add', f'{WIT["a"][1]}/24', 'dev',
-           'aw-w')
-        sh('ip', '-n', n['b'], 'addr', 'add', f'{WIT["b"][0]}/24', 'dev',
-           'bw-b')
-        sh('ip', '-n', n['w'], 'addr', 'add', f'{WIT["b"][1]}/24', 'dev',
-           'bw-w')
+    def cluster_links(self, role):
+        return {'a': ['ab-a', 'aw-a'], 'b': ['ab-b', 'bw-b']}[role]
+
+    def stop_daemons(self, timeout=5):
+        for p in self.procs.values():
+            if p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGTERM)
+                except OSError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for p in self.procs.values():
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
     # -- daemons ------------------------------------------------------------
 
@@ -348,12 +315,18 @@ class Cluster:
             os.makedirs(os.path.join(d, sub), exist_ok=True)
         return d
 
+    def wrapper(self, role):
+        """The command prefix that runs a program on host 'role': in its
+        network namespace and in a mount namespace with the host's
+        corosync directories."""
+        return ['ip', 'netns', 'exec', self.ns[role], 'unshare', '-m',
+                '--propagation', 'private', 'sh', '-c', NS_WRAP,
+                self.host_dir(role)]
+
     def spawn(self, name, role, cmd, mounts=True):
         log = open(os.path.join(self.work, f'{name}.log'), 'wb')
         if mounts:
-            full = ['ip', 'netns', 'exec', self.ns[role], 'unshare', '-m',
-                    '--propagation', 'private', 'sh', '-c', NS_WRAP,
-                    self.host_dir(role)] + cmd
+            full = self.wrapper(role) + cmd
         else:
             full = ['ip', 'netns', 'exec', self.ns[role]] + cmd
         p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=log,
@@ -363,9 +336,7 @@ class Cluster:
 
     def quorumtool(self, role):
         r = subprocess.run(
-            ['ip', 'netns', 'exec', self.ns[role], 'unshare', '-m',
-             '--propagation', 'private', 'sh', '-c', NS_WRAP,
-             self.host_dir(role), 'corosync-quorumtool', '-s'],
+            self.wrapper(role) + ['corosync-quorumtool', '-s'],
             capture_output=True, text=True, timeout=10)
         return r.stdout
 
@@ -373,7 +344,7 @@ class Cluster:
         for h in ('a', 'b'):
             with open(os.path.join(self.host_dir(h), 'etc',
                                    'corosync.conf'), 'w') as f:
-                f.write(corosync_conf(h))
+                f.write(corosync_conf(h, self.uplinks[h]))
         self.host_dir('w')
         if self.qnetd_mode == 'real':
             self.spawn('qnetd', 'w', ['corosync-qnetd', '-f', '-s', 'off'])
@@ -406,12 +377,103 @@ class Cluster:
                            self.quorumtool('a') + self.logs('qdevice-a') +
                            self.logs('qnetd'))
 
+    def start_host(self, h, timeout=40):
+        """(Re)starts corosync and corosync-qdevice on COLO host 'h' (a
+        host coming back: its links up, its state directory kept) and
+        waits until it counts three votes."""
+        self.spawn(f'corosync-{h}', h, ['corosync', '-f'])
+        deadline = time.monotonic() + timeout
+        while 'Quorate:          Yes' not in self.quorumtool(h):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'corosync on {h} did not join:\n' +
+                                   self.logs(f'corosync-{h}'))
+            time.sleep(0.3)
+        self.spawn(f'qdevice-{h}', h, ['corosync-qdevice', '-f'])
+        while 'Total votes:      3' not in self.quorumtool(h):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'qdevice on {h} did not vote:\n' +
+                                   self.quorumtool(h) +
+                                   self.logs(f'qdevice-{h}'))
+            time.sleep(0.3)
+
     def logs(self, name, tail=3000):
         try:
             with open(os.path.join(self.work, f'{name}.log'), 'rb') as f:
                 return f.read()[-tail:].decode('utf-8', 'replace')
         except OSError:
             return ''
+
+
+class Cluster(Corosync):
+    """The netns COLO pair of scripts/colo-demo.py on the three hosts."""
+
+    def __init__(self, log=print, qnetd='real'):
+        self.tag = f'{PREFIX}{os.getpid()}'
+        super().__init__({r: f'{self.tag}-{r}' for r in
+                          ('cl', 'lan', 'a', 'b', 'w', 'pg', 'sg')},
+                         tempfile.mkdtemp(prefix='colo-ha-'),
+                         {'a': 'hpl', 'b': 'hsl'}, log=log, qnetd=qnetd)
+        self.bin = os.path.join(os.environ.get('COLO_BUILD_DIR', 'build'),
+                                'system', 'colo-proxy')
+        self.created = []
+        self.qmp = {}
+        self.counters = {}
+        self.echo = self.http = None
+        self.ctr = demo.Counters()
+        self.silent = None
+
+    # -- namespaces ---------------------------------------------------------
+
+    def setup_network(self):
+        n = self.ns
+        for role in n:
+            sh('ip', 'netns', 'add', n[role])
+            self.created.append(n[role])
+            self.run_in(role, 'ip', 'link', 'set', 'lo', 'up')
+            self.run_in(role, 'sysctl', '-qw',
+                        'net.ipv6.conf.all.disable_ipv6=1',
+                        'net.ipv6.conf.default.disable_ipv6=1')
+
+        def veth(a, a_ns, b, b_ns):
+            sh('ip', 'link', 'add', a, 'netns', n[a_ns], 'type', 'veth',
+               'peer', 'name', b, 'netns', n[b_ns])
+
+        veth('c0', 'cl', 'lc', 'lan')
+        veth('hpl', 'a', 'lp', 'lan')
+        veth('hsl', 'b', 'ls', 'lan')
+        veth('hpg', 'a', 'eth0', 'pg')
+        veth('hsg', 'b', 'eth0', 'sg')
+        self.run_in('lan', 'ip', 'link', 'add', 'br0', 'type', 'bridge',
+                    'stp_state', '0', 'forward_delay', '0')
+        for port in ('lc', 'lp', 'ls'):
+            self.run_in('lan', 'ip', 'link', 'set', port, 'master', 'br0')
+        frames = {'cl': ['c0'], 'lan': ['lc', 'lp', 'ls', 'br0'],
+                  'a': ['hpl', 'hpg'], 'b': ['hsl', 'hsg'],
+                  'pg': ['eth0'], 'sg': ['eth0']}
+        for role, ifs in frames.items():
+            self.run_in(role, sys.executable, '-c', demo.ETHTOOL_OFF,
+                        demo.OFFLOADS, *ifs)
+        ups = {'cl': ['c0'], 'lan': ['lc', 'lp', 'ls', 'br0'],
+               'a': ['hpl', 'hpg'], 'b': ['hsl', 'hsg'],
+               'pg': ['eth0'], 'sg': ['eth0']}
+        for role, ifs in ups.items():
+            for i in ifs:
+                self.link(role, i, True)
+        self.run_in('cl', 'ip', 'link', 'set', 'c0', 'address',
+                    demo.CLIENT_MAC)
+        self.run_in('cl', 'ip', 'addr', 'add', f'{demo.CLIENT_IP}/24',
+                    'dev', 'c0')
+        for g in ('pg', 'sg'):
+            self.run_in(g, 'ip', 'link', 'set', 'eth0', 'address',
+                        demo.GUEST_MAC)
+            self.run_in(g, 'ip', 'addr', 'add', f'{demo.GUEST_IP}/24',
+                        'dev', 'eth0')
+            self.run_in(g, 'ip', 'neigh', 'replace', demo.CLIENT_IP,
+                        'lladdr', demo.CLIENT_MAC, 'dev', 'eth0', 'nud',
+                        'permanent')
+        for role in ('cl', 'pg', 'sg'):
+            self.run_in(role, 'sysctl', '-qw', 'net.ipv4.tcp_timestamps=1')
+        self.wire()
 
     def proxy_args(self, side, quorum=True, fence=None):
         a = AB['a']

@@ -59,8 +59,13 @@ def test_frame_object():
         check_eq(p.qmp.cmd('query-colo-status')['mode'], 'primary', 'mode')
         check_eq(p.qmp.qom_get('/objects/colo0', 'mode'), 'primary',
                  'qom-get mode')
-        expect_qmp_error(p.qmp.object_add, 'colo-frame', 'colo1',
-                         mode='secondary', contains='already exists')
+        # a second pair's frame is welcome; commands must then say which
+        p.qmp.object_add('colo-frame', 'colo1', mode='secondary')
+        expect_qmp_error(p.qmp.cmd, 'query-colo-status',
+                         contains="say which with the 'frame' argument")
+        check_eq(p.qmp.cmd('query-colo-status', frame='colo1')['mode'],
+                 'secondary', 'second frame mode')
+        p.qmp.object_del('colo1')
         p.qmp.object_del('colo0')
         check_eq(p.qmp.cmd('query-colo-status'),
                  {'mode': 'none', 'last-mode': 'primary', 'reason': 'none'},

@@ -16,6 +16,9 @@ modes and their options are docs/devel/docs-examples.md.  In short:
           bash, so quoting mistakes show) are started, each must come up
           (its QMP answers), stay up, and exit 0 on SIGTERM; 'ip' lines run
           first, qemu-system-x86_64 lines only with qemu="run"
+  script  the whole block is one bash script (heredocs, pipes), run with
+          -e in a fresh directory; it must exit 0 and leave the files of
+          creates="..."; needs="cmd ..." skips without those commands
   qmp     a QMP transcript: every {"execute": ...} line is sent to a
           colo-proxy started with args="...", and the reply must equal the
           next line (a {"return"/"error"} line); '$ ...' lines are skipped
@@ -32,6 +35,7 @@ import atexit
 import json
 import os
 import re
+import shutil
 import shlex
 import signal
 import socket
@@ -211,6 +215,39 @@ def run_mode_run(where, opts, block):
     return len(commands(block))
 
 
+def run_script(where, opts, block):
+    """Runs the block as one bash script (set -e: the first failing
+    command fails it) in a fresh directory.  Returns (the Bed, whose
+    .dir holds what the script made, and its stdout); the caller closes
+    the Bed."""
+    for cmd in opts.get('needs', '').split():
+        if not shutil.which(cmd):
+            skip(f'{where}: no {cmd} (scripts/install-deps.sh test)')
+    bed = Bed(where, opts)
+    try:
+        script = os.path.join(bed.dir, 'example.sh')
+        with open(script, 'w') as f:
+            f.write('\n'.join(block) + '\n')
+        r = subprocess.run(bed.argv(f'bash -e {shlex.quote(script)}'),
+                           capture_output=True, text=True, env=bed.env,
+                           cwd=bed.dir, timeout=120)
+        check(r.returncode == 0, f'{where}: the script exited '
+              f'{r.returncode}\n{r.stdout[-2000:]}{r.stderr[-2000:]}')
+        for name in opts.get('creates', '').split():
+            check(os.path.isfile(os.path.join(bed.dir, name)),
+                  f'{where}: the script did not create {name}')
+    except BaseException:
+        bed.close()
+        raise
+    return bed, r.stdout
+
+
+def run_mode_script(where, opts, block):
+    bed, _ = run_script(where, opts, block)
+    bed.close()
+    return len(commands(block))
+
+
 def run_mode_output(where, opts, block):
     n = 0
     for line in block:
@@ -327,7 +364,8 @@ def run_mode_qmp(where, opts, block):
 
 
 MODES = {'run': run_mode_run, 'output': run_mode_output,
-         'start': run_mode_start, 'qmp': run_mode_qmp}
+         'start': run_mode_start, 'qmp': run_mode_qmp,
+         'script': run_mode_script}
 
 
 def run_doc(doc):

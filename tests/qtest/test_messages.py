@@ -130,9 +130,14 @@ def cmdline_cases():
         ('colo-frame driver=exec without exec',
          ob('colo-frame,id=f,mode=primary,driver=exec'),
          ["driver 'exec'", "'exec' property"]),
-        ('two colo-frames',
-         ob('colo-frame,id=f,mode=primary') + ob('colo-frame,id=g,mode=primary'),
-         ["colo-frame 'f' already exists", 'only one']),
+        ('filter bound to a missing colo-frame',
+         ob('colo-frame,id=f,mode=primary') +
+         ob('filter-rewriter,id=r,netdev=hn0,frame=g'),
+         ["'r'", "colo-frame 'g' does not exist"]),
+        ('unbound filter with two colo-frames',
+         ob('colo-frame,id=f,mode=primary') + ob('colo-frame,id=g,mode=primary') +
+         ob('filter-rewriter,id=r,netdev=hn0'),
+         ["'r'", '2 COLO pairs', 'frame=']),
         ('iothread non-number',
          ob('iothread,id=io,poll-max-ns=abc'), ["'poll-max-ns'", 'number']),
         ('filter-buffer without interval',
@@ -235,10 +240,11 @@ def cmdline_cases():
         ('colo-proxy on an unknown netdev',
          ob('colo-proxy,id=cp,mode=secondary,netdev=nope,'
             'addr=127.0.0.1:9003'), ["parameter 'netdev'", "'nope'"]),
-        ('colo-proxy beside a colo-frame',
+        ('colo-proxy beside a colo-frame with an unbound filter',
          ob('colo-frame,id=colo0,mode=primary')
+         + ob('filter-rewriter,id=r,netdev=hn0')
          + ob('colo-proxy,id=cp,mode=primary,netdev=hn0,addr=127.0.0.1:9003'),
-         ["parameter 'frame'", "colo-frame 'colo0' exists", 'frame=off']),
+         ["'r'", "colo-frame 'colo0' implicitly", 'frame=colo0']),
         ('colo-proxy misspelt mode',
          ob('colo-proxy,id=cp,mode=primray,netdev=hn0,addr=127.0.0.1:9003'),
          ["'mode'", "'primray'", 'primary or secondary']),

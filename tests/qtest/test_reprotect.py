@@ -23,9 +23,9 @@ crafted handshake (tests/qtest/test_rewriter.py's frames); then:
      guest's output is held until the new secondary's copy matches, then
      released through rew0 into the client's sequence space.
 
-What re-protection still needs (docs/ha.md §4): QEMU's side (a new
-secondary QEMU, block replication, migrate with x-colo), the sequence
-driven by colo-proxy or the OCF agent, and the real QEMU pair.
+scripts/colo-reprotect.py takes these steps on a real survivor, and
+tests/ha/test_ha_qemu.py runs it with the real QEMU pair (docs/ha.md §4,
+§6).
 """
 
 import os

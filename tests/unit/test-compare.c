@@ -1557,6 +1557,87 @@ START_TEST(test_pool_steady_state)
 }
 END_TEST
 
+/* In step, only one copy of a segment is ever held: the one that comes
+ * second is compared where the caller's buffer has it (a secondary used
+ * up at once, a primary released from that buffer). */
+START_TEST(test_tcp_second_copy_not_held)
+{
+    CompareEngine *e = eng_new();
+    CompareStats st;
+    uint64_t allocs;
+
+    init_data();
+    handshake(e, 1000, 5000, 77);
+    stats(e, &st);
+    allocs = st.pool_allocs;
+    /* primary first: the secondaries are never held */
+    for (int i = 0; i < 50; i++) {
+        feed_tcp(e, COMPARE_PRIMARY, 1001 + i * 100, 78, A, data100, 100);
+        feed_tcp(e, COMPARE_SECONDARY, 5001 + i * 100, 78, A, data100, 100);
+    }
+    stats(e, &st);
+    ck_assert_uint_eq(st.held_max[COMPARE_SECONDARY], 0);
+    ck_assert_uint_eq(st.matched, 51);
+    ck_assert_uint_eq(st.sec_consumed, 51);
+    /* secondary first: the primaries leave without being held */
+    for (int i = 50; i < 100; i++) {
+        feed_tcp(e, COMPARE_SECONDARY, 5001 + i * 100, 78, A, data100, 100);
+        ck_assert_uint_eq(rec.out->len, (unsigned) i + 1);
+        feed_tcp(e, COMPARE_PRIMARY, 1001 + i * 100, 78, A, data100, 100);
+        ck_assert_uint_eq(rec.out->len, (unsigned) i + 2);
+        stats(e, &st);
+        ck_assert_uint_eq(st.held[COMPARE_PRIMARY], 0);
+        ck_assert_uint_eq(st.held[COMPARE_SECONDARY], 0);
+    }
+    stats(e, &st);
+    ck_assert_uint_eq(st.matched, 101);
+    ck_assert_uint_le(st.pool_allocs, allocs + 1);
+    /* a primary the secondary has not acknowledged yet is held (ACK
+     * gating), verified already, and leaves with the secondary's ACK */
+    feed_tcp(e, COMPARE_SECONDARY, 15001, 78, A, data100, 10);
+    feed_tcp(e, COMPARE_PRIMARY, 10001, 79, A, data100, 10);
+    stats(e, &st);
+    ck_assert_uint_eq(st.held[COMPARE_PRIMARY], 1);
+    feed_tcp(e, COMPARE_SECONDARY, 15011, 79, A, NULL, 0);
+    stats(e, &st);
+    ck_assert_uint_eq(st.held[COMPARE_PRIMARY], 0);
+    ck_assert_uint_eq(st.matched, 102);
+    ck_assert_int_eq(rec.ckpt_total, 0);
+    compare_free(e);
+}
+END_TEST
+
+/* A bound full of other connections' frames does not stop a segment that
+ * can be verified at once: it needs no room. */
+START_TEST(test_tcp_full_bound_verified_at_once)
+{
+    CompareConfig cfg;
+    CompareEngine *e;
+    CompareStats st;
+    Spec t;
+
+    compare_config_init(&cfg);
+    cfg.max_held = 1;
+    e = eng_new_cfg(&cfg);
+    init_data();
+    /* another connection holds the one primary frame allowed */
+    t = tcp_spec(3000, 1, A, data100, 20);
+    t.dport = 6000;
+    g_bytes_unref(feed(e, COMPARE_PRIMARY, &t));
+    stats(e, &st);
+    ck_assert_uint_eq(st.held[COMPARE_PRIMARY], 1);
+    /* this one: the secondary's copy first, then the primary's */
+    feed_tcp(e, COMPARE_SECONDARY, 5000, 78, A, data100, 30);
+    feed_tcp(e, COMPARE_PRIMARY, 1000, 78, A, data100, 30);
+    stats(e, &st);
+    ck_assert_uint_eq(st.matched, 1);
+    ck_assert_uint_eq(st.uncompared[COMPARE_UNCMP_QUEUE_FULL], 0);
+    ck_assert_int_eq(rec.ckpt_total, 0);
+    ck_assert_uint_eq(rec.out->len, 1);
+    compare_free(e);
+}
+END_TEST
+
 START_TEST(test_ignore_parse)
 {
     uint32_t m = 0;
@@ -1630,6 +1711,8 @@ static Suite *compare_suite(void)
     tcase_add_test(tr, test_million_flows);
     tcase_add_test(tr, test_conn_memory);
     tcase_add_test(tr, test_pool_steady_state);
+    tcase_add_test(tr, test_tcp_second_copy_not_held);
+    tcase_add_test(tr, test_tcp_full_bound_verified_at_once);
     tcase_add_test(tr, test_ignore_parse);
     tcase_set_timeout(tr, 120);
     suite_add_tcase(s, tr);

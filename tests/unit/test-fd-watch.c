@@ -123,6 +123,53 @@ START_TEST(test_watch_stop_in_callback)
 }
 END_TEST
 
+typedef struct PendingOwner {
+    int work;                 /* pending work items */
+    int calls;                /* callbacks */
+    GIOCondition last;        /* revents of the last one */
+} PendingOwner;
+
+static gboolean pending_cb(void *opaque)
+{
+    return ((PendingOwner *)opaque)->work > 0;
+}
+
+static void pending_fn(void *opaque, GIOCondition revents)
+{
+    PendingOwner *o = opaque;
+
+    o->calls++;
+    o->last = revents;
+    if (o->work > 0) {
+        o->work--;
+    }
+}
+
+/* A watch with pending work runs its callback with revents 0 before the
+ * loop sleeps, once per iteration while there is work, and not after. */
+START_TEST(test_watch_pending)
+{
+    FdWatch w = { 0 };
+    PendingOwner o = { .work = 2 };
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fd_watch_start_full(&w, sv[0], G_IO_IN, pending_fn, pending_cb, &o,
+                        "test");
+    WAIT_FOR(o.work == 0, 2000);
+    ck_assert_int_eq(o.calls, 2);
+    ck_assert_int_eq(o.last, 0);
+    spin(20);
+    ck_assert_int_eq(o.calls, 2);
+    ck_assert_int_eq(write(sv[1], "x", 1), 1);
+    WAIT_FOR(o.calls >= 3, 2000);   /* level-triggered: maybe more */
+    ck_assert(o.last & G_IO_IN);
+    fd_watch_stop(&w);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
 static Suite *fd_watch_suite(void)
 {
     Suite *s = suite_create("util/fd-watch");
@@ -130,6 +177,7 @@ static Suite *fd_watch_suite(void)
 
     tcase_add_test(tc, test_two_fds_and_pending);
     tcase_add_test(tc, test_watch_stop_in_callback);
+    tcase_add_test(tc, test_watch_pending);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -584,6 +584,15 @@ class Pair:
         ns.run(self.c, 'ip', 'neigh', 'replace', GUEST_IP, 'lladdr',
                GUEST_MAC, 'dev', c0, 'nud', 'permanent')
 
+    def proxy_wrapper(self, side):
+        """The command prefix of a side's colo-proxy: its namespace
+        (tests/ha/test_ha_qemu.py adds its host's mount namespace)."""
+        return ['ip', 'netns', 'exec', self.p if side == 'primary' else self.s]
+
+    def proxy_extra(self, side):
+        """More options for a side's colo-proxy (tests/ha: colo-quorum)."""
+        return []
+
     def start(self):
         """Checks 1's way there: returns the seconds from migrate to colo;
         raises TestFailure if COLO is not reached."""
@@ -602,10 +611,12 @@ class Pair:
             sargs = secondary_proxy_args(self.srun, self.prun, sif,
                                          self.vnet, dump=self.dump)
             pobj = sobj = ()
-        self.px = ColoProxy(pargs, dir=self.prun,
-                            wrapper=['ip', 'netns', 'exec', self.p])
-        self.sx = ColoProxy(sargs, dir=self.srun,
-                            wrapper=['ip', 'netns', 'exec', self.s])
+        self.px = ColoProxy(pargs + self.proxy_extra('primary'),
+                            dir=self.prun,
+                            wrapper=self.proxy_wrapper('primary'))
+        self.sx = ColoProxy(sargs + self.proxy_extra('secondary'),
+                            dir=self.srun,
+                            wrapper=self.proxy_wrapper('secondary'))
         self.gp = guest('primary', self.prun, self.nic, self.fw, pobj)
         self.gs = guest('secondary', self.srun, self.nic, self.fw, sobj)
         self.gp.start()

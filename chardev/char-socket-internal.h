@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * chardev/char-socket-internal.h - the socket chardev's state, shared by
+ * its three files (private to chardev/):
+ *
+ *   char-socket.c       the object: properties, validation, complete,
+ *                       teardown, the class
+ *   char-socket-conn.c  addresses, listening, connecting (a host name
+ *                       looked up in a thread), accepting, the connection
+ *                       life cycle: cs_connected() is the one place a
+ *                       connection becomes established (with tls-creds=
+ *                       the fd goes to the TlsLink first, and comes back
+ *                       through cs_tls_established()), cs_close_conn()
+ *                       the one place it ends
+ *   char-socket-io.c    the attached source (poll set, timer, dispatch),
+ *                       reading, the output ring, the ChardevClass I/O
+ *                       methods: cs_read() and cs_flush_queued() are the
+ *                       only calls that move bytes (sock_recv() or the
+ *                       TLS session's records, outbuf_flush())
+ *
+ * The sockets themselves are util/socket.h's, the ring util/outbuf.h's.
+ *
+ * The "socket" chardev: a TCP (IPv4/IPv6) or unix stream socket, server
+ * or client, with QEMU's -chardev socket options.
+ *
+ *   -chardev socket,id=ID,host=H,port=P[,to=P2][,ipv4=on|off][,ipv6=on|off]
+ *            [,server=on|off][,wait=on|off][,reconnect=SECS]
+ *            [,reconnect-ms=MS][,nodelay=on|off][,out-buffer-size=BYTES]
+ *   -chardev socket,id=ID,path=PATH[,abstract=on|off][,tight=on|off] ...
+ *
+ * Server (server=on): listens when the chardev is created (on every
+ * address 'host' resolves to: "localhost" gives 127.0.0.1 and ::1, "::"
+ * is dual-stack) and accepts one client at a time.  While a client is
+ * connected the listening sockets are not polled, so further clients wait
+ * in the backlog of 1 and are accepted after the current one leaves.
+ * wait=on (the command line default, as in QEMU) makes start-up block in
+ * chardev_wait_for_clients() until the first client arrives.
+ *
+ * TLS (tls-creds=, TCP only): every new connection, accepted or
+ * connected, goes to the TlsLink (qom/tls-link.h) first; only a peer
+ * that completed the handshake and passed tls-authz becomes the
+ * connection (cs_tls_established()), so a server keeps listening
+ * meanwhile, with a backlog of TLS_LINK_MAX_PENDING.  Records are read
+ * through the session (cs_tls_recv()) and written through it by the
+ * output ring (outbuf_set_tls()), batched.
+ *
+ * Client: without reconnect, the chardev connects while it is created and
+ * a failure is a creation error ("Failed to connect to 'H:P': Connection
+ * refused", as QEMU).  With reconnect=N (or reconnect-ms) it connects
+ * asynchronously and retries every N seconds, logging failures through a
+ * rate limit, also after a connection is lost; a host name is then looked
+ * up in a thread (SockLookup, util/socket.h), never in the loop.
+ *
+ * I/O happens in the context the chardev is attached to (char.c moves it):
+ * one custom GSource per attachment holds the listening fds, the
+ * connection fd and a ready time used as the reconnect timer and to run
+ * deferred work (a disconnect requested from a callback, the OPENED event
+ * owed to a frontend that attached to an open connection).
+ *
+ * Reading: up to CHAR_SOCKET_READ_SIZE bytes per recv(), at most
+ * CHAR_SOCKET_READS_PER_WAKEUP recv()s per wake-up, each delivered to the
+ * frontend at once.  Nothing is read while no frontend has installed
+ * handlers or while reading is paused.
+ *
+ * Writing: chr_fe_write() takes a whole message or nothing.  Messages are
+ * appended to the output ring (at most out-buffer-size bytes, grown by
+ * doubling) if it can take all of them, and refused with -EAGAIN only if
+ * the socket cannot take queued data to make room either.  Nothing is
+ * written inside chr_fe_write() until CHAR_SOCKET_FLUSH_BATCH bytes are
+ * queued: every message queued during one main loop iteration leaves
+ * together in one sendmsg() when the source is prepared for the next
+ * iteration (its prepare() says "ready" while bytes wait and the socket is
+ * not known to be full), i.e. as soon as the burst being processed is
+ * done; a lone message waits for nothing else.  A socket that does not
+ * take everything is polled for output until the ring is empty.  A writer
+ * that was refused gets its writable callback once the ring is below
+ * half.  chr_fe_disconnect() and removal first try to send what is queued
+ * (without blocking).
+ *
+ * Disconnect (EOF, error, or chr_fe_disconnect()): the socket is closed,
+ * the output ring is discarded (the next connection starts on a frame
+ * boundary), CLOSED is emitted, a server listens again and a client with
+ * reconnect schedules its next attempt.
+ *
+ * Every event a callback could react to is emitted last in its handler,
+ * and the handler re-checks that the chardev is still attached to the same
+ * source afterwards, since a callback may move or release the chardev.
+ */
+#ifndef CHARDEV_CHAR_SOCKET_INTERNAL_H
+#define CHARDEV_CHAR_SOCKET_INTERNAL_H
+
+#include <poll.h>
+
+#include "chardev/char.h"
+#include "chardev/char-internal.h"
+#include "qom/tls-link.h"
+#include "util/log.h"
+#include "util/outbuf.h"
+#include "util/sockaddr.h"
+#include "util/socket.h"
+#include "util/stats.h"
+
+#define CHAR_SOCKET_READ_SIZE (256 * 1024)     /* bytes per recv() */
+#define CHAR_SOCKET_READS_PER_WAKEUP 4         /* recv()s per wake-up */
+#define CHAR_SOCKET_OUT_DEFAULT (4u * 1024 * 1024)
+/* Two of the largest frames (69632 + 8 header bytes) must fit. */
+#define CHAR_SOCKET_OUT_MIN (128u * 1024)
+#define CHAR_SOCKET_OUT_MAX (1024u * 1024 * 1024)
+#define CHAR_SOCKET_OUT_INITIAL (64u * 1024)   /* first ring allocation */
+#define CHAR_SOCKET_FLUSH_BATCH (128u * 1024)  /* queued bytes sent at once */
+#define CHAR_SOCKET_MAX_LISTEN 8               /* listening addresses */
+#define CHAR_SOCKET_BACKLOG 1                  /* one waiting client */
+/* With TLS, connections are accepted while others handshake: room for
+ * as many as may be pending, so a burst of strangers does not make the
+ * legitimate peer's SYN wait for a retransmission. */
+#define CS_BACKLOG(s) ((s)->tls ? TLS_LINK_MAX_PENDING : CHAR_SOCKET_BACKLOG)
+#define CHAR_SOCKET_CONNECT_TIMEOUT_MS 15000   /* creation-time connect */
+#define CHAR_SOCKET_ACCEPT_BACKOFF_US G_USEC_PER_SEC /* after EMFILE etc. */
+
+/* The peer shut its side down (poll(2) event, Linux). */
+#define CS_POLLRDHUP ((GIOCondition)POLLRDHUP)
+
+/* A warning about 's', through its own rate limit (peer-triggered). */
+#define CS_WARN(s, ...) \
+    colo_warn_rl_domain(G_LOG_DOMAIN, &(s)->rl, __VA_ARGS__)
+
+typedef enum {
+    CS_DISCONNECTED,          /* server: listening; client: idle/waiting */
+    CS_CONNECTING,            /* client: non-blocking connect() pending */
+    CS_CONNECTED,
+} CharSocketState;
+
+#define TYPE_CHAR_SOCKET (char_socket_get_type())
+G_DECLARE_FINAL_TYPE(CharSocket, char_socket, CHAR, SOCKET, Chardev)
+
+struct _CharSocket {
+    Chardev parent_instance;
+
+    /* properties (fixed once complete) */
+    char *host;               /* inet host, "" = any / loopback */
+    char *port;               /* inet port (string, as QEMU) */
+    char *path;               /* unix path or abstract name */
+    guint to;                 /* last port of a listen range, 0 = none */
+    gboolean server;
+    gboolean wait;
+    gboolean nodelay;
+    gboolean ipv4, ipv6;
+    gboolean abstract;        /* linux abstract namespace */
+    gboolean tight;           /* abstract address length = name length */
+    guint64 reconnect;        /* seconds, 0 = never */
+    guint64 reconnect_ms;     /* milliseconds, 0 = never */
+    guint64 out_buffer_size;  /* bytes queued at most */
+    gboolean wait_given, reconnect_given, ipv4_given, ipv6_given;
+    char *tls_creds;          /* tls-creds object id, or NULL */
+    char *tls_authz;          /* tls-authz object id, or NULL */
+
+    /* configuration derived at complete (then constant) */
+    gboolean is_unix;
+    int64_t reconnect_us;     /* retry interval, 0 = no reconnect */
+    char *target;             /* "host:port" or path, for messages */
+    char *addr_desc;          /* "tcp:127.0.0.1:9000" for filenames */
+    gboolean unlink_path;     /* we created the unix socket file */
+    TlsLink *tls;             /* with tls-creds: handshakes (qom/tls-link) */
+    char *warning;            /* query-chardev "warning", or NULL */
+    int listen_fds[CHAR_SOCKET_MAX_LISTEN];
+    guint n_listen;
+
+    /* I/O state: attached context only */
+    CharSocketState state;
+    int fd;                   /* connection (or connecting) fd, or -1 */
+    GSource *src;             /* NULL while detached */
+    gpointer listen_tags[CHAR_SOCKET_MAX_LISTEN];
+    gpointer conn_tag;
+    GIOCondition conn_events; /* what conn_tag polls for */
+    int64_t timer_at;         /* monotonic us: client reconnect or end of
+                               * server accept back-off; 0 = none */
+    gboolean accept_backoff;  /* server: listening paused after EMFILE */
+    gboolean pending_close;   /* close at next dispatch */
+    gboolean announce_open;   /* owe the frontend an OPENED */
+    gboolean paused;          /* frontend paused reading */
+    gboolean hup_seen;        /* peer hung up while we were not reading */
+    SockConnector *connector; /* CONNECTING: the round (a lookup, then
+                               * each address; its fd is polled, 'fd'
+                               * is -1), else NULL */
+    uint8_t *rbuf;            /* CHAR_SOCKET_READ_SIZE, allocated once */
+    OutBuf out;               /* output ring (max out_buffer_size) */
+    gboolean writable_wanted; /* a write was refused since last drain */
+    gint connected;           /* atomic: CONNECTED and no close pending */
+    TlsSession *tls_sess;     /* CONNECTED with TLS: the record layer (the
+                               * ring writes through it too) */
+    RateLimit rl;             /* warnings about this chardev */
+
+    /* description for query-chardev (any thread, under 'lock') */
+    GMutex lock;
+    char *desc;
+};
+
+static inline const char *cs_id(CharSocket *s)
+{
+    const char *id = user_object_get_id(USER_OBJECT(s));
+
+    return id ? id : "?";
+}
+
+static inline ChardevStats *cs_stats(CharSocket *s)
+{
+    return chardev_get_stats(CHARDEV_BASE(s));
+}
+
+static inline void cs_set_out_queued(CharSocket *s)
+{
+    chardev_note_out_queued(CHARDEV_BASE(s), outbuf_len(&s->out));
+}
+
+/* --- char-socket-conn.c -------------------------------------------------- */
+
+/* Recomputes the query-chardev filename (QEMU's spellings). */
+void cs_update_desc(CharSocket *s);
+/* Server: listens on the unix path or on every address of host:port (a
+ * port range with 'to'); creation time. */
+gboolean cs_listen_unix(CharSocket *s, GError **errp);
+gboolean cs_listen_inet(CharSocket *s, GError **errp);
+void cs_close_listen(CharSocket *s);
+/* Client without reconnect: connects while the chardev is created. */
+gboolean cs_connect_sync(CharSocket *s, GError **errp);
+/* Client with reconnect: starts a round (lookup, then every address). */
+void cs_connect_start(CharSocket *s);
+/* The round's fd fired: advances it. */
+void cs_connect_step(CharSocket *s);
+/* A listening socket is readable: take one client. */
+void cs_accept(CharSocket *s, int lfd);
+/* The TlsLink's verdicts on a connection cs_connected() handed it. */
+void cs_tls_established(void *opaque, int fd, TlsSession *sess,
+                        const char *identity);
+void cs_tls_refused(void *opaque, const char *reason);
+/* Drops the connection, emitting CLOSED (last) when 'emit'. */
+void cs_close_conn(CharSocket *s, gboolean emit);
+/* Closes at the next dispatch (no event re-enters the caller). */
+void cs_schedule_close(CharSocket *s);
+/* Teardown: best-effort flush, then every socket closed. */
+void cs_close_all(CharSocket *s);
+
+/* --- char-socket-io.c ---------------------------------------------------- */
+
+/* The poll set and the ready time from the state (no-op detached). */
+void cs_update_watch(CharSocket *s);
+void cs_update_timer(CharSocket *s);
+/* Sends queued output while the socket takes it: 0 or -errno. */
+int cs_flush_queued(CharSocket *s);
+/* Sets the ChardevClass methods. */
+void char_socket_io_class_init(ChardevClass *cc);
+
+#endif /* CHARDEV_CHAR_SOCKET_INTERNAL_H */
