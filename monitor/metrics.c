@@ -15,6 +15,7 @@
 
 #include "monitor/metrics.h"
 #include "monitor/qmp-internal.h"
+#include "qom/object.h"
 
 typedef struct MetricRename {
     const char *member;        /* member name in the reply */
@@ -30,6 +31,8 @@ typedef struct MetricGroup {
     const char *type;          /* label "type" when entries have none */
     const char *const *gauges; /* integer members that are levels */
     const MetricRename *renames;
+    gboolean per_frame;        /* takes "frame": run once per colo-frame
+                                * when there are several, label "frame" */
 } MetricGroup;
 
 static const char *const compare_gauges[] = {
@@ -70,9 +73,10 @@ static const char *const iothread_gauges[] = {
 static const MetricGroup metric_groups[] = {
     { "query-colo-compare-stats", "colo_proxy_compare_", "id",
       "colo-compare", compare_gauges, compare_renames },
-    { "query-colo-stats", "colo_proxy_colo_", NULL, NULL, NULL, NULL },
+    { "query-colo-stats", "colo_proxy_colo_", NULL, NULL, NULL, NULL,
+      TRUE },
     { "query-colo-status", "colo_proxy_colo_status_", NULL, NULL, NULL,
-      NULL },
+      NULL, TRUE },
     { "query-colo-heartbeat", "colo_proxy_heartbeat_", "id",
       "colo-heartbeat", heartbeat_gauges, heartbeat_renames },
     { "query-netfilter-stats", "colo_proxy_netfilter_", "id", NULL,
@@ -474,7 +478,8 @@ static void walk(Expo *x, const MetricGroup *g, const char *prefix,
         const char *m = l->data;
 
         if (!help_path[0] && ((g->id_member && !strcmp(m, g->id_member))
-                              || !strcmp(m, "type"))) {
+                              || !strcmp(m, "type")
+                              || (g->per_frame && !strcmp(m, "frame")))) {
             continue;           /* already labels */
         }
         walk_member(x, g, prefix, help_path, m,
@@ -483,7 +488,8 @@ static void walk(Expo *x, const MetricGroup *g, const char *prefix,
 }
 
 /* One object of group 'g' (an element of a list, or the one reply). */
-static void walk_top(Expo *x, const MetricGroup *g, JsonObject *o)
+static void walk_top(Expo *x, const MetricGroup *g, JsonObject *o,
+                     const char *frame)
 {
     g_autoptr(GString) labels = g_string_new(NULL);
     g_autoptr(GString) info = NULL;
@@ -499,6 +505,9 @@ static void walk_top(Expo *x, const MetricGroup *g, JsonObject *o)
     }
     if (type) {
         label_add(labels, "type", type);
+    }
+    if (frame) {
+        label_add(labels, "frame", frame);
     }
     info = g_string_new(labels->str);
     walk(x, g, g->prefix, "", o, labels->str, info);
@@ -516,18 +525,71 @@ static void walk_top(Expo *x, const MetricGroup *g, JsonObject *o)
 
 /* Runs 'command' (no arguments) through the dispatcher; its "return"
  * (new reference) or NULL. */
-static JsonNode *run_query(const char *command)
+static JsonNode *run_query_frame(const char *command, const char *frame)
 {
     QmpSession session = { .negotiated = TRUE };
     g_autoptr(JsonObject) req = json_object_new();
     g_autoptr(JsonObject) reply = NULL;
 
     json_object_set_string_member(req, "execute", command);
+    if (frame) {
+        JsonObject *args = json_object_new();
+
+        json_object_set_string_member(args, "frame", frame);
+        json_object_set_object_member(req, "arguments", args);
+    }
     reply = qmp_dispatch_session(&session, req);
     if (!reply || !json_object_has_member(reply, "return")) {
         return NULL;
     }
     return json_node_copy(json_object_get_member(reply, "return"));
+}
+
+static JsonNode *run_query(const char *command)
+{
+    return run_query_frame(command, NULL);
+}
+
+/* The ids of the colo-frame objects when there are several (the COLO
+ * queries then need "frame"); NULL with one or none.  New list of
+ * borrowed strings. */
+static GList *several_frames(void)
+{
+    g_autoptr(GList) objs = user_object_list(OBJECT_KIND_OBJECT);
+    GList *ids = NULL;
+
+    for (GList *l = objs; l; l = l->next) {
+        if (!strcmp(user_object_get_type_name(l->data), "colo-frame")) {
+            ids = g_list_append(ids, (gpointer) user_object_get_id(l->data));
+        }
+    }
+    if (g_list_length(ids) < 2) {
+        g_clear_pointer(&ids, g_list_free);
+    }
+    return ids;
+}
+
+/* One reply of group 'g' (for colo-frame 'frame', or NULL). */
+static void walk_reply(Expo *x, const MetricGroup *g, const char *frame,
+                       guint *errors)
+{
+    g_autoptr(JsonNode) ret = run_query_frame(g->command, frame);
+
+    if (!ret) {
+        (*errors)++;
+    } else if (JSON_NODE_HOLDS_ARRAY(ret)) {
+        JsonArray *a = json_node_get_array(ret);
+
+        for (guint j = 0; j < json_array_get_length(a); j++) {
+            JsonObject *o = json_array_get_object_element(a, j);
+
+            if (o) {
+                walk_top(x, g, o, frame);
+            }
+        }
+    } else if (JSON_NODE_HOLDS_OBJECT(ret)) {
+        walk_top(x, g, json_node_get_object(ret), frame);
+    }
 }
 
 /* The rewriters' tracked connections by filter and state (the list of
@@ -586,6 +648,7 @@ GString *metrics_render(void)
     };
     GString *out = g_string_sized_new(16384);
     guint errors = 0;
+    GList *frames;
     Family *f;
 
     {
@@ -600,26 +663,19 @@ GString *metrics_render(void)
                         "query-version: the package as a label");
         sample_int(f, l->str, 1);
     }
+    frames = several_frames();
     for (guint i = 0; i < G_N_ELEMENTS(metric_groups); i++) {
         const MetricGroup *g = &metric_groups[i];
-        g_autoptr(JsonNode) ret = run_query(g->command);
 
-        if (!ret) {
-            errors++;
-        } else if (JSON_NODE_HOLDS_ARRAY(ret)) {
-            JsonArray *a = json_node_get_array(ret);
-
-            for (guint j = 0; j < json_array_get_length(a); j++) {
-                JsonObject *o = json_array_get_object_element(a, j);
-
-                if (o) {
-                    walk_top(&x, g, o);
-                }
+        if (g->per_frame && frames) {
+            for (GList *l = frames; l; l = l->next) {
+                walk_reply(&x, g, l->data, &errors);
             }
-        } else if (JSON_NODE_HOLDS_OBJECT(ret)) {
-            walk_top(&x, g, json_node_get_object(ret));
+        } else {
+            walk_reply(&x, g, NULL, &errors);
         }
     }
+    g_list_free(frames);
     rewriter_connections(&x, &errors);
     f = expo_family(&x, "colo_proxy_metrics_query_errors_total", "counter",
                     "query commands that failed during a scrape (their "

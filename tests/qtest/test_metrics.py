@@ -19,6 +19,7 @@ mismatch and one checkpoint.  Covered:
     (cut at the deadline while others are served), more connections than
     max-clients (503), and the proxy still answers QMP and /metrics;
   - object-del and re-creation on the same port;
+  - two colo-frames: the COLO families once per frame, labelled;
   - contrib/grafana/colo-proxy.json: valid JSON, every metric its
     expressions name is exported (of the right type), and the private
     Prometheus evaluates every expression;
@@ -576,6 +577,31 @@ def test_object_lifecycle():
         p.stop()
 
 
+def test_two_frames():
+    """With two colo-frames (two VM pairs) the COLO queries need
+    "frame": each frame's numbers are exported labelled by it."""
+    port = free_tcp_port()
+    with ColoProxy(['-object', 'colo-frame,id=fa,mode=primary,driver=event',
+                    '-object', 'colo-frame,id=fb,mode=primary,driver=event',
+                    '-object', f'metrics-http,id=m0,port={port}']) as p:
+        p.qmp.cmd('x-colo-checkpoint', frame='fb')
+        p.qmp.get_event('COLO_CHECKPOINT_REQUEST', timeout=5)
+        p.qmp.cmd('x-colo-checkpoint-done', frame='fb')
+        p.qmp.get_event('COLO_CHECKPOINT_DONE', timeout=5)
+        samples, types = parse_metrics(scrape(port))
+        for fr in ('fa', 'fb'):
+            st = p.qmp.cmd('query-colo-stats', frame=fr)
+            check_eq(get(samples, 'colo_proxy_colo_completed_total',
+                         frame=fr), st['completed'], f'{fr} completed')
+            check_histogram(samples, 'colo_proxy_checkpoint_duration_seconds',
+                            st['checkpoint-duration'], frame=fr)
+        check_eq(get(samples, 'colo_proxy_colo_completed_total', frame='fb'),
+                 1, 'fb completed')
+        check_eq(get(samples, 'colo_proxy_metrics_query_errors_total'), 0,
+                 'query errors')
+        p.stop()
+
+
 def _refused(port):
     try:
         s = socket.create_connection(('127.0.0.1', port), timeout=1)
@@ -587,5 +613,5 @@ def _refused(port):
 
 if __name__ == '__main__':
     run_tests([test_metrics_agree_with_qmp, test_bad_requests,
-               test_object_lifecycle, test_grafana_dashboard,
-               test_real_prometheus])
+               test_object_lifecycle, test_two_frames,
+               test_grafana_dashboard, test_real_prometheus])
