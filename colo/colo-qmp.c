@@ -3,6 +3,7 @@
  * colo/colo-qmp.c - QMP commands of the COLO frame (qapi/colo.json).
  */
 #include "colo/colo-internal.h"
+#include "net/compare-storm.h"
 #include "util/qmp-handler.h"
 #include "util/error.h"
 
@@ -63,6 +64,11 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
     if (colo_frame_count() <= 1) {
         /* colo-quorum speaks for the process's single pair */
         colo_quorum_fill_status(o);
+    }
+    if (colo_compare_proxy_mode(colo_fs_id(fs))) {
+        /* the checkpoint policy of this pair's colo-compares */
+        json_object_set_string_member(o, "proxy-mode",
+                                      colo_compare_proxy_mode(colo_fs_id(fs)));
     }
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);

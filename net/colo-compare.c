@@ -42,6 +42,7 @@
 #include "chardev/char.h"
 #include "net/colo-hooks.h"
 #include "net/compare.h"
+#include "net/compare-storm.h"
 #include "net/frame.h"
 #include "net/link-msg.h"
 #include "qom/object.h"
@@ -123,6 +124,16 @@ struct _ColoCompareObj {
     guint udp_idle_timeout;
     guint other_idle_timeout;
     char *ignore;
+    char *passthrough;          /* rules at creation (docs/storms.md) */
+    guint max_passthrough_rules;
+    gboolean adaptive;
+    gboolean auto_passthrough;
+    guint storm_rate;
+    guint storm_busy;
+    guint storm_calm;
+    guint storm_calm_time;
+    guint buffered_period;
+    guint buffered_max_held;
 
     /* set up by complete() */
     bool completed;
@@ -138,6 +149,7 @@ struct _ColoCompareObj {
     ColoEventListener listener;
     bool listening;
     GSource *scan_timer;
+    ColoStorm *storm;           /* passthrough and buffered mode */
 
     /* iothread state */
     GQueue backlog;             /* of BacklogFrame *, waiting for outdev */
@@ -241,6 +253,9 @@ static void compare_release_cb(void *opaque, const uint8_t *buf, uint32_t len,
     ColoCompareObj *s = opaque;
     gssize r;
 
+    if (G_UNLIKELY(colo_storm_release(s->storm, buf, len, vnet_hdr_len))) {
+        return;                 /* buffered mode: held to the checkpoint */
+    }
     if (G_UNLIKELY(s->backlog.length)) {
         backlog_push(s, buf, len, vnet_hdr_len);
         return;
@@ -341,6 +356,9 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
 {
     ColoCompareObj *s = opaque;
 
+    if (colo_storm_checkpoint_request(s->storm, reason)) {
+        return;                 /* buffered mode: the period covers it */
+    }
     if (s->notify_dev) {
         s->st.notify_sent++;
         notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
@@ -357,6 +375,7 @@ static void compare_miscompare_cb(void *opaque, const char *conn,
     uint64_t suppressed = 0;
     JsonObject *data;
 
+    colo_storm_miscompare(s->storm, conn);
     if (!ratelimit_allow(&s->event_rl, &suppressed)) {
         s->st.events_suppressed++;
         return;
@@ -382,9 +401,13 @@ static void colo_event_cb(ColoEventListener *l, ColoEvent event)
 
     if (event == COLO_EVENT_CHECKPOINT) {
         compare_checkpoint(s->engine);
+        colo_storm_checkpoint_commit(s->storm);
     } else if (event == COLO_EVENT_CHECKPOINT_BEGIN) {
         compare_checkpoint_begin(s->engine);
+        colo_storm_checkpoint_begin(s->storm);
     } else if (event == COLO_EVENT_FAILOVER) {
+        /* what buffered mode held is older than what the engine holds */
+        colo_storm_flush(s->storm);
         compare_failover(s->engine);
     }
 }
@@ -432,6 +455,7 @@ static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     case LINK_NOTIFY_MSG_CHECKPOINT:
         s->st.notify_checkpoints++;
         compare_checkpoint(s->engine);
+        colo_storm_checkpoint_commit(s->storm);
         break;
     case LINK_NOTIFY_MSG_UNKNOWN:
         s->st.notify_unknown++;
@@ -543,6 +567,151 @@ static void fill_config(ColoCompareObj *s, CompareConfig *cfg)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Storms: passthrough rules and buffered mode (include/net/compare-storm.h) */
+
+static void fill_storm_config(ColoCompareObj *s, ColoStormConfig *c)
+{
+    *c = (ColoStormConfig) {
+        .adaptive = s->adaptive,
+        .auto_passthrough = s->auto_passthrough,
+        .storm_rate = s->storm_rate,
+        .storm_busy = s->storm_busy,
+        .calm_rate = s->storm_calm,
+        .calm_time_ms = s->storm_calm_time,
+        .period_ms = s->buffered_period,
+        .max_held = s->buffered_max_held,
+    };
+}
+
+static const ColoStormOps storm_ops = {
+    .release = compare_release_cb,
+    .checkpoint = compare_checkpoint_cb,
+};
+
+/* CompareOps.passthrough (iothread). */
+static bool compare_passthrough_cb(void *opaque, CompareSide side,
+                                   const PacketInfo *pi, uint32_t len)
+{
+    ColoCompareObj *s = opaque;
+
+    return colo_storm_passthrough(s->storm, side, pi, len);
+}
+
+/* complete(): before any callback can run. */
+static gboolean storm_create(ColoCompareObj *s, GError **errp)
+{
+    ColoStormConfig c;
+
+    fill_storm_config(s, &c);
+    s->storm = colo_storm_new(user_object_get_id(USER_OBJECT(s)), &c,
+                              s->max_passthrough_rules, &storm_ops, s);
+    if (s->passthrough && !passthrough_table_add_list(
+            colo_storm_rules(s->storm), s->passthrough, errp)) {
+        g_prefix_error(errp, "Property 'colo-compare.passthrough': ");
+        return FALSE;
+    }
+    s->ops.passthrough = compare_passthrough_cb;
+    return TRUE;
+}
+
+/* Home context (reconfigure_fn): qom-set of a storm property. */
+static void storm_reconfigure(ColoCompareObj *s)
+{
+    ColoStormConfig c;
+
+    fill_storm_config(s, &c);
+    colo_storm_set_config(s->storm, &c);
+    if (s->adaptive || colo_storm_buffered(s->storm)) {
+        /* (re)armed; adaptive=off in buffered mode: the period still
+         * asks for the checkpoint whose commit ends it */
+        colo_storm_start(s->storm, s->ctx);
+    } else {
+        colo_storm_stop(s->storm);
+    }
+}
+
+typedef struct StormCall {
+    void (*fn)(const char *id, ColoStorm *st, void *data);
+    void *data;
+} StormCall;
+
+static void storm_call_fn(ColoCompareObj *s, void *data)
+{
+    StormCall *c = data;
+
+    c->fn(user_object_get_id(USER_OBJECT(s)), s->storm, c->data);
+}
+
+gboolean colo_compare_storm_call(const char *id,
+                                 void (*fn)(const char *id, ColoStorm *st,
+                                            void *data),
+                                 void *data, GError **errp)
+{
+    GList *objs = user_object_list(OBJECT_KIND_OBJECT);
+    StormCall c = { fn, data };
+    bool found = false;
+
+    for (GList *l = objs; l; l = l->next) {
+        UserObject *o = l->data;
+
+        if (!COLO_IS_COMPARE(o) || !user_object_is_complete(o)
+            || !COLO_COMPARE(o)->storm
+            || (id && strcmp(id, user_object_get_id(o)))) {
+            continue;
+        }
+        found = true;
+        /* road 1: the object is held by the registry while we wait */
+        run_sync(COLO_COMPARE(o), storm_call_fn, &c);
+    }
+    g_list_free(objs);
+    if (id && !found) {
+        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+                    "colo-compare '%s' not found", id);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void buffered_fn(ColoCompareObj *s, void *data)
+{
+    if (colo_storm_buffered(s->storm)) {
+        *(bool *) data = true;
+    }
+}
+
+/* "buffered" / "compare" for the compares of the pair 'frame' (NULL: the
+ * default pair; an unbound compare belongs to the only pair there is),
+ * NULL when none of them has adaptive=on.  Main thread. */
+const char *colo_compare_proxy_mode(const char *frame)
+{
+    GList *objs = user_object_list(OBJECT_KIND_OBJECT);
+    bool buffered = false, any = false;
+
+    for (GList *l = objs; l; l = l->next) {
+        ColoCompareObj *s;
+
+        if (!COLO_IS_COMPARE(l->data)
+            || !user_object_is_complete(l->data)) {
+            continue;
+        }
+        s = COLO_COMPARE(l->data);
+        if (!s->storm || (frame && s->frame && strcmp(frame, s->frame))) {
+            continue;
+        }
+        if (s->adaptive) {
+            any = true;
+        }
+        /* the mode is the iothread's: read there (road 1) */
+        run_sync(s, buffered_fn, &buffered);
+    }
+    g_list_free(objs);
+    if (!any && !buffered) {
+        return NULL;
+    }
+    return buffered ? "buffered" : "compare";
+}
+
 static void start_scan_timer(ColoCompareObj *s)
 {
     s->scan_timer = g_timeout_source_new(s->expired_scan_cycle);
@@ -557,6 +726,7 @@ static void reconfigure_fn(ColoCompareObj *s, void *data)
 
     fill_config(s, &cfg);
     compare_set_config(s->engine, &cfg);
+    storm_reconfigure(s);
     if (rearm && s->scan_timer) {
         g_source_destroy(s->scan_timer);
         g_source_unref(s->scan_timer);
@@ -669,6 +839,9 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
         .held_released = compare_held_cb,
     };
     histogram_init(&s->hold, histogram_hold_bounds_us, histogram_hold_n);
+    if (!storm_create(s, errp)) {
+        return FALSE;
+    }
     s->engine = compare_new(&cfg, &s->ops, s);
     for (int i = 0; i < LINK__MAX; i++) {
         if (devs[i]) {
@@ -702,6 +875,9 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
         s->listening = true;
     }
     start_scan_timer(s);
+    if (s->adaptive) {
+        colo_storm_start(s->storm, s->ctx);
+    }
     s->completed = true;
     return TRUE;
 }
@@ -713,8 +889,11 @@ static void shutdown_fn(ColoCompareObj *s, void *data)
         g_source_destroy(s->scan_timer);
         g_clear_pointer(&s->scan_timer, g_source_unref);
     }
-    /* object-del: the held primary output leaves, in order */
+    /* object-del: the held primary output leaves, in order (buffered
+     * mode's first: it is older) */
+    colo_storm_stop(s->storm);
     compare_flush(s->engine, COMPARE_UNCMP_SHUTDOWN);
+    colo_storm_flush(s->storm);
     out_writable_cb(s);
     /* A link we stop reading in the middle of a frame stays connected
      * (the chardev outlives us), and whoever reads it next would take
@@ -770,6 +949,7 @@ static void colo_compare_teardown(ColoCompareObj *s)
     }
     s->ctx = NULL;
     g_clear_pointer(&s->engine, compare_free);
+    g_clear_pointer(&s->storm, colo_storm_free);
     for (int i = 0; i < LINK__MAX; i++) {
         if (s->reader_ready[i]) {
             frame_reader_destroy(&s->reader[i]);
@@ -881,6 +1061,42 @@ static const PropDef colo_compare_props[] = {
         "header fields not compared, ':'-separated: ttl, tos, ipid, "
         "checksums, window, tcp-ts, all, none",
         .check = colo_compare_ignore_check,
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_STR("passthrough", ColoCompareObj, passthrough, NULL, 0,
+        "flows exempt from comparison, rules separated by ';' or ',,': "
+        "PROTO[:HOST[:PORTS[:HOST[:PORTS]]]] (docs/storms.md); changed at "
+        "run time with colo-passthrough-add/-del"),
+    DEFINE_PROP_UINT("max_passthrough_rules", ColoCompareObj,
+        max_passthrough_rules, 1, PASSTHROUGH_MAX_RULES,
+        PASSTHROUGH_DEFAULT_MAX, 0, "passthrough rules at most"),
+    DEFINE_PROP_BOOL("adaptive", ColoCompareObj, adaptive, FALSE,
+        PROP_RUNTIME, "a checkpoint storm switches to buffered mode "
+        "(periodic checkpoints, output held) until it is over",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_BOOL("auto_passthrough", ColoCompareObj, auto_passthrough,
+        FALSE, PROP_RUNTIME, "add the passthrough rule a storm proposes",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("storm_rate", ColoCompareObj, storm_rate, 1, 1000000,
+        STORM_DEFAULT_RATE, PROP_RUNTIME,
+        "miscompares per second that start a storm",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("storm_busy", ColoCompareObj, storm_busy, 1, 100,
+        STORM_DEFAULT_BUSY, PROP_RUNTIME,
+        "percent of the time with a checkpoint outstanding that starts a "
+        "storm", .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("storm_calm", ColoCompareObj, storm_calm, 0, 1000000,
+        STORM_DEFAULT_CALM, PROP_RUNTIME,
+        "miscompares per second below which a storm calms down",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("storm_calm_time", ColoCompareObj, storm_calm_time, 0,
+        G_MAXUINT32, STORM_DEFAULT_CALM_TIME_MS, PROP_RUNTIME,
+        "ms of calm that end a storm", .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("buffered_period", ColoCompareObj, buffered_period, 1,
+        60000, STORM_DEFAULT_PERIOD_MS, 0,
+        "ms between checkpoints in buffered mode"),
+    DEFINE_PROP_UINT("buffered_max_held", ColoCompareObj, buffered_max_held,
+        1, G_MAXUINT32, STORM_DEFAULT_MAX_HELD, PROP_RUNTIME,
+        "frames held in buffered mode that ask for a checkpoint at once",
         .changed = colo_compare_limits_changed),
 };
 

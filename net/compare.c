@@ -183,6 +183,7 @@ static const char *const uncmp_names[COMPARE_UNCMP__MAX] = {
     [COMPARE_UNCMP_CHECKPOINT] = "checkpoint",
     [COMPARE_UNCMP_FAILOVER] = "failover",
     [COMPARE_UNCMP_SHUTDOWN] = "shutdown",
+    [COMPARE_UNCMP_PASSTHROUGH] = "passthrough",
 };
 
 static const char *const sdrop_names[COMPARE_SDROP__MAX] = {
@@ -194,6 +195,7 @@ static const char *const sdrop_names[COMPARE_SDROP__MAX] = {
     [COMPARE_SDROP_MISMATCH] = "mismatch",
     [COMPARE_SDROP_CHECKPOINT] = "checkpoint",
     [COMPARE_SDROP_FAILOVER] = "failover",
+    [COMPARE_SDROP_PASSTHROUGH] = "passthrough",
 };
 
 static const char *const ckpt_names[COMPARE_CKPT__MAX] = {
@@ -1409,6 +1411,11 @@ void compare_input(CompareEngine *e, CompareSide side, const uint8_t *buf,
             pass_through(e, side, buf, len, vnet_hdr_len,
                          COMPARE_UNCMP_MALFORMED, COMPARE_SDROP_MALFORMED);
         }
+        return;
+    }
+    if (e->ops->passthrough && e->ops->passthrough(e->opaque, side, &pi, len)) {
+        pass_through(e, side, buf, len, vnet_hdr_len,
+                     COMPARE_UNCMP_PASSTHROUGH, COMPARE_SDROP_PASSTHROUGH);
         return;
     }
     is_tcp = packet_is_tcp(&pi) && !(pi.flags & PACKET_F_FRAG);

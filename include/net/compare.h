@@ -96,6 +96,7 @@ typedef enum {
     COMPARE_UNCMP_CHECKPOINT,   /* flushed by a checkpoint */
     COMPARE_UNCMP_FAILOVER,     /* flushed by / after failover */
     COMPARE_UNCMP_SHUTDOWN,     /* flushed when the compare was deleted */
+    COMPARE_UNCMP_PASSTHROUGH,  /* its flow is exempt (ops->passthrough) */
     COMPARE_UNCMP__MAX,
 } CompareUncompared;
 
@@ -110,6 +111,7 @@ typedef enum {
     COMPARE_SDROP_MISMATCH,     /* connection waits for a checkpoint */
     COMPARE_SDROP_CHECKPOINT,   /* flushed by a checkpoint */
     COMPARE_SDROP_FAILOVER,
+    COMPARE_SDROP_PASSTHROUGH,  /* its flow is exempt (ops->passthrough) */
     COMPARE_SDROP__MAX,
 } CompareSecDrop;
 
@@ -179,6 +181,13 @@ typedef struct CompareOps {
      * "tcp 10.0.0.1:80 -> 10.0.0.2:5555"); borrowed for the call. */
     void (*miscompare)(void *opaque, const char *conn,
                        CompareMismatch reason);
+    /* optional: the flow classification of a parsed IP frame, asked
+     * before its connection is looked up.  TRUE: the flow is exempt from
+     * comparison (a passthrough rule, include/net/passthrough.h): a
+     * primary frame is released at once, a secondary frame dropped, both
+     * counted as "passthrough"; the connection is not tracked. */
+    bool (*passthrough)(void *opaque, CompareSide side,
+                        const PacketInfo *pi, uint32_t len);
     /* optional: a held primary frame, received at 'arrival_us', was just
      * released (after release()): for the hold-time histogram. */
     void (*held_released)(void *opaque, int64_t arrival_us);

@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * net/compare-storm.c - passthrough and the adaptive checkpoint policy of
+ * one colo-compare.  The contract is include/net/compare-storm.h; the
+ * operator's story (defaults and why) is docs/storms.md.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+#include "net/compare-storm.h"
+#include "util/log.h"
+#include "util/qmp-handler.h"
+#include "util/stats.h"
+
+/* The miscompare and busy figures are taken over windows of this length:
+ * long enough that one burst does not start a storm, short enough that a
+ * storm is noticed after one second of it. */
+#define STORM_WINDOW_US     (1000 * 1000)
+/* Flows remembered for the proposal. */
+#define STORM_FLOWS         16
+
+typedef struct HeldFrame {
+    uint32_t len;
+    uint32_t vnet_hdr_len;
+    uint8_t data[];
+} HeldFrame;
+
+typedef struct StormFlow {
+    char rule[PASSTHROUGH_RULE_STRLEN];
+    uint64_t count;
+} StormFlow;
+
+struct ColoStorm {
+    char *id;
+    ColoStormConfig cfg;
+    const ColoStormOps *ops;
+    void *opaque;
+    PassthroughTable *rules;
+    GSource *timer;
+
+    bool buffered;
+    GQueue held;                /* of HeldFrame *, in release order */
+    guint covered;              /* the first 'covered' are in the state of
+                                 * the checkpoint running now */
+    bool begun;                 /* a checkpoint's begin was seen */
+    bool releasing;             /* release_covered() is running */
+    bool dirty;                 /* a miscompare since the last commit */
+
+    /* detector */
+    int64_t window_start;
+    uint64_t window_mis;
+    int64_t window_busy_us;
+    int64_t ckpt_since;         /* a request outstanding since, or 0 */
+    int64_t calm_since;         /* buffered and calm since, or 0 */
+    uint64_t last_rate;         /* of the last complete window */
+    uint64_t last_busy_pct;
+    StormFlow flows[STORM_FLOWS];
+    uint64_t flows_total;
+
+    /* counters */
+    uint64_t storms;            /* switches to buffered */
+    uint64_t calms;             /* switches back */
+    uint64_t held_max;
+    uint64_t released_held;     /* frames released at a commit */
+    uint64_t swallowed;         /* miscompare requests not made */
+    uint64_t periodic;          /* checkpoints asked for by the period */
+    uint64_t over_limit;        /* immediate requests: max_held reached */
+    uint64_t proposals;
+    uint64_t applied;
+};
+
+ColoStorm *colo_storm_new(const char *id, const ColoStormConfig *cfg,
+                          unsigned max_rules, const ColoStormOps *ops,
+                          void *opaque)
+{
+    ColoStorm *st = g_new0(ColoStorm, 1);
+
+    st->id = g_strdup(id);
+    st->cfg = *cfg;
+    st->ops = ops;
+    st->opaque = opaque;
+    st->rules = passthrough_table_new(max_rules);
+    g_queue_init(&st->held);
+    return st;
+}
+
+static void release_covered(ColoStorm *st, guint n)
+{
+    HeldFrame *f;
+
+    st->releasing = true;
+    while (n-- && (f = g_queue_pop_head(&st->held))) {
+        stats_inc(&st->released_held);
+        st->ops->release(st->opaque, f->data, f->len, f->vnet_hdr_len);
+        g_free(f);
+    }
+    st->releasing = false;
+    st->covered = 0;
+}
+
+void colo_storm_flush(ColoStorm *st)
+{
+    if (!st) {
+        return;
+    }
+    release_covered(st, G_MAXUINT);
+    st->buffered = false;
+    st->calm_since = 0;
+}
+
+void colo_storm_free(ColoStorm *st)
+{
+    if (!st) {
+        return;
+    }
+    colo_storm_stop(st);
+    colo_storm_flush(st);
+    passthrough_table_free(st->rules);
+    g_free(st->id);
+    g_free(st);
+}
+
+PassthroughTable *colo_storm_rules(ColoStorm *st)
+{
+    return st->rules;
+}
+
+void colo_storm_set_config(ColoStorm *st, const ColoStormConfig *cfg)
+{
+    st->cfg = *cfg;
+}
+
+bool colo_storm_adaptive(const ColoStorm *st)
+{
+    return st && st->cfg.adaptive;
+}
+
+bool colo_storm_buffered(const ColoStorm *st)
+{
+    return st && st->buffered;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Passthrough.                                                               */
+
+bool colo_storm_passthrough(ColoStorm *st, CompareSide side,
+                            const PacketInfo *pi, uint32_t len)
+{
+    PassthroughRule *r = passthrough_table_match(st->rules, pi);
+
+    if (!r) {
+        return false;
+    }
+    if (side == COMPARE_PRIMARY) {
+        r->primary_packets++;
+        r->primary_bytes += len;
+    } else {
+        r->secondary_dropped++;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events.                                                                    */
+
+static void emit_mode(ColoStorm *st, const char *reason)
+{
+    JsonObject *d = json_object_new();
+
+    json_object_set_string_member(d, "id", st->id);
+    json_object_set_string_member(d, "mode",
+                                  st->buffered ? "buffered" : "compare");
+    json_object_set_string_member(d, "reason", reason);
+    json_object_set_int_member(d, "miscompares-per-second",
+                               (gint64) st->last_rate);
+    json_object_set_int_member(d, "checkpoint-busy-percent",
+                               (gint64) st->last_busy_pct);
+    g_message("colo-compare '%s': %s mode: %s", st->id,
+              st->buffered ? "buffered" : "compare", reason);
+    qmp_event_emit("COLO_COMPARE_MODE", d);
+}
+
+/* "tcp 10.0.0.1:80 -> 10.0.0.2:5555" (the primary's frame: the source is
+ * the guest) into the rule of the guest's end: "tcp:10.0.0.1/32:80". */
+static bool conn_to_rule(const char *conn, char *rule)
+{
+    char proto[16], src[64];
+    const char *sp, *arrow, *colon;
+    size_t l;
+    char text[PASSTHROUGH_RULE_STRLEN];
+    PassthroughRule r;
+
+    sp = strchr(conn, ' ');
+    arrow = strstr(conn, " -> ");
+    if (!sp || !arrow || (size_t) (sp - conn) >= sizeof proto) {
+        return false;
+    }
+    memcpy(proto, conn, sp - conn);
+    proto[sp - conn] = 0;
+    if (!strcmp(proto, "icmpv6")) {
+        strcpy(proto, "icmp");
+    }
+    l = arrow - (sp + 1);
+    if (l >= sizeof src) {
+        return false;
+    }
+    memcpy(src, sp + 1, l);
+    src[l] = 0;
+    colon = strrchr(src, ':');
+    if (colon && (src[0] != '[' || colon > strchr(src, ']'))) {
+        /* host:port */
+        snprintf(text, sizeof text, "%s:%.*s/%d:%s", proto,
+                 (int) (colon - src), src, src[0] == '[' ? 128 : 32,
+                 colon + 1);
+    } else {
+        snprintf(text, sizeof text, "%s:%s/%d", proto, src,
+                 src[0] == '[' ? 128 : 32);
+    }
+    if (!passthrough_rule_parse(text, &r, NULL)) {
+        return false;
+    }
+    passthrough_rule_format(&r, rule);
+    return true;
+}
+
+static void learn_flow(ColoStorm *st, const char *conn)
+{
+    char rule[PASSTHROUGH_RULE_STRLEN];
+    StormFlow *least = &st->flows[0];
+
+    if (!conn_to_rule(conn, rule)) {
+        return;
+    }
+    st->flows_total++;
+    for (int i = 0; i < STORM_FLOWS; i++) {
+        StormFlow *f = &st->flows[i];
+
+        if (f->count && !strcmp(f->rule, rule)) {
+            f->count++;
+            return;
+        }
+        if (f->count < least->count) {
+            least = f;
+        }
+    }
+    /* space-saving: the least counted slot is taken over */
+    g_strlcpy(least->rule, rule, sizeof least->rule);
+    least->count++;
+}
+
+static void propose(ColoStorm *st)
+{
+    StormFlow *top = NULL;
+    JsonObject *d;
+    PassthroughRule r;
+    g_autoptr(GError) err = NULL;
+    bool applied = false;
+
+    for (int i = 0; i < STORM_FLOWS; i++) {
+        if (st->flows[i].count && (!top || st->flows[i].count > top->count)) {
+            top = &st->flows[i];
+        }
+    }
+    /* one flow must explain at least half: a storm spread over many
+     * services is no case for exempting one of them */
+    if (!top || top->count * 2 < st->flows_total) {
+        return;
+    }
+    st->proposals++;
+    if (st->cfg.auto_passthrough && passthrough_rule_parse(top->rule, &r, NULL)
+        && passthrough_table_add(st->rules, &r, &err)) {
+        applied = true;
+        st->applied++;
+    }
+    d = json_object_new();
+    json_object_set_string_member(d, "id", st->id);
+    json_object_set_string_member(d, "rule", top->rule);
+    json_object_set_int_member(d, "miscompares", (gint64) top->count);
+    json_object_set_int_member(d, "miscompares-total",
+                               (gint64) st->flows_total);
+    json_object_set_boolean_member(d, "applied", applied);
+    if (err) {
+        json_object_set_string_member(d, "error", err->message);
+    }
+    qmp_event_emit("COLO_PASSTHROUGH_PROPOSED", d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The detector.                                                              */
+
+static void window_roll(ColoStorm *st, int64_t now)
+{
+    int64_t len;
+
+    if (!st->window_start) {
+        st->window_start = now;
+        return;
+    }
+    len = now - st->window_start;
+    if (len < STORM_WINDOW_US) {
+        return;
+    }
+    if (st->ckpt_since) {
+        st->window_busy_us += now - MAX(st->ckpt_since, st->window_start);
+        st->ckpt_since = now;
+    }
+    st->last_rate = st->window_mis * 1000000 / (uint64_t) len;
+    st->last_busy_pct = (uint64_t) MIN(st->window_busy_us, len) * 100
+                        / (uint64_t) len;
+    st->window_start = now;
+    st->window_mis = 0;
+    st->window_busy_us = 0;
+
+    if (!st->cfg.adaptive) {
+        return;
+    }
+    if (!st->buffered) {
+        const char *why = NULL;
+
+        if (st->last_rate >= st->cfg.storm_rate) {
+            why = "miscompare-rate";
+        } else if (st->last_busy_pct >= st->cfg.storm_busy) {
+            why = "checkpoint-busy";
+        }
+        if (why) {
+            st->buffered = true;
+            st->storms++;
+            st->calm_since = 0;
+            emit_mode(st, why);
+            propose(st);
+        } else {
+            /* learning counts the storm's flows, not old history */
+            memset(st->flows, 0, sizeof st->flows);
+            st->flows_total = 0;
+        }
+    } else if (st->last_rate < st->cfg.calm_rate) {
+        if (!st->calm_since) {
+            st->calm_since = now;
+        }
+    } else {
+        st->calm_since = 0;
+    }
+}
+
+void colo_storm_miscompare(ColoStorm *st, const char *conn)
+{
+    int64_t now = g_get_monotonic_time();
+
+    if (!st) {
+        return;
+    }
+    window_roll(st, now);
+    st->window_mis++;
+    st->dirty = true;
+    learn_flow(st, conn);
+}
+
+bool colo_storm_release(ColoStorm *st, const uint8_t *buf, uint32_t len,
+                        uint32_t vnet_hdr_len)
+{
+    HeldFrame *f;
+
+    if (!st || !st->buffered || st->releasing) {
+        return false;
+    }
+    f = g_malloc(sizeof *f + len);
+    f->len = len;
+    f->vnet_hdr_len = vnet_hdr_len;
+    memcpy(f->data, buf, len);
+    g_queue_push_tail(&st->held, f);
+    if (st->held.length > st->held_max) {
+        st->held_max = st->held.length;
+    }
+    if (st->held.length == st->cfg.max_held) {
+        /* do not wait for the period: memory is bounded by checkpoints */
+        stats_inc(&st->over_limit);
+        st->ops->checkpoint(st->opaque, COMPARE_CKPT_QUEUE_FULL,
+                            "buffered mode: max held frames");
+    }
+    return true;
+}
+
+bool colo_storm_checkpoint_request(ColoStorm *st, CompareCkptReason reason)
+{
+    int64_t now = g_get_monotonic_time();
+
+    if (!st) {
+        return false;
+    }
+    window_roll(st, now);
+    if (st->buffered && st->cfg.adaptive
+        && reason == COMPARE_CKPT_MISCOMPARE) {
+        stats_inc(&st->swallowed);
+        return true;
+    }
+    if (!st->ckpt_since) {
+        st->ckpt_since = now;
+    }
+    return false;
+}
+
+static bool calm_enough(const ColoStorm *st, int64_t now)
+{
+    return st->calm_since
+           && now - st->calm_since >= (int64_t) st->cfg.calm_time_ms * 1000;
+}
+
+void colo_storm_checkpoint_begin(ColoStorm *st)
+{
+    if (!st) {
+        return;
+    }
+    /* both guests are stopped: what is held now is in this checkpoint */
+    st->covered = st->held.length;
+    st->begun = true;
+}
+
+void colo_storm_checkpoint_commit(ColoStorm *st)
+{
+    int64_t now = g_get_monotonic_time();
+
+    if (!st) {
+        return;
+    }
+    window_roll(st, now);
+    if (st->ckpt_since) {
+        st->window_busy_us += now - MAX(st->ckpt_since, st->window_start);
+        st->ckpt_since = 0;
+    }
+    release_covered(st, st->begun ? st->covered : G_MAXUINT);
+    st->begun = false;
+    st->dirty = false;
+    if (st->buffered && calm_enough(st, now)) {
+        /* what arrived after the begin was released by the engine as
+         * matched (or flushed into this checkpoint): compare mode's rule
+         * lets it go */
+        colo_storm_flush(st);
+        st->calms++;
+        emit_mode(st, "calm");
+    } else if (st->buffered && !st->cfg.adaptive) {
+        colo_storm_flush(st);
+        st->calms++;
+        emit_mode(st, "adaptive-off");
+    }
+}
+
+static gboolean period_cb(gpointer opaque)
+{
+    ColoStorm *st = opaque;
+
+    int64_t now = g_get_monotonic_time();
+
+    window_roll(st, now);
+    if (st->buffered && (calm_enough(st, now) || !st->cfg.adaptive)
+        && !st->held.length && !st->dirty) {
+        /* nothing held: no checkpoint is needed to leave */
+        colo_storm_flush(st);
+        st->calms++;
+        emit_mode(st, st->cfg.adaptive ? "calm" : "adaptive-off");
+        return G_SOURCE_CONTINUE;
+    }
+    if (st->buffered && (st->held.length || st->dirty)) {
+        stats_inc(&st->periodic);
+        st->ops->checkpoint(st->opaque, COMPARE_CKPT_TIMEOUT,
+                            "buffered mode: periodic checkpoint");
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+void colo_storm_start(ColoStorm *st, GMainContext *ctx)
+{
+    colo_storm_stop(st);
+    st->timer = g_timeout_source_new(MAX(st->cfg.period_ms, 1u));
+    g_source_set_callback(st->timer, period_cb, st, NULL);
+    g_source_attach(st->timer, ctx);
+}
+
+void colo_storm_stop(ColoStorm *st)
+{
+    if (st->timer) {
+        g_source_destroy(st->timer);
+        g_clear_pointer(&st->timer, g_source_unref);
+    }
+}
+
+JsonObject *colo_storm_status(ColoStorm *st)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "id", st->id);
+    json_object_set_string_member(o, "mode",
+                                  st->buffered ? "buffered" : "compare");
+    json_object_set_boolean_member(o, "adaptive", st->cfg.adaptive);
+    json_object_set_int_member(o, "miscompares-per-second",
+                               (gint64) st->last_rate);
+    json_object_set_int_member(o, "checkpoint-busy-percent",
+                               (gint64) st->last_busy_pct);
+    json_object_set_int_member(o, "held", (gint64) st->held.length);
+    json_object_set_int_member(o, "held-max", (gint64) st->held_max);
+    json_object_set_int_member(o, "released-at-checkpoint",
+                               (gint64) st->released_held);
+    json_object_set_int_member(o, "storms", (gint64) st->storms);
+    json_object_set_int_member(o, "calms", (gint64) st->calms);
+    json_object_set_int_member(o, "requests-swallowed",
+                               (gint64) st->swallowed);
+    json_object_set_int_member(o, "periodic-checkpoints",
+                               (gint64) st->periodic);
+    json_object_set_int_member(o, "over-limit", (gint64) st->over_limit);
+    json_object_set_int_member(o, "proposals", (gint64) st->proposals);
+    json_object_set_int_member(o, "applied", (gint64) st->applied);
+    return o;
+}
