@@ -164,6 +164,18 @@ gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
     json_object_set_int_member(o, "timeouts", (gint64) st->timeouts);
     json_object_set_int_member(o, "failovers", (gint64) st->failovers);
     json_object_set_int_member(o, "input-lost", (gint64) st->input_lost);
+    {
+        Histogram snap = { 0 };
+
+        if (st->duration.bounds_us) {
+            histogram_snapshot(&st->duration, &snap);
+        } else {
+            snap.bounds_us = histogram_checkpoint_bounds_us;
+            snap.n = histogram_checkpoint_n;
+        }
+        json_object_set_object_member(o, "checkpoint-duration",
+                                      histogram_to_json(&snap));
+    }
     if (colo_frame_driver(f) == COLO_FRAME_DRIVER_QEMU) {
         colo_frame_qemu_stats(o);
     }

@@ -39,6 +39,7 @@
 #include "util/qmp-handler.h"
 #include "net/filter-mirror.h"
 #include "util/error.h"
+#include "util/histogram.h"
 #include "qom/iothread.h"
 #include "util/lifeline.h"
 #include "util/log.h"
@@ -294,6 +295,19 @@ ColoMode colo_get_mode(void)
 gboolean colo_failover_active(void)
 {
     return fs_dflt()->failover;
+}
+
+/* A committed checkpoint of 'fs' took 'us': the duration histogram of
+ * query-colo-stats and the metrics (main thread, its only writer). */
+static void colo_observe_checkpoint(ColoFrameState *fs, int64_t us)
+{
+    Histogram *h = &fs->stats.duration;
+
+    if (!h->bounds_us) {
+        histogram_init(h, histogram_checkpoint_bounds_us,
+                       histogram_checkpoint_n);
+    }
+    histogram_observe(h, us);
 }
 
 const ColoStats *colo_get_stats(void)
@@ -627,6 +641,7 @@ static void broadcast_finish_one(ColoFrameState *fs, Broadcast *b)
                              .frame_not_default = fs_default() != fs };
         JsonObject *data;
         int64_t start_us = unrequested_us ? unrequested_us : fs->start_us;
+        int64_t duration_us;
 
         if (!colo_notify_filters(&ev, &err)) {
             g_warning("COLO checkpoint event: %s", err->message);
@@ -638,8 +653,11 @@ static void broadcast_finish_one(ColoFrameState *fs, Broadcast *b)
          * not end the timing of one of ours that is in flight */
         json_object_set_int_member(data, "id",
                                    unrequested_us ? 0 : (gint64) fs->ckpt_id);
-        json_object_set_int_member(data, "duration-us",
-            start_us ? g_get_monotonic_time() - start_us : 0);
+        duration_us = start_us ? g_get_monotonic_time() - start_us : 0;
+        json_object_set_int_member(data, "duration-us", duration_us);
+        if (start_us) {
+            colo_observe_checkpoint(fs, duration_us);
+        }
         json_object_set_string_member(data, "origin",
             unrequested_us ? origin :
             fs->mode == COLO_MODE_SECONDARY ? "secondary" : "frame");

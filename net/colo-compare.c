@@ -48,6 +48,7 @@
 #include "qom/object.h"
 #include "qom/props.h"
 #include "util/error.h"
+#include "util/histogram.h"
 #include "qom/iothread.h"
 #include "util/log.h"
 #include "util/qmp-handler.h"
@@ -160,6 +161,7 @@ struct _ColoCompareObj {
     RateLimit event_rl;
     RateLimit warn_rl;
     CompareObjStats st;
+    Histogram hold;           /* hold time of held primary frames */
 };
 
 G_DEFINE_FINAL_TYPE(ColoCompareObj, colo_compare, USER_TYPE_OBJECT)
@@ -233,6 +235,15 @@ static void out_count(ColoCompareObj *s, gssize r, uint32_t len)
                             "released frame lost",
                             user_object_get_id(USER_OBJECT(s)), s->outdev);
     }
+}
+
+/* Engine callback: a held primary frame left; its wait, for the hold-time
+ * histogram (single writer: this iothread; QMP reads a snapshot). */
+static void compare_held_cb(void *opaque, int64_t arrival_us)
+{
+    ColoCompareObj *s = opaque;
+
+    histogram_observe(&s->hold, g_get_monotonic_time() - arrival_us);
 }
 
 /* Engine callback: a primary frame leaves, in order. */
@@ -825,7 +836,9 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
         .release = compare_release_cb,
         .checkpoint = compare_checkpoint_cb,
         .miscompare = compare_miscompare_cb,
+        .held_released = compare_held_cb,
     };
+    histogram_init(&s->hold, histogram_hold_bounds_us, histogram_hold_n);
     if (!storm_create(s, errp)) {
         return FALSE;
     }
@@ -1114,6 +1127,7 @@ static void colo_compare_class_init(ColoCompareObjClass *klass)
 typedef struct StatsSnap {
     CompareStats eng;
     CompareObjStats obj;
+    Histogram hold;
     uint64_t backlog;
     uint64_t empty[2];          /* records skipped on primary_in, secondary_in */
     NotifyState notify_state;
@@ -1126,6 +1140,7 @@ static void snap_fn(ColoCompareObj *s, void *data)
 
     compare_get_stats(s->engine, &snap->eng);
     snap->obj = s->st;
+    histogram_snapshot(&s->hold, &snap->hold);
     snap->backlog = s->backlog.length;
     snap->notify_state = s->notify_state;
     snap->paused = s->pri_paused;
@@ -1265,6 +1280,7 @@ static JsonNode *stats_json(ColoCompareObj *s)
                                   notify_state_names[sn.notify_state]);
     json_object_set_int_member(o, "notify-sent", (gint64) sn.obj.notify_sent);
     json_object_set_boolean_member(o, "failover", sn.eng.failover);
+    json_object_set_object_member(o, "hold-time", histogram_to_json(&sn.hold));
     node = json_node_new(JSON_NODE_OBJECT);
     json_node_take_object(node, o);
     return node;

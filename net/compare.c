@@ -506,6 +506,9 @@ static void release_head(CompareEngine *e, CompareConn *c, bool matched,
         e->st.uncompared[why]++;
     }
     release_buf(e, p->data, p->len, p->vnet_hdr_len);
+    if (e->ops->held_released) {
+        e->ops->held_released(e->opaque, p->arrival_us);
+    }
     pkt_free(e, p);
 }
 

@@ -73,6 +73,9 @@ import tempfile
 import threading
 import time
 
+# the QMP client of scripts/colo-proxy-ctl (scripts/ is sys.path[0])
+from colo_proxy_ctl import QMP
+
 PREFIX = 'cdemo'
 GUEST_MAC = '52:54:00:88:00:02'
 CLIENT_MAC = '52:54:00:88:00:01'
@@ -277,100 +280,6 @@ def enter_ns(ns):
             raise OSError(e, f'setns({ns}): {os.strerror(e)}')
     finally:
         os.close(fd)
-
-
-class QMP:
-    """A QMP connection with a reader thread: replies to cmd(), events
-    to self.events (and to 'on_event')."""
-
-    def __init__(self, path, name, on_event=None, timeout=10):
-        self.name = name
-        self.on_event = on_event
-        self.events = []
-        self.replies = collections.deque()
-        self.cond = threading.Condition()
-        self.closed = False
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(path)
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f'{name}: no QMP socket at {path}')
-                time.sleep(0.05)
-        self.f = self.sock.makefile('rb')
-        json.loads(self.f.readline())
-        threading.Thread(target=self._reader, daemon=True).start()
-        self.cmd('qmp_capabilities')
-
-    def _reader(self):
-        try:
-            for line in self.f:
-                m = json.loads(line)
-                if 'event' in m:
-                    m['_t'] = time.monotonic()
-                    with self.cond:
-                        self.events.append(m)
-                        self.cond.notify_all()
-                    if self.on_event:
-                        self.on_event(self.name, m)
-                else:
-                    with self.cond:
-                        self.replies.append(m)
-                        self.cond.notify_all()
-        except (OSError, ValueError):
-            pass
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-    def cmd(self, name, timeout=10, **args):
-        req = {'execute': name}
-        if args:
-            req['arguments'] = args
-        with self.cond:
-            self.sock.sendall(json.dumps(req).encode() + b'\n')
-            deadline = time.monotonic() + timeout
-            while not self.replies:
-                left = deadline - time.monotonic()
-                if self.closed or left <= 0:
-                    raise RuntimeError(f'{self.name}: no reply to {name}')
-                self.cond.wait(left)
-            r = self.replies.popleft()
-        if 'error' in r:
-            raise RuntimeError(f'{self.name}: {name}: {r["error"]["desc"]}')
-        return r['return']
-
-    def try_cmd(self, name, **args):
-        try:
-            return self.cmd(name, timeout=3, **args)
-        except (RuntimeError, OSError):
-            return None
-
-    def wait_event(self, name, timeout, after=0.0):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for ev in self.events:
-                    if ev['event'] == name and ev['_t'] >= after:
-                        return ev
-                left = deadline - time.monotonic()
-                if left <= 0 or self.closed:
-                    return None
-                self.cond.wait(min(left, 0.2))
-
-    def count(self, name):
-        with self.cond:
-            return sum(1 for e in self.events if e['event'] == name)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 def flat(obj, prefix=''):

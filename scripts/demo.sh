@@ -119,31 +119,18 @@ veth() {
     done
 }
 
-# A tiny QMP client: qmp SOCKET COMMAND [JSON-ARGUMENTS]; also a module
-# (QMP(path).cmd(name)) for the live counters below
-cat >"$work/qmp.py" <<'PY'
-import json, os, socket, sys, time
+# QMP: scripts/colo-proxy-ctl on the command line (qmp SOCKET COMMAND
+# [KEY=VALUE...]), and its QMP class as a module for the live counters
+# below (QMP(path).cmd(name[, args]) and watch())
+scripts_dir=$(cd "$(dirname "$0")" && pwd)
+printf 'import sys\nsys.path.insert(0, %s)\n' "'$scripts_dir'" >"$work/qmp.py"
+cat >>"$work/qmp.py" <<'PY'
+import time
+from colo_proxy_ctl import QMP as _QMP
 
-class QMP:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.connect(path)
-        self.f = self.s.makefile('rw')
-        json.loads(self.f.readline())
-        self.cmd('qmp_capabilities')
-
+class QMP(_QMP):
     def cmd(self, name, args=None):
-        req = {'execute': name}
-        if args:
-            req['arguments'] = args
-        self.f.write(json.dumps(req) + '\n')
-        self.f.flush()
-        while True:
-            m = json.loads(self.f.readline())
-            if 'event' not in m:
-                if 'error' in m:
-                    raise RuntimeError('%s: %s' % (name, m['error']['desc']))
-                return m['return']
+        return self.execute(name, args)
 
 def alive(pid):
     try:
@@ -158,16 +145,8 @@ def watch(pid, show, interval=0.25):
         show()
         time.sleep(interval)
     show()
-
-if __name__ == '__main__':
-    q = QMP(sys.argv[1])
-    try:
-        print(json.dumps(q.cmd(sys.argv[2], json.loads(sys.argv[3])
-                               if len(sys.argv) > 3 else None)))
-    except RuntimeError as e:
-        sys.exit('qmp: %s' % e)
 PY
-qmp() { python3 "$work/qmp.py" "$@"; }
+qmp() { local sock=$1; shift; python3 "$scripts_dir/colo-proxy-ctl" -c -s "$sock" "$@"; }
 
 # start_proxy NS NAME ARGS...: colo-proxy in NS with a QMP socket
 # $work/NAME.qmp and its log in $work/NAME.log; waits for the socket

@@ -28,8 +28,9 @@
 #          builds the .deb and reads its man pages), systemd
 #          (systemd-analyze verify of the unit), corosync corosync-qnetd
 #          corosync-qdevice (tests/ha: the three-host cluster)
-#          resource-agents (ocf-tester, the OCF agent's check); then, as
-#          root, the
+#          resource-agents (ocf-tester, the OCF agent's check),
+#          prometheus (promtool and a private Prometheus scraping
+#          metrics-http, test_metrics.py); then, as root, the
 #          real-COLO QEMU's build dependencies (bookworm-backports, deb and
 #          deb-src) through scripts/build-colo-qemu.sh --deps; `make check`
 #          builds that QEMU once into /var/cache/colo-proxy (docs/qemu.md)
@@ -64,7 +65,8 @@ test_pkgs="python3:cmd:python3 openssl:cmd:openssl gnutls-bin:cmd:certtool iprou
     build-essential:- debhelper:cmd:dh fakeroot:cmd:fakeroot
     lintian:cmd:lintian man-db:cmd:man systemd:cmd:systemd-analyze
     corosync:cmd:corosync corosync-qnetd:cmd:corosync-qnetd
-    corosync-qdevice:cmd:corosync-qdevice resource-agents:cmd:ocf-tester"
+    corosync-qdevice:cmd:corosync-qdevice resource-agents:cmd:ocf-tester
+    prometheus:cmd:promtool"
 demo_pkgs="python3:cmd:python3 iproute2:cmd:ip ethtool:cmd:ethtool procps:cmd:ps
     qemu-system-x86:cmd:qemu-system-x86_64"
 

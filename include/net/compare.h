@@ -188,6 +188,9 @@ typedef struct CompareOps {
      * counted as "passthrough"; the connection is not tracked. */
     bool (*passthrough)(void *opaque, CompareSide side,
                         const PacketInfo *pi, uint32_t len);
+    /* optional: a held primary frame, received at 'arrival_us', was just
+     * released (after release()): for the hold-time histogram. */
+    void (*held_released)(void *opaque, int64_t arrival_us);
 } CompareOps;
 
 typedef struct CompareStats {

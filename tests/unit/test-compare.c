@@ -935,6 +935,53 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Datagrams.                                                                 */
 
+/* The hold-time hook (CompareOps.held_released): once per held primary
+ * frame, after its release, with its arrival time; matched and flushed
+ * frames alike. */
+static int64_t held_arrival[4];
+static int held_n;
+
+static void rec_held(void *opaque, int64_t arrival_us)
+{
+    (void) opaque;
+    ck_assert_uint_gt(rec.out->len, 0);       /* after release() */
+    if (held_n < 4) {
+        held_arrival[held_n] = arrival_us;
+    }
+    held_n++;
+}
+
+START_TEST(test_held_released_hook)
+{
+    static const CompareOps ops = {
+        .release = rec_release,
+        .checkpoint = rec_checkpoint,
+        .miscompare = rec_miscompare,
+        .held_released = rec_held,
+    };
+    CompareConfig cfg;
+    CompareEngine *e;
+    Spec p1 = udp_spec("one", 3), p2 = udp_spec("two", 3);
+
+    compare_config_init(&cfg);
+    compare_free(eng_new_cfg(&cfg));            /* resets rec */
+    e = compare_new(&cfg, &ops, NULL);
+    held_n = 0;
+    g_bytes_unref(feed(e, COMPARE_PRIMARY, &p1));
+    now_us += 500;
+    g_bytes_unref(feed(e, COMPARE_PRIMARY, &p2));
+    now_us += 500;
+    g_bytes_unref(feed(e, COMPARE_SECONDARY, &p1));   /* p1 matched */
+    ck_assert_int_eq(held_n, 1);
+    ck_assert_int_eq(held_arrival[0], 1000000);
+    compare_checkpoint(e);                            /* p2 flushed */
+    ck_assert_int_eq(held_n, 2);
+    ck_assert_int_eq(held_arrival[1], 1000500);
+    ck_assert_uint_eq(rec.out->len, 2);
+    compare_free(e);
+}
+END_TEST
+
 START_TEST(test_udp_fifo)
 {
     CompareEngine *e = eng_new();
@@ -1644,6 +1691,7 @@ static Suite *compare_suite(void)
     suite_add_tcase(s, tt);
 
     tcase_add_test(td, test_udp_fifo);
+    tcase_add_test(td, test_held_released_hook);
     tcase_add_test(td, test_udp_padding_checksum);
     tcase_add_test(td, test_icmp_fifo);
     tcase_add_test(td, test_icmpv6_udp6);
