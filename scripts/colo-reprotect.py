@@ -34,9 +34,26 @@ query-migrate):
             compared in its own sequence space, then translated by the
             rewriter for the connections from before the failover), and
             a colo-heartbeat server
-  5 qemu    x-colo and events on this QEMU, x-checkpoint-delay
+  5 qemu    x-colo, events and pause-before-switchover on this QEMU,
+            x-checkpoint-delay, downtime-limit
   6 migrate `migrate` to the new secondary (retried while the target is
-            not listening yet), until query-migrate says "colo"
+            not listening yet); at "pre-switchover" (this guest stopped:
+            it sends and takes no frame) step 4 runs, then
+            migrate-continue, until query-migrate says "colo"
+
+Why step 4 waits for the switchover (--filters-at switchover, the
+default): colo-compare holds the guest's output until the secondary sends
+the same, and the secondary runs only from the switchover on.  Added
+before `migrate`, the filters held every frame the guest sent during the
+whole precopy (0.5-1.3 s of 256 MB under TCG) and the first of them
+were never matched (the new secondary starts from a state that has
+already sent them): the client's longest round trip across the
+re-protection was about one second.  Added while the guest is stopped
+at the switchover, nothing it sent before is held and nothing it sends
+after escapes the comparison; the client frames that arrive meanwhile
+wait in QEMU's queue, not lost, and the mirror starts with the first
+input the new secondary has not seen.  --filters-at start keeps the old
+order (measurements, QEMUs without pause-before-switchover).
 
 The filters' QMP is the same that tests/qtest/test_reprotect.py checks
 frame by frame.  Block replication is not driven here: COLO-FT.txt's
@@ -259,27 +276,50 @@ class Reprotect:
         return f'chain {chain}'
 
     def qemu(self):
-        self.qm.cmd('migrate-set-parameters',
-                    **{'x-checkpoint-delay': self.a.checkpoint_delay})
+        par = {'x-checkpoint-delay': self.a.checkpoint_delay}
+        if self.a.downtime_limit is not None:
+            par['downtime-limit'] = self.a.downtime_limit
+        self.qm.cmd('migrate-set-parameters', **par)
         self.qm.cmd('migrate-set-capabilities', capabilities=[
             {'capability': 'x-colo', 'state': True},
-            {'capability': 'events', 'state': True}])
+            {'capability': 'events', 'state': True},
+            {'capability': 'pause-before-switchover',
+             'state': self.a.filters_at == 'switchover'}])
         return None
 
     def migrate(self):
         deadline = time.monotonic() + self.a.timeout
         tries = 0
+        continued = False
         while True:
             tries += 1
             self.qm.cmd('migrate', uri=self.a.migrate)
             while True:
                 st = self.qm.cmd('query-migrate').get('status')
+                if st == 'pre-switchover' and not continued:
+                    # the guest is stopped: the filters go in now
+                    t = time.monotonic()
+                    try:
+                        self.step('4', 'filters', self.filters)
+                    except BaseException:
+                        # never COLO without the comparison: the guest
+                        # resumes here, alone as before
+                        self.qm.cmd('migrate_cancel')
+                        raise
+                    self.qm.cmd('migrate-continue', state='pre-switchover')
+                    # QEMU leaves pre-switchover asynchronously: the next
+                    # query may still say it
+                    continued = True
+                    self.out(f'colo-reprotect: switchover paused '
+                             f'{(time.monotonic() - t) * 1000:.0f} ms '
+                             'for the filters')
+                    continue
                 if st in ('colo', 'completed', 'failed', 'cancelled'):
                     break
                 if time.monotonic() > deadline:
                     raise QMPError(f'migration still {st} after '
                                    f'{self.a.timeout}s')
-                time.sleep(0.1)
+                time.sleep(0.02)
             if st == 'colo':
                 return f'COLO after {tries} migrate(s)'
             if st == 'completed':
@@ -294,7 +334,8 @@ class Reprotect:
         self.step(1, 'clean', self.clean)
         self.step(2, 'links', self.links)
         self.step(3, 'frame', self.frame)
-        self.step(4, 'filters', self.filters)
+        if self.a.filters_at == 'start':
+            self.step(4, 'filters', self.filters)
         self.step(5, 'qemu', self.qemu)
         self.step(6, 'migrate', self.migrate)
         self.px.close()
@@ -326,6 +367,14 @@ def parser():
     p.add_argument('--hb-timeout', type=int, default=500)
     p.add_argument('--checkpoint-delay', type=int, default=2000)
     p.add_argument('--timeout', type=float, default=60)
+    p.add_argument('--filters-at', choices=('switchover', 'start'),
+                   default='switchover',
+                   help='add the primary filters while the guest is '
+                   'stopped at the switchover (default; needs QEMU\'s '
+                   'pause-before-switchover) or before migrate')
+    p.add_argument('--downtime-limit', type=int, default=None,
+                   help="QEMU's downtime-limit (ms) for the initial "
+                   "migration (default: QEMU's, 300)")
     return p
 
 

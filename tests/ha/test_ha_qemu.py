@@ -25,7 +25,9 @@ heartbeat notices, corosync decides).
     opened before the kill goes on byte-exact; HTTP pages afterwards are
     checked byte for byte.
   5 (same test) re-protection: A comes back (corosync + qdevice, a fresh
-    -incoming QEMU, a fresh secondary colo-proxy); scripts/colo-reprotect.py
+    -incoming QEMU, a fresh secondary colo-proxy); the test does what
+    Pacemaker does when A's instance has started: the OCF agent's notify
+    (post-start) on B, which runs scripts/colo-reprotect.py and
     makes B the primary of a new pair in place and migrates into A's QEMU
     until COLO; a miscompare (/cgi-bin/sched) makes B request a checkpoint
     that A loads; the echo connection from before the failover survives
@@ -33,7 +35,8 @@ heartbeat notices, corosync decides).
   - test_qemu_partition_loser_reprotected: the A-B link only is cut: A
     runs alone, B holds; after the heal B is stale (a held secondary,
     never a second primary); B's QEMU is replaced by a fresh -incoming
-    one, A (a former primary) is re-protected by the script, and B's
+    one, A (a former primary) is re-protected by the OCF agent's
+    post-start notify (B's instance restarted), and B's
     first loaded checkpoint clears its stale mark by itself.
 
 Needs root, namespaces, corosync/qdevice/qnetd and the COLO QEMU
@@ -238,24 +241,52 @@ def check_echo(echo, what):
     return e
 
 
-def run_reprotect(px, g, run, qemu_name, migrate):
-    """scripts/colo-reprotect.py on the survivor: colo-proxy px, QEMU g
-    (its operator monitor must be free: QEMU serves one client), its
-    colo-frame driver's monitor RUN/QEMU_NAME-drv.qmp, the links in RUN.
-    Returns the script's seconds; fails with its message."""
+def run_reprotect(px, g, run, qemu_name, migrate, on='b', started='a'):
+    """Re-protection as Pacemaker triggers it: the OCF agent's notify
+    (post-start of the peer's instance STARTED, run on node ON), exactly
+    the environment Pacemaker gives it, on the survivor whose colo-proxy
+    is px and QEMU g (its operator monitor must be free: QEMU serves one
+    client), its colo-frame driver's monitor RUN/QEMU_NAME-drv.qmp, the
+    links in RUN.  The agent sees px through its state_dir (the QMP
+    socket and the pid file it would have made at start) and runs
+    scripts/colo-reprotect.py with the reprotect_args file.  Returns the
+    notify's seconds; fails with the agent's log."""
+    sd = tmpdir('cqocf')
+    os.symlink(px.qmp_path, os.path.join(sd, 'qmp.sock'))
+    with open(os.path.join(sd, 'colo-proxy.pid'), 'w') as f:
+        f.write(f'{px.proc.pid}\n')
+    rargs = os.path.join(sd, 'reprotect.args')
+    with open(rargs, 'w') as f:
+        f.write('\n'.join([
+            '--qemu-qmp', g.qmp_path,
+            '--frame-qmp', os.path.join(run, f'{qemu_name}-drv.qmp'),
+            '--links', f'unix:{run}', '--migrate', migrate,
+            '--checkpoint-delay', str(QUIET_DELAY_MS)] +
+            # measurements: e.g. "--filters-at start" (docs/ha.md §6)
+            os.environ.get('COLO_HA_REPROTECT_ARGS', '').split()) + '\n')
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('OCF_RESKEY_')}
+    env.update({f'OCF_RESKEY_{k}': v for k, v in {
+        'primary_node': 'a', 'primary_args': '/nonexistent',
+        'secondary_args': '/nonexistent', 'state_dir': sd,
+        'binary': proxy_binary(), 'reprotect_args': rargs,
+        'reprotect_script': os.path.join(source_dir(), 'scripts',
+                                         'colo-reprotect.py'),
+        'CRM_meta_on_node': on, 'CRM_meta_notify_type': 'post',
+        'CRM_meta_notify_operation': 'start',
+        'CRM_meta_notify_start_uname': started,
+        'CRM_meta_notify_promoted_uname': on}.items()})
     t1 = time.monotonic()
-    r = subprocess.run(
-        [sys.executable, os.path.join(source_dir(), 'scripts',
-                                      'colo-reprotect.py'),
-         '--proxy-qmp', px.qmp_path, '--qemu-qmp', g.qmp_path,
-         '--frame-qmp', os.path.join(run, f'{qemu_name}-drv.qmp'),
-         '--links', f'unix:{run}', '--migrate', migrate,
-         '--checkpoint-delay', str(QUIET_DELAY_MS)],
-        capture_output=True, text=True, timeout=120)
+    r = subprocess.run([os.path.join(source_dir(), 'contrib', 'ocf',
+                                     'colo-proxy'), 'notify'],
+                       env=env, capture_output=True, text=True, timeout=150)
     dt = time.monotonic() - t1
-    for line in r.stdout.splitlines():
+    for line in r.stderr.splitlines():
         log(f'   {line}')
-    check(r.returncode == 0, f'colo-reprotect.py failed: {r.stderr[-1500:]}')
+    check(r.returncode == 0, f'the OCF notify (re-protection) failed: rc '
+          f'{r.returncode}')
+    check('re-protecting' in r.stderr and 'step 6 migrate done' in r.stderr,
+          'the notify re-protected')
     return dt
 
 
@@ -436,7 +467,8 @@ def test_qemu_partition_loser_reprotected():
                 {'capability': 'events', 'state': True}]})
             pair.qp.close()
             rdt = run_reprotect(pair.px, pair.gp, pair.prun, 'primary',
-                                f'unix:{pair.srun}/mig.sock')
+                                f'unix:{pair.srun}/mig.sock', on='a',
+                                started='b')
             pair.qp = QMPClient(pair.gp.qmp_path, timeout=30)
             wait_for(lambda: pair.qs.cmd('query-colo-status')['mode'] ==
                      'secondary', 10, interval=0.1,

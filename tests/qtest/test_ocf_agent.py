@@ -10,6 +10,14 @@
     OCF_ERR_CONFIGURED (6) and say which parameter;
   - promote without quorum (colo-quorum provider=manual, x-quorate off):
     refused with colo-quorum's reason, the side stays unpromoted;
+  - notify, as Pacemaker sends it (OCF_RESKEY_CRM_meta_notify_*,
+    CRM_meta_on_node): the post-start of the peer's instance on a side
+    that failed over runs the re-protection script with this side's QMP
+    socket and the reprotect_args file; pre-start, this node's own start,
+    an unpromoted side or no reprotect_args run nothing; a failing script
+    fails the notify (a stand-in script records its arguments here:
+    test_reprotect.py checks the real script's QMP, tests/ha/
+    test_ha_qemu.py the whole re-protection through this notify);
   - the agent is installed by 'meson install' (ninja install).
 
 colo-proxy runs with stream netdevs on unix sockets: no root needed, but
@@ -120,6 +128,69 @@ def test_promote_refused_without_quorum():
     check_eq(agent('monitor', env).returncode, 7, 'stopped')
 
 
+def notify_env(d, on, started, kind='post', op='start', **over):
+    env = env_for(d, **over)
+    env.update({'OCF_RESKEY_CRM_meta_on_node': on,
+                'OCF_RESKEY_CRM_meta_notify_type': kind,
+                'OCF_RESKEY_CRM_meta_notify_operation': op,
+                'OCF_RESKEY_CRM_meta_notify_start_uname': started,
+                'OCF_RESKEY_CRM_meta_notify_promoted_uname': on})
+    return env
+
+
+def test_notify_reprotects():
+    d = tmpdir('cqo')
+    args_files(d)
+    rec = os.path.join(d, 'calls')
+    script = os.path.join(d, 'reprotect.py')
+    with open(script, 'w') as f:
+        f.write('import os, sys\n'
+                f'open({rec!r}, "a").write(" ".join(sys.argv[1:]) + "\\n")\n'
+                'print("colo-reprotect: step 6 migrate done")\n'
+                'sys.exit(int(os.environ.get("FAIL", "0")))\n')
+    os.chmod(script, 0o755)
+    rargs = os.path.join(d, 'reprotect.args')
+    with open(rargs, 'w') as f:
+        f.write('# colo-reprotect.py arguments\n--migrate\nunix:/x\n')
+    base = dict(reprotect_args=rargs, reprotect_script=script)
+    calls = lambda: open(rec).read().splitlines() \
+        if os.path.exists(rec) else []        # noqa: E731
+    # b starts as the secondary (primary_node=a), then fails over
+    env = notify_env(d, 'b', 'a', primary_node='a', **base)
+    try:
+        check_eq(agent('start', env).returncode, 0, 'start')
+        # an unpromoted side does not re-protect (the peer's job)
+        check_eq(agent('notify', env).returncode, 0, 'notify unpromoted')
+        check_eq(calls(), [], 'no re-protection from a secondary')
+        check_eq(agent('promote', env).returncode, 0, 'promote (failover)')
+        check_eq(agent('monitor', env).returncode, 8, 'serving alone')
+        for what, e in (
+                ('pre-start', notify_env(d, 'b', 'a', kind='pre',
+                                         primary_node='a', **base)),
+                ('post-stop', notify_env(d, 'b', 'a', op='stop',
+                                         primary_node='a', **base)),
+                ('own start', notify_env(d, 'b', 'b', primary_node='a',
+                                         **base)),
+                ('no reprotect_args', notify_env(d, 'b', 'a',
+                                                 primary_node='a'))):
+            r = agent('notify', e)
+            check_eq(r.returncode, 0, f'{what} rc ({r.stderr})')
+            check_eq(calls(), [], f'{what}: nothing run')
+        r = agent('notify', env)
+        check_eq(r.returncode, 0, f'post-start of a: rc ({r.stderr})')
+        qmp = os.path.join(d, 'state', 'qmp.sock')
+        check_eq(calls(), [f'--proxy-qmp {qmp} --migrate unix:/x'],
+                 'the script ran once with this side\'s QMP and the file')
+        check('re-protecting' in r.stderr and 'step 6' in r.stderr,
+              r.stderr)
+        env['FAIL'] = '1'
+        r = agent('notify', env)
+        check_eq(r.returncode, 1, f'failing script: rc ({r.stderr})')
+        check('keeps serving alone' in r.stderr, r.stderr)
+    finally:
+        check_eq(agent('stop', env).returncode, 0, 'stop')
+
+
 def test_installed():
     d = tmpdir('cqi')
     r = subprocess.run(['meson', 'install', '-C', build_dir(), '--destdir',
@@ -134,4 +205,5 @@ def test_installed():
 
 if __name__ == '__main__':
     run_tests([test_ocf_tester, test_missing_parameters,
-               test_promote_refused_without_quorum, test_installed])
+               test_promote_refused_without_quorum, test_notify_reprotects,
+               test_installed])
