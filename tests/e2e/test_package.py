@@ -115,7 +115,9 @@ def test_installed_files():
             '/usr/share/bash-completion/completions/colo-proxy',
             '/lib/systemd/system/colo-proxy@.service',
             '/usr/share/doc/colo-proxy/copyright',
-            '/usr/share/doc/colo-proxy/changelog.gz']
+            '/usr/share/doc/colo-proxy/changelog.gz',
+            '/usr/bin/colo-proxy-ctl',
+            '/usr/bin/colo-proxy-reprotect']
     # every page of docs/ (docs/meson.build lists them at configure time)
     for md in sorted(glob.glob(os.path.join(source_dir(), 'docs', '*.md'))):
         want.append('/usr/share/doc/colo-proxy/' + os.path.basename(md))
