@@ -125,7 +125,7 @@
 
 /* A warning about 's', through its own rate limit (peer-triggered). */
 #define CS_WARN(s, ...) \
-    colo_warn_rl_domain(G_LOG_DOMAIN, &(s)->rl, __VA_ARGS__)
+    log_warn_rl_domain(G_LOG_DOMAIN, &(s)->rl, __VA_ARGS__)
 
 #define TYPE_CHAR_SOCKET (char_socket_get_type())
 G_DECLARE_FINAL_TYPE(CharSocket, char_socket, CHAR, SOCKET, Chardev)

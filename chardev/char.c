@@ -67,7 +67,7 @@ gboolean chr_fe_init(CharFrontend *fe, const char *id, const char *user_id,
     fe->chr = NULL;
     fe->user_id = NULL;
     if (!chr) {
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "Device '%s' not found", id ? id : "");
         return FALSE;
     }

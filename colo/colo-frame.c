@@ -16,7 +16,7 @@
  * the proxy filters around x-colo-lost-heartbeat; with failover-filters=on
  * (the default) the filters do the equivalent themselves by switching off
  * (status=off), which leaves them in place for inspection.  The frame only
- * tells them the side that fails over (colo_notify_filters(), colo.c);
+ * tells them the side that fails over (netfilter_notify_colo_event(), colo.c);
  * what each filter does is its own handle_event()'s business
  * (include/net/filter.h).
  */

@@ -431,7 +431,7 @@ static void qd_on_query_migrate(JsonObject *ret)
             g_strdup_printf("QEMU's query-migrate reply: %s", err->message);
 
         qd.stats.protocol_errors++;
-        COLO_WARN_RL("qemu driver: %s", msg);
+        LOG_WARN_RL("qemu driver: %s", msg);
         g_error_free(err);
         qd_finish(FALSE, msg);
         return;
@@ -602,7 +602,7 @@ static void qd_on_reply(const QmpMessage *m)
 
     if (g_queue_is_empty(&qd.cmds)) {
         qd.stats.protocol_errors++;
-        COLO_WARN_RL("qemu driver: reply to no command from %s", qd.addr);
+        LOG_WARN_RL("qemu driver: reply to no command from %s", qd.addr);
         return;
     }
     what = GPOINTER_TO_INT(g_queue_pop_head(&qd.cmds));
@@ -785,7 +785,7 @@ static void qd_on_event(const char *name, JsonObject *data)
 
         if (!qmp_json_str(data, "status", TRUE, &st, &err)) {
             qd.stats.protocol_errors++;
-            COLO_WARN_RL("qemu driver: MIGRATION event from %s: %s",
+            LOG_WARN_RL("qemu driver: MIGRATION event from %s: %s",
                          qd.addr, err->message);
             g_error_free(err);
             return;
@@ -862,7 +862,7 @@ static void qd_on_line(const char *line, gsize len)
     }
     if (!json_parser_load_from_data(parser, line, (gssize) len, &err)) {
         qd.stats.protocol_errors++;
-        COLO_WARN_RL("qemu driver: bad JSON from %s: %s", qd.addr,
+        LOG_WARN_RL("qemu driver: bad JSON from %s: %s", qd.addr,
                      err->message);
         g_error_free(err);
         return;
@@ -870,7 +870,7 @@ static void qd_on_line(const char *line, gsize len)
     root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
         qd.stats.protocol_errors++;
-        COLO_WARN_RL("qemu driver: QMP message is not an object");
+        LOG_WARN_RL("qemu driver: QMP message is not an object");
         return;
     }
     if (!qmp_message_parse(json_node_get_object(root), &m, &err)) {
@@ -878,7 +878,7 @@ static void qd_on_line(const char *line, gsize len)
          * keeps the command FIFO in step) and an ill-typed error is an
          * error, never a success */
         qd.stats.protocol_errors++;
-        COLO_WARN_RL("qemu driver: from %s: %s", qd.addr, err->message);
+        LOG_WARN_RL("qemu driver: from %s: %s", qd.addr, err->message);
         g_clear_error(&err);
     }
     if (qd.state == QD_GREETING) {
@@ -900,7 +900,7 @@ static void qd_on_line(const char *line, gsize len)
         break;
     case QMP_MSG_GREETING:
         qd.stats.protocol_errors++;
-        COLO_WARN_RL("qemu driver: a second QMP greeting from %s", qd.addr);
+        LOG_WARN_RL("qemu driver: a second QMP greeting from %s", qd.addr);
         break;
     case QMP_MSG_INVALID:
         break;                  /* counted and logged above */
@@ -1144,7 +1144,7 @@ static void qd_connect(void)
         return;
     }
     if (!qd_parse_addr(qd.addr, &spec, &err)) {
-        COLO_WARN_RL("qemu driver: %s", err->message);
+        LOG_WARN_RL("qemu driver: %s", err->message);
         g_error_free(err);
         return;
     }

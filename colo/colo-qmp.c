@@ -97,7 +97,7 @@ gboolean qmp_x_colo_checkpoint(JsonObject *args, JsonNode **ret,
                    colo_mode_name(colo_fs_mode(fs)));
         return FALSE;
     }
-    colo_request_checkpoint_frame(colo_fs_id(fs), "qmp", COLO_CKPT_MANUAL,
+    colo_hooks_request_checkpoint_frame(colo_fs_id(fs), "qmp", COLO_CKPT_MANUAL,
                                   NULL);
     return TRUE;
 }

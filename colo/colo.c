@@ -25,7 +25,7 @@
  * checkpoint event to the listeners alone, and colo-compare releases what
  * it held.  QEMU in that situation holds the output forever.
  *
- * Threads: colo_request_checkpoint() hands over to the main context; the
+ * Threads: colo_hooks_request_checkpoint() hands over to the main context; the
  * rest runs there.
  */
 #include <errno.h>
@@ -528,7 +528,7 @@ void colo_fs_checkpoint_begun(ColoFrameState *fs)
                              .frame_not_default = fs_default() != fs };
         GError *err = NULL;
 
-        if (!colo_notify_filters(&ev, &err)) {
+        if (!netfilter_notify_colo_event(&ev, &err)) {
             g_warning("COLO checkpoint-begin event: %s", err->message);
             g_clear_error(&err);
         }
@@ -643,7 +643,7 @@ static void broadcast_finish_one(ColoFrameState *fs, Broadcast *b)
         int64_t start_us = unrequested_us ? unrequested_us : fs->start_us;
         int64_t duration_us;
 
-        if (!colo_notify_filters(&ev, &err)) {
+        if (!netfilter_notify_colo_event(&ev, &err)) {
             g_warning("COLO checkpoint event: %s", err->message);
             g_clear_error(&err);
         }
@@ -797,7 +797,7 @@ static void start_checkpoint(ColoFrameState *fs)
     }
     if (!ok) {
         /* retried at once with min-interval=0: keep the log readable */
-        COLO_WARN_RL("COLO checkpoint %" G_GUINT64_FORMAT ": %s",
+        LOG_WARN_RL("COLO checkpoint %" G_GUINT64_FORMAT ": %s",
                      fs->ckpt_id, err->message);
         colo_fs_checkpoint_done(fs, FALSE, err->message);
         g_error_free(err);
@@ -849,7 +849,7 @@ static gboolean request_in_main(gpointer data)
         /* a secondary never starts checkpoints (a colo-compare there is
          * a configuration error; x-colo-checkpoint refuses) */
         fs->stats.ignored++;
-        COLO_WARN_RL("COLO checkpoint request from '%s' ignored: this side "
+        LOG_WARN_RL("COLO checkpoint request from '%s' ignored: this side "
                      "is the secondary; checkpoints start on the primary",
                      req->source ? req->source : "?");
     } else {
@@ -1047,7 +1047,7 @@ gboolean colo_fs_failover(ColoFrameState *fs, ColoExitReason reason,
 
     ev.mode = mode;
     ev.reconfigure = colo_frame_failover_filters(fs->obj);
-    if (!colo_notify_filters(&ev, &err)) {
+    if (!netfilter_notify_colo_event(&ev, &err)) {
         g_warning("COLO failover event: %s", err->message);
         g_clear_error(&err);
     }

@@ -16,7 +16,7 @@
  *   -object colo-heartbeat,id=hb0,chardev=hb,interval=100,timeout=1000,failover=on
  *
  * Every 'interval' ms it sends one message framed as every other link is
- * (include/net/frame.h: be32 length, then the payload), whose payload is
+ * (include/net/link-framing.h: be32 length, then the payload), whose payload is
  * the text "COLO_HEARTBEAT <seq>" with a decimal sequence number.  It
  * expects the peer's messages: when none has arrived for 'timeout' ms it
  * declares the peer lost, emits COLO_HEARTBEAT_LOST and, with
@@ -54,7 +54,7 @@
 #include "colo/colo.h"
 #include "colo/colo-internal.h"
 #include "util/qmp-handler.h"
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "net/link-msg.h"
 #include "qom/object.h"
 #include "qom/props.h"
@@ -103,7 +103,7 @@ struct _ColoHeartbeat {
 
     /* state (main context) */
     CharFrontend fe;
-    FrameReader reader;
+    LinkReader reader;
     gboolean reader_ready;
     guint timer;               /* interval timer, 0 when stopped */
     guint timer_interval;      /* the interval 'timer' was armed with */
@@ -200,10 +200,10 @@ static void hb_frame(void *opaque, const uint8_t *buf, uint32_t len,
 
     if (!link_hb_parse(buf, len, &seq)) {
         hb->stats.bad++;
-        COLO_WARN_RL("colo-heartbeat '%s': %u-byte message from the peer "
+        LOG_WARN_RL("colo-heartbeat '%s': %u-byte message from the peer "
                      "is not a heartbeat; dropping the connection",
                      hb_id(hb), len);
-        frame_reader_reset(&hb->reader);
+        link_reader_reset(&hb->reader);
         chr_fe_disconnect(&hb->fe);
         return;
     }
@@ -215,10 +215,10 @@ static void hb_read(void *opaque, const uint8_t *buf, size_t len)
     ColoHeartbeat *hb = opaque;
     GError *err = NULL;
 
-    if (frame_reader_feed(&hb->reader, buf, len, hb_frame, hb, &err)
-        != FRAME_OK) {
+    if (link_reader_feed(&hb->reader, buf, len, hb_frame, hb, &err)
+        != LINK_OK) {
         hb->stats.bad++;
-        COLO_WARN_RL("colo-heartbeat '%s': %s; dropping the connection",
+        LOG_WARN_RL("colo-heartbeat '%s': %s; dropping the connection",
                      hb_id(hb), err->message);
         g_error_free(err);
         chr_fe_disconnect(&hb->fe);
@@ -229,7 +229,7 @@ static void hb_event(void *opaque, ChrEvent event)
 {
     ColoHeartbeat *hb = opaque;
 
-    frame_reader_reset(&hb->reader);
+    link_reader_reset(&hb->reader);
     if (event == CHR_EVENT_OPENED) {
         hb->stats.connects++;
     } else {
@@ -240,13 +240,13 @@ static void hb_event(void *opaque, ChrEvent event)
 static void hb_send(ColoHeartbeat *hb)
 {
     char msg[HB_MAX_MSG];
-    uint8_t hdr[FRAME_HDR_MAX];
+    uint8_t hdr[LINK_HDR_MAX];
     struct iovec iov[2];
     int n;
 
     n = (int) link_hb_format(msg, hb->seq_out + 1);
     iov[0].iov_base = hdr;
-    iov[0].iov_len = frame_header(hdr, (uint32_t) n, false, 0);
+    iov[0].iov_len = link_header(hdr, (uint32_t) n, false, 0);
     iov[1].iov_base = msg;
     iov[1].iov_len = (size_t) n;
     if (chr_fe_write(&hb->fe, iov, 2) < 0) {
@@ -305,7 +305,7 @@ static gboolean colo_heartbeat_complete(UserObject *obj, GError **errp)
     if (!chr_fe_init(&hb->fe, hb->chardev, hb_id(hb), errp)) {
         return FALSE;
     }
-    frame_reader_init(&hb->reader, false, HB_MAX_MSG);
+    link_reader_init(&hb->reader, false, HB_MAX_MSG);
     hb->reader_ready = TRUE;
     chr_fe_set_handlers(&hb->fe, hb_read, hb_event, NULL, hb, NULL);
     hb_arm_timer(hb);
@@ -320,7 +320,7 @@ static void colo_heartbeat_stop(ColoHeartbeat *hb)
     }
     chr_fe_deinit(&hb->fe);
     if (hb->reader_ready) {
-        frame_reader_destroy(&hb->reader);
+        link_reader_destroy(&hb->reader);
         hb->reader_ready = FALSE;
     }
 }
@@ -485,7 +485,7 @@ gboolean qmp_query_colo_heartbeat(JsonObject *args, JsonNode **ret,
     g_list_free(objs);
     if (id && !found) {
         json_array_unref(arr);
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "colo-heartbeat '%s' not found", id);
         return FALSE;
     }

@@ -356,7 +356,7 @@ static void quorum_announce(ColoQuorum *q)
         return;
     }
     if (rc != CS_OK) {
-        COLO_WARN_RL("colo-quorum '%s': announcement not sent (corosync "
+        LOG_WARN_RL("colo-quorum '%s': announcement not sent (corosync "
                      "error %d)", q_id(q), (int) rc);
     }
 #endif
@@ -739,7 +739,7 @@ static void cpg_deliver(cpg_handle_t h, const struct cpg_name *group,
             m->bad = TRUE;
             quorum_update(q, "garbage from a group member");
         }
-        COLO_WARN_RL("colo-quorum '%s': %zu-byte message from node %" PRIu32
+        LOG_WARN_RL("colo-quorum '%s': %zu-byte message from node %" PRIu32
                      " pid %" PRIu32 " in group '%s' is not an announcement;"
                      " ignored", q_id(q), len, nodeid, pid, q->group);
         return;
@@ -928,7 +928,7 @@ static gboolean quorum_connect(ColoQuorum *q, GError **errp)
     return TRUE;
 
 fail:
-    g_set_error(errp, COLO_ERROR, COLO_ERROR_GENERIC,
+    g_set_error(errp, UTIL_ERROR, UTIL_ERROR_GENERIC,
                 "%s: corosync error %d%s", step, (int) rc,
                 rc == CS_ERR_LIBRARY ? " (is corosync running?)" : "");
     quorum_disconnect(q);

@@ -396,7 +396,7 @@ static void mh_accept(void *opaque, GIOCondition rev)
 
         if (fd < 0) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                COLO_WARN_RL("metrics-http '%s': accept: %s",
+                LOG_WARN_RL("metrics-http '%s': accept: %s",
                                  user_object_get_id(USER_OBJECT(s)),
                                  g_strerror(errno));
             }

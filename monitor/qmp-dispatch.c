@@ -322,7 +322,7 @@ static JsonObject *qmp_run(QmpSession *session, int idx, JsonObject *args)
             return qmp_error_reply(QMP_ERR_CLASS_GENERIC,
                                    "The command failed");
         }
-        return qmp_error_reply(colo_error_class(err), err->message);
+        return qmp_error_reply(util_error_class(err), err->message);
     }
     if (err) {
         g_critical("QMP command %s succeeded but set an error: %s",
@@ -390,7 +390,7 @@ JsonObject *qmp_dispatch_session(QmpSession *session, JsonObject *request)
         args = empty;
     }
     if (!qmp_check_object(info->args, args, NULL, info->open_args, &err)) {
-        return qmp_add_id(qmp_error_reply(colo_error_class(err),
+        return qmp_add_id(qmp_error_reply(util_error_class(err),
                                           err->message), request);
     }
     if (session->negotiated && strcmp(name, "qmp_capabilities") == 0) {

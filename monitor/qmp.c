@@ -371,7 +371,7 @@ static gboolean qmp_client_send_text(QmpClient *c, const char *text)
         return FALSE;
     }
     if (strlen(text) + 2 > outbuf_room(&c->out)) {
-        COLO_WARN_RL("QMP client on %s does not read its replies and "
+        LOG_WARN_RL("QMP client on %s does not read its replies and "
                      "events (%u bytes queued): disconnecting it",
                      c->mon ? c->mon->spec : "?",
                      (unsigned)outbuf_len(&c->out));
@@ -482,7 +482,7 @@ static gboolean qmp_client_on_text(void *op, const char *text, gsize len,
 
     qmp_stats.requests++;
     if (error) {
-        COLO_WARN_RL("QMP client on %s: %s", c->mon ? c->mon->spec : "?",
+        LOG_WARN_RL("QMP client on %s: %s", c->mon ? c->mon->spec : "?",
                      error);
         reply = qmp_error_reply("GenericError", error);
     } else {
@@ -603,7 +603,7 @@ static void qmp_monitor_add_socket(QmpMonitor *mon, int fd)
 
     if (mon->n_clients >= QMP_MAX_CLIENTS) {
         qmp_stats.refused++;
-        COLO_WARN_RL("QMP monitor %s: already %u clients, refusing another",
+        LOG_WARN_RL("QMP monitor %s: already %u clients, refusing another",
                      mon->spec, mon->n_clients);
         close(fd);
         return;
@@ -638,7 +638,7 @@ static void qmp_monitor_on_accept(void *opaque, GIOCondition revents)
     if (fd < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
             errno != ECONNABORTED) {
-            COLO_WARN_RL("QMP monitor %s: accept: %s", l->mon->spec,
+            LOG_WARN_RL("QMP monitor %s: accept: %s", l->mon->spec,
                          g_strerror(errno));
         }
         return;

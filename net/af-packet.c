@@ -168,7 +168,7 @@ static gboolean afp_finish_for_peer(NetAfPacket *a, uint8_t *buf, size_t len)
     if (!net_vnet_finish(buf, len, a->hdr_len)) {
         a->drop_gso++;
         stats_inc(&net_client_get_stats(NET_CLIENT(a))->drop_error);
-        COLO_WARN_RL("%s: GSO frame from %s dropped: its peer takes no vnet "
+        LOG_WARN_RL("%s: GSO frame from %s dropped: its peer takes no vnet "
                      "header (turn off TSO/GSO or use vnet_hdr on both sides)",
                      user_object_get_id(USER_OBJECT(a)), a->ifname);
         return FALSE;
@@ -185,7 +185,7 @@ static void afp_read(NetAfPacket *a)
     int n = net_rx_batch_recvmmsg(&a->batch, a->fd, NET_BURST);
 
     if (n < 0) {
-        COLO_WARN_RL("%s: receive on %s failed: %s",
+        LOG_WARN_RL("%s: receive on %s failed: %s",
                      user_object_get_id(USER_OBJECT(a)), a->ifname,
                      g_strerror(-n));
         return;
@@ -198,7 +198,7 @@ static void afp_read(NetAfPacket *a)
         if (G_UNLIKELY(m->msg_hdr.msg_flags & MSG_TRUNC)) {
             a->drop_truncated++;
             stats_inc(&st->drop_malformed);
-            COLO_WARN_RL("%s: frame larger than %u bytes on %s dropped",
+            LOG_WARN_RL("%s: frame larger than %u bytes on %s dropped",
                          user_object_get_id(USER_OBJECT(a)),
                          (unsigned)AFP_BUF_SIZE, a->ifname);
             continue;
@@ -393,12 +393,12 @@ static gssize net_af_packet_receive(NetClient *nc, const uint8_t *buf,
     stats_inc(&st->drop_error);
     if (errno == EMSGSIZE) {
         a->drop_oversize++;
-        COLO_WARN_RL("%s: %zu-byte frame larger than the MTU of %s dropped "
+        LOG_WARN_RL("%s: %zu-byte frame larger than the MTU of %s dropped "
                      "(turn off TSO/GSO/GRO, or vnet_hdr=on on both sides)",
                      user_object_get_id(USER_OBJECT(a)),
                      iov[iovcnt - 1].iov_len, a->ifname);
     } else {
-        COLO_WARN_RL("%s: send on %s failed: %s",
+        LOG_WARN_RL("%s: send on %s failed: %s",
                      user_object_get_id(USER_OBJECT(a)), a->ifname,
                      g_strerror(errno));
     }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * net/colo-compare.c - the "colo-compare" object: QEMU's colo-compare
- * interface around the comparison engine of net/compare.c.
+ * interface around the comparison engine of net/compare-engine.c.
  *
  *   -object colo-compare,id=comp0,primary_in=pri,secondary_in=sec,
  *           outdev=out[,iothread=t][,notify_dev=x][,compare_timeout=3000]
@@ -12,7 +12,7 @@
  *           [,udp_idle_timeout=..][,other_idle_timeout=..]
  *
  * Three (four with notify_dev) socket chardevs carry QEMU's framing
- * (include/net/frame.h).  Frames read from primary_in and secondary_in go
+ * (include/net/link-framing.h).  Frames read from primary_in and secondary_in go
  * to the engine; the engine's released primary frames are written to
  * outdev with the same framing (the vnet field of each frame is the one
  * that arrived with it).  Checkpoints are requested from the in-process
@@ -41,9 +41,9 @@
 
 #include "chardev/char.h"
 #include "net/colo-hooks.h"
-#include "net/compare.h"
+#include "net/compare-engine.h"
 #include "net/compare-storm.h"
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "net/link-msg.h"
 #include "qom/object.h"
 #include "qom/props.h"
@@ -142,7 +142,7 @@ struct _ColoCompareObj {
     GMainContext *ctx;          /* where everything runs */
     CharFrontend fe[LINK__MAX];
     CharFrontend out_fe;
-    FrameReader reader[LINK__MAX];
+    LinkReader reader[LINK__MAX];
     bool reader_ready[LINK__MAX];
     CompareEngine *engine;
     CompareOps ops;
@@ -199,11 +199,11 @@ static void run_sync(ColoCompareObj *s, void (*fn)(ColoCompareObj *, void *),
 static gssize out_write_one(ColoCompareObj *s, const uint8_t *buf,
                             uint32_t len, uint32_t vnet_hdr_len)
 {
-    uint8_t hdr[FRAME_HDR_MAX];
+    uint8_t hdr[LINK_HDR_MAX];
     struct iovec iov[2];
 
     iov[0].iov_base = hdr;
-    iov[0].iov_len = frame_header(hdr, len, s->vnet_hdr, vnet_hdr_len);
+    iov[0].iov_len = link_header(hdr, len, s->vnet_hdr, vnet_hdr_len);
     iov[1].iov_base = (void *) buf;
     iov[1].iov_len = len;
     return chr_fe_write(&s->out_fe, iov, 2);
@@ -230,7 +230,7 @@ static void out_count(ColoCompareObj *s, gssize r, uint32_t len)
         s->st.out_bytes += len;
     } else {
         s->st.out_dropped++;
-        colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': outdev '%s' has no peer; "
                             "released frame lost",
                             user_object_get_id(USER_OBJECT(s)), s->outdev);
@@ -323,19 +323,19 @@ static void out_event_cb(void *opaque, ChrEvent event)
 
 static void notify_send(ColoCompareObj *s, const char *msg)
 {
-    uint8_t hdr[FRAME_HDR_MAX];
+    uint8_t hdr[LINK_HDR_MAX];
     struct iovec iov[2];
     gssize r;
 
     /* QEMU sends notify messages without the vnet field even with
      * vnet_hdr_support=on (while expecting it on input). */
     iov[0].iov_base = hdr;
-    iov[0].iov_len = frame_header(hdr, strlen(msg), false, 0);
+    iov[0].iov_len = link_header(hdr, strlen(msg), false, 0);
     iov[1].iov_base = (void *) msg;
     iov[1].iov_len = strlen(msg);
     r = chr_fe_write(&s->fe[LINK_NOTIFY], iov, 2);
     if (r < 0) {
-        colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': %s", user_object_get_id(
                                 USER_OBJECT(s)),
                             !strcmp(msg, NOTIFY_TEXT_DO_CHECKPOINT)
@@ -364,7 +364,7 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
         notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
         return;
     }
-    colo_request_checkpoint_frame(s->frame, user_object_get_id(USER_OBJECT(s)),
+    colo_hooks_request_checkpoint_frame(s->frame, user_object_get_id(USER_OBJECT(s)),
                                   ckpt_map[reason], detail);
 }
 
@@ -459,7 +459,7 @@ static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
         break;
     case LINK_NOTIFY_MSG_UNKNOWN:
         s->st.notify_unknown++;
-        colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': COLO compare got unsupported "
                             "instruction '%.*s'",
                             user_object_get_id(USER_OBJECT(s)),
@@ -468,7 +468,7 @@ static void notify_frame_cb(void *opaque, const uint8_t *buf, uint32_t len,
     }
 }
 
-static const FrameFn frame_fns[LINK__MAX] = {
+static const LinkRecordFn frame_fns[LINK__MAX] = {
     pri_frame_cb, sec_frame_cb, notify_frame_cb,
 };
 
@@ -480,10 +480,10 @@ static void link_read(ColoCompareObj *s, int link, const uint8_t *buf,
     /* One clock read per read, not per frame (a read carries up to
      * thousands): the engine's times are timeouts of milliseconds. */
     s->read_time = g_get_monotonic_time();
-    if (frame_reader_feed(&s->reader[link], buf, len, frame_fns[link], s,
-                          &err) != FRAME_OK) {
+    if (link_reader_feed(&s->reader[link], buf, len, frame_fns[link], s,
+                          &err) != LINK_OK) {
         s->st.framing_errors[link]++;
-        colo_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &s->warn_rl,
                             "colo-compare '%s': %s error: %s; dropping the "
                             "connection", user_object_get_id(USER_OBJECT(s)),
                             link_names[link], err->message);
@@ -526,7 +526,7 @@ static void link_event(ColoCompareObj *s, int link, ChrEvent event)
     } else if (event == CHR_EVENT_CLOSED) {
         s->st.disconnects[link]++;
         /* no half frame survives into the next connection */
-        frame_reader_reset(&s->reader[link]);
+        link_reader_reset(&s->reader[link]);
         if (link == LINK_NOTIFY) {
             s->notify_state = NOTIFY_DISCONNECTED;
         }
@@ -666,7 +666,7 @@ gboolean colo_compare_storm_call(const char *id,
     }
     g_list_free(objs);
     if (id && !found) {
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "colo-compare '%s' not found", id);
         return FALSE;
     }
@@ -845,7 +845,7 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
     s->engine = compare_new(&cfg, &s->ops, s);
     for (int i = 0; i < LINK__MAX; i++) {
         if (devs[i]) {
-            frame_reader_init(&s->reader[i], s->vnet_hdr, 0);
+            link_reader_init(&s->reader[i], s->vnet_hdr, 0);
             /* A record without a frame on a guest's output is counted and
              * skipped: dropping the connection would lose every frame
              * the peer sent after it (issue 13).  Impossible lengths
@@ -871,7 +871,7 @@ static gboolean colo_compare_complete(UserObject *obj, GError **errp)
         s->listener.opaque = s;
         s->listener.frame = s->frame;
         s->listener.name = id;
-        colo_add_listener(&s->listener);
+        colo_hooks_add_listener(&s->listener);
         s->listening = true;
     }
     start_scan_timer(s);
@@ -901,7 +901,7 @@ static void shutdown_fn(ColoCompareObj *s, void *data)
      * step for everyone.  Drop the connection, as after garbage; the
      * peer's next connection starts on a frame boundary. */
     for (int i = 0; i < LINK__MAX; i++) {
-        if (s->reader_ready[i] && frame_reader_mid_frame(&s->reader[i])) {
+        if (s->reader_ready[i] && link_reader_mid_frame(&s->reader[i])) {
             g_message("colo-compare '%s': deleted inside a frame on %s; "
                       "dropping that connection",
                       user_object_get_id(USER_OBJECT(s)), link_names[i]);
@@ -927,7 +927,7 @@ static void colo_compare_teardown(ColoCompareObj *s)
     if (s->listening) {
         /* Final: a broadcast call still queued on s->ctx is skipped, one
          * running now is waited for (include/colo/colo.h). */
-        colo_remove_listener(&s->listener);
+        colo_hooks_remove_listener(&s->listener);
         s->listening = false;
     }
     for (int i = 0; i < LINK__MAX; i++) {
@@ -952,7 +952,7 @@ static void colo_compare_teardown(ColoCompareObj *s)
     g_clear_pointer(&s->storm, colo_storm_free);
     for (int i = 0; i < LINK__MAX; i++) {
         if (s->reader_ready[i]) {
-            frame_reader_destroy(&s->reader[i]);
+            link_reader_destroy(&s->reader[i]);
             s->reader_ready[i] = false;
         }
     }
@@ -1309,7 +1309,7 @@ JsonNode *colo_compare_query_stats(const char *id, GError **errp)
     g_list_free(objs);
     if (id && !found) {
         json_array_unref(arr);
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "colo-compare '%s' not found", id);
         return NULL;
     }

@@ -14,7 +14,7 @@ void colo_hooks_register(const ColoHooks *hooks)
     g_atomic_pointer_set(&frame_hooks, hooks);
 }
 
-void colo_add_listener(ColoEventListener *l)
+void colo_hooks_add_listener(ColoEventListener *l)
 {
     const ColoHooks *h = g_atomic_pointer_get(&frame_hooks);
 
@@ -23,7 +23,7 @@ void colo_add_listener(ColoEventListener *l)
     }
 }
 
-void colo_remove_listener(ColoEventListener *l)
+void colo_hooks_remove_listener(ColoEventListener *l)
 {
     const ColoHooks *h = g_atomic_pointer_get(&frame_hooks);
 
@@ -32,7 +32,7 @@ void colo_remove_listener(ColoEventListener *l)
     }
 }
 
-void colo_request_checkpoint_frame(const char *frame, const char *source,
+void colo_hooks_request_checkpoint_frame(const char *frame, const char *source,
                                    ColoCheckpointReason reason,
                                    const char *detail)
 {
@@ -43,10 +43,10 @@ void colo_request_checkpoint_frame(const char *frame, const char *source,
     }
 }
 
-void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
+void colo_hooks_request_checkpoint(const char *source, ColoCheckpointReason reason,
                              const char *detail)
 {
-    colo_request_checkpoint_frame(NULL, source, reason, detail);
+    colo_hooks_request_checkpoint_frame(NULL, source, reason, detail);
 }
 
 gboolean colo_frame_bind_check(const char *frame, const char *what,

@@ -13,7 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "util/qmp-handler.h"
-#include "net/compare.h"
+#include "net/compare-engine.h"
 #include "qapi-commands.h"
 #include "util/error.h"
 

@@ -26,7 +26,7 @@ static void dgram_port_read(NetDgramPort *p)
 
     if (n < 0) {
         if (n != -ECONNREFUSED) {
-            COLO_WARN_RL("%s: receive failed: %s",
+            LOG_WARN_RL("%s: receive failed: %s",
                          user_object_get_id(USER_OBJECT(p->nc)),
                          g_strerror(-n));
         }
@@ -38,7 +38,7 @@ static void dgram_port_read(NetDgramPort *p)
         if (G_UNLIKELY(m->msg_hdr.msg_flags & MSG_TRUNC)) {
             p->drop_truncated++;
             stats_inc(&st->drop_malformed);
-            COLO_WARN_RL("%s: datagram larger than %u bytes dropped",
+            LOG_WARN_RL("%s: datagram larger than %u bytes dropped",
                          user_object_get_id(USER_OBJECT(p->nc)),
                          (unsigned)DGRAM_BUF_SIZE);
             continue;
@@ -97,7 +97,7 @@ static void dgram_port_tx_flush(NetDgramPort *p)
         /* The first pending frame failed: drop it, go on with the rest. */
         stats_inc(&st->drop_error);
         if (errno != ECONNREFUSED) {
-            COLO_WARN_RL("%s: send failed: %s",
+            LOG_WARN_RL("%s: send failed: %s",
                          user_object_get_id(USER_OBJECT(p->nc)),
                          g_strerror(errno));
         }

@@ -151,7 +151,7 @@ static NetFilterVerdict filter_buffer_receive(NetFilter *nf,
 
     if (G_UNLIKELY(!net_queue_push(&s->queue, buf, len, dir))) {
         stats_inc(&s->dropped_full);
-        COLO_WARN_RL("filter-buffer '%s': queue full (%u frames), frame "
+        LOG_WARN_RL("filter-buffer '%s': queue full (%u frames), frame "
                      "dropped", netfilter_get_id(nf), s->queue.limit);
         return NETFILTER_STOLEN;
     }

@@ -82,7 +82,7 @@ static void filter_dump_flush__(FilterDump *s)
         s->dirty = FALSE;
         if (fflush(s->fp) != 0) {
             stats_inc(&s->write_errors);
-            COLO_WARN_RL("filter-dump '%s': flushing %s failed: %s",
+            LOG_WARN_RL("filter-dump '%s': flushing %s failed: %s",
                          netfilter_get_id(NET_FILTER(s)), s->file,
                          g_strerror(errno));
             clearerr(s->fp);
@@ -175,7 +175,7 @@ static NetFilterVerdict filter_dump_receive(NetFilter *nf, NetClient *sender,
     if (fwrite(&rec, sizeof(rec), 1, s->fp) != 1 ||
         (caplen && fwrite(buf + skip, caplen, 1, s->fp) != 1)) {
         stats_inc(&s->write_errors);
-        COLO_WARN_RL("filter-dump '%s': writing %s failed: %s",
+        LOG_WARN_RL("filter-dump '%s': writing %s failed: %s",
                      netfilter_get_id(nf), s->file, g_strerror(errno));
         clearerr(s->fp);
         return NETFILTER_PASS;

@@ -4,7 +4,7 @@
  *
  * Both filters move frames between a netdev's filter chain (net/filter.c,
  * net/net.c) and socket chardevs (chardev/), in QEMU's link framing
- * (include/net/frame.h).  Options, defaults, error texts and wire bytes are
+ * (include/net/link-framing.h).  Options, defaults, error texts and wire bytes are
  * QEMU's, so either end of a link may be a real QEMU.
  *
  *   filter-mirror      outdev=ID (required), vnet_hdr_support=on|off
@@ -56,7 +56,7 @@
 #include <json-glib/json-glib.h>
 
 #include "net/filter-mirror.h"
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "chardev/char.h"
 #include "qom/props.h"
 #include "util/error.h"
@@ -96,7 +96,7 @@ typedef struct LinkOut {
 static int link_out_write(LinkOut *lo, NetFilter *nf, bool vnet,
                           const uint8_t *buf, size_t len)
 {
-    uint8_t hdr[FRAME_HDR_MAX];
+    uint8_t hdr[LINK_HDR_MAX];
     struct iovec iov[2];
     unsigned vnet_len = 0;
     gssize ret;
@@ -109,7 +109,7 @@ static int link_out_write(LinkOut *lo, NetFilter *nf, bool vnet,
         vnet_len = net_client_get_vnet_hdr_len(netfilter_get_netdev(nf));
     }
     iov[0].iov_base = hdr;
-    iov[0].iov_len = frame_header(hdr, (uint32_t)len, vnet, vnet_len);
+    iov[0].iov_len = link_header(hdr, (uint32_t)len, vnet, vnet_len);
     iov[1].iov_base = (void *)buf;
     iov[1].iov_len = len;
 
@@ -122,21 +122,21 @@ static int link_out_write(LinkOut *lo, NetFilter *nf, bool vnet,
 
     if (ret == -EAGAIN) {
         stats_inc(&lo->stats.drop_buffer_full);
-        colo_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
                             "%s '%s': outdev '%s' output buffer full, "
                             "frame dropped (peer not reading fast enough)",
                             user_object_get_type_name(USER_OBJECT(nf)),
                             netfilter_get_id(nf), chr_fe_get_id(&lo->fe));
     } else if (ret == -ENOTCONN) {
         stats_inc(&lo->stats.drop_disconnected);
-        colo_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
                             "%s '%s': outdev '%s' not connected, "
                             "frame dropped",
                             user_object_get_type_name(USER_OBJECT(nf)),
                             netfilter_get_id(nf), chr_fe_get_id(&lo->fe));
     } else {
         stats_inc(&lo->stats.drop_error);
-        colo_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &lo->rl,
                             "%s '%s': write to outdev '%s' failed: %s",
                             user_object_get_type_name(USER_OBJECT(nf)),
                             netfilter_get_id(nf), chr_fe_get_id(&lo->fe),
@@ -182,7 +182,7 @@ static gboolean link_claim(CharFrontend *fe, const char *id, const char *what,
                            NetFilter *nf, GError **errp)
 {
     if (!user_object_find(OBJECT_KIND_CHARDEV, id)) {
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "%sDevice '%s' not found", what, id);
         return FALSE;
     }
@@ -247,7 +247,7 @@ static void mirror_episode_start(FilterMirror *m, MirrorLossReason reason)
     stats_inc(&m->lost_episodes);
 
     /* A peer that flaps its connection must not flood the log. */
-    colo_warn_rl_domain(G_LOG_DOMAIN, &m->episode_rl,
+    log_warn_rl_domain(G_LOG_DOMAIN, &m->episode_rl,
                         "filter-mirror '%s': secondary lost input (%s); "
                         "a checkpoint is needed to resynchronise",
                         netfilter_get_id(nf), mirror_loss_reason_str(reason));
@@ -485,7 +485,7 @@ struct _FilterRedirector {
     LinkOut out;
     CharFrontend in_fe;
     bool in_active;             /* in_fe is initialised */
-    FrameReader reader;         /* allocated in setup when indev is set */
+    LinkReader reader;         /* allocated in setup when indev is set */
     bool reader_ready;
     bool throttled;             /* indev paused for back-pressure */
     /* while throttled: told by the net core when the full receiving
@@ -520,7 +520,7 @@ static NetFilterVerdict filter_redirector_receive(NetFilter *nf,
     return NETFILTER_STOLEN;
 }
 
-/* FrameFn: one frame from indev.  Injected after the filter, unchanged
+/* LinkRecordFn: one frame from indev.  Injected after the filter, unchanged
  * (its vnet header, if any, stays at the front, as QEMU does). */
 static void filter_redirector_inject(void *opaque, const uint8_t *buf,
                                      uint32_t len, uint32_t vnet_hdr_len)
@@ -536,7 +536,7 @@ static void filter_redirector_inject(void *opaque, const uint8_t *buf,
 
         if (G_UNLIKELY(vnet_hdr_len != want)) {
             stats_inc(&r->in_stats.vnet_mismatch);
-            colo_warn_rl_domain(G_LOG_DOMAIN, &r->in_rl,
+            log_warn_rl_domain(G_LOG_DOMAIN, &r->in_rl,
                                 "filter-redirector '%s': frame on indev "
                                 "'%s' has vnet_hdr_len %u, netdev has %u; "
                                 "injected unchanged",
@@ -683,7 +683,7 @@ static void filter_redirector_throttle(FilterRedirector *r)
 static void filter_redirector_bad_frame(FilterRedirector *r, GError *err)
 {
     stats_inc(&r->in_stats.framing_errors);
-    colo_warn_rl_domain(G_LOG_DOMAIN, &r->in_rl,
+    log_warn_rl_domain(G_LOG_DOMAIN, &r->in_rl,
                         "filter-redirector '%s': bad frame on indev '%s' "
                         "(%s); dropping the connection.  Check that "
                         "vnet_hdr_support is the same on both ends "
@@ -692,7 +692,7 @@ static void filter_redirector_bad_frame(FilterRedirector *r, GError *err)
                         chr_fe_get_id(&r->in_fe),
                         err ? err->message : "framing error",
                         r->vnet_hdr ? "on" : "off");
-    frame_reader_reset(&r->reader);
+    link_reader_reset(&r->reader);
     r->pend_pos = r->pend_len = 0;
     chr_fe_disconnect(&r->in_fe);
 }
@@ -710,14 +710,14 @@ static size_t filter_redirector_feed(FilterRedirector *r, const uint8_t *buf,
     size_t off = 0;
 
     while (off < len) {
-        size_t n = frame_reader_next_feed(&r->reader, buf + off, len - off);
+        size_t n = link_reader_next_feed(&r->reader, buf + off, len - off);
         uint64_t frames = r->reader.frames;
         uint64_t resets = r->reader.resets;
         GError *err = NULL;
 
-        if (G_UNLIKELY(frame_reader_feed(&r->reader, buf + off, n,
+        if (G_UNLIKELY(link_reader_feed(&r->reader, buf + off, n,
                                          filter_redirector_inject, r,
-                                         &err) != FRAME_OK)) {
+                                         &err) != LINK_OK)) {
             filter_redirector_bad_frame(r, err);
             g_clear_error(&err);
             return SIZE_MAX;
@@ -811,7 +811,7 @@ static void filter_redirector_in_event(void *opaque, ChrEvent event)
         filter_redirector_update_paused(r);
     } else if (event == CHR_EVENT_CLOSED) {
         stats_inc(&r->in_stats.disconnects);
-        frame_reader_reset(&r->reader);
+        link_reader_reset(&r->reader);
         r->pend_pos = r->pend_len = 0;
         filter_redirector_update_paused(r);
     }
@@ -838,7 +838,7 @@ static void filter_redirector_teardown(FilterRedirector *r)
     }
     r->throttled = false;
     if (r->in_active && r->reader_ready
-        && (frame_reader_mid_frame(&r->reader) || r->pend_len > r->pend_pos)) {
+        && (link_reader_mid_frame(&r->reader) || r->pend_len > r->pend_pos)) {
         /* We stop reading a connection that stays open in the middle of a
          * frame (or with bytes read and not fed): whoever reads it next
          * would be out of step.  Drop it; the peer's next connection
@@ -850,7 +850,7 @@ static void filter_redirector_teardown(FilterRedirector *r)
     }
     r->pend_pos = r->pend_len = 0;
     if (r->reader_ready) {
-        frame_reader_reset(&r->reader);
+        link_reader_reset(&r->reader);
     }
     if (r->in_active) {
         /* The pause is the chardev's state: do not leave it to the next
@@ -891,7 +891,7 @@ static gboolean filter_redirector_setup(NetFilter *nf, GError **errp)
     }
 
     if (r->in_active) {
-        frame_reader_init(&r->reader, r->vnet_hdr, FRAME_MAX_LEN_DEFAULT);
+        link_reader_init(&r->reader, r->vnet_hdr, LINK_MAX_LEN_DEFAULT);
         r->reader_ready = true;
         chr_fe_set_handlers(&r->in_fe, filter_redirector_in_read,
                             filter_redirector_in_event, NULL, r, NULL);
@@ -982,7 +982,7 @@ static void filter_redirector_finalize(GObject *obj)
 
     filter_redirector_teardown(r);
     if (r->reader_ready) {
-        frame_reader_destroy(&r->reader);
+        link_reader_destroy(&r->reader);
         r->reader_ready = false;
     }
     g_clear_pointer(&r->pend, g_free);

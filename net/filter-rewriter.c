@@ -7,7 +7,7 @@
  *           [,vnet_hdr_support=on|off][,max-connections=16384]
  *           [,idle-timeout=7500][,linger=60]
  *
- * A NetFilter (net/filter.c) around the pure engine of net/rewriter.c.
+ * A NetFilter (net/filter.c) around the pure engine of net/rewriter-engine.c.
  * QEMU's topology: on the secondary, queue=all, after the redirectors, so
  * the client's frames injected by the tx redirector (and, after failover,
  * the netdev's own) reach it on their way to the guest (tx), and the
@@ -52,7 +52,7 @@
 
 #include "net/filter.h"
 #include "net/queue.h"
-#include "net/rewriter.h"
+#include "net/rewriter-engine.h"
 #include "qom/props.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -211,7 +211,7 @@ static void filter_rewriter_emit__(FilterRewriter *s, NetFilterDirection dir,
     if (G_UNLIKELY(len > FILTER_REWRITER_FRAME_MAX)) {
         /* held frames come here too: the bound is kept in one place */
         stats_inc(&s->too_big);
-        COLO_WARN_RL("filter-rewriter '%s': %zu-byte frame too large "
+        LOG_WARN_RL("filter-rewriter '%s': %zu-byte frame too large "
                      "to rewrite, passed untranslated",
                      netfilter_get_id(nf), len);
         netfilter_pass_to_next(nf, dir, buf, len);
@@ -262,7 +262,7 @@ static bool filter_rewriter_hold__(FilterRewriter *s, NetFilterDirection dir,
 {
     if (!net_queue_push(&s->held, buf, len, dir)) {
         stats_inc(&s->hold_full);
-        COLO_WARN_RL("filter-rewriter '%s': %u frames held waiting for "
+        LOG_WARN_RL("filter-rewriter '%s': %u frames held waiting for "
                      "guest SYN-ACKs, frame passed untranslated",
                      netfilter_get_id(NET_FILTER(s)),
                      FILTER_REWRITER_HOLD_MAX);
@@ -374,7 +374,7 @@ static gboolean filter_rewriter_handle_event(NetFilter *nf,
         break;
     case COLO_EVENT_CHECKPOINT_BEGIN:
         /* the guest stopped to load the primary's state: offsets go now,
-         * kept aside until the commit (include/net/rewriter.h) */
+         * kept aside until the commit (include/net/rewriter-engine.h) */
         rewriter_checkpoint_load(s->rw);
         filter_rewriter_release__(s);
         break;

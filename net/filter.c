@@ -7,7 +7,7 @@
  * queue, status, position, insert) with QEMU's defaults and error texts,
  * inserts a completed filter into its netdev's chain (a GQueue held by
  * net/net.c, which walks it) and takes it out again on object-del.  It
- * also fans COLO events out to every filter (colo_notify_filters()).
+ * also fans COLO events out to every filter (netfilter_notify_colo_event()).
  *
  * Life cycle:
  *   complete: netdev resolved -> position resolved -> class setup() ->
@@ -420,7 +420,7 @@ void netfilter_get_counters(NetFilter *nf, uint64_t *packets,
     }
 }
 
-gboolean colo_notify_filters(const ColoEventInfo *ev, GError **errp)
+gboolean netfilter_notify_colo_event(const ColoEventInfo *ev, GError **errp)
 {
     GList *netdevs = user_object_list(OBJECT_KIND_NETDEV);
     gboolean ok = TRUE;

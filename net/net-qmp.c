@@ -269,7 +269,7 @@ gboolean qmp_query_netdev_stats(JsonObject *args, JsonNode **ret,
     }
     if (id && json_array_get_length(arr) == 0) {
         json_array_unref(arr);
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "Device '%s' not found", id);
         return FALSE;
     }

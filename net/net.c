@@ -297,7 +297,7 @@ static void client_enqueue__(NetClient *to, const uint8_t *buf, size_t len)
 
     if (G_UNLIKELY(!net_queue_push(&p->incoming, buf, len, 0))) {
         stats_inc(&p->stats.drop_queue_full);
-        COLO_WARN_RL("%s: incoming queue full (%u frames), frame dropped",
+        LOG_WARN_RL("%s: incoming queue full (%u frames), frame dropped",
                      user_object_get_id(USER_OBJECT(to)),
                      p->incoming.limit);
         p->peer_throttled = TRUE;

@@ -493,7 +493,7 @@ gboolean passthrough_table_del(PassthroughTable *t, const PassthroughRule *r,
             return TRUE;
         }
     }
-    g_set_error(errp, COLO_ERROR, COLO_ERROR_GENERIC,
+    g_set_error(errp, UTIL_ERROR, UTIL_ERROR_GENERIC,
                 "no passthrough rule '%s'", passthrough_rule_format(r, a));
     return FALSE;
 }

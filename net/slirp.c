@@ -313,7 +313,7 @@ static void slirp_cb_guest_error(const char *msg, void *opaque)
     NetSlirp *s = opaque;
 
     s->guest_errors++;
-    COLO_WARN_RL("%s: guest error: %s", slirp_id(s), msg);
+    LOG_WARN_RL("%s: guest error: %s", slirp_id(s), msg);
 }
 
 static void slirp_cb_register_poll_fd(int fd, void *opaque)

@@ -5,7 +5,7 @@
  *
  * Both carry Ethernet frames over a byte stream with QEMU's framing: a
  * 4-byte big-endian length, then the frame (no vnet header), back to back
- * (include/net/frame.h).  A QEMU VM attaches its NIC to colo-proxy with
+ * (include/net/link-framing.h).  A QEMU VM attaches its NIC to colo-proxy with
  * its own -netdev stream/socket pointed at our -device stream/socket; or
  * colo-proxy reaches a network through QEMU-framed links as a -netdev.
  *
@@ -21,7 +21,7 @@
  * takes one peer at a time (and stops accepting until that peer leaves,
  * as QEMU does), or a client that connects without blocking (a
  * SockConnector round) and, with reconnect=N, retries every N seconds.  Input is read in large chunks
- * and reassembled by a FrameReader (reset on every disconnect, so no half
+ * and reassembled by a LinkReader (reset on every disconnect, so no half
  * frame survives into the next connection), fed one frame at a time so
  * that reading pauses, keeping the rest of the chunk, as soon as the
  * peer's queue is above its high-water mark (lossless back-pressure);
@@ -52,7 +52,7 @@
 #include "net/vnet-hdr.h"
 #include "util/sockaddr.h"
 #include "util/socket.h"
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"
@@ -89,7 +89,7 @@ typedef struct StreamConn {
     /* state */
     gboolean read_enabled;    /* the core lets us send (read_poll) */
     gboolean want_out;        /* poll for G_IO_OUT: output waits for room */
-    FrameReader reader;       /* input reassembly */
+    LinkReader reader;       /* input reassembly */
     NetOutBuf out;            /* output bytes not yet written */
     uint8_t *rbuf;            /* STREAM_READ_SIZE bytes */
     size_t rpos;              /* first byte of rbuf not yet fed */
@@ -179,7 +179,7 @@ static void stream_conn_closed(void *opaque, gboolean was_open)
 {
     StreamConn *c = opaque;
 
-    frame_reader_reset(&c->reader);
+    link_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
     c->out_full = FALSE;
     c->out_dead = FALSE;
@@ -210,16 +210,16 @@ static gboolean stream_conn_process(StreamConn *c)
 {
     while (c->rpos < c->rlen) {
         g_autoptr(GError) err = NULL;
-        size_t n = frame_reader_next_feed(&c->reader, c->rbuf + c->rpos,
+        size_t n = link_reader_next_feed(&c->reader, c->rbuf + c->rpos,
                                           c->rlen - c->rpos);
         size_t next = c->rpos + n;
         uint64_t frames = c->reader.frames;
 
-        if (frame_reader_feed(&c->reader, c->rbuf + c->rpos, n,
-                              stream_conn_on_frame, c, &err) != FRAME_OK) {
+        if (link_reader_feed(&c->reader, c->rbuf + c->rpos, n,
+                              stream_conn_on_frame, c, &err) != LINK_OK) {
             stats_inc(&net_client_get_stats(c->nc)->drop_malformed);
             c->framing_errors++;
-            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+            log_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
                                 "%s: dropping the connection: %s",
                                 stream_conn_id(c), err->message);
             if (c->ss.fd >= 0) {
@@ -259,7 +259,7 @@ static void stream_conn_read(StreamConn *c)
             if (n == -EAGAIN) {
                 return;
             }
-            colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: read failed: %s",
+            log_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: read failed: %s",
                                 stream_conn_id(c), g_strerror(-n));
             stream_conn_close(c);
             return;
@@ -300,7 +300,7 @@ static gboolean stream_conn_resume_cb(gpointer opaque)
 static void stream_conn_write_failed(StreamConn *c, int err)
 {
     stats_inc(&net_client_get_stats(c->nc)->drop_error);
-    colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
+    log_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
                         stream_conn_id(c), g_strerror(err));
     if (err == EPIPE) {
         c->out_dead = TRUE;
@@ -402,7 +402,7 @@ static void stream_conn_established(void *opaque, SockStreamOrigin how,
         COLO_NOTICE_RL("%s: connected to %s", stream_conn_id(c),
                        sockaddr_str(&c->addr, name, sizeof(name)));
     }
-    frame_reader_reset(&c->reader);
+    link_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
     c->connects++;
     sock_tune_stream(c->ss.fd);
@@ -422,11 +422,11 @@ static void stream_conn_connect_failed(void *opaque, const char *why,
 
     sockaddr_str(&c->addr, name, sizeof(name));
     if (how == SOCK_STREAM_FAIL_AT_ONCE) {
-        colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
                             "%s: Failed to connect to '%s': %s",
                             stream_conn_id(c), name, why);
     } else if (how == SOCK_STREAM_FAIL_LATER) {
-        colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+        log_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
                             "%s: connection to %s failed: %s",
                             stream_conn_id(c), name, why);
         net_client_flush(c->nc);
@@ -499,7 +499,7 @@ static const SockStreamOps stream_conn_ops = {
  * trying (the engine's rounds). */
 static gboolean stream_conn_start(StreamConn *c, GError **errp)
 {
-    frame_reader_init(&c->reader, false, FRAME_MAX_LEN_DEFAULT);
+    link_reader_init(&c->reader, false, LINK_MAX_LEN_DEFAULT);
     net_outbuf_init(&c->out, STREAM_OUTBUF_SIZE);
     c->rbuf = g_malloc(STREAM_READ_SIZE);
     c->ss.what = stream_conn_id(c);
@@ -572,7 +572,7 @@ static void stream_conn_stop(StreamConn *c)
         }
     }
     if (c->rbuf) {
-        frame_reader_destroy(&c->reader);
+        link_reader_destroy(&c->reader);
         net_outbuf_destroy(&c->out);
         g_clear_pointer(&c->rbuf, g_free);
     }
@@ -582,12 +582,12 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
                                   size_t len)
 {
     NetClientStats *st = net_client_get_stats(c->nc);
-    uint8_t hdr[FRAME_HDR_MAX];
+    uint8_t hdr[LINK_HDR_MAX];
     gssize skip = net_vnet_skip(c->nc, len);
     size_t hlen;
     gssize r;
 
-    if (G_UNLIKELY(skip < 0 || len - skip > FRAME_MAX_LEN_DEFAULT)) {
+    if (G_UNLIKELY(skip < 0 || len - skip > LINK_MAX_LEN_DEFAULT)) {
         stats_inc(&st->drop_malformed);
         return -EINVAL;
     }
@@ -595,7 +595,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
         c->drop_disconnected++;
         return -ENOTCONN;
     }
-    hlen = frame_header(hdr, len - skip, false, 0);
+    hlen = link_header(hdr, len - skip, false, 0);
     r = net_outbuf_queue_frame(&c->out, hdr, hlen, buf + skip, len - skip);
     if (G_UNLIKELY(r == 0) && !c->want_out) {
         /* Full, but the socket may take the batch: write it, retry. */
@@ -620,7 +620,7 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
         return 0;
     }
     stats_inc(&st->drop_error);
-    colo_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
+    log_warn_rl_domain(G_LOG_DOMAIN, &c->rl, "%s: write failed: %s",
                         stream_conn_id(c), g_strerror(-r));
     stream_conn_close(c);
     return r;

@@ -209,7 +209,7 @@ static void tap_read(NetTap *t)
         } while (r < 0 && errno == EINTR);
         if (r <= 0) {
             if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-                COLO_WARN_RL("%s: read from %s failed: %s", tap_id(t),
+                LOG_WARN_RL("%s: read from %s failed: %s", tap_id(t),
                              t->actual_ifname, g_strerror(errno));
             }
             break;
@@ -389,7 +389,7 @@ static gssize net_tap_receive(NetClient *nc, const uint8_t *buf, size_t len)
         return 0;
     }
     stats_inc(&st->drop_error);
-    COLO_WARN_RL("%s: write to %s failed: %s", tap_id(t), t->actual_ifname,
+    LOG_WARN_RL("%s: write to %s failed: %s", tap_id(t), t->actual_ifname,
                  g_strerror(errno));
     return -errno;
 }

@@ -839,8 +839,8 @@ static void name_the_property(GHashTable *props, GPtrArray *keys,
 {
     GError *err = errp ? *errp : NULL;
 
-    if (!err || err->domain != COLO_ERROR ||
-        err->code != COLO_ERROR_DEVICE_NOT_FOUND || !props) {
+    if (!err || err->domain != UTIL_ERROR ||
+        err->code != UTIL_ERROR_DEVICE_NOT_FOUND || !props) {
         return;
     }
     for (guint i = 0; i < keys->len; i++) {
@@ -1100,7 +1100,7 @@ UserObject *user_object_find_typed(ObjectKind kind, const char *id,
     UserObject *obj = user_object_find(kind, id);
 
     if (!obj) {
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "Device '%s' not found", id ? id : "");
         return NULL;
     }
@@ -1118,11 +1118,11 @@ static void not_found_error(ObjectKind kind, const char *id, GError **errp)
     switch (kind) {
     case OBJECT_KIND_NETDEV:
     case OBJECT_KIND_DEVICE:
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "Device '%s' not found", id);
         break;
     case OBJECT_KIND_CHARDEV:
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "Chardev '%s' not found", id);
         break;
     default:

@@ -407,7 +407,7 @@ static gboolean qom_resolve(const char *path, QomPath *out, GError **errp)
             return FALSE;
         }
         if (!found) {
-            g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+            g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                         "Device '%s' not found", path);
             return FALSE;
         }
@@ -458,7 +458,7 @@ static gboolean qom_resolve(const char *path, QomPath *out, GError **errp)
     return TRUE;
 
 not_found:
-    g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+    g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                 "Device '%s' not found", path);
     return FALSE;
 }
@@ -842,7 +842,7 @@ gboolean qmp_qom_list_properties(JsonObject *args, JsonNode **ret,
     }
     e = qom_find_type(types, typename);
     if (!e) {
-        g_set_error(errp, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND,
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND,
                     "Class '%s' not found", typename);
         return FALSE;
     }

@@ -14,7 +14,7 @@
 #include "util/fd-watch.h"
 
 #define SS_WARN(ss, ...) \
-    colo_warn_rl_domain(G_LOG_DOMAIN, (ss)->rl, __VA_ARGS__)
+    log_warn_rl_domain(G_LOG_DOMAIN, (ss)->rl, __VA_ARGS__)
 
 void sock_stream_init(SockStream *ss, const SockStreamOps *ops,
                       void *opaque, GObject *owner, const char *what,

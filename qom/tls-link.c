@@ -111,7 +111,7 @@ static void tls_link_note_refusal(TlsLink *l, const char *peer,
     uint64_t suppressed = 0;
 
     stats_inc(&l->n_refused);
-    colo_warn_rl_domain(G_LOG_DOMAIN, &l->log_rl, "%s: TLS peer %s "
+    log_warn_rl_domain(G_LOG_DOMAIN, &l->log_rl, "%s: TLS peer %s "
                         "refused: %s", l->name, peer, reason);
     if (ratelimit_allow(&l->event_rl, &suppressed)) {
         JsonObject *o = json_object_new();

@@ -55,7 +55,7 @@ LIBRARIES = {
 # The pure packet library when no build is given (net/meson.build's
 # pkt_files is the authority).
 PKT_FILES = ['net/packet.c', 'net/checksum.c', 'net/conntrack.c',
-             'net/compare.c', 'net/rewriter.c', 'net/frame.c']
+             'net/compare-engine.c', 'net/rewriter-engine.c', 'net/link-framing.c']
 PKT_SYSTEM_OK = re.compile(r'^(glib\.h|[a-z0-9_/]+\.h)$')
 PKT_SYSTEM_BAD = {'glib-object.h', 'gio/gio.h', 'json-glib/json-glib.h'}
 

@@ -664,7 +664,7 @@ int main(int argc, char **argv)
         }
         daemonize_start();
     }
-    if (!colo_log_init(cl.logfile, FALSE, &err)) {
+    if (!log_init(cl.logfile, FALSE, &err)) {
         die("-D %s: %s", cl.logfile, err->message);
     }
     if (cl.log_items && !colo_log_enable_items(cl.log_items, &err)) {

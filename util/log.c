@@ -3,7 +3,7 @@
  * util/log.c - log output, per-module levels and rate limiting
  * (include/util/log.h).
  *
- * colo_log_init() installs a GLib structured-log writer that prints
+ * log_init() installs a GLib structured-log writer that prints
  *
  *   2026-11-22T16:08:00.123Z colo-net: warning: message text
  *
@@ -303,7 +303,7 @@ static GLogWriterOutput log_writer(GLogLevelFlags level,
 
 /* Main thread, at start-up (may be called again to switch the output; the
  * writer itself is installed once per process). */
-gboolean colo_log_init(const char *path, gboolean debug, GError **errp)
+gboolean log_init(const char *path, gboolean debug, GError **errp)
 {
     FILE *f = NULL;
     FILE *old;
@@ -311,7 +311,7 @@ gboolean colo_log_init(const char *path, gboolean debug, GError **errp)
     if (path) {
         f = fopen(path, "a");
         if (!f) {
-            g_set_error(errp, COLO_ERROR, COLO_ERROR_GENERIC,
+            g_set_error(errp, UTIL_ERROR, UTIL_ERROR_GENERIC,
                         "could not open log file '%s': %s", path,
                         g_strerror(errno));
             return FALSE;
@@ -364,7 +364,7 @@ bool ratelimit_allow(RateLimit *rl, uint64_t *suppressed)
     return true;
 }
 
-void colo_warn_rl_domain(const char *domain, RateLimit *rl,
+void log_warn_rl_domain(const char *domain, RateLimit *rl,
                          const char *fmt, ...)
 {
     uint64_t suppressed = 0;
@@ -386,7 +386,7 @@ void colo_warn_rl_domain(const char *domain, RateLimit *rl,
     }
 }
 
-void colo_warn_rl(RateLimit *rl, const char *fmt, ...)
+void log_warn_rl(RateLimit *rl, const char *fmt, ...)
 {
     uint64_t suppressed = 0;
     g_autofree char *msg = NULL;

@@ -42,7 +42,7 @@
  * after (as QEMU), from its context.  Events and the writable callback
  * are delivered from the chardev's own dispatch, never from inside a
  * chr_fe_*() call (chr_fe_disconnect() closes at the next dispatch).
- * A frontend that reassembles frames resets its FrameReader on CLOSED.
+ * A frontend that reassembles frames resets its LinkReader on CLOSED.
  *
  * Reading: while a frontend has handlers installed (even with read ==
  * NULL, which discards) and has not paused reading, the chardev reads

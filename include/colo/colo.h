@@ -7,12 +7,12 @@
  * failover state, last exit reason), turns checkpoint requests into
  * checkpoints through a driver, and broadcasts the outcome back:
  *
- *   colo-compare (iothread) --colo_request_checkpoint()--> frame (main)
+ *   colo-compare (iothread) --colo_hooks_request_checkpoint()--> frame (main)
  *        frame --driver--> QMP event | QEMU's QMP | Xen notify_dev | command
  *        driver completion --colo_checkpoint_done()--> frame
  *   frame --ColoEventListener (each in its own context)--> compare: flush
- *   frame --colo_notify_filters(CHECKPOINT)--> filters (rewriter: offsets 0)
- *   failover: frame --colo_notify_filters(FAILOVER, side)--> filters, which
+ *   frame --netfilter_notify_colo_event(CHECKPOINT)--> filters (rewriter: offsets 0)
+ *   failover: frame --netfilter_notify_colo_event(FAILOVER, side)--> filters, which
  *             switch themselves off; then the listeners, then QEMU
  *
  * A frame is configured by a colo-frame object, one per VM pair:
@@ -26,7 +26,7 @@
  * Requests are coalesced: one checkpoint in flight at a time, at most one
  * pending behind it, and no two started closer than 'min-interval' ms.
  *
- * Threads: colo_request_checkpoint() may be called from any thread; all
+ * Threads: colo_hooks_request_checkpoint() may be called from any thread; all
  * other functions run in the main context.  Listeners are called in their
  * own context (the one given when registering), never in the caller's.
  */
@@ -52,8 +52,8 @@ const char *colo_mode_name(ColoMode mode);               /* "none", ... */
 const char *colo_exit_reason_name(ColoExitReason reason);
 const char *colo_checkpoint_reason_name(ColoCheckpointReason reason);
 
-/* ColoCheckpointReason, ColoEventListener, colo_add_listener(),
- * colo_remove_listener() and colo_request_checkpoint() are the net layer's
+/* ColoCheckpointReason, ColoEventListener, colo_hooks_add_listener(),
+ * colo_hooks_remove_listener() and colo_hooks_request_checkpoint() are the net layer's
  * (include/net/colo-hooks.h): the filters below use them without linking
  * the frame, which registers itself there (colo/colo-frame.c). */
 

@@ -9,14 +9,14 @@
  * interface and the frame registers itself into it (colo/colo-frame.c,
  * from a constructor: linking the COLO library is what connects it):
  *
- *   net/colo-compare.c --colo_request_checkpoint()--> hooks --> colo/colo.c
+ *   net/colo-compare.c --colo_hooks_request_checkpoint()--> hooks --> colo/colo.c
  *   colo/colo.c --ColoEventListener.fn, in the listener's context--> compare
  *
  * Without a registered frame (a unit test of the net stack alone) a
  * request and a listener are accepted and nothing happens: there is no
  * frame to checkpoint.  The program always links the frame.
  *
- * Threads: colo_request_checkpoint() may be called from any thread; the
+ * Threads: colo_hooks_request_checkpoint() may be called from any thread; the
  * listener calls, and registration, run in the main context.
  */
 #ifndef NET_COLO_HOOKS_H
@@ -46,29 +46,29 @@ typedef struct ColoEventListener {
     void *opaque;
     /* The pair it belongs to: a colo-frame id, or NULL for the default
      * frame (the only one; include/colo/colo.h).  Set before
-     * colo_add_listener(), unchanged until colo_remove_listener(). */
+     * colo_hooks_add_listener(), unchanged until colo_hooks_remove_listener(). */
     const char *frame;
     const char *name;         /* its owner's id, for error messages */
     GList link_;              /* private */
     struct Lifeline *lifeline_;   /* private: the road of the calls */
 } ColoEventListener;
 
-/* Main context.  'ctx' must stay alive until colo_remove_listener(). */
-void colo_add_listener(ColoEventListener *l);
+/* Main context.  'ctx' must stay alive until colo_hooks_remove_listener(). */
+void colo_hooks_add_listener(ColoEventListener *l);
 /* Main context.  When it returns, 'fn' is not running and will not run
  * again: calls of broadcasts already queued in the listener's context
  * are skipped (the broadcasts still complete), whatever their priority
  * (include/util/lifeline.h).  'l' and what 'fn' uses may be freed right
  * after. */
-void colo_remove_listener(ColoEventListener *l);
+void colo_hooks_remove_listener(ColoEventListener *l);
 
 /* Asks for a checkpoint.  'source' names the requester (a compare id);
  * 'detail' (may be NULL) is shown in the event (e.g. the connection).
  * Any thread; returns at once. */
-void colo_request_checkpoint(const char *source, ColoCheckpointReason reason,
+void colo_hooks_request_checkpoint(const char *source, ColoCheckpointReason reason,
                              const char *detail);
 /* The same for the pair of colo-frame 'frame' (NULL: the default one). */
-void colo_request_checkpoint_frame(const char *frame, const char *source,
+void colo_hooks_request_checkpoint_frame(const char *frame, const char *source,
                                    ColoCheckpointReason reason,
                                    const char *detail);
 

@@ -4,7 +4,7 @@
  * passthrough rules (include/net/passthrough.h) and the adaptive
  * checkpoint policy of one colo-compare object (docs/storms.md).
  *
- * A ColoStorm sits between the comparison engine (net/compare.c) and the
+ * A ColoStorm sits between the comparison engine (net/compare-engine.c) and the
  * object's output (net/colo-compare.c) and has two modes:
  *
  *   compare   the engine's releases go out at once and its checkpoint
@@ -40,7 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "net/compare.h"
+#include "net/compare-engine.h"
 #include "net/passthrough.h"
 
 typedef struct ColoStormConfig {

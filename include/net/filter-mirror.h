@@ -5,7 +5,7 @@
  *
  * Both filters are implemented in net/filter-mirror.c (as in QEMU) on top
  * of the netfilter base (include/net/filter.h), the socket chardev
- * (include/chardev/char.h) and the link framing (include/net/frame.h).
+ * (include/chardev/char.h) and the link framing (include/net/link-framing.h).
  *
  * filter-mirror copies every frame of its direction(s) to its outdev.  The
  * copy is queued in the chardev's bounded output buffer and never blocks

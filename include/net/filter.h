@@ -20,7 +20,7 @@
  * took the frame: it sent it somewhere, or copied it to hold it, and will
  * re-inject it with netfilter_pass_to_next()).
  *
- * COLO events: colo_notify_filters() calls handle_event() on every filter
+ * COLO events: netfilter_notify_colo_event() calls handle_event() on every filter
  * of every netdev.  The event says which side this process is, so that
  * each filter decides for itself what a failover means to it (the COLO
  * frame above only broadcasts; docs/devel/decisions.md):
@@ -86,7 +86,7 @@ typedef struct ColoEventInfo {
      * and whether that frame is NOT the default one, the one filters
      * without frame= belong to (zero: it is, as for every event of a
      * single-pair process).  A filter handles only its pair's events
-     * (colo_notify_filters()). */
+     * (netfilter_notify_colo_event()). */
     const char *frame;
     gboolean frame_not_default;
 } ColoEventInfo;
@@ -144,6 +144,6 @@ void netfilter_get_counters(NetFilter *nf, uint64_t *packets,
  * creation order, each chain head to tail); stops at and returns the
  * first error.  Main context only: a caller on another thread hands the
  * call over with g_main_context_invoke(). */
-gboolean colo_notify_filters(const ColoEventInfo *ev, GError **errp);
+gboolean netfilter_notify_colo_event(const ColoEventInfo *ev, GError **errp);
 
 #endif /* NET_FILTER_H */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * include/net/link-msg.h - the two text protocols spoken over framed
- * chardev links (include/net/frame.h): Xen's notify_dev protocol between
+ * chardev links (include/net/link-framing.h): Xen's notify_dev protocol between
  * colo-compare and Xen's COLO frame, and colo-heartbeat's liveness
  * messages between two colo-proxies.
  *

@@ -78,7 +78,7 @@ typedef struct PassthroughRule {
 
 typedef struct PassthroughTable PassthroughTable;
 
-/* Parses one rule; FALSE with errp set (COLO_ERROR_GENERIC_ERROR, a text
+/* Parses one rule; FALSE with errp set (UTIL_ERROR_GENERIC_ERROR, a text
  * naming the bad part) when malformed.  Counters zeroed. */
 gboolean passthrough_rule_parse(const char *text, PassthroughRule *r,
                                 GError **errp);

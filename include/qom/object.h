@@ -186,7 +186,7 @@ UserObject *user_object_create_from_opts(ObjectKind kind, const char *opts,
 /* Looks an object up by id; NULL if absent. */
 UserObject *user_object_find(ObjectKind kind, const char *id);
 /* Looks up and checks the type; errors "Device 'ID' not found"
- * (COLO_ERROR_DEVICE_NOT_FOUND) or "'ID' is not a TYPE". */
+ * (UTIL_ERROR_DEVICE_NOT_FOUND) or "'ID' is not a TYPE". */
 UserObject *user_object_find_typed(ObjectKind kind, const char *id,
                                    GType type, GError **errp);
 /* Deletes an object (see the life cycle above).  Errors: "object 'ID' not

@@ -22,22 +22,22 @@
 
 #include <glib.h>
 
-#define COLO_ERROR colo_error_quark()
-GQuark colo_error_quark(void);
+#define UTIL_ERROR util_error_quark()
+GQuark util_error_quark(void);
 
 typedef enum {
-    COLO_ERROR_GENERIC,           /* QMP "GenericError" */
-    COLO_ERROR_COMMAND_NOT_FOUND, /* QMP "CommandNotFound" */
-    COLO_ERROR_DEVICE_NOT_FOUND,  /* QMP "DeviceNotFound" */
-    COLO_ERROR_DEVICE_NOT_ACTIVE, /* QMP "DeviceNotActive" */
-} ColoErrorCode;
+    UTIL_ERROR_GENERIC,           /* QMP "GenericError" */
+    UTIL_ERROR_COMMAND_NOT_FOUND, /* QMP "CommandNotFound" */
+    UTIL_ERROR_DEVICE_NOT_FOUND,  /* QMP "DeviceNotFound" */
+    UTIL_ERROR_DEVICE_NOT_ACTIVE, /* QMP "DeviceNotActive" */
+} UtilErrorCode;
 
 /* Returns the QMP error class name for 'err' ("GenericError" for any error
- * that is not in COLO_ERROR's domain). */
-const char *colo_error_class(const GError *err);
+ * that is not in UTIL_ERROR's domain). */
+const char *util_error_class(const GError *err);
 
-/* Shorthand for g_set_error(errp, COLO_ERROR, COLO_ERROR_GENERIC, ...). */
+/* Shorthand for g_set_error(errp, UTIL_ERROR, UTIL_ERROR_GENERIC, ...). */
 #define error_setg(errp, ...) \
-    g_set_error((errp), COLO_ERROR, COLO_ERROR_GENERIC, __VA_ARGS__)
+    g_set_error((errp), UTIL_ERROR, UTIL_ERROR_GENERIC, __VA_ARGS__)
 
 #endif /* UTIL_ERROR_H */

@@ -6,13 +6,13 @@
  * ...) in meson, and logs through GLib (g_warning, g_message, g_debug).
  * Each domain is a log item with a level of its own (-d, QMP's
  * query-log-levels and set-log-level).
- * colo_log_init() installs a writer that prefixes a timestamp and the domain
+ * log_init() installs a writer that prefixes a timestamp and the domain
  * and writes to stderr or to the -D file.
  *
  * Anything a remote peer or a guest can trigger is logged through a
  * RateLimit so that a flood cannot flood the log: at most 'burst' messages
  * per 'interval_ms', and the number suppressed is reported with the next
- * message that gets through.  Use the COLO_WARN_RL() macro, which keeps one
+ * message that gets through.  Use the LOG_WARN_RL() macro, which keeps one
  * static RateLimit per call site, or embed a RateLimit in an object for a
  * per-object limit.  A RateLimit is not thread-safe: keep one per thread.
  */
@@ -27,7 +27,7 @@
  * (with "<N>" priority prefixes when stderr is systemd's journal stream).
  * Sets every item's level to "debug" if 'debug', else to "notice".
  * Returns FALSE with errp set when the file cannot be opened. */
-gboolean colo_log_init(const char *path, gboolean debug, GError **errp);
+gboolean log_init(const char *path, gboolean debug, GError **errp);
 
 /* Severities, numbered as syslog's priorities (and the journal's). */
 typedef enum ColoLogLevel {
@@ -79,16 +79,16 @@ typedef struct RateLimit {
 bool ratelimit_allow(RateLimit *rl, uint64_t *suppressed);
 
 /* Logs a warning through 'rl' (in the "colo-util" log domain). */
-void colo_warn_rl(RateLimit *rl, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-/* The same, in log domain 'domain' (COLO_WARN_RL passes the caller's
+void log_warn_rl(RateLimit *rl, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* The same, in log domain 'domain' (LOG_WARN_RL passes the caller's
  * G_LOG_DOMAIN, so the log line names the module that warned). */
-void colo_warn_rl_domain(const char *domain, RateLimit *rl,
+void log_warn_rl_domain(const char *domain, RateLimit *rl,
                          const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /* A warning limited to 5 messages per 5 seconds at this call site. */
-#define COLO_WARN_RL(...) do {                                  \
+#define LOG_WARN_RL(...) do {                                  \
         static RateLimit rl_ = RATE_LIMIT_INIT(5, 5000);        \
-        colo_warn_rl_domain(G_LOG_DOMAIN, &rl_, __VA_ARGS__);   \
+        log_warn_rl_domain(G_LOG_DOMAIN, &rl_, __VA_ARGS__);   \
     } while (0)
 
 /* A notice (g_message) in log domain 'domain' through 'rl', which may be

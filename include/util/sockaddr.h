@@ -32,7 +32,7 @@
  * and may block on DNS (a slow path: object creation).  Sockets made of
  * these addresses are util/socket.h's.
  *
- * Errors are GErrors in COLO_ERROR; 'what' (may be NULL) names the option
+ * Errors are GErrors in UTIL_ERROR; 'what' (may be NULL) names the option
  * the text came from and prefixes the message ("addr: ...").
  *
  * Threads: any thread; nothing here keeps state.

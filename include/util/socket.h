@@ -37,7 +37,7 @@
  *                through the session (util/outbuf.h); see
  *                docs/devel/architecture.md, "Sockets".
  *
- * Errors are GErrors in COLO_ERROR, or plain errnos where the caller
+ * Errors are GErrors in UTIL_ERROR, or plain errnos where the caller
  * composes the user's message (QEMU's texts differ per option).
  *
  * Threads: any thread; only SockLookup keeps state, owned by one thread

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-compare.c - fuzz target for the colo-compare engine
- * (net/compare.c), with the parser and connection table under it.
+ * (net/compare-engine.c), with the parser and connection table under it.
  *
  * An input is a script of records, each one opcode byte then operands:
  *
@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/compare.h"
+#include "net/compare-engine.h"
 #include "net/packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-heartbeat.c - fuzz target for colo-heartbeat's
- * messages as they come from the peer: QEMU's framing (net/frame.c,
+ * messages as they come from the peer: QEMU's framing (net/link-framing.c,
  * max_len LINK_HB_MAX_MSG, no vnet field) carrying "COLO_HEARTBEAT <seq>"
  * (net/link-msg.c), and the sequence bookkeeping of colo/heartbeat.c.
  *
@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "net/link-msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,8 +48,8 @@ typedef struct {
     uint64_t seq_in;
     uint64_t seq_sum;         /* a digest of the values heard */
     bool bad;                 /* ended by a message that is not one */
-    FrameError err;           /* ended by a framing error */
-    FrameReader *fr;
+    LinkError err;           /* ended by a framing error */
+    LinkReader *fr;
 } Run;
 
 /* The independent decoder. */
@@ -94,7 +94,7 @@ static void on_frame(void *opaque, const uint8_t *buf, uint32_t len,
     if (!ok) {
         /* as hb_frame(): the reset ends this feed, the connection goes */
         r->bad = true;
-        frame_reader_reset(r->fr);
+        link_reader_reset(r->fr);
         return;
     }
     FUZZ_CHECK(seq == ref);
@@ -113,26 +113,26 @@ static void on_frame(void *opaque, const uint8_t *buf, uint32_t len,
 static void run(Run *r, const uint8_t *stream, size_t n,
                 const uint8_t *chunks)
 {
-    FrameReader fr;
+    LinkReader fr;
     size_t off = 0;
     unsigned k = 0;
 
     memset(r, 0, sizeof(*r));
-    frame_reader_init(&fr, false, LINK_HB_MAX_MSG);
+    link_reader_init(&fr, false, LINK_HB_MAX_MSG);
     r->fr = &fr;
     while (off < n && !r->bad) {
         size_t c = chunks ? (size_t) chunks[k++ % 8] % 256 + 1 : n;
         GError *err = NULL;
 
         c = MIN(c, n - off);
-        r->err = frame_reader_feed(&fr, stream + off, c, on_frame, r, &err);
+        r->err = link_reader_feed(&fr, stream + off, c, on_frame, r, &err);
         off += c;
-        if (r->err != FRAME_OK) {
+        if (r->err != LINK_OK) {
             g_error_free(err);
             break;
         }
     }
-    frame_reader_destroy(&fr);
+    link_reader_destroy(&fr);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

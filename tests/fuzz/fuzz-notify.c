@@ -2,7 +2,7 @@
 /*
  * tests/fuzz/fuzz-notify.c - fuzz target for the Xen notify_dev protocol
  * as colo-compare reads it from its notify_dev chardev: QEMU's framing
- * (net/frame.c, with the vnet field when vnet_hdr_support=on, as QEMU
+ * (net/link-framing.c, with the vnet field when vnet_hdr_support=on, as QEMU
  * expects on input) carrying the text messages of net/link-msg.c.
  *
  * Input layout: byte 0 holds flags (bit 0: vnet_hdr_support), bytes 1..8
@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "net/link-msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -52,7 +52,7 @@ typedef struct {
     unsigned checkpoints;
     unsigned unknown;
     bool initialized;
-    FrameError err;
+    LinkError err;
 } Run;
 
 /* An independent classifier: the payload as a C string, compared whole. */
@@ -103,27 +103,27 @@ static void on_frame(void *opaque, const uint8_t *buf, uint32_t len,
 static void run(Run *r, const uint8_t *stream, size_t n, bool vnet,
                 const uint8_t *chunks)
 {
-    FrameReader fr;
+    LinkReader fr;
     size_t off = 0;
     unsigned k = 0;
 
     memset(r, 0, sizeof(*r));
-    frame_reader_init(&fr, vnet, 0);
+    link_reader_init(&fr, vnet, 0);
     while (off < n) {
         size_t c = chunks ? (size_t) chunks[k++ % 8] % 256 + 1 : n;
         GError *err = NULL;
 
         c = MIN(c, n - off);
-        r->err = frame_reader_feed(&fr, stream + off, c, on_frame, r, &err);
+        r->err = link_reader_feed(&fr, stream + off, c, on_frame, r, &err);
         off += c;
-        if (r->err != FRAME_OK) {
+        if (r->err != LINK_OK) {
             FUZZ_CHECK(err != NULL);
             g_error_free(err);
             break;              /* colo-compare drops the connection */
         }
         FUZZ_CHECK(err == NULL);
     }
-    frame_reader_destroy(&fr);
+    link_reader_destroy(&fr);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -86,7 +86,7 @@ static void drain(void)
 static void control(const char *line, gsize len, ColoMode mode)
 {
     if (len >= 5 && memcmp(line, "#ckpt", 5) == 0) {
-        colo_request_checkpoint("fuzz", COLO_CKPT_MANUAL, NULL);
+        colo_hooks_request_checkpoint("fuzz", COLO_CKPT_MANUAL, NULL);
     } else if (len >= 5 && memcmp(line, "#fail", 5) == 0 &&
                !(len >= 9 && memcmp(line, "#failover", 9) == 0)) {
         if (colo_checkpoint_in_flight()) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/fuzz/fuzz-rewriter.c - fuzz target for the filter-rewriter engine
- * (net/rewriter.c), on top of net/packet.c, net/checksum.c and
+ * (net/rewriter-engine.c), on top of net/packet.c, net/checksum.c and
  * net/conntrack.c.
  *
  * An input is a script of records, each:
@@ -31,7 +31,7 @@
 
 #include "net/checksum.h"
 #include "net/packet.h"
-#include "net/rewriter.h"
+#include "net/rewriter-engine.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -511,7 +511,7 @@ def send_frame(sock, payload, vnet=None):
 
 
 class FrameReader:
-    """Reassembles frames from a byte stream, like net/frame.c.
+    """Reassembles frames from a byte stream, like net/link-framing.c.
 
     feed(data) returns the list of completed frames: payload bytes, or
     (vnet_hdr_len, payload) tuples when 'vnet' is set.  Garbage (len 0,

@@ -15,7 +15,7 @@ RSS_LIMIT (VmHWM, stated in the output), framing errors are counted
 (query-netdev-stats / query-netfilter-stats where they exist), the log is
 rate-limited, and a new connection afterwards carries frames byte-exact.
 
-The proxy drops a connection on a framing error (include/net/frame.h), so
+The proxy drops a connection on a framing error (include/net/link-framing.h), so
 the test reconnects and goes on; the volume is what the kernel accepted
 into the link.  Environment:
 

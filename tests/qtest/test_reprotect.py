@@ -17,7 +17,7 @@ crafted handshake (tests/qtest/test_rewriter.py's frames); then:
      frames reach the new secondary's link in the guest's sequence space,
      as a new secondary (a copy of this guest) needs them;
   4. a checkpoint (driver=event: x-colo-checkpoint, x-colo-checkpoint-done)
-     leaves rew0's offsets alone (net/rewriter.c: after failover,
+     leaves rew0's offsets alone (net/rewriter-engine.c: after failover,
      checkpoints do not reset), so the old connection is still translated;
   5. colo-compare and the two redirectors added at the chain's tail: the
      guest's output is held until the new secondary's copy matches, then

@@ -6,7 +6,7 @@
  * Server and client chardevs are created in-process, as -chardev does, and
  * talk over unix and tcp (IPv4 and IPv6 loopback) sockets while the test
  * iterates the main context.  Frontends speak QEMU's framing with
- * net/frame.c, so the tests check what COLO relies on: frames arrive whole
+ * net/link-framing.c, so the tests check what COLO relies on: frames arrive whole
  * and in order, the output buffer is bounded and refuses whole messages,
  * a lost connection comes back (reconnect, a server accepting the next
  * client) without a stale half frame, I/O can move to a context run by
@@ -25,7 +25,7 @@
 
 #include "check-main.h"
 #include "chardev/char.h"
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "util/error.h"
 #include "util/stats.h"
 #include "test-loop.h"
@@ -121,7 +121,7 @@ static void raw_write_all(int fd, const void *buf, size_t len)
  * are atomic: in the thread test they are bumped in another thread. */
 typedef struct Peer {
     CharFrontend fe;
-    FrameReader fr;
+    LinkReader fr;
     gint opened;
     gint closed;
     gint writable;
@@ -140,9 +140,9 @@ static void peer_on_frame(void *opaque, const uint8_t *buf, uint32_t len,
 
     g_byte_array_append(p->payloads, buf, len);
     if (p->echo) {
-        uint8_t hdr[FRAME_HDR_MAX];
+        uint8_t hdr[LINK_HDR_MAX];
         struct iovec iov[2] = {
-            { hdr, frame_header(hdr, len, false, 0) },
+            { hdr, link_header(hdr, len, false, 0) },
             { (void *)buf, len },
         };
 
@@ -161,8 +161,8 @@ static void peer_on_read(void *opaque, const uint8_t *buf, size_t len)
     if (home && !g_main_context_is_owner(home)) {
         g_atomic_int_inc(&p->wrong_thread);
     }
-    if (frame_reader_feed(&p->fr, buf, len, peer_on_frame, p, &err) !=
-        FRAME_OK) {
+    if (link_reader_feed(&p->fr, buf, len, peer_on_frame, p, &err) !=
+        LINK_OK) {
         g_atomic_int_inc(&p->frame_errors);
         g_error_free(err);
         chr_fe_disconnect(&p->fe);
@@ -182,7 +182,7 @@ static void peer_on_event(void *opaque, ChrEvent ev)
         g_atomic_int_inc(&p->opened);
     } else {
         /* No half frame survives into the next connection. */
-        frame_reader_reset(&p->fr);
+        link_reader_reset(&p->fr);
         g_atomic_int_inc(&p->closed);
     }
 }
@@ -200,7 +200,7 @@ static void peer_init(Peer *p, const char *chr_id, const char *user,
     GError *err = NULL;
 
     memset(p, 0, sizeof(*p));
-    frame_reader_init(&p->fr, false, 0);
+    link_reader_init(&p->fr, false, 0);
     p->payloads = g_byte_array_new();
     p->home = ctx ? ctx : g_main_context_default();
     ck_assert_msg(chr_fe_init(&p->fe, chr_id, user, &err), "%s",
@@ -212,7 +212,7 @@ static void peer_init(Peer *p, const char *chr_id, const char *user,
 static void peer_destroy(Peer *p)
 {
     chr_fe_deinit(&p->fe);
-    frame_reader_destroy(&p->fr);
+    link_reader_destroy(&p->fr);
     g_byte_array_unref(p->payloads);
 }
 
@@ -220,15 +220,15 @@ static void peer_destroy(Peer *p)
  * result. */
 static gssize peer_send(Peer *p, uint32_t len, uint8_t seed)
 {
-    static uint8_t buf[FRAME_MAX_LEN_DEFAULT];
-    uint8_t hdr[FRAME_HDR_MAX];
+    static uint8_t buf[LINK_MAX_LEN_DEFAULT];
+    uint8_t hdr[LINK_HDR_MAX];
     struct iovec iov[2];
 
     for (uint32_t i = 0; i < len; i++) {
         buf[i] = (uint8_t)(seed + i);
     }
     iov[0].iov_base = hdr;
-    iov[0].iov_len = frame_header(hdr, len, false, 0);
+    iov[0].iov_len = link_header(hdr, len, false, 0);
     iov[1].iov_base = buf;
     iov[1].iov_len = len;
     return chr_fe_write(&p->fe, iov, 2);
@@ -574,7 +574,7 @@ START_TEST(test_in_use_cannot_delete)
 
     chr_new("socket,id=c0,host=127.0.0.1,port=0,server=on,wait=off");
     ck_assert(!chr_fe_init(&fe, "nope", "m0", &err));
-    ck_assert(g_error_matches(err, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND));
+    ck_assert(g_error_matches(err, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND));
     ck_assert_str_eq(err->message, "Device 'nope' not found");
     g_clear_error(&err);
 
@@ -753,7 +753,7 @@ START_TEST(test_server_second_client)
     Chardev *s = chr_new("socket,id=srv,host=127.0.0.1,port=0,server=on,"
                          "wait=off");
     guint port = chr_port(s);
-    uint8_t hdr[FRAME_HDR_MAX], data[100];
+    uint8_t hdr[LINK_HDR_MAX], data[100];
     Peer srv;
     int a, b;
 
@@ -765,14 +765,14 @@ START_TEST(test_server_second_client)
     for (int i = 0; i < 100; i++) {
         data[i] = (uint8_t)(0x40 + i);
     }
-    raw_write_all(b, hdr, frame_header(hdr, 100, false, 0));
+    raw_write_all(b, hdr, link_header(hdr, 100, false, 0));
     raw_write_all(b, data, 100);
     spin(100);
     ck_assert_int_eq(srv.opened, 1);
     ck_assert_int_eq(srv.frames, 0);
 
     /* A leaves after half a frame. */
-    raw_write_all(a, hdr, frame_header(hdr, 100, false, 0));
+    raw_write_all(a, hdr, link_header(hdr, 100, false, 0));
     raw_write_all(a, data, 30);
     spin(50);
     close(a);
@@ -795,7 +795,7 @@ START_TEST(test_garbage_then_clean_client)
     Chardev *s = chr_new("socket,id=srv,host=127.0.0.1,port=0,server=on,"
                          "wait=off");
     guint port = chr_port(s);
-    uint8_t hdr[FRAME_HDR_MAX], data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    uint8_t hdr[LINK_HDR_MAX], data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
     Peer srv;
     int a, b;
 
@@ -805,7 +805,7 @@ START_TEST(test_garbage_then_clean_client)
     WAIT_FOR(srv.frame_errors == 1 && srv.closed == 1, WAIT_MS);
     close(a);
     b = raw_connect_tcp(port);
-    raw_write_all(b, hdr, frame_header(hdr, 8, false, 0));
+    raw_write_all(b, hdr, link_header(hdr, 8, false, 0));
     raw_write_all(b, data, 8);
     WAIT_FOR(srv.frames == 1, WAIT_MS);
     ck_assert_mem_eq(srv.payloads->data, data, 8);
@@ -843,7 +843,7 @@ START_TEST(test_paused_peer_leaves)
 {
     Chardev *s = chr_new("socket,id=srv,host=127.0.0.1,port=0,server=on,"
                          "wait=off");
-    uint8_t hdr[FRAME_HDR_MAX], data[300];
+    uint8_t hdr[LINK_HDR_MAX], data[300];
     Peer srv;
     int a;
 
@@ -855,7 +855,7 @@ START_TEST(test_paused_peer_leaves)
         data[i] = (uint8_t)(9 + i);
     }
     for (int i = 0; i < 5; i++) {
-        raw_write_all(a, hdr, frame_header(hdr, 300, false, 0));
+        raw_write_all(a, hdr, link_header(hdr, 300, false, 0));
         raw_write_all(a, data, 300);
     }
     close(a);
@@ -939,7 +939,7 @@ START_TEST(test_iothread_context)
     }
     /* Server frontend on the worker. */
     memset(&srv, 0, sizeof(srv));
-    frame_reader_init(&srv.fr, false, 0);
+    link_reader_init(&srv.fr, false, 0);
     srv.payloads = g_byte_array_new();
     srv.echo = TRUE;
     srv.home = w.ctx;
@@ -991,7 +991,7 @@ START_TEST(test_iothread_context)
     chr_fe_deinit(&srv.fe);
     ck_assert(user_object_delete(OBJECT_KIND_CHARDEV, "srv", &err));
     WAIT_FOR(cli.closed == 1, WAIT_MS);
-    frame_reader_destroy(&srv.fr);
+    link_reader_destroy(&srv.fr);
     g_byte_array_unref(srv.payloads);
     peer_destroy(&cli);
     user_object_delete_all();

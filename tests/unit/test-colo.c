@@ -39,13 +39,13 @@ static void listen_on(Counter *c, GMainContext *ctx)
     c->l.fn = on_event;
     c->l.ctx = ctx;
     c->l.opaque = c;
-    colo_add_listener(&c->l);
+    colo_hooks_add_listener(&c->l);
 }
 
 /* Unregisters 'c' and lets what its context still holds run. */
 static void unlisten(Counter *c, GMainContext *ctx)
 {
-    colo_remove_listener(&c->l);
+    colo_hooks_remove_listener(&c->l);
     drain(ctx);
     drain(NULL);
     g_main_context_unref(ctx);
@@ -63,11 +63,11 @@ START_TEST(test_mode_none_request_during_broadcast)
 
     ck_assert_int_eq(colo_get_mode(), COLO_MODE_NONE);
     listen_on(&c, other);
-    colo_request_checkpoint("t", COLO_CKPT_TIMEOUT, NULL);
+    colo_hooks_request_checkpoint("t", COLO_CKPT_TIMEOUT, NULL);
     drain(NULL);                    /* the broadcast starts */
     ck_assert_int_eq(c.checkpoints, 0);
     for (int i = 0; i < 5; i++) {
-        colo_request_checkpoint("t", COLO_CKPT_QUEUE_FULL, NULL);
+        colo_hooks_request_checkpoint("t", COLO_CKPT_QUEUE_FULL, NULL);
         drain(NULL);                /* ... while it runs */
     }
     drain(other);                   /* listener, then the one more */

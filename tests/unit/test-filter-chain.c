@@ -563,12 +563,12 @@ START_TEST(test_colo_notify)
     a2 = filter("a2", "netdev=hn0");
     filter("a0", "netdev=hn0,position=head");
 
-    ck_assert(colo_notify_filters(&ckpt, &err));
+    ck_assert(netfilter_notify_colo_event(&ckpt, &err));
     /* Netdevs in creation order, each chain head to tail. */
     assert_trace("a0:ev1 a1:ev1 a2:ev1 b1:ev1");
 
     g_object_set(a2, "fail-event", TRUE, NULL);
-    ck_assert(!colo_notify_filters(&fo, &err));
+    ck_assert(!netfilter_notify_colo_event(&fo, &err));
     ck_assert_str_eq(err->message, "a2 refuses");
     assert_trace("a0:ev2 a1:ev2 a2:ev2");
 }

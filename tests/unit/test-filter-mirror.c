@@ -385,7 +385,7 @@ START_TEST(test_mirror_errors)
                                 &err));
     ck_assert_str_eq(err->message,
                      "Parameter 'outdev': Device 'nope' not found");
-    ck_assert_int_eq(err->code, COLO_ERROR_DEVICE_NOT_FOUND);
+    ck_assert_int_eq(err->code, UTIL_ERROR_DEVICE_NOT_FOUND);
     g_clear_error(&err);
     ck_assert_ptr_null(try_make(OBJECT_KIND_OBJECT,
                                 "filter-mirror,id=m0,netdev=hn0,outdev=",
@@ -626,7 +626,7 @@ START_TEST(test_colo_failover_handlers)
 
     /* a checkpoint changes nothing */
     ev.event = COLO_EVENT_CHECKPOINT;
-    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(netfilter_notify_colo_event(&ev, &err));
     ck_assert(is_on("m0") && is_on("rout") && is_on("rin"));
 
     /* primary: the mirror and the redirector to compare go off; the one
@@ -634,7 +634,7 @@ START_TEST(test_colo_failover_handlers)
     ev.event = COLO_EVENT_FAILOVER;
     ev.mode = COLO_MODE_PRIMARY;
     ev.reconfigure = TRUE;
-    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(netfilter_notify_colo_event(&ev, &err));
     ck_assert(!is_on("m0"));
     ck_assert(!is_on("rout"));
     ck_assert(is_on("rin"));
@@ -642,13 +642,13 @@ START_TEST(test_colo_failover_handlers)
     /* secondary: every redirector goes off */
     all_on();
     ev.mode = COLO_MODE_SECONDARY;
-    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(netfilter_notify_colo_event(&ev, &err));
     ck_assert(!is_on("m0") && !is_on("rout") && !is_on("rin"));
 
     /* failover-filters=off: nobody moves */
     all_on();
     ev.reconfigure = FALSE;
-    ck_assert(colo_notify_filters(&ev, &err));
+    ck_assert(netfilter_notify_colo_event(&ev, &err));
     ck_assert(is_on("m0") && is_on("rout") && is_on("rin"));
 }
 END_TEST
@@ -680,7 +680,7 @@ START_TEST(test_redirector_errors)
                                 "indev=c0,outdev=y", &err));
     ck_assert_str_eq(err->message, "Parameter 'outdev': OUT Device 'y' not "
                      "found");
-    ck_assert_int_eq(err->code, COLO_ERROR_DEVICE_NOT_FOUND);
+    ck_assert_int_eq(err->code, UTIL_ERROR_DEVICE_NOT_FOUND);
     /* the failed attempts released c0 */
     make(OBJECT_KIND_OBJECT, "filter-redirector,id=r0,netdev=hn0,indev=c0");
 }

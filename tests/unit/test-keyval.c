@@ -30,7 +30,7 @@ static char *parse_err(const char *s, const char *implied)
 
     ck_assert_msg(h == NULL, "'%s' should fail", s);
     ck_assert(err != NULL);
-    ck_assert(err->domain == COLO_ERROR);
+    ck_assert(err->domain == UTIL_ERROR);
     msg = g_strdup(err->message);
     g_error_free(err);
     return msg;

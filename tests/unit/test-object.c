@@ -512,7 +512,7 @@ START_TEST(test_use_counts)
     ck_assert_str_eq(err->message, "object 'a' not found");
     g_clear_error(&err);
     ck_assert(!user_object_delete(OBJECT_KIND_NETDEV, "a", &err));
-    ck_assert(g_error_matches(err, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND));
+    ck_assert(g_error_matches(err, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND));
     g_clear_error(&err);
 }
 END_TEST
@@ -531,7 +531,7 @@ START_TEST(test_find_typed)
     g_clear_error(&err);
     ck_assert_ptr_null(user_object_find_typed(OBJECT_KIND_OBJECT, "zz",
                                               TEST_TYPE_OBJ, &err));
-    ck_assert(g_error_matches(err, COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND));
+    ck_assert(g_error_matches(err, UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND));
     ck_assert_str_eq(err->message, "Device 'zz' not found");
     g_clear_error(&err);
 }

@@ -2,7 +2,7 @@
 /*
  * tests/unit/test-passthrough.c - unit tests of net/passthrough.c (rule
  * grammar, canonical text, overlap test, table bounds, matching) and of
- * the engine's passthrough classification (net/compare.c,
+ * the engine's passthrough classification (net/compare-engine.c,
  * CompareOps.passthrough): exempt primary frames released at once,
  * secondary copies dropped, both counted.
  */
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "check-main.h"
-#include "net/compare.h"
+#include "net/compare-engine.h"
 #include "net/passthrough.h"
 
 static const char *canon(const char *text)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * tests/unit/test-ratelimit.c - util/log.c: RateLimit windows and the
- * suppressed count, colo_warn_rl() output through the log writer, and
- * colo_log_init() with a -D file.
+ * suppressed count, log_warn_rl() output through the log writer, and
+ * log_init() with a -D file.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -72,18 +72,18 @@ START_TEST(test_warn_to_file)
 
     ck_assert_int_ge(fd, 0);
     close(fd);
-    ck_assert(colo_log_init(path, FALSE, NULL));
+    ck_assert(log_init(path, FALSE, NULL));
     for (int i = 0; i < 10; i++) {
-        colo_warn_rl(&rl, "flood %d", i);
+        log_warn_rl(&rl, "flood %d", i);
     }
     g_usleep(150 * 1000);
-    colo_warn_rl(&rl, "after");
+    log_warn_rl(&rl, "after");
     for (int i = 0; i < 10; i++) {
-        COLO_WARN_RL("macro %d", i);
+        LOG_WARN_RL("macro %d", i);
     }
     g_debug("hidden debug");
     g_message("a message");
-    ck_assert(colo_log_init(NULL, FALSE, NULL));   /* closes the file */
+    ck_assert(log_init(NULL, FALSE, NULL));   /* closes the file */
     ck_assert(g_file_get_contents(path, &text, NULL, NULL));
     unlink(path);
 
@@ -105,8 +105,8 @@ START_TEST(test_warn_to_file)
     ck_assert_int_eq(text[10], 'T');
     ck_assert_int_eq(text[23], 'Z');
 
-    ck_assert(!colo_log_init("/nonexistent-dir/x.log", FALSE, &err));
-    ck_assert(g_error_matches(err, COLO_ERROR, COLO_ERROR_GENERIC));
+    ck_assert(!log_init("/nonexistent-dir/x.log", FALSE, &err));
+    ck_assert(g_error_matches(err, UTIL_ERROR, UTIL_ERROR_GENERIC));
     g_error_free(err);
 }
 END_TEST
@@ -119,9 +119,9 @@ START_TEST(test_debug_enabled)
 
     close(fd);
     g_unsetenv("G_MESSAGES_DEBUG");
-    ck_assert(colo_log_init(path, TRUE, NULL));
+    ck_assert(log_init(path, TRUE, NULL));
     g_debug("shown debug");
-    ck_assert(colo_log_init(NULL, FALSE, NULL));
+    ck_assert(log_init(NULL, FALSE, NULL));
     ck_assert(g_file_get_contents(path, &text, NULL, NULL));
     unlink(path);
     ck_assert_ptr_nonnull(strstr(text, "test: debug: shown debug\n"));
@@ -130,18 +130,18 @@ END_TEST
 
 START_TEST(test_error_class)
 {
-    GError *e = g_error_new(COLO_ERROR, COLO_ERROR_DEVICE_NOT_FOUND, "x");
+    GError *e = g_error_new(UTIL_ERROR, UTIL_ERROR_DEVICE_NOT_FOUND, "x");
     GError *g = g_error_new(G_FILE_ERROR, 0, "y");
 
-    ck_assert_str_eq(colo_error_class(e), "DeviceNotFound");
-    ck_assert_str_eq(colo_error_class(g), "GenericError");
-    ck_assert_str_eq(colo_error_class(NULL), "GenericError");
-    e->code = COLO_ERROR_COMMAND_NOT_FOUND;
-    ck_assert_str_eq(colo_error_class(e), "CommandNotFound");
-    e->code = COLO_ERROR_DEVICE_NOT_ACTIVE;
-    ck_assert_str_eq(colo_error_class(e), "DeviceNotActive");
-    e->code = COLO_ERROR_GENERIC;
-    ck_assert_str_eq(colo_error_class(e), "GenericError");
+    ck_assert_str_eq(util_error_class(e), "DeviceNotFound");
+    ck_assert_str_eq(util_error_class(g), "GenericError");
+    ck_assert_str_eq(util_error_class(NULL), "GenericError");
+    e->code = UTIL_ERROR_COMMAND_NOT_FOUND;
+    ck_assert_str_eq(util_error_class(e), "CommandNotFound");
+    e->code = UTIL_ERROR_DEVICE_NOT_ACTIVE;
+    ck_assert_str_eq(util_error_class(e), "DeviceNotActive");
+    e->code = UTIL_ERROR_GENERIC;
+    ck_assert_str_eq(util_error_class(e), "GenericError");
     g_error_free(e);
     g_error_free(g);
 }

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * net/rewriter.c - the TCP sequence rewriting engine of filter-rewriter.
+ * net/rewriter-engine.c - the TCP sequence rewriting engine of filter-rewriter.
  *
- * See include/net/rewriter.h for what is translated and why.  Frames are
+ * See include/net/rewriter-engine.h for what is translated and why.  Frames are
  * parsed with packet_parse() (net/packet.c), connections found in a
  * bounded ConnTable (net/conntrack.c) and fields changed with incremental
  * checksum updates (net/checksum.c).  net/filter-rewriter.c wraps this in
- * a NetFilter; tests/unit/test-rewriter.c and tests/fuzz/fuzz-rewriter.c
+ * a NetFilter; tests/unit/test-rewriter-engine.c and tests/fuzz/fuzz-rewriter.c
  * drive it directly.
  *
  * Per connection:
@@ -27,7 +27,7 @@
 
 #include "net/checksum.h"
 #include "net/conntrack.h"
-#include "net/rewriter.h"
+#include "net/rewriter-engine.h"
 #include "util/stats.h"
 
 typedef enum RwState {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tests/fuzz/fuzz-frame.c - fuzz target for net/frame.c, the reader of
+ * tests/fuzz/fuzz-link-framing.c - fuzz target for net/link-framing.c, the reader of
  * QEMU's link framing that every chardev link and stream netdev uses on
  * bytes from the network.
  *
@@ -18,20 +18,20 @@
  * A violated property aborts, which libFuzzer reports as a crash.
  *
  * Built as tests/fuzz/fuzz-packet.c is: a libFuzzer binary with
- * -Dfuzzing=true, and always "fuzz-frame-smoke", whose main() (fuzz-smoke.c) replays the
- * files named on its command line (tests/fuzz/corpus/frame/).
+ * -Dfuzzing=true, and always "fuzz-link-framing-smoke", whose main() (fuzz-smoke.c) replays the
+ * files named on its command line (tests/fuzz/corpus/link-framing/).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/frame.h"
+#include "net/link-framing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_CHECK(cond) do {                                           \
         if (!(cond)) {                                                  \
-            fprintf(stderr, "fuzz-frame: %s:%d: property failed: %s\n",  \
+            fprintf(stderr, "fuzz-link-framing: %s:%d: property failed: %s\n",  \
                     __FILE__, __LINE__, #cond);                         \
             abort();                                                    \
         }                                                               \
@@ -57,8 +57,8 @@ static uint32_t be32(const uint8_t *p)
            ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* One pass over the whole stream; returns the first error or FRAME_OK. */
-static FrameError reference(Check *c, const uint8_t *p, size_t n, bool vnet)
+/* One pass over the whole stream; returns the first error or LINK_OK. */
+static LinkError reference(Check *c, const uint8_t *p, size_t n, bool vnet)
 {
     size_t off = 0, hsz = vnet ? 8 : 4;
 
@@ -68,13 +68,13 @@ static FrameError reference(Check *c, const uint8_t *p, size_t n, bool vnet)
         uint32_t vl = vnet ? be32(p + off + 4) : 0;
 
         if (len == 0) {
-            return FRAME_ERR_ZERO;
+            return LINK_ERR_ZERO;
         }
         if (len > c->max_len) {
-            return FRAME_ERR_OVERSIZE;
+            return LINK_ERR_OVERSIZE;
         }
-        if (vnet && (vl > len || vl > FRAME_VNET_MAX)) {
-            return FRAME_ERR_BAD_VNET;
+        if (vnet && (vl > len || vl > LINK_VNET_MAX)) {
+            return LINK_ERR_BAD_VNET;
         }
         if (n - off - hsz < len) {
             break;
@@ -85,7 +85,7 @@ static FrameError reference(Check *c, const uint8_t *p, size_t n, bool vnet)
         c->ref_n++;
         off += hsz + len;
     }
-    return FRAME_OK;
+    return LINK_OK;
 }
 
 static void on_frame(void *opaque, const uint8_t *buf, uint32_t len,
@@ -95,7 +95,7 @@ static void on_frame(void *opaque, const uint8_t *buf, uint32_t len,
     unsigned i = c->got_n++;
 
     FUZZ_CHECK(len >= 1 && len <= c->max_len);
-    FUZZ_CHECK(vnet_len <= len && vnet_len <= FRAME_VNET_MAX);
+    FUZZ_CHECK(vnet_len <= len && vnet_len <= LINK_VNET_MAX);
     FUZZ_CHECK(i < c->ref_n);
     FUZZ_CHECK(len == c->ref_len[i]);
     FUZZ_CHECK(vnet_len == c->ref_vnet[i]);
@@ -109,8 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t chunks[8];
     const uint8_t *stream;
     size_t n, off = 0;
-    FrameError ref_err, err = FRAME_OK;
-    FrameReader r;
+    LinkError ref_err, err = LINK_OK;
+    LinkReader r;
     bool vnet;
     unsigned k = 0;
 
@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     vnet = data[0] & 1;
     memset(&c, 0, sizeof(c));
-    c.max_len = (data[0] & 2) ? (uint32_t)data[1] + 1 : FRAME_MAX_LEN_DEFAULT;
+    c.max_len = (data[0] & 2) ? (uint32_t)data[1] + 1 : LINK_MAX_LEN_DEFAULT;
     for (int i = 0; i < 8; i++) {
         chunks[i] = data[2 + i];
     }
@@ -128,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.stream = stream;
     ref_err = reference(&c, stream, n, vnet);
 
-    frame_reader_init(&r, vnet, (data[0] & 2) ? c.max_len : 0);
+    link_reader_init(&r, vnet, (data[0] & 2) ? c.max_len : 0);
     while (off < n && c.got_n < MAX_FRAMES) {
         size_t len = (size_t)chunks[k++ % 8] + 1;
         GError *gerr = NULL;
@@ -136,9 +136,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > n - off) {
             len = n - off;
         }
-        err = frame_reader_feed(&r, stream + off, len, on_frame, &c, &gerr);
+        err = link_reader_feed(&r, stream + off, len, on_frame, &c, &gerr);
         off += len;
-        FUZZ_CHECK((err == FRAME_OK) == (gerr == NULL));
+        FUZZ_CHECK((err == LINK_OK) == (gerr == NULL));
         if (gerr) {
             FUZZ_CHECK(gerr->message && gerr->message[0]);
             g_error_free(gerr);
@@ -149,12 +149,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(err == ref_err);
         FUZZ_CHECK(c.got_n == c.ref_n);
     }
-    if (err != FRAME_OK) {
+    if (err != LINK_OK) {
         /* Reset after an error: a fresh, valid stream parses. */
         FUZZ_CHECK(r.hdr_have == 0 && r.have == 0);
         FUZZ_CHECK(r.errors == 1);
     }
-    frame_reader_reset(&r);
+    link_reader_reset(&r);
     if (!vnet) {
         unsigned before = c.got_n;
 
@@ -164,11 +164,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.ref_len[before] = 2;
         c.ref_vnet[before] = 0;
         if (before < MAX_FRAMES && c.max_len >= 2) {
-            FUZZ_CHECK(frame_reader_feed(&r, ok_frame, sizeof(ok_frame),
-                                         on_frame, &c, NULL) == FRAME_OK);
+            FUZZ_CHECK(link_reader_feed(&r, ok_frame, sizeof(ok_frame),
+                                         on_frame, &c, NULL) == LINK_OK);
             FUZZ_CHECK(c.got_n == before + 1);
         }
     }
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
     return 0;
 }

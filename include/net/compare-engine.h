@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * include/net/compare.h - the colo-compare comparison engine, and the
+ * include/net/compare-engine.h - the colo-compare comparison engine, and the
  * colo-compare object's public helpers.
  *
- * The engine (net/compare.c) is pure: no I/O, no threads, no main loop, no
+ * The engine (net/compare-engine.c) is pure: no I/O, no threads, no main loop, no
  * clock.  Its owner feeds it frames with compare_input() together with the
  * time they arrived, calls compare_scan() periodically, and tells it about
  * checkpoints and failover.  The engine answers through CompareOps
@@ -45,8 +45,8 @@
  * Threads: a CompareEngine belongs to one thread; every call, including
  * the callbacks it makes, happens there.
  */
-#ifndef NET_COMPARE_H
-#define NET_COMPARE_H
+#ifndef NET_COMPARE_ENGINE_H
+#define NET_COMPARE_ENGINE_H
 
 #include <glib.h>
 #include <stdbool.h>
@@ -310,4 +310,4 @@ const char *compare_ckpt_reason_name(CompareCkptReason r);
 struct _JsonNode;
 struct _JsonNode *colo_compare_query_stats(const char *id, GError **errp);
 
-#endif /* NET_COMPARE_H */
+#endif /* NET_COMPARE_ENGINE_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * net/frame.c - QEMU's link framing: reassembly of length-prefixed frames
+ * net/link-framing.c - QEMU's link framing: reassembly of length-prefixed frames
  * from a byte stream.
  *
  * Every chardev link of the COLO proxy (mirror, redirector, compare,
@@ -8,7 +8,7 @@
  *
  *   len (be32) [vnet_hdr_len (be32), only with vnet_hdr_support] payload
  *
- * (see include/net/frame.h for the diagram).  The reader here is fed the
+ * (see include/net/link-framing.h for the diagram).  The reader here is fed the
  * bytes a chardev read in whatever pieces they arrived and calls back once
  * per complete frame.  It is a two-phase machine:
  *
@@ -25,14 +25,14 @@
  * records, see frame_check_header()), a length above max_len and a vnet header
  * length that cannot be right all stop the feed with a message naming the
  * likely cause, and the caller drops the connection.  The reader never
- * keeps a partial frame across frame_reader_reset(), which the owner
+ * keeps a partial frame across link_reader_reset(), which the owner
  * calls on every disconnect (QEMU keeps it and corrupts the next stream).
  *
- * Threads: a FrameReader is owned by one context; nothing here locks.
+ * Threads: a LinkReader is owned by one context; nothing here locks.
  */
 #include <string.h>
 
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "net/packet.h"
 #include "util/error.h"
 
@@ -42,23 +42,23 @@
     "peer is not speaking QEMU's framing, or vnet_hdr_support differs " \
     "between the two ends"
 
-static inline uint32_t frame_hdr_size(const FrameReader *r)
+static inline uint32_t frame_hdr_size(const LinkReader *r)
 {
     return r->vnet ? 8 : 4;
 }
 
 /* Initialises 'r'.  'max_len' is the largest payload accepted; 0 means
- * FRAME_MAX_LEN_DEFAULT.  Allocates nothing yet; cannot fail. */
-void frame_reader_init(FrameReader *r, bool vnet, uint32_t max_len)
+ * LINK_MAX_LEN_DEFAULT.  Allocates nothing yet; cannot fail. */
+void link_reader_init(LinkReader *r, bool vnet, uint32_t max_len)
 {
     memset(r, 0, sizeof(*r));
     r->vnet = vnet;
-    r->max_len = max_len ? max_len : FRAME_MAX_LEN_DEFAULT;
+    r->max_len = max_len ? max_len : LINK_MAX_LEN_DEFAULT;
 }
 
 /* Frees the reassembly buffer.  'r' may be reinitialised afterwards;
  * destroying twice is harmless. */
-void frame_reader_destroy(FrameReader *r)
+void link_reader_destroy(LinkReader *r)
 {
     g_free(r->buf);
     r->buf = NULL;
@@ -70,7 +70,7 @@ void frame_reader_destroy(FrameReader *r)
 
 /* Forgets any partial frame.  Counted in r->resets, which also tells a
  * feed running around a callback that called this to stop. */
-void frame_reader_reset(FrameReader *r)
+void link_reader_reset(LinkReader *r)
 {
     r->hdr_have = 0;
     r->len = 0;
@@ -81,69 +81,69 @@ void frame_reader_reset(FrameReader *r)
 }
 
 /* Inside a frame: part of a header (and maybe of a payload) was read. */
-bool frame_reader_mid_frame(const FrameReader *r)
+bool link_reader_mid_frame(const LinkReader *r)
 {
     return r->hdr_have != 0;
 }
 
 /* Switches the vnet variant.  A partial frame read with the old setting is
  * dropped, as it cannot be interpreted with the new one. */
-void frame_reader_set_vnet(FrameReader *r, bool vnet)
+void link_reader_set_vnet(LinkReader *r, bool vnet)
 {
     if (r->vnet != vnet) {
         r->vnet = vnet;
-        frame_reader_reset(r);
+        link_reader_reset(r);
     }
 }
 
 /* Validates the header just collected in r->hdr and fills r->len,
- * r->vnet_len and r->skipping.  Returns FRAME_OK or the error with errp
+ * r->vnet_len and r->skipping.  Returns LINK_OK or the error with errp
  * set.  With skip_empty, a record that holds no frame byte (len 0, or
  * only the virtio-net header) is valid and marked for skipping.  Whether
  * a peer may send one is the owner's call: colo-compare's inputs skip
  * them (one empty record is no reason to drop everything the peer sent
  * after it); elsewhere a zero length still means lost framing.  A length
  * that cannot be right (oversize, a vnet header longer than the record or
- * than FRAME_VNET_MAX) is an error either way. */
-static FrameError frame_check_header(FrameReader *r, GError **errp)
+ * than LINK_VNET_MAX) is an error either way. */
+static LinkError frame_check_header(LinkReader *r, GError **errp)
 {
     uint32_t len = packet_load_be32(r->hdr);
     uint32_t vnet_len = r->vnet ? packet_load_be32(r->hdr + 4) : 0;
 
     if (len == 0 && !r->skip_empty) {
         error_setg(errp, "zero-length frame: " FRAME_HINT);
-        return FRAME_ERR_ZERO;
+        return LINK_ERR_ZERO;
     }
     if (len > r->max_len) {
         error_setg(errp, "frame length %u exceeds %u: " FRAME_HINT,
                    len, r->max_len);
-        return FRAME_ERR_OVERSIZE;
+        return LINK_ERR_OVERSIZE;
     }
-    if (r->vnet && (vnet_len > len || vnet_len > FRAME_VNET_MAX)) {
+    if (r->vnet && (vnet_len > len || vnet_len > LINK_VNET_MAX)) {
         error_setg(errp, "frame vnet_hdr_len %u is invalid for a %u-byte "
                    "frame (at most %u and never above the frame length): "
                    "vnet_hdr_support is on here but probably off at the "
                    "peer, or the peer is not speaking QEMU's framing",
-                   vnet_len, len, FRAME_VNET_MAX);
-        return FRAME_ERR_BAD_VNET;
+                   vnet_len, len, LINK_VNET_MAX);
+        return LINK_ERR_BAD_VNET;
     }
     r->len = len;
     r->vnet_len = vnet_len;
     r->skipping = r->skip_empty && len == vnet_len;
-    return FRAME_OK;
+    return LINK_OK;
 }
 
 /*
  * Feeds 'len' bytes of 'data'.  Calls 'fn(opaque, ...)' for each frame
  * completed, in order; the buffer passed is borrowed for the call only
- * (it may point into 'data').  Returns FRAME_OK, or on garbage the error
+ * (it may point into 'data').  Returns LINK_OK, or on garbage the error
  * with errp set, after counting it and resetting the reader; the rest of
- * 'data' is then ignored.  If 'fn' calls frame_reader_reset() (the owner
+ * 'data' is then ignored.  If 'fn' calls link_reader_reset() (the owner
  * dropped the connection from within the callback), the feed stops after
- * that callback and returns FRAME_OK.
+ * that callback and returns LINK_OK.
  */
-FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
-                             FrameFn fn, void *opaque, GError **errp)
+LinkError link_reader_feed(LinkReader *r, const uint8_t *data, size_t len,
+                             LinkRecordFn fn, void *opaque, GError **errp)
 {
     const uint8_t *p = data;
     const uint8_t *end = data + len;
@@ -157,7 +157,7 @@ FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
             /* Header phase: fast path when the whole header is here. */
             uint32_t want = hdr_size - r->hdr_have;
             uint32_t n = avail < want ? (uint32_t)avail : want;
-            FrameError err;
+            LinkError err;
 
             memcpy(r->hdr + r->hdr_have, p, n);
             r->hdr_have += n;
@@ -166,9 +166,9 @@ FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
                 break;
             }
             err = frame_check_header(r, errp);
-            if (err != FRAME_OK) {
+            if (err != LINK_OK) {
                 r->errors++;
-                frame_reader_reset(r);
+                link_reader_reset(r);
                 return err;
             }
             r->have = 0;
@@ -235,12 +235,12 @@ FrameError frame_reader_feed(FrameReader *r, const uint8_t *data, size_t len,
             break;
         }
     }
-    return FRAME_OK;
+    return LINK_OK;
 }
 
 /* Writes the header for a 'len'-byte payload into 'hdr'; returns 4, or 8
  * with 'vnet' (then 'vnet_hdr_len' follows the length).  Pure. */
-size_t frame_header(uint8_t hdr[FRAME_HDR_MAX], uint32_t len, bool vnet,
+size_t link_header(uint8_t hdr[LINK_HDR_MAX], uint32_t len, bool vnet,
                     uint32_t vnet_hdr_len)
 {
     packet_store_be32(hdr, len);
@@ -254,8 +254,8 @@ size_t frame_header(uint8_t hdr[FRAME_HDR_MAX], uint32_t len, bool vnet,
 /* How many of the 'avail' bytes at 'p' to feed next so that the reader
  * completes at most one frame: the rest of the current header or payload,
  * or the next whole frame as its header announces it (a bad header is
- * then fed alone and rejected by frame_reader_feed()). */
-size_t frame_reader_next_feed(const FrameReader *r, const uint8_t *p,
+ * then fed alone and rejected by link_reader_feed()). */
+size_t link_reader_next_feed(const LinkReader *r, const uint8_t *p,
                               size_t avail)
 {
     uint32_t hs = frame_hdr_size(r);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * net/compare.c - the colo-compare comparison engine (include/net/compare.h).
+ * net/compare-engine.c - the colo-compare comparison engine (include/net/compare-engine.h).
  *
  * Pure state machine: frames in (compare_input), time passing
  * (compare_scan), checkpoints and failover in; released primary frames,
  * checkpoint requests and miscompare reports out through CompareOps.  The
  * "colo-compare" object (net/colo-compare.c) owns one per instance and runs
- * it on its iothread; tests/unit/test-compare.c and
+ * it on its iothread; tests/unit/test-compare-engine.c and
  * tests/fuzz/fuzz-compare.c drive it directly.
  *
  * Per connection (a ConnTable entry, include/net/conntrack.h) the engine
@@ -46,7 +46,7 @@
  */
 #include <stdio.h>
 
-#include "net/compare.h"
+#include "net/compare-engine.h"
 #include "net/conntrack.h"
 #include "util/error.h"
 

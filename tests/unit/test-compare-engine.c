@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tests/unit/test-compare.c - unit tests of the colo-compare engine
- * (net/compare.c), driven directly with hand-built frames and explicit
+ * tests/unit/test-compare-engine.c - unit tests of the colo-compare engine
+ * (net/compare-engine.c), driven directly with hand-built frames and explicit
  * timestamps.
  *
  * TCP: equal streams, different segmentation both ways, retransmissions,
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "check-main.h"
-#include "net/compare.h"
+#include "net/compare-engine.h"
 #include "net/packet.h"
 
 /* ------------------------------------------------------------------------ */

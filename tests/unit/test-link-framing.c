@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tests/unit/test-frame.c - unit tests of net/frame.c (QEMU's link
+ * tests/unit/test-link-framing.c - unit tests of net/link-framing.c (QEMU's link
  * framing reader and header writer).
  *
  * The reader is checked against the byte layout QEMU puts on the wire
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "check-main.h"
-#include "net/frame.h"
+#include "net/link-framing.h"
 #include "util/error.h"
 
 /* One decoded frame, as recorded by the callback. */
@@ -26,7 +26,7 @@ typedef struct {
 
 typedef struct {
     GPtrArray *recs;          /* of Rec * */
-    FrameReader *reset_me;    /* reset the reader from the callback */
+    LinkReader *reset_me;    /* reset the reader from the callback */
 } Sink;
 
 static void rec_free(gpointer p)
@@ -60,7 +60,7 @@ static void on_frame(void *opaque, const uint8_t *buf, uint32_t len,
     rec->ptr = buf;
     g_ptr_array_add(s->recs, rec);
     if (s->reset_me) {
-        frame_reader_reset(s->reset_me);
+        link_reader_reset(s->reset_me);
     }
 }
 
@@ -74,8 +74,8 @@ static Rec *sink_rec(Sink *s, guint i)
 static void append_frame(GByteArray *out, uint32_t len, bool vnet,
                          uint32_t vnet_len, uint8_t seed)
 {
-    uint8_t hdr[FRAME_HDR_MAX];
-    size_t n = frame_header(hdr, len, vnet, vnet_len);
+    uint8_t hdr[LINK_HDR_MAX];
+    size_t n = link_header(hdr, len, vnet, vnet_len);
 
     g_byte_array_append(out, hdr, n);
     for (uint32_t i = 0; i < len; i++) {
@@ -101,14 +101,14 @@ static void check_payload(Rec *rec, uint32_t len, uint8_t seed)
 
 START_TEST(test_header_bytes)
 {
-    uint8_t hdr[FRAME_HDR_MAX];
+    uint8_t hdr[LINK_HDR_MAX];
     static const uint8_t plain[] = { 0x00, 0x01, 0x10, 0x00 };
     static const uint8_t vnet[] = { 0x00, 0x00, 0x00, 0x3c,
                                     0x00, 0x00, 0x00, 0x0c };
 
-    ck_assert_uint_eq(frame_header(hdr, 69632, false, 99), 4);
+    ck_assert_uint_eq(link_header(hdr, 69632, false, 99), 4);
     ck_assert_mem_eq(hdr, plain, 4);
-    ck_assert_uint_eq(frame_header(hdr, 60, true, 12), 8);
+    ck_assert_uint_eq(link_header(hdr, 60, true, 12), 8);
     ck_assert_mem_eq(hdr, vnet, 8);
 }
 END_TEST
@@ -118,18 +118,18 @@ END_TEST
 START_TEST(test_qemu_vnet_example)
 {
     uint8_t wire[8 + 60] = { 0x00, 0x00, 0x00, 0x3c, 0x00, 0x00, 0x00, 0x00 };
-    FrameReader r;
+    LinkReader r;
     Sink s;
     GError *err = NULL;
 
     for (int i = 0; i < 60; i++) {
         wire[8 + i] = 0xa0 + i;
     }
-    frame_reader_init(&r, true, 0);
-    ck_assert_uint_eq(r.max_len, FRAME_MAX_LEN_DEFAULT);
+    link_reader_init(&r, true, 0);
+    ck_assert_uint_eq(r.max_len, LINK_MAX_LEN_DEFAULT);
     sink_init(&s);
-    ck_assert_int_eq(frame_reader_feed(&r, wire, sizeof(wire), on_frame, &s,
-                                       &err), FRAME_OK);
+    ck_assert_int_eq(link_reader_feed(&r, wire, sizeof(wire), on_frame, &s,
+                                       &err), LINK_OK);
     ck_assert_ptr_null(err);
     ck_assert_uint_eq(s.recs->len, 1);
     check_payload(sink_rec(&s, 0), 60, 0xa0);
@@ -142,15 +142,15 @@ START_TEST(test_qemu_vnet_example)
     /* The same bytes read without vnet_hdr_support: the vnet field is
      * taken for payload and the last 4 payload bytes for the next length,
      * which is reported, not crashed on. */
-    frame_reader_destroy(&r);
-    frame_reader_init(&r, false, 0);
-    ck_assert_int_eq(frame_reader_feed(&r, wire, sizeof(wire), on_frame, &s,
-                                       &err), FRAME_ERR_OVERSIZE);
+    link_reader_destroy(&r);
+    link_reader_init(&r, false, 0);
+    ck_assert_int_eq(link_reader_feed(&r, wire, sizeof(wire), on_frame, &s,
+                                       &err), LINK_ERR_OVERSIZE);
     ck_assert_uint_eq(s.recs->len, 2);
     ck_assert_ptr_nonnull(err);
     ck_assert_ptr_nonnull(strstr(err->message, "vnet_hdr_support"));
     g_clear_error(&err);
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
     sink_destroy(&s);
 }
 END_TEST
@@ -179,37 +179,37 @@ static void check_sample(Sink *s, bool vnet)
     }
 }
 
-/* Feeding by frame_reader_next_feed() completes exactly one frame per
+/* Feeding by link_reader_next_feed() completes exactly one frame per
  * feed (the back-pressure contract), for both framings and for a stream
  * that arrives in odd chunks. */
 static void next_feed_one_at_a_time(bool vnet, size_t chunk)
 {
     g_autoptr(GByteArray) ba = sample_stream(vnet);
-    FrameReader r;
+    LinkReader r;
     Sink s;
     size_t off = 0;
 
     sink_init(&s);
-    frame_reader_init(&r, vnet, 0);
+    link_reader_init(&r, vnet, 0);
     while (off < ba->len) {
         size_t avail = MIN(chunk, ba->len - off);
 
         while (avail) {
             guint before = s.recs->len;
-            size_t n = frame_reader_next_feed(&r, ba->data + off, avail);
+            size_t n = link_reader_next_feed(&r, ba->data + off, avail);
 
             ck_assert_uint_gt(n, 0);
             ck_assert_uint_le(n, avail);
-            ck_assert_int_eq(frame_reader_feed(&r, ba->data + off, n,
-                                               on_frame, &s, NULL), FRAME_OK);
+            ck_assert_int_eq(link_reader_feed(&r, ba->data + off, n,
+                                               on_frame, &s, NULL), LINK_OK);
             ck_assert_uint_le(s.recs->len, before + 1);
             off += n;
             avail -= n;
         }
     }
     check_sample(&s, vnet);
-    ck_assert_uint_eq(frame_reader_next_feed(&r, ba->data, 0), 0);
-    frame_reader_destroy(&r);
+    ck_assert_uint_eq(link_reader_next_feed(&r, ba->data, 0), 0);
+    link_reader_destroy(&r);
     sink_destroy(&s);
 }
 
@@ -229,21 +229,21 @@ static void split_everywhere(bool vnet)
     GByteArray *ba = sample_stream(vnet);
 
     for (guint k = 0; k <= ba->len; k++) {
-        FrameReader r;
+        LinkReader r;
         Sink s;
         GError *err = NULL;
 
-        frame_reader_init(&r, vnet, 0);
+        link_reader_init(&r, vnet, 0);
         sink_init(&s);
-        ck_assert_int_eq(frame_reader_feed(&r, ba->data, k, on_frame, &s,
-                                           &err), FRAME_OK);
-        ck_assert_int_eq(frame_reader_feed(&r, ba->data + k, ba->len - k,
-                                           on_frame, &s, &err), FRAME_OK);
+        ck_assert_int_eq(link_reader_feed(&r, ba->data, k, on_frame, &s,
+                                           &err), LINK_OK);
+        ck_assert_int_eq(link_reader_feed(&r, ba->data + k, ba->len - k,
+                                           on_frame, &s, &err), LINK_OK);
         ck_assert_ptr_null(err);
         check_sample(&s, vnet);
         ck_assert_uint_eq(r.hdr_have, 0);
         ck_assert_uint_eq(r.have, 0);
-        frame_reader_destroy(&r);
+        link_reader_destroy(&r);
         sink_destroy(&s);
     }
     g_byte_array_unref(ba);
@@ -265,17 +265,17 @@ START_TEST(test_byte_by_byte)
 {
     for (int v = 0; v < 2; v++) {
         GByteArray *ba = sample_stream(v);
-        FrameReader r;
+        LinkReader r;
         Sink s;
 
-        frame_reader_init(&r, v, 0);
+        link_reader_init(&r, v, 0);
         sink_init(&s);
         for (guint i = 0; i < ba->len; i++) {
-            ck_assert_int_eq(frame_reader_feed(&r, ba->data + i, 1, on_frame,
-                                               &s, NULL), FRAME_OK);
+            ck_assert_int_eq(link_reader_feed(&r, ba->data + i, 1, on_frame,
+                                               &s, NULL), LINK_OK);
         }
         check_sample(&s, v);
-        frame_reader_destroy(&r);
+        link_reader_destroy(&r);
         sink_destroy(&s);
         g_byte_array_unref(ba);
     }
@@ -285,16 +285,16 @@ END_TEST
 START_TEST(test_many_frames_one_feed)
 {
     GByteArray *ba = g_byte_array_new();
-    FrameReader r;
+    LinkReader r;
     Sink s;
 
     for (int i = 0; i < 1000; i++) {
         append_frame(ba, 1 + i % 97, false, 0, i);
     }
-    frame_reader_init(&r, false, 0);
+    link_reader_init(&r, false, 0);
     sink_init(&s);
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len, on_frame, &s,
-                                       NULL), FRAME_OK);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len, on_frame, &s,
+                                       NULL), LINK_OK);
     ck_assert_uint_eq(s.recs->len, 1000);
     for (int i = 0; i < 1000; i++) {
         check_payload(sink_rec(&s, i), 1 + i % 97, i);
@@ -302,7 +302,7 @@ START_TEST(test_many_frames_one_feed)
     ck_assert_uint_eq(r.frames, 1000);
     /* Every frame was inside the buffer: no reassembly buffer needed. */
     ck_assert_ptr_null(r.buf);
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
     sink_destroy(&s);
     g_byte_array_unref(ba);
 }
@@ -311,22 +311,22 @@ END_TEST
 START_TEST(test_max_len_accepted)
 {
     GByteArray *ba = g_byte_array_new();
-    FrameReader r;
+    LinkReader r;
     Sink s;
     GError *err = NULL;
 
-    append_frame(ba, FRAME_MAX_LEN_DEFAULT, false, 0, 9);
-    frame_reader_init(&r, false, 0);
+    append_frame(ba, LINK_MAX_LEN_DEFAULT, false, 0, 9);
+    link_reader_init(&r, false, 0);
     sink_init(&s);
     /* In two pieces, so the reassembly buffer is used to its end. */
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, 1000, on_frame, &s,
-                                       &err), FRAME_OK);
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data + 1000, ba->len - 1000,
-                                       on_frame, &s, &err), FRAME_OK);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, 1000, on_frame, &s,
+                                       &err), LINK_OK);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data + 1000, ba->len - 1000,
+                                       on_frame, &s, &err), LINK_OK);
     ck_assert_ptr_null(err);
     ck_assert_uint_eq(s.recs->len, 1);
-    check_payload(sink_rec(&s, 0), FRAME_MAX_LEN_DEFAULT, 9);
-    frame_reader_destroy(&r);
+    check_payload(sink_rec(&s, 0), LINK_MAX_LEN_DEFAULT, 9);
+    link_reader_destroy(&r);
     sink_destroy(&s);
     g_byte_array_unref(ba);
 }
@@ -335,22 +335,22 @@ END_TEST
 START_TEST(test_err_zero)
 {
     static const uint8_t zero[] = { 0, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5 };
-    FrameReader r;
+    LinkReader r;
     Sink s;
     GError *err = NULL;
 
-    frame_reader_init(&r, false, 0);
+    link_reader_init(&r, false, 0);
     sink_init(&s);
-    ck_assert_int_eq(frame_reader_feed(&r, zero, sizeof(zero), on_frame, &s,
-                                       &err), FRAME_ERR_ZERO);
-    ck_assert(g_error_matches(err, COLO_ERROR, COLO_ERROR_GENERIC));
+    ck_assert_int_eq(link_reader_feed(&r, zero, sizeof(zero), on_frame, &s,
+                                       &err), LINK_ERR_ZERO);
+    ck_assert(g_error_matches(err, UTIL_ERROR, UTIL_ERROR_GENERIC));
     ck_assert_ptr_nonnull(strstr(err->message, "zero-length frame"));
     g_clear_error(&err);
     /* The rest of the buffer was ignored. */
     ck_assert_uint_eq(s.recs->len, 0);
     ck_assert_uint_eq(r.errors, 1);
     ck_assert_uint_eq(r.hdr_have, 0);
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
     sink_destroy(&s);
 }
 END_TEST
@@ -372,24 +372,24 @@ static void skip_empty_case(bool vnet)
     append_frame(in, 0, vnet, 0, 0);
     append_frame(in, 61, vnet, vnet ? 12 : 0, 2);
     for (guint split = 0; split <= in->len; split++) {
-        FrameReader r;
+        LinkReader r;
         Sink s;
 
-        frame_reader_init(&r, vnet, 0);
+        link_reader_init(&r, vnet, 0);
         r.skip_empty = true;
         sink_init(&s);
-        ck_assert_int_eq(frame_reader_feed(&r, in->data, split, on_frame, &s,
-                                           &err), FRAME_OK);
-        ck_assert_int_eq(frame_reader_feed(&r, in->data + split,
+        ck_assert_int_eq(link_reader_feed(&r, in->data, split, on_frame, &s,
+                                           &err), LINK_OK);
+        ck_assert_int_eq(link_reader_feed(&r, in->data + split,
                                            in->len - split, on_frame, &s,
-                                           &err), FRAME_OK);
+                                           &err), LINK_OK);
         ck_assert_uint_eq(s.recs->len, 2);
         check_payload(sink_rec(&s, 0), 60, 1);
         check_payload(sink_rec(&s, 1), 61, 2);
         ck_assert_uint_eq(r.empty, vnet ? 3 : 2);
         ck_assert_uint_eq(r.frames, 2);
         ck_assert_uint_eq(r.errors, 0);
-        frame_reader_destroy(&r);
+        link_reader_destroy(&r);
         sink_destroy(&s);
     }
     {
@@ -397,21 +397,21 @@ static void skip_empty_case(bool vnet)
          * fail */
         static const uint8_t big[] = { 0x7f, 0, 0, 0, 0, 0, 0, 0 };
         static const uint8_t badv[] = { 0, 0, 0, 4, 0, 0, 0, 5 };
-        FrameReader r;
+        LinkReader r;
 
-        frame_reader_init(&r, vnet, 0);
+        link_reader_init(&r, vnet, 0);
         r.skip_empty = true;
-        ck_assert_int_eq(frame_reader_feed(&r, big, sizeof(big), NULL, NULL,
-                                           &err), FRAME_ERR_OVERSIZE);
+        ck_assert_int_eq(link_reader_feed(&r, big, sizeof(big), NULL, NULL,
+                                           &err), LINK_ERR_OVERSIZE);
         g_clear_error(&err);
         if (vnet) {
-            ck_assert_int_eq(frame_reader_feed(&r, badv, sizeof(badv), NULL,
+            ck_assert_int_eq(link_reader_feed(&r, badv, sizeof(badv), NULL,
                                                NULL, &err),
-                             FRAME_ERR_BAD_VNET);
+                             LINK_ERR_BAD_VNET);
             g_clear_error(&err);
         }
         ck_assert_uint_eq(r.empty, 0);
-        frame_reader_destroy(&r);
+        link_reader_destroy(&r);
     }
 }
 
@@ -430,18 +430,18 @@ END_TEST
 START_TEST(test_err_oversize)
 {
     static const uint8_t http[] = "GET / HTTP/1.1\r\n";
-    FrameReader r;
+    LinkReader r;
     Sink s;
     GError *err = NULL;
 
-    frame_reader_init(&r, false, 0);
+    link_reader_init(&r, false, 0);
     sink_init(&s);
     /* Split inside the length: the error comes when it is complete. */
-    ck_assert_int_eq(frame_reader_feed(&r, http, 2, on_frame, &s, &err),
-                     FRAME_OK);
-    ck_assert_int_eq(frame_reader_feed(&r, http + 2, sizeof(http) - 3,
+    ck_assert_int_eq(link_reader_feed(&r, http, 2, on_frame, &s, &err),
+                     LINK_OK);
+    ck_assert_int_eq(link_reader_feed(&r, http + 2, sizeof(http) - 3,
                                        on_frame, &s, &err),
-                     FRAME_ERR_OVERSIZE);
+                     LINK_ERR_OVERSIZE);
     ck_assert_str_eq(err->message,
                      "frame length 1195725856 exceeds 69632: peer is not "
                      "speaking QEMU's framing, or vnet_hdr_support differs "
@@ -450,21 +450,21 @@ START_TEST(test_err_oversize)
     ck_assert_uint_eq(s.recs->len, 0);
 
     /* One above a custom limit. */
-    frame_reader_destroy(&r);
-    frame_reader_init(&r, false, 100);
+    link_reader_destroy(&r);
+    link_reader_init(&r, false, 100);
     {
         GByteArray *ba = g_byte_array_new();
 
         append_frame(ba, 100, false, 0, 0);
         append_frame(ba, 101, false, 0, 0);
-        ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len, on_frame,
-                                           &s, &err), FRAME_ERR_OVERSIZE);
+        ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len, on_frame,
+                                           &s, &err), LINK_ERR_OVERSIZE);
         ck_assert_ptr_nonnull(strstr(err->message, "101 exceeds 100"));
         g_clear_error(&err);
         ck_assert_uint_eq(s.recs->len, 1);
         g_byte_array_unref(ba);
     }
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
     sink_destroy(&s);
 }
 END_TEST
@@ -472,32 +472,32 @@ END_TEST
 START_TEST(test_err_bad_vnet)
 {
     GByteArray *ba = g_byte_array_new();
-    FrameReader r;
+    LinkReader r;
     Sink s;
     GError *err = NULL;
 
-    frame_reader_init(&r, true, 0);
+    link_reader_init(&r, true, 0);
     sink_init(&s);
 
     /* vnet_hdr_len above the frame length. */
     append_frame(ba, 10, true, 11, 0);
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len, on_frame, &s,
-                                       &err), FRAME_ERR_BAD_VNET);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len, on_frame, &s,
+                                       &err), LINK_ERR_BAD_VNET);
     ck_assert_ptr_nonnull(strstr(err->message, "vnet_hdr_support"));
     g_clear_error(&err);
 
     /* vnet_hdr_len above 256 in a large frame. */
     g_byte_array_set_size(ba, 0);
     append_frame(ba, 1000, true, 257, 0);
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len, on_frame, &s,
-                                       &err), FRAME_ERR_BAD_VNET);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len, on_frame, &s,
+                                       &err), LINK_ERR_BAD_VNET);
     g_clear_error(&err);
 
     /* 256 is fine. */
     g_byte_array_set_size(ba, 0);
     append_frame(ba, 1000, true, 256, 0);
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len, on_frame, &s,
-                                       &err), FRAME_OK);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len, on_frame, &s,
+                                       &err), LINK_OK);
     ck_assert_uint_eq(s.recs->len, 1);
     ck_assert_uint_eq(sink_rec(&s, 0)->vnet, 256);
 
@@ -505,11 +505,11 @@ START_TEST(test_err_bad_vnet)
      * address) are taken for vnet_hdr_len. */
     g_byte_array_set_size(ba, 0);
     append_frame(ba, 60, false, 0, 0x52);
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len, on_frame, &s,
-                                       &err), FRAME_ERR_BAD_VNET);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len, on_frame, &s,
+                                       &err), LINK_ERR_BAD_VNET);
     g_clear_error(&err);
     ck_assert_uint_eq(r.errors, 3);
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
     sink_destroy(&s);
     g_byte_array_unref(ba);
 }
@@ -519,51 +519,51 @@ START_TEST(test_after_error_next_frame_ok)
 {
     static const uint8_t zero[] = { 0, 0, 0, 0 };
     GByteArray *ba = g_byte_array_new();
-    FrameReader r;
+    LinkReader r;
     Sink s;
     GError *err = NULL;
 
-    frame_reader_init(&r, false, 0);
+    link_reader_init(&r, false, 0);
     sink_init(&s);
-    ck_assert_int_eq(frame_reader_feed(&r, zero, 4, on_frame, &s, &err),
-                     FRAME_ERR_ZERO);
+    ck_assert_int_eq(link_reader_feed(&r, zero, 4, on_frame, &s, &err),
+                     LINK_ERR_ZERO);
     g_clear_error(&err);
     append_frame(ba, 5, false, 0, 7);
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len, on_frame, &s,
-                                       &err), FRAME_OK);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len, on_frame, &s,
+                                       &err), LINK_OK);
     ck_assert_uint_eq(s.recs->len, 1);
     check_payload(sink_rec(&s, 0), 5, 7);
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
     sink_destroy(&s);
     g_byte_array_unref(ba);
 }
 END_TEST
 
 /* QEMU keeps the half frame of a dead connection and misparses the next
- * one; frame_reader_reset() on disconnect must prevent that. */
+ * one; link_reader_reset() on disconnect must prevent that. */
 START_TEST(test_reset_between_connections)
 {
     for (int v = 0; v < 2; v++) {
         for (guint cut = 1; cut < 20; cut++) {
             GByteArray *first = g_byte_array_new();
             GByteArray *second = g_byte_array_new();
-            FrameReader r;
+            LinkReader r;
             Sink s;
 
             append_frame(first, 16, v, 0, 0x10);
             append_frame(second, 5, v, 0, 0x20);
             append_frame(second, 6, v, 0, 0x30);
-            frame_reader_init(&r, v, 0);
+            link_reader_init(&r, v, 0);
             sink_init(&s);
-            ck_assert_int_eq(frame_reader_feed(&r, first->data, cut,
-                                               on_frame, &s, NULL), FRAME_OK);
-            frame_reader_reset(&r);
-            ck_assert_int_eq(frame_reader_feed(&r, second->data, second->len,
-                                               on_frame, &s, NULL), FRAME_OK);
+            ck_assert_int_eq(link_reader_feed(&r, first->data, cut,
+                                               on_frame, &s, NULL), LINK_OK);
+            link_reader_reset(&r);
+            ck_assert_int_eq(link_reader_feed(&r, second->data, second->len,
+                                               on_frame, &s, NULL), LINK_OK);
             ck_assert_uint_eq(s.recs->len, 2);
             check_payload(sink_rec(&s, 0), 5, 0x20);
             check_payload(sink_rec(&s, 1), 6, 0x30);
-            frame_reader_destroy(&r);
+            link_reader_destroy(&r);
             sink_destroy(&s);
             g_byte_array_unref(first);
             g_byte_array_unref(second);
@@ -577,21 +577,21 @@ END_TEST
 START_TEST(test_reset_from_callback)
 {
     GByteArray *ba = g_byte_array_new();
-    FrameReader r;
+    LinkReader r;
     Sink s;
 
     append_frame(ba, 4, false, 0, 1);
     append_frame(ba, 4, false, 0, 2);
     append_frame(ba, 40, false, 0, 3);
-    frame_reader_init(&r, false, 0);
+    link_reader_init(&r, false, 0);
     sink_init(&s);
     s.reset_me = &r;
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len - 3, on_frame,
-                                       &s, NULL), FRAME_OK);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len - 3, on_frame,
+                                       &s, NULL), LINK_OK);
     ck_assert_uint_eq(s.recs->len, 1);
     ck_assert_uint_eq(r.hdr_have, 0);
     ck_assert_uint_eq(r.have, 0);
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
     sink_destroy(&s);
     g_byte_array_unref(ba);
 }
@@ -600,24 +600,24 @@ END_TEST
 START_TEST(test_set_vnet)
 {
     GByteArray *ba = g_byte_array_new();
-    FrameReader r;
+    LinkReader r;
     Sink s;
 
-    frame_reader_init(&r, false, 0);
+    link_reader_init(&r, false, 0);
     sink_init(&s);
     append_frame(ba, 8, false, 0, 1);
-    frame_reader_feed(&r, ba->data, 6, on_frame, &s, NULL);
-    frame_reader_set_vnet(&r, true);
+    link_reader_feed(&r, ba->data, 6, on_frame, &s, NULL);
+    link_reader_set_vnet(&r, true);
     ck_assert_uint_eq(r.hdr_have, 0);
     ck_assert_uint_eq(r.have, 0);
     g_byte_array_set_size(ba, 0);
     append_frame(ba, 8, true, 2, 1);
-    ck_assert_int_eq(frame_reader_feed(&r, ba->data, ba->len, on_frame, &s,
-                                       NULL), FRAME_OK);
+    ck_assert_int_eq(link_reader_feed(&r, ba->data, ba->len, on_frame, &s,
+                                       NULL), LINK_OK);
     ck_assert_uint_eq(s.recs->len, 1);
     ck_assert_uint_eq(sink_rec(&s, 0)->vnet, 2);
-    frame_reader_destroy(&r);
-    frame_reader_destroy(&r);
+    link_reader_destroy(&r);
+    link_reader_destroy(&r);
     sink_destroy(&s);
     g_byte_array_unref(ba);
 }
@@ -629,12 +629,12 @@ END_TEST
  * 'out' until the first error, whose kind goes to '*err'.
  */
 static guint ref_decode(const uint8_t *p, size_t n, bool vnet,
-                        uint32_t max_len, GPtrArray *out, FrameError *err)
+                        uint32_t max_len, GPtrArray *out, LinkError *err)
 {
     size_t off = 0;
     size_t hsz = vnet ? 8 : 4;
 
-    *err = FRAME_OK;
+    *err = LINK_OK;
     while (n - off >= hsz) {
         uint32_t len = ((uint32_t)p[off] << 24) | ((uint32_t)p[off + 1] << 16) |
                        ((uint32_t)p[off + 2] << 8) | p[off + 3];
@@ -645,15 +645,15 @@ static guint ref_decode(const uint8_t *p, size_t n, bool vnet,
                  ((uint32_t)p[off + 6] << 8) | p[off + 7];
         }
         if (len == 0) {
-            *err = FRAME_ERR_ZERO;
+            *err = LINK_ERR_ZERO;
             break;
         }
         if (len > max_len) {
-            *err = FRAME_ERR_OVERSIZE;
+            *err = LINK_ERR_OVERSIZE;
             break;
         }
-        if (vnet && (vl > len || vl > FRAME_VNET_MAX)) {
-            *err = FRAME_ERR_BAD_VNET;
+        if (vnet && (vl > len || vl > LINK_VNET_MAX)) {
+            *err = LINK_ERR_BAD_VNET;
             break;
         }
         if (n - off - hsz < len) {
@@ -680,12 +680,12 @@ START_TEST(test_random_vs_reference)
         bool vnet = g_rand_boolean(rand);
         uint32_t max_len = g_rand_boolean(rand) ? 0 :
                            (uint32_t)g_rand_int_range(rand, 1, 3000);
-        uint32_t eff_max = max_len ? max_len : FRAME_MAX_LEN_DEFAULT;
+        uint32_t eff_max = max_len ? max_len : LINK_MAX_LEN_DEFAULT;
         GByteArray *ba = g_byte_array_new();
         int nframes = g_rand_int_range(rand, 0, 40);
         GPtrArray *ref = g_ptr_array_new_with_free_func(rec_free);
-        FrameError ref_err, got_err = FRAME_OK;
-        FrameReader r;
+        LinkError ref_err, got_err = LINK_OK;
+        LinkReader r;
         Sink s;
         size_t off = 0;
 
@@ -701,17 +701,17 @@ START_TEST(test_random_vs_reference)
         }
         ref_decode(ba->data, ba->len, vnet, eff_max, ref, &ref_err);
 
-        frame_reader_init(&r, vnet, max_len);
+        link_reader_init(&r, vnet, max_len);
         sink_init(&s);
         while (off < ba->len) {
             size_t chunk = g_rand_int_range(rand, 1, 5000);
             GError *err = NULL;
 
             chunk = MIN(chunk, ba->len - off);
-            got_err = frame_reader_feed(&r, ba->data + off, chunk, on_frame,
+            got_err = link_reader_feed(&r, ba->data + off, chunk, on_frame,
                                         &s, &err);
             off += chunk;
-            if (got_err != FRAME_OK) {
+            if (got_err != LINK_OK) {
                 ck_assert_ptr_nonnull(err);
                 g_error_free(err);
                 break;
@@ -728,7 +728,7 @@ START_TEST(test_random_vs_reference)
             ck_assert_uint_eq(a->vnet, b->vnet);
             ck_assert_mem_eq(a->data, b->data, a->len);
         }
-        frame_reader_destroy(&r);
+        link_reader_destroy(&r);
         sink_destroy(&s);
         g_ptr_array_unref(ref);
         g_byte_array_unref(ba);

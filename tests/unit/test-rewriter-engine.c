@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tests/unit/test-rewriter.c - the filter-rewriter engine (net/rewriter.c).
+ * tests/unit/test-rewriter-engine.c - the filter-rewriter engine (net/rewriter-engine.c).
  *
  * Frames are built here (IPv4/IPv6, VLAN, vnet header, TCP options) and
  * fed to the engine as the secondary's netdev would: TO_GUEST for the
@@ -14,7 +14,7 @@
 #include "check-main.h"
 #include "net/checksum.h"
 #include "net/packet.h"
-#include "net/rewriter.h"
+#include "net/rewriter-engine.h"
 
 #define T0 1000000000LL         /* an arbitrary start time (us) */
 

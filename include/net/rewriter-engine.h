@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * include/net/rewriter.h - the TCP sequence rewriting engine of
+ * include/net/rewriter-engine.h - the TCP sequence rewriting engine of
  * filter-rewriter.
  *
  * On the COLO secondary, the secondary guest's TCP stack picks its own
@@ -59,8 +59,8 @@
  * Threads: a Rewriter belongs to one thread; rewriter_get_stats() may be
  * called from any thread.
  */
-#ifndef NET_REWRITER_H
-#define NET_REWRITER_H
+#ifndef NET_REWRITER_ENGINE_H
+#define NET_REWRITER_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -270,4 +270,4 @@ size_t rewriter_count_offsets(Rewriter *rw);
 
 const char *rewriter_result_name(RewriterResult r);
 
-#endif /* NET_REWRITER_H */
+#endif /* NET_REWRITER_ENGINE_H */
