@@ -103,6 +103,9 @@ typedef struct StreamConn {
     /* tls-creds= (stream, inet): handshakes first, records after */
     TlsLink *tls;
     TlsSession *tls_sess;     /* the connection's session */
+    /* a listener without TLS that other hosts reach: the one-line
+     * warning logged at start, shown in query-netdev-stats */
+    char *warning;
 } StreamConn;
 
 static void stream_conn_try_connect(StreamConn *c);
@@ -661,6 +664,7 @@ static void stream_conn_stop(StreamConn *c)
         c->fd = -1;
     }
     g_clear_pointer(&c->tls, tls_link_free);
+    g_clear_pointer(&c->warning, g_free);
     if (c->listen_fd >= 0) {
         close(c->listen_fd);
         c->listen_fd = -1;
@@ -755,6 +759,9 @@ static void stream_conn_fill_stats(StreamConn *c, JsonObject *o)
     json_object_set_int_member(o, "out-pending-bytes",
                                net_outbuf_pending(&c->out));
     json_object_set_int_member(o, "out-writes", c->out_writes);
+    if (c->warning) {
+        json_object_set_string_member(o, "warning", c->warning);
+    }
 }
 
 /* --- type "stream" ------------------------------------------------------- */
@@ -838,6 +845,15 @@ static gboolean net_stream_complete(UserObject *obj, GError **errp)
     }
     if (!stream_conn_start(c, errp)) {
         return FALSE;
+    }
+    if (c->server && !c->tls) {
+        /* the socket chardevs' rule and words (tls_listener_warning()) */
+        c->warning = tls_listener_warning(&c->listen_fd, 1);
+        if (c->warning) {
+            g_warning("%s '%s': %s",
+                      net_client_get_role(c->nc) == NET_ROLE_DEVICE
+                      ? "device" : "netdev", stream_conn_id(c), c->warning);
+        }
     }
     return net_client_complete(obj, errp);
 }
