@@ -19,6 +19,11 @@ once and in order, measures added latency; see bench_compare.py):
                   compare's secondary_in
   hop-tls         the same with tls-creds-x509 on red1 and secondary_in
                   (server with tls-authz): the only difference to hop-plain
+  qemu-hop        QEMU 7.2's colo-compare behind the same relay, plain:
+                  the like-for-like row for "over TLS still ahead of
+                  QEMU's plain colo-compare" (hop-tls against qemu-hop:
+                  the same processes and hops, only the compare and TLS
+                  differ); qemu-7.2 (fed directly) has one hop less
 
   CPU per frame of the hop rows counts both processes (the TLS work is on
   both ends).  The TLS cost is hop-tls / hop-plain.
@@ -86,25 +91,30 @@ def wait_port(port, p, what):
             time.sleep(0.05)
 
 
-def start_hop(build, ports, tls, pki):
-    """The compare (pri, out plain; sec over the hop) and the relay.
-    Returns (procs, ports compare-load uses)."""
+def start_hop(build, ports, tls, pki, qemu=False):
+    """The compare (pri, out plain; sec over the hop) and the relay; the
+    compare is QEMU 7.2's with 'qemu' (plain only).  Returns (procs, ports
+    compare-load uses)."""
     exe = os.path.join(build, 'system', 'colo-proxy')
     pri, sec, out, load_sec, sink = ports
-    sec_opts = ',tls-creds=tls0,tls-authz=auth0' if tls else ''
-    cmp_argv = [exe, '-object', 'iothread,id=t0'] + \
-        (tls_server_objs(pki) if tls else []) + [
-        '-chardev', f'socket,id=pri,host=127.0.0.1,port={pri},server=on,'
-                    'wait=off',
-        '-chardev', f'socket,id=sec,host=127.0.0.1,port={sec},server=on,'
-                    f'wait=off{sec_opts}',
-        '-chardev', f'socket,id=out,host=127.0.0.1,port={out},server=on,'
-                    'wait=off',
-        '-object', 'colo-compare,id=comp0,primary_in=pri,secondary_in=sec,'
-                   'outdev=out,iothread=t0']
-    pc = subprocess.Popen(bc.NICE + cmp_argv, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_port(pri, pc, 'compare')
+    if qemu:
+        pc = bc.start('qemu-7.2', build, (pri, sec, out), pinned=False)
+    else:
+        sec_opts = ',tls-creds=tls0,tls-authz=auth0' if tls else ''
+        cmp_argv = [exe, '-object', 'iothread,id=t0'] + \
+            (tls_server_objs(pki) if tls else []) + [
+            '-chardev', f'socket,id=pri,host=127.0.0.1,port={pri},'
+                        'server=on,wait=off',
+            '-chardev', f'socket,id=sec,host=127.0.0.1,port={sec},'
+                        f'server=on,wait=off{sec_opts}',
+            '-chardev', f'socket,id=out,host=127.0.0.1,port={out},'
+                        'server=on,wait=off',
+            '-object', 'colo-compare,id=comp0,primary_in=pri,'
+                       'secondary_in=sec,outdev=out,iothread=t0']
+        pc = subprocess.Popen(bc.NICE + cmp_argv, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        wait_port(pri, pc, 'compare')
     relay_argv = [exe] + (tls_client_objs(pki) if tls else []) + [
         '-netdev', f'socket,id=n0,listen=127.0.0.1:{load_sec}',
         '-device', f'socket,id=d0,netdev=n0,listen=127.0.0.1:{sink}',
@@ -126,7 +136,8 @@ def run_compare(kind, build, size, count, flows, window, rate, pki):
         load_ports = ports
     else:
         procs, load_ports = start_hop(build, bc.free_ports(5),
-                                      kind == 'hop-tls', pki)
+                                      kind == 'hop-tls', pki,
+                                      qemu=kind == 'qemu-hop')
     try:
         c0 = sum(bc.cpu_seconds(p.pid) for p in procs)
         argv = bc.NICE + [os.path.join(build, 'bench', 'compare-load'),
@@ -231,7 +242,7 @@ def main():
             ['which', 'qemu-system-x86_64'],
             capture_output=True).returncode == 0:
         bc.QEMU['qemu-7.2'] = ('qemu-system-x86_64', None)
-        kinds.insert(0, 'qemu-7.2')
+        kinds[:0] = ['qemu-7.2', 'qemu-hop']
     sizes = [int(x) for x in args.sizes.split(',') if x]
     res = {'compare': {}, 'mirror': {}}
     t_start = time.monotonic()
@@ -268,9 +279,10 @@ def main():
         line = (f'      {size} B: TLS/plain CPU per frame {ratio:.2f}x, '
                 f'added p50 {c["hop-tls"]["p50"] - c["hop-plain"]["p50"]:+.0f}'
                 f' us')
-        if 'qemu-7.2' in c:
-            q = c['qemu-7.2']
-            line += ('; over TLS vs QEMU plain: frames/s ' +
+        if 'qemu-hop' in c:
+            # like for like: both behind the same relay
+            q = c['qemu-hop']
+            line += ('; over TLS vs QEMU plain, same relay: frames/s ' +
                      (f'{c["hop-tls"]["fps"] / q["fps"]:.1f}x' if q['fps']
                       else 'QEMU released nothing unpaced') +
                      f', p50 {c["hop-tls"]["p50"]:.0f} vs {q["p50"]:.0f} us')

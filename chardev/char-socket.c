@@ -66,23 +66,13 @@ static gboolean cs_tls_setup(CharSocket *s, GError **errp)
 }
 
 /* A TCP listener without TLS on an address other hosts can reach: one
- * line now, and the same in query-chardev for as long as it listens. */
+ * line now, and the same in query-chardev for as long as it listens (the
+ * rule is tls_listener_warning()'s, shared with netdev stream). */
 static void cs_warn_exposed(CharSocket *s)
 {
-    for (guint i = 0; i < s->ss.n_listen; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-
-        if (getsockname(s->ss.listen_fds[i], (struct sockaddr *)&ss, &len) < 0 ||
-            tls_addr_is_loopback((struct sockaddr *)&ss)) {
-            continue;
-        }
-        s->warning = g_strdup_printf("listening on %s without TLS: any "
-                                     "host that reaches it can connect "
-                                     "(tls-creds=, docs/security.md)",
-                                     s->addr_desc);
+    s->warning = tls_listener_warning(s->ss.listen_fds, s->ss.n_listen);
+    if (s->warning) {
         g_warning("chardev '%s': %s", cs_id(s), s->warning);
-        return;
     }
 }
 

@@ -1006,9 +1006,15 @@ static gboolean qmp_access_setup(QmpMonitor *mon, const SockSpec *addr,
                        mon->spec);
             return FALSE;
         }
-        g_warning("QMP monitor '%s': listening without TLS on an address "
-                  "other hosts can reach (insecure=on): whoever connects "
-                  "controls colo-proxy", mon->spec);
+        /* the words of the listeners' warning (tls_listener_warning()),
+         * plus what a QMP client can do */
+        g_autofree char *where = sockaddr_host_port_str(addr->host,
+                                                        addr->port);
+
+        g_warning("QMP monitor '%s': listening on tcp:%s without TLS "
+                  "(insecure=on): any host that reaches it can connect "
+                  "and control colo-proxy (tls-creds=, docs/security.md)",
+                  mon->spec, where);
     }
     return TRUE;
 }

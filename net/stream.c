@@ -109,6 +109,9 @@ typedef struct StreamConn {
     /* tls-creds= (stream, inet): handshakes first (ss.tls), records after
      * (ss.sess) */
     TlsLink *tls;
+    /* a listener without TLS that other hosts reach: the one-line
+     * warning logged at start, shown in query-netdev-stats */
+    char *warning;
 } StreamConn;
 
 static const SockStreamOps stream_conn_ops;
@@ -560,6 +563,7 @@ static void stream_conn_stop(StreamConn *c)
     sock_stream_destroy(&c->ss);
     g_clear_pointer(&c->tls, tls_link_free);
     c->ss.tls = NULL;
+    g_clear_pointer(&c->warning, g_free);
     if (c->given_fd >= 0) {
         close(c->given_fd);
         c->given_fd = -1;
@@ -649,6 +653,9 @@ static void stream_conn_fill_stats(StreamConn *c, JsonObject *o)
     json_object_set_int_member(o, "out-pending-bytes",
                                net_outbuf_pending(&c->out));
     json_object_set_int_member(o, "out-writes", c->out_writes);
+    if (c->warning) {
+        json_object_set_string_member(o, "warning", c->warning);
+    }
 }
 
 /* --- type "stream" ------------------------------------------------------- */
@@ -733,6 +740,15 @@ static gboolean net_stream_complete(UserObject *obj, GError **errp)
     }
     if (!stream_conn_start(c, errp)) {
         return FALSE;
+    }
+    if (c->server && !c->tls) {
+        /* the socket chardevs' rule and words (tls_listener_warning()) */
+        c->warning = tls_listener_warning(c->ss.listen_fds, c->ss.n_listen);
+        if (c->warning) {
+            g_warning("%s '%s': %s",
+                      net_client_get_role(c->nc) == NET_ROLE_DEVICE
+                      ? "device" : "netdev", stream_conn_id(c), c->warning);
+        }
     }
     return net_client_complete(obj, errp);
 }

@@ -23,6 +23,7 @@
 #include "util/log.h"
 #include "util/qmp-handler.h"
 #include "util/sockaddr.h"
+#include "util/socket.h"
 #include "util/stats.h"
 
 typedef struct {
@@ -75,6 +76,26 @@ gboolean tls_addr_is_loopback(const struct sockaddr *sa)
                (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
     }
     return sa->sa_family == AF_UNIX;
+}
+
+char *tls_listener_warning(const int *fds, guint n)
+{
+    for (guint i = 0; i < n; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        g_autofree char *where = NULL;
+
+        if (fds[i] < 0 ||
+            getsockname(fds[i], (struct sockaddr *)&ss, &len) < 0 ||
+            tls_addr_is_loopback((struct sockaddr *)&ss)) {
+            continue;
+        }
+        where = sock_fd_describe(fds[i], FALSE);
+        return g_strdup_printf("listening on tcp:%s without TLS: any host "
+                               "that reaches it can connect (tls-creds=, "
+                               "docs/security.md)", where);
+    }
+    return NULL;
 }
 
 char *tls_link_peer_name(int fd)

@@ -34,6 +34,11 @@ Topology (every box is a network namespace; NN = this run's pid):
         +== cd ===== pd 10.89.0.2 (direct link to the primary guest, for the
                                    latency baseline only)
 
+--two-hosts (implied by --tls DIR): the secondary colo-proxy in a namespace
+of its own (cdemoNN-hs, with hsl and hsg), joined to cdemoNN-host by a veth
+link hpx 10.90.0.1 -- hsx 10.90.0.2 that the mirror, compare and heartbeat
+links cross (docs/colo-demo.md).
+
 Steps: 1. workload (HTTP requests over many keep-alive connections, one
 long-lived echo connection) with live counters; 2. a request whose answer
 differs between the guests (GET /time): miscompare, checkpoint request;
@@ -85,6 +90,8 @@ HTTP_PORT, ECHO_PORT = 80, 7
 PORT_COMPARE0, PORT_MIRROR, PORT_COMPARE1 = 9001, 9003, 9004
 PORT_COMPARE_OUT, PORT_HB = 9005, 9006
 HB_INTERVAL, HB_TIMEOUT = 100, 1000
+# --two-hosts (implied by --tls): the link between the two hosts
+LINK_PRIMARY_IP, LINK_SECONDARY_IP = '10.90.0.1', '10.90.0.2'
 CLONE_NEWNET = 0x40000000
 
 # ethtool set-commands (legacy ioctls): tx csum, rx csum, SG, TSO, GSO, GRO
@@ -573,8 +580,17 @@ class Demo:
         self.args = args
         self.bin = os.path.join(args.build, 'system', 'colo-proxy')
         self.tag = f'{PREFIX}{os.getpid()}'
-        self.ns = {r: f'{self.tag}-{r}' for r in
-                   ('cl', 'lan', 'host', 'pg', 'sg')}
+        # --two-hosts (and --tls): the secondary's colo-proxy in its own
+        # namespace 'hs', joined to the primary's 'host' by a veth link
+        # with real addresses, so the inter-host links (mirror, compare,
+        # heartbeat) cross it as the seeds' TCP ports cross the network
+        self.two_hosts = bool(args.two_hosts or args.tls)
+        self.roles = ('cl', 'lan', 'host', 'pg', 'sg') + \
+            (('hs',) if self.two_hosts else ())
+        self.ns = {r: f'{self.tag}-{r}' for r in self.roles}
+        self.proxy_ns = {'primary': 'host',
+                         'secondary': 'hs' if self.two_hosts else 'host'}
+        self.link_ip = LINK_PRIMARY_IP if self.two_hosts else '127.0.0.1'
         self.created = []
         self.procs = {}
         self.qmp = {}
@@ -593,7 +609,7 @@ class Demo:
 
     def setup_network(self):
         n = self.ns
-        for role in ('cl', 'lan', 'host', 'pg', 'sg'):
+        for role in self.roles:
             sh('ip', 'netns', 'add', n[role])
             self.created.append(n[role])
             self.run_in(role, 'ip', 'link', 'set', 'lo', 'up')
@@ -609,9 +625,12 @@ class Demo:
 
         veth('c0', 'cl', 'lc', 'lan')
         veth('hpl', 'host', 'lp', 'lan')
-        veth('hsl', 'host', 'ls', 'lan')
+        sec = self.proxy_ns['secondary']
+        veth('hsl', sec, 'ls', 'lan')
         veth('hpg', 'host', 'eth0', 'pg')
-        veth('hsg', 'host', 'eth0', 'sg')
+        veth('hsg', sec, 'eth0', 'sg')
+        if self.two_hosts:
+            veth('hpx', 'host', 'hsx', 'hs')
         veth('cd', 'cl', 'pd', 'pg')
         self.run_in('lan', 'ip', 'link', 'add', 'br0', 'type', 'bridge',
                     'stp_state', '0', 'forward_delay', '0')
@@ -620,6 +639,9 @@ class Demo:
         links = {'cl': ['c0', 'cd'], 'lan': ['lc', 'lp', 'ls', 'br0'],
                  'host': ['hpl', 'hsl', 'hpg', 'hsg'], 'pg': ['eth0', 'pd'],
                  'sg': ['eth0']}
+        if self.two_hosts:
+            links['host'] = ['hpl', 'hpg', 'hpx']
+            links['hs'] = ['hsl', 'hsg', 'hsx']
         for role, ifs in links.items():
             # plain Ethernet frames of at most the MTU on every link
             self.run_in(role, sys.executable, '-c', ETHTOOL_OFF, OFFLOADS, *ifs)
@@ -640,6 +662,11 @@ class Demo:
                         CLIENT_MAC, 'dev', 'eth0', 'nud', 'permanent')
         for role in ('cl', 'pg', 'sg'):
             self.run_in(role, 'sysctl', '-qw', 'net.ipv4.tcp_timestamps=1')
+        if self.two_hosts:
+            self.run_in('host', 'ip', 'addr', 'add', f'{LINK_PRIMARY_IP}/24',
+                        'dev', 'hpx')
+            self.run_in('hs', 'ip', 'addr', 'add', f'{LINK_SECONDARY_IP}/24',
+                        'dev', 'hsx')
 
     def start_guest(self, role, ips):
         p = subprocess.Popen(
@@ -665,7 +692,7 @@ class Demo:
         mode = 'primary' if side == 'primary' else 'secondary'
         frame = ',driver=exec,exec=true' if side == 'primary' else ''
         return ['-object', f'colo-proxy,id=cp,mode={mode},netdev=hn0,'
-                f'addr=127.0.0.1:{PORT_MIRROR},heartbeat=on,'
+                f'addr={self.link_ip}:{PORT_MIRROR},heartbeat=on,'
                 f'heartbeat-interval={HB_INTERVAL},'
                 f'heartbeat-timeout={HB_TIMEOUT},failover=on{frame}']
 
@@ -681,13 +708,13 @@ class Demo:
             a = ['-name', 'colo-demo-primary',
                  '-netdev', 'af-packet,id=hn0,ifname=hpl',
                  '-device', 'af-packet,id=e0,netdev=hn0,ifname=hpg',
-                 '-chardev', f'socket,id=mirror0,host=127.0.0.1,port={PORT_MIRROR},server=on,wait=off',
-                 '-chardev', f'socket,id=compare1,host=127.0.0.1,port={PORT_COMPARE1},server=on,wait=off',
+                 '-chardev', f'socket,id=mirror0,host={self.link_ip},port={PORT_MIRROR},server=on,wait=off',
+                 '-chardev', f'socket,id=compare1,host={self.link_ip},port={PORT_COMPARE1},server=on,wait=off',
                  '-chardev', f'socket,id=compare0,host=127.0.0.1,port={PORT_COMPARE0},server=on,wait=off',
                  '-chardev', f'socket,id=compare0-0,host=127.0.0.1,port={PORT_COMPARE0}',
                  '-chardev', f'socket,id=compare_out,host=127.0.0.1,port={PORT_COMPARE_OUT},server=on,wait=off',
                  '-chardev', f'socket,id=compare_out0,host=127.0.0.1,port={PORT_COMPARE_OUT}',
-                 '-chardev', f'socket,id=hb,host=127.0.0.1,port={PORT_HB},server=on,wait=off',
+                 '-chardev', f'socket,id=hb,host={self.link_ip},port={PORT_HB},server=on,wait=off',
                  '-object', 'filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0']
             if not self.args.no_compare:
                 a += [
@@ -705,9 +732,9 @@ class Demo:
             a = ['-name', 'colo-demo-secondary',
                  '-netdev', 'af-packet,id=hn0,ifname=hsl',
                  '-device', 'af-packet,id=e0,netdev=hn0,ifname=hsg',
-                 '-chardev', f'socket,id=red0,host=127.0.0.1,port={PORT_MIRROR},reconnect=1',
-                 '-chardev', f'socket,id=red1,host=127.0.0.1,port={PORT_COMPARE1},reconnect=1',
-                 '-chardev', f'socket,id=hb,host=127.0.0.1,port={PORT_HB},reconnect=1',
+                 '-chardev', f'socket,id=red0,host={self.link_ip},port={PORT_MIRROR},reconnect=1',
+                 '-chardev', f'socket,id=red1,host={self.link_ip},port={PORT_COMPARE1},reconnect=1',
+                 '-chardev', f'socket,id=hb,host={self.link_ip},port={PORT_HB},reconnect=1',
                  '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0',
                  '-object', 'filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1',
                  '-object', 'filter-rewriter,id=rew0,netdev=hn0,queue=all',
@@ -758,8 +785,8 @@ class Demo:
         args, qmp = self.proxy_args(side)
         if self.args.verbose:
             say(f'   colo-proxy ({side}) ' + ' '.join(args))
-        p = subprocess.Popen(['ip', 'netns', 'exec', self.ns['host'],
-                              self.bin] + args,
+        p = subprocess.Popen(['ip', 'netns', 'exec',
+                              self.ns[self.proxy_ns[side]], self.bin] + args,
                              stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(self.work,
@@ -1018,6 +1045,13 @@ class Demo:
         if a.tls:
             self.results['tls'] = {s: self.qmp[s].try_cmd('query-tls')
                                    for s in ('primary', 'secondary')}
+            # each link's two ends, "tcp:LOCAL<->PEER" (the test checks
+            # that they are the two hosts' addresses)
+            self.results['tls_chardevs'] = {
+                s: {c['label']: c['filename']
+                    for c in self.qmp[s].try_cmd('query-chardev') or []
+                    if c['label'] in self.TLS_LINKS[s]}
+                for s in ('primary', 'secondary')}
             est = {s: sum(e['established'] for e in self.results['tls'][s] or [])
                    for s in self.results['tls']}
             say(f'   TLS: {est["primary"]} sessions accepted by the primary, '
@@ -1287,6 +1321,11 @@ def main(argv=None):
                     help=argparse.SUPPRESS)   # checks the bridge's flooding
     ap.add_argument('--no-compare', action='store_true',
                     help=argparse.SUPPRESS)   # debugging: no colo-compare
+    ap.add_argument('--two-hosts', action='store_true',
+                    help='the secondary colo-proxy in its own namespace, '
+                         'the inter-host links over a veth link between '
+                         f'{LINK_PRIMARY_IP} and {LINK_SECONDARY_IP} '
+                         '(implied by --tls)')
     ap.add_argument('--tls', metavar='DIR',
                     help='TLS on the links between the two colo-proxies: '
                          'DIR/server and DIR/client hold QEMU\'s x509 files '

@@ -90,6 +90,15 @@ const char *tls_link_authz_id(TlsLink *l);
  * this host reaches), FALSE for any other address (0.0.0.0 and :: too). */
 gboolean tls_addr_is_loopback(const struct sockaddr *sa);
 
+/* The exposure rule every listener without TLS shares (socket chardevs,
+ * netdev/device stream): NULL when each of the 'n' listening fds is bound
+ * to loopback or unix, else the one-line warning naming the first exposed
+ * address, "listening on tcp:0.0.0.0:9003 without TLS: any host that
+ * reaches it can connect (tls-creds=, docs/security.md)", new string.
+ * The caller logs it once, prefixed with its own name, and shows it in
+ * its query output for as long as it listens. */
+char *tls_listener_warning(const int *fds, guint n);
+
 /* "host:port" of 'fd''s peer (or "unix"), new string. */
 char *tls_link_peer_name(int fd);
 

@@ -15,11 +15,18 @@ death and the secondary's failover with no reset and no byte lost,
 duplicated or changed; plus: every link is a TLS session (query-tls of
 both sides: each link established, nothing refused).
 
+The two colo-proxies run on two "hosts" (--tls implies the demo's
+--two-hosts): network namespaces joined by a veth link, 10.90.0.1 (the
+primary) and 10.90.0.2 (the secondary), so each TLS link crosses a real
+link between the two hosts' addresses, which the test checks from both
+ends (query-chardev: "tcp:LOCAL<->PEER").
+
 Skips (77) without root or network namespaces, or without openssl.
 """
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +36,30 @@ from coloqtest import *
 import tlscerts
 
 DEMO = os.path.join(source_dir(), 'scripts', 'colo-demo.py')
+PRIMARY_IP, SECONDARY_IP = '10.90.0.1', '10.90.0.2'   # colo-demo.py's
+PORTS = {'mirror0': 9003, 'compare1': 9004, 'hb': 9006,
+         'red0': 9003, 'red1': 9004}
+
+
+def check_link_ends(chardevs):
+    """Every TLS link joins the two hosts: the primary's servers, bound to
+    PRIMARY_IP:port, talk to SECONDARY_IP; the secondary's clients, on
+    SECONDARY_IP, talk to PRIMARY_IP:port."""
+    check(chardevs is not None, 'the demo recorded no query-chardev')
+    ends = {'primary': (PRIMARY_IP, SECONDARY_IP),
+            'secondary': (SECONDARY_IP, PRIMARY_IP)}
+    for side, (here, there) in ends.items():
+        got = chardevs.get(side, {})
+        check_eq(len(got), 3, f'{side} link chardevs: {got}')
+        for label, fn in got.items():
+            log(f'{side} {label}: {fn}')
+            m = re.match(r'tcp:(.+):(\d+)<->(.+):(\d+)', fn)
+            check(m is not None, f'{side} {label} not connected: {fn!r}')
+            lhost, lport, phost, pport = m.groups()
+            check_eq((lhost, phost), (here, there),
+                     f'{side} {label} ends ({fn})')
+            port = lport if side == 'primary' else pport
+            check_eq(int(port), PORTS[label], f'{side} {label} port ({fn})')
 
 
 def need_pair():
@@ -87,6 +118,7 @@ def test_failover_over_tls():
             check(e['established'] >= 1, f'{side} {name} not established: '
                   f'{e}')
             check_eq(e['refused'], 0, f'{side} {name} refusals')
+    check_link_ends(res.get('tls_chardevs'))
     check(dt < 120, f'the short demo over TLS took {dt:.0f}s')
 
 

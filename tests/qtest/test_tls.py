@@ -27,6 +27,7 @@ import os
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import time
 
@@ -233,6 +234,86 @@ def test_warning_without_tls():
         check_eq(err.count('without TLS'), 1, f'one warning line: {err}')
 
 
+def local_global_address():
+    """A non-loopback IPv4 address of this host (or network namespace), or
+    None when it has none."""
+    try:
+        out = subprocess.run(['ip', '-o', '-4', 'addr', 'show', 'scope',
+                              'global'], capture_output=True, text=True,
+                             timeout=5).stdout
+    except OSError:
+        return None
+    for line in out.splitlines():
+        f = line.split()
+        if 'inet' in f:
+            return f[f.index('inet') + 1].split('/')[0]
+    return None
+
+
+def netdev_backend(qmp, id):
+    for e in qmp.cmd('query-netdev-stats'):
+        if e['id'] == id:
+            return e.get('backend', {})
+    raise TestFailure(f'no query-netdev-stats entry {id}')
+
+
+def test_warning_netdev_stream_without_tls():
+    """-netdev/-device stream listeners follow the socket chardevs' rule
+    (one helper, tls_listener_warning()): 0.0.0.0, :: and a non-loopback
+    address warn once on stderr and in query-netdev-stats (backend
+    'warning'); 127.0.0.1, ::1, unix and a TLS listener do not."""
+    need_tls()
+    p = pki()
+    d = tmpdir('cqtlsw')
+    exposed = [('any4', '0.0.0.0')]
+    quiet = [('lo4', '127.0.0.1')]
+    if socket.has_ipv6:
+        try:
+            with socket.socket(socket.AF_INET6) as t:
+                t.bind(('::1', 0))
+            exposed.append(('any6', '::'))
+            quiet.append(('lo6', '::1'))
+        except OSError:
+            print('no IPv6 loopback here: the :: and ::1 cases are left out')
+    ext = local_global_address()
+    if ext:
+        exposed.append(('ext', ext))
+    else:
+        print('no non-loopback address in this namespace: only the '
+              'wildcard addresses are checked')
+    ports = free_tcp_ports(len(exposed) + len(quiet) + 2)
+    args = ['-object', f'tls-creds-x509,id=ts,dir={p.server_dir},'
+                       'endpoint=server']
+    for (id, host), port in zip(exposed + quiet, ports):
+        args += ['-netdev', f'stream,id={id},server=on,addr.type=inet,'
+                            f'addr.host={host},addr.port={port}']
+    args += ['-netdev', f'stream,id=tls0,server=on,addr.type=inet,'
+                        f'addr.host=0.0.0.0,addr.port={ports[-2]},'
+                        'tls-creds=ts',
+             '-netdev', stream_netdev('un0', os.path.join(d, 'n.sock')),
+             '-device', f'stream,id=dev0,netdev=un0,server=on,'
+                        f'addr.type=inet,addr.host=0.0.0.0,'
+                        f'addr.port={ports[-1]}']
+    with ColoProxy(args) as px:
+        err = px.stderr()
+        for id, host in exposed:
+            w = netdev_backend(px.qmp, id).get('warning', '')
+            check('without TLS' in w and 'tls-creds=' in w,
+                  f'{id} ({host}): {w!r}')
+            check_eq(err.count(f"netdev '{id}': listening on tcp:"), 1,
+                     f'one warning line for {id}: {err}')
+        check('without TLS' in netdev_backend(px.qmp, 'dev0').get(
+              'warning', ''), 'device stream on 0.0.0.0 warns')
+        check_eq(err.count("device 'dev0': listening on tcp:"), 1,
+                 f'one warning line for dev0: {err}')
+        for id in [i for i, _ in quiet] + ['tls0', 'un0']:
+            check('warning' not in netdev_backend(px.qmp, id),
+                  f'no warning for {id}')
+            check(f"'{id}':" not in err, f'no line for {id}: {err}')
+        check_eq(err.count('without TLS'), len(exposed) + 1,
+                 f'one line per exposed listener: {err}')
+
+
 def test_x509_mirror_byte_exact_and_attacks():
     """The mirror over TLS to a Python secondary, then every attack: each
     refused and counted, the legitimate secondary served after each."""
@@ -426,7 +507,8 @@ def test_qmp_access():
           f'exposed QMP without TLS must be refused: {out.stderr}')
     with ColoProxy(['-qmp', f'tcp:0.0.0.0:{port},server=on,wait=off,'
                             'insecure=on']) as px:
-        check('listening without TLS' in px.stderr(), px.stderr())
+        check(f'listening on tcp:0.0.0.0:{port} without TLS (insecure=on)'
+              in px.stderr(), px.stderr())
     ident = p.client_dn.replace(',', ',,')
     with ColoProxy(['-object', f'tls-creds-x509,id=tq,dir={p.server_dir},'
                                'endpoint=server',
@@ -508,6 +590,7 @@ def test_netdev_stream_tls():
 
 if __name__ == '__main__':
     run_tests([test_objects_and_errors, test_warning_without_tls,
+               test_warning_netdev_stream_without_tls,
                test_x509_mirror_byte_exact_and_attacks,
                test_handshake_timeout_and_glob_authz,
                test_psk_both_ends_ours, test_qmp_access,
