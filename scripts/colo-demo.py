@@ -78,8 +78,10 @@ import tempfile
 import threading
 import time
 
-# the QMP client of scripts/colo-proxy-ctl (scripts/ is sys.path[0])
-from colo_proxy_ctl import QMP
+# the QMP client of scripts/colo-proxy-ctl, beside this file (sys.path[0]
+# only when run as a script: tests/ha imports this file as a module)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from colo_proxy_ctl import QMP      # noqa: E402
 
 PREFIX = 'cdemo'
 GUEST_MAC = '52:54:00:88:00:02'
