@@ -116,15 +116,7 @@ def main():
     ap.add_argument('--only', choices=('colo-proxy', 'qemu'))
     ap.add_argument('--json')
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit('bench_storm_vm: needs root (namespaces, AF_PACKET)')
-    os.environ['COLO_BUILD_DIR'] = os.path.abspath(args.build)
-    try:
-        qemu, fw = cp.colo_qemu()
-        os.environ['QEMU'] = qemu
-        vmguest.guest_dir(log=say)
-    except (cp.Skip, cp.TestFailure, vmguest.GuestUnavailable) as e:
-        sys.exit(f'bench_storm_vm: {e}')
+    qemu, fw = cp.bench_setup('bench_storm_vm', args.build, say)
     say(f'QEMU {qemu} ({vmguest.accel(log=say)}); load average '
         f'{os.getloadavg()[0]:.2f} at start; {args.clients} clients x '
         f'{args.requests} requests per phase')

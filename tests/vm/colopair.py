@@ -94,6 +94,23 @@ def colo_qemu():
     return lines[0].strip(), lines[1].split(None, 1)[1].strip()
 
 
+
+def bench_setup(name, build, log):
+    """What a bench on the real pair needs before it starts (bench/
+    bench_colo_vm.py, bench_storm_vm.py): root, the build directory, the
+    COLO QEMU and the guest.  Returns (qemu, firmware dir); exits with one
+    line naming what is missing."""
+    if os.geteuid() != 0:
+        sys.exit(f'{name}: needs root (namespaces, AF_PACKET)')
+    os.environ['COLO_BUILD_DIR'] = os.path.abspath(build)
+    try:
+        qemu, fw = colo_qemu()
+        os.environ['QEMU'] = qemu
+        vmguest.guest_dir(log=log)
+    except (Skip, TestFailure, vmguest.GuestUnavailable) as e:
+        sys.exit(f'{name}: {e}')
+    return qemu, fw
+
 # --------------------------------------------------------------------------
 # the command lines (shared with docs/qemu.md through --print-cmdlines)
 
