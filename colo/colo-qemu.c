@@ -183,6 +183,7 @@ struct QemuDriver {
     QemuDriverState state;
     ColoFrame *obj;             /* the colo-frame using us, or NULL */
     ColoMode mode;              /* its mode */
+    char *name;                 /* its id, naming it in the log */
     char *addr;                 /* qemu-qmp as configured */
     int fd;                     /* the QMP socket (connected or
                                  * connecting), or -1 */
@@ -260,8 +261,9 @@ static void qd_finish(QemuDriver *qd, gboolean ok, const char *error)
     }
     if (ok) {
         qd->stats.committed++;
-        g_debug("qemu driver: checkpoint %" PRIu64 " committed in %" PRId64
-                " us", qd->id, g_get_monotonic_time() - qd->trigger_us);
+        g_debug("qemu driver %s: checkpoint %" PRIu64 " committed in %" PRId64
+                " us",
+                qd->name, qd->id, g_get_monotonic_time() - qd->trigger_us);
     } else {
         qd->stats.errors++;
     }
@@ -425,7 +427,7 @@ static void qd_on_query_migrate(QemuDriver *qd, JsonObject *ret)
             g_strdup_printf("QEMU's query-migrate reply: %s", err->message);
 
         qd->stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: %s", msg);
+        LOG_WARN_RL("qemu driver %s: %s", qd->name, msg);
         g_error_free(err);
         qd_finish(qd, FALSE, msg);
         return;
@@ -532,10 +534,10 @@ static void qd_on_query_caps(QemuDriver *qd, JsonNode *ret)
         !g_str_equal(qd->status, "completed") &&
         !g_str_equal(qd->status, "failed") &&
         !g_str_equal(qd->status, "cancelled")) {
-        g_warning("qemu driver: QEMU's 'events' migration capability is off "
+        g_warning("qemu driver %s: QEMU's 'events' migration capability is off "
                   "during a migration: without MIGRATION events the end of "
                   "COLO cannot be told from a checkpoint; switch it on "
-                  "before 'migrate'");
+                  "before 'migrate'", qd->name);
     }
 }
 
@@ -551,7 +553,7 @@ static void qd_report_error(QemuDriver *qd, const char *msg)
     g_free(qd->error);
     qd->error = g_strdup(msg);
     qd->stats.qemu_errors++;
-    g_warning("qemu driver: QEMU at %s: %s", qd->addr, msg);
+    g_warning("qemu driver %s: QEMU at %s: %s", qd->name, qd->addr, msg);
     json_object_set_string_member(data, "qemu-qmp", qd->addr);
     json_object_set_string_member(data, "error", msg);
     qmp_event_emit("COLO_QEMU_ERROR", data);
@@ -581,8 +583,8 @@ static void qd_send_failover(QemuDriver *qd)
     }
     qd->failover_pending = FALSE;
     qd->stats.failovers++;
-    g_message("qemu driver: telling QEMU at %s to fail over "
-              "(x-colo-lost-heartbeat%s)", qd->addr,
+    g_message("qemu driver %s: telling QEMU at %s to fail over "
+              "(x-colo-lost-heartbeat%s)", qd->name, qd->addr,
               qd->failover_mode == COLO_MODE_SECONDARY
               ? ", then announce-self" : "");
     qd_send(qd, QC_LOST_HEARTBEAT, "x-colo-lost-heartbeat", NULL);
@@ -596,7 +598,8 @@ static void qd_on_reply(QemuDriver *qd, const QmpMessage *m)
 
     if (g_queue_is_empty(&qd->cmds)) {
         qd->stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: reply to no command from %s", qd->addr);
+        LOG_WARN_RL("qemu driver %s: reply to no command from %s",
+                    qd->name, qd->addr);
         return;
     }
     what = GPOINTER_TO_INT(g_queue_pop_head(&qd->cmds));
@@ -610,7 +613,8 @@ static void qd_on_reply(QemuDriver *qd, const QmpMessage *m)
         qd->state = QD_READY;
         qd->warned = FALSE;
         qd->stats.connects++;
-        g_message("qemu driver: connected to QEMU's QMP at %s", qd->addr);
+        g_message("qemu driver %s: connected to QEMU's QMP at %s",
+                  qd->name, qd->addr);
         qd_send_failover(qd);
         qd_send(qd, QC_QUERY_MIGRATE, "query-migrate", NULL);
         qd_send(qd, QC_QUERY_CAPS, "query-migrate-capabilities", NULL);
@@ -650,7 +654,7 @@ static void qd_on_reply(QemuDriver *qd, const QmpMessage *m)
         break;
     case QC_SET_EVENTS_CAP:
         if (desc) {
-            g_debug("qemu driver: events capability: %s", desc);
+            g_debug("qemu driver %s: events capability: %s", qd->name, desc);
         } else {
             qd->events_on = TRUE;
         }
@@ -671,11 +675,12 @@ static void qd_on_reply(QemuDriver *qd, const QmpMessage *m)
     case QC_LOST_HEARTBEAT:
         if (desc) {
             qd->stats.failover_errors++;
-            g_warning("qemu driver: QEMU at %s refused x-colo-lost-heartbeat: "
-                      "%s", qd->addr, desc);
+            g_warning("qemu driver %s: QEMU at %s refused x-colo-lost-heartbeat: "
+                      "%s", qd->name, qd->addr, desc);
             break;
         }
-        g_message("qemu driver: QEMU at %s failed over", qd->addr);
+        g_message("qemu driver %s: QEMU at %s failed over",
+                  qd->name, qd->addr);
         if (qd->failover_mode == COLO_MODE_SECONDARY) {
             /* the promoted guest's MAC moves to this host: tell the
              * switches at once rather than when the guest next talks */
@@ -694,7 +699,7 @@ static void qd_on_reply(QemuDriver *qd, const QmpMessage *m)
     case QC_ANNOUNCE:
         if (desc) {
             qd->stats.failover_errors++;
-            g_warning("qemu driver: announce-self: %s", desc);
+            g_warning("qemu driver %s: announce-self: %s", qd->name, desc);
         }
         break;
     }
@@ -716,11 +721,11 @@ static void qd_follow_failover(QemuDriver *qd, ColoExitReason reason, gboolean t
         colo_fs_failover_active(qd_fs(qd))) {
         return;                 /* nothing to follow, or done already */
     }
-    g_message("qemu driver: %s: failing this side over too", why);
+    g_message("qemu driver %s: %s: failing this side over too", qd->name, why);
     if (colo_fs_failover(qd_fs(qd), reason, tell_qemu, &err)) {
         qd->stats.followed++;
     } else {
-        g_warning("qemu driver: failover: %s", err->message);
+        g_warning("qemu driver %s: failover: %s", qd->name, err->message);
         g_error_free(err);
     }
 }
@@ -779,7 +784,8 @@ static void qd_on_event(QemuDriver *qd, const char *name, JsonObject *data)
 
         if (!qmp_json_str(data, "status", TRUE, &st, &err)) {
             qd->stats.protocol_errors++;
-            LOG_WARN_RL("qemu driver: MIGRATION event from %s: %s",
+            LOG_WARN_RL("qemu driver %s: MIGRATION event from %s: %s",
+                        qd->name,
                          qd->addr, err->message);
             g_error_free(err);
             return;
@@ -812,9 +818,10 @@ static void qd_on_event(QemuDriver *qd, const char *name, JsonObject *data)
                          !g_str_equal(reason, "request");
 
         if (g_str_equal(reason, "request")) {
-            g_message("qemu driver: %s", msg);
+            g_message("qemu driver %s: %s", qd->name, msg);
         } else {
-            g_warning("qemu driver: QEMU at %s: %s", qd->addr, msg);
+            g_warning("qemu driver %s: QEMU at %s: %s",
+                      qd->name, qd->addr, msg);
         }
         qd_finish(qd, FALSE, msg);
         /* COLO is over on this side, whatever query-migrate said */
@@ -856,7 +863,7 @@ static void qd_on_line(QemuDriver *qd, const char *line, gsize len)
     }
     if (!json_parser_load_from_data(parser, line, (gssize) len, &err)) {
         qd->stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: bad JSON from %s: %s", qd->addr,
+        LOG_WARN_RL("qemu driver %s: bad JSON from %s: %s", qd->name, qd->addr,
                      err->message);
         g_error_free(err);
         return;
@@ -864,7 +871,7 @@ static void qd_on_line(QemuDriver *qd, const char *line, gsize len)
     root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
         qd->stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: QMP message is not an object");
+        LOG_WARN_RL("qemu driver %s: QMP message is not an object", qd->name);
         return;
     }
     if (!qmp_message_parse(json_node_get_object(root), &m, &err)) {
@@ -872,7 +879,8 @@ static void qd_on_line(QemuDriver *qd, const char *line, gsize len)
          * keeps the command FIFO in step) and an ill-typed error is an
          * error, never a success */
         qd->stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: from %s: %s", qd->addr, err->message);
+        LOG_WARN_RL("qemu driver %s: from %s: %s",
+                    qd->name, qd->addr, err->message);
         g_clear_error(&err);
     }
     if (qd->state == QD_GREETING) {
@@ -894,7 +902,8 @@ static void qd_on_line(QemuDriver *qd, const char *line, gsize len)
         break;
     case QMP_MSG_GREETING:
         qd->stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: a second QMP greeting from %s", qd->addr);
+        LOG_WARN_RL("qemu driver %s: a second QMP greeting from %s",
+                    qd->name, qd->addr);
         break;
     case QMP_MSG_INVALID:
         break;                  /* counted and logged above */
@@ -1001,14 +1010,15 @@ static void qd_disconnect(QemuDriver *qd, const char *why)
     }
     if (was_up) {
         qd->stats.disconnects++;
-        g_message("qemu driver: QMP connection to %s lost: %s", qd->addr, why);
+        g_message("qemu driver %s: QMP connection to %s lost: %s",
+                  qd->name, qd->addr, why);
     } else {
         qd->stats.connect_failures++;
         if (!qd->warned) {
             /* once per outage; the retries are silent */
             qd->warned = TRUE;
-            g_warning("qemu driver: cannot talk to QEMU at %s: %s "
-                      "(retrying every %d ms)", qd->addr, why,
+            g_warning("qemu driver %s: cannot talk to QEMU at %s: %s "
+                      "(retrying every %d ms)", qd->name, qd->addr, why,
                       QEMU_RECONNECT_MS);
         }
     }
@@ -1144,7 +1154,7 @@ static void qd_connect(QemuDriver *qd)
         return;
     }
     if (!qd_parse_addr(qd->addr, &spec, &err)) {
-        LOG_WARN_RL("qemu driver: %s", err->message);
+        LOG_WARN_RL("qemu driver %s: %s", qd->name, err->message);
         g_error_free(err);
         return;
     }
@@ -1203,6 +1213,10 @@ static QemuDriver *qd_new(ColoFrame *f)
     qd->fd = -1;
     g_queue_init(&qd->cmds);
     qd->obj = f;
+    qd->name = g_strdup(user_object_get_id(USER_OBJECT(f)));
+    if (!qd->name) {
+        qd->name = g_strdup("(no id)");
+    }
     return qd;
 }
 
@@ -1226,6 +1240,7 @@ static void qd_free(QemuDriver *qd)
     }
     g_free(qd->error);
     g_free(qd->addr);
+    g_free(qd->name);
     g_free(qd);
 }
 
@@ -1264,7 +1279,7 @@ void colo_frame_qemu_attach(ColoFrame *f)
         return;
     }
     if (!qd_parse_addr(addr, &check, &err)) {
-        g_warning("qemu driver: %s", err->message);
+        g_warning("qemu driver %s: %s", qd->name, err->message);
         g_error_free(err);
         return;
     }
@@ -1290,11 +1305,11 @@ void colo_frame_qemu_detach(ColoFrame *f)
     colo_frame_set_qemu_driver(f, NULL);
     qd->obj = NULL;
     qd_drop_checkpoint(qd);
-    g_message("qemu driver: %" PRIu64 " QMP sessions (%" PRIu64 " failed "
+    g_message("qemu driver %s: %" PRIu64 " QMP sessions (%" PRIu64 " failed "
               "attempts, %" PRIu64 " lost), %" PRIu64 " triggers, %" PRIu64
               " checkpoints committed, %" PRIu64 " periodic, %" PRIu64
               " failed, %" PRIu64 " protocol errors, %" PRIu64 " failovers "
-              "sent",
+              "sent", qd->name,
               qd->stats.connects, qd->stats.connect_failures,
               qd->stats.disconnects, qd->stats.triggers, qd->stats.committed,
               qd->stats.periodic, qd->stats.errors, qd->stats.protocol_errors,
