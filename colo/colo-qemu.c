@@ -57,8 +57,14 @@
  * COLO and the STOP/RESUME of a failover (the status is "completed" by
  * then) are not checkpoints.
  *
- * The connection is opened when the colo-frame is created
- * (colo_frame_qemu_attach()) and closed when it is deleted.
+ * One driver (struct QemuDriver) per driver=qemu colo-frame: created
+ * and connected when the colo-frame is created (colo_frame_qemu_attach()),
+ * held by the ColoFrame, disconnected and freed when it is deleted.  A
+ * process serving several pairs has one per pair, each with its own QMP
+ * connection, timers and counters; nothing here is shared between them
+ * (every function takes its driver; the only statics are constant
+ * tables), so one QEMU's loss or failover touches only its own frame.
+ * Log lines read "qemu driver FRAME-ID: ...".
  *
  * The driver never completes a checkpoint synchronously from
  * colo_frame_qemu_start() (colo.c arms its timeout after the call), and
@@ -101,8 +107,8 @@
  * per outage).  All I/O is non-blocking, on the main context, through
  * util/socket.h (a SockConnector: a host name is looked up in a thread)
  * and one FdWatch.  Limits: a QMP line of at most 1 MiB (longer: counted,
- * connection dropped), at most 64 commands awaiting replies.  The counters are logged when the
- * colo-frame is deleted.
+ * connection dropped), at most 64 commands awaiting replies.  The
+ * counters are logged when the colo-frame is deleted.
  *
  * Without the "events" capability QEMU sends no MIGRATION events; the
  * driver asks query-migrate-capabilities after connecting and warns when
