@@ -170,12 +170,14 @@ void colo_not_enabled_error(GError **errp);
 /* colo-quorum (colo/quorum.c); no-ops/TRUE without the object.  May this
  * side fail over now?  FALSE with errp when refused (no quorum, stale) or
  * deferred (the peer is still a member; or fencing first).  Main context. */
-gboolean colo_quorum_failover_check(ColoMode mode, ColoExitReason reason,
-                                    GError **errp);
+gboolean colo_quorum_failover_check(const char *frame, ColoMode mode,
+                                    ColoExitReason reason, GError **errp);
 /* This side has failed over as 'mode': raise the epoch, announce it. */
-void colo_quorum_failed_over(ColoMode mode);
-/* Adds "quorate" and "output-held" to query-colo-status's object. */
-void colo_quorum_fill_status(JsonObject *o);
+void colo_quorum_failed_over(const char *frame, ColoMode mode);
+/* Adds "quorate" and "output-held" to query-colo-status's object.
+ * 'frame': the pair's colo-frame id (NULL: no colo-frame); the quorum is
+ * the colo-quorum bound to it with frame=, or an unbound one. */
+void colo_quorum_fill_status(const char *frame, JsonObject *o);
 
 const ColoStats *colo_get_stats(void);
 gboolean colo_checkpoint_in_flight(void);

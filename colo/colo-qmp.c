@@ -55,10 +55,8 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
         json_object_set_string_member(o, "qemu-error",
                                       colo_frame_qemu_error(colo_fs_object(fs)));
     }
-    if (colo_frame_count() <= 1) {
-        /* colo-quorum speaks for the process's single pair */
-        colo_quorum_fill_status(o);
-    }
+    /* the pair's own colo-quorum (frame=), or the unbound one */
+    colo_quorum_fill_status(colo_fs_id(fs), o);
     if (colo_compare_proxy_mode(colo_fs_id(fs))) {
         /* the checkpoint policy of this pair's colo-compares */
         json_object_set_string_member(o, "proxy-mode",
