@@ -35,6 +35,7 @@ struct _ColoFrame {
     gboolean failover_filters;
     gboolean input_lost_failover;
     ColoFrameState *fs;         /* while bound (colo/colo.c) */
+    QemuDriver *qemu;           /* driver=qemu: its own (colo-qemu.c) */
 };
 
 G_DEFINE_FINAL_TYPE(ColoFrame, colo_frame, USER_TYPE_OBJECT)
@@ -154,6 +155,16 @@ ColoFrameState *colo_frame_get_state(ColoFrame *f)
     return f->fs;
 }
 
+QemuDriver *colo_frame_qemu_driver(ColoFrame *f)
+{
+    return f->qemu;
+}
+
+void colo_frame_set_qemu_driver(ColoFrame *f, QemuDriver *d)
+{
+    f->qemu = d;
+}
+
 void colo_frame_test_bind(ColoFrame *f, ColoMode mode)
 {
     f->fs = colo_frame_attach(f, mode);
@@ -177,12 +188,6 @@ static gboolean colo_frame_complete(UserObject *obj, GError **errp)
     }
     if (f->driver == COLO_FRAME_DRIVER_QEMU && (!f->qemu_qmp || !*f->qemu_qmp)) {
         error_setg(errp, "colo-frame driver 'qemu' needs the 'qemu-qmp' property");
-        return FALSE;
-    }
-    if (f->driver == COLO_FRAME_DRIVER_QEMU && !colo_frame_qemu_available(f)) {
-        error_setg(errp, "colo-frame driver 'qemu' drives one QEMU per "
-                   "process for now, and another colo-frame already does; "
-                   "run this pair in a colo-proxy process of its own");
         return FALSE;
     }
     f->fs = colo_frame_attach(f, f->mode);

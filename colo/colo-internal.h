@@ -82,15 +82,21 @@ unsigned colo_frame_checkpoint_timeout_ms(ColoFrame *f);
 /* input-lost=failover: give the secondary up when it loses input. */
 gboolean colo_frame_input_lost_failover(ColoFrame *f);
 
-/* Driver "qemu" (colo/colo-qemu.c): starts checkpoint 'id'. */
+/* Driver "qemu" (colo/colo-qemu.c): one QemuDriver per driver=qemu
+ * colo-frame, held by the frame (colo-frame.c) from
+ * colo_frame_qemu_attach() to colo_frame_qemu_detach(). */
+typedef struct QemuDriver QemuDriver;
+QemuDriver *colo_frame_qemu_driver(ColoFrame *f);            /* colo-frame.c */
+void colo_frame_set_qemu_driver(ColoFrame *f, QemuDriver *d); /* colo-frame.c */
+
+/* Driver "qemu": starts checkpoint 'id'. */
 gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp);
-/* Driver "qemu": the colo-frame 'f' was bound to the frame (connects to
- * QEMU's QMP at once; on the secondary, reports each checkpoint QEMU
- * loaded) / is going away (drops the connection).  No-ops for the other
+/* Driver "qemu": the colo-frame 'f' was bound to the frame (creates its
+ * driver, connects to QEMU's QMP at once; on the secondary, reports each
+ * checkpoint QEMU loaded) / is going away (drops the connection, frees
+ * the driver).  No-ops for the other
  * drivers.  Main context. */
 void colo_frame_qemu_attach(ColoFrame *f);
-/* Driver "qemu" serves one frame per process: may 'f' have it? */
-gboolean colo_frame_qemu_available(ColoFrame *f);
 void colo_frame_qemu_detach(ColoFrame *f);
 
 /* Driver "qemu": this side failed over: tell its QEMU
@@ -100,22 +106,22 @@ void colo_frame_qemu_failover(ColoFrame *f, ColoMode mode);
 /* Driver "qemu": QEMU's view for query-colo-status/-stats (NULL when
  * there is nothing to say): the last error that concerns COLO itself,
  * e.g. a QEMU that completed the migration instead of entering COLO. */
-const char *colo_frame_qemu_error(void);
+const char *colo_frame_qemu_error(ColoFrame *f);
 /* Driver "qemu": adds its counters to 'o' (query-colo-stats). */
-void colo_frame_qemu_stats(JsonObject *o);
+void colo_frame_qemu_stats(ColoFrame *f, JsonObject *o);
 
 /* For tests/fuzz/fuzz-qemu-driver.c only: start a driver session for
  * 'f' in 'mode' without a socket (the next line must be the greeting),
  * feed it one QMP line (what it writes is dropped), and check its
- * internal invariants. */
+ * internal invariants; colo_frame_qemu_detach() ends it. */
 void colo_frame_qemu_test_session(ColoFrame *f, ColoMode mode);
-void colo_frame_qemu_test_line(const char *line, gsize len);
+void colo_frame_qemu_test_line(ColoFrame *f, const char *line, gsize len);
 /* For the fuzzer: bind 'f' (not completed) to a new frame state in
  * 'mode' / unbind it, as complete() and unparent would. */
 void colo_frame_test_bind(ColoFrame *f, ColoMode mode);
 void colo_frame_test_unbind(ColoFrame *f);
 /* NULL, or which invariant is broken. */
-const char *colo_frame_qemu_test_invariants(void);
+const char *colo_frame_qemu_test_invariants(ColoFrame *f);
 
 /* The frame's side of include/net/colo-hooks.h (colo/colo.c), registered
  * by colo/colo-frame.c. */
@@ -164,12 +170,14 @@ void colo_not_enabled_error(GError **errp);
 /* colo-quorum (colo/quorum.c); no-ops/TRUE without the object.  May this
  * side fail over now?  FALSE with errp when refused (no quorum, stale) or
  * deferred (the peer is still a member; or fencing first).  Main context. */
-gboolean colo_quorum_failover_check(ColoMode mode, ColoExitReason reason,
-                                    GError **errp);
+gboolean colo_quorum_failover_check(const char *frame, ColoMode mode,
+                                    ColoExitReason reason, GError **errp);
 /* This side has failed over as 'mode': raise the epoch, announce it. */
-void colo_quorum_failed_over(ColoMode mode);
-/* Adds "quorate" and "output-held" to query-colo-status's object. */
-void colo_quorum_fill_status(JsonObject *o);
+void colo_quorum_failed_over(const char *frame, ColoMode mode);
+/* Adds "quorate" and "output-held" to query-colo-status's object.
+ * 'frame': the pair's colo-frame id (NULL: no colo-frame); the quorum is
+ * the colo-quorum bound to it with frame=, or an unbound one. */
+void colo_quorum_fill_status(const char *frame, JsonObject *o);
 
 const ColoStats *colo_get_stats(void);
 gboolean colo_checkpoint_in_flight(void);

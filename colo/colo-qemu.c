@@ -57,8 +57,14 @@
  * COLO and the STOP/RESUME of a failover (the status is "completed" by
  * then) are not checkpoints.
  *
- * The connection is opened when the colo-frame is created
- * (colo_frame_qemu_attach()) and closed when it is deleted.
+ * One driver (struct QemuDriver) per driver=qemu colo-frame: created
+ * and connected when the colo-frame is created (colo_frame_qemu_attach()),
+ * held by the ColoFrame, disconnected and freed when it is deleted.  A
+ * process serving several pairs has one per pair, each with its own QMP
+ * connection, timers and counters; nothing here is shared between them
+ * (every function takes its driver; the only statics are constant
+ * tables), so one QEMU's loss or failover touches only its own frame.
+ * Log lines read "qemu driver FRAME-ID: ...".
  *
  * The driver never completes a checkpoint synchronously from
  * colo_frame_qemu_start() (colo.c arms its timeout after the call), and
@@ -101,8 +107,8 @@
  * per outage).  All I/O is non-blocking, on the main context, through
  * util/socket.h (a SockConnector: a host name is looked up in a thread)
  * and one FdWatch.  Limits: a QMP line of at most 1 MiB (longer: counted,
- * connection dropped), at most 64 commands awaiting replies.  The counters are logged when the
- * colo-frame is deleted.
+ * connection dropped), at most 64 commands awaiting replies.  The
+ * counters are logged when the colo-frame is deleted.
  *
  * Without the "events" capability QEMU sends no MIGRATION events; the
  * driver asks query-migrate-capabilities after connecting and warns when
@@ -179,10 +185,11 @@ typedef struct QemuDriverStats {
     uint64_t qemu_errors;       /* COLO_QEMU_ERROR emitted */
 } QemuDriverStats;
 
-typedef struct QemuDriver {
+struct QemuDriver {
     QemuDriverState state;
     ColoFrame *obj;             /* the colo-frame using us, or NULL */
     ColoMode mode;              /* its mode */
+    char *name;                 /* its id, naming it in the log */
     char *addr;                 /* qemu-qmp as configured */
     int fd;                     /* the QMP socket (connected or
                                  * connecting), or -1 */
@@ -226,107 +233,100 @@ typedef struct QemuDriver {
     int64_t trigger_us;
 
     QemuDriverStats stats;
-} QemuDriver;
+};
 
-static QemuDriver qd = { .fd = -1 };
-
-/* The pair this driver serves (one per process for now: colo-frame
- * refuses a second driver=qemu, colo_frame_qemu_available()). */
-static ColoFrameState *qd_fs(void)
+/* The pair this driver serves: one driver per colo-frame. */
+static ColoFrameState *qd_fs(QemuDriver *qd)
 {
-    return colo_frame_state(qd.obj);
+    return colo_frame_state(qd->obj);
 }
 
-gboolean colo_frame_qemu_available(ColoFrame *f)
-{
-    return !qd.obj || qd.obj == f;
-}
-
-static void qd_connect(void);
-static void qd_disconnect(const char *why);
+static void qd_connect(QemuDriver *qd);
+static void qd_disconnect(QemuDriver *qd, const char *why);
 
 /* ------------------------------------------------------------------ */
 /* Completion.                                                          */
 
 /* Forgets the checkpoint asked for, without reporting it. */
-static void qd_drop_checkpoint(void)
+static void qd_drop_checkpoint(QemuDriver *qd)
 {
-    qd.want = FALSE;
-    qd.armed = FALSE;
-    qd.params_asked = FALSE;
-    qd.stop_counts = FALSE;
+    qd->want = FALSE;
+    qd->armed = FALSE;
+    qd->params_asked = FALSE;
+    qd->stop_counts = FALSE;
 }
 
-static void qd_finish(gboolean ok, const char *error)
+static void qd_finish(QemuDriver *qd, gboolean ok, const char *error)
 {
-    if (!qd.want) {
+    if (!qd->want) {
         return;
     }
-    qd_drop_checkpoint();
-    if (!colo_fs_in_flight(qd_fs())) {
+    qd_drop_checkpoint(qd);
+    if (!colo_fs_in_flight(qd_fs(qd))) {
         return;                 /* the frame gave up on it (timeout) */
     }
     if (ok) {
-        qd.stats.committed++;
-        g_debug("qemu driver: checkpoint %" PRIu64 " committed in %" PRId64
-                " us", qd.id, g_get_monotonic_time() - qd.trigger_us);
+        qd->stats.committed++;
+        g_debug("qemu driver %s: checkpoint %" PRIu64 " committed in %" PRId64
+                " us",
+                qd->name, qd->id, g_get_monotonic_time() - qd->trigger_us);
     } else {
-        qd.stats.errors++;
+        qd->stats.errors++;
     }
-    colo_fs_checkpoint_done(qd_fs(), ok, error);
+    colo_fs_checkpoint_done(qd_fs(qd), ok, error);
 }
 
 /* ------------------------------------------------------------------ */
 /* Output: a queue of lines, written when the socket is writable.       */
 
 /* The output ring, set up at its first use. */
-static OutBuf *qd_out(void)
+static OutBuf *qd_out(QemuDriver *qd)
 {
-    if (!qd.out.max) {
-        outbuf_init(&qd.out, 4096, QEMU_QMP_MAX_LINE);
+    if (!qd->out.max) {
+        outbuf_init(&qd->out, 4096, QEMU_QMP_MAX_LINE);
     }
-    return &qd.out;
+    return &qd->out;
 }
 
 /* Writes what the socket takes now.  0, or -errno when the connection
  * is broken. */
-static int qd_flush(void)
+static int qd_flush(QemuDriver *qd)
 {
     size_t sent;
-    int r = outbuf_flush(qd_out(), qd.fd, &sent);
+    int r = outbuf_flush(qd_out(qd), qd->fd, &sent);
 
     if (r < 0) {
         return r;
     }
-    fd_watch_enable(&qd.watch, G_IO_OUT, outbuf_len(qd_out()) > 0);
+    fd_watch_enable(&qd->watch, G_IO_OUT, outbuf_len(qd_out(qd)) > 0);
     return 0;
 }
 
 /* Lines queued: they leave from the watch, when the loop finds the
  * socket writable (never inside the caller, which may be a reply's
  * handler: a write error must not tear the session down under it). */
-static void qd_write_next(void)
+static void qd_write_next(QemuDriver *qd)
 {
-    if (qd.state != QD_DISCONNECTED && qd.state != QD_CONNECTING &&
-        outbuf_len(qd_out()) > 0) {
-        fd_watch_enable(&qd.watch, G_IO_OUT, TRUE);
+    if (qd->state != QD_DISCONNECTED && qd->state != QD_CONNECTING &&
+        outbuf_len(qd_out(qd)) > 0) {
+        fd_watch_enable(&qd->watch, G_IO_OUT, TRUE);
     }
 }
 
 /* Sends one command; 'args' (may be NULL) is consumed. */
-static void qd_send(QemuCmd what, const char *name, JsonObject *args)
+static void qd_send(QemuDriver *qd, QemuCmd what, const char *name, JsonObject *args)
 {
     JsonObject *o = json_object_new();
     JsonNode *n = json_node_new(JSON_NODE_OBJECT);
     g_autofree char *s = NULL;
 
-    if (g_queue_get_length(&qd.cmds) >= QEMU_QMP_MAX_PENDING) {
+    if (g_queue_get_length(&qd->cmds) >= QEMU_QMP_MAX_PENDING) {
         if (args) {
             json_object_unref(args);
         }
         json_object_unref(o);
         json_node_free(n);
-        qd_disconnect("QEMU does not answer its QMP commands");
+        qd_disconnect(qd, "QEMU does not answer its QMP commands");
         return;
     }
     json_object_set_string_member(o, "execute", name);
@@ -336,37 +336,37 @@ static void qd_send(QemuCmd what, const char *name, JsonObject *args)
     json_node_take_object(n, o);
     s = json_to_string(n, FALSE);
     json_node_free(n);
-    if (strlen(s) + 2 > outbuf_room(qd_out())) {
-        qd_disconnect("QEMU does not read its QMP commands");
+    if (strlen(s) + 2 > outbuf_room(qd_out(qd))) {
+        qd_disconnect(qd, "QEMU does not read its QMP commands");
         return;
     }
-    g_queue_push_tail(&qd.cmds, GINT_TO_POINTER(what));
+    g_queue_push_tail(&qd->cmds, GINT_TO_POINTER(what));
     {
         const struct iovec line[2] = {
             { .iov_base = s, .iov_len = strlen(s) },
             { .iov_base = (void *)"\r\n", .iov_len = 2 },
         };
 
-        outbuf_append(qd_out(), line, 2, 0);
+        outbuf_append(qd_out(qd), line, 2, 0);
     }
-    qd_write_next();
+    qd_write_next(qd);
 }
 
 /* ------------------------------------------------------------------ */
 /* The checkpoint steps.                                                */
 
-static void qd_trigger_step(void)
+static void qd_trigger_step(QemuDriver *qd)
 {
-    if (!qd.want || qd.state != QD_READY) {
+    if (!qd->want || qd->state != QD_READY) {
         return;
     }
-    if (!g_str_equal(qd.status, "colo")) {
-        qd_send(QC_QUERY_MIGRATE, "query-migrate", NULL);
+    if (!g_str_equal(qd->status, "colo")) {
+        qd_send(qd, QC_QUERY_MIGRATE, "query-migrate", NULL);
         return;
     }
-    if (!qd.params_asked) {
-        qd.params_asked = TRUE;
-        qd_send(QC_QUERY_PARAMS, "query-migrate-parameters", NULL);
+    if (!qd->params_asked) {
+        qd->params_asked = TRUE;
+        qd_send(qd, QC_QUERY_PARAMS, "query-migrate-parameters", NULL);
     }
 }
 
@@ -377,51 +377,53 @@ static gboolean qd_status_running(const char *st)
            g_str_equal(st, "wait-unplug");
 }
 
-static void qd_status_changed(const char *status)
+static void qd_status_changed(QemuDriver *qd, const char *status)
 {
-    gboolean was_colo = g_str_equal(qd.status, "colo");
-    gboolean was_running = qd_status_running(qd.status);
+    gboolean was_colo = g_str_equal(qd->status, "colo");
+    gboolean was_running = qd_status_running(qd->status);
 
-    g_strlcpy(qd.status, status, sizeof(qd.status));
+    g_strlcpy(qd->status, status, sizeof(qd->status));
     if (g_str_equal(status, "colo")) {
         if (!was_colo) {
-            qd.colo_ckpts = 0;
+            qd->colo_ckpts = 0;
         }
-        qd.colo_seen = TRUE;
-        g_clear_pointer(&qd.error, g_free);
+        qd->colo_seen = TRUE;
+        g_clear_pointer(&qd->error, g_free);
     } else if (g_str_equal(status, "setup")) {
-        qd.colo_seen = FALSE;   /* a new migration */
-        qd.migrating_seen = TRUE;
+        qd->colo_seen = FALSE;   /* a new migration */
+        qd->migrating_seen = TRUE;
     } else if (qd_status_running(status)) {
-        qd.migrating_seen = TRUE;
+        qd->migrating_seen = TRUE;
     } else if (g_str_equal(status, "completed") && was_running &&
-               !qd.colo_seen && qd.state == QD_READY) {
+               !qd->colo_seen && qd->state == QD_READY) {
         /* a migration we watched completed without entering COLO: if
          * x-colo was on, that QEMU cannot do COLO (E); ask */
-        qd_send(QC_CHECK_XCOLO, "query-migrate-capabilities", NULL);
+        qd_send(qd, QC_CHECK_XCOLO, "query-migrate-capabilities", NULL);
     }
     if (was_colo && !g_str_equal(status, "colo")) {
-        qd.stopped = FALSE;
-        if (qd.want) {
+        qd->stopped = FALSE;
+        if (qd->want) {
             g_autofree char *msg =
                 g_strdup_printf("QEMU's COLO ended (migration status '%s')",
                                 status);
-            qd_finish(FALSE, msg);
+            qd_finish(qd, FALSE, msg);
         }
     }
 }
 
 static gboolean qd_poll_cb(gpointer data)
 {
-    qd.poll_source = 0;
-    if (qd.want && qd.state == QD_READY && !qd.events_on &&
-        !g_str_equal(qd.status, "colo")) {
-        qd_send(QC_QUERY_MIGRATE, "query-migrate", NULL);
+    QemuDriver *qd = data;
+
+    qd->poll_source = 0;
+    if (qd->want && qd->state == QD_READY && !qd->events_on &&
+        !g_str_equal(qd->status, "colo")) {
+        qd_send(qd, QC_QUERY_MIGRATE, "query-migrate", NULL);
     }
     return G_SOURCE_REMOVE;
 }
 
-static void qd_on_query_migrate(JsonObject *ret)
+static void qd_on_query_migrate(QemuDriver *qd, JsonObject *ret)
 {
     const char *status = "none";    /* QEMU answers {} before any migration */
     GError *err = NULL;
@@ -430,21 +432,21 @@ static void qd_on_query_migrate(JsonObject *ret)
         g_autofree char *msg =
             g_strdup_printf("QEMU's query-migrate reply: %s", err->message);
 
-        qd.stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: %s", msg);
+        qd->stats.protocol_errors++;
+        LOG_WARN_RL("qemu driver %s: %s", qd->name, msg);
         g_error_free(err);
-        qd_finish(FALSE, msg);
+        qd_finish(qd, FALSE, msg);
         return;
     }
     if (!*status) {
         status = "none";
     }
-    qd_status_changed(status);
-    if (!qd.want) {
+    qd_status_changed(qd, status);
+    if (!qd->want) {
         return;
     }
     if (g_str_equal(status, "colo")) {
-        qd_trigger_step();
+        qd_trigger_step(qd);
     } else if (g_str_equal(status, "setup") || g_str_equal(status, "active") ||
                g_str_equal(status, "pre-switchover") ||
                g_str_equal(status, "device")) {
@@ -452,39 +454,39 @@ static void qd_on_query_migrate(JsonObject *ret)
          * checkpoint-timeout bounds the wait).  Only without the events
          * capability, when no such event comes, is the status asked for
          * again shortly; with it nothing polls. */
-        if (!qd.events_on && !qd.poll_source) {
-            qd.poll_source = g_timeout_add(QEMU_POLL_MS, qd_poll_cb, NULL);
+        if (!qd->events_on && !qd->poll_source) {
+            qd->poll_source = g_timeout_add(QEMU_POLL_MS, qd_poll_cb, qd);
         }
     } else {
         g_autofree char *msg =
             g_strdup_printf("QEMU is not in COLO (migration status '%s')",
                             status);
-        qd_finish(FALSE, msg);
+        qd_finish(qd, FALSE, msg);
     }
 }
 
-static void qd_on_query_params(JsonObject *ret)
+static void qd_on_query_params(QemuDriver *qd, JsonObject *ret)
 {
     JsonObject *args;
     JsonNode *delay;
 
-    if (!qd.want) {
+    if (!qd->want) {
         return;
     }
     if (qmp_json_member(ret, "x-checkpoint-delay", QMP_JSON_INT, &delay)
         != QMP_JSON_OK) {
-        qd_finish(FALSE, "QEMU reports no x-checkpoint-delay (no COLO "
+        qd_finish(qd, FALSE, "QEMU reports no x-checkpoint-delay (no COLO "
                   "support?)");
         return;
     }
     args = json_object_new();
     json_object_set_int_member(args, "x-checkpoint-delay",
                                json_node_get_int(delay));
-    qd.armed = TRUE;
-    qd.stop_counts = FALSE;
-    qd.trigger_us = g_get_monotonic_time();
-    qd.stats.triggers++;
-    qd_send(QC_SET_PARAMS, "migrate-set-parameters", args);
+    qd->armed = TRUE;
+    qd->stop_counts = FALSE;
+    qd->trigger_us = g_get_monotonic_time();
+    qd->stats.triggers++;
+    qd_send(qd, QC_SET_PARAMS, "migrate-set-parameters", args);
 }
 
 /*
@@ -528,20 +530,20 @@ static int qd_cap_state(JsonNode *ret, const char *name)
  * switches the capability on itself outside a migration; during one it
  * can only warn.
  */
-static void qd_on_query_caps(JsonNode *ret)
+static void qd_on_query_caps(QemuDriver *qd, JsonNode *ret)
 {
     gboolean events = qd_cap_state(ret, "events") == 1;
 
-    qd.events_on |= events;
+    qd->events_on |= events;
 
-    if (!events && qd.status[0] && !g_str_equal(qd.status, "none") &&
-        !g_str_equal(qd.status, "completed") &&
-        !g_str_equal(qd.status, "failed") &&
-        !g_str_equal(qd.status, "cancelled")) {
-        g_warning("qemu driver: QEMU's 'events' migration capability is off "
+    if (!events && qd->status[0] && !g_str_equal(qd->status, "none") &&
+        !g_str_equal(qd->status, "completed") &&
+        !g_str_equal(qd->status, "failed") &&
+        !g_str_equal(qd->status, "cancelled")) {
+        g_warning("qemu driver %s: QEMU's 'events' migration capability is off "
                   "during a migration: without MIGRATION events the end of "
                   "COLO cannot be told from a checkpoint; switch it on "
-                  "before 'migrate'");
+                  "before 'migrate'", qd->name);
     }
 }
 
@@ -550,29 +552,33 @@ static void qd_on_query_caps(JsonNode *ret)
  * query-colo-status "qemu-error", the log -- and a checkpoint waiting for
  * COLO fails at once.  Kept until QEMU reaches "colo".
  */
-static void qd_report_error(const char *msg)
+static void qd_report_error(QemuDriver *qd, const char *msg)
 {
     JsonObject *data = json_object_new();
 
-    g_free(qd.error);
-    qd.error = g_strdup(msg);
-    qd.stats.qemu_errors++;
-    g_warning("qemu driver: QEMU at %s: %s", qd.addr, msg);
-    json_object_set_string_member(data, "qemu-qmp", qd.addr);
+    g_free(qd->error);
+    qd->error = g_strdup(msg);
+    qd->stats.qemu_errors++;
+    g_warning("qemu driver %s: QEMU at %s: %s", qd->name, qd->addr, msg);
+    json_object_set_string_member(data, "qemu-qmp", qd->addr);
     json_object_set_string_member(data, "error", msg);
+    if (colo_frame_count() > 1) {
+        /* as the frame's own events (colo.c): with several pairs */
+        json_object_set_string_member(data, "frame", qd->name);
+    }
     qmp_event_emit("COLO_QEMU_ERROR", data);
-    qd_finish(FALSE, msg);
+    qd_finish(qd, FALSE, msg);
 }
 
 /* The answer to the question qd_status_changed() asked when a watched
  * migration completed without entering COLO. */
-static void qd_on_check_xcolo(JsonNode *ret)
+static void qd_on_check_xcolo(QemuDriver *qd, JsonNode *ret)
 {
-    if (qd.colo_seen || !g_str_equal(qd.status, "completed")) {
+    if (qd->colo_seen || !g_str_equal(qd->status, "completed")) {
         return;                 /* COLO came after all */
     }
     if (qd_cap_state(ret, "x-colo") == 1) {
-        qd_report_error("the migration completed instead of entering COLO "
+        qd_report_error(qd, "the migration completed instead of entering COLO "
                         "although x-colo is on: this QEMU cannot run COLO "
                         "(QEMU 10.0.0 to 10.0.6 skip COLO after the 'device' "
                         "state; see docs/qemu.md for a QEMU that works)");
@@ -580,61 +586,63 @@ static void qd_on_check_xcolo(JsonNode *ret)
 }
 
 /* Sends what a failover asks of QEMU (colo_frame_qemu_failover()). */
-static void qd_send_failover(void)
+static void qd_send_failover(QemuDriver *qd)
 {
-    if (!qd.failover_pending || qd.state != QD_READY) {
+    if (!qd->failover_pending || qd->state != QD_READY) {
         return;
     }
-    qd.failover_pending = FALSE;
-    qd.stats.failovers++;
-    g_message("qemu driver: telling QEMU at %s to fail over "
-              "(x-colo-lost-heartbeat%s)", qd.addr,
-              qd.failover_mode == COLO_MODE_SECONDARY
+    qd->failover_pending = FALSE;
+    qd->stats.failovers++;
+    g_message("qemu driver %s: telling QEMU at %s to fail over "
+              "(x-colo-lost-heartbeat%s)", qd->name, qd->addr,
+              qd->failover_mode == COLO_MODE_SECONDARY
               ? ", then announce-self" : "");
-    qd_send(QC_LOST_HEARTBEAT, "x-colo-lost-heartbeat", NULL);
+    qd_send(qd, QC_LOST_HEARTBEAT, "x-colo-lost-heartbeat", NULL);
 }
 
-static void qd_on_reply(const QmpMessage *m)
+static void qd_on_reply(QemuDriver *qd, const QmpMessage *m)
 {
     QemuCmd what;
     JsonObject *ret = m->ret_obj;
     const char *desc = m->kind == QMP_MSG_ERROR ? m->err_desc : NULL;
 
-    if (g_queue_is_empty(&qd.cmds)) {
-        qd.stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: reply to no command from %s", qd.addr);
+    if (g_queue_is_empty(&qd->cmds)) {
+        qd->stats.protocol_errors++;
+        LOG_WARN_RL("qemu driver %s: reply to no command from %s",
+                    qd->name, qd->addr);
         return;
     }
-    what = GPOINTER_TO_INT(g_queue_pop_head(&qd.cmds));
+    what = GPOINTER_TO_INT(g_queue_pop_head(&qd->cmds));
 
     switch (what) {
     case QC_CAPABILITIES:
         if (desc) {
-            qd_disconnect(desc);
+            qd_disconnect(qd, desc);
             return;
         }
-        qd.state = QD_READY;
-        qd.warned = FALSE;
-        qd.stats.connects++;
-        g_message("qemu driver: connected to QEMU's QMP at %s", qd.addr);
-        qd_send_failover();
-        qd_send(QC_QUERY_MIGRATE, "query-migrate", NULL);
-        qd_send(QC_QUERY_CAPS, "query-migrate-capabilities", NULL);
+        qd->state = QD_READY;
+        qd->warned = FALSE;
+        qd->stats.connects++;
+        g_message("qemu driver %s: connected to QEMU's QMP at %s",
+                  qd->name, qd->addr);
+        qd_send_failover(qd);
+        qd_send(qd, QC_QUERY_MIGRATE, "query-migrate", NULL);
+        qd_send(qd, QC_QUERY_CAPS, "query-migrate-capabilities", NULL);
         break;
     case QC_QUERY_CAPS:
-        qd_on_query_caps(desc ? NULL : m->ret);
+        qd_on_query_caps(qd, desc ? NULL : m->ret);
         break;
     case QC_CHECK_XCOLO:
         if (!desc) {
-            qd_on_check_xcolo(m->ret);
+            qd_on_check_xcolo(qd, m->ret);
         }
         break;
     case QC_QUERY_MIGRATE:
         if (desc) {
-            qd_finish(FALSE, desc);
+            qd_finish(qd, FALSE, desc);
             break;
         }
-        if (!qd.status[0] || g_str_equal(qd.status, "none")) {
+        if (!qd->status[0] || g_str_equal(qd->status, "none")) {
             /* MIGRATION events need the "events" capability, which can
              * only be set outside a migration */
             const char *st = qmp_json_str_or(ret, "status", "none");
@@ -649,40 +657,41 @@ static void qd_on_reply(const QmpMessage *m)
                 json_object_set_boolean_member(cap, "state", TRUE);
                 json_array_add_object_element(caps, cap);
                 json_object_set_array_member(args, "capabilities", caps);
-                qd_send(QC_SET_EVENTS_CAP, "migrate-set-capabilities", args);
+                qd_send(qd, QC_SET_EVENTS_CAP, "migrate-set-capabilities", args);
             }
         }
-        qd_on_query_migrate(ret);
+        qd_on_query_migrate(qd, ret);
         break;
     case QC_SET_EVENTS_CAP:
         if (desc) {
-            g_debug("qemu driver: events capability: %s", desc);
+            g_debug("qemu driver %s: events capability: %s", qd->name, desc);
         } else {
-            qd.events_on = TRUE;
+            qd->events_on = TRUE;
         }
         break;
     case QC_QUERY_PARAMS:
         if (desc) {
-            qd_finish(FALSE, desc);
+            qd_finish(qd, FALSE, desc);
             break;
         }
-        qd_on_query_params(ret);
+        qd_on_query_params(qd, ret);
         break;
     case QC_SET_PARAMS:
         if (desc) {
-            qd_finish(FALSE, desc);
+            qd_finish(qd, FALSE, desc);
         }
         /* success: the STOP/RESUME pair (maybe already seen) completes */
         break;
     case QC_LOST_HEARTBEAT:
         if (desc) {
-            qd.stats.failover_errors++;
-            g_warning("qemu driver: QEMU at %s refused x-colo-lost-heartbeat: "
-                      "%s", qd.addr, desc);
+            qd->stats.failover_errors++;
+            g_warning("qemu driver %s: QEMU at %s refused x-colo-lost-heartbeat: "
+                      "%s", qd->name, qd->addr, desc);
             break;
         }
-        g_message("qemu driver: QEMU at %s failed over", qd.addr);
-        if (qd.failover_mode == COLO_MODE_SECONDARY) {
+        g_message("qemu driver %s: QEMU at %s failed over",
+                  qd->name, qd->addr);
+        if (qd->failover_mode == COLO_MODE_SECONDARY) {
             /* the promoted guest's MAC moves to this host: tell the
              * switches at once rather than when the guest next talks */
             JsonObject *args = json_object_new();
@@ -694,13 +703,13 @@ static void qd_on_reply(const QmpMessage *m)
             json_object_set_int_member(args, "max", 550);
             json_object_set_int_member(args, "rounds", 5);
             json_object_set_int_member(args, "step", 100);
-            qd_send(QC_ANNOUNCE, "announce-self", args);
+            qd_send(qd, QC_ANNOUNCE, "announce-self", args);
         }
         break;
     case QC_ANNOUNCE:
         if (desc) {
-            qd.stats.failover_errors++;
-            g_warning("qemu driver: announce-self: %s", desc);
+            qd->stats.failover_errors++;
+            g_warning("qemu driver %s: announce-self: %s", qd->name, desc);
         }
         break;
     }
@@ -713,97 +722,98 @@ static void qd_on_reply(const QmpMessage *m)
  *   tell_qemu  QEMU still waits for x-colo-lost-heartbeat (a primary
  *              whose COLO broke keeps its guest stopped until then).
  */
-static void qd_follow_failover(ColoExitReason reason, gboolean tell_qemu,
+static void qd_follow_failover(QemuDriver *qd, ColoExitReason reason, gboolean tell_qemu,
                                const char *why)
 {
     GError *err = NULL;
 
-    if (!qd.obj || colo_fs_mode(qd_fs()) == COLO_MODE_NONE ||
-        colo_fs_failover_active(qd_fs())) {
+    if (!qd->obj || colo_fs_mode(qd_fs(qd)) == COLO_MODE_NONE ||
+        colo_fs_failover_active(qd_fs(qd))) {
         return;                 /* nothing to follow, or done already */
     }
-    g_message("qemu driver: %s: failing this side over too", why);
-    if (colo_fs_failover(qd_fs(), reason, tell_qemu, &err)) {
-        qd.stats.followed++;
+    g_message("qemu driver %s: %s: failing this side over too", qd->name, why);
+    if (colo_fs_failover(qd_fs(qd), reason, tell_qemu, &err)) {
+        qd->stats.followed++;
     } else {
-        g_warning("qemu driver: failover: %s", err->message);
+        g_warning("qemu driver %s: failover: %s", qd->name, err->message);
         g_error_free(err);
     }
 }
 
-static void qd_on_event(const char *name, JsonObject *data)
+static void qd_on_event(QemuDriver *qd, const char *name, JsonObject *data)
 {
-    gboolean colo = g_str_equal(qd.status, "colo");
+    gboolean colo = g_str_equal(qd->status, "colo");
     GError *err = NULL;
 
     if (g_str_equal(name, "STOP")) {
         if (colo) {
-            qd.stopped = TRUE;
-            qd.stop_counts = qd.want && qd.armed;
-            qd.stop_us = g_get_monotonic_time();
-            if (qd.mode == COLO_MODE_SECONDARY) {
+            qd->stopped = TRUE;
+            qd->stop_counts = qd->want && qd->armed;
+            qd->stop_us = g_get_monotonic_time();
+            if (qd->mode == COLO_MODE_SECONDARY) {
                 /* the secondary stops to load a checkpoint */
-                colo_fs_checkpoint_begun(qd_fs());
+                colo_fs_checkpoint_begun(qd_fs(qd));
             }
         }
     } else if (g_str_equal(name, "MIGRATION_PASS")) {
-        if (colo && qd.stopped && qd.mode == COLO_MODE_PRIMARY) {
+        if (colo && qd->stopped && qd->mode == COLO_MODE_PRIMARY) {
             /* QEMU saves the checkpoint's state: the secondary stopped
              * before it answered the checkpoint request, the primary at
              * its STOP, so both guests are stopped, and what they sent
              * before has had the STOP's time to arrive.  QEMU's own
              * colo-compare flushes at this point of the checkpoint too */
-            colo_fs_checkpoint_begun(qd_fs());
+            colo_fs_checkpoint_begun(qd_fs(qd));
         }
     } else if (g_str_equal(name, "RESUME")) {
-        if (colo && qd.stopped && qd.mode == COLO_MODE_SECONDARY) {
+        if (colo && qd->stopped && qd->mode == COLO_MODE_SECONDARY) {
             /* the secondary resumes once it has loaded the checkpoint:
              * both guests are equal again (the rewriter's offsets go) */
-            qd.stopped = FALSE;
-            qd.stats.committed++;
-            qd.colo_ckpts++;
-            if (!colo_fs_in_flight(qd_fs())) {
-                colo_fs_checkpoint_done(qd_fs(), TRUE, NULL);
+            qd->stopped = FALSE;
+            qd->stats.committed++;
+            qd->colo_ckpts++;
+            if (!colo_fs_in_flight(qd_fs(qd))) {
+                colo_fs_checkpoint_done(qd_fs(qd), TRUE, NULL);
             }
-        } else if (colo && qd.stopped) {
-            qd.stopped = FALSE;
-            qd.colo_ckpts++;
-            if (qd.stop_counts) {
-                qd_finish(TRUE, NULL);
+        } else if (colo && qd->stopped) {
+            qd->stopped = FALSE;
+            qd->colo_ckpts++;
+            if (qd->stop_counts) {
+                qd_finish(qd, TRUE, NULL);
             } else {
                 /* QEMU's own (periodic) checkpoint committed: the
                  * secondary will never send the counterparts of what the
                  * primary sent before it, so colo-compare must release
                  * now -- reported like ours (ours in flight, if any,
                  * still waits for its own RESUME) */
-                qd.stats.periodic++;
-                colo_fs_checkpoint_unrequested(qd_fs(), qd.stop_us);
+                qd->stats.periodic++;
+                colo_fs_checkpoint_unrequested(qd_fs(qd), qd->stop_us);
             }
         }
     } else if (g_str_equal(name, "MIGRATION")) {
         const char *st = NULL;
 
         if (!qmp_json_str(data, "status", TRUE, &st, &err)) {
-            qd.stats.protocol_errors++;
-            LOG_WARN_RL("qemu driver: MIGRATION event from %s: %s",
-                         qd.addr, err->message);
+            qd->stats.protocol_errors++;
+            LOG_WARN_RL("qemu driver %s: MIGRATION event from %s: %s",
+                        qd->name,
+                         qd->addr, err->message);
             g_error_free(err);
             return;
         }
         if (*st) {
-            gboolean colo_before = qd.colo_seen;
+            gboolean colo_before = qd->colo_seen;
 
-            qd_status_changed(st);
+            qd_status_changed(qd, st);
             if (g_str_equal(st, "colo")) {
-                qd.stopped = FALSE;   /* the switchover's STOP is not ours */
-                qd_trigger_step();
-            } else if (qd.want && (g_str_equal(st, "failed") ||
+                qd->stopped = FALSE;   /* the switchover's STOP is not ours */
+                qd_trigger_step(qd);
+            } else if (qd->want && (g_str_equal(st, "failed") ||
                                    g_str_equal(st, "cancelled"))) {
-                qd_finish(FALSE, "QEMU's migration failed");
+                qd_finish(qd, FALSE, "QEMU's migration failed");
             } else if (g_str_equal(st, "completed") && colo_before) {
                 /* out of COLO by x-colo-lost-heartbeat: a failover */
-                qd.colo_seen = FALSE;
-                qd_follow_failover(COLO_EXIT_REASON_REQUEST, FALSE,
+                qd->colo_seen = FALSE;
+                qd_follow_failover(qd, COLO_EXIT_REASON_REQUEST, FALSE,
                                    "QEMU failed over (MIGRATION completed "
                                    "after colo)");
             }
@@ -813,44 +823,45 @@ static void qd_on_event(const char *name, JsonObject *data)
         g_autofree char *msg =
             g_strdup_printf("QEMU left COLO (COLO_EXIT, reason '%s')", reason);
 
-        gboolean early = qd.mode == COLO_MODE_SECONDARY && qd.colo_seen &&
-                         qd.colo_ckpts == 0 &&
+        gboolean early = qd->mode == COLO_MODE_SECONDARY && qd->colo_seen &&
+                         qd->colo_ckpts == 0 &&
                          !g_str_equal(reason, "request");
 
         if (g_str_equal(reason, "request")) {
-            g_message("qemu driver: %s", msg);
+            g_message("qemu driver %s: %s", qd->name, msg);
         } else {
-            g_warning("qemu driver: QEMU at %s: %s", qd.addr, msg);
+            g_warning("qemu driver %s: QEMU at %s: %s",
+                      qd->name, qd->addr, msg);
         }
-        qd_finish(FALSE, msg);
+        qd_finish(qd, FALSE, msg);
         /* COLO is over on this side, whatever query-migrate said */
-        qd_status_changed("completed");
+        qd_status_changed(qd, "completed");
         if (early) {
             /* the signature of a pair that cannot do COLO: the secondary
              * of QEMU 10.0.0-10.0.6 enters "colo" and leaves it at once,
              * because its primary completed the migration instead */
-            qd_report_error("QEMU left COLO with an error before its first "
+            qd_report_error(qd, "QEMU left COLO with an error before its first "
                             "checkpoint: the primary QEMU may be unable to "
                             "run COLO (QEMU 10.0.0 to 10.0.6 complete the "
                             "migration instead; see docs/qemu.md), or it "
                             "died at once");
         }
         if (g_str_equal(reason, "request")) {
-            qd.colo_seen = FALSE;
-            qd_follow_failover(COLO_EXIT_REASON_REQUEST, FALSE, msg);
-        } else if (qd.mode == COLO_MODE_PRIMARY) {
+            qd->colo_seen = FALSE;
+            qd_follow_failover(qd, COLO_EXIT_REASON_REQUEST, FALSE, msg);
+        } else if (qd->mode == COLO_MODE_PRIMARY) {
             /* The primary's COLO broke (its secondary is gone): QEMU
              * keeps the guest stopped until it is told to fail over.  A
              * primary failing over only means running alone, so do it
              * now.  A secondary does not: taking over is the one act
              * that must wait for the peer to be known dead (heartbeat,
              * cluster manager); its guest keeps running meanwhile. */
-            qd_follow_failover(COLO_EXIT_REASON_ERROR, TRUE, msg);
+            qd_follow_failover(qd, COLO_EXIT_REASON_ERROR, TRUE, msg);
         }
     }
 }
 
-static void qd_on_line(const char *line, gsize len)
+static void qd_on_line(QemuDriver *qd, const char *line, gsize len)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     GError *err = NULL;
@@ -861,46 +872,48 @@ static void qd_on_line(const char *line, gsize len)
         return;
     }
     if (!json_parser_load_from_data(parser, line, (gssize) len, &err)) {
-        qd.stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: bad JSON from %s: %s", qd.addr,
+        qd->stats.protocol_errors++;
+        LOG_WARN_RL("qemu driver %s: bad JSON from %s: %s", qd->name, qd->addr,
                      err->message);
         g_error_free(err);
         return;
     }
     root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        qd.stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: QMP message is not an object");
+        qd->stats.protocol_errors++;
+        LOG_WARN_RL("qemu driver %s: QMP message is not an object", qd->name);
         return;
     }
     if (!qmp_message_parse(json_node_get_object(root), &m, &err)) {
         /* counted and logged; an ill-typed reply is still a reply (it
          * keeps the command FIFO in step) and an ill-typed error is an
          * error, never a success */
-        qd.stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: from %s: %s", qd.addr, err->message);
+        qd->stats.protocol_errors++;
+        LOG_WARN_RL("qemu driver %s: from %s: %s",
+                    qd->name, qd->addr, err->message);
         g_clear_error(&err);
     }
-    if (qd.state == QD_GREETING) {
+    if (qd->state == QD_GREETING) {
         if (m.kind != QMP_MSG_GREETING) {
-            qd_disconnect("no QMP greeting");
+            qd_disconnect(qd, "no QMP greeting");
             return;
         }
-        qd.state = QD_NEGOTIATING;
-        qd_send(QC_CAPABILITIES, "qmp_capabilities", NULL);
+        qd->state = QD_NEGOTIATING;
+        qd_send(qd, QC_CAPABILITIES, "qmp_capabilities", NULL);
         return;
     }
     switch (m.kind) {
     case QMP_MSG_EVENT:
-        qd_on_event(m.event, m.data);
+        qd_on_event(qd, m.event, m.data);
         break;
     case QMP_MSG_RETURN:
     case QMP_MSG_ERROR:
-        qd_on_reply(&m);
+        qd_on_reply(qd, &m);
         break;
     case QMP_MSG_GREETING:
-        qd.stats.protocol_errors++;
-        LOG_WARN_RL("qemu driver: a second QMP greeting from %s", qd.addr);
+        qd->stats.protocol_errors++;
+        LOG_WARN_RL("qemu driver %s: a second QMP greeting from %s",
+                    qd->name, qd->addr);
         break;
     case QMP_MSG_INVALID:
         break;                  /* counted and logged above */
@@ -910,53 +923,53 @@ static void qd_on_line(const char *line, gsize len)
 /* ------------------------------------------------------------------ */
 /* Input.                                                               */
 
-/* 'n' bytes arrived in qd.rbuf: one call per complete line.  Returns
+/* 'n' bytes arrived in qd->rbuf: one call per complete line.  Returns
  * FALSE when the connection was dropped meanwhile. */
-static gboolean qd_input(gsize n)
+static gboolean qd_input(QemuDriver *qd, gsize n)
 {
-    guint gen = qd.gen;
+    guint gen = qd->gen;
     gsize i, start = 0;
 
-    for (i = 0; i < n && qd.gen == gen; i++) {
-        if (qd.rbuf[i] != '\n') {
+    for (i = 0; i < n && qd->gen == gen; i++) {
+        if (qd->rbuf[i] != '\n') {
             continue;
         }
-        g_string_append_len(qd.rline, qd.rbuf + start, (gssize) (i - start));
+        g_string_append_len(qd->rline, qd->rbuf + start, (gssize) (i - start));
         start = i + 1;
-        qd_on_line(qd.rline->str, qd.rline->len);
-        if (qd.rline) {
-            g_string_truncate(qd.rline, 0);
+        qd_on_line(qd, qd->rline->str, qd->rline->len);
+        if (qd->rline) {
+            g_string_truncate(qd->rline, 0);
         }
     }
-    if (qd.gen != gen) {
+    if (qd->gen != gen) {
         return FALSE;           /* a handler dropped the connection */
     }
-    g_string_append_len(qd.rline, qd.rbuf + start, (gssize) (n - start));
-    if (qd.rline->len > QEMU_QMP_MAX_LINE) {
-        qd.stats.protocol_errors++;
-        qd_disconnect("QMP line longer than 1 MiB");
+    g_string_append_len(qd->rline, qd->rbuf + start, (gssize) (n - start));
+    if (qd->rline->len > QEMU_QMP_MAX_LINE) {
+        qd->stats.protocol_errors++;
+        qd_disconnect(qd, "QMP line longer than 1 MiB");
         return FALSE;
     }
     return TRUE;
 }
 
 /* The socket is readable: one read per wake-up, as before. */
-static void qd_read(void)
+static void qd_read(QemuDriver *qd)
 {
-    gssize n = sock_recv(qd.fd, qd.rbuf, sizeof(qd.rbuf));
+    gssize n = sock_recv(qd->fd, qd->rbuf, sizeof(qd->rbuf));
 
     if (n == -EAGAIN) {
         return;
     }
     if (n < 0) {
-        qd_disconnect(g_strerror(-n));
+        qd_disconnect(qd, g_strerror(-n));
         return;
     }
     if (n == 0) {
-        qd_disconnect("QEMU closed its QMP connection");
+        qd_disconnect(qd, "QEMU closed its QMP connection");
         return;
     }
-    qd_input(n);
+    qd_input(qd, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -964,83 +977,86 @@ static void qd_read(void)
 
 static gboolean qd_reconnect_cb(gpointer data)
 {
-    qd.reconnect_source = 0;
-    if (!qd.obj || !colo_frame_get_state(qd.obj)) {
+    QemuDriver *qd = data;
+
+    qd->reconnect_source = 0;
+    if (!qd->obj || !colo_frame_get_state(qd->obj)) {
         return G_SOURCE_REMOVE;     /* nobody needs QEMU any more */
     }
-    qd_connect();
+    qd_connect(qd);
     return G_SOURCE_REMOVE;
 }
 
-static void qd_schedule_reconnect(void)
+static void qd_schedule_reconnect(QemuDriver *qd)
 {
-    if (!qd.reconnect_source) {
-        qd.reconnect_source = g_timeout_add(QEMU_RECONNECT_MS,
-                                            qd_reconnect_cb, NULL);
+    if (!qd->reconnect_source) {
+        qd->reconnect_source = g_timeout_add(QEMU_RECONNECT_MS,
+                                            qd_reconnect_cb, qd);
     }
 }
 
 /* Stops all I/O: the socket, a lookup, the connect attempt. */
-static void qd_close_socket(void)
+static void qd_close_socket(QemuDriver *qd)
 {
-    fd_watch_stop(&qd.watch);
-    if (qd.fd >= 0) {
-        close(qd.fd);
-        qd.fd = -1;
+    fd_watch_stop(&qd->watch);
+    if (qd->fd >= 0) {
+        close(qd->fd);
+        qd->fd = -1;
     }
-    sock_connector_free(qd.connector);
-    qd.connector = NULL;
-    if (qd.connect_timer) {
-        g_source_remove(qd.connect_timer);
-        qd.connect_timer = 0;
+    sock_connector_free(qd->connector);
+    qd->connector = NULL;
+    if (qd->connect_timer) {
+        g_source_remove(qd->connect_timer);
+        qd->connect_timer = 0;
     }
 }
 
-static void qd_disconnect(const char *why)
+static void qd_disconnect(QemuDriver *qd, const char *why)
 {
-    gboolean was_up = qd.state == QD_READY;
+    gboolean was_up = qd->state == QD_READY;
 
-    if (qd.state == QD_DISCONNECTED) {
+    if (qd->state == QD_DISCONNECTED) {
         return;
     }
     if (was_up) {
-        qd.stats.disconnects++;
-        g_message("qemu driver: QMP connection to %s lost: %s", qd.addr, why);
+        qd->stats.disconnects++;
+        g_message("qemu driver %s: QMP connection to %s lost: %s",
+                  qd->name, qd->addr, why);
     } else {
-        qd.stats.connect_failures++;
-        if (!qd.warned) {
+        qd->stats.connect_failures++;
+        if (!qd->warned) {
             /* once per outage; the retries are silent */
-            qd.warned = TRUE;
-            g_warning("qemu driver: cannot talk to QEMU at %s: %s "
-                      "(retrying every %d ms)", qd.addr, why,
+            qd->warned = TRUE;
+            g_warning("qemu driver %s: cannot talk to QEMU at %s: %s "
+                      "(retrying every %d ms)", qd->name, qd->addr, why,
                       QEMU_RECONNECT_MS);
         }
     }
-    qd.state = QD_DISCONNECTED;
-    qd.gen++;
-    if (qd.poll_source) {
-        g_source_remove(qd.poll_source);
-        qd.poll_source = 0;
+    qd->state = QD_DISCONNECTED;
+    qd->gen++;
+    if (qd->poll_source) {
+        g_source_remove(qd->poll_source);
+        qd->poll_source = 0;
     }
-    qd_close_socket();
-    outbuf_reset(qd_out());
-    g_queue_clear(&qd.cmds);
-    if (qd.rline) {
-        g_string_truncate(qd.rline, 0);
+    qd_close_socket(qd);
+    outbuf_reset(qd_out(qd));
+    g_queue_clear(&qd->cmds);
+    if (qd->rline) {
+        g_string_truncate(qd->rline, 0);
     }
-    qd.status[0] = '\0';
-    qd.events_on = FALSE;         /* a restarted QEMU starts without it */
-    qd.stopped = FALSE;
+    qd->status[0] = '\0';
+    qd->events_on = FALSE;         /* a restarted QEMU starts without it */
+    qd->stopped = FALSE;
     /* what we saw of the migration may be of a QEMU since restarted */
-    qd.colo_seen = FALSE;
-    qd.migrating_seen = FALSE;
-    if (qd.want) {
+    qd->colo_seen = FALSE;
+    qd->migrating_seen = FALSE;
+    if (qd->want) {
         g_autofree char *msg = g_strdup_printf("QMP connection to QEMU: %s",
                                                why);
-        qd_finish(FALSE, msg);
+        qd_finish(qd, FALSE, msg);
     }
-    if (qd.obj) {
-        qd_schedule_reconnect();
+    if (qd->obj) {
+        qd_schedule_reconnect(qd);
     }
 }
 
@@ -1051,69 +1067,73 @@ static void qd_disconnect(const char *why)
  */
 static void qd_on_io(void *opaque, GIOCondition revents);
 
-static void qd_established(int fd)
+static void qd_established(QemuDriver *qd, int fd)
 {
-    if (qd.connect_timer) {
-        g_source_remove(qd.connect_timer);
-        qd.connect_timer = 0;
+    if (qd->connect_timer) {
+        g_source_remove(qd->connect_timer);
+        qd->connect_timer = 0;
     }
-    qd.fd = fd;
-    qd.state = QD_GREETING;
-    fd_watch_start(&qd.watch, fd, G_IO_IN, qd_on_io, NULL, "qemu-qmp");
-    qd_write_next();
+    qd->fd = fd;
+    qd->state = QD_GREETING;
+    fd_watch_start(&qd->watch, fd, G_IO_IN, qd_on_io, qd, "qemu-qmp");
+    qd_write_next(qd);
 }
 
 /* The connect round's fd fired (or the round just began): advances it
  * (a host name looked up in a thread, then every address); ends
  * established, still connecting, or disconnected. */
-static void qd_connect_step(void)
+static void qd_connect_step(QemuDriver *qd)
 {
     g_autoptr(GError) err = NULL;
     GIOCondition ev;
     int fd = -1;
-    int r = sock_connector_step(qd.connector, &fd, &err);
+    int r = sock_connector_step(qd->connector, &fd, &err);
 
     if (r == 0) {
         /* the polled fd may have changed (eventfd, then each socket) */
-        int pfd = sock_connector_poll(qd.connector, &ev);
+        int pfd = sock_connector_poll(qd->connector, &ev);
 
-        fd_watch_start(&qd.watch, pfd, ev, qd_on_io, NULL, "qemu-qmp");
+        fd_watch_start(&qd->watch, pfd, ev, qd_on_io, qd, "qemu-qmp");
         return;
     }
-    fd_watch_stop(&qd.watch);
-    sock_connector_free(qd.connector);
-    qd.connector = NULL;
+    fd_watch_stop(&qd->watch);
+    sock_connector_free(qd->connector);
+    qd->connector = NULL;
     if (r > 0) {
-        qd_established(fd);
+        qd_established(qd, fd);
         return;
     }
-    qd_disconnect(err->message);
+    qd_disconnect(qd, err->message);
 }
 
 /* The socket or the connect round's fd fired. */
 static void qd_on_io(void *opaque, GIOCondition revents)
 {
-    if (qd.state == QD_CONNECTING) {
-        qd_connect_step();
+    QemuDriver *qd = opaque;
+
+    if (qd->state == QD_CONNECTING) {
+        qd_connect_step(qd);
         return;
     }
     if (revents & G_IO_OUT) {
-        int r = qd_flush();
+        int r = qd_flush(qd);
 
         if (r < 0) {
-            qd_disconnect(g_strerror(-r));
+            qd_disconnect(qd, g_strerror(-r));
             return;
         }
     }
     if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
-        qd_read();
+        qd_read(qd);
     }
 }
 
 static gboolean qd_connect_timeout_cb(gpointer data)
 {
-    qd.connect_timer = 0;
-    qd_disconnect("connection timed out");
+    QemuDriver *qd = data;
+
+    qd->connect_timer = 0;
+    qd_disconnect(qd, "connection timed out");
     return G_SOURCE_REMOVE;
 }
 
@@ -1135,25 +1155,25 @@ static gboolean qd_parse_addr(const char *addr, SockSpec *spec,
     return TRUE;
 }
 
-static void qd_connect(void)
+static void qd_connect(QemuDriver *qd)
 {
     g_auto(SockSpec) spec = { 0 };
     GError *err = NULL;
 
-    if (qd.state != QD_DISCONNECTED) {
+    if (qd->state != QD_DISCONNECTED) {
         return;
     }
-    if (!qd_parse_addr(qd.addr, &spec, &err)) {
-        LOG_WARN_RL("qemu driver: %s", err->message);
+    if (!qd_parse_addr(qd->addr, &spec, &err)) {
+        LOG_WARN_RL("qemu driver %s: %s", qd->name, err->message);
         g_error_free(err);
         return;
     }
-    if (!qd.rline) {
-        qd.rline = g_string_sized_new(1024);
+    if (!qd->rline) {
+        qd->rline = g_string_sized_new(1024);
     }
-    qd.state = QD_CONNECTING;
-    qd.connect_timer = g_timeout_add_seconds(QEMU_CONNECT_TIMEOUT_S,
-                                             qd_connect_timeout_cb, NULL);
+    qd->state = QD_CONNECTING;
+    qd->connect_timer = g_timeout_add_seconds(QEMU_CONNECT_TIMEOUT_S,
+                                             qd_connect_timeout_cb, qd);
     if (spec.kind == SOCK_SPEC_UNIX) {
         SockAddr un;
 
@@ -1161,38 +1181,90 @@ static void qd_connect(void)
             GArray *addrs = g_array_new(FALSE, TRUE, sizeof(SockAddr));
 
             g_array_append_val(addrs, un);
-            qd.connector = sock_connector_new(addrs);
+            qd->connector = sock_connector_new(addrs);
         }
     } else {
         /* a name is looked up in a thread: the loop goes on */
-        qd.connector = sock_connector_new_host(spec.host, spec.port,
+        qd->connector = sock_connector_new_host(spec.host, spec.port,
                                                AF_UNSPEC, "qemu-lookup",
                                                &err);
     }
-    if (!qd.connector) {
-        qd_disconnect(err->message);
+    if (!qd->connector) {
+        qd_disconnect(qd, err->message);
         g_error_free(err);
         return;
     }
-    qd_connect_step();
+    qd_connect_step(qd);
 }
 
 /* ------------------------------------------------------------------ */
 /* The driver entry points (colo-internal.h).                           */
 
 /* Takes 'addr' as the QMP address, dropping a connection elsewhere. */
-static void qd_set_addr(char *addr)
+static void qd_set_addr(QemuDriver *qd, char *addr)
 {
-    if (qd.addr && g_str_equal(qd.addr, addr)) {
+    if (qd->addr && g_str_equal(qd->addr, addr)) {
         g_free(addr);
         return;
     }
-    if (qd.state != QD_DISCONNECTED) {
-        qd_drop_checkpoint();
-        qd_disconnect("qemu-qmp changed");
+    if (qd->state != QD_DISCONNECTED) {
+        qd_drop_checkpoint(qd);
+        qd_disconnect(qd, "qemu-qmp changed");
     }
-    g_free(qd.addr);
-    qd.addr = addr;
+    g_free(qd->addr);
+    qd->addr = addr;
+}
+
+/* A new driver for colo-frame 'f', disconnected. */
+static QemuDriver *qd_new(ColoFrame *f)
+{
+    QemuDriver *qd = g_new0(QemuDriver, 1);
+
+    qd->fd = -1;
+    g_queue_init(&qd->cmds);
+    qd->obj = f;
+    qd->name = g_strdup(user_object_get_id(USER_OBJECT(f)));
+    if (!qd->name) {
+        qd->name = g_strdup("(no id)");
+    }
+    return qd;
+}
+
+/* Frees a driver that has stopped all I/O and timers (qd_disconnect()
+ * with no frame: nothing reconnects). */
+static void qd_free(QemuDriver *qd)
+{
+    qd_close_socket(qd);        /* idempotent: nothing may call back */
+    if (qd->poll_source) {
+        g_source_remove(qd->poll_source);
+    }
+    if (qd->reconnect_source) {
+        g_source_remove(qd->reconnect_source);
+    }
+    g_queue_clear(&qd->cmds);
+    if (qd->out.max) {
+        outbuf_destroy(&qd->out);
+    }
+    if (qd->rline) {
+        g_string_free(qd->rline, TRUE);
+    }
+    g_free(qd->error);
+    g_free(qd->addr);
+    g_free(qd->name);
+    g_free(qd);
+}
+
+/* The driver of colo-frame 'f', created on first use (a driver=qemu
+ * frame has one from colo_frame_qemu_attach() to _detach()). */
+static QemuDriver *qd_of(ColoFrame *f)
+{
+    QemuDriver *qd = colo_frame_qemu_driver(f);
+
+    if (!qd) {
+        qd = qd_new(f);
+        colo_frame_set_qemu_driver(f, qd);
+    }
+    return qd;
 }
 
 /*
@@ -1206,53 +1278,60 @@ void colo_frame_qemu_attach(ColoFrame *f)
     g_autofree char *addr = NULL;
     g_auto(SockSpec) check = { 0 };
     GError *err = NULL;
+    QemuDriver *qd;
 
     if (colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
         return;
     }
+    qd = qd_of(f);
     addr = user_object_get_str(USER_OBJECT(f), "qemu-qmp", NULL);
     if (!addr || !*addr) {
         return;
     }
     if (!qd_parse_addr(addr, &check, &err)) {
-        g_warning("qemu driver: %s", err->message);
+        g_warning("qemu driver %s: %s", qd->name, err->message);
         g_error_free(err);
         return;
     }
-    qd.obj = f;
-    qd.mode = colo_fs_mode(qd_fs());
-    qd_set_addr(g_steal_pointer(&addr));
-    if (qd.reconnect_source) {
-        g_source_remove(qd.reconnect_source);
-        qd.reconnect_source = 0;
+    qd->obj = f;
+    qd->mode = colo_fs_mode(qd_fs(qd));
+    qd_set_addr(qd, g_steal_pointer(&addr));
+    if (qd->reconnect_source) {
+        g_source_remove(qd->reconnect_source);
+        qd->reconnect_source = 0;
     }
-    qd_connect();
+    qd_connect(qd);
 }
 
-/* The colo-frame 'f' goes away: drop the connection, no reconnection. */
+/* The colo-frame 'f' goes away: drop the connection, no reconnection;
+ * its driver is freed. */
 void colo_frame_qemu_detach(ColoFrame *f)
 {
-    if (!f || qd.obj != f) {
+    QemuDriver *qd = f ? colo_frame_qemu_driver(f) : NULL;
+
+    if (!qd) {
         return;
     }
-    qd.obj = NULL;
-    qd_drop_checkpoint();
-    g_message("qemu driver: %" PRIu64 " QMP sessions (%" PRIu64 " failed "
+    colo_frame_set_qemu_driver(f, NULL);
+    qd->obj = NULL;
+    qd_drop_checkpoint(qd);
+    g_message("qemu driver %s: %" PRIu64 " QMP sessions (%" PRIu64 " failed "
               "attempts, %" PRIu64 " lost), %" PRIu64 " triggers, %" PRIu64
               " checkpoints committed, %" PRIu64 " periodic, %" PRIu64
               " failed, %" PRIu64 " protocol errors, %" PRIu64 " failovers "
-              "sent",
-              qd.stats.connects, qd.stats.connect_failures,
-              qd.stats.disconnects, qd.stats.triggers, qd.stats.committed,
-              qd.stats.periodic, qd.stats.errors, qd.stats.protocol_errors,
-              qd.stats.failovers);
-    qd.failover_pending = FALSE;
-    g_clear_pointer(&qd.error, g_free);
-    if (qd.reconnect_source) {
-        g_source_remove(qd.reconnect_source);
-        qd.reconnect_source = 0;
+              "sent", qd->name,
+              qd->stats.connects, qd->stats.connect_failures,
+              qd->stats.disconnects, qd->stats.triggers, qd->stats.committed,
+              qd->stats.periodic, qd->stats.errors, qd->stats.protocol_errors,
+              qd->stats.failovers);
+    qd->failover_pending = FALSE;
+    g_clear_pointer(&qd->error, g_free);
+    if (qd->reconnect_source) {
+        g_source_remove(qd->reconnect_source);
+        qd->reconnect_source = 0;
     }
-    qd_disconnect("colo-frame deleted");
+    qd_disconnect(qd, "colo-frame deleted");
+    qd_free(qd);
 }
 
 /*
@@ -1264,6 +1343,7 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
 {
     g_autofree char *addr = NULL;
     g_auto(SockSpec) check = { 0 };
+    QemuDriver *qd;
 
     addr = user_object_get_str(USER_OBJECT(f), "qemu-qmp", NULL);
     if (!addr || !*addr) {
@@ -1274,30 +1354,31 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
     if (!qd_parse_addr(addr, &check, errp)) {
         return FALSE;
     }
-    qd_set_addr(g_steal_pointer(&addr));
-    if (qd.obj != f) {
-        qd.obj = f;
-        qd.mode = colo_fs_mode(qd_fs());
+    qd = qd_of(f);
+    qd_set_addr(qd, g_steal_pointer(&addr));
+    if (qd->obj != f) {
+        qd->obj = f;
+        qd->mode = colo_fs_mode(qd_fs(qd));
     }
 
     /* a new checkpoint supersedes one the frame gave up on */
-    qd.want = TRUE;
-    qd.armed = FALSE;
-    qd.params_asked = FALSE;
-    qd.stop_counts = FALSE;
-    qd.id = id;
-    qd.trigger_us = g_get_monotonic_time();
+    qd->want = TRUE;
+    qd->armed = FALSE;
+    qd->params_asked = FALSE;
+    qd->stop_counts = FALSE;
+    qd->id = id;
+    qd->trigger_us = g_get_monotonic_time();
 
-    if (qd.state == QD_DISCONNECTED) {
-        if (qd.reconnect_source) {
-            g_source_remove(qd.reconnect_source);
-            qd.reconnect_source = 0;
+    if (qd->state == QD_DISCONNECTED) {
+        if (qd->reconnect_source) {
+            g_source_remove(qd->reconnect_source);
+            qd->reconnect_source = 0;
         }
-        qd_connect();           /* READY sends query-migrate, which goes on */
-    } else if (qd.state == QD_READY) {
+        qd_connect(qd);         /* READY sends query-migrate, which goes on */
+    } else if (qd->state == QD_READY) {
         /* ask for the status even if we know it: without the events
          * capability no MIGRATION event would have told us it changed */
-        qd_send(QC_QUERY_MIGRATE, "query-migrate", NULL);
+        qd_send(qd, QC_QUERY_MIGRATE, "query-migrate", NULL);
     }
     return TRUE;
 }
@@ -1310,49 +1391,59 @@ gboolean colo_frame_qemu_start(ColoFrame *f, uint64_t id, GError **errp)
  */
 void colo_frame_qemu_failover(ColoFrame *f, ColoMode mode)
 {
-    if (!f || qd.obj != f || colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
+    QemuDriver *qd = f ? colo_frame_qemu_driver(f) : NULL;
+
+    if (!qd || qd->obj != f ||
+        colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
         return;
     }
-    qd_drop_checkpoint();       /* no checkpoint after a failover */
-    qd.failover_pending = TRUE;
-    qd.failover_mode = mode;
-    qd_send_failover();
+    qd_drop_checkpoint(qd);     /* no checkpoint after a failover */
+    qd->failover_pending = TRUE;
+    qd->failover_mode = mode;
+    qd_send_failover(qd);
 }
 
-const char *colo_frame_qemu_error(void)
+const char *colo_frame_qemu_error(ColoFrame *f)
 {
-    return qd.obj ? qd.error : NULL;
+    QemuDriver *qd = f ? colo_frame_qemu_driver(f) : NULL;
+
+    return qd && qd->obj ? qd->error : NULL;
 }
 
-void colo_frame_qemu_stats(JsonObject *o)
+void colo_frame_qemu_stats(ColoFrame *f, JsonObject *o)
 {
     static const char *const states[] = {
         [QD_DISCONNECTED] = "disconnected", [QD_CONNECTING] = "connecting",
         [QD_GREETING] = "greeting", [QD_NEGOTIATING] = "negotiating",
         [QD_READY] = "ready",
     };
-    JsonObject *q = json_object_new();
+    QemuDriver *qd = f ? colo_frame_qemu_driver(f) : NULL;
+    JsonObject *q;
 
-    json_object_set_string_member(q, "state", states[qd.state]);
+    if (!qd) {
+        return;
+    }
+    q = json_object_new();
+    json_object_set_string_member(q, "state", states[qd->state]);
     json_object_set_string_member(q, "status",
-                                  qd.status[0] ? qd.status : "unknown");
-    json_object_set_int_member(q, "connects", (gint64) qd.stats.connects);
+                                  qd->status[0] ? qd->status : "unknown");
+    json_object_set_int_member(q, "connects", (gint64) qd->stats.connects);
     json_object_set_int_member(q, "connect-failures",
-                               (gint64) qd.stats.connect_failures);
+                               (gint64) qd->stats.connect_failures);
     json_object_set_int_member(q, "disconnects",
-                               (gint64) qd.stats.disconnects);
-    json_object_set_int_member(q, "triggers", (gint64) qd.stats.triggers);
-    json_object_set_int_member(q, "committed", (gint64) qd.stats.committed);
-    json_object_set_int_member(q, "periodic", (gint64) qd.stats.periodic);
-    json_object_set_int_member(q, "errors", (gint64) qd.stats.errors);
+                               (gint64) qd->stats.disconnects);
+    json_object_set_int_member(q, "triggers", (gint64) qd->stats.triggers);
+    json_object_set_int_member(q, "committed", (gint64) qd->stats.committed);
+    json_object_set_int_member(q, "periodic", (gint64) qd->stats.periodic);
+    json_object_set_int_member(q, "errors", (gint64) qd->stats.errors);
     json_object_set_int_member(q, "protocol-errors",
-                               (gint64) qd.stats.protocol_errors);
-    json_object_set_int_member(q, "failovers", (gint64) qd.stats.failovers);
+                               (gint64) qd->stats.protocol_errors);
+    json_object_set_int_member(q, "failovers", (gint64) qd->stats.failovers);
     json_object_set_int_member(q, "failover-errors",
-                               (gint64) qd.stats.failover_errors);
-    json_object_set_int_member(q, "followed", (gint64) qd.stats.followed);
+                               (gint64) qd->stats.failover_errors);
+    json_object_set_int_member(q, "followed", (gint64) qd->stats.followed);
     json_object_set_int_member(q, "qemu-errors",
-                               (gint64) qd.stats.qemu_errors);
+                               (gint64) qd->stats.qemu_errors);
     json_object_set_object_member(o, "qemu", q);
 }
 
@@ -1362,51 +1453,58 @@ void colo_frame_qemu_stats(JsonObject *o)
 
 void colo_frame_qemu_test_session(ColoFrame *f, ColoMode mode)
 {
-    qd.obj = NULL;              /* no reconnection from the reset */
-    qd_drop_checkpoint();
-    qd_disconnect("test session reset");
-    if (qd.reconnect_source) {
-        g_source_remove(qd.reconnect_source);
-        qd.reconnect_source = 0;
+    QemuDriver *qd = qd_of(f);
+
+    qd->obj = NULL;             /* no reconnection from the reset */
+    qd_drop_checkpoint(qd);
+    qd_disconnect(qd, "test session reset");
+    if (qd->reconnect_source) {
+        g_source_remove(qd->reconnect_source);
+        qd->reconnect_source = 0;
     }
-    qd.failover_pending = FALSE;
-    g_clear_pointer(&qd.error, g_free);
-    if (f) {
-        /* the address colo_frame_qemu_start() will compare with */
-        g_free(qd.addr);
-        qd.addr = user_object_get_str(USER_OBJECT(f), "qemu-qmp", NULL);
+    qd->failover_pending = FALSE;
+    g_clear_pointer(&qd->error, g_free);
+    /* the address colo_frame_qemu_start() will compare with */
+    g_free(qd->addr);
+    qd->addr = user_object_get_str(USER_OBJECT(f), "qemu-qmp", NULL);
+    if (!qd->addr) {
+        qd->addr = g_strdup("unix:/nonexistent/qemu.qmp");
     }
-    if (!qd.addr) {
-        qd.addr = g_strdup("unix:/nonexistent/qemu.qmp");
+    if (!qd->rline) {
+        qd->rline = g_string_sized_new(1024);
     }
-    if (!qd.rline) {
-        qd.rline = g_string_sized_new(1024);
-    }
-    qd.obj = f;
-    qd.mode = mode;
-    qd.gen++;
-    qd.state = QD_GREETING;     /* as if connected: the greeting is next */
+    qd->obj = f;
+    qd->mode = mode;
+    qd->gen++;
+    qd->state = QD_GREETING;    /* as if connected: the greeting is next */
 }
 
-void colo_frame_qemu_test_line(const char *line, gsize len)
+void colo_frame_qemu_test_line(ColoFrame *f, const char *line, gsize len)
 {
-    qd_on_line(line, len);
+    QemuDriver *qd = qd_of(f);
+
+    qd_on_line(qd, line, len);
     /* nobody reads what the driver wrote */
-    outbuf_reset(qd_out());
+    outbuf_reset(qd_out(qd));
 }
 
-const char *colo_frame_qemu_test_invariants(void)
+const char *colo_frame_qemu_test_invariants(ColoFrame *f)
 {
-    if (g_queue_get_length(&qd.cmds) > QEMU_QMP_MAX_PENDING) {
+    QemuDriver *qd = colo_frame_qemu_driver(f);
+
+    if (!qd) {
+        return NULL;
+    }
+    if (g_queue_get_length(&qd->cmds) > QEMU_QMP_MAX_PENDING) {
         return "more commands awaiting replies than the bound";
     }
-    if (strlen(qd.status) >= sizeof(qd.status)) {
+    if (strlen(qd->status) >= sizeof(qd->status)) {
         return "migration status overflows";
     }
-    if (qd.armed && !qd.want) {
+    if (qd->armed && !qd->want) {
         return "trigger armed for no checkpoint";
     }
-    if (qd.state > QD_READY) {
+    if (qd->state > QD_READY) {
         return "unknown session state";
     }
     return NULL;

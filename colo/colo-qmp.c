@@ -32,13 +32,6 @@ static ColoFrameState *arg_frame(JsonObject *args, GError **errp)
     return colo_frame_for_qmp(id, errp);
 }
 
-/* The qemu driver serves one frame per process: its view belongs to
- * that frame only. */
-static gboolean is_qemu_frame(ColoFrameState *fs)
-{
-    return colo_frame_driver(colo_fs_object(fs)) == COLO_FRAME_DRIVER_QEMU;
-}
-
 gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
                                GError **errp)
 {
@@ -57,14 +50,13 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
     if (colo_fs_id(fs) && colo_frame_count() > 1) {
         json_object_set_string_member(o, "frame", colo_fs_id(fs));
     }
-    if (is_qemu_frame(fs) && colo_frame_qemu_error()) {
+    if (colo_frame_qemu_error(colo_fs_object(fs))) {
+        /* the qemu driver of this pair's frame */
         json_object_set_string_member(o, "qemu-error",
-                                      colo_frame_qemu_error());
+                                      colo_frame_qemu_error(colo_fs_object(fs)));
     }
-    if (colo_frame_count() <= 1) {
-        /* colo-quorum speaks for the process's single pair */
-        colo_quorum_fill_status(o);
-    }
+    /* the pair's own colo-quorum (frame=), or the unbound one */
+    colo_quorum_fill_status(colo_fs_id(fs), o);
     if (colo_compare_proxy_mode(colo_fs_id(fs))) {
         /* the checkpoint policy of this pair's colo-compares */
         json_object_set_string_member(o, "proxy-mode",
@@ -177,7 +169,7 @@ gboolean qmp_query_colo_stats(JsonObject *args, JsonNode **ret,
                                       histogram_to_json(&snap));
     }
     if (colo_frame_driver(f) == COLO_FRAME_DRIVER_QEMU) {
-        colo_frame_qemu_stats(o);
+        colo_frame_qemu_stats(f, o);
     }
     *ret = json_node_init_object(json_node_alloc(), o);
     json_object_unref(o);

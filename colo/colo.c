@@ -1028,7 +1028,7 @@ gboolean colo_fs_failover(ColoFrameState *fs, ColoExitReason reason,
     }
     /* colo-quorum (colo/quorum.c): no promotion without quorum; a QEMU
      * that failed over by itself is followed (its output stays held) */
-    if (tell_qemu && !colo_quorum_failover_check(mode, reason, errp)) {
+    if (tell_qemu && !colo_quorum_failover_check(fs->id, mode, reason, errp)) {
         return FALSE;
     }
     fs->failover = TRUE;
@@ -1061,7 +1061,7 @@ gboolean colo_fs_failover(ColoFrameState *fs, ColoExitReason reason,
     json_object_set_string_member(data, "reason",
                                   colo_exit_reason_name(reason));
     emit_simple_event(fs, "COLO_EXIT", data);
-    colo_quorum_failed_over(mode);
+    colo_quorum_failed_over(fs->id, mode);
     if (tell_qemu) {
         colo_frame_qemu_failover(fs->obj, mode);
     }

@@ -139,6 +139,9 @@ static void hb_declare_lost(ColoHeartbeat *hb, int64_t now)
     json_object_set_string_member(data, "id", hb_id(hb));
     json_object_set_int_member(data, "since-ms", since_ms);
     json_object_set_boolean_member(data, "failover", hb->failover);
+    if (hb->frame && *hb->frame) {
+        json_object_set_string_member(data, "frame", hb->frame);
+    }
     qmp_event_emit("COLO_HEARTBEAT_LOST", data);
 
     if (!hb->failover) {
@@ -182,6 +185,9 @@ static void hb_peer_heard(ColoHeartbeat *hb, uint64_t seq)
         json_object_set_string_member(data, "id", hb_id(hb));
         json_object_set_int_member(data, "lost-ms",
                                    (now - hb->lost_at_us) / 1000);
+        if (hb->frame && *hb->frame) {
+            json_object_set_string_member(data, "frame", hb->frame);
+        }
         qmp_event_emit("COLO_HEARTBEAT_RESTORED", data);
     } else if (hb->state == HB_STATE_WAITING) {
         g_message("colo-heartbeat '%s': peer heard", hb_id(hb));

@@ -6,7 +6,13 @@
  *
  *   -object colo-quorum,id=q0,netdev=hn0[,group=colo-proxy][,failover=on]
  *           [,fence=CMD][,fence-wait=on][,fence-timeout=MS]
- *           [,provider=corosync|manual]
+ *           [,provider=corosync|manual][,frame=COLO-FRAME]
+ *
+ * One per VM pair: in a process serving several, each pair's object is
+ * bound with frame= (the filters' property, net/filter.c) and has a CPG
+ * group of its own; it decides that pair's failover, epoch, staleness
+ * and gate only.  Unbound, it is the process's only pair.  Why per pair:
+ * docs/devel/decisions.md (two pairs' primaries on different hosts).
  *
  * Why (docs/devel/decisions.md, "HA: corosync decides"): colo-heartbeat
  * sees two parties, and on a cut link between them both sides see the
@@ -54,9 +60,10 @@
  *    failover=on the peer leaving while quorate fails over by itself.
  *
  *  - Fencing.  With fence=CMD the promoting side runs CMD (sh -c) first,
- *    environment COLO_FENCE_NODES (the peer's corosync node id) and
- *    COLO_FENCE_MODE, and with fence-wait=on (the default) fails over only
- *    when CMD exited 0 within fence-timeout ms; otherwise it does not
+ *    environment COLO_FENCE_NODES (the peer's corosync node id),
+ *    COLO_FENCE_MODE (and COLO_FENCE_FRAME when bound), and with
+ *    fence-wait=on (the default) fails over only when CMD exited 0
+ *    within fence-timeout ms; otherwise it does not
  *    promote ("fence-failed") and tries again on the next change.
  *
  *  - Epochs and staleness.  Each failover by this node raises its epoch
@@ -193,12 +200,67 @@ struct _ColoQuorum {
 
 G_DEFINE_FINAL_TYPE(ColoQuorum, colo_quorum, NET_TYPE_FILTER)
 
-/* At most one: the failover hook has one answer. */
-static ColoQuorum *the_quorum;
+/* The colo-quorum objects set up: at most one per pair (frame=), or one
+ * unbound for the process's only pair.  The failover hooks look up the
+ * failing pair's own. */
+static GList *quorums;
 
 static const char *q_id(ColoQuorum *q)
 {
     return netfilter_get_id(NET_FILTER(q));
+}
+
+/* Its frame= (NULL: unbound, the process's only pair). */
+static const char *q_frame(ColoQuorum *q)
+{
+    return netfilter_get_frame(NET_FILTER(q));
+}
+
+/* The pair whose failover this object decides, resolved now (the frame
+ * may be deleted and recreated): frame=, or the process's only one; the
+ * frame-less state (mode none) when there is none. */
+static ColoFrameState *q_fs(ColoQuorum *q)
+{
+    ColoFrameState *fs = colo_frame_for_qmp(q_frame(q), NULL);
+
+    return fs ? fs : colo_frame_state(NULL);
+}
+
+static ColoMode q_mode(ColoQuorum *q)
+{
+    return colo_fs_mode(q_fs(q));
+}
+
+static gboolean q_failed_over(ColoQuorum *q)
+{
+    return colo_fs_failover_active(q_fs(q));
+}
+
+/* The colo-quorum that decides for the pair 'frame' (its id; NULL: a
+ * process without colo-frame): the one bound to it, else an unbound one
+ * (which exists only beside a single frame). */
+static ColoQuorum *quorum_for(const char *frame)
+{
+    ColoQuorum *unbound = NULL;
+
+    for (GList *l = quorums; l; l = l->next) {
+        ColoQuorum *q = l->data;
+
+        if (!q_frame(q)) {
+            unbound = q;
+        } else if (frame && g_str_equal(q_frame(q), frame)) {
+            return q;
+        }
+    }
+    return unbound;
+}
+
+/* Adds 'frame' to an event's data when the object is bound. */
+static void q_add_frame(ColoQuorum *q, JsonObject *data)
+{
+    if (q_frame(q)) {
+        json_object_set_string_member(data, "frame", q_frame(q));
+    }
 }
 
 static void quorum_update(ColoQuorum *q, const char *why);
@@ -282,9 +344,9 @@ static const char *quorum_block_reason(ColoQuorum *q)
     return NULL;
 }
 
-static gboolean serving_mode(void)
+static gboolean serving_mode(ColoQuorum *q)
 {
-    return colo_get_mode() == COLO_MODE_PRIMARY || colo_failover_active();
+    return q_mode(q) == COLO_MODE_PRIMARY || q_failed_over(q);
 }
 
 /* ------------------------------------------------------------------ */
@@ -296,9 +358,9 @@ static gboolean serving_mode(void)
 G_GNUC_UNUSED static void announce_encode(uint8_t *b, ColoQuorum *q)
 {
     memcpy(b, "CQv1", 4);
-    b[4] = (uint8_t) colo_get_mode();
-    b[5] = (uint8_t) colo_get_last_mode();
-    b[6] = colo_failover_active() ? 1 : 0;
+    b[4] = (uint8_t) q_mode(q);
+    b[5] = (uint8_t) colo_fs_last_mode(q_fs(q));
+    b[6] = q_failed_over(q) ? 1 : 0;
     b[7] = 0;
     for (int i = 0; i < 8; i++) {
         b[8 + i] = (uint8_t) (q->epoch >> (56 - 8 * i));
@@ -368,18 +430,18 @@ G_GNUC_UNUSED static void quorum_peer_state(ColoQuorum *q, QuorumMember *m)
     gboolean peer_serving = m->mode == COLO_MODE_PRIMARY || m->failed_over;
     gboolean stale = FALSE;
 
-    if (serving_mode()) {
+    if (serving_mode(q)) {
         /* two servers: the one of the older epoch gives way; equal epochs
          * (never both promoted: one would have lacked quorum) by node id */
         if (peer_serving && (m->epoch > q->epoch ||
                              (m->epoch == q->epoch && m->failed_over &&
-                              !colo_failover_active()) ||
+                              !q_failed_over(q)) ||
                              (m->epoch == q->epoch && m->failed_over &&
-                              colo_failover_active() &&
+                              q_failed_over(q) &&
                               m->nodeid < q->node_id))) {
             stale = TRUE;
         }
-    } else if (colo_get_mode() == COLO_MODE_SECONDARY) {
+    } else if (q_mode(q) == COLO_MODE_SECONDARY) {
         if (m->failed_over) {
             /* its primary ran alone: this secondary missed checkpoints */
             stale = TRUE;
@@ -409,6 +471,7 @@ static void quorum_emit_failover(ColoQuorum *q, const char *action,
     json_object_set_string_member(data, "id", q_id(q));
     json_object_set_string_member(data, "action", action);
     json_object_set_string_member(data, "detail", detail ? detail : "");
+    q_add_frame(q, data);
     qmp_event_emit("COLO_QUORUM_FAILOVER", data);
 }
 
@@ -418,7 +481,8 @@ static void quorum_do_failover(ColoQuorum *q)
 
     q->pending = FALSE;
     q->go = TRUE;
-    if (!colo_failover(q->pending_reason, &err)) {
+    /* its own pair's failover, whichever pair asked last elsewhere */
+    if (!colo_fs_failover(q_fs(q), q->pending_reason, TRUE, &err)) {
         g_warning("colo-quorum '%s': failover: %s", q_id(q), err->message);
         g_error_free(err);
     }
@@ -490,7 +554,10 @@ static gboolean fence_start(ColoQuorum *q, GError **errp)
     }
     env = g_environ_setenv(env, "COLO_FENCE_NODES", nodes->str, TRUE);
     env = g_environ_setenv(env, "COLO_FENCE_MODE",
-                           colo_mode_name(colo_get_mode()), TRUE);
+                           colo_mode_name(q_mode(q)), TRUE);
+    if (q_frame(q)) {
+        env = g_environ_setenv(env, "COLO_FENCE_FRAME", q_frame(q), TRUE);
+    }
     ok = g_spawn_async(NULL, argv, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                        NULL, &q->fence_pid, errp);
     g_strfreev(env);
@@ -504,10 +571,10 @@ static gboolean fence_start(ColoQuorum *q, GError **errp)
     return TRUE;
 }
 
-gboolean colo_quorum_failover_check(ColoMode mode, ColoExitReason reason,
-                                    GError **errp)
+gboolean colo_quorum_failover_check(const char *frame, ColoMode mode,
+                                    ColoExitReason reason, GError **errp)
 {
-    ColoQuorum *q = the_quorum;
+    ColoQuorum *q = quorum_for(frame);
     const char *why;
 
     if (!q) {
@@ -562,9 +629,9 @@ gboolean colo_quorum_failover_check(ColoMode mode, ColoExitReason reason,
     return TRUE;
 }
 
-void colo_quorum_failed_over(ColoMode mode)
+void colo_quorum_failed_over(const char *frame, ColoMode mode)
 {
-    ColoQuorum *q = the_quorum;
+    ColoQuorum *q = quorum_for(frame);
     uint64_t top = 0;
 
     if (!q) {
@@ -582,9 +649,9 @@ void colo_quorum_failed_over(ColoMode mode)
     quorum_announce(q);
 }
 
-void colo_quorum_fill_status(JsonObject *o)
+void colo_quorum_fill_status(const char *frame, JsonObject *o)
 {
-    ColoQuorum *q = the_quorum;
+    ColoQuorum *q = quorum_for(frame);
 
     if (!q) {
         return;
@@ -619,9 +686,10 @@ static void quorum_update(ColoQuorum *q, const char *why)
         json_object_set_boolean_member(data, "quorate", quorum_is_quorate(q));
         json_object_set_boolean_member(data, "output-held", !open);
         json_object_set_string_member(data, "reason", open ? why : block);
+        q_add_frame(q, data);
         qmp_event_emit("COLO_QUORUM_CHANGED", data);
     }
-    if (!open || colo_failover_active() || colo_get_mode() == COLO_MODE_NONE ||
+    if (!open || q_failed_over(q) || q_mode(q) == COLO_MODE_NONE ||
         quorum_peer_present(q) || !q->peer_seen || q->fence_pid) {
         return;
     }
@@ -633,8 +701,8 @@ static void quorum_update(ColoQuorum *q, const char *why)
         g_message("colo-quorum '%s': the peer left the membership; "
                   "failing over", q_id(q));
         q->pending = TRUE;
-        if (colo_quorum_failover_check(colo_get_mode(), q->pending_reason,
-                                       &err)) {
+        if (colo_quorum_failover_check(colo_fs_id(q_fs(q)), q_mode(q),
+                                       q->pending_reason, &err)) {
             quorum_do_failover(q);
         } else {
             g_message("%s", err->message);
@@ -988,10 +1056,27 @@ static gboolean colo_quorum_setup(NetFilter *nf, GError **errp)
 {
     ColoQuorum *q = COLO_QUORUM(nf);
 
-    if (the_quorum) {
-        error_setg(errp, "colo-quorum '%s' already exists; only one is "
-                   "allowed", q_id(the_quorum));
-        return FALSE;
+    for (GList *l = quorums; l; l = l->next) {
+        ColoQuorum *o = l->data;
+
+        /* one per pair: two would answer one failover differently */
+        if (!q_frame(o) || !q_frame(q) ||
+            g_str_equal(q_frame(o), q_frame(q))) {
+            error_setg(errp, "colo-quorum '%s' already decides for %s%s%s; "
+                       "one colo-quorum per VM pair (frame=)", q_id(o),
+                       q_frame(o) ? "colo-frame '" : "this process's pair",
+                       q_frame(o) ? q_frame(o) : "",
+                       q_frame(o) ? "'" : "");
+            return FALSE;
+        }
+        /* a pair's colo-proxies meet in its group: two pairs in one
+         * group would read each other's announcements as their peer's */
+        if (g_strcmp0(o->group, q->group) == 0) {
+            error_setg(errp, "colo-quorum '%s' already uses group '%s'; give "
+                       "each pair's colo-quorum its own group= (the same "
+                       "on both hosts)", q_id(o), q->group);
+            return FALSE;
+        }
     }
     if (!q->group || !*q->group || strlen(q->group) >= 128) {
         error_setg(errp, "colo-quorum: 'group' must be 1 to 127 characters");
@@ -1017,16 +1102,14 @@ static gboolean colo_quorum_setup(NetFilter *nf, GError **errp)
         return FALSE;
 #endif
     }
-    the_quorum = q;
+    quorums = g_list_append(quorums, q);
     quorum_update(q, "created");
     return TRUE;
 }
 
 static void colo_quorum_stop(ColoQuorum *q)
 {
-    if (the_quorum == q) {
-        the_quorum = NULL;
-    }
+    quorums = g_list_remove(quorums, q);
     if (q->retry_timer) {
         g_source_remove(q->retry_timer);
         q->retry_timer = 0;
@@ -1138,7 +1221,7 @@ static void colo_quorum_changed(UserObject *obj)
 {
     ColoQuorum *q = COLO_QUORUM(obj);
 
-    if (user_object_is_complete(obj) && the_quorum == q) {
+    if (user_object_is_complete(obj) && g_list_find(quorums, q)) {
         quorum_update(q, "property changed");
     }
 }
@@ -1155,8 +1238,9 @@ static const PropDef colo_quorum_props[] = {
         "while this node is quorate",
         .changed = colo_quorum_changed),
     DEFINE_PROP_STR("fence", ColoQuorum, fence, NULL, PROP_RUNTIME,
-        "command (sh -c) run before this side promotes; COLO_FENCE_NODES and "
-        "COLO_FENCE_MODE in its environment",
+        "command (sh -c) run before this side promotes; COLO_FENCE_NODES, "
+        "COLO_FENCE_MODE (and COLO_FENCE_FRAME with frame=) in its "
+        "environment",
         .changed = colo_quorum_changed),
     DEFINE_PROP_BOOL("fence-wait", ColoQuorum, fence_wait, TRUE, PROP_RUNTIME,
         "promote only once the fence command exited 0",
@@ -1214,7 +1298,7 @@ static gboolean colo_quorum_handle_event(NetFilter *nf,
     ColoQuorum *q = COLO_QUORUM(nf);
 
     if (ev->event != COLO_EVENT_CHECKPOINT || !q->stale ||
-        colo_get_mode() != COLO_MODE_SECONDARY || colo_failover_active()) {
+        q_mode(q) != COLO_MODE_SECONDARY || q_failed_over(q)) {
         return TRUE;
     }
     q->stale = FALSE;
@@ -1267,9 +1351,9 @@ gboolean qmp_query_colo_quorum(JsonObject *args, JsonNode **ret,
                                GError **errp)
 {
     JsonArray *arr = json_array_new();
-    ColoQuorum *q = the_quorum;
 
-    if (q) {
+    for (GList *l = quorums; l; l = l->next) {
+        ColoQuorum *q = l->data;
         JsonObject *o = json_object_new();
         JsonArray *nodes = json_array_new();
         JsonArray *group = json_array_new();
@@ -1294,6 +1378,7 @@ gboolean qmp_query_colo_quorum(JsonObject *args, JsonNode **ret,
             json_array_add_object_element(group, m);
         }
         json_object_set_string_member(o, "id", q_id(q));
+        q_add_frame(q, o);
         json_object_set_string_member(o, "provider",
             q->provider == QUORUM_PROVIDER_MANUAL ? "manual" : "corosync");
         json_object_set_boolean_member(o, "connected",

@@ -391,6 +391,10 @@ static void compare_miscompare_cb(void *opaque, const char *conn,
     json_object_set_string_member(data, "reason",
                                   compare_mismatch_name(reason));
     json_object_set_int_member(data, "suppressed", (gint64) suppressed);
+    if (s->frame && *s->frame) {
+        /* its pair, for an operator of a process serving several */
+        json_object_set_string_member(data, "frame", s->frame);
+    }
     qmp_event_emit("COLO_COMPARE_MISCOMPARE", data);
 }
 
@@ -606,6 +610,7 @@ static gboolean storm_create(ColoCompareObj *s, GError **errp)
     fill_storm_config(s, &c);
     s->storm = colo_storm_new(user_object_get_id(USER_OBJECT(s)), &c,
                               s->max_passthrough_rules, &storm_ops, s);
+    colo_storm_set_frame(s->storm, s->frame);
     if (s->passthrough && !passthrough_table_add_list(
             colo_storm_rules(s->storm), s->passthrough, errp)) {
         g_prefix_error(errp, "Property 'colo-compare.passthrough': ");

@@ -33,6 +33,8 @@ typedef struct StormFlow {
 
 struct ColoStorm {
     char *id;
+    char *frame;                /* the compare's frame=, named by its
+                                 * events (NULL: unbound) */
     ColoStormConfig cfg;
     const ColoStormOps *ops;
     void *opaque;
@@ -85,6 +87,12 @@ ColoStorm *colo_storm_new(const char *id, const ColoStormConfig *cfg,
     return st;
 }
 
+void colo_storm_set_frame(ColoStorm *st, const char *frame)
+{
+    g_free(st->frame);
+    st->frame = frame && *frame ? g_strdup(frame) : NULL;
+}
+
 static void release_covered(ColoStorm *st, guint n)
 {
     HeldFrame *f;
@@ -118,6 +126,7 @@ void colo_storm_free(ColoStorm *st)
     colo_storm_flush(st);
     passthrough_table_free(st->rules);
     g_free(st->id);
+    g_free(st->frame);
     g_free(st);
 }
 
@@ -176,6 +185,9 @@ static void emit_mode(ColoStorm *st, const char *reason)
                                (gint64) st->last_rate);
     json_object_set_int_member(d, "checkpoint-busy-percent",
                                (gint64) st->last_busy_pct);
+    if (st->frame) {
+        json_object_set_string_member(d, "frame", st->frame);
+    }
     g_message("colo-compare '%s': %s mode: %s", st->id,
               st->buffered ? "buffered" : "compare", reason);
     qmp_event_emit("COLO_COMPARE_MODE", d);
@@ -282,6 +294,9 @@ static void propose(ColoStorm *st)
     json_object_set_boolean_member(d, "applied", applied);
     if (err) {
         json_object_set_string_member(d, "error", err->message);
+    }
+    if (st->frame) {
+        json_object_set_string_member(d, "frame", st->frame);
     }
     qmp_event_emit("COLO_PASSTHROUGH_PROPOSED", d);
 }

@@ -258,6 +258,9 @@ static void mirror_episode_start(FilterMirror *m, MirrorLossReason reason)
                                   mirror_loss_reason_str(reason));
     json_object_set_int_member(data, "dropped",
                                (gint64)mirror_total_dropped(m));
+    if (netfilter_get_frame(nf)) {
+        json_object_set_string_member(data, "frame", netfilter_get_frame(nf));
+    }
     qmp_event_emit("COLO_MIRROR_INPUT_LOST", data);
 
     ev = (MirrorInputEvent) {
@@ -290,6 +293,9 @@ static void mirror_episode_end(FilterMirror *m)
     json_object_set_int_member(data, "dropped",
                                (gint64)m->episode_dropped);
     json_object_set_int_member(data, "duration-ms", ms);
+    if (netfilter_get_frame(nf)) {
+        json_object_set_string_member(data, "frame", netfilter_get_frame(nf));
+    }
     qmp_event_emit("COLO_MIRROR_INPUT_RESTORED", data);
 
     ev = (MirrorInputEvent) {

@@ -74,6 +74,9 @@ typedef struct ColoStorm ColoStorm;
 ColoStorm *colo_storm_new(const char *id, const ColoStormConfig *cfg,
                           unsigned max_rules, const ColoStormOps *ops,
                           void *opaque);
+/* The compare's frame= (NULL or "": unbound), named by the storm's
+ * events COLO_COMPARE_MODE and COLO_PASSTHROUGH_PROPOSED. */
+void colo_storm_set_frame(ColoStorm *st, const char *frame);
 /* Releases what is held (in order) and frees.  Home context. */
 void colo_storm_free(ColoStorm *st);
 PassthroughTable *colo_storm_rules(ColoStorm *st);

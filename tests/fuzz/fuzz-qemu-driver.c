@@ -124,11 +124,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len && line[0] == '#') {
             control(line, len, mode);
         } else {
-            colo_frame_qemu_test_line(line, len);
+            colo_frame_qemu_test_line(f, line, len);
         }
         g_free(line);
         drain();
-        broken = colo_frame_qemu_test_invariants();
+        broken = colo_frame_qemu_test_invariants(f);
         if (broken) {
             fprintf(stderr, "fuzz-qemu-driver: driver invariant: %s\n",
                     broken);
@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         p = nl ? nl + 1 : end;
     }
-    colo_frame_qemu_test_session(NULL, COLO_MODE_NONE);
+    colo_frame_qemu_detach(f);
     colo_frame_test_unbind(f);
     drain();
     return 0;

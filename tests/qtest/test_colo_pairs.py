@@ -17,7 +17,9 @@ once, in order; the ASan build checks nothing leaks); bad input: a
 compare or filter bound to a missing frame, an unbound one among several
 frames, a second frame while an object is bound implicitly, two frames'
 filters on one netdev; several colo-proxy objects (one per pair) in one
-process; a colo-heartbeat per pair fails over only its pair.
+process; a colo-heartbeat per pair fails over only its pair.  The
+per-object events (COLO_COMPARE_MISCOMPARE, COLO_HEARTBEAT_LOST) name
+the pair with 'frame'.
 """
 
 import os
@@ -93,6 +95,9 @@ def test_checkpoint_isolated():
         bpri, bsec, bout = s['b']
         held_b = hold(bpri, b'b waits for its twin')
         held_a = miscompare(apri, asec, b'a differs')
+        ev = p.qmp.get_event('COLO_COMPARE_MISCOMPARE', timeout=5)
+        check_eq((ev['data']['id'], ev['data'].get('frame')), ('ca', 'fa'),
+                 'the miscompare names its compare and its pair')
         ev = request_of(p, 'fa')
         check_eq(ev['data']['source'], 'ca', 'request source')
         expect_no_frame(aout, 0.2)
@@ -326,7 +331,8 @@ def test_heartbeat_per_pair():
         wait_for(alive, 10, what='both heartbeats alive')
         prim.qmp.object_del('pa')          # pair a's primary goes silent
         ev = sec.qmp.get_event('COLO_HEARTBEAT_LOST', timeout=5)
-        check_eq(ev['data']['id'], 'ha', 'lost heartbeat')
+        check_eq((ev['data']['id'], ev['data'].get('frame')), ('ha', 'fa'),
+                 'lost heartbeat, and its pair')
         ex = sec.qmp.get_event('COLO_EXIT', timeout=5)
         check_eq(ex['data'], {'mode': 'secondary', 'reason': 'request',
                               'frame': 'fa'}, 'COLO_EXIT')

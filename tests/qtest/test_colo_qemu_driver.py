@@ -1108,6 +1108,138 @@ def test_ill_typed_messages():
         qemu.close()
 
 
+def frame_outcome(proxy, frame, timeout=5.0):
+    """The next DONE/FAILED of a checkpoint of colo-frame 'frame' (the
+    events of other frames stay queued)."""
+    end = time.monotonic() + timeout
+    while True:
+        for i, ev in enumerate(proxy.qmp.events):
+            if is_outcome(ev) and ev['data'].get('frame') == frame:
+                del proxy.qmp.events[i]
+                return ev
+        left = end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f'no checkpoint outcome of {frame}')
+        try:
+            m = proxy.qmp.recv(min(left, 0.2))
+        except TimeoutError:
+            continue
+        if 'event' in m:
+            proxy.qmp.events.append(m)
+
+
+def drop_outcomes(proxy, frame):
+    """Forgets the queued outcomes of 'frame' (its retries)."""
+    keep = [ev for ev in proxy.qmp.events
+            if not (is_outcome(ev) and ev['data'].get('frame') == frame)]
+    proxy.qmp.events.clear()
+    proxy.qmp.events.extend(keep)
+
+
+def frame_checkpoint(proxy, frame, tries=5):
+    """x-colo-checkpoint of 'frame' until one commits (a failed one may
+    still be queued from before); returns the DONE event."""
+    drop_outcomes(proxy, frame)
+    proxy.qmp.cmd('x-colo-checkpoint', frame=frame)
+    for _ in range(tries):
+        ev = frame_outcome(proxy, frame)
+        if ev['event'] == 'COLO_CHECKPOINT_DONE':
+            return ev
+    raise TestFailure(f'{frame}: no checkpoint committed: {ev}')
+
+
+def test_two_drivers():
+    """Two driver=qemu colo-frames in one process, each driving its own
+    QEMU (two fake QMP peers): both checkpoint; one QEMU vanishing fails
+    only its frame's checkpoints while the other keeps committing, and it
+    reconnects when that QEMU is back; one QEMU's COLO breaking fails only
+    its frame over (x-colo-lost-heartbeat to that QEMU alone), the other
+    pair stays primary and keeps checkpointing.  (A second driver=qemu
+    frame used to be refused.)"""
+    need_types('colo-frame')
+    d = tmpdir('cqq2')
+    q1 = FakeQemu(os.path.join(d, 'q1.qmp'))
+    q2 = FakeQemu(os.path.join(d, 'q2.qmp'))
+    q1.status = q2.status = 'colo'
+    args = []
+    for name, q in (('vm1', q1), ('vm2', q2)):
+        args += ['-object', f'colo-frame,id={name},mode=primary,driver=qemu,'
+                 f'qemu-qmp=unix:{q.path},checkpoint-timeout=3000']
+    proxy = ColoProxy(args)
+    q2b = None
+    try:
+        wait_for(lambda: 'query-migrate' in q1.names() and
+                 'query-migrate' in q2.names(),
+                 what='both drivers connected')
+        for k in range(3):
+            for name in ('vm1', 'vm2'):
+                ev = frame_checkpoint(proxy, name)
+                check_eq(ev['data']['frame'], name, 'DONE names its frame')
+        for name, q in (('vm1', q1), ('vm2', q2)):
+            st = proxy.qmp.cmd('query-colo-stats', frame=name)
+            check_eq(st['qemu']['committed'], 3, f'{name} driver committed')
+            check_eq(st['qemu']['connects'], 1, f'{name} QMP sessions')
+            check_eq(len([a for n, a in q.received
+                          if n == 'migrate-set-parameters']), 3,
+                     f'{name}: its QEMU got its own 3 triggers')
+
+        # vm2's QEMU vanishes (EOF and nobody listening any more)
+        q2.close()
+        drop_outcomes(proxy, 'vm2')
+        proxy.qmp.cmd('x-colo-checkpoint', frame='vm2')
+        ev = frame_outcome(proxy, 'vm2')
+        check_eq(ev['event'], 'COLO_CHECKPOINT_FAILED', 'vm2 without QEMU')
+        log(f'vm2 without its QEMU: {ev["data"]["error"]}')
+        for k in range(3):
+            frame_checkpoint(proxy, 'vm1')
+        st1 = proxy.qmp.cmd('query-colo-stats', frame='vm1')
+        check_eq((st1['qemu']['committed'], st1['qemu']['disconnects'],
+                  st1['qemu']['state']), (6, 0, 'ready'),
+                 'vm1 untouched by the loss of vm2\'s QEMU')
+        st2 = proxy.qmp.cmd('query-colo-stats', frame='vm2')
+        check_eq(st2['qemu']['disconnects'], 1, 'vm2 lost its session')
+        check(st2['qemu']['state'] != 'ready', f'vm2: {st2["qemu"]}')
+        check_eq(proxy.qmp.cmd('query-colo-status', frame='vm2')['mode'],
+                 'primary', 'a lost QMP connection is no failover')
+
+        # vm2's QEMU is back: its driver reconnects, checkpoints commit
+        q2b = FakeQemu(q2.path)
+        q2b.status = 'colo'
+        ev = frame_checkpoint(proxy, 'vm2', tries=20)
+        check_eq(ev['data']['frame'], 'vm2', 'vm2 after its QEMU returned')
+        check_eq(q2b.connections, 1, 'vm2 reconnected')
+
+        # vm1's COLO breaks (its secondary died): vm1 fails over, alone
+        q1._send({'timestamp': {'seconds': 1795362059,
+                                'microseconds': 779000},
+                  'event': 'COLO_EXIT',
+                  'data': {'mode': 'primary', 'reason': 'error'}})
+        ev = proxy.qmp.get_event('COLO_EXIT', timeout=5)
+        check_eq(ev['data'], {'mode': 'primary', 'reason': 'error',
+                              'frame': 'vm1'}, 'COLO_EXIT of vm1')
+        wait_for(lambda: 'x-colo-lost-heartbeat' in q1.names(), 5,
+                 what='x-colo-lost-heartbeat sent to vm1\'s QEMU')
+        check_eq(proxy.qmp.cmd('query-colo-status', frame='vm1')['mode'],
+                 'none', 'vm1 failed over')
+        check_eq(proxy.qmp.cmd('query-colo-status', frame='vm2')['mode'],
+                 'primary', 'vm2 still primary')
+        for k in range(3):
+            frame_checkpoint(proxy, 'vm2')
+        check('x-colo-lost-heartbeat' not in q2b.names() and
+              'x-colo-lost-heartbeat' not in q2.names(),
+              'vm2\'s QEMU was not told to fail over')
+        st2 = proxy.qmp.cmd('query-colo-stats', frame='vm2')
+        check_eq(st2['qemu']['committed'], 3 + 1 + 3, 'vm2 committed')
+        check_eq(st2['failovers'], 0, 'vm2 never failed over')
+        check(proxy.proc.poll() is None, 'colo-proxy alive')
+    finally:
+        proxy.stop()
+        q1.close()
+        q2.close()
+        if q2b:
+            q2b.close()
+
+
 if __name__ == '__main__':
     run_tests([test_real_qemu_monitor, test_triggered_checkpoints,
                test_periodic_and_ordering, test_entering_colo,
@@ -1118,4 +1250,4 @@ if __name__ == '__main__':
                test_primary_follows_qemu_colo_exit,
                test_secondary_follows_qemu_failover,
                test_completed_instead_of_colo,
-               test_ill_typed_messages], timeout=60)
+               test_ill_typed_messages, test_two_drivers], timeout=60)

@@ -177,6 +177,7 @@ def test_mismatch_checkpoint():
                  'connection')
         check_eq(ev['data']['reason'], 'payload', 'reason')
         check_eq(ev['data']['id'], 'comp0', 'id')
+        check('frame' not in ev['data'], 'no frame: the compare is unbound')
         ev = p.qmp.get_event('COLO_CHECKPOINT_REQUEST', timeout=5)
         check_eq(ev['data']['reason'], 'miscompare', 'request reason')
         check_eq(ev['data']['source'], 'comp0', 'request source')

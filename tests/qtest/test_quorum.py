@@ -19,7 +19,9 @@ cluster itself is tests/ha/).  Checks:
   - colo-frame driver=qemu: QEMU hears nothing of a refused or deferred
     failover, and the usual x-colo-lost-heartbeat + announce-self of the
     one carried out;
-  - query-colo-status shows quorate/output-held; bad property use errors.
+  - query-colo-status shows quorate/output-held; bad property use errors;
+  - one colo-quorum per pair (frame=, group=) in a process serving
+    several: each decides its own pair's failover, epoch and gate.
 """
 
 import os
@@ -206,7 +208,8 @@ def test_bad_use():
         check_eq(qmp.cmd('query-colo-quorum'), [], 'none yet')
         qmp.object_add('colo-quorum', 'q0', netdev='n0', provider='manual')
         expect_qmp_error(qmp.object_add, 'colo-quorum', 'q1', netdev='n0',
-                         provider='manual', contains='only one')
+                         provider='manual',
+                         contains='one colo-quorum per VM pair')
         expect_qmp_error(qmp.cmd, 'qom-set', path='q0', property='stale',
                          value=True, contains='cleared')
         qmp.object_del('q0')
@@ -233,7 +236,87 @@ def test_bad_use():
         p.stop()
 
 
+def test_quorum_per_pair():
+    """Two pairs in one process, each with its own colo-quorum (frame=,
+    group=): each decides its own pair's failover, epoch and quorum alone
+    (pair a deferred while its peer is a member, pair b promoted; pair
+    b's quorum lost leaves pair a quorate); a deferred failover is carried
+    out on its own pair; a pair without colo-quorum is not gated; a second
+    quorum for a pair, or a second pair in one group, is refused."""
+    need_it()
+    d = tmpdir('cqqp')
+    a = []
+    for n in ('a', 'b', 'c'):
+        a += ['-netdev', stream_netdev(f'n{n}', os.path.join(d, n + '.sock')),
+              '-object', f'colo-frame,id=f{n},mode=secondary']
+    for n in ('a', 'b'):
+        a += ['-object', f'colo-quorum,id=q{n},netdev=n{n},frame=f{n},'
+                         f'group=g{n},provider=manual,x-quorate=on']
+    with ColoProxy(a) as p:
+        qmp = p.qmp
+
+        def info():
+            return {i['id']: i for i in qmp.cmd('query-colo-quorum')}
+
+        def mode(f):
+            return qmp.cmd('query-colo-status', frame=f)['mode']
+
+        check_eq({k: v.get('frame') for k, v in info().items()},
+                 {'qa': 'fa', 'qb': 'fb'}, 'query-colo-quorum frames')
+        expect_qmp_error(qmp.object_add, 'colo-quorum', 'qa2', netdev='na',
+                         frame='fa', group='gx', provider='manual',
+                         contains="already decides for colo-frame 'fa'")
+        expect_qmp_error(qmp.object_add, 'colo-quorum', 'qc', netdev='nc',
+                         frame='fc', group='ga', provider='manual',
+                         contains="already uses group 'ga'")
+
+        # pair a's peer is still a member: its failover waits; pair b's
+        # peer is gone: b promotes.  Neither looks at the other's quorum.
+        qmp.cmd('qom-set', path='qa', property='x-peer-present', value=True)
+        expect_qmp_error(qmp.cmd, 'x-colo-lost-heartbeat', frame='fa',
+                         contains=["colo-quorum 'qa'", 'deferred'])
+        ev = qmp.get_event('COLO_QUORUM_FAILOVER', timeout=5)
+        check_eq((ev['data']['id'], ev['data']['action'],
+                  ev['data'].get('frame')), ('qa', 'deferred', 'fa'), 'a')
+        qmp.cmd('x-colo-lost-heartbeat', frame='fb')
+        ev = qmp.get_event('COLO_QUORUM_FAILOVER', timeout=5)
+        check_eq((ev['data']['id'], ev['data']['action'],
+                  ev['data'].get('frame')), ('qb', 'promoted', 'fb'), 'b')
+        ev = qmp.get_event('COLO_EXIT', timeout=5)
+        check_eq(ev['data'].get('frame'), 'fb', 'COLO_EXIT of pair b')
+        check_eq((mode('fa'), mode('fb')), ('secondary', 'none'), 'modes')
+        i = info()
+        check_eq((i['qa']['epoch'], i['qa']['failover-pending'],
+                  i['qb']['epoch'], i['qb']['failovers']),
+                 (0, True, 1, 1), 'epochs are per pair')
+
+        # pair b's node loses quorum: only pair b's view changes
+        qmp.cmd('qom-set', path='qb', property='x-quorate', value=False)
+        ev = qmp.get_event('COLO_QUORUM_CHANGED', timeout=5)
+        check_eq((ev['data']['id'], ev['data'].get('frame'),
+                  ev['data']['output-held']), ('qb', 'fb', True), 'b held')
+        sa = qmp.cmd('query-colo-status', frame='fa')
+        sb = qmp.cmd('query-colo-status', frame='fb')
+        check_eq((sa['quorate'], sa['output-held'], sb['quorate'],
+                  sb['output-held']), (True, False, False, True),
+                 'query-colo-status quorate per pair')
+
+        # a's peer leaves: a's deferred failover is carried out on a
+        qmp.cmd('qom-set', path='qa', property='x-peer-present', value=False)
+        ev = qmp.get_event('COLO_EXIT', timeout=5)
+        check_eq(ev['data'], {'mode': 'secondary', 'reason': 'request',
+                              'frame': 'fa'}, 'COLO_EXIT of pair a')
+        check_eq(info()['qa']['epoch'], 1, "a's epoch")
+        # pair c has no colo-quorum: nothing gates it
+        check('quorate' not in qmp.cmd('query-colo-status', frame='fc'),
+              'pair c has no quorum view')
+        qmp.cmd('x-colo-lost-heartbeat', frame='fc')
+        check_eq(mode('fc'), 'none', 'pair c failed over')
+        p.stop()
+
+
 if __name__ == '__main__':
     run_tests([test_gate_follows_quorum, test_no_promotion_without_quorum,
                test_failover_on_peer_leaving, test_fencing,
-               test_deferred_failover_tells_qemu, test_bad_use])
+               test_deferred_failover_tells_qemu, test_bad_use,
+               test_quorum_per_pair])
