@@ -296,6 +296,52 @@ def clean_leftovers(prefix=PREFIX):
     return gone
 
 
+def seed_args(side, name, link_ip, compare=True):
+    """One side's colo-proxy options in the seeds' topology (the long
+    form: what -object colo-proxy makes in one): the primary serves the
+    links to the secondary (mirror0 on PORT_MIRROR, compare1 on
+    PORT_COMPARE1, the heartbeat on PORT_HB) on 'link_ip', its compare
+    chardevs on 127.0.0.1; the secondary's redirectors and heartbeat
+    connect to them; each side's NIC hn0 is af-packet on h{p,s}l with its
+    guest on h{p,s}g.  'compare' False: the primary without colo-compare
+    (--no-compare).  tests/ha/hacluster.py adds colo-quorum to it."""
+    if side == 'primary':
+        a = ['-name', name,
+             '-netdev', 'af-packet,id=hn0,ifname=hpl',
+             '-device', 'af-packet,id=e0,netdev=hn0,ifname=hpg',
+             '-chardev', f'socket,id=mirror0,host={link_ip},port={PORT_MIRROR},server=on,wait=off',
+             '-chardev', f'socket,id=compare1,host={link_ip},port={PORT_COMPARE1},server=on,wait=off',
+             '-chardev', f'socket,id=compare0,host=127.0.0.1,port={PORT_COMPARE0},server=on,wait=off',
+             '-chardev', f'socket,id=compare0-0,host=127.0.0.1,port={PORT_COMPARE0}',
+             '-chardev', f'socket,id=compare_out,host=127.0.0.1,port={PORT_COMPARE_OUT},server=on,wait=off',
+             '-chardev', f'socket,id=compare_out0,host=127.0.0.1,port={PORT_COMPARE_OUT}',
+             '-chardev', f'socket,id=hb,host={link_ip},port={PORT_HB},server=on,wait=off',
+             '-object', 'filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0']
+        if compare:
+            a += [
+             '-object', 'filter-redirector,netdev=hn0,id=redire0,queue=rx,indev=compare_out',
+             '-object', 'filter-redirector,netdev=hn0,id=redire1,queue=rx,outdev=compare0',
+             '-object', 'iothread,id=iothread1',
+             '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
+                        'secondary_in=compare1,outdev=compare_out0,'
+                        'iothread=iothread1']
+        a += ['-object', 'colo-frame,id=colo0,mode=primary,driver=exec,exec=true']
+    else:
+        a = ['-name', name,
+             '-netdev', 'af-packet,id=hn0,ifname=hsl',
+             '-device', 'af-packet,id=e0,netdev=hn0,ifname=hsg',
+             '-chardev', f'socket,id=red0,host={link_ip},port={PORT_MIRROR},reconnect=1',
+             '-chardev', f'socket,id=red1,host={link_ip},port={PORT_COMPARE1},reconnect=1',
+             '-chardev', f'socket,id=hb,host={link_ip},port={PORT_HB},reconnect=1',
+             '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0',
+             '-object', 'filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1',
+             '-object', 'filter-rewriter,id=rew0,netdev=hn0,queue=all',
+             '-object', 'colo-frame,id=colo0,mode=secondary']
+    return a + ['-object', f'colo-heartbeat,id=hb0,chardev=hb,'
+                           f'interval={HB_INTERVAL},timeout={HB_TIMEOUT},'
+                           'failover=on']
+
+
 def veth(ns, a, a_role, b, b_role):
     """A veth pair: 'a' in namespace ns[a_role], its peer 'b' in
     ns[b_role]."""
@@ -741,43 +787,9 @@ class Demo:
                  '-netdev', f'af-packet,id=hn0,ifname=h{tag}l',
                  '-device', f'af-packet,id=e0,netdev=hn0,ifname=h{tag}g'] \
                 + self.one_line_args(side)
-        elif side == 'primary':
-            a = ['-name', 'colo-demo-primary',
-                 '-netdev', 'af-packet,id=hn0,ifname=hpl',
-                 '-device', 'af-packet,id=e0,netdev=hn0,ifname=hpg',
-                 '-chardev', f'socket,id=mirror0,host={self.link_ip},port={PORT_MIRROR},server=on,wait=off',
-                 '-chardev', f'socket,id=compare1,host={self.link_ip},port={PORT_COMPARE1},server=on,wait=off',
-                 '-chardev', f'socket,id=compare0,host=127.0.0.1,port={PORT_COMPARE0},server=on,wait=off',
-                 '-chardev', f'socket,id=compare0-0,host=127.0.0.1,port={PORT_COMPARE0}',
-                 '-chardev', f'socket,id=compare_out,host=127.0.0.1,port={PORT_COMPARE_OUT},server=on,wait=off',
-                 '-chardev', f'socket,id=compare_out0,host=127.0.0.1,port={PORT_COMPARE_OUT}',
-                 '-chardev', f'socket,id=hb,host={self.link_ip},port={PORT_HB},server=on,wait=off',
-                 '-object', 'filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0']
-            if not self.args.no_compare:
-                a += [
-                 '-object', 'filter-redirector,netdev=hn0,id=redire0,queue=rx,indev=compare_out',
-                 '-object', 'filter-redirector,netdev=hn0,id=redire1,queue=rx,outdev=compare0',
-                 '-object', 'iothread,id=iothread1',
-                 '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
-                            'secondary_in=compare1,outdev=compare_out0,'
-                            'iothread=iothread1']
-            a += [
-                 '-object', 'colo-frame,id=colo0,mode=primary,driver=exec,exec=true',
-                 '-object', f'colo-heartbeat,id=hb0,chardev=hb,interval={HB_INTERVAL},'
-                            f'timeout={HB_TIMEOUT},failover=on']
         else:
-            a = ['-name', 'colo-demo-secondary',
-                 '-netdev', 'af-packet,id=hn0,ifname=hsl',
-                 '-device', 'af-packet,id=e0,netdev=hn0,ifname=hsg',
-                 '-chardev', f'socket,id=red0,host={self.link_ip},port={PORT_MIRROR},reconnect=1',
-                 '-chardev', f'socket,id=red1,host={self.link_ip},port={PORT_COMPARE1},reconnect=1',
-                 '-chardev', f'socket,id=hb,host={self.link_ip},port={PORT_HB},reconnect=1',
-                 '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0',
-                 '-object', 'filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1',
-                 '-object', 'filter-rewriter,id=rew0,netdev=hn0,queue=all',
-                 '-object', 'colo-frame,id=colo0,mode=secondary',
-                 '-object', f'colo-heartbeat,id=hb0,chardev=hb,interval={HB_INTERVAL},'
-                            f'timeout={HB_TIMEOUT},failover=on']
+            a = seed_args(side, f'colo-demo-{side}', self.link_ip,
+                          compare=not self.args.no_compare)
         if self.args.tls:
             a = self.tls_args(side, a)
         if self.args.dump:

@@ -33,7 +33,7 @@ about decisions, not about corosync's transport security; production
 setups keep TLS on (docs/ha.md).
 
 Timing: corosync token 1000 ms (consensus 1200 ms), qdevice timeout
-2000 ms, sync_timeout 3000 ms; colo-heartbeat 100/1000 ms.
+2000 ms, sync_timeout 3000 ms; colo-heartbeat as the demo's (100/1000 ms).
 
 The workload is the demo's: the guests run scripts/colo-demo.py's servers
 (deterministic HTTP, echo); the client keeps one echo connection (a line
@@ -70,7 +70,6 @@ PREFIX = 'cha'
 TOKEN_MS = 1000
 QDEVICE_TIMEOUT_MS = 2000
 QDEVICE_SYNC_TIMEOUT_MS = 3000
-HB_INTERVAL, HB_TIMEOUT = 100, 1000
 AB = {'a': '10.90.0.1', 'b': '10.90.0.2'}
 WIT = {'a': ('10.91.1.1', '10.91.1.3'), 'b': ('10.91.2.2', '10.91.2.3')}
 NODEID = {'a': 1, 'b': 2}
@@ -414,40 +413,9 @@ class Cluster(Corosync):
         self.wire()
 
     def proxy_args(self, side, quorum=True, fence=None):
-        a = AB['a']
-        if side == 'primary':
-            args = ['-name', 'ha-primary',
-                '-netdev', 'af-packet,id=hn0,ifname=hpl',
-                '-device', 'af-packet,id=e0,netdev=hn0,ifname=hpg',
-                '-chardev', f'socket,id=mirror0,host={a},port=9003,server=on,wait=off',
-                '-chardev', f'socket,id=compare1,host={a},port=9004,server=on,wait=off',
-                '-chardev', 'socket,id=compare0,host=127.0.0.1,port=9001,server=on,wait=off',
-                '-chardev', 'socket,id=compare0-0,host=127.0.0.1,port=9001',
-                '-chardev', 'socket,id=compare_out,host=127.0.0.1,port=9005,server=on,wait=off',
-                '-chardev', 'socket,id=compare_out0,host=127.0.0.1,port=9005',
-                '-chardev', f'socket,id=hb,host={a},port=9006,server=on,wait=off',
-                '-object', 'filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0',
-                '-object', 'filter-redirector,netdev=hn0,id=redire0,queue=rx,indev=compare_out',
-                '-object', 'filter-redirector,netdev=hn0,id=redire1,queue=rx,outdev=compare0',
-                '-object', 'iothread,id=iothread1',
-                '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
-                           'secondary_in=compare1,outdev=compare_out0,'
-                           'iothread=iothread1',
-                '-object', 'colo-frame,id=colo0,mode=primary,driver=exec,exec=true']
-        else:
-            args = ['-name', 'ha-secondary',
-                '-netdev', 'af-packet,id=hn0,ifname=hsl',
-                '-device', 'af-packet,id=e0,netdev=hn0,ifname=hsg',
-                '-chardev', f'socket,id=red0,host={a},port=9003,reconnect=1',
-                '-chardev', f'socket,id=red1,host={a},port=9004,reconnect=1',
-                '-chardev', f'socket,id=hb,host={a},port=9006,reconnect=1',
-                '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0',
-                '-object', 'filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1',
-                '-object', 'filter-rewriter,id=rew0,netdev=hn0,queue=all',
-                '-object', 'colo-frame,id=colo0,mode=secondary']
-        args += ['-object', f'colo-heartbeat,id=hb0,chardev=hb,'
-                            f'interval={HB_INTERVAL},timeout={HB_TIMEOUT},'
-                            'failover=on']
+        """The demo's colo-proxy of 'side', its links on A's pair-link
+        address, with colo-quorum (and B's fence command)."""
+        args = demo.seed_args(side, f'ha-{side}', AB['a'])
         if quorum:
             q = 'colo-quorum,id=q0,netdev=hn0,failover=on'
             if fence:
