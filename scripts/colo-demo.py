@@ -262,18 +262,144 @@ def ns_delete(ns):
     sh('ip', 'netns', 'del', ns, check=False)
 
 
-def clean_leftovers():
-    """Removes namespaces of earlier runs that are no longer alive."""
+def stop_procs(procs, timeout):
+    """SIGTERM to each process of 'procs' still running, SIGKILL to those
+    not gone 'timeout' s later (tests/ha/hacluster.py uses it too)."""
+    procs = list(procs)
+    for p in procs:
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except OSError:
+                pass
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def clean_leftovers(prefix=PREFIX):
+    """Removes namespaces of earlier runs (names PREFIX<pid>-...) whose
+    creator is gone; returns their names.  tests/ha/hacluster.py uses it
+    with its own prefix."""
     r = sh('ip', 'netns', 'list', check=False)
     gone = []
     for line in r.stdout.splitlines():
         name = line.split()[0] if line.split() else ''
-        m = re.match(rf'^{PREFIX}(\d+)-', name)
+        m = re.match(rf'^{prefix}(\d+)-', name)
         if m and not pid_alive(int(m.group(1))):
             ns_delete(name)
             gone.append(name)
-    if gone:
-        say(f'   removed {len(gone)} namespaces left by an interrupted run')
+    return gone
+
+
+def seed_args(side, name, link_ip, compare=True):
+    """One side's colo-proxy options in the seeds' topology (the long
+    form: what -object colo-proxy makes in one): the primary serves the
+    links to the secondary (mirror0 on PORT_MIRROR, compare1 on
+    PORT_COMPARE1, the heartbeat on PORT_HB) on 'link_ip', its compare
+    chardevs on 127.0.0.1; the secondary's redirectors and heartbeat
+    connect to them; each side's NIC hn0 is af-packet on h{p,s}l with its
+    guest on h{p,s}g.  'compare' False: the primary without colo-compare
+    (--no-compare).  tests/ha/hacluster.py adds colo-quorum to it."""
+    if side == 'primary':
+        a = ['-name', name,
+             '-netdev', 'af-packet,id=hn0,ifname=hpl',
+             '-device', 'af-packet,id=e0,netdev=hn0,ifname=hpg',
+             '-chardev', f'socket,id=mirror0,host={link_ip},port={PORT_MIRROR},server=on,wait=off',
+             '-chardev', f'socket,id=compare1,host={link_ip},port={PORT_COMPARE1},server=on,wait=off',
+             '-chardev', f'socket,id=compare0,host=127.0.0.1,port={PORT_COMPARE0},server=on,wait=off',
+             '-chardev', f'socket,id=compare0-0,host=127.0.0.1,port={PORT_COMPARE0}',
+             '-chardev', f'socket,id=compare_out,host=127.0.0.1,port={PORT_COMPARE_OUT},server=on,wait=off',
+             '-chardev', f'socket,id=compare_out0,host=127.0.0.1,port={PORT_COMPARE_OUT}',
+             '-chardev', f'socket,id=hb,host={link_ip},port={PORT_HB},server=on,wait=off',
+             '-object', 'filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0']
+        if compare:
+            a += [
+             '-object', 'filter-redirector,netdev=hn0,id=redire0,queue=rx,indev=compare_out',
+             '-object', 'filter-redirector,netdev=hn0,id=redire1,queue=rx,outdev=compare0',
+             '-object', 'iothread,id=iothread1',
+             '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
+                        'secondary_in=compare1,outdev=compare_out0,'
+                        'iothread=iothread1']
+        a += ['-object', 'colo-frame,id=colo0,mode=primary,driver=exec,exec=true']
+    else:
+        a = ['-name', name,
+             '-netdev', 'af-packet,id=hn0,ifname=hsl',
+             '-device', 'af-packet,id=e0,netdev=hn0,ifname=hsg',
+             '-chardev', f'socket,id=red0,host={link_ip},port={PORT_MIRROR},reconnect=1',
+             '-chardev', f'socket,id=red1,host={link_ip},port={PORT_COMPARE1},reconnect=1',
+             '-chardev', f'socket,id=hb,host={link_ip},port={PORT_HB},reconnect=1',
+             '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0',
+             '-object', 'filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1',
+             '-object', 'filter-rewriter,id=rew0,netdev=hn0,queue=all',
+             '-object', 'colo-frame,id=colo0,mode=secondary']
+    return a + ['-object', f'colo-heartbeat,id=hb0,chardev=hb,'
+                           f'interval={HB_INTERVAL},timeout={HB_TIMEOUT},'
+                           'failover=on']
+
+
+def veth(ns, a, a_role, b, b_role):
+    """A veth pair: 'a' in namespace ns[a_role], its peer 'b' in
+    ns[b_role]."""
+    sh('ip', 'link', 'add', a, 'netns', ns[a_role], 'type', 'veth',
+       'peer', 'name', b, 'netns', ns[b_role])
+
+
+def setup_lan(ns, created, primary, secondary, more_veths=()):
+    """The demo's topology, shared with tests/ha/hacluster.py: every
+    namespace of 'ns' (role -> name) created (and appended to 'created'),
+    lo up, IPv6 off; the client 'cl' (c0), the bridge br0 in 'lan' (ports
+    lc, lp, ls), the host roles 'primary' (hpl to the LAN, hpg to guest
+    'pg') and 'secondary' (hsl, hsg to guest 'sg'); 'more_veths': further
+    (a, a_role, b, b_role) pairs.  Every interface has its offloads off
+    and is up; the client and the two guests (the same MAC and IP) are
+    addressed.  Other addresses are the caller's."""
+    def run_in(role, *cmd):
+        sh('ip', 'netns', 'exec', ns[role], *cmd)
+
+    for role, name in ns.items():
+        sh('ip', 'netns', 'add', name)
+        created.append(name)
+        run_in(role, 'ip', 'link', 'set', 'lo', 'up')
+        # no IPv6 chatter (DAD, router solicitations, MLD): the guests'
+        # spontaneous output would only add noise to the comparison
+        run_in(role, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1',
+               'net.ipv6.conf.default.disable_ipv6=1')
+    links = {}
+    for a, a_role, b, b_role in [('c0', 'cl', 'lc', 'lan'),
+                                 ('hpl', primary, 'lp', 'lan'),
+                                 ('hsl', secondary, 'ls', 'lan'),
+                                 ('hpg', primary, 'eth0', 'pg'),
+                                 ('hsg', secondary, 'eth0', 'sg')] + \
+            list(more_veths):
+        veth(ns, a, a_role, b, b_role)
+        links.setdefault(a_role, []).append(a)
+        links.setdefault(b_role, []).append(b)
+    run_in('lan', 'ip', 'link', 'add', 'br0', 'type', 'bridge',
+           'stp_state', '0', 'forward_delay', '0')
+    for port in ('lc', 'lp', 'ls'):
+        run_in('lan', 'ip', 'link', 'set', port, 'master', 'br0')
+    links['lan'].append('br0')
+    for role, ifs in links.items():
+        # plain Ethernet frames of at most the MTU on every link
+        run_in(role, sys.executable, '-c', ETHTOOL_OFF, OFFLOADS, *ifs)
+        for i in ifs:
+            run_in(role, 'ip', 'link', 'set', i, 'up')
+    run_in('cl', 'ip', 'link', 'set', 'c0', 'address', CLIENT_MAC)
+    run_in('cl', 'ip', 'addr', 'add', f'{CLIENT_IP}/24', 'dev', 'c0')
+    for g in ('pg', 'sg'):
+        run_in(g, 'ip', 'link', 'set', 'eth0', 'address', GUEST_MAC)
+        run_in(g, 'ip', 'addr', 'add', f'{GUEST_IP}/24', 'dev', 'eth0')
+        # real COLO copies the primary's ARP cache into the secondary at
+        # each checkpoint; here the two caches are pinned instead
+        run_in(g, 'ip', 'neigh', 'replace', CLIENT_IP, 'lladdr',
+               CLIENT_MAC, 'dev', 'eth0', 'nud', 'permanent')
+    for role in ('cl', 'pg', 'sg'):
+        run_in(role, 'sysctl', '-qw', 'net.ipv4.tcp_timestamps=1')
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -610,60 +736,15 @@ class Demo:
         return sh('ip', 'netns', 'exec', self.ns[role], *cmd, check=check)
 
     def setup_network(self):
-        n = self.ns
-        for role in self.roles:
-            sh('ip', 'netns', 'add', n[role])
-            self.created.append(n[role])
-            self.run_in(role, 'ip', 'link', 'set', 'lo', 'up')
-            # no IPv6 chatter (DAD, router solicitations, MLD): the guests'
-            # spontaneous output would only add noise to the comparison
-            self.run_in(role, 'sysctl', '-qw',
-                        'net.ipv6.conf.all.disable_ipv6=1',
-                        'net.ipv6.conf.default.disable_ipv6=1')
-
-        def veth(a, a_ns, b, b_ns):
-            sh('ip', 'link', 'add', a, 'netns', n[a_ns], 'type', 'veth',
-               'peer', 'name', b, 'netns', n[b_ns])
-
-        veth('c0', 'cl', 'lc', 'lan')
-        veth('hpl', 'host', 'lp', 'lan')
         sec = self.proxy_ns['secondary']
-        veth('hsl', sec, 'ls', 'lan')
-        veth('hpg', 'host', 'eth0', 'pg')
-        veth('hsg', sec, 'eth0', 'sg')
+        more = [('cd', 'cl', 'pd', 'pg')]     # the direct path, no proxy
         if self.two_hosts:
-            veth('hpx', 'host', 'hsx', 'hs')
-        veth('cd', 'cl', 'pd', 'pg')
-        self.run_in('lan', 'ip', 'link', 'add', 'br0', 'type', 'bridge',
-                    'stp_state', '0', 'forward_delay', '0')
-        for port in ('lc', 'lp', 'ls'):
-            self.run_in('lan', 'ip', 'link', 'set', port, 'master', 'br0')
-        links = {'cl': ['c0', 'cd'], 'lan': ['lc', 'lp', 'ls', 'br0'],
-                 'host': ['hpl', 'hsl', 'hpg', 'hsg'], 'pg': ['eth0', 'pd'],
-                 'sg': ['eth0']}
-        if self.two_hosts:
-            links['host'] = ['hpl', 'hpg', 'hpx']
-            links['hs'] = ['hsl', 'hsg', 'hsx']
-        for role, ifs in links.items():
-            # plain Ethernet frames of at most the MTU on every link
-            self.run_in(role, sys.executable, '-c', ETHTOOL_OFF, OFFLOADS, *ifs)
-            for i in ifs:
-                self.run_in(role, 'ip', 'link', 'set', i, 'up')
-        self.run_in('cl', 'ip', 'link', 'set', 'c0', 'address', CLIENT_MAC)
-        self.run_in('cl', 'ip', 'addr', 'add', f'{CLIENT_IP}/24', 'dev', 'c0')
+            more.append(('hpx', 'host', 'hsx', 'hs'))
+        setup_lan(self.ns, self.created, 'host', sec, more)
         self.run_in('cl', 'ip', 'addr', 'add', f'{DIRECT_CLIENT_IP}/24',
                     'dev', 'cd')
         self.run_in('pg', 'ip', 'addr', 'add', f'{DIRECT_GUEST_IP}/24',
                     'dev', 'pd')
-        for g in ('pg', 'sg'):
-            self.run_in(g, 'ip', 'link', 'set', 'eth0', 'address', GUEST_MAC)
-            self.run_in(g, 'ip', 'addr', 'add', f'{GUEST_IP}/24', 'dev', 'eth0')
-            # real COLO copies the primary's ARP cache into the secondary
-            # at each checkpoint; here the two caches are pinned instead
-            self.run_in(g, 'ip', 'neigh', 'replace', CLIENT_IP, 'lladdr',
-                        CLIENT_MAC, 'dev', 'eth0', 'nud', 'permanent')
-        for role in ('cl', 'pg', 'sg'):
-            self.run_in(role, 'sysctl', '-qw', 'net.ipv4.tcp_timestamps=1')
         if self.two_hosts:
             self.run_in('host', 'ip', 'addr', 'add', f'{LINK_PRIMARY_IP}/24',
                         'dev', 'hpx')
@@ -706,43 +787,9 @@ class Demo:
                  '-netdev', f'af-packet,id=hn0,ifname=h{tag}l',
                  '-device', f'af-packet,id=e0,netdev=hn0,ifname=h{tag}g'] \
                 + self.one_line_args(side)
-        elif side == 'primary':
-            a = ['-name', 'colo-demo-primary',
-                 '-netdev', 'af-packet,id=hn0,ifname=hpl',
-                 '-device', 'af-packet,id=e0,netdev=hn0,ifname=hpg',
-                 '-chardev', f'socket,id=mirror0,host={self.link_ip},port={PORT_MIRROR},server=on,wait=off',
-                 '-chardev', f'socket,id=compare1,host={self.link_ip},port={PORT_COMPARE1},server=on,wait=off',
-                 '-chardev', f'socket,id=compare0,host=127.0.0.1,port={PORT_COMPARE0},server=on,wait=off',
-                 '-chardev', f'socket,id=compare0-0,host=127.0.0.1,port={PORT_COMPARE0}',
-                 '-chardev', f'socket,id=compare_out,host=127.0.0.1,port={PORT_COMPARE_OUT},server=on,wait=off',
-                 '-chardev', f'socket,id=compare_out0,host=127.0.0.1,port={PORT_COMPARE_OUT}',
-                 '-chardev', f'socket,id=hb,host={self.link_ip},port={PORT_HB},server=on,wait=off',
-                 '-object', 'filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0']
-            if not self.args.no_compare:
-                a += [
-                 '-object', 'filter-redirector,netdev=hn0,id=redire0,queue=rx,indev=compare_out',
-                 '-object', 'filter-redirector,netdev=hn0,id=redire1,queue=rx,outdev=compare0',
-                 '-object', 'iothread,id=iothread1',
-                 '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
-                            'secondary_in=compare1,outdev=compare_out0,'
-                            'iothread=iothread1']
-            a += [
-                 '-object', 'colo-frame,id=colo0,mode=primary,driver=exec,exec=true',
-                 '-object', f'colo-heartbeat,id=hb0,chardev=hb,interval={HB_INTERVAL},'
-                            f'timeout={HB_TIMEOUT},failover=on']
         else:
-            a = ['-name', 'colo-demo-secondary',
-                 '-netdev', 'af-packet,id=hn0,ifname=hsl',
-                 '-device', 'af-packet,id=e0,netdev=hn0,ifname=hsg',
-                 '-chardev', f'socket,id=red0,host={self.link_ip},port={PORT_MIRROR},reconnect=1',
-                 '-chardev', f'socket,id=red1,host={self.link_ip},port={PORT_COMPARE1},reconnect=1',
-                 '-chardev', f'socket,id=hb,host={self.link_ip},port={PORT_HB},reconnect=1',
-                 '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0',
-                 '-object', 'filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1',
-                 '-object', 'filter-rewriter,id=rew0,netdev=hn0,queue=all',
-                 '-object', 'colo-frame,id=colo0,mode=secondary',
-                 '-object', f'colo-heartbeat,id=hb0,chardev=hb,interval={HB_INTERVAL},'
-                            f'timeout={HB_TIMEOUT},failover=on']
+            a = seed_args(side, f'colo-demo-{side}', self.link_ip,
+                          compare=not self.args.no_compare)
         if self.args.tls:
             a = self.tls_args(side, a)
         if self.args.dump:
@@ -1029,7 +1076,10 @@ class Demo:
         nworkers = 8 if short else 16
 
         say(f'== colo-demo: a COLO pair in network namespaces ({self.tag}-*)')
-        clean_leftovers()
+        gone = clean_leftovers()
+        if gone:
+            say(f'   removed {len(gone)} namespaces left by an interrupted '
+                'run')
         say('== setting up: client, LAN bridge, primary and secondary guests '
             '(same MAC and IP), host namespace for the two colo-proxies')
         self.setup_network()
@@ -1241,16 +1291,7 @@ class Demo:
         self.budget.stop = True
         for q in self.qmp.values():
             q.close()
-        for name, p in self.procs.items():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 3
-        for p in self.procs.values():
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_procs(self.procs.values(), 3)
         for ns in reversed(self.created):
             ns_delete(ns)
         if self.args.keep_logs or self.failures:

@@ -22,62 +22,20 @@ Skips (77) without root or network namespaces, and while colo-proxy lacks
 one of the objects the pair needs (colo-compare, filter-rewriter, ...).
 """
 
-import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
 from coloqtest import *
-
-DEMO = os.path.join(source_dir(), 'scripts', 'colo-demo.py')
-
-
-def need_pair():
-    need_netns()
-    need_types('colo-compare', 'filter-rewriter', 'filter-mirror',
-               'filter-redirector', 'colo-frame', 'colo-heartbeat',
-               'iothread')
-    need_types('af-packet', option='-netdev')
-    need_types('af-packet', option='-device')
-
-
-def demo_namespaces(pid):
-    out = subprocess.run(['ip', 'netns', 'list'], capture_output=True,
-                         text=True).stdout
-    return [line.split()[0] for line in out.splitlines()
-            if line.startswith(f'cdemo{pid}-')]
+from demorun import DEMO, need_pair, demo_namespaces, run_demo
 
 
 def run_failover(extra=()):
     need_pair()
-    out = os.path.join(tmpdir(), 'result.json')
-    t0 = time.monotonic()
-    p = subprocess.Popen([sys.executable, DEMO, '--build', build_dir(),
-                          '--short', '--json', out] + list(extra),
-                         stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        stdout, stderr = p.communicate(timeout=150)
-    except subprocess.TimeoutExpired:
-        p.send_signal(signal.SIGTERM)
-        stdout, stderr = p.communicate(timeout=30)
-    log(stdout[-8000:])
-    if stderr:
-        log('--- stderr ---\n' + stderr[-3000:])
-    dt = time.monotonic() - t0
-    check(os.path.exists(out), f'no result file (exit {p.returncode})')
-    with open(out) as f:
-        res = json.load(f)
-    check_eq(res.get('failures'), [], 'demo failures')
-    check_eq(p.returncode, 0, 'demo exit code')
-    check_eq(res['errors'], {}, 'client errors (resets, broken pipes, '
-             'timeouts, changed bytes)')
-    check(res['requests'] > 0 and res['echo_lines'] > 0, f'{res}')
-    check('failover_ms' in res, 'no failover measured')
+    res, stdout, pid, dt = run_demo(extra)
     check(dt < 90, f'the short demo took {dt:.0f}s')
-    check_eq(demo_namespaces(p.pid), [], 'namespaces left behind')
+    check_eq(demo_namespaces(pid), [], 'namespaces left behind')
     return stdout
 
 

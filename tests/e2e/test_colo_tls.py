@@ -24,18 +24,12 @@ ends (query-chardev: "tcp:LOCAL<->PEER").
 Skips (77) without root or network namespaces, or without openssl.
 """
 
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 from coloqtest import *
+from demorun import need_pair as need_demo_pair, run_demo
 import tlscerts
 
-DEMO = os.path.join(source_dir(), 'scripts', 'colo-demo.py')
 PRIMARY_IP, SECONDARY_IP = '10.90.0.1', '10.90.0.2'   # colo-demo.py's
 PORTS = {'mirror0': 9003, 'compare1': 9004, 'hb': 9006,
          'red0': 9003, 'red1': 9004}
@@ -63,12 +57,7 @@ def check_link_ends(chardevs):
 
 
 def need_pair():
-    need_netns()
-    need_types('colo-compare', 'filter-rewriter', 'filter-mirror',
-               'filter-redirector', 'colo-frame', 'colo-heartbeat',
-               'iothread', 'tls-creds-x509', 'authz-simple')
-    need_types('af-packet', option='-netdev')
-    need_types('af-packet', option='-device')
+    need_demo_pair('tls-creds-x509', 'authz-simple')
     why = tlscerts.needs_openssl()
     if why:
         skip(why)
@@ -78,33 +67,10 @@ def test_failover_over_tls():
     need_pair()
     d = tmpdir('cqctls')
     pki = tlscerts.make_pki(d)
-    out = os.path.join(d, 'result.json')
-    t0 = time.monotonic()
-    p = subprocess.Popen([sys.executable, DEMO, '--build', build_dir(),
-                          '--short', '--json', out, '--tls', pki.dir,
-                          '--tls-authz', pki.client_dn],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    try:
-        stdout, stderr = p.communicate(timeout=150)
-    except subprocess.TimeoutExpired:
-        p.send_signal(signal.SIGTERM)
-        stdout, stderr = p.communicate(timeout=30)
-    log(stdout[-8000:])
-    if stderr:
-        log('--- stderr ---\n' + stderr[-3000:])
-    dt = time.monotonic() - t0
-    check(os.path.exists(out), f'no result file (exit {p.returncode})')
-    with open(out) as f:
-        res = json.load(f)
-    check_eq(res.get('failures'), [], 'demo failures')
-    check_eq(p.returncode, 0, 'demo exit code')
-    check_eq(res['errors'], {}, 'client errors (resets, broken pipes, '
-             'timeouts, changed bytes)')
-    check(res['requests'] > 0 and res['echo_lines'] > 0, f'{res}')
+    res, _, _, dt = run_demo(['--tls', pki.dir, '--tls-authz', pki.client_dn],
+                             workdir=d)
     check(res.get('miscompares', 0) > 0 or res.get('time_miscompare'),
           f'no miscompare seen: {res}')
-    check('failover_ms' in res, 'no failover measured')
     tls = res.get('tls')
     check(tls is not None, 'the demo recorded no query-tls')
     links = {'primary': {"chardev 'mirror0'", "chardev 'compare1'",

@@ -253,17 +253,8 @@ def check_failover_primary_dies(pair):
     pair.gp.kill()
     pair.px.kill()
     log('primary QEMU and colo-proxy killed (SIGKILL)')
-    proxy_done = qemu_done = None
     problems = []
-    end = t_kill + 3
-    while time.monotonic() < end and not (proxy_done and qemu_done):
-        if proxy_done is None and \
-                pair.sx.qmp.cmd('query-colo-status')['mode'] == 'none':
-            proxy_done = time.monotonic() - t_kill
-        if qemu_done is None and \
-                pair.qs.cmd('query-colo-status')['mode'] == 'none':
-            qemu_done = time.monotonic() - t_kill
-        time.sleep(0.02)
+    proxy_done, qemu_done = wait_left_colo(pair, t_kill, 3, 0.02)
     log(f'secondary colo-proxy failed over: '
         f'{"%.0f ms" % (proxy_done * 1000) if proxy_done else "no"}; '
         f'secondary QEMU left COLO: '
@@ -372,14 +363,7 @@ def scenario(tag, nic, vnet, checks):
         need_types(t)
     need_types('af-packet', option='-netdev')
     need_types('stream', option='-device')
-    qemu, fw = colo_qemu()
-    os.environ['QEMU'] = qemu
-    try:
-        vmguest.guest_dir(log=log)
-    except vmguest.GuestUnavailable as e:
-        if in_ci():
-            raise TestFailure(str(e))
-        raise Skip(str(e))
+    qemu, fw = need_colo_qemu()
     name = f'{nic}{" vnet" if vnet else ""}'
     ck = Checks(name)
     with NetNS() as ns:
@@ -437,10 +421,7 @@ def test_qemu_without_colo_reported():
     need_types('colo-frame', 'colo-heartbeat', 'colo-compare')
     qemu, fw, moddir = stock_qemu()
     os.environ['QEMU_MODULE_DIR'] = moddir
-    try:
-        vmguest.guest_dir(log=log)
-    except vmguest.GuestUnavailable as e:
-        raise (TestFailure if in_ci() else Skip)(str(e))
+    need_guest()
     with NetNS() as ns:
         pair = Pair(ns, 'n', 'e1000', False, qemu, fw)
         pair.expect_completed = True

@@ -33,7 +33,7 @@ about decisions, not about corosync's transport security; production
 setups keep TLS on (docs/ha.md).
 
 Timing: corosync token 1000 ms (consensus 1200 ms), qdevice timeout
-2000 ms, sync_timeout 3000 ms; colo-heartbeat 100/1000 ms.
+2000 ms, sync_timeout 3000 ms; colo-heartbeat as the demo's (100/1000 ms).
 
 The workload is the demo's: the guests run scripts/colo-demo.py's servers
 (deterministic HTTP, echo); the client keeps one echo connection (a line
@@ -57,6 +57,8 @@ import tempfile
 import threading
 import time
 
+from coloqtest import check, SANITIZER_MARKERS
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get('COLO_SOURCE_DIR', os.path.dirname(os.path.dirname(HERE)))
 _spec = importlib.util.spec_from_file_location(
@@ -68,7 +70,6 @@ PREFIX = 'cha'
 TOKEN_MS = 1000
 QDEVICE_TIMEOUT_MS = 2000
 QDEVICE_SYNC_TIMEOUT_MS = 3000
-HB_INTERVAL, HB_TIMEOUT = 100, 1000
 AB = {'a': '10.90.0.1', 'b': '10.90.0.2'}
 WIT = {'a': ('10.91.1.1', '10.91.1.3'), 'b': ('10.91.2.2', '10.91.2.3')}
 NODEID = {'a': 1, 'b': 2}
@@ -81,13 +82,7 @@ NS_WRAP = ('mount --bind "$0/etc" /etc/corosync && '
            'mount --bind "$0/run" /run && exec "$@"')
 
 
-def sh(*cmd, check=True, timeout=30):
-    r = subprocess.run(list(cmd), capture_output=True, text=True,
-                       timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError(f'command failed ({r.returncode}): '
-                           f'{" ".join(cmd)}\n{r.stderr}')
-    return r
+sh = demo.sh
 
 
 def missing():
@@ -275,11 +270,10 @@ class Corosync:
         """The cluster's links: ab-a == ab-b (the corosync ring), aw-a --
         aw-w and bw-b -- bw-w (each COLO host to the witness)."""
         n = self.ns
-        for a, a_ns, b, b_ns in (('ab-a', 'a', 'ab-b', 'b'),
-                                 ('aw-a', 'a', 'aw-w', 'w'),
-                                 ('bw-b', 'b', 'bw-w', 'w')):
-            sh('ip', 'link', 'add', a, 'netns', n[a_ns], 'type', 'veth',
-               'peer', 'name', b, 'netns', n[b_ns])
+        for a, a_role, b, b_role in (('ab-a', 'a', 'ab-b', 'b'),
+                                     ('aw-a', 'a', 'aw-w', 'w'),
+                                     ('bw-b', 'b', 'bw-w', 'w')):
+            demo.veth(n, a, a_role, b, b_role)
         for role, dev, addr in (('a', 'ab-a', AB['a']),
                                 ('b', 'ab-b', AB['b']),
                                 ('a', 'aw-a', WIT['a'][0]),
@@ -293,19 +287,7 @@ class Corosync:
         return {'a': ['ab-a', 'aw-a'], 'b': ['ab-b', 'bw-b']}[role]
 
     def stop_daemons(self, timeout=5):
-        for p in self.procs.values():
-            if p.poll() is None:
-                try:
-                    p.send_signal(signal.SIGTERM)
-                except OSError:
-                    pass
-        deadline = time.monotonic() + timeout
-        for p in self.procs.values():
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        demo.stop_procs(self.procs.values(), timeout)
 
     # -- daemons ------------------------------------------------------------
 
@@ -425,91 +407,15 @@ class Cluster(Corosync):
     # -- namespaces ---------------------------------------------------------
 
     def setup_network(self):
-        n = self.ns
-        for role in n:
-            sh('ip', 'netns', 'add', n[role])
-            self.created.append(n[role])
-            self.run_in(role, 'ip', 'link', 'set', 'lo', 'up')
-            self.run_in(role, 'sysctl', '-qw',
-                        'net.ipv6.conf.all.disable_ipv6=1',
-                        'net.ipv6.conf.default.disable_ipv6=1')
-
-        def veth(a, a_ns, b, b_ns):
-            sh('ip', 'link', 'add', a, 'netns', n[a_ns], 'type', 'veth',
-               'peer', 'name', b, 'netns', n[b_ns])
-
-        veth('c0', 'cl', 'lc', 'lan')
-        veth('hpl', 'a', 'lp', 'lan')
-        veth('hsl', 'b', 'ls', 'lan')
-        veth('hpg', 'a', 'eth0', 'pg')
-        veth('hsg', 'b', 'eth0', 'sg')
-        self.run_in('lan', 'ip', 'link', 'add', 'br0', 'type', 'bridge',
-                    'stp_state', '0', 'forward_delay', '0')
-        for port in ('lc', 'lp', 'ls'):
-            self.run_in('lan', 'ip', 'link', 'set', port, 'master', 'br0')
-        frames = {'cl': ['c0'], 'lan': ['lc', 'lp', 'ls', 'br0'],
-                  'a': ['hpl', 'hpg'], 'b': ['hsl', 'hsg'],
-                  'pg': ['eth0'], 'sg': ['eth0']}
-        for role, ifs in frames.items():
-            self.run_in(role, sys.executable, '-c', demo.ETHTOOL_OFF,
-                        demo.OFFLOADS, *ifs)
-        ups = {'cl': ['c0'], 'lan': ['lc', 'lp', 'ls', 'br0'],
-               'a': ['hpl', 'hpg'], 'b': ['hsl', 'hsg'],
-               'pg': ['eth0'], 'sg': ['eth0']}
-        for role, ifs in ups.items():
-            for i in ifs:
-                self.link(role, i, True)
-        self.run_in('cl', 'ip', 'link', 'set', 'c0', 'address',
-                    demo.CLIENT_MAC)
-        self.run_in('cl', 'ip', 'addr', 'add', f'{demo.CLIENT_IP}/24',
-                    'dev', 'c0')
-        for g in ('pg', 'sg'):
-            self.run_in(g, 'ip', 'link', 'set', 'eth0', 'address',
-                        demo.GUEST_MAC)
-            self.run_in(g, 'ip', 'addr', 'add', f'{demo.GUEST_IP}/24',
-                        'dev', 'eth0')
-            self.run_in(g, 'ip', 'neigh', 'replace', demo.CLIENT_IP,
-                        'lladdr', demo.CLIENT_MAC, 'dev', 'eth0', 'nud',
-                        'permanent')
-        for role in ('cl', 'pg', 'sg'):
-            self.run_in(role, 'sysctl', '-qw', 'net.ipv4.tcp_timestamps=1')
+        """The demo's client LAN and guests on hosts A and B, then the
+        cluster's links (wire())."""
+        demo.setup_lan(self.ns, self.created, 'a', 'b')
         self.wire()
 
     def proxy_args(self, side, quorum=True, fence=None):
-        a = AB['a']
-        if side == 'primary':
-            args = ['-name', 'ha-primary',
-                '-netdev', 'af-packet,id=hn0,ifname=hpl',
-                '-device', 'af-packet,id=e0,netdev=hn0,ifname=hpg',
-                '-chardev', f'socket,id=mirror0,host={a},port=9003,server=on,wait=off',
-                '-chardev', f'socket,id=compare1,host={a},port=9004,server=on,wait=off',
-                '-chardev', 'socket,id=compare0,host=127.0.0.1,port=9001,server=on,wait=off',
-                '-chardev', 'socket,id=compare0-0,host=127.0.0.1,port=9001',
-                '-chardev', 'socket,id=compare_out,host=127.0.0.1,port=9005,server=on,wait=off',
-                '-chardev', 'socket,id=compare_out0,host=127.0.0.1,port=9005',
-                '-chardev', f'socket,id=hb,host={a},port=9006,server=on,wait=off',
-                '-object', 'filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0',
-                '-object', 'filter-redirector,netdev=hn0,id=redire0,queue=rx,indev=compare_out',
-                '-object', 'filter-redirector,netdev=hn0,id=redire1,queue=rx,outdev=compare0',
-                '-object', 'iothread,id=iothread1',
-                '-object', 'colo-compare,id=comp0,primary_in=compare0-0,'
-                           'secondary_in=compare1,outdev=compare_out0,'
-                           'iothread=iothread1',
-                '-object', 'colo-frame,id=colo0,mode=primary,driver=exec,exec=true']
-        else:
-            args = ['-name', 'ha-secondary',
-                '-netdev', 'af-packet,id=hn0,ifname=hsl',
-                '-device', 'af-packet,id=e0,netdev=hn0,ifname=hsg',
-                '-chardev', f'socket,id=red0,host={a},port=9003,reconnect=1',
-                '-chardev', f'socket,id=red1,host={a},port=9004,reconnect=1',
-                '-chardev', f'socket,id=hb,host={a},port=9006,reconnect=1',
-                '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0',
-                '-object', 'filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1',
-                '-object', 'filter-rewriter,id=rew0,netdev=hn0,queue=all',
-                '-object', 'colo-frame,id=colo0,mode=secondary']
-        args += ['-object', f'colo-heartbeat,id=hb0,chardev=hb,'
-                            f'interval={HB_INTERVAL},timeout={HB_TIMEOUT},'
-                            'failover=on']
+        """The demo's colo-proxy of 'side', its links on A's pair-link
+        address, with colo-quorum (and B's fence command)."""
+        args = demo.seed_args(side, f'ha-{side}', AB['a'])
         if quorum:
             q = 'colo-quorum,id=q0,netdev=hn0,failover=on'
             if fence:
@@ -621,24 +527,30 @@ class Cluster(Corosync):
             self.http.stop = True
         for q in self.qmp.values():
             q.close()
-        for p in self.procs.values():
-            if p.poll() is None:
-                try:
-                    p.send_signal(signal.SIGTERM)
-                except OSError:
-                    pass
-        deadline = time.monotonic() + 5
-        for p in self.procs.values():
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        self.stop_daemons()
         for ns in reversed(self.created):
             demo.ns_delete(ns)
         self.created = []
         if remove:
             self.remove_work()
+
+    def finish(self, ok, names=('primary', 'secondary', 'corosync-a',
+                                'corosync-b'), tail=2000):
+        """The end of a test on this cluster: after a failure ('ok'
+        false) the logs of 'names' first; every process stopped and every
+        namespace removed; after a success the colo-proxies' stderr, exit
+        included, must hold no sanitizer report (make check-asan runs
+        tests/ha on the ASan build); then the work directory goes."""
+        if not ok:
+            for n in names:
+                self.log(f'--- {n} ---\n{self.logs(n, tail)}')
+        self.cleanup(remove=False)
+        if ok:
+            for n in ('primary', 'secondary'):
+                text = self.logs(n, 1 << 20)
+                check(not any(m in text for m in SANITIZER_MARKERS),
+                      f'{n} colo-proxy: sanitizer report:\n{text[-3000:]}')
+        self.remove_work()
 
     def remove_work(self):
         if os.environ.get('COLO_HA_KEEP'):
@@ -662,9 +574,4 @@ while True:
 
 def leftovers():
     """Namespaces of earlier runs whose creator is gone: removed."""
-    r = sh('ip', 'netns', 'list', check=False)
-    for line in r.stdout.splitlines():
-        name = line.split()[0] if line.split() else ''
-        m = re.match(rf'^{PREFIX}(\d+)-', name)
-        if m and not demo.pid_alive(int(m.group(1))):
-            demo.ns_delete(name)
+    demo.clean_leftovers(PREFIX)

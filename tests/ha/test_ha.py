@@ -43,8 +43,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coloqtest import (run_tests, check, check_eq, log, Skip, need_types,
-                       SANITIZER_MARKERS)
+from coloqtest import run_tests, check, check_eq, log, Skip, need_types
 import hacluster
 from hacluster import Cluster
 
@@ -84,6 +83,53 @@ def wait_for(fn, timeout, step=0.1):
     return fn()
 
 
+def up(c, **kw):
+    """The cluster up (Cluster.up(**kw)) and settled for 1 s; returns the
+    primary's and the secondary's QMP and the time the test's fault
+    begins."""
+    c.up(**kw)
+    time.sleep(1)
+    return c.qmp['primary'], c.qmp['secondary'], time.monotonic()
+
+
+def wait_exit(q, t, what):
+    """The COLO_EXIT 'q' sends within PROMOTE_BOUND_S after 't' (the side
+    fails over: promotes, or runs alone); 'what' fails the test when it
+    does not."""
+    ex = q.wait_event('COLO_EXIT', PROMOTE_BOUND_S, after=t)
+    check(ex is not None, what)
+    return ex
+
+
+def wait_stale(c, side, timeout):
+    """query-colo-quorum of 'side' once it says stale (None at the
+    timeout)."""
+    return wait_for(lambda: (quorum(c, side) or {}).get('stale')
+                    and quorum(c, side), timeout)
+
+
+def isolate_a(c, who):
+    """Cuts host A off from B and W (its client uplink stays up): A must
+    hold its output (COLO_QUORUM_CHANGED) within STOP_BOUND_S + 5 s.
+    Returns (the time of the cut, the event)."""
+    t = time.monotonic()
+    c.link('a', 'ab-a', False)
+    c.link('a', 'aw-a', False)
+    ev = c.qmp['primary'].wait_event('COLO_QUORUM_CHANGED',
+                                     STOP_BOUND_S + 5, after=t)
+    check(ev is not None and ev['data']['output-held'],
+          f'{who} did not hold its output: {ev}')
+    return t, ev
+
+
+def last_frame_after(c, t):
+    """After 2 s more: how long after 't' A emitted its last frame to the
+    client LAN (0 when none since 't')."""
+    time.sleep(2)
+    last = c.counters['a'].last()
+    return last - t if last and last > t else 0.0
+
+
 def check_client(c, what):
     left, lost, errs = c.stop_workload()
     log(f'   client: echo {c.echo.ok} lines, {c.echo.recv_bytes} bytes, '
@@ -102,21 +148,9 @@ def run_cluster(body, **kw):
         ret = body(c)
         ok = True
         return ret
-    except BaseException:
-        for n in ('primary', 'secondary', 'corosync-a', 'corosync-b',
-                  'qdevice-a', 'qdevice-b', 'qnetd'):
-            log(f'--- {n} ---\n{c.logs(n, 2500)}')
-        raise
     finally:
-        c.cleanup(remove=False)
-        # the colo-proxies' stderr, exit included: no sanitizer report
-        # (make check-asan runs this file on the ASan build)
-        for n in ('primary', 'secondary'):
-            text = c.logs(n, 1 << 20)
-            if ok:
-                check(not any(m in text for m in SANITIZER_MARKERS),
-                      f'{n} colo-proxy: sanitizer report:\n{text[-3000:]}')
-        c.remove_work()
+        c.finish(ok, ('primary', 'secondary', 'corosync-a', 'corosync-b',
+                      'qdevice-a', 'qdevice-b', 'qnetd'), tail=2500)
 
 
 def test_kill_primary_host():
@@ -130,8 +164,7 @@ def test_kill_primary_host():
         time.sleep(1)
         s = c.qmp['secondary']
         t = c.kill_host('a', 'pg')
-        ex = s.wait_event('COLO_EXIT', PROMOTE_BOUND_S, after=t)
-        check(ex is not None, 'B did not promote')
+        ex = wait_exit(s, t, 'B did not promote')
         dt = ex['_t'] - t
         log(f'   B promoted {dt * 1000:.0f} ms after A died')
         RESULTS['kill_primary_promote_ms'] = round(dt * 1000)
@@ -154,13 +187,9 @@ def test_cut_pair_link():
     need_cluster()
 
     def body(c):
-        c.up()
-        time.sleep(1)
-        p, s = c.qmp['primary'], c.qmp['secondary']
-        t = time.monotonic()
+        p, s, t = up(c)
         c.link('a', 'ab-a', False)
-        ex = p.wait_event('COLO_EXIT', PROMOTE_BOUND_S, after=t)
-        check(ex is not None, 'A did not fail over (run alone)')
+        ex = wait_exit(p, t, 'A did not fail over (run alone)')
         log(f'   A runs alone {(ex["_t"] - t) * 1000:.0f} ms after the cut')
         RESULTS['cut_link_a_alone_ms'] = round((ex['_t'] - t) * 1000)
         time.sleep(4)
@@ -177,8 +206,7 @@ def test_cut_pair_link():
         # heal: B is stale, stays held, does not promote
         t2 = time.monotonic()
         c.link('a', 'ab-a', True)
-        qb = wait_for(lambda: (quorum(c, 'secondary') or {}).get('stale')
-                      and quorum(c, 'secondary'), 15)
+        qb = wait_stale(c, 'secondary', 15)
         check(qb and qb['stale'] and qb['output-held'],
               f'B after the heal: {qb}')
         check_eq(c.counters['b'].since(t), 0, 'B frames, up to the heal + '
@@ -188,15 +216,8 @@ def test_cut_pair_link():
         time.sleep(1)
         check(c.counters['a'].since(time.monotonic() - 1) > 0,
               'A serves alone before its isolation')
-        t3 = time.monotonic()
-        c.link('a', 'ab-a', False)
-        c.link('a', 'aw-a', False)
-        ev = p.wait_event('COLO_QUORUM_CHANGED', STOP_BOUND_S + 5, after=t3)
-        check(ev is not None and ev['data']['output-held'],
-              f'A (alone) did not hold its output: {ev}')
-        time.sleep(2)
-        last = c.counters['a'].last()
-        stop = last - t3 if last and last > t3 else 0.0
+        t3, ev = isolate_a(c, 'A (alone)')
+        stop = last_frame_after(c, t3)
         log(f'   A alone, isolated: held {(ev["_t"] - t3) * 1000:.0f} ms '
             f'after the cut, last frame {stop * 1000:.0f} ms after it, '
             f'{c.counters["a"].since(t3)} frames in between')
@@ -216,22 +237,12 @@ def test_isolate_primary():
     need_cluster()
 
     def body(c):
-        c.up()
-        time.sleep(1)
-        p, s = c.qmp['primary'], c.qmp['secondary']
-        t = time.monotonic()
-        c.link('a', 'ab-a', False)
-        c.link('a', 'aw-a', False)
-        ev = p.wait_event('COLO_QUORUM_CHANGED', STOP_BOUND_S + 5, after=t)
-        check(ev is not None and ev['data']['output-held'],
-              f'A did not hold its output: {ev}')
-        ex = s.wait_event('COLO_EXIT', PROMOTE_BOUND_S, after=t)
-        check(ex is not None, 'B did not promote')
+        _, s, _ = up(c)
+        t, ev = isolate_a(c, 'A')
+        ex = wait_exit(s, t, 'B did not promote')
         RESULTS['isolate_b_promote_ms'] = round((ex['_t'] - t) * 1000)
         c.garp('sg')
-        time.sleep(2)
-        last = c.counters['a'].last()
-        stop = (last - t) if last and last > t else 0.0
+        stop = last_frame_after(c, t)
         log(f'   A held its output {(ev["_t"] - t) * 1000:.0f} ms after the '
             f'cut; its last frame {stop * 1000:.0f} ms after it; B promoted '
             f'{(ex["_t"] - t) * 1000:.0f} ms after it')
@@ -243,8 +254,7 @@ def test_isolate_primary():
         t2 = time.monotonic()
         c.link('a', 'ab-a', True)
         c.link('a', 'aw-a', True)
-        qa = wait_for(lambda: (quorum(c, 'primary') or {}).get('stale')
-                      and quorum(c, 'primary'), 20)
+        qa = wait_stale(c, 'primary', 20)
         check(qa and qa['stale'] and qa['output-held'],
               f'A after the links returned: {qa}')
         time.sleep(2)
@@ -265,14 +275,10 @@ def test_uplink_down_loses():
     need_cluster()
 
     def body(c):
-        c.up()
-        time.sleep(1)
-        p, s = c.qmp['primary'], c.qmp['secondary']
-        t = time.monotonic()
+        p, s, t = up(c)
         c.link('a', 'hpl', False)
         c.link('a', 'ab-a', False)
-        ex = s.wait_event('COLO_EXIT', PROMOTE_BOUND_S, after=t)
-        check(ex is not None, 'B did not promote')
+        ex = wait_exit(s, t, 'B did not promote')
         RESULTS['uplink_down_b_promote_ms'] = round((ex['_t'] - t) * 1000)
         c.garp('sg')
         time.sleep(2)
@@ -295,10 +301,7 @@ def test_corosync_dies_on_secondary():
     need_cluster()
 
     def body(c):
-        c.up()
-        time.sleep(1)
-        p, s = c.qmp['primary'], c.qmp['secondary']
-        t = time.monotonic()
+        p, s, t = up(c)
         c.procs['corosync-b'].kill()
         c.procs['corosync-b'].wait()
         qb = wait_for(lambda: (lambda q: q and not q['connected'] and q)(
@@ -306,8 +309,7 @@ def test_corosync_dies_on_secondary():
         check(qb and qb['output-held'] and
               qb.get('held-reason') == 'no connection to corosync',
               f'B without corosync: {qb}')
-        ex = p.wait_event('COLO_EXIT', PROMOTE_BOUND_S, after=t)
-        check(ex is not None, 'A did not run alone')
+        ex = wait_exit(p, t, 'A did not run alone')
         c.spawn('corosync-b', 'b', ['corosync', '-f'])
         qb = wait_for(lambda: (lambda q: q and q['connected'] and q['stale']
                                and q)(quorum(c, 'secondary')), 30)
@@ -326,10 +328,7 @@ def test_witness_down():
     need_cluster()
 
     def body(c):
-        c.up()
-        time.sleep(1)
-        p, s = c.qmp['primary'], c.qmp['secondary']
-        t = time.monotonic()
+        p, s, t = up(c)
         c.procs['qnetd'].kill()
         for pid in hacluster.demo.ns_pids(c.ns['w']):
             os.kill(pid, 9)

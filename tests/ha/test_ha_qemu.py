@@ -43,6 +43,7 @@ Needs root, namespaces, corosync/qdevice/qnetd and the COLO QEMU
 (scripts/build-colo-qemu.sh): skips outside CI, fails under CI=true.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,15 +77,7 @@ def need_ha_pair():
     for t in ('colo-quorum', 'colo-compare', 'filter-rewriter',
               'colo-heartbeat', 'colo-frame'):
         need_types(t)
-    qemu, fw = colo_qemu()
-    os.environ['QEMU'] = qemu
-    try:
-        vmguest.guest_dir(log=log)
-    except vmguest.GuestUnavailable as e:
-        if in_ci():
-            raise TestFailure(str(e))
-        raise Skip(str(e))
-    return qemu, fw
+    return need_colo_qemu()
 
 
 class HAPair(Pair):
@@ -196,16 +189,7 @@ def kill_primary_host(pair):
     t = pair.kill_host_a()
     log('host A dead: links down, QEMU, colo-proxy, corosync, qdevice '
         'killed')
-    proxy_done = qemu_done = None
-    end = t + PROMOTE_BOUND_S
-    while time.monotonic() < end and not (proxy_done and qemu_done):
-        if proxy_done is None and \
-                pair.sx.qmp.cmd('query-colo-status')['mode'] == 'none':
-            proxy_done = time.monotonic() - t
-        if qemu_done is None and \
-                pair.qs.cmd('query-colo-status')['mode'] == 'none':
-            qemu_done = time.monotonic() - t
-        time.sleep(0.05)
+    proxy_done, qemu_done = wait_left_colo(pair, t, PROMOTE_BOUND_S, 0.05)
     ev = [(e['event'], e['data'].get('action'), e['data'].get('detail'))
           for e in list(pair.sx.qmp.events)
           if e['event'] == 'COLO_QUORUM_FAILOVER']
@@ -290,6 +274,21 @@ def run_reprotect(px, g, run, qemu_name, migrate, on='b', started='a'):
     return dt
 
 
+def reprotect_onto(q, px, g, run, qemu_name, new_q, new_run, what, **kw):
+    """run_reprotect() from the survivor (colo-proxy px, QEMU g, whose
+    operator monitor q this test closes for the agent's script and opens
+    again) onto the fresh secondary QEMU whose monitor is new_q and
+    sockets new_run, which must reach COLO ('what').  Returns (the
+    notify's seconds, g's new monitor)."""
+    q.close()
+    dt = run_reprotect(px, g, run, qemu_name, f'unix:{new_run}/mig.sock',
+                       **kw)
+    q = QMPClient(g.qmp_path, timeout=30)
+    wait_for(lambda: new_q.cmd('query-colo-status')['mode'] == 'secondary',
+             10, interval=0.1, what=what)
+    return dt, q
+
+
 def reprotect(pair):
     """Scenario 5: host A comes back empty; B, running alone, becomes the
     primary of a new pair with a fresh secondary on A
@@ -311,18 +310,10 @@ def reprotect(pair):
                                              name='colo-secondary-2')
                         + pair.proxy_extra('secondary'), dir=arun,
                         wrapper=pair.cs.wrapper('a'))
-    pair.ga = guest('secondary', arun, pair.nic, pair.fw)
-    pair.ga.start()
-    pair.qa = QMPClient(pair.ga.qmp_path, timeout=30)
-    pair.qa.cmd('migrate-set-capabilities', {'capabilities': [
-        {'capability': 'x-colo', 'state': True},
-        {'capability': 'events', 'state': True}]})
-    pair.qs.close()
-    dt = run_reprotect(pair.sx, pair.gs, pair.srun, 'secondary',
-                       f'unix:{arun}/mig.sock')
-    pair.qs = QMPClient(pair.gs.qmp_path, timeout=30)
-    wait_for(lambda: pair.qa.cmd('query-colo-status')['mode'] ==
-             'secondary', 10, interval=0.1, what="A's new QEMU in COLO")
+    pair.ga, pair.qa = incoming_secondary(arun, pair.nic, pair.fw)
+    dt, pair.qs = reprotect_onto(pair.qs, pair.sx, pair.gs, pair.srun,
+                                 'secondary', pair.qa, arun,
+                                 "A's new QEMU in COLO")
     st = {n: x.qmp.cmd('query-colo-status')
           for n, x in (('B', pair.sx), ('A', pair.ax))}
     log(f'after re-protection: colo-proxy B {st["B"]}, A {st["A"]}; QEMU B '
@@ -370,40 +361,48 @@ def check_replicated(pair, px, sx):
     check_pages(res)
 
 
-def test_qemu_kill_primary_host():
+@contextlib.contextmanager
+def ha_pair(tag):
+    """An HAPair named 'tag', up (up()) inside its namespaces; on the way
+    out its logs when the body failed, then everything stopped."""
     qemu, fw = need_ha_pair()
     with NetNS() as ns:
-        pair = HAPair(ns, 'H', 'e1000', False, qemu, fw)
+        pair = HAPair(ns, tag, 'e1000', False, qemu, fw)
         ok = False
         try:
             up(pair)
-            echo, dt = kill_primary_host(pair)
-            time.sleep(2.0)
-            res = http_seq(pair.ns, pair.c, [f'/cgi-bin/page?{k}'
-                                             for k in (5, 9, 17)],
-                           timeout=60)
-            check_pages(res)
-            # scenario 5: the echo connection from before the failover
-            # stays open across the re-protection; a second one, opened
-            # after the failover, measures the re-protection's pause
-            echo2 = Echo(pair.ns, pair.c)
-            time.sleep(0.5)
-            rdt = reprotect(pair)
-            time.sleep(1.0)
-            check_replicated(pair, pair.sx, pair.ax)
-            e2 = check_echo(echo2, 'across the re-protection')
-            e = check_echo(echo, 'across the failover and the '
-                           're-protection')
-            log(f'RESULT promote_ms={dt * 1000:.0f} '
-                f'echo_worst_ms={e["worst"] * 1000:.0f} '
-                f'reprotect_s={rdt:.1f} '
-                f'reprotect_echo_worst_ms={e2["worst"] * 1000:.0f}')
-            pair.stop_proxies()
+            yield pair
             ok = True
         finally:
             if not ok:
                 dump_logs(pair)
             pair.stop()
+
+
+def test_qemu_kill_primary_host():
+    with ha_pair('H') as pair:
+        echo, dt = kill_primary_host(pair)
+        time.sleep(2.0)
+        res = http_seq(pair.ns, pair.c, [f'/cgi-bin/page?{k}'
+                                         for k in (5, 9, 17)],
+                       timeout=60)
+        check_pages(res)
+        # scenario 5: the echo connection from before the failover
+        # stays open across the re-protection; a second one, opened
+        # after the failover, measures the re-protection's pause
+        echo2 = Echo(pair.ns, pair.c)
+        time.sleep(0.5)
+        rdt = reprotect(pair)
+        time.sleep(1.0)
+        check_replicated(pair, pair.sx, pair.ax)
+        e2 = check_echo(echo2, 'across the re-protection')
+        e = check_echo(echo, 'across the failover and the '
+                       're-protection')
+        log(f'RESULT promote_ms={dt * 1000:.0f} '
+            f'echo_worst_ms={e["worst"] * 1000:.0f} '
+            f'reprotect_s={rdt:.1f} '
+            f'reprotect_echo_worst_ms={e2["worst"] * 1000:.0f}')
+        pair.stop_proxies()
 
 
 def test_qemu_partition_loser_reprotected():
@@ -416,77 +415,59 @@ def test_qemu_partition_loser_reprotected():
     -incoming one (B's colo-proxy keeps running: its driver and links
     reconnect), colo-reprotect.py re-protects from A (a former primary),
     and B's first loaded checkpoint clears its stale mark by itself."""
-    qemu, fw = need_ha_pair()
-    with NetNS() as ns:
-        pair = HAPair(ns, 'J', 'e1000', False, qemu, fw)
-        ok = False
-        try:
-            up(pair)
-            echo = Echo(pair.ns, pair.c)
-            time.sleep(1.0)
-            t = time.monotonic()
-            pair.cs.link('a', 'ab-a', False)
-            log('A-B link cut (corosync ring only; both reach W)')
-            wait_for(lambda: pair.px.qmp.cmd('query-colo-status')['mode'] ==
-                     'none', PROMOTE_BOUND_S, interval=0.05,
-                     what='A running alone')
-            log(f'A runs alone {time.monotonic() - t:.1f}s after the cut')
-            qb = pair.quorum(pair.sx)
-            st = pair.sx.qmp.cmd('query-colo-status')
-            log(f'B: {st}; held-reason {qb.get("held-reason")!r}, refused '
-                f'{qb["refused"]}')
-            check(st['mode'] == 'secondary' and st['output-held'],
-                  f'B a secondary holding its output: {st}')
-            passed = qb['passed']
-            t_heal = time.monotonic()
-            pair.cs.link('a', 'ab-a', True)
-            wait_for(lambda: pair.quorum(pair.sx)['stale'], 20,
-                     interval=0.1, what='B stale after the heal')
-            log(f'link healed: B stale after '
-                f'{time.monotonic() - t_heal:.1f}s')
-            time.sleep(2.0)
-            qb = pair.quorum(pair.sx)
-            st = pair.sx.qmp.cmd('query-colo-status')
-            log(f'B after the heal: {st}; quorate {qb["quorate"]}, stale '
-                f'{qb["stale"]}, held-reason {qb.get("held-reason")!r}, '
-                f'frames passed {passed} -> {qb["passed"]}')
-            check(st['mode'] == 'secondary' and st['output-held'] and
-                  qb['quorate'] and qb['stale'],
-                  'B: quorate again but stale: a held secondary, never a '
-                  'second primary')
-            check_eq(qb['passed'], passed, 'B frames passed after the cut')
-            # the candidate is re-protected: a fresh -incoming QEMU on B
-            # (same sockets: B's colo-proxy and its driver reconnect)
-            pair.qs.close()
-            pair.gs.kill()
-            pair.gs = guest('secondary', pair.srun, pair.nic, pair.fw)
-            pair.gs.start()
-            pair.qs = QMPClient(pair.gs.qmp_path, timeout=30)
-            pair.qs.cmd('migrate-set-capabilities', {'capabilities': [
-                {'capability': 'x-colo', 'state': True},
-                {'capability': 'events', 'state': True}]})
-            pair.qp.close()
-            rdt = run_reprotect(pair.px, pair.gp, pair.prun, 'primary',
-                                f'unix:{pair.srun}/mig.sock', on='a',
-                                started='b')
-            pair.qp = QMPClient(pair.gp.qmp_path, timeout=30)
-            wait_for(lambda: pair.qs.cmd('query-colo-status')['mode'] ==
-                     'secondary', 10, interval=0.1,
-                     what="B's new QEMU in COLO")
-            time.sleep(1.0)
-            check_replicated(pair, pair.px, pair.sx)
-            qb = pair.quorum(pair.sx)
-            check_eq(qb['reprotected'], 1, 'B re-protected by a checkpoint')
-            e = check_echo(echo, 'across the cut, the heal and the '
-                           're-protection')
-            log(f'RESULT partition_reprotect_s={rdt:.1f} '
-                f'echo_worst_ms={e["worst"] * 1000:.0f}')
-            pair.stop_proxies()
-            ok = True
-        finally:
-            if not ok:
-                dump_logs(pair)
-            pair.stop()
+    with ha_pair('J') as pair:
+        echo = Echo(pair.ns, pair.c)
+        time.sleep(1.0)
+        t = time.monotonic()
+        pair.cs.link('a', 'ab-a', False)
+        log('A-B link cut (corosync ring only; both reach W)')
+        wait_for(lambda: pair.px.qmp.cmd('query-colo-status')['mode'] ==
+                 'none', PROMOTE_BOUND_S, interval=0.05,
+                 what='A running alone')
+        log(f'A runs alone {time.monotonic() - t:.1f}s after the cut')
+        qb = pair.quorum(pair.sx)
+        st = pair.sx.qmp.cmd('query-colo-status')
+        log(f'B: {st}; held-reason {qb.get("held-reason")!r}, refused '
+            f'{qb["refused"]}')
+        check(st['mode'] == 'secondary' and st['output-held'],
+              f'B a secondary holding its output: {st}')
+        passed = qb['passed']
+        t_heal = time.monotonic()
+        pair.cs.link('a', 'ab-a', True)
+        wait_for(lambda: pair.quorum(pair.sx)['stale'], 20,
+                 interval=0.1, what='B stale after the heal')
+        log(f'link healed: B stale after '
+            f'{time.monotonic() - t_heal:.1f}s')
+        time.sleep(2.0)
+        qb = pair.quorum(pair.sx)
+        st = pair.sx.qmp.cmd('query-colo-status')
+        log(f'B after the heal: {st}; quorate {qb["quorate"]}, stale '
+            f'{qb["stale"]}, held-reason {qb.get("held-reason")!r}, '
+            f'frames passed {passed} -> {qb["passed"]}')
+        check(st['mode'] == 'secondary' and st['output-held'] and
+              qb['quorate'] and qb['stale'],
+              'B: quorate again but stale: a held secondary, never a '
+              'second primary')
+        check_eq(qb['passed'], passed, 'B frames passed after the cut')
+        # the candidate is re-protected: a fresh -incoming QEMU on B
+        # (same sockets: B's colo-proxy and its driver reconnect)
+        pair.qs.close()
+        pair.gs.kill()
+        pair.gs, pair.qs = incoming_secondary(pair.srun, pair.nic,
+                                              pair.fw)
+        rdt, pair.qp = reprotect_onto(pair.qp, pair.px, pair.gp,
+                                      pair.prun, 'primary', pair.qs,
+                                      pair.srun, "B's new QEMU in COLO",
+                                      on='a', started='b')
+        time.sleep(1.0)
+        check_replicated(pair, pair.px, pair.sx)
+        qb = pair.quorum(pair.sx)
+        check_eq(qb['reprotected'], 1, 'B re-protected by a checkpoint')
+        e = check_echo(echo, 'across the cut, the heal and the '
+                       're-protection')
+        log(f'RESULT partition_reprotect_s={rdt:.1f} '
+            f'echo_worst_ms={e["worst"] * 1000:.0f}')
+        pair.stop_proxies()
 
 
 if __name__ == '__main__':

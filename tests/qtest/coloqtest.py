@@ -73,6 +73,7 @@ __all__ = [
     'rss_bytes', 'tmpdir', 'log', 'seed_file', 'random_payload',
     'stream_netdev', 'stream_device', 'socket_netdev', 'chardev_unix',
     'chardev_tcp', 'qmp_try', 'sanitizer_report', 'SANITIZER_MARKERS', 'need_commands', 'read_pcap', 'eth_frame', 'is_probe', 'StreamPort',
+    'qmp_entry',
 ]
 
 SKIP_EXIT = 77
@@ -492,6 +493,18 @@ def qmp_try(qmp, name, args=None, **kw):
         if e.cls == 'CommandNotFound':
             return None
         raise
+
+
+def qmp_entry(qmp, command, key, value, missing=None):
+    """The entry of the list 'command' returns whose 'key' is 'value'
+    (query-netdev-stats' 'id', query-chardev's 'label', ...).  None when
+    there is none, or, given 'missing', TestFailure(missing)."""
+    for e in qmp.cmd(command):
+        if e[key] == value:
+            return e
+    if missing is not None:
+        raise TestFailure(missing)
+    return None
 
 
 # --------------------------------------------------------------------------

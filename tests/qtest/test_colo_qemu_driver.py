@@ -680,13 +680,15 @@ def test_real_qemu_monitor():
 # ---------------------------------------------------------------------
 # #12: QEMU's own checkpoints release what colo-compare holds
 
-def compare_setup(qemu_status='colo'):
+def compare_setup(qemu_status='colo', frame_opts='', compare_opts='',
+                  prefix='cqqd'):
     """A primary colo-proxy: colo-frame driver=qemu against FakeQemu and a
     colo-compare whose compare_timeout (60 s) cannot release anything
-    within the test, so only a checkpoint can.  Returns (qemu, proxy, pri,
-    sec, out)."""
+    within the test, so only a checkpoint can; 'frame_opts' and
+    'compare_opts' add options to each (test_storms).  Returns (qemu,
+    proxy, pri, sec, out)."""
     need_types('colo-frame', 'colo-compare')
-    d = tmpdir('cqqd')
+    d = tmpdir(prefix)
     qemu = FakeQemu(os.path.join(d, 'qemu.qmp'))
     qemu.status = qemu_status
     paths = {n: os.path.join(d, n + '.sock') for n in ('pri', 'sec', 'out')}
@@ -694,9 +696,9 @@ def compare_setup(qemu_status='colo'):
     for n in ('pri', 'sec', 'out'):
         a += ['-chardev', chardev_unix(n, paths[n])]
     a += ['-object', 'colo-frame,id=colo0,mode=primary,driver=qemu,'
-          'qemu-qmp=unix:' + qemu.path,
+          f'{frame_opts}qemu-qmp=unix:' + qemu.path,
           '-object', 'colo-compare,id=comp0,primary_in=pri,secondary_in=sec,'
-          'outdev=out,compare_timeout=60000']
+          'outdev=out,compare_timeout=60000' + compare_opts]
     proxy = ColoProxy(a, dir=d)
     socks = [connect_unix(paths[n], proc=proxy) for n in ('pri', 'sec', 'out')]
     wait_for(lambda: 'query-migrate' in qemu.names(), 5,
@@ -786,6 +788,18 @@ def check_failover_order(qemu, proxy):
     return seen, mon
 
 
+def check_told_after_filters(qemu, seen, mon):
+    """The end of a secondary's failover: QEMU got announce-self, and when
+    it got x-colo-lost-heartbeat the redirectors were already off (what
+    check_failover_order()'s hook saw); closes its monitor 'mon'.  Shared
+    with test_quorum."""
+    wait_for(lambda: 'announce-self' in qemu.names(), 5,
+             what='announce-self sent to QEMU')
+    check_eq(seen.get('filters'), {'f1': 'off', 'f2': 'off', 'rew0': 'on'},
+             'filters when QEMU was told to fail over')
+    mon.close()
+
+
 def test_heartbeat_failover_tells_qemu():
     """The secondary's own heartbeat decides failover: in one step its
     filters go off and its QEMU gets x-colo-lost-heartbeat, then
@@ -849,12 +863,7 @@ def test_user_failover_tells_qemu():
     try:
         seen, mon = check_failover_order(qemu, proxy)
         proxy.qmp.cmd('x-colo-lost-heartbeat')
-        wait_for(lambda: 'announce-self' in qemu.names(), 5,
-                 what='announce-self sent to QEMU')
-        check_eq(seen.get('filters'), {'f1': 'off', 'f2': 'off',
-                                       'rew0': 'on'},
-                 'filters when QEMU was told to fail over')
-        mon.close()
+        check_told_after_filters(qemu, seen, mon)
     finally:
         proxy.stop()
         qemu.close()

@@ -41,24 +41,18 @@ def fd_count(pid):
 
 
 def netdev_stats(qmp, id):
-    for s in qmp.cmd('query-netdev-stats'):
-        if s['id'] == id:
-            return s
-    raise TestFailure(f'netdev {id} not in query-netdev-stats')
+    return qmp_entry(qmp, 'query-netdev-stats', 'id', id,
+                     f'netdev {id} not in query-netdev-stats')
 
 
 def filter_stats(qmp, id):
-    for s in qmp.cmd('query-netfilter-stats'):
-        if s['id'] == id:
-            return s
-    raise TestFailure(f'filter {id} not in query-netfilter-stats')
+    return qmp_entry(qmp, 'query-netfilter-stats', 'id', id,
+                     f'filter {id} not in query-netfilter-stats')
 
 
 def chardev_stats(qmp, label):
-    for s in qmp.cmd('query-chardev-stats'):
-        if s['label'] == label:
-            return s
-    raise TestFailure(f'chardev {label} not in query-chardev-stats')
+    return qmp_entry(qmp, 'query-chardev-stats', 'label', label,
+                     f'chardev {label} not in query-chardev-stats')
 
 
 def drops(st):

@@ -58,6 +58,60 @@ def vnet_opt(vnet):
     return ',vnet_hdr_support=on' if vnet else ''
 
 
+def wait_connected(qmp, fid, key, what):
+    """Waits until filter 'fid' reports 'key' (in-connected,
+    out-connected) true; False at once when this colo-proxy's filter
+    stats do not have it (the caller then waits its own way)."""
+    st = filter_stats(qmp, fid)
+    if st is None or key not in st:
+        return False
+    wait_for(lambda: filter_stats(qmp, fid)[key], 10, what=what)
+    return True
+
+
+def check_qemu_to_ours(qa, qb, port, fid, via):
+    """Frames sent into QEMU's hn0 (socket qa) reach QEMU's hn1 (qb, its
+    own forwarding) and, through QEMU's filter-mirror and our
+    filter-redirector 'fid', our guest socket: each of SIZES alone, then
+    a burst of 1000 back to back; 'fid' counted them all, no framing
+    error.  'via' names the path in the messages.  Shared with
+    test_tls_interop (the same over TLS)."""
+    frames = frames_for_test()
+    for f in frames[:len(SIZES)]:
+        send_frame(qa, f)
+        check_eq(recv_frame(qb), f, 'QEMU forwarded')
+        check_eq(recv_frame(port.guest), f, f'{len(f)} B via {via}')
+    qdrain = Drain(qb)          # QEMU's own forwarding must not back up
+    qa.sendall(b''.join(frame_bytes(f) for f in frames[len(SIZES):]))
+    for i, f in enumerate(frames[len(SIZES):]):
+        check_eq(recv_frame(port.guest), f, f'burst frame {i}')
+    qdrain.stop_flag = True
+    st = filter_stats(port.qmp, fid)
+    if st is not None:
+        check_eq(st.get('framing-errors'), 0, 'framing errors')
+        check_eq(st.get('packets-in'), len(frames), 'packets-in')
+
+
+def check_ours_to_qemu(port, qb, fid, via):
+    """Frames sent into our n0 reach our guest and, through our
+    filter-mirror 'fid' and QEMU's filter-redirector, QEMU's hn1 (socket
+    qb): each of SIZES alone, then a burst of 1000; 'fid' sent them all.
+    Shared with test_tls_interop."""
+    guest = Drain(port.guest)
+    frames = frames_for_test()
+    for f in frames[:len(SIZES)]:
+        send_frame(port.net, f)
+        check_eq(recv_frame(qb), f, f'{len(f)} B via {via}')
+    port.net.sendall(b''.join(frame_bytes(f) for f in frames[len(SIZES):]))
+    for i, f in enumerate(frames[len(SIZES):]):
+        check_eq(recv_frame(qb), f, f'burst frame {i}')
+    wait_for(lambda: guest.frames >= len(frames), 10, what='our guest')
+    guest.stop_flag = True
+    st = filter_stats(port.qmp, fid)
+    if st is not None:
+        check_eq(st.get('packets-out'), len(frames), 'packets-out')
+
+
 def case_qemu_mirror_to_our_redirector(vnet):
     pm = free_tcp_port()
     q, qa, qb = qemu_port(
@@ -69,28 +123,11 @@ def case_qemu_mirror_to_our_redirector(vnet):
         '-chardev', f'socket,id=red0,host=127.0.0.1,port={pm},reconnect=1',
         '-object', 'filter-redirector,id=r0,netdev=n0,queue=tx,indev=red0'
                    + vnet_opt(vnet)])
-    st = filter_stats(port.qmp, 'r0')
-    if st is not None and 'in-connected' in st:
-        wait_for(lambda: filter_stats(port.qmp, 'r0')['in-connected'], 10,
-                 what='redirector connected to QEMU')
-    else:
+    if not wait_connected(port.qmp, 'r0', 'in-connected',
+                          'redirector connected to QEMU'):
         time.sleep(1.5)
     time.sleep(0.2)             # QEMU's side of the accept
-    frames = frames_for_test()
-    for f in frames[:len(SIZES)]:
-        send_frame(qa, f)
-        check_eq(recv_frame(qb), f, 'QEMU forwarded')
-        check_eq(recv_frame(port.guest), f,
-                 f'{len(f)} B via QEMU mirror -> our redirector')
-    qdrain = Drain(qb)          # QEMU's own forwarding must not back up
-    qa.sendall(b''.join(frame_bytes(f) for f in frames[len(SIZES):]))
-    for i, f in enumerate(frames[len(SIZES):]):
-        check_eq(recv_frame(port.guest), f, f'burst frame {i}')
-    qdrain.stop_flag = True
-    st = filter_stats(port.qmp, 'r0')
-    if st is not None:
-        check_eq(st.get('framing-errors'), 0, 'framing errors')
-        check_eq(st.get('packets-in'), len(frames), 'packets-in')
+    check_qemu_to_ours(qa, qb, port, 'r0', 'QEMU mirror -> our redirector')
     port.stop()
     q.stop()
 
@@ -105,27 +142,11 @@ def case_our_mirror_to_qemu_redirector(vnet):
         ['-chardev', f'socket,id=red0,host=127.0.0.1,port={pm},reconnect=1',
          '-object', 'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0'
                     + vnet_opt(vnet)])
-    st = filter_stats(port.qmp, 'm0')
-    if st is not None and 'out-connected' in st:
-        wait_for(lambda: filter_stats(port.qmp, 'm0')['out-connected'], 10,
-                 what='QEMU connected to our mirror')
-    else:
+    if not wait_connected(port.qmp, 'm0', 'out-connected',
+                          'QEMU connected to our mirror'):
         time.sleep(1.5)
     time.sleep(0.2)
-    guest = Drain(port.guest)
-    frames = frames_for_test()
-    for f in frames[:len(SIZES)]:
-        send_frame(port.net, f)
-        check_eq(recv_frame(qb), f,
-                 f'{len(f)} B via our mirror -> QEMU redirector')
-    port.net.sendall(b''.join(frame_bytes(f) for f in frames[len(SIZES):]))
-    for i, f in enumerate(frames[len(SIZES):]):
-        check_eq(recv_frame(qb), f, f'burst frame {i}')
-    wait_for(lambda: guest.frames >= len(frames), 10, what='our guest')
-    guest.stop_flag = True
-    st = filter_stats(port.qmp, 'm0')
-    if st is not None:
-        check_eq(st.get('packets-out'), len(frames), 'packets-out')
+    check_ours_to_qemu(port, qb, 'm0', 'our mirror -> QEMU redirector')
     q.stop()
     port.stop()
 

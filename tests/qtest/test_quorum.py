@@ -189,12 +189,7 @@ def test_deferred_failover_tells_qemu():
         ev = qmp.get_event('COLO_EXIT', timeout=5)
         check_eq(ev['data'], {'mode': 'secondary', 'reason': 'request'},
                  'COLO_EXIT')
-        wait_for(lambda: 'announce-self' in qemu.names(), 5,
-                 what='announce-self sent to QEMU')
-        check_eq(seen.get('filters'), {'f1': 'off', 'f2': 'off',
-                                       'rew0': 'on'},
-                 'filters when QEMU was told to fail over')
-        mon.close()
+        qd.check_told_after_filters(qemu, seen, mon)
     finally:
         proxy.stop()
         qemu.close()

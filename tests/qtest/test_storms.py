@@ -358,26 +358,11 @@ def test_buffered_begin_covers():
     the checkpoint's begin) leaves at the commit (RESUME); a frame that
     arrives after the begin waits for the next checkpoint."""
     import test_colo_qemu_driver as qd
-    need_types('colo-frame', 'colo-compare')
-    d = tmpdir('cqsq')
-    qemu = qd.FakeQemu(os.path.join(d, 'qemu.qmp'))
-    qemu.status = 'colo'
-    paths = {n: os.path.join(d, n + '.sock') for n in ('pri', 'sec', 'out')}
-    a = []
-    for n in ('pri', 'sec', 'out'):
-        a += ['-chardev', chardev_unix(n, paths[n])]
-    a += ['-object', 'colo-frame,id=colo0,mode=primary,driver=qemu,'
-          'min-interval=0,qemu-qmp=unix:' + qemu.path,
-          '-object', 'colo-compare,id=comp0,primary_in=pri,secondary_in=sec,'
-          'outdev=out,compare_timeout=60000,adaptive=on,storm_rate=3,'
-          'buffered_period=60000,storm_calm_time=600000']
-    proxy = ColoProxy(a, dir=d)
+    qemu, proxy, pri, sec, out = qd.compare_setup(
+        frame_opts='min-interval=0,', prefix='cqsq',
+        compare_opts=',adaptive=on,storm_rate=3,buffered_period=60000,'
+        'storm_calm_time=600000')
     try:
-        pri, sec, out = (connect_unix(paths[n], proc=proxy)
-                         for n in ('pri', 'sec', 'out'))
-        wait_for(lambda: 'query-migrate' in qemu.names(), 5,
-                 what='the driver connected to QEMU')
-        time.sleep(0.1)
         t_end = time.monotonic() + 1.5
         i = 0
         while time.monotonic() < t_end:

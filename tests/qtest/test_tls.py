@@ -53,17 +53,12 @@ def need_tls():
 
 
 def query_tls(qmp, link):
-    for e in qmp.cmd('query-tls'):
-        if e['link'] == link:
-            return e
-    raise TestFailure(f'no query-tls entry {link}')
+    return qmp_entry(qmp, 'query-tls', 'link', link,
+                     f'no query-tls entry {link}')
 
 
 def chardev_info(qmp, label):
-    for c in qmp.cmd('query-chardev'):
-        if c['label'] == label:
-            return c
-    return None
+    return qmp_entry(qmp, 'query-chardev', 'label', label)
 
 
 def tls_client(port, d, host='127.0.0.1', timeout=5.0):
@@ -187,29 +182,25 @@ def test_objects_and_errors():
         expect_qmp_error(q.object_add, 'authz-list', 'bad', policy='maybe',
                          contains="'policy'")
         port = free_tcp_port()
+        tcp = {'type': 'inet', 'data': {'host': '127.0.0.1',
+                                        'port': str(port)}}
+
+        def server_backend(addr, **tls):
+            return {'type': 'socket',
+                    'data': {'addr': addr, 'server': True, **tls}}
+
         # QEMU's errors on the chardev
-        expect_qmp_error(q.cmd, 'chardev-add', id='x', backend={
-            'type': 'socket', 'data': {
-                'addr': {'type': 'inet', 'data': {'host': '127.0.0.1',
-                                                  'port': str(port)}},
-                'server': True, 'tls-creds': 'c'}},
-            contains='server endpoint')
-        expect_qmp_error(q.cmd, 'chardev-add', id='x', backend={
-            'type': 'socket', 'data': {
-                'addr': {'type': 'unix', 'data': {'path': px.path('u')}},
-                'server': True, 'tls-creds': 's'}},
-            contains='TCP')
-        expect_qmp_error(q.cmd, 'chardev-add', id='x', backend={
-            'type': 'socket', 'data': {
-                'addr': {'type': 'inet', 'data': {'host': '127.0.0.1',
-                                                  'port': str(port)}},
-                'server': True, 'tls-creds': 'nope'}},
-            contains='nope')
-        q.cmd('chardev-add', id='t', backend={
-            'type': 'socket', 'data': {
-                'addr': {'type': 'inet', 'data': {'host': '127.0.0.1',
-                                                  'port': str(port)}},
-                'server': True, 'tls-creds': 's', 'tls-authz': 'al'}})
+        for addr, creds, error in (
+                (tcp, 'c', 'server endpoint'),
+                ({'type': 'unix', 'data': {'path': px.path('u')}}, 's',
+                 'TCP'),
+                (tcp, 'nope', 'nope')):
+            expect_qmp_error(q.cmd, 'chardev-add', id='x',
+                             backend=server_backend(addr,
+                                                    **{'tls-creds': creds}),
+                             contains=error)
+        q.cmd('chardev-add', id='t', backend=server_backend(
+            tcp, **{'tls-creds': 's', 'tls-authz': 'al'}))
         info = chardev_info(q, 't')
         check_eq((info['tls-creds'], info['tls-authz'], info['tls-refused']),
                  ('s', 'al', 0), 'query-chardev TLS members')
@@ -451,14 +442,9 @@ def test_handshake_timeout_and_glob_authz():
 def _psk_pair(prim, client_dir):
     """A second colo-proxy whose filter-redirector reads mirror0 through a
     PSK client chardev and writes what it gets to its own port's guest."""
-    sec = StreamPort(extra=[
-        '-object', f'tls-creds-psk,id=tlsc,dir={client_dir},'
-                   'endpoint=client,username=secondary',
-        '-chardev', f'socket,id=in0,host=127.0.0.1,port={prim.port_no},'
-                    'reconnect-ms=200,tls-creds=tlsc'])
-    sec.qmp.object_add('filter-redirector', 'r0', netdev='n0', queue='rx',
-                       indev='in0')
-    return sec
+    return tlscerts.tls_redirector(
+        prim.port_no, f'tls-creds-psk,id=tlsc,dir={client_dir},'
+                      'endpoint=client,username=secondary')
 
 
 def test_psk_both_ends_ours():

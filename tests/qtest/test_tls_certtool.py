@@ -26,6 +26,7 @@ import shutil
 from coloqtest import *
 import test_docs_examples as docs
 from test_tls import chardev_info, query_tls
+import tlscerts
 
 # The identity docs/security.md gives for the recipe's client certificate.
 DOC_IDENTITY = 'O=Example,CN=secondary.example.org'
@@ -51,13 +52,8 @@ def creds_dir(src, name, files):
 def secondary(port, cdir):
     """A colo-proxy whose filter-redirector reads the primary's mirror
     through a TLS client chardev with the files of 'cdir'."""
-    sec = StreamPort(extra=[
-        '-object', f'tls-creds-x509,id=tlsc,dir={cdir},endpoint=client',
-        '-chardev', f'socket,id=in0,host=127.0.0.1,port={port},'
-                    'reconnect-ms=200,tls-creds=tlsc'])
-    sec.qmp.object_add('filter-redirector', 'r0', netdev='n0', queue='rx',
-                       indev='in0')
-    return sec
+    return tlscerts.tls_redirector(
+        port, f'tls-creds-x509,id=tlsc,dir={cdir},endpoint=client')
 
 
 def test_certtool_recipe_certificates_connect():

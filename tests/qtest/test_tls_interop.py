@@ -18,8 +18,8 @@ netdevs on a hub); certificates are made by openssl at test time
 import time
 
 from coloqtest import *
-from test_mirror import Drain, filter_stats
-from test_mirror_interop import frames_for_test, qemu_port, SIZES
+from test_mirror_interop import (qemu_port, wait_connected,
+                                 check_qemu_to_ours, check_ours_to_qemu)
 import tlscerts
 
 _pki = None
@@ -81,21 +81,8 @@ def case_qemu_mirror_to_our_redirector(creds):
                          for e in port.qmp.cmd('query-tls')), 10,
              what='TLS session with QEMU')
     time.sleep(0.3)             # QEMU's side of the handshake
-    frames = frames_for_test()
-    for f in frames[:len(SIZES)]:
-        send_frame(qa, f)
-        check_eq(recv_frame(qb), f, 'QEMU forwarded')
-        check_eq(recv_frame(port.guest), f,
-                 f'{len(f)} B via QEMU mirror -TLS-> our redirector')
-    qdrain = Drain(qb)
-    qa.sendall(b''.join(frame_bytes(f) for f in frames[len(SIZES):]))
-    for i, f in enumerate(frames[len(SIZES):]):
-        check_eq(recv_frame(port.guest), f, f'burst frame {i}')
-    qdrain.stop_flag = True
-    st = filter_stats(port.qmp, 'r0')
-    if st is not None:
-        check_eq(st.get('framing-errors'), 0, 'framing errors')
-        check_eq(st.get('packets-in'), len(frames), 'packets-in')
+    check_qemu_to_ours(qa, qb, port, 'r0',
+                       'QEMU mirror -TLS-> our redirector')
     tls = port.qmp.cmd('query-tls')[0]
     check_eq(tls['refused'], 0, 'refusals')
     port.stop()
@@ -117,25 +104,9 @@ def case_our_mirror_to_qemu_redirector(creds):
     wait_for(lambda: [e for e in port.qmp.cmd('query-tls')
                       if e['link'] == link][0]['established'] >= 1, 10,
              what='QEMU completed the TLS handshake with our mirror')
-    st = filter_stats(port.qmp, 'm0')
-    if st is not None and 'out-connected' in st:
-        wait_for(lambda: filter_stats(port.qmp, 'm0')['out-connected'], 10,
-                 what='mirror connected')
+    wait_connected(port.qmp, 'm0', 'out-connected', 'mirror connected')
     time.sleep(0.3)
-    guest = Drain(port.guest)
-    frames = frames_for_test()
-    for f in frames[:len(SIZES)]:
-        send_frame(port.net, f)
-        check_eq(recv_frame(qb), f,
-                 f'{len(f)} B via our mirror -TLS-> QEMU redirector')
-    port.net.sendall(b''.join(frame_bytes(f) for f in frames[len(SIZES):]))
-    for i, f in enumerate(frames[len(SIZES):]):
-        check_eq(recv_frame(qb), f, f'burst frame {i}')
-    wait_for(lambda: guest.frames >= len(frames), 10, what='our guest')
-    guest.stop_flag = True
-    st = filter_stats(port.qmp, 'm0')
-    if st is not None:
-        check_eq(st.get('packets-out'), len(frames), 'packets-out')
+    check_ours_to_qemu(port, qb, 'm0', 'our mirror -TLS-> QEMU redirector')
     q.stop()
     port.stop()
 

@@ -104,6 +104,21 @@ def _leaf(d, ca, name, dn, purpose, dates=None):
          '-extfile', ext, '-notext', cwd=d)
 
 
+def tls_redirector(port, creds):
+    """A colo-proxy (coloqtest.StreamPort) whose filter-redirector r0
+    reads the TLS server on 127.0.0.1:'port' (a primary's mirror) through
+    the client chardev in0 with the credentials 'creds' (an -object
+    string with id=tlsc), and writes what it gets to its own guest."""
+    from coloqtest import StreamPort
+    sec = StreamPort(extra=[
+        '-object', creds,
+        '-chardev', f'socket,id=in0,host=127.0.0.1,port={port},'
+                    'reconnect-ms=200,tls-creds=tlsc'])
+    sec.qmp.object_add('filter-redirector', 'r0', netdev='n0', queue='rx',
+                       indev='in0')
+    return sec
+
+
 def _install(src, dst_dir, files):
     os.makedirs(dst_dir, exist_ok=True)
     for s, t in files:
@@ -127,35 +142,30 @@ def make_pki(tmpdir):
           dates=('20200101000000Z', '20200201000000Z'))
     p = Pki()
     p.dir = tmpdir
-    p.server_dir = os.path.join(tmpdir, 'server')
-    _install(work, p.server_dir, [('ca-cert.pem', 'ca-cert.pem'),
-                                  ('server-cert.pem', 'server-cert.pem'),
-                                  ('server-key.pem', 'server-key.pem')])
-    p.client_dir = os.path.join(tmpdir, 'client')
-    _install(work, p.client_dir, [('ca-cert.pem', 'ca-cert.pem'),
-                                  ('client-cert.pem', 'client-cert.pem'),
-                                  ('client-key.pem', 'client-key.pem')])
-    # A directory holding both sides (one process, both ends).
-    p.both_dir = os.path.join(tmpdir, 'both')
-    _install(work, p.both_dir, [(f, f) for f in (
-        'ca-cert.pem', 'server-cert.pem', 'server-key.pem',
-        'client-cert.pem', 'client-key.pem')])
-    p.rogue_dir = os.path.join(tmpdir, 'rogue')
-    # The rogue trusts our CA (to accept the server) but presents a
-    # certificate of its own CA.
-    _install(work, p.rogue_dir, [('ca-cert.pem', 'ca-cert.pem'),
-                                 ('rogue-cert.pem', 'client-cert.pem'),
-                                 ('rogue-key.pem', 'client-key.pem')])
-    p.expired_dir = os.path.join(tmpdir, 'expired')
-    _install(work, p.expired_dir, [('ca-cert.pem', 'ca-cert.pem'),
-                                   ('expired-cert.pem', 'client-cert.pem'),
-                                   ('expired-key.pem', 'client-key.pem')])
-    p.intruder_dir = os.path.join(tmpdir, 'intruder')
-    _install(work, p.intruder_dir, [('ca-cert.pem', 'ca-cert.pem'),
-                                    ('intruder-cert.pem', 'client-cert.pem'),
-                                    ('intruder-key.pem', 'client-key.pem')])
-    p.nocert_dir = os.path.join(tmpdir, 'nocert')
-    _install(work, p.nocert_dir, [('ca-cert.pem', 'ca-cert.pem')])
+    ca = ('ca-cert.pem', 'ca-cert.pem')
+    # each directory the tests use: what it holds, under the names
+    # tls-creds-x509 looks for
+    for name, files in (
+            ('server', [ca, ('server-cert.pem', 'server-cert.pem'),
+                        ('server-key.pem', 'server-key.pem')]),
+            ('client', [ca, ('client-cert.pem', 'client-cert.pem'),
+                        ('client-key.pem', 'client-key.pem')]),
+            # both sides (one process, both ends)
+            ('both', [(f, f) for f in (
+                'ca-cert.pem', 'server-cert.pem', 'server-key.pem',
+                'client-cert.pem', 'client-key.pem')]),
+            # the rogue trusts our CA (to accept the server) but presents
+            # a certificate of its own CA
+            ('rogue', [ca, ('rogue-cert.pem', 'client-cert.pem'),
+                       ('rogue-key.pem', 'client-key.pem')]),
+            ('expired', [ca, ('expired-cert.pem', 'client-cert.pem'),
+                         ('expired-key.pem', 'client-key.pem')]),
+            ('intruder', [ca, ('intruder-cert.pem', 'client-cert.pem'),
+                          ('intruder-key.pem', 'client-key.pem')]),
+            ('nocert', [ca])):
+        d = os.path.join(tmpdir, name)
+        _install(work, d, files)
+        setattr(p, f'{name}_dir', d)
     p.files = work
     p.psk_server_dir = os.path.join(tmpdir, 'psk-server')
     p.psk_client_dir = os.path.join(tmpdir, 'psk-client')

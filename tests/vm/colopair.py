@@ -8,11 +8,14 @@ against QEMU's own filters) share:
 
   colo_qemu()            the patched QEMU 10.0.2 (scripts/build-colo-qemu.sh,
                          built once into /var/cache/colo-proxy)
+  need_colo_qemu(),      it and the guest, or Skip (TestFailure under CI);
+  need_guest()           bench_setup(): the same for a bench (exits)
   primary_proxy_args()   the two colo-proxies' command lines (the seeds'
   secondary_proxy_args() topology, colo-frame driver=qemu, colo-heartbeat)
   guest()                a tiny guest VM (tests/vm/vmguest.py) whose NIC is a
                          -netdev stream into its host's colo-proxy
-  COLO_START             the QMP that starts COLO, as QEMU 10 wants it
+  COLO_START, COLO_CAPS  the QMP that starts COLO, as QEMU 10 wants it
+  incoming_secondary()   a fresh -incoming secondary QEMU (re-protection)
   Pair                   namespaces, both colo-proxies, both QEMUs: start()
                          reaches COLO, stop() kills what it started;
                          Pair(..., proxy='qemu') runs QEMU's own proxy objects
@@ -95,6 +98,28 @@ def colo_qemu():
 
 
 
+def need_guest(log=log):
+    """The tiny guest of tests/vm/ (built if need be): Skip naming what is
+    missing, TestFailure under CI."""
+    try:
+        vmguest.guest_dir(log=log)
+    except vmguest.GuestUnavailable as e:
+        if in_ci():
+            raise TestFailure(str(e))
+        raise Skip(str(e))
+
+
+def need_colo_qemu(log=log):
+    """The COLO QEMU (colo_qemu(), made $QEMU for vmguest) and the guest,
+    for everything on the real pair (tests/e2e/test_vm_qemu_colo.py,
+    tests/ha/test_ha_qemu.py, bench_setup()).  Returns (qemu, firmware
+    dir)."""
+    qemu, fw = colo_qemu()
+    os.environ['QEMU'] = qemu
+    need_guest(log)
+    return qemu, fw
+
+
 def bench_setup(name, build, log):
     """What a bench on the real pair needs before it starts (bench/
     bench_colo_vm.py, bench_storm_vm.py): root, the build directory, the
@@ -104,12 +129,9 @@ def bench_setup(name, build, log):
         sys.exit(f'{name}: needs root (namespaces, AF_PACKET)')
     os.environ['COLO_BUILD_DIR'] = os.path.abspath(build)
     try:
-        qemu, fw = colo_qemu()
-        os.environ['QEMU'] = qemu
-        vmguest.guest_dir(log=log)
-    except (Skip, TestFailure, vmguest.GuestUnavailable) as e:
+        return need_colo_qemu(log)
+    except (Skip, TestFailure) as e:
         sys.exit(f'{name}: {e}')
-    return qemu, fw
 
 # --------------------------------------------------------------------------
 # the command lines (shared with docs/qemu.md through --print-cmdlines)
@@ -307,17 +329,48 @@ def guest(name, run, nic, fw, objects=()):
     return g
 
 
+# what QEMU 10 wants on both sides of a COLO migration
+COLO_CAPS = {'capabilities': [{'capability': 'x-colo', 'state': True},
+                              {'capability': 'events', 'state': True}]}
+
 COLO_START = [
     ('primary', 'migrate-set-parameters', {'x-checkpoint-delay':
                                            QUIET_DELAY_MS}),
-    ('primary', 'migrate-set-capabilities', {'capabilities': [
-        {'capability': 'x-colo', 'state': True},
-        {'capability': 'events', 'state': True}]}),
-    ('secondary', 'migrate-set-capabilities', {'capabilities': [
-        {'capability': 'x-colo', 'state': True},
-        {'capability': 'events', 'state': True}]}),
+    ('primary', 'migrate-set-capabilities', COLO_CAPS),
+    ('secondary', 'migrate-set-capabilities', COLO_CAPS),
     ('primary', 'migrate', {'uri': 'unix:$SRUN/mig.sock'}),
 ]
+
+
+def incoming_secondary(run, nic, fw):
+    """A fresh secondary QEMU (-incoming, its sockets in 'run') started,
+    its operator monitor open with COLO_CAPS set: the new half of a pair
+    being re-protected (tests/ha/test_ha_qemu.py).  Returns (guest, QMP
+    client)."""
+    g = guest('secondary', run, nic, fw)
+    g.start()
+    q = QMPClient(g.qmp_path, timeout=30)
+    q.cmd('migrate-set-capabilities', COLO_CAPS)
+    return g, q
+
+
+def wait_left_colo(pair, t, bound, step):
+    """Polls (every 'step' s) until the secondary colo-proxy (pair.sx)
+    and the secondary QEMU (pair.qs) have both left COLO (mode 'none'),
+    at most until 'bound' s after 't' (the primary's death).  Returns the
+    seconds after 't' at which each was seen to (None: not within the
+    bound)."""
+    proxy_done = qemu_done = None
+    end = t + bound
+    while time.monotonic() < end and not (proxy_done and qemu_done):
+        if proxy_done is None and \
+                pair.sx.qmp.cmd('query-colo-status')['mode'] == 'none':
+            proxy_done = time.monotonic() - t
+        if qemu_done is None and \
+                pair.qs.cmd('query-colo-status')['mode'] == 'none':
+            qemu_done = time.monotonic() - t
+        time.sleep(step)
+    return proxy_done, qemu_done
 
 
 # --------------------------------------------------------------------------
