@@ -23,7 +23,13 @@ def proxy_member(group, dev):
     p = ColoProxy(['-netdev', f'socket,id=n0,mcast={group},'
                    'localaddr=127.0.0.1',
                    '-device', stream_device(dev, 'n0', gpath)], dir=d)
-    return p, connect_unix(gpath, proc=p)
+    g = connect_unix(gpath, proc=p)
+    # connect() returns once the kernel queued the connection; a frame
+    # from the bus that colo-proxy reads before it accepts is dropped as
+    # drop-disconnected (1 run in ~15 under load): wait for the accept
+    wait_for(lambda: p.qmp.cmd('query-netdev-stats', id=dev)[0]
+             ['backend']['connected'], 5, what=f'{dev} connected')
+    return p, g
 
 
 def recv_other(sock, own, timeout=5):
