@@ -33,7 +33,12 @@ The checks, each its own PASS/FAIL line:
     secondary QEMU promoted and serving; pb still in COLO on both
     colo-proxies and both QEMUs, its echo connection byte-exact with no
     round trip over 1 s, and a miscompare on pb still checkpoints pb
-  5 both colo-proxies exit cleanly on SIGTERM (sanitizer reports, leaks)
+  5 pa's COLO objects deleted at run time (object-del, chardev-remove)
+    from both colo-proxies while pb and the promoted pa serve: the
+    primary host drops all of pa, the secondary pa's filters, heartbeat
+    and frame (the promoted VM keeps its netdev); pb untouched, still
+    checkpointing; query-colo-status needs no frame= with one pair left
+  6 both colo-proxies exit cleanly on SIGTERM (sanitizer reports, leaks)
 
 Why check 4 fails pa over by QMP: the colo-heartbeat runs between the two
 colo-proxies, which both stay up (pair pb needs them), and a secondary
@@ -42,7 +47,9 @@ colo-proxy never promotes its QEMU on a QEMU error alone
 manager").  A pair's primary QEMU dying while its host lives is what a
 cluster manager watches for; it then sends exactly this command.
 
-Needs root, namespaces, the built QEMU: in CI a missing QEMU or guest
+`python3 test_vm_qemu_pairs.py --print-cmdlines` prints the two
+colo-proxies' command lines (docs/qemu.md shows them).  Needs root,
+namespaces, the built QEMU: in CI a missing QEMU or guest
 fails the test, elsewhere it is one SKIP line.
 """
 
@@ -305,8 +312,83 @@ def check_failover_one(hp):
     check(not problems, '; '.join(problems))
 
 
+def check_delete_one(hp):
+    """5: pa's COLO objects deleted from both colo-proxies while both VMs
+    serve: on the primary host everything of pa (its VM is dead), on the
+    secondary its filters, heartbeat and frame (the promoted VM keeps its
+    netdev, now a plain link); pb and the promoted pa serve on."""
+    pa, pb = hp.pairs
+    echo_a = Echo(hp.ns, hp.c, ip=pa.ip)
+    echo_b = Echo(hp.ns, hp.c, ip=pb.ip)
+    bg = HTTPBackground(hp.ns, hp.c, [f'/cgi-bin/page?{1 + k % 30}'
+                                      for k in range(20)], ip=pb.ip)
+    time.sleep(0.5)
+    b0 = pb.requests()[1]
+    take_events(hp.px.qmp, ())
+    take_events(hp.sx.qmp, ())
+    f = pa.frame
+    gone = {
+        hp.px: (['hb0', 'comp0', 'redire1', 'redire0', 'm0', 'iothread1',
+                 None],
+                ['hb', 'compare_out0', 'compare_out', 'compare0-0',
+                 'compare0', 'compare1', 'mirror0']),
+        hp.sx: (['sdump', 'hb0', 'rew0', 'f2', 'f1', None],
+                ['hb', 'red1', 'red0'])}
+    t0 = time.monotonic()
+    for x, (objs, chardevs) in gone.items():
+        for o in objs:
+            x.qmp.cmd('object-del', id=f'{f}-{o}' if o else f)
+        for c in chardevs:
+            x.qmp.cmd('chardev-remove', id=f'{f}-{c}')
+    log(f'{f}: {sum(len(o) + len(c) for o, c in gone.values())} objects '
+        f'and chardevs deleted from both colo-proxies in '
+        f'{(time.monotonic() - t0) * 1000:.0f} ms')
+    problems = []
+    for x, mode in ((hp.px, 'primary'), (hp.sx, 'secondary')):
+        st = x.qmp.cmd('query-colo-status', frame=pb.frame)
+        if st['mode'] != mode:
+            problems.append(f'{pb.frame}: {mode} colo-proxy frame now {st}')
+        # one pair left: the frame argument is optional again
+        st1 = x.qmp.cmd('query-colo-status')
+        log(f'{mode} colo-proxy, query-colo-status without frame: {st1}')
+        if st1['mode'] != mode:
+            problems.append(f'{mode} colo-proxy without frame: {st1}')
+        try:
+            x.qmp.cmd('query-colo-stats', frame=f)
+            problems.append(f'{mode} colo-proxy still knows frame {f}')
+        except QMPError:
+            pass
+    try:
+        check_pages(bg.result(timeout=120))
+    except TestFailure as x:
+        problems.append(f'{pb.frame} during the deletion: {x}')
+    res = http_seq(hp.ns, hp.c, ['/cgi-bin/page?9'], ip=pa.ip, timeout=60)
+    try:
+        check_pages(res)
+    except TestFailure as x:
+        problems.append(f'{pa.frame} (promoted) after the deletion: {x}')
+    b1 = pb.requests()[1]
+    for k in ('requests', 'started', 'failed', 'failovers'):
+        if b0[k] != b1[k]:
+            problems.append(f'{pb.frame}: {k} {b0[k]} -> {b1[k]} during '
+                            f'{f}\'s deletion')
+    evs = frame_events(hp.px, COLO_EVENTS) + frame_events(hp.sx, COLO_EVENTS)
+    log(f'colo-proxy events during the deletion: {evs}')
+    problems += miscompare_on(hp, pb, [])
+    for pr, e in ((pa, echo_a.stop()), (pb, echo_b.stop())):
+        w = e.get('worst')
+        log(f'{pr.frame} echo: {e["lines"]} lines, error {e["error"]}, '
+            f'worst round trip {"%.0f ms" % (w * 1000) if w else "?"}')
+        if e['error'] or e['lines'] <= 0:
+            problems.append(f'{pr.frame}: echo connection: {e["error"]}')
+        elif w is None or w * 1000 >= STALL_MS:
+            problems.append(f'{pr.frame}: echo round trip of '
+                            f'{w * 1000 if w else -1:.0f} ms')
+    check(not problems, '; '.join(problems))
+
+
 def check_clean_exit(hp):
-    """5: both colo-proxies exit 0 on SIGTERM, no sanitizer report."""
+    """6: both colo-proxies exit 0 on SIGTERM, no sanitizer report."""
     for x, side in ((hp.px, 'primary'), (hp.sx, 'secondary')):
         said = [ln for ln in x.stderr().splitlines()
                 if 'warning' in ln.lower() or 'critical' in ln.lower()]
@@ -344,7 +426,9 @@ def test_two_pairs_one_proxy_per_host():
                        check_miscompare_one, hp)
                 ck.run('4 pa fails over, pb stays in COLO',
                        check_failover_one, hp)
-                ck.run('5 both colo-proxies exit cleanly', check_clean_exit,
+                ck.run('5 pa deleted from both colo-proxies, both serve',
+                       check_delete_one, hp)
+                ck.run('6 both colo-proxies exit cleanly', check_clean_exit,
                        hp)
         finally:
             hp.stop()
@@ -352,5 +436,31 @@ def test_two_pairs_one_proxy_per_host():
     ck.finish()
 
 
+def print_cmdlines():
+    """The two colo-proxies' command lines, placeholders: $PA_PRUN,
+    $PA_SRUN, $PB_PRUN, $PB_SRUN each pair's working directories (its
+    QEMUs' sockets), $PIF_A/$PIF_B, $SIF_A/$SIF_B each pair's LAN
+    interface on the primary/secondary host.  Each pair's QEMUs are
+    test_vm_qemu_colo's (--print-cmdlines) with its own directories,
+    address and MAC."""
+    prim, sec = ['-name', 'colo-primary-host'], ['-name',
+                                                 'colo-secondary-host']
+    for f, up in (('pa', 'A'), ('pb', 'B')):
+        pr, sr = f'$P{up}_PRUN', f'$P{up}_SRUN'
+        prim += bind_to_frame(primary_proxy_args(pr, f'$PIF_{up}'), f)
+        sec += bind_to_frame(secondary_proxy_args(sr, pr, f'$SIF_{up}',
+                                                  dump=False), f)
+    print('# the primary host\'s colo-proxy: both pairs\' primary sides')
+    print(shell_lines(['colo-proxy'] + prim + [
+        '-qmp', 'unix:/run/colo-proxy/primary.qmp,server=on,wait=off']))
+    print('\n# the secondary host\'s colo-proxy: both pairs\' secondary '
+          'sides')
+    print(shell_lines(['colo-proxy'] + sec + [
+        '-qmp', 'unix:/run/colo-proxy/secondary.qmp,server=on,wait=off']))
+
+
 if __name__ == '__main__':
+    if '--print-cmdlines' in sys.argv:
+        print_cmdlines()
+        sys.exit(0)
     run_tests([test_two_pairs_one_proxy_per_host], timeout=540)
