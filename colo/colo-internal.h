@@ -53,6 +53,9 @@ ColoFrameState *colo_frame_get_state(ColoFrame *f);   /* colo-frame.c */
 const char *colo_fs_id(ColoFrameState *fs);           /* NULL: no frame */
 ColoFrame *colo_fs_object(ColoFrameState *fs);
 guint colo_frame_count(void);
+/* Whether the pair's events and status carry "frame": several pairs, or
+ * objects bound to it with frame= (colo.c). */
+gboolean colo_fs_named(ColoFrameState *fs);
 /* The pair a QMP command addresses: the frame 'id', or (id NULL) the
  * only one; NULL with errp when it does not exist or several do. */
 ColoFrameState *colo_frame_for_qmp(const char *id, GError **errp);

@@ -562,8 +562,8 @@ static void qd_report_error(QemuDriver *qd, const char *msg)
     g_warning("qemu driver %s: QEMU at %s: %s", qd->name, qd->addr, msg);
     json_object_set_string_member(data, "qemu-qmp", qd->addr);
     json_object_set_string_member(data, "error", msg);
-    if (colo_frame_count() > 1) {
-        /* as the frame's own events (colo.c): with several pairs */
+    if (colo_fs_named(qd_fs(qd))) {
+        /* as the frame's own events (colo.c) */
         json_object_set_string_member(data, "frame", qd->name);
     }
     qmp_event_emit("COLO_QEMU_ERROR", data);

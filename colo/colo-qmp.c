@@ -47,7 +47,7 @@ gboolean qmp_query_colo_status(JsonObject *args, JsonNode **ret,
                                   colo_mode_name(colo_fs_last_mode(fs)));
     json_object_set_string_member(o, "reason",
                                   colo_exit_reason_name(colo_fs_exit_reason(fs)));
-    if (colo_fs_id(fs) && colo_frame_count() > 1) {
+    if (colo_fs_named(fs)) {
         json_object_set_string_member(o, "frame", colo_fs_id(fs));
     }
     if (colo_frame_qemu_error(colo_fs_object(fs))) {

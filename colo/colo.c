@@ -55,6 +55,7 @@ struct ColoFrameState {
     ColoMode last_mode;
     ColoExitReason reason;
     gboolean failover;
+    gboolean named;              /* an object was bound with frame=<id> */
 
     ColoFrame *obj;              /* the configuring object, or NULL */
 
@@ -155,11 +156,14 @@ gboolean colo_frame_bind_check_impl(const char *frame, const char *what,
                                     GError **errp)
 {
     if (frame && *frame) {
-        if (!fs_find(frame)) {
+        ColoFrameState *fs = fs_find(frame);
+
+        if (!fs) {
             error_setg(errp, "'%s': colo-frame '%s' does not exist (create "
                        "the colo-frame first)", what, frame);
             return FALSE;
         }
+        fs->named = TRUE;       /* see colo_fs_named() */
         return TRUE;
     }
     if (!fs_default()) {
@@ -197,6 +201,19 @@ ColoFrame *colo_fs_object(ColoFrameState *fs)
 guint colo_frame_count(void)
 {
     return g_list_length(frames);
+}
+
+/*
+ * Whether this pair's events and status name it (a "frame" member): when
+ * the process serves several pairs, and also when objects were bound to
+ * it with frame= -- a command line written for several pairs keeps
+ * naming its pairs when only one is left (the others deleted, or not
+ * added yet), as the events of its frame=-bound objects do.  A
+ * single-pair command line without frame= keeps QEMU's shapes.
+ */
+gboolean colo_fs_named(ColoFrameState *fs)
+{
+    return fs->id && (fs->named || (frames && frames->next));
 }
 
 /* The frame a QMP command addresses: 'id', or the only one. */
@@ -540,12 +557,12 @@ void colo_checkpoint_begun(void)
     colo_fs_checkpoint_begun(fs_dflt());
 }
 
-/* With several pairs, every event of a pair names its frame; with one
- * there is nothing to tell apart, and the events keep QEMU's shapes. */
+/* With several pairs (or a pair bound by name), every event of a pair
+ * names its frame; a single unnamed pair's events keep QEMU's shapes. */
 static void emit_simple_event(ColoFrameState *fs, const char *name,
                               JsonObject *data)
 {
-    if (fs->id && frames && frames->next) {
+    if (colo_fs_named(fs)) {
         json_object_set_string_member(data, "frame", fs->id);
     }
     qmp_event_emit(name, data);

@@ -346,7 +346,46 @@ def test_heartbeat_per_pair():
         prim.stop()
 
 
+def test_last_pair_keeps_its_name():
+    """A pair bound by name keeps 'frame' in its events and status when
+    it is the only one left (the other deleted), as its objects' events
+    do; a single-pair command line without frame= keeps QEMU's shapes
+    (found by tests/e2e/test_vm_qemu_pairs.py: COLO_CHECKPOINT_REQUEST
+    lost its 'frame' while the COLO_COMPARE_MISCOMPARE before it had
+    it)."""
+    p, s = pairs_proxy(['a', 'b'])
+    with p:
+        p.qmp.object_del('ca')
+        p.qmp.object_del('fa')
+        bpri, bsec, _bout = s['b']
+        miscompare(bpri, bsec, b'b differs')
+        ev = p.qmp.get_event('COLO_COMPARE_MISCOMPARE', timeout=5)
+        check_eq(ev['data'].get('frame'), 'fb', 'the miscompare names fb')
+        request_of(p, 'fb')
+        p.qmp.cmd('x-colo-checkpoint-done')      # one pair: no frame needed
+        ev = p.qmp.get_event('COLO_CHECKPOINT_DONE', timeout=5)
+        check_eq(ev['data'].get('frame'), 'fb', 'done frame')
+        check_eq(p.qmp.cmd('query-colo-status').get('frame'), 'fb',
+                 'query-colo-status of the last pair')
+        p.stop()
+    # one frame, nothing bound with frame=: QEMU's shapes
+    d = tmpdir('cqpair')
+    a = []
+    for link in ('pri', 'sec', 'out'):
+        a += ['-chardev', chardev_unix(link, os.path.join(d, link))]
+    a += ['-object', 'colo-frame,id=colo0,mode=primary,driver=event',
+          '-object', 'colo-compare,id=c0,primary_in=pri,secondary_in=sec,'
+                     'outdev=out']
+    with ColoProxy(a, dir=d) as p:
+        p.qmp.cmd('x-colo-checkpoint')
+        ev = p.qmp.get_event('COLO_CHECKPOINT_REQUEST', timeout=5)
+        check('frame' not in ev['data'], f'unnamed pair: {ev["data"]}')
+        check('frame' not in p.qmp.cmd('query-colo-status'),
+              'unnamed pair: query-colo-status without frame')
+
+
 if __name__ == '__main__':
     run_tests([test_checkpoint_isolated, test_failover_isolated,
                test_delete_pair_under_traffic, test_bad_input,
-               test_two_colo_proxies, test_heartbeat_per_pair])
+               test_two_colo_proxies, test_heartbeat_per_pair,
+               test_last_pair_keeps_its_name])

@@ -22,6 +22,10 @@ against QEMU's own filters) share:
                          in the QEMUs instead (qemu_proxy_args()) behind
                          pass-through colo-proxies (passthrough_proxy_args()),
                          the baseline of bench/bench_colo_vm.py
+  HostPairs              N pairs behind ONE colo-proxy per host (issue 17):
+                         bind_to_frame() makes one pair's options share a
+                         process (frame=, prefixed ids); tests/e2e/
+                         test_vm_qemu_pairs.py
   Echo, http_seq()       the client (a process in the client namespace): a
                          long-lived echo connection, sequential HTTP requests
   check_pages(), cgi_body(), split_http(), tcp_payload_from(), oopses()
@@ -303,10 +307,11 @@ def qemu_proxy_args(name, run, primary_run):
         '-object', 'filter-rewriter,id=rew0,netdev=n0,queue=all']
 
 
-def guest(name, run, nic, fw, objects=()):
+def guest(name, run, nic, fw, objects=(), ip=GUEST_IP, mac=GUEST_MAC):
     """Both VMs boot the same guest as "primary" (the secondary's memory
     is the primary's anyway).  The secondary waits for the migration.
-    'objects': more QEMU options (QEMU's own proxy, qemu_proxy_args)."""
+    'objects': more QEMU options (QEMU's own proxy, qemu_proxy_args);
+    'ip', 'mac': the guest's (another pair's, HostPairs)."""
     extra = ['-L', fw] if fw else []
     extra += list(objects)
     extra += ['-qmp', f'unix:{os.path.join(run, name + "-drv.qmp")},'
@@ -314,7 +319,7 @@ def guest(name, run, nic, fw, objects=()):
     if name == 'secondary':
         extra += ['-incoming', f'unix:{os.path.join(run, "mig.sock")}']
     g = vmguest.VMGuest(
-        name, run, ip=f'{GUEST_IP}/24', nic=nic, mac=GUEST_MAC,
+        name, run, ip=f'{ip}/24', nic=nic, mac=mac,
         neigh=(CLIENT_IP, CLIENT_MAC),
         netdev=['stream', 'server=off', 'addr.type=unix',
                 f'addr.path={os.path.join(run, name + "-vm.sock")}',
@@ -323,7 +328,7 @@ def guest(name, run, nic, fw, objects=()):
     # colo.printk=4: warnings, oopses and panics reach the serial log
     # (check 5 reads the secondary's)
     g.append_line = lambda: ('console=ttyS0 quiet colo.role=primary '
-                             f'colo.ip={GUEST_IP}/24 '
+                             f'colo.ip={ip}/24 '
                              f'colo.neigh={CLIENT_IP},{CLIENT_MAC} '
                              'colo.printk=4')
     return g
@@ -464,9 +469,9 @@ elif mode == 'echo':
 class Echo:
     """The long-lived echo connection, in the background."""
 
-    def __init__(self, ns, c, period=0.02):
+    def __init__(self, ns, c, period=0.02, ip=GUEST_IP):
         self.t0 = time.monotonic()
-        self.p = ns.popen(c, sys.executable, '-c', CLIENT, 'echo', GUEST_IP,
+        self.p = ns.popen(c, sys.executable, '-c', CLIENT, 'echo', ip,
                           json.dumps({'period': period}),
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
@@ -491,8 +496,8 @@ class Echo:
                     'worst': None}
 
 
-def http_seq(ns, c, paths, timeout=300, gap=0):
-    r = ns.run(c, sys.executable, '-c', CLIENT, 'http', GUEST_IP,
+def http_seq(ns, c, paths, timeout=300, gap=0, ip=GUEST_IP):
+    r = ns.run(c, sys.executable, '-c', CLIENT, 'http', ip,
                json.dumps({'paths': list(paths), 'gap': gap}),
                check_rc=False, timeout=timeout)
     if r.returncode != 0:
@@ -504,14 +509,14 @@ class HTTPBackground:
     """Sequential requests like http_seq(), in the background: start it,
     do something else, then result() (the same list http_seq returns)."""
 
-    def __init__(self, ns, c, paths, gap=0, pace=0):
+    def __init__(self, ns, c, paths, gap=0, pace=0, ip=GUEST_IP):
         # the answers go to a file, not a pipe: nobody reads a pipe while
         # the requests run, and more than 64 KiB of answers would block
         # the client on its final print
         import tempfile
         self.out = tempfile.TemporaryFile('w+')
         self.err = tempfile.TemporaryFile('w+')
-        self.p = ns.popen(c, sys.executable, '-c', CLIENT, 'http', GUEST_IP,
+        self.p = ns.popen(c, sys.executable, '-c', CLIENT, 'http', ip,
                           json.dumps({'paths': list(paths), 'gap': gap,
                                       'pace': pace}),
                           stdout=self.out, stderr=self.err, text=True)
@@ -771,3 +776,189 @@ def tcp_payload_from(pcap, port):
 def oopses(text):
     return [ln for ln in text.splitlines()
             if re.search(r'Oops|BUG[: ]|[Pp]anic|Call Trace', ln)]
+
+
+# --------------------------------------------------------------------------
+# several pairs, one colo-proxy per host (issue 17)
+
+# the COLO objects that belong to a pair (frame=); the others (netdev,
+# device, chardevs, iothread, filter-dump) only get their ids prefixed
+FRAME_OBJECTS = ('filter-mirror', 'filter-redirector', 'filter-rewriter',
+                 'colo-compare', 'colo-heartbeat')
+# the options whose value is an id of the same command line
+ID_REFS = ('id', 'netdev', 'outdev', 'indev', 'chardev', 'primary_in',
+           'secondary_in', 'iothread')
+
+
+def bind_to_frame(args, frame):
+    """One pair's colo-proxy options (primary_proxy_args(),
+    secondary_proxy_args()) made to share a process with other pairs: the
+    colo-frame's id becomes 'frame', every other id (and every reference
+    to one) gets the prefix 'frame-', each COLO object gets frame=frame,
+    -name goes (the process has one).  Its own iothread, so the pairs'
+    compares spread over the CPUs."""
+    out = []
+    for opt, val in zip(args[0::2], args[1::2]):
+        if opt == '-name':
+            continue
+        typ, *kvs = val.split(',')
+        new = [typ]
+        for kv in kvs:
+            k, _, v = kv.partition('=')
+            if typ == 'colo-frame' and k == 'id':
+                v = frame
+            elif k in ID_REFS:
+                v = f'{frame}-{v}'
+            new.append(f'{k}={v}')
+        if typ in FRAME_OBJECTS:
+            new.append(f'frame={frame}')
+        out += [opt, ','.join(new)]
+    return out
+
+
+class HostPair:
+    """One VM pair of HostPairs: its frame name, guest address, working
+    directories, QEMUs and QMP clients; px/sx are the two colo-proxies
+    it shares with the other pairs."""
+
+    def __init__(self, frame, ip, mac):
+        self.frame, self.ip, self.mac = frame, ip, mac
+        self.gp = self.gs = self.qp = self.qs = None
+        self.px = self.sx = None
+
+    def requests(self, px=None):
+        """(checkpoint requests of this pair, its query-colo-stats)."""
+        st = (px or self.px).qmp.cmd('query-colo-stats', frame=self.frame)
+        return sum(st['requests'].values()), st
+
+
+class HostPairs:
+    """N real COLO pairs behind ONE colo-proxy process per host: the
+    primary host's colo-proxy serves every pair's primary side, the
+    secondary host's every secondary side; each pair has its own
+    colo-frame (driver=qemu on its own QEMU), compare and iothread,
+    filters, heartbeat and guest address (10.91.0.2, .3, ...).
+
+      ns C: client ==veth== ns L: br0 ==veth x N== ns P: one colo-proxy
+                                      ==veth x N== ns S: one colo-proxy
+
+    Each pair has its own LAN interface on each host (an af-packet netdev
+    carries one pair's filters).  pairs[i].ip is the address the client
+    (namespace self.c) reaches pair i at."""
+
+    def __init__(self, ns, tag, frames, nic, vnet, qemu, fw):
+        self.ns, self.tag, self.nic, self.vnet = ns, tag, nic, vnet
+        self.qemu, self.fw = qemu, fw
+        self.pairs = [HostPair(f, f'10.91.0.{2 + i}',
+                               f'52:54:00:91:00:{2 + i:02x}')
+                      for i, f in enumerate(frames)]
+        self.px = self.sx = None
+
+    def net(self):
+        ns, t = self.ns, self.tag
+        self.c, self.lan = ns.add(f'{t}C'), ns.add(f'{t}L')
+        self.p, self.s = ns.add(f'{t}P'), ns.add(f'{t}S')
+        for n in (self.c, self.lan, self.p, self.s):
+            ns.run(n, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1',
+                   'net.ipv6.conf.default.disable_ipv6=1', check_rc=False)
+        i = ns.ifname
+        ns.run(self.lan, 'ip', 'link', 'add', 'br0', 'type', 'bridge',
+               'stp_state', '0', 'forward_delay', '0')
+        links = [(f'{t}c0', self.c, f'{t}lc')]
+        for k, _pr in enumerate(self.pairs):
+            links += [(f'{t}p{k}', self.p, f'{t}lp{k}'),
+                      (f'{t}s{k}', self.s, f'{t}ls{k}')]
+        for a, a_ns, b in links:
+            ns.veth(a, a_ns, b, self.lan)
+            ns.run(self.lan, 'ip', 'link', 'set', i(b), 'master', 'br0')
+            # af-packet must see wire-sized, checksummed frames
+            for n, dev in ((a_ns, a), (self.lan, b)):
+                ns.run(n, 'ethtool', '-K', i(dev), 'tx', 'off', 'rx', 'off',
+                       'tso', 'off', 'gso', 'off', 'gro', 'off',
+                       check_rc=False)
+        ns.run(self.lan, 'ip', 'link', 'set', 'br0', 'up')
+        c0 = i(f'{t}c0')
+        ns.run(self.c, 'ip', 'link', 'set', c0, 'address', CLIENT_MAC)
+        ns.run(self.c, 'ip', 'addr', 'add', CLIENT_IP + '/24', 'dev', c0)
+        for pr in self.pairs:
+            ns.run(self.c, 'ip', 'neigh', 'replace', pr.ip, 'lladdr',
+                   pr.mac, 'dev', c0, 'nud', 'permanent')
+
+    def proxy_args(self, side):
+        """Every pair's options for one side's colo-proxy, one process."""
+        a = ['-name', f'colo-{side}-host']
+        for k, pr in enumerate(self.pairs):
+            if side == 'primary':
+                one = primary_proxy_args(pr.prun, self.ns.ifname(
+                    f'{self.tag}p{k}'), self.vnet)
+            else:
+                one = secondary_proxy_args(pr.srun, pr.prun, self.ns.ifname(
+                    f'{self.tag}s{k}'), self.vnet)
+            a += bind_to_frame(one, pr.frame)
+        return a
+
+    def start(self, boot_timeout=None):
+        """Boots every QEMU at once, starts the two colo-proxies, then
+        COLO on every pair (the migrations in parallel).  Returns the
+        seconds from the first migrate until every pair is in COLO."""
+        self.net()
+        os.environ['QEMU'] = self.qemu
+        for pr in self.pairs:
+            pr.prun, pr.srun = tmpdir('cqhpp'), tmpdir('cqhps')
+        self.prun, self.srun = tmpdir('cqhpxp'), tmpdir('cqhpxs')
+        self.px = ColoProxy(self.proxy_args('primary'), dir=self.prun,
+                            wrapper=['ip', 'netns', 'exec', self.p])
+        self.sx = ColoProxy(self.proxy_args('secondary'), dir=self.srun,
+                            wrapper=['ip', 'netns', 'exec', self.s])
+        for pr in self.pairs:
+            pr.px, pr.sx = self.px, self.sx
+            pr.gp = guest('primary', pr.prun, self.nic, self.fw, ip=pr.ip,
+                          mac=pr.mac)
+            pr.gs = guest('secondary', pr.srun, self.nic, self.fw, ip=pr.ip,
+                          mac=pr.mac)
+            pr.gp.start()
+            pr.gs.start()
+        for pr in self.pairs:
+            try:
+                if boot_timeout:
+                    pr.gp.wait_up(timeout=boot_timeout)
+                else:
+                    pr.gp.wait_up()
+            except RuntimeError as e:
+                raise TestFailure(f'{pr.frame}: {e}')
+            log(f'{pr.frame}: primary guest up after '
+                f'{pr.gp.boot_seconds:.1f}s ({pr.gp.accel})')
+            pr.qp = QMPClient(pr.gp.qmp_path, timeout=30)
+            pr.qs = QMPClient(pr.gs.qmp_path, timeout=30)
+        t0 = time.monotonic()
+        for side, cmd, args in COLO_START:
+            for pr in self.pairs:
+                q = pr.qp if side == 'primary' else pr.qs
+                if cmd == 'migrate':
+                    args = {'uri': f'unix:{pr.srun}/mig.sock'}
+                q.cmd(cmd, args)
+        for pr in self.pairs:
+            status = None
+            while time.monotonic() - t0 < 90:
+                status = pr.qp.cmd('query-migrate').get('status')
+                if status in ('colo', 'completed', 'failed', 'cancelled'):
+                    break
+                time.sleep(0.1)
+            check_eq(status, 'colo', f'{pr.frame}: primary QEMU migration '
+                     'status')
+            wait_for(lambda: pr.qs.cmd('query-colo-status')['mode'] ==
+                     'secondary', 10, interval=0.1,
+                     what=f'{pr.frame}: the secondary QEMU in COLO')
+        return time.monotonic() - t0
+
+    def stop(self):
+        for pr in self.pairs:
+            for g in (pr.gp, pr.gs):
+                if g:
+                    g.kill()
+            for q in (pr.qp, pr.qs):
+                if q:
+                    q.close()
+        for x in (self.px, self.sx):
+            if x:
+                x.kill()
