@@ -6,6 +6,7 @@ policies against QEMU's own proxy, on the same workload, in one run
 
     sudo python3 bench/bench_storm_vm.py --build build [--clients K]
         [--requests N] [--rounds R] [--storm-rate N] [--storm-busy P]
+        [--storm-calm N]
         [--json FILE]
 
 The pair of bench/bench_colo_vm.py (tests/vm/colopair.py: the patched
@@ -111,6 +112,7 @@ def measure(proxy, qemu, fw, args):
                                       'property': prop, 'value': v})
                 qset('storm_rate', args.storm_rate)
                 qset('storm_busy', args.storm_busy)
+                qset('storm_calm', args.storm_calm)
                 qset('auto_passthrough', True)
                 qset('adaptive', True)
                 out.append(phase(pair, 'adaptive-pt', '/cgi-bin/sched',
@@ -153,6 +155,9 @@ def main():
     ap.add_argument('--requests', type=int, default=15)
     ap.add_argument('--storm-rate', type=int, default=20)
     ap.add_argument('--storm-busy', type=int, default=50)
+    ap.add_argument('--storm-calm', type=int, default=5,
+                    help='storm_calm: keep it below --storm-rate, or a '
+                    'storm calms down while it goes on')
     ap.add_argument('--only', choices=('colo-proxy', 'qemu'))
     ap.add_argument('--rounds', type=int, default=1)
     ap.add_argument('--json')
