@@ -6,7 +6,7 @@ policies against QEMU's own proxy, on the same workload, in one run
 
     sudo python3 bench/bench_storm_vm.py --build build [--clients K]
         [--requests N] [--rounds R] [--storm-rate N] [--storm-busy P]
-        [--storm-calm N]
+        [--storm-calm N] [--min-interval MS]
         [--json FILE]
 
 The pair of bench/bench_colo_vm.py (tests/vm/colopair.py: the patched
@@ -93,6 +93,10 @@ def measure(proxy, qemu, fw, args):
             dt = pair.start()
             if proxy == 'colo-proxy':
                 pair.proxies_ready()
+                if args.min_interval is not None:
+                    pair.px.qmp.cmd('qom-set', {
+                        'path': '/objects/colo0', 'property': 'min-interval',
+                        'value': args.min_interval})
             say(f'[{proxy}] COLO after {dt:.1f} s')
             cp.check_pages(cp.http_seq(pair.ns, pair.c, [
                 f'/cgi-bin/page?{k}' for k in range(1, 6)]))
@@ -155,6 +159,10 @@ def main():
     ap.add_argument('--requests', type=int, default=15)
     ap.add_argument('--storm-rate', type=int, default=20)
     ap.add_argument('--storm-busy', type=int, default=50)
+    ap.add_argument('--min-interval', type=int, default=None,
+                    help="colo-proxy's colo-frame min-interval (0: start a "
+                    "checkpoint as soon as asked, as QEMU does; default: "
+                    "the frame's, 100 ms)")
     ap.add_argument('--storm-calm', type=int, default=5,
                     help='storm_calm: keep it below --storm-rate, or a '
                     'storm calms down while it goes on')
