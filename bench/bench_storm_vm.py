@@ -6,7 +6,7 @@ policies against QEMU's own proxy, on the same workload, in one run
 
     sudo python3 bench/bench_storm_vm.py --build build [--clients K]
         [--requests N] [--rounds R] [--storm-rate N] [--storm-busy P]
-        [--storm-calm N] [--min-interval MS]
+        [--storm-calm N] [--min-interval MS] [--duty P]
         [--json FILE]
 
 The pair of bench/bench_colo_vm.py (tests/vm/colopair.py: the patched
@@ -117,6 +117,8 @@ def measure(proxy, qemu, fw, args):
                 qset('storm_rate', args.storm_rate)
                 qset('storm_busy', args.storm_busy)
                 qset('storm_calm', args.storm_calm)
+                if args.duty is not None:
+                    qset('buffered_duty', args.duty)
                 qset('auto_passthrough', True)
                 qset('adaptive', True)
                 out.append(phase(pair, 'adaptive-pt', '/cgi-bin/sched',
@@ -163,6 +165,8 @@ def main():
                     help="colo-proxy's colo-frame min-interval (0: start a "
                     "checkpoint as soon as asked, as QEMU does; default: "
                     "the frame's, 100 ms)")
+    ap.add_argument('--duty', type=int, default=None,
+                    help='buffered_duty of the adaptive phases')
     ap.add_argument('--storm-calm', type=int, default=5,
                     help='storm_calm: keep it below --storm-rate, or a '
                     'storm calms down while it goes on')
