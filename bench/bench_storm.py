@@ -12,7 +12,18 @@ docs/storms.md):
   coalesced    the same with colo-proxy's default frame: checkpoints at
                least 100 ms apart (min-interval=100)
   passthrough  the same, with a passthrough rule for the service
-  adaptive     the same, adaptive=on: buffered mode during the storm
+  adaptive     the same, adaptive=on with the defaults: buffered mode
+               during the storm, holding what compare mode holds
+               (buffered_hold=diverged), a checkpoint once the primary is
+               quiet with output held (buffered_quiet=2) and checkpoints
+               outstanding at most half the time (buffered_duty=50)
+  adaptive-all the same with buffered_hold=all (every reply held to a
+               checkpoint, as Remus)
+  remus        buffered_hold=all and a checkpoint every --period ms only
+               (buffered_quiet above the period, buffered_duty=100): the
+               policy before the schedule, for reference
+  adaptive-pt  adaptive with auto_passthrough=on: the storm's flow is
+               exempted when the storm is detected
 
     python3 bench/bench_storm.py [--build DIR] [--seconds S] [--clients N]
         [--differ P] [--ckpt-ms MS] [--svc-ms MS] [--period MS] [--json F]
@@ -57,9 +68,19 @@ import comparepkt as pk  # noqa: E402
 
 def run(mode, a, rng):
     extra = ''
-    if mode == 'adaptive':
+    if mode.startswith('adaptive') or mode == 'remus':
         extra = (f',adaptive=on,buffered_period={a.period},'
                  f'storm_rate={a.storm_rate}')
+    if mode in ('adaptive', 'adaptive-all', 'adaptive-pt'):
+        extra += ''.join(f',{k}={v}' for k, v in (
+            ('buffered_quiet', a.quiet), ('buffered_duty', a.duty))
+            if v is not None)
+    if mode == 'adaptive-all':
+        extra += ',buffered_hold=all'
+    if mode == 'remus':
+        extra += ',buffered_hold=all,buffered_quiet=60000,buffered_duty=100'
+    if mode == 'adaptive-pt':
+        extra += ',auto_passthrough=on'
     if mode == 'passthrough':
         extra = ',passthrough=udp:*:53'
     # QEMU starts a checkpoint as soon as one is asked for (min-interval
@@ -174,7 +195,9 @@ def run(mode, a, rng):
             'backlog': len(queue) + len(pending), 'p50_ms': pct(0.5),
             'p99_ms': pct(0.99), 'checkpoints': ckpts,
             'stopped_pct': 100 * ckpt_time / a.seconds,
-            'storm_mode': storm.get('mode'), 'storms': storm.get('storms')}
+            'storm_mode': storm.get('mode'), 'storms': storm.get('storms'),
+            'quiet_ckpts': storm.get('quiet-checkpoints'),
+            'periodic_ckpts': storm.get('periodic-checkpoints')}
 
 
 def main():
@@ -190,11 +213,16 @@ def main():
     ap.add_argument('--svc-ms', type=float, default=0.5)
     ap.add_argument('--period', type=int, default=100)
     ap.add_argument('--storm-rate', type=int, default=20)
+    ap.add_argument('--quiet', type=int, default=None,
+                    help='buffered_quiet of the adaptive modes (default: '
+                    "the property's)")
+    ap.add_argument('--duty', type=int, default=None,
+                    help='buffered_duty of the adaptive modes')
     ap.add_argument('--min-interval', type=int, default=0,
                     help='colo-frame min-interval of every mode but '
                     "'coalesced' (0: QEMU's policy)")
     ap.add_argument('--modes', default='baseline,checkpoint,coalesced,'
-                    'passthrough,adaptive')
+                    'passthrough,adaptive,adaptive-all,remus,adaptive-pt')
     ap.add_argument('--seed', type=int, default=17)
     ap.add_argument('--json', default=None)
     a = ap.parse_args()
@@ -209,10 +237,12 @@ def main():
           f'checkpoint downtime {a.ckpt_ms} ms, buffered period '
           f'{a.period} ms, {a.seconds} s per mode')
     print(f'{"mode":12} {"replies/s":>10} {"p50 ms":>8} {"p99 ms":>8} '
-          f'{"ckpts":>6} {"stopped%":>8} {"end mode":>9} {"backlog":>8}')
+          f'{"ckpts":>6} {"ckpt/s":>6} {"stopped%":>8} {"end mode":>9} '
+          f'{"backlog":>8}')
     for r in res:
         print(f'{r["mode"]:12} {r["replies_per_s"]:10.0f} {r["p50_ms"]:8.1f} '
               f'{r["p99_ms"]:8.1f} {r["checkpoints"]:6d} '
+              f'{r["checkpoints"] / a.seconds:6.1f} '
               f'{r["stopped_pct"]:8.1f} {str(r["storm_mode"]):>9} '
               f'{r["backlog"]:8d}')
     base = next((r for r in res if r['mode'] == 'baseline'), None)

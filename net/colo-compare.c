@@ -134,6 +134,9 @@ struct _ColoCompareObj {
     guint storm_calm_time;
     guint buffered_period;
     guint buffered_max_held;
+    char *buffered_hold;        /* "diverged" or "all" */
+    guint buffered_quiet;
+    guint buffered_duty;
 
     /* set up by complete() */
     bool completed;
@@ -585,6 +588,9 @@ static void fill_storm_config(ColoCompareObj *s, ColoStormConfig *c)
         .calm_time_ms = s->storm_calm_time,
         .period_ms = s->buffered_period,
         .max_held = s->buffered_max_held,
+        .hold_all = !g_strcmp0(s->buffered_hold, "all"),
+        .quiet_ms = s->buffered_quiet,
+        .duty_pct = s->buffered_duty,
     };
 }
 
@@ -1007,6 +1013,20 @@ static gboolean colo_compare_ignore_check(UserObject *obj,
     return compare_parse_ignore(g_value_get_string(value), &m, errp);
 }
 
+static gboolean colo_compare_hold_check(UserObject *obj, const GValue *value,
+                                        GError **errp)
+{
+    const char *v = g_value_get_string(value);
+
+    if (g_strcmp0(v, "diverged") && g_strcmp0(v, "all")) {
+        g_set_error(errp, UTIL_ERROR, UTIL_ERROR_GENERIC,
+                    "Property 'colo-compare.buffered_hold' must be "
+                    "'diverged' or 'all'");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static const PropDef colo_compare_props[] = {
     DEFINE_PROP_STR("primary_in", ColoCompareObj, primary_in, NULL, 0,
         "id of the socket chardev carrying the primary guest's output"),
@@ -1102,6 +1122,21 @@ static const PropDef colo_compare_props[] = {
     DEFINE_PROP_UINT("buffered_max_held", ColoCompareObj, buffered_max_held,
         1, G_MAXUINT32, STORM_DEFAULT_MAX_HELD, PROP_RUNTIME,
         "frames held in buffered mode that ask for a checkpoint at once",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_STR("buffered_hold", ColoCompareObj, buffered_hold,
+        "diverged", PROP_RUNTIME, "what buffered mode holds to a "
+        "checkpoint: 'diverged' (what compare mode holds: flows that "
+        "miscompared) or 'all' (every frame, as Remus)",
+        .check = colo_compare_hold_check,
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("buffered_quiet", ColoCompareObj, buffered_quiet, 0,
+        60000, STORM_DEFAULT_QUIET_MS, PROP_RUNTIME,
+        "buffered mode: ms of primary silence, with output held, that "
+        "start a checkpoint (0: at once)",
+        .changed = colo_compare_limits_changed),
+    DEFINE_PROP_UINT("buffered_duty", ColoCompareObj, buffered_duty, 1, 100,
+        STORM_DEFAULT_DUTY, PROP_RUNTIME,
+        "buffered mode: percent of the time checkpoints may be outstanding",
         .changed = colo_compare_limits_changed),
 };
 

@@ -39,7 +39,10 @@ struct ColoStorm {
     const ColoStormOps *ops;
     void *opaque;
     PassthroughTable *rules;
-    GSource *timer;
+    GMainContext *ctx;          /* home context, once started */
+    GSource *timer;             /* the period: housekeeping, retries */
+    GSource *kick;              /* one shot: the next checkpoint is due */
+    int64_t kick_at;
 
     bool buffered;
     GQueue held;                /* of HeldFrame *, in release order */
@@ -47,7 +50,15 @@ struct ColoStorm {
                                  * the checkpoint running now */
     bool begun;                 /* a checkpoint's begin was seen */
     bool releasing;             /* release_covered() is running */
-    bool dirty;                 /* a miscompare since the last commit */
+    bool dirty;                 /* a miscompare since the last commit
+                                 * (or begin): the engine holds output */
+    bool leave;                 /* a rule was applied: back to compare
+                                 * mode at the next commit */
+
+    /* the checkpoint schedule of buffered mode */
+    int64_t want_since;         /* output waits for a checkpoint since */
+    int64_t last_activity;      /* the primary's last output */
+    int64_t earliest;           /* no request before (duty bound) */
 
     /* detector */
     int64_t window_start;
@@ -67,6 +78,7 @@ struct ColoStorm {
     uint64_t released_held;     /* frames released at a commit */
     uint64_t swallowed;         /* miscompare requests not made */
     uint64_t periodic;          /* checkpoints asked for by the period */
+    uint64_t quiet;             /* ... because the primary went quiet */
     uint64_t over_limit;        /* immediate requests: max_held reached */
     uint64_t proposals;
     uint64_t applied;
@@ -115,6 +127,8 @@ void colo_storm_flush(ColoStorm *st)
     release_covered(st, G_MAXUINT);
     st->buffered = false;
     st->calm_since = 0;
+    st->leave = false;
+    st->want_since = 0;
 }
 
 void colo_storm_free(ColoStorm *st)
@@ -284,6 +298,10 @@ static void propose(ColoStorm *st)
         && passthrough_table_add(st->rules, &r, &err)) {
         applied = true;
         st->applied++;
+        /* the storm's cause is exempt now: buffered mode has nothing
+         * left to save, so it ends at the next commit; if the storm goes
+         * on without that flow, the next window starts it again */
+        st->leave = true;
     }
     d = json_object_new();
     json_object_set_string_member(d, "id", st->id);
@@ -358,6 +376,96 @@ static void window_roll(ColoStorm *st, int64_t now)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* The checkpoint schedule of buffered mode.                                  */
+
+/* Output waits for a checkpoint: the engine holds a diverged flow (a
+ * miscompare since the last commit), or frames are held here. */
+static bool wanted(const ColoStorm *st)
+{
+    return st->dirty || st->held.length;
+}
+
+static void schedule(ColoStorm *st, int64_t now);
+
+static gboolean kick_cb(gpointer opaque)
+{
+    ColoStorm *st = opaque;
+
+    /* the context holds its own reference while it dispatches */
+    g_clear_pointer(&st->kick, g_source_unref);
+    st->kick_at = 0;
+    schedule(st, g_get_monotonic_time());
+    return G_SOURCE_REMOVE;
+}
+
+static void kick_cancel(ColoStorm *st)
+{
+    if (st->kick) {
+        g_source_destroy(st->kick);
+        g_clear_pointer(&st->kick, g_source_unref);
+    }
+    st->kick_at = 0;
+}
+
+static void kick_arm(ColoStorm *st, int64_t now, int64_t due)
+{
+    if (!st->ctx || (st->kick && st->kick_at <= due)) {
+        return;                 /* not started, or armed soon enough */
+    }
+    kick_cancel(st);
+    st->kick_at = due;
+    st->kick = g_timeout_source_new((guint) ((due - now + 999) / 1000));
+    g_source_set_callback(st->kick, kick_cb, st, NULL);
+    g_source_attach(st->kick, st->ctx);
+}
+
+/*
+ * Requests the next checkpoint when it is due, or arms the timer for then.
+ * Due: while output waits and no request is outstanding, when the primary
+ * has been quiet for quiet_ms (in a closed loop its clients are waiting
+ * for the held replies: more time buys no more output, only latency), at
+ * the latest 'period' ms after the output began to wait (an open loop is
+ * never quiet), and not before 'earliest' (the duty bound, set at each
+ * commit).  Activity only ever moves the quiet time later, so an armed
+ * timer that fires early finds the time not yet due and re-arms.
+ */
+static void schedule(ColoStorm *st, int64_t now)
+{
+    int64_t period_due, due;
+    bool by_quiet = false;
+
+    if (!st->buffered || !wanted(st) || st->ckpt_since) {
+        return;                 /* a commit (or the period) calls again */
+    }
+    if (!st->want_since) {
+        st->want_since = now;
+    }
+    period_due = st->want_since + (int64_t) st->cfg.period_ms * 1000;
+    due = period_due;
+    if (st->cfg.quiet_ms) {
+        int64_t q = st->last_activity + (int64_t) st->cfg.quiet_ms * 1000;
+
+        if (q < due) {
+            due = q;
+            by_quiet = true;
+        }
+    } else {
+        due = now;
+        by_quiet = true;
+    }
+    due = MAX(due, st->earliest);
+    if (now < due) {
+        kick_arm(st, now, due);
+        return;
+    }
+    stats_inc(by_quiet && now < period_due ? &st->quiet : &st->periodic);
+    st->ops->checkpoint(st->opaque, COMPARE_CKPT_TIMEOUT,
+                        by_quiet && now < period_due
+                        ? "buffered mode: output held, primary quiet"
+                        : "buffered mode: periodic checkpoint");
+}
+
 void colo_storm_miscompare(ColoStorm *st, const char *conn)
 {
     int64_t now = g_get_monotonic_time();
@@ -368,15 +476,24 @@ void colo_storm_miscompare(ColoStorm *st, const char *conn)
     window_roll(st, now);
     st->window_mis++;
     st->dirty = true;
+    st->last_activity = now;
     learn_flow(st, conn);
+    schedule(st, now);
 }
 
 bool colo_storm_release(ColoStorm *st, const uint8_t *buf, uint32_t len,
                         uint32_t vnet_hdr_len)
 {
     HeldFrame *f;
+    int64_t now;
 
     if (!st || !st->buffered || st->releasing) {
+        return false;
+    }
+    now = g_get_monotonic_time();
+    st->last_activity = now;
+    if (!st->cfg.hold_all) {
+        /* compare mode's rule: the secondary sent the same */
         return false;
     }
     f = g_malloc(sizeof *f + len);
@@ -392,6 +509,8 @@ bool colo_storm_release(ColoStorm *st, const uint8_t *buf, uint32_t len,
         stats_inc(&st->over_limit);
         st->ops->checkpoint(st->opaque, COMPARE_CKPT_QUEUE_FULL,
                             "buffered mode: max held frames");
+    } else if (st->held.length == 1) {
+        schedule(st, now);
     }
     return true;
 }
@@ -426,66 +545,97 @@ void colo_storm_checkpoint_begin(ColoStorm *st)
     if (!st) {
         return;
     }
-    /* both guests are stopped: what is held now is in this checkpoint */
+    /* both guests are stopped: what is held now is in this checkpoint,
+     * and so is every divergence so far */
     st->covered = st->held.length;
     st->begun = true;
+    st->dirty = false;
+}
+
+/* Why buffered mode ends at this commit, or NULL. */
+static const char *leave_reason(const ColoStorm *st, int64_t now)
+{
+    if (!st->buffered) {
+        return NULL;
+    }
+    if (!st->cfg.adaptive) {
+        return "adaptive-off";
+    }
+    if (st->leave) {
+        return "passthrough-applied";
+    }
+    return calm_enough(st, now) ? "calm" : NULL;
 }
 
 void colo_storm_checkpoint_commit(ColoStorm *st)
 {
     int64_t now = g_get_monotonic_time();
+    const char *why;
 
     if (!st) {
         return;
     }
     window_roll(st, now);
     if (st->ckpt_since) {
+        int64_t took = now - st->ckpt_since;
+        uint32_t duty = CLAMP(st->cfg.duty_pct, 1u, 100u);
+
         st->window_busy_us += now - MAX(st->ckpt_since, st->window_start);
         st->ckpt_since = 0;
+        /* outstanding 'took' out of took + gap: at most duty % */
+        st->earliest = now + took * (int64_t) (100 - duty) / (int64_t) duty;
     }
     release_covered(st, st->begun ? st->covered : G_MAXUINT);
+    if (!st->begun) {
+        /* no begin seen: this commit covers every divergence so far */
+        st->dirty = false;
+    }
     st->begun = false;
-    st->dirty = false;
-    if (st->buffered && calm_enough(st, now)) {
+    st->want_since = 0;
+    why = leave_reason(st, now);
+    if (why) {
         /* what arrived after the begin was released by the engine as
          * matched (or flushed into this checkpoint): compare mode's rule
          * lets it go */
         colo_storm_flush(st);
         st->calms++;
-        emit_mode(st, "calm");
-    } else if (st->buffered && !st->cfg.adaptive) {
-        colo_storm_flush(st);
-        st->calms++;
-        emit_mode(st, "adaptive-off");
+        emit_mode(st, why);
     }
+    schedule(st, now);
 }
 
 static gboolean period_cb(gpointer opaque)
 {
     ColoStorm *st = opaque;
-
     int64_t now = g_get_monotonic_time();
+    const char *why;
 
     window_roll(st, now);
-    if (st->buffered && (calm_enough(st, now) || !st->cfg.adaptive)
-        && !st->held.length && !st->dirty) {
-        /* nothing held: no checkpoint is needed to leave */
+    why = leave_reason(st, now);
+    if (why && !wanted(st)) {
+        /* nothing waits: no checkpoint is needed to leave */
         colo_storm_flush(st);
         st->calms++;
-        emit_mode(st, st->cfg.adaptive ? "calm" : "adaptive-off");
+        emit_mode(st, why);
         return G_SOURCE_CONTINUE;
     }
-    if (st->buffered && (st->held.length || st->dirty)) {
+    if (st->buffered && wanted(st) && st->ckpt_since
+        && now - st->ckpt_since >= (int64_t) st->cfg.period_ms * 1000) {
+        /* outstanding for a period (failing, or the frame is slow): ask
+         * again, as the frame's retry would */
         stats_inc(&st->periodic);
         st->ops->checkpoint(st->opaque, COMPARE_CKPT_TIMEOUT,
                             "buffered mode: periodic checkpoint");
+        return G_SOURCE_CONTINUE;
     }
+    schedule(st, now);
     return G_SOURCE_CONTINUE;
 }
 
 void colo_storm_start(ColoStorm *st, GMainContext *ctx)
 {
     colo_storm_stop(st);
+    st->ctx = ctx;
     st->timer = g_timeout_source_new(MAX(st->cfg.period_ms, 1u));
     g_source_set_callback(st->timer, period_cb, st, NULL);
     g_source_attach(st->timer, ctx);
@@ -497,6 +647,8 @@ void colo_storm_stop(ColoStorm *st)
         g_source_destroy(st->timer);
         g_clear_pointer(&st->timer, g_source_unref);
     }
+    kick_cancel(st);
+    st->ctx = NULL;
 }
 
 JsonObject *colo_storm_status(ColoStorm *st)
@@ -521,6 +673,9 @@ JsonObject *colo_storm_status(ColoStorm *st)
                                (gint64) st->swallowed);
     json_object_set_int_member(o, "periodic-checkpoints",
                                (gint64) st->periodic);
+    json_object_set_int_member(o, "quiet-checkpoints", (gint64) st->quiet);
+    json_object_set_string_member(o, "hold",
+                                  st->cfg.hold_all ? "all" : "diverged");
     json_object_set_int_member(o, "over-limit", (gint64) st->over_limit);
     json_object_set_int_member(o, "proposals", (gint64) st->proposals);
     json_object_set_int_member(o, "applied", (gint64) st->applied);

@@ -10,24 +10,36 @@
  *   compare   the engine's releases go out at once and its checkpoint
  *             requests go to the COLO frame (QEMU's behaviour);
  *   buffered  (a storm: too many miscompares per second, or too much of
- *             the time with a checkpoint outstanding) every frame the
- *             engine releases is held, miscompare checkpoint requests are
- *             swallowed (counted), and a checkpoint is requested every
- *             'period' ms while anything is held, as Remus does.  At a
- *             checkpoint's start (COLO_EVENT_CHECKPOINT_BEGIN: both guests
- *             stopped) what is held is marked covered, and it leaves at the
- *             commit; without a begin (drivers exec, event, Xen) what is
- *             held at the commit leaves then.  Nothing leaves before the
- *             checkpoint covering it commits.  The engine keeps comparing,
- *             so the miscompare rate is still measured: when it has stayed
- *             below 'calm' per second for 'calm_time' ms the pair returns
- *             to compare mode (at a commit, hysteresis).
+ *             the time with a checkpoint outstanding) miscompare checkpoint
+ *             requests are swallowed (counted) and the policy schedules the
+ *             checkpoints instead: one is requested while output waits for
+ *             one (a miscompare since the last commit, or a frame held
+ *             here) once the primary has been quiet for 'quiet_ms' (its
+ *             clients wait for the held replies), at the latest 'period'
+ *             ms after the output began to wait, and never so soon after
+ *             the last commit that checkpoints would be outstanding more
+ *             than 'duty_pct' % of the time.
+ *             What is released: with 'hold_all' off (the default) exactly
+ *             what compare mode releases (matched frames at once; the
+ *             engine holds diverged flows until a checkpoint); with
+ *             'hold_all' on every frame the engine releases is held here
+ *             too, as Remus does.  At a checkpoint's start
+ *             (COLO_EVENT_CHECKPOINT_BEGIN: both guests stopped) what is
+ *             held is marked covered, and it leaves at the commit; without
+ *             a begin (drivers exec, event, Xen) what is held at the commit
+ *             leaves then.  Nothing leaves before the checkpoint covering
+ *             it commits unless the secondary sent the same.  The engine
+ *             keeps comparing, so the miscompare rate is still measured:
+ *             when it has stayed below 'calm' per second for 'calm_time' ms
+ *             the pair returns to compare mode (at a commit, hysteresis).
  *
  * Each switch is a COLO_COMPARE_MODE event with its reason.  While a
  * storm runs, the flows that miscompare are counted (by the guest's
  * protocol, address and port); at the storm's start the one causing at
  * least half of them is proposed as a passthrough rule
- * (COLO_PASSTHROUGH_PROPOSED), and added when 'auto_passthrough' is on.
+ * (COLO_PASSTHROUGH_PROPOSED), and added when 'auto_passthrough' is on;
+ * an added rule ends buffered mode at the next commit (the storm's cause
+ * is exempt; if the storm goes on, the next window starts it again).
  *
  * Threads: everything here runs on the compare's context, except the
  * functions marked "main thread", which hand over with the object's
@@ -53,6 +65,13 @@ typedef struct ColoStormConfig {
     uint32_t period_ms;         /* checkpoint period in buffered mode */
     uint32_t max_held;          /* frames held in buffered mode before a
                                  * checkpoint is asked for at once */
+    bool hold_all;              /* buffered mode holds every frame the
+                                 * engine releases (Remus); else only what
+                                 * the engine holds (diverged flows) */
+    uint32_t quiet_ms;          /* buffered mode: checkpoint once the
+                                 * primary has been quiet this long */
+    uint32_t duty_pct;          /* buffered mode: checkpoints outstanding
+                                 * at most this share of the time */
 } ColoStormConfig;
 
 #define STORM_DEFAULT_RATE          20u
@@ -61,6 +80,8 @@ typedef struct ColoStormConfig {
 #define STORM_DEFAULT_CALM_TIME_MS  5000u
 #define STORM_DEFAULT_PERIOD_MS     100u
 #define STORM_DEFAULT_MAX_HELD      65536u
+#define STORM_DEFAULT_QUIET_MS      2u
+#define STORM_DEFAULT_DUTY          50u
 
 typedef struct ColoStormOps {
     void (*release)(void *opaque, const uint8_t *buf, uint32_t len,

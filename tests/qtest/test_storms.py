@@ -7,7 +7,10 @@ once and their secondary copies dropped (counted per rule), the adaptive
 policy (a storm -> buffered mode -> calm -> compare, with events and
 query-colo-status), nothing released before the checkpoint covering it
 commits, a storm while checkpoints fail (no frame lost or duplicated,
-counted end to end), the proposed passthrough rule, applied on request.
+counted end to end), the proposed passthrough rule, applied on request
+(and buffered mode left at the next commit).  Buffered mode in both
+holds: buffered_hold=diverged (the default: matched frames leave at once,
+a checkpoint once the primary is quiet) and buffered_hold=all (Remus).
 """
 
 import os
@@ -179,7 +182,9 @@ def drain(out, timeout=0.5):
 
 
 def test_storm_buffered_and_back():
-    p, pri, sec, out = storm_proxy()
+    """buffered_hold=all: a storm, matched frames held to a commit, calm,
+    compare mode again; every frame once, in order."""
+    p, pri, sec, out = storm_proxy(',buffered_hold=all')
     with p:
         m = Manager(p)
         check_eq(p.qmp.cmd('query-colo-status').get('proxy-mode'), 'compare',
@@ -237,31 +242,27 @@ def test_storm_buffered_and_back():
 def test_storm_failing_checkpoints():
     """Checkpoints fail while the storm runs: nothing is released until one
     commits, then every frame exactly once, in order; failover releases
-    what is left."""
-    p, pri, sec, out = storm_proxy(',auto_passthrough=on')
+    what is left.  buffered_hold=diverged: the diverged flow's frames
+    (matching or not, after its first miscompare) wait in the engine."""
+    p, pri, sec, out = storm_proxy()
     with p:
         m = Manager(p)
         sent = make_storm(p, pri, sec, out, m)
         ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
         check_eq(ev['data']['mode'], 'buffered', 'mode')
-        prop = p.qmp.get_event('COLO_PASSTHROUGH_PROPOSED', timeout=3)
-        check(prop['data']['applied'], str(prop))
-        check_eq([r['rule'] for r in rules(p)], ['udp:10.0.0.1/32:53'],
-                 'rule applied')
         got = drain(out, 0.3)
-        # the storm's flow passes through now; another flow diverges
+        # another flow diverges from its first frame on
         m.ok = False
         held = []
         for i in range(20):
             f = pk.udp(b'x%d' % i, sport=700)
             send_frame(pri, f)
-            send_frame(sec, pk.udp(b'y%d' % i, sport=700) if i % 2 else f)
+            send_frame(sec, f if i % 2 else pk.udp(b'y%d' % i, sport=700))
             held.append(f)
             m.pump(0.02)
         for _ in range(10):
             m.pump(0.1)
         check_eq(drain(out, 0.3), [], 'nothing released while failing')
-        check(storm(p)['held'] >= 1, str(storm(p)))
         frame = p.qmp.cmd('query-colo-stats')
         check(frame['failed'] >= 1, str(frame))
         m.ok = True
@@ -278,6 +279,86 @@ def test_storm_failing_checkpoints():
         check_eq(len(got), len(want), 'frames out == frames in')
         check_eq(sorted(got), sorted(want), 'each frame exactly once')
         check_eq([g for g in got if g in held], held, 'held in order')
+        p.stop()
+
+
+def test_storm_diverged_quiet():
+    """The default buffered_hold=diverged: in a storm a matched frame of
+    another flow leaves at once, as in compare mode, with no checkpoint;
+    a diverged one waits for the commit of the checkpoint requested once
+    the primary is quiet (well before buffered_period, 5 s here)."""
+    p, pri, sec, out = compare_proxy(
+        'adaptive=on,storm_rate=5,storm_calm_time=600000,'
+        'buffered_period=5000', frame='mode=primary,driver=event')
+    with p:
+        m = Manager(p)
+        sent = make_storm(p, pri, sec, out, m)
+        ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
+        check_eq(ev['data']['mode'], 'buffered', 'mode')
+        for _ in range(5):
+            m.pump(0.05)
+        got = drain(out, 0.3)
+        check_eq(sorted(got), sorted(sent), 'the storm released')
+        st0 = storm(p)
+        check_eq(st0['hold'], 'diverged', 'hold')
+        # matched: out at once, nothing asked
+        f = pk.udp(b'matching', sport=99)
+        send_frame(pri, f)
+        send_frame(sec, f)
+        check_eq(recv_frame(out, timeout=2), f, 'matched frame at once')
+        # diverged: held; a checkpoint asked once the primary is quiet
+        d = pk.udp(b'diverged-p', sport=98)
+        t0 = time.monotonic()
+        send_frame(pri, d)
+        send_frame(sec, pk.udp(b'diverged-s', sport=98))
+        ev = p.qmp.get_event('COLO_CHECKPOINT_REQUEST', timeout=3)
+        check(time.monotonic() - t0 < 4.5, 'before the period')
+        check_eq(ev['data']['reason'], 'timeout', 'policy request')
+        expect_no_frame(out, 0.3)
+        p.qmp.cmd('x-colo-checkpoint-done')
+        check_eq(recv_frame(out, timeout=2), d, 'diverged at the commit')
+        st = storm(p)
+        check(st['quiet-checkpoints'] > st0['quiet-checkpoints'], str(st))
+        check_eq(st['held'], 0, 'nothing held by buffered mode')
+        # the property: run time, checked
+        expect_qmp_error(p.qmp.qom_set, '/objects/comp0', 'buffered_hold',
+                         'some', contains="'diverged' or 'all'")
+        p.qmp.qom_set('/objects/comp0', 'buffered_hold', 'all')
+        check_eq(storm(p)['hold'], 'all', 'hold set')
+        p.stop()
+
+
+def test_auto_passthrough_back():
+    """auto_passthrough=on: the storm's flow becomes a rule, and buffered
+    mode ends at the next commit (reason passthrough-applied); the flow
+    then leaves at once, uncompared."""
+    p, pri, sec, out = storm_proxy(',auto_passthrough=on')
+    with p:
+        m = Manager(p)
+        sent = make_storm(p, pri, sec, out, m)
+        ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
+        check_eq(ev['data']['mode'], 'buffered', 'mode')
+        prop = p.qmp.get_event('COLO_PASSTHROUGH_PROPOSED', timeout=3)
+        check(prop['data']['applied'], str(prop))
+        check_eq([r['rule'] for r in rules(p)], ['udp:10.0.0.1/32:53'],
+                 'rule applied')
+        t_end = time.monotonic() + 3
+        back = None
+        while time.monotonic() < t_end and back is None:
+            m.pump(0.05)
+            try:
+                back = p.qmp.get_event('COLO_COMPARE_MODE', timeout=0.01)
+            except Exception:
+                pass
+        check(back is not None, 'back to compare mode')
+        check_eq((back['data']['mode'], back['data']['reason']),
+                 ('compare', 'passthrough-applied'), 'reason')
+        got = drain(out, 0.5)
+        check_eq(sorted(got), sorted(sent), 'each frame exactly once')
+        f = pk.udp(b'exempt now', sport=53)
+        send_frame(pri, f)
+        check_eq(recv_frame(out, timeout=2), f, 'passed through')
+        check_eq(storm(p)['mode'], 'compare', 'mode')
         p.stop()
 
 
@@ -332,7 +413,7 @@ def test_proxy_mode_per_pair():
 def test_object_del_buffered():
     """object-del of a compare in buffered mode with frames held and no
     checkpoint committing: every frame leaves once, in order."""
-    p, pri, sec, out = storm_proxy()
+    p, pri, sec, out = storm_proxy(',buffered_hold=all')
     with p:
         m = Manager(p)
         sent = make_storm(p, pri, sec, out, m)
@@ -361,7 +442,7 @@ def test_buffered_begin_covers():
     qemu, proxy, pri, sec, out = qd.compare_setup(
         frame_opts='min-interval=0,', prefix='cqsq',
         compare_opts=',adaptive=on,storm_rate=3,buffered_period=60000,'
-        'storm_calm_time=600000')
+        'storm_calm_time=600000,buffered_hold=all,buffered_quiet=60000')
     try:
         t_end = time.monotonic() + 1.5
         i = 0
@@ -408,6 +489,7 @@ if __name__ == '__main__':
     need_types('colo-compare')
     run_tests([test_rules_qmp, test_passthrough_release,
                test_storm_buffered_and_back, test_storm_failing_checkpoints,
+               test_storm_diverged_quiet, test_auto_passthrough_back,
                test_adaptive_qom_set, test_proxy_mode_per_pair,
                test_object_del_buffered,
                test_buffered_begin_covers])
