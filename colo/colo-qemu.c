@@ -140,6 +140,9 @@
 #define QEMU_QMP_MAX_LINE (1024 * 1024)   /* longest QMP line accepted */
 #define QEMU_QMP_MAX_PENDING 64           /* commands awaiting a reply */
 #define QEMU_RECONNECT_MS 1000
+#define QEMU_RECONNECT_FIRST_MS 100       /* after an established session
+                                           * ends: a dead QEMU is then
+                                           * seen refusing sooner */
 #define QEMU_CONNECT_TIMEOUT_S 5          /* lookup and connect, in all */
 #define QEMU_READ_CHUNK 16384
 #define QEMU_POLL_MS 100                  /* query-migrate while entering COLO,
@@ -183,6 +186,7 @@ typedef struct QemuDriverStats {
     uint64_t failover_errors;   /* ... and refused by QEMU */
     uint64_t followed;          /* failovers QEMU did itself, followed */
     uint64_t qemu_errors;       /* COLO_QEMU_ERROR emitted */
+    uint64_t refusals;          /* connect rounds refused (no listener) */
 } QemuDriverStats;
 
 struct QemuDriver {
@@ -207,6 +211,11 @@ struct QemuDriver {
     guint poll_source;
     guint gen;                  /* connection generation, for callbacks */
     gboolean warned;            /* connection failure logged this outage */
+    /* since the last session ended: consecutive connect rounds that
+     * found no listener (colo_frame_qemu_refused(); the heartbeat's
+     * qemu-gone-after turns them into "this QEMU is gone") */
+    guint refused;
+    int64_t refused_first_us;   /* when the first of them failed */
 
     /* QEMU's state as learned */
     char status[32];            /* migration status, "" = unknown */
@@ -987,11 +996,10 @@ static gboolean qd_reconnect_cb(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void qd_schedule_reconnect(QemuDriver *qd)
+static void qd_schedule_reconnect(QemuDriver *qd, guint ms)
 {
     if (!qd->reconnect_source) {
-        qd->reconnect_source = g_timeout_add(QEMU_RECONNECT_MS,
-                                            qd_reconnect_cb, qd);
+        qd->reconnect_source = g_timeout_add(ms, qd_reconnect_cb, qd);
     }
 }
 
@@ -1056,7 +1064,8 @@ static void qd_disconnect(QemuDriver *qd, const char *why)
         qd_finish(qd, FALSE, msg);
     }
     if (qd->obj) {
-        qd_schedule_reconnect(qd);
+        qd_schedule_reconnect(qd, was_up ? QEMU_RECONNECT_FIRST_MS
+                                         : QEMU_RECONNECT_MS);
     }
 }
 
@@ -1074,6 +1083,7 @@ static void qd_established(QemuDriver *qd, int fd)
         qd->connect_timer = 0;
     }
     qd->fd = fd;
+    qd->refused = 0;
     qd->state = QD_GREETING;
     fd_watch_start(&qd->watch, fd, G_IO_IN, qd_on_io, qd, "qemu-qmp");
     qd_write_next(qd);
@@ -1097,6 +1107,16 @@ static void qd_connect_step(QemuDriver *qd)
         return;
     }
     fd_watch_stop(&qd->watch);
+    if (r < 0 && qd->stats.connects && sock_connector_refused(qd->connector)) {
+        /* no listener: counts only once a session was had, so that a
+         * QEMU started after us is not "gone" */
+        if (!qd->refused++) {
+            qd->refused_first_us = g_get_monotonic_time();
+        }
+        qd->stats.refusals++;
+    } else {
+        qd->refused = 0;        /* a timeout, a lookup error: no evidence */
+    }
     sock_connector_free(qd->connector);
     qd->connector = NULL;
     if (r > 0) {
@@ -1133,6 +1153,7 @@ static gboolean qd_connect_timeout_cb(gpointer data)
     QemuDriver *qd = data;
 
     qd->connect_timer = 0;
+    qd->refused = 0;            /* something is there, or a network */
     qd_disconnect(qd, "connection timed out");
     return G_SOURCE_REMOVE;
 }
@@ -1403,6 +1424,23 @@ void colo_frame_qemu_failover(ColoFrame *f, ColoMode mode)
     qd_send_failover(qd);
 }
 
+/*
+ * How many connect rounds in a row found no listener at QEMU's QMP
+ * address since its last session ended (0 while connected, before the
+ * first session, or after a timeout), and in *first_us when the first of
+ * them failed.  Main context.
+ */
+guint colo_frame_qemu_refused(ColoFrame *f, int64_t *first_us)
+{
+    QemuDriver *qd = f ? colo_frame_qemu_driver(f) : NULL;
+
+    if (!qd || qd->obj != f) {
+        return 0;
+    }
+    *first_us = qd->refused_first_us;
+    return qd->refused;
+}
+
 const char *colo_frame_qemu_error(ColoFrame *f)
 {
     QemuDriver *qd = f ? colo_frame_qemu_driver(f) : NULL;
@@ -1444,6 +1482,8 @@ void colo_frame_qemu_stats(ColoFrame *f, JsonObject *o)
     json_object_set_int_member(q, "followed", (gint64) qd->stats.followed);
     json_object_set_int_member(q, "qemu-errors",
                                (gint64) qd->stats.qemu_errors);
+    json_object_set_int_member(q, "refusals", (gint64) qd->stats.refusals);
+    json_object_set_int_member(q, "refused", (gint64) qd->refused);
     json_object_set_object_member(o, "qemu", q);
 }
 
