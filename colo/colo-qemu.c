@@ -103,8 +103,11 @@
  * FIFO stays in step) and an ill-typed error reply is an error.
  *
  * The connection stays open between checkpoints, and is re-established
- * one second after it is lost while the colo-frame exists (one warning
- * per outage).  All I/O is non-blocking, on the main context, through
+ * while the colo-frame exists (one warning per outage): 100 ms after a
+ * session ended, then every second -- every 250 ms for the first few
+ * rounds that find no listener after a session, so that a dead QEMU is
+ * known within half a second (colo_frame_qemu_refused(), the heartbeat's
+ * qemu-gone-after).  All I/O is non-blocking, on the main context, through
  * util/socket.h (a SockConnector: a host name is looked up in a thread)
  * and one FdWatch.  Limits: a QMP line of at most 1 MiB (longer: counted,
  * connection dropped), at most 64 commands awaiting replies.  The
@@ -143,6 +146,11 @@
 #define QEMU_RECONNECT_FIRST_MS 100       /* after an established session
                                            * ends: a dead QEMU is then
                                            * seen refusing sooner */
+#define QEMU_RECONNECT_REFUSED_MS 250     /* after the first refusals of
+                                           * a QEMU we had a session with
+                                           * (the heartbeat's qemu-gone-
+                                           * after waits for a second) */
+#define QEMU_REFUSED_FAST 4               /* how many are retried fast */
 #define QEMU_CONNECT_TIMEOUT_S 5          /* lookup and connect, in all */
 #define QEMU_READ_CHUNK 16384
 #define QEMU_POLL_MS 100                  /* query-migrate while entering COLO,
@@ -1065,7 +1073,8 @@ static void qd_disconnect(QemuDriver *qd, const char *why)
     }
     if (qd->obj) {
         qd_schedule_reconnect(qd, was_up ? QEMU_RECONNECT_FIRST_MS
-                                         : QEMU_RECONNECT_MS);
+                              : qd->refused && qd->refused < QEMU_REFUSED_FAST
+                              ? QEMU_RECONNECT_REFUSED_MS : QEMU_RECONNECT_MS);
     }
 }
 
