@@ -59,7 +59,7 @@
  * counts it as bad, drops the connection and, hearing no heartbeat,
  * fails over when its timeout expires -- the same outcome, later.  The
  * declaration holds until the pair is rebuilt (COLO enabled again on
- * this side).
+ * this side, its QEMU answering).
  *
  * Threads: everything runs in the main context (the chardev's I/O, the
  * timer, the COLO frame calls).  Neighbours: chardev/ (the link), colo.c
@@ -275,7 +275,7 @@ static void hb_peer_gone(ColoHeartbeat *hb, uint64_t seq)
  * least one interval, found no listener.  Then COLO_QEMU_GONE, this
  * pair's side fails over (reason "error"), and the peer is told at every
  * tick.  TRUE while the declaration holds (until the pair is rebuilt:
- * COLO enabled again on this side).
+ * COLO enabled again on this side and its QEMU answering).
  */
 static gboolean hb_check_qemu_gone(ColoHeartbeat *hb, int64_t now)
 {
@@ -292,15 +292,19 @@ static gboolean hb_check_qemu_gone(ColoHeartbeat *hb, int64_t now)
         g_error_free(err);
         return hb->qemu_gone;
     }
+    f = colo_fs_object(fs);
     if (hb->qemu_gone) {
-        if (colo_fs_mode(fs) != COLO_MODE_NONE) {
+        /* rebuilt: in COLO again with a QEMU that answers (a failover
+         * refused, e.g. by colo-quorum, leaves the mode but not the
+         * refusals: still gone, not declared again) */
+        if (colo_fs_mode(fs) != COLO_MODE_NONE &&
+            colo_frame_qemu_refused(f, &first_us) == 0) {
             g_message("colo-heartbeat '%s': COLO enabled again: the pair "
                       "was rebuilt, heartbeats resume", hb_id(hb));
             hb->qemu_gone = FALSE;
         }
         return hb->qemu_gone;
     }
-    f = colo_fs_object(fs);
     if (!hb->qemu_gone_after || colo_fs_mode(fs) != COLO_MODE_PRIMARY ||
         colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
         return FALSE;
