@@ -215,6 +215,9 @@ def test_wire_and_off():
     """What the peer reads (an older peer rejects it: not "COLO_HEARTBEAT
     "), and qemu-gone-after=0."""
     need_types('colo-frame', 'colo-heartbeat')
+    out = run_proxy(['-object', 'colo-heartbeat,help']).stdout
+    line = [ln for ln in out.splitlines() if 'qemu-gone-after=' in ln]
+    check(line and '(default: 2)' in line[0], f'help: {out}')
     for after in (2, 0):
         d = tmpdir('cqg')
         q = fake(d, 'pa')
