@@ -241,6 +241,10 @@ static MailboxCore *mailbox_get(Lifeline *ll, gint priority)
     m->tag = g_source_add_unix_fd(&m->source, efd, G_IO_IN);
     g_source_set_priority(&m->source, priority);
     g_source_set_name(&m->source, "lifeline-mailbox");
+    /* a source that cannot recurse is blocked during its dispatch: GLib
+     * removes and re-adds its fd and wakes the context each time
+     * (docs/devel/decisions.md); no context is iterated inside a call */
+    g_source_set_can_recurse(&m->source, TRUE);
     /* under ll->lock, like every attach here: a cut cannot return (and
      * the owner free the home context) in between */
     g_source_attach(&m->source, ll->home);
