@@ -284,11 +284,13 @@ def main():
     if len(results) == 2:
         lo, hi = median_diff_ci(results['colo-proxy']['steady'],
                                 results['qemu']['steady'])
+        verdict = ('it holds 0: no difference this run can tell'
+                   if lo <= 0 <= hi else
+                   'colo-proxy shorter' if lo > 0 else 'colo-proxy longer')
         say(f'steady downtime, median(QEMU) - median(colo-proxy): 95 % '
             f'interval [{lo * 1000:+.2f}, {hi * 1000:+.2f}] ms over '
             f'{len(results["colo-proxy"]["steady"])} / '
-            f'{len(results["qemu"]["steady"])} checkpoints (an interval '
-            f'that holds 0: no difference this run can tell)')
+            f'{len(results["qemu"]["steady"])} checkpoints ({verdict})')
     say(f'checkpoints during the {args.requests} requests: ' + ', '.join(
         f'{p} {results[p]["periodic_checkpoints"]}' for p in results)
         + (f' (colo-proxy asked for {results["colo-proxy"]["proxy_requests"]}'

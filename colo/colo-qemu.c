@@ -132,6 +132,7 @@
 #include "colo/colo-internal.h"
 #include "util/qmp-handler.h"
 #include "util/qmp-json.h"
+#include "util/qmp-event-scan.h"
 #include "util/error.h"
 #include "qom/iothread.h"
 #include "util/log.h"
@@ -887,6 +888,16 @@ static void qd_on_line(QemuDriver *qd, const char *line, gsize len)
 
     if (len == 0 || (len == 1 && line[0] == '\r')) {
         return;
+    }
+    if (qd->state != QD_GREETING) {
+        /* STOP, MIGRATION_PASS, RESUME: every checkpoint, while QEMU
+         * checkpoints; read without a JSON tree (util/qmp-event-scan.h) */
+        const char *ev = qmp_scan_checkpoint_event(line, len);
+
+        if (ev) {
+            qd_on_event(qd, ev, NULL);
+            return;
+        }
     }
     if (!json_parser_load_from_data(parser, line, (gssize) len, &err)) {
         qd->stats.protocol_errors++;

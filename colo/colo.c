@@ -393,6 +393,11 @@ typedef struct BroadcastCall {
 
 static void broadcast_finish(Broadcast *b);
 
+/* Listeners on other contexts answer a broadcast through this: calls into
+ * the main context, which is never torn down (so never cut).  Made by the
+ * first broadcast, in the main thread, before any answer can come. */
+static Lifeline *main_mailbox;
+
 /* Runs in the main context when a listener on another context is done. */
 static gboolean broadcast_listener_done(gpointer data)
 {
@@ -423,11 +428,12 @@ static gboolean broadcast_call_listener(gpointer data)
 static void broadcast_call_done(gpointer data)
 {
     BroadcastCall *call = data;
-    GSource *src = g_idle_source_new();
 
-    g_source_set_callback(src, broadcast_listener_done, call->b, NULL);
-    g_source_attach(src, main_context());
-    g_source_unref(src);
+    /* the main context's mailbox, not a GSource of its own: attaching one
+     * from the iothread takes the main context's lock twice, and the main
+     * thread, woken meanwhile, blocks on it (util/lifeline.c) */
+    lifeline_invoke(main_mailbox, G_PRIORITY_DEFAULT,
+                    broadcast_listener_done, call->b, NULL);
     g_free(call);
 }
 
@@ -447,6 +453,9 @@ static void broadcast_full(ColoFrameState *fs, ColoEvent event,
      * synchronously cannot complete the broadcast while we iterate. */
     b->waiting = 1;
     fs->broadcasting++;
+    if (!main_mailbox) {
+        main_mailbox = lifeline_new(main_context());
+    }
     for (l = listeners.head; l; l = l->next) {
         ColoEventListener *lis = l->data;
         GMainContext *ctx = lis->ctx ? lis->ctx : main_context();

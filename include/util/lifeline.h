@@ -36,6 +36,8 @@
  *     touch the owner.
  *   - every queued call holds a reference to the lifeline, so the
  *     lifeline itself outlives all of them.
+ *   - calls made by one thread at one priority run in the order they were
+ *     made (they go through the lifeline's mailbox, util/lifeline.c).
  *
  * The home context is not referenced: the owner keeps it alive until the
  * cut (as colo-compare keeps its iothread).

@@ -78,34 +78,6 @@ STALL_MS = 1000            # checks 5 and 6
 # --------------------------------------------------------------------------
 # the checks
 
-class Checks:
-    def __init__(self, scenario):
-        self.scenario = scenario
-        self.failed = []
-        self.passed = []
-
-    def run(self, name, fn, *a):
-        log(f'--- {self.scenario}: check {name}')
-        t0 = time.monotonic()
-        try:
-            fn(*a)
-        except (TestFailure, AssertionError, QMPError, TimeoutError,
-                EOFError, OSError) as e:
-            self.failed.append(name)
-            log(f'FAIL check {name} ({time.monotonic() - t0:.1f}s): {e}')
-            return False
-        self.passed.append(name)
-        log(f'PASS check {name} ({time.monotonic() - t0:.1f}s)')
-        return True
-
-    def finish(self):
-        log(f'{self.scenario}: checks passed {self.passed}, failed '
-            f'{self.failed}')
-        if self.failed:
-            raise TestFailure(f'{self.scenario}: checks failed: '
-                              f'{", ".join(self.failed)}')
-
-
 def check_identical(pair):
     """2: identical traffic, 0 checkpoint requests from colo-proxy."""
     n0, st0 = requests(pair.px)
@@ -356,14 +328,7 @@ def check_secondary_dies(pair):
 
 
 def scenario(tag, nic, vnet, checks):
-    need_root()
-    need_netns()
-    for t in ('filter-mirror', 'filter-redirector', 'colo-compare',
-              'filter-rewriter', 'colo-frame', 'colo-heartbeat', 'iothread'):
-        need_types(t)
-    need_types('af-packet', option='-netdev')
-    need_types('stream', option='-device')
-    qemu, fw = need_colo_qemu()
+    qemu, fw = need_real_pair()
     name = f'{nic}{" vnet" if vnet else ""}'
     ck = Checks(name)
     with NetNS() as ns:

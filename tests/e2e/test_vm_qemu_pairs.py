@@ -72,30 +72,6 @@ N_IDENTICAL = 40           # check 2: requests per pair
 STALL_MS = 1000            # check 4: pb's echo, as test_vm_qemu_colo's
 
 
-class Checks:
-    def __init__(self):
-        self.failed, self.passed = [], []
-
-    def run(self, name, fn, *a):
-        log(f'--- check {name}')
-        t0 = time.monotonic()
-        try:
-            fn(*a)
-        except (TestFailure, AssertionError, QMPError, TimeoutError,
-                EOFError, OSError) as e:
-            self.failed.append(name)
-            log(f'FAIL check {name} ({time.monotonic() - t0:.1f}s): {e}')
-            return False
-        self.passed.append(name)
-        log(f'PASS check {name} ({time.monotonic() - t0:.1f}s)')
-        return True
-
-    def finish(self):
-        log(f'checks passed {self.passed}, failed {self.failed}')
-        if self.failed:
-            raise TestFailure(f'checks failed: {", ".join(self.failed)}')
-
-
 def frame_events(px, names):
     """The colo-proxy's events named in 'names' so far, as (name, frame).
     A checkpoint QEMU took on its own (x-checkpoint-delay, 60 s here:
@@ -430,21 +406,7 @@ def check_clean_exit(hp):
 
 
 def test_two_pairs_one_proxy_per_host():
-    need_root()
-    need_netns()
-    for t in ('filter-mirror', 'filter-redirector', 'colo-compare',
-              'filter-rewriter', 'colo-frame', 'colo-heartbeat', 'iothread'):
-        need_types(t)
-    need_types('af-packet', option='-netdev')
-    need_types('stream', option='-device')
-    qemu, fw = colo_qemu()
-    os.environ['QEMU'] = qemu
-    try:
-        vmguest.guest_dir(log=log)
-    except vmguest.GuestUnavailable as e:
-        if in_ci():
-            raise TestFailure(str(e))
-        raise Skip(str(e))
+    qemu, fw = need_real_pair()
     ck = Checks()
     t_launch = time.monotonic()
     with NetNS() as ns:

@@ -319,6 +319,101 @@ START_TEST(test_lifeline_context_destroyed)
 }
 END_TEST
 
+/* The calls of one lifeline at one priority go through its mailbox: from
+ * several threads at once, each thread's calls run in the order it made
+ * them, all in the home thread, and a call may queue another. */
+typedef struct LlOrder {
+    GMutex lock;
+    int last[4];              /* per sender: the last sequence number run */
+    gboolean in_order;
+    GThread *home;
+    gboolean wrong_thread;
+    gint ran;                 /* atomic */
+    Lifeline *ll;
+    gboolean requeued;
+} LlOrder;
+
+typedef struct LlMsg {
+    LlOrder *o;
+    int sender, seq;
+} LlMsg;
+
+static gboolean ll_order_fn(gpointer opaque)
+{
+    LlMsg *m = opaque;
+    LlOrder *o = m->o;
+
+    g_mutex_lock(&o->lock);
+    if (!o->home) {
+        o->home = g_thread_self();
+    }
+    if (o->home != g_thread_self()) {
+        o->wrong_thread = TRUE;
+    }
+    if (m->seq != o->last[m->sender] + 1) {
+        o->in_order = FALSE;
+    }
+    o->last[m->sender] = m->seq;
+    g_mutex_unlock(&o->lock);
+    if (m->sender == 0 && m->seq == 1 && !o->requeued) {
+        /* from inside a call: queued behind, never run re-entrantly */
+        LlMsg *again = g_new(LlMsg, 1);
+
+        o->requeued = TRUE;
+        *again = (LlMsg) { .o = o, .sender = 3, .seq = 1 };
+        lifeline_invoke(o->ll, G_PRIORITY_DEFAULT, ll_order_fn, again,
+                        g_free);
+    }
+    g_atomic_int_inc(&o->ran);
+    return G_SOURCE_REMOVE;
+}
+
+static gpointer ll_sender(gpointer opaque)
+{
+    LlMsg *proto = opaque;
+
+    for (int i = 1; i <= 500; i++) {
+        LlMsg *m = g_new(LlMsg, 1);
+
+        *m = (LlMsg) { .o = proto->o, .sender = proto->sender, .seq = i };
+        lifeline_invoke(proto->o->ll, G_PRIORITY_DEFAULT, ll_order_fn, m,
+                        g_free);
+    }
+    return NULL;
+}
+
+START_TEST(test_lifeline_mailbox_order)
+{
+    IOThread *iot = IO_THREAD(make("iothread,id=ll3"));
+    LlOrder o = { .in_order = TRUE };
+    LlMsg senders[3];
+    GThread *t[3];
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    g_mutex_init(&o.lock);
+    o.ll = lifeline_new(iothread_get_context(iot));
+    for (int i = 0; i < 3; i++) {
+        senders[i] = (LlMsg) { .o = &o, .sender = i };
+        t[i] = g_thread_new("ll-sender", ll_sender, &senders[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        g_thread_join(t[i]);
+    }
+    while (g_atomic_int_get(&o.ran) < 3 * 500 + 1) {
+        ck_assert(g_get_monotonic_time() < deadline);
+        g_usleep(1000);
+    }
+    ck_assert(o.in_order);
+    ck_assert(!o.wrong_thread);
+    ck_assert_ptr_ne(o.home, g_thread_self());
+    ck_assert_int_eq(o.last[3], 1);
+    lifeline_cut(o.ll);
+    lifeline_unref(o.ll);
+    ck_assert(user_object_delete(OBJECT_KIND_OBJECT, "ll3", NULL));
+    g_mutex_clear(&o.lock);
+}
+END_TEST
+
 static Suite *iothread_suite(void)
 {
     Suite *s = suite_create("util/iothread");
@@ -335,6 +430,7 @@ static Suite *iothread_suite(void)
     tcase_add_test(tc, test_lifeline_cut_skips_queued);
     tcase_add_test(tc, test_lifeline_runs_in_home);
     tcase_add_test(tc, test_lifeline_context_destroyed);
+    tcase_add_test(tc, test_lifeline_mailbox_order);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,6 +29,7 @@ against QEMU's own filters) share:
   Echo, http_seq()       the client (a process in the client namespace): a
                          long-lived echo connection, sequential HTTP requests
   check_pages(), cgi_body(), split_http(), tcp_payload_from(), oopses()
+  need_real_pair(), Checks   what a real-pair test needs; its numbered checks
   drain(), take_events(), requests()   QMP events and colo-proxy counters
 
 The topology (every box a network namespace; the QEMUs, whose NICs are
@@ -102,6 +103,39 @@ def colo_qemu():
 
 
 
+class Checks:
+    """A test's numbered checks: each runs, is logged PASS/FAIL with its
+    time, and a failure does not stop the later checks; finish() fails
+    the test if any failed.  'scenario' prefixes the lines when a test
+    runs the checks more than once (test_vm_qemu_colo's NICs)."""
+
+    def __init__(self, scenario=''):
+        self.scenario = scenario
+        self.prefix = f'{scenario}: ' if scenario else ''
+        self.failed, self.passed = [], []
+
+    def run(self, name, fn, *a):
+        log(f'--- {self.prefix}check {name}')
+        t0 = time.monotonic()
+        try:
+            fn(*a)
+        except (TestFailure, AssertionError, QMPError, TimeoutError,
+                EOFError, OSError) as e:
+            self.failed.append(name)
+            log(f'FAIL check {name} ({time.monotonic() - t0:.1f}s): {e}')
+            return False
+        self.passed.append(name)
+        log(f'PASS check {name} ({time.monotonic() - t0:.1f}s)')
+        return True
+
+    def finish(self):
+        log(f'{self.prefix}checks passed {self.passed}, failed '
+            f'{self.failed}')
+        if self.failed:
+            raise TestFailure(f'{self.prefix}checks failed: '
+                              f'{", ".join(self.failed)}')
+
+
 def need_guest(log=log):
     """The tiny guest of tests/vm/ (built if need be): Skip naming what is
     missing, TestFailure under CI."""
@@ -122,6 +156,21 @@ def need_colo_qemu(log=log):
     os.environ['QEMU'] = qemu
     need_guest(log)
     return qemu, fw
+
+
+def need_real_pair(log=log):
+    """Everything a test of the real pair needs (root, namespaces, the
+    object types of both colo-proxies, the COLO QEMU and the guest):
+    Skip naming what is missing, TestFailure under CI.  Returns (qemu,
+    firmware dir)."""
+    need_root()
+    need_netns()
+    for t in ('filter-mirror', 'filter-redirector', 'colo-compare',
+              'filter-rewriter', 'colo-frame', 'colo-heartbeat', 'iothread'):
+        need_types(t)
+    need_types('af-packet', option='-netdev')
+    need_types('stream', option='-device')
+    return need_colo_qemu(log)
 
 
 def bench_setup(name, build, log):
