@@ -110,6 +110,10 @@ void colo_frame_qemu_failover(ColoFrame *f, ColoMode mode);
  * there is nothing to say): the last error that concerns COLO itself,
  * e.g. a QEMU that completed the migration instead of entering COLO. */
 const char *colo_frame_qemu_error(ColoFrame *f);
+/* Consecutive connect rounds that found no listener at QEMU's QMP
+ * address since its last session (the QEMU process is gone), and when
+ * the first failed (colo/heartbeat.c's qemu-gone-after). */
+guint colo_frame_qemu_refused(ColoFrame *f, int64_t *first_us);
 /* Driver "qemu": adds its counters to 'o' (query-colo-stats). */
 void colo_frame_qemu_stats(ColoFrame *f, JsonObject *o);
 

@@ -103,8 +103,11 @@
  * FIFO stays in step) and an ill-typed error reply is an error.
  *
  * The connection stays open between checkpoints, and is re-established
- * one second after it is lost while the colo-frame exists (one warning
- * per outage).  All I/O is non-blocking, on the main context, through
+ * while the colo-frame exists (one warning per outage): 100 ms after a
+ * session ended, then every second -- every 250 ms for the first few
+ * rounds that find no listener after a session, so that a dead QEMU is
+ * known within half a second (colo_frame_qemu_refused(), the heartbeat's
+ * qemu-gone-after).  All I/O is non-blocking, on the main context, through
  * util/socket.h (a SockConnector: a host name is looked up in a thread)
  * and one FdWatch.  Limits: a QMP line of at most 1 MiB (longer: counted,
  * connection dropped), at most 64 commands awaiting replies.  The
@@ -141,6 +144,14 @@
 #define QEMU_QMP_MAX_LINE (1024 * 1024)   /* longest QMP line accepted */
 #define QEMU_QMP_MAX_PENDING 64           /* commands awaiting a reply */
 #define QEMU_RECONNECT_MS 1000
+#define QEMU_RECONNECT_FIRST_MS 100       /* after an established session
+                                           * ends: a dead QEMU is then
+                                           * seen refusing sooner */
+#define QEMU_RECONNECT_REFUSED_MS 250     /* after the first refusals of
+                                           * a QEMU we had a session with
+                                           * (the heartbeat's qemu-gone-
+                                           * after waits for a second) */
+#define QEMU_REFUSED_FAST 4               /* how many are retried fast */
 #define QEMU_CONNECT_TIMEOUT_S 5          /* lookup and connect, in all */
 #define QEMU_READ_CHUNK 16384
 #define QEMU_POLL_MS 100                  /* query-migrate while entering COLO,
@@ -184,6 +195,7 @@ typedef struct QemuDriverStats {
     uint64_t failover_errors;   /* ... and refused by QEMU */
     uint64_t followed;          /* failovers QEMU did itself, followed */
     uint64_t qemu_errors;       /* COLO_QEMU_ERROR emitted */
+    uint64_t refusals;          /* connect rounds refused (no listener) */
 } QemuDriverStats;
 
 struct QemuDriver {
@@ -208,6 +220,11 @@ struct QemuDriver {
     guint poll_source;
     guint gen;                  /* connection generation, for callbacks */
     gboolean warned;            /* connection failure logged this outage */
+    /* since the last session ended: consecutive connect rounds that
+     * found no listener (colo_frame_qemu_refused(); the heartbeat's
+     * qemu-gone-after turns them into "this QEMU is gone") */
+    guint refused;
+    int64_t refused_first_us;   /* when the first of them failed */
 
     /* QEMU's state as learned */
     char status[32];            /* migration status, "" = unknown */
@@ -998,11 +1015,10 @@ static gboolean qd_reconnect_cb(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void qd_schedule_reconnect(QemuDriver *qd)
+static void qd_schedule_reconnect(QemuDriver *qd, guint ms)
 {
     if (!qd->reconnect_source) {
-        qd->reconnect_source = g_timeout_add(QEMU_RECONNECT_MS,
-                                            qd_reconnect_cb, qd);
+        qd->reconnect_source = g_timeout_add(ms, qd_reconnect_cb, qd);
     }
 }
 
@@ -1067,7 +1083,9 @@ static void qd_disconnect(QemuDriver *qd, const char *why)
         qd_finish(qd, FALSE, msg);
     }
     if (qd->obj) {
-        qd_schedule_reconnect(qd);
+        qd_schedule_reconnect(qd, was_up ? QEMU_RECONNECT_FIRST_MS
+                              : qd->refused && qd->refused < QEMU_REFUSED_FAST
+                              ? QEMU_RECONNECT_REFUSED_MS : QEMU_RECONNECT_MS);
     }
 }
 
@@ -1085,6 +1103,7 @@ static void qd_established(QemuDriver *qd, int fd)
         qd->connect_timer = 0;
     }
     qd->fd = fd;
+    qd->refused = 0;
     qd->state = QD_GREETING;
     fd_watch_start(&qd->watch, fd, G_IO_IN, qd_on_io, qd, "qemu-qmp");
     qd_write_next(qd);
@@ -1108,6 +1127,16 @@ static void qd_connect_step(QemuDriver *qd)
         return;
     }
     fd_watch_stop(&qd->watch);
+    if (r < 0 && qd->stats.connects && sock_connector_refused(qd->connector)) {
+        /* no listener: counts only once a session was had, so that a
+         * QEMU started after us is not "gone" */
+        if (!qd->refused++) {
+            qd->refused_first_us = g_get_monotonic_time();
+        }
+        qd->stats.refusals++;
+    } else {
+        qd->refused = 0;        /* a timeout, a lookup error: no evidence */
+    }
     sock_connector_free(qd->connector);
     qd->connector = NULL;
     if (r > 0) {
@@ -1144,6 +1173,7 @@ static gboolean qd_connect_timeout_cb(gpointer data)
     QemuDriver *qd = data;
 
     qd->connect_timer = 0;
+    qd->refused = 0;            /* something is there, or a network */
     qd_disconnect(qd, "connection timed out");
     return G_SOURCE_REMOVE;
 }
@@ -1414,6 +1444,23 @@ void colo_frame_qemu_failover(ColoFrame *f, ColoMode mode)
     qd_send_failover(qd);
 }
 
+/*
+ * How many connect rounds in a row found no listener at QEMU's QMP
+ * address since its last session ended (0 while connected, before the
+ * first session, or after a timeout), and in *first_us when the first of
+ * them failed.  Main context.
+ */
+guint colo_frame_qemu_refused(ColoFrame *f, int64_t *first_us)
+{
+    QemuDriver *qd = f ? colo_frame_qemu_driver(f) : NULL;
+
+    if (!qd || qd->obj != f) {
+        return 0;
+    }
+    *first_us = qd->refused_first_us;
+    return qd->refused;
+}
+
 const char *colo_frame_qemu_error(ColoFrame *f)
 {
     QemuDriver *qd = f ? colo_frame_qemu_driver(f) : NULL;
@@ -1455,6 +1502,8 @@ void colo_frame_qemu_stats(ColoFrame *f, JsonObject *o)
     json_object_set_int_member(q, "followed", (gint64) qd->stats.followed);
     json_object_set_int_member(q, "qemu-errors",
                                (gint64) qd->stats.qemu_errors);
+    json_object_set_int_member(q, "refusals", (gint64) qd->stats.refusals);
+    json_object_set_int_member(q, "refused", (gint64) qd->refused);
     json_object_set_object_member(o, "qemu", q);
 }
 

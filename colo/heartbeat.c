@@ -40,6 +40,27 @@
  * heartbeat) is counted, logged rate-limited, and the connection is
  * dropped so that the client side reconnects on a frame boundary.
  *
+ * The heartbeat of a pair means "this pair's primary side is alive": the
+ * colo-proxy AND its QEMU.  In a process serving several pairs the
+ * colo-proxy outlives one pair's QEMU, so on a primary whose colo-frame
+ * has driver=qemu the heartbeat also watches that driver: when QEMU's
+ * QMP connection ended and 'qemu-gone-after' connect rounds in a row
+ * (default 2, the first and the last at least one interval apart) found
+ * no listener at its address (ECONNREFUSED, or ENOENT for a removed unix
+ * socket: the QEMU process exited; a timeout or a QEMU that still
+ * accepts is no evidence), the QEMU is declared gone: COLO_QEMU_GONE,
+ * this side's pair fails over (reason "error": COLO ends for it here, no
+ * checkpoint is asked again, a restarted QEMU is told
+ * x-colo-lost-heartbeat rather than served as the COLO primary), and
+ * from then on every message to the peer is "COLO_HEARTBEAT_QEMU_GONE
+ * <seq>" instead of "COLO_HEARTBEAT <seq>".  A peer that knows it
+ * declares the loss at once (COLO_HEARTBEAT_LOST reason "qemu-gone") and
+ * fails its side over through the same path as a timeout; an older peer
+ * counts it as bad, drops the connection and, hearing no heartbeat,
+ * fails over when its timeout expires -- the same outcome, later.  The
+ * declaration holds until the pair is rebuilt (COLO enabled again on
+ * this side, its QEMU answering).
+ *
  * Threads: everything runs in the main context (the chardev's I/O, the
  * timer, the COLO frame calls).  Neighbours: chardev/ (the link), colo.c
  * (colo_failover), monitor/ (events, query-colo-heartbeat).
@@ -64,6 +85,10 @@
 #define HB_MAX_MSG LINK_HB_MAX_MSG     /* largest payload accepted */
 #define HB_INTERVAL_DEFAULT 100u        /* ms */
 #define HB_TIMEOUT_DEFAULT 1000u        /* ms */
+#define HB_QEMU_GONE_AFTER_DEFAULT 2u   /* refused connect rounds */
+/* What a primary sends once its QEMU is gone: not "COLO_HEARTBEAT "
+ * (LINK_HB_MAGIC, space included), so an older peer rejects it. */
+#define HB_GONE_MAGIC "COLO_HEARTBEAT_QEMU_GONE "
 
 typedef enum {
     HB_STATE_WAITING,          /* the peer was never heard */
@@ -85,6 +110,9 @@ typedef struct HbStats {
     uint64_t failover_errors;  /* colo_failover() refused */
     uint64_t connects;
     uint64_t disconnects;
+    uint64_t qemu_gone;        /* COLO_QEMU_GONE emitted (this side) */
+    uint64_t gone_sent;        /* COLO_HEARTBEAT_QEMU_GONE messages sent */
+    uint64_t peer_gone;        /* ... received: the peer's QEMU is gone */
 } HbStats;
 
 #define COLO_TYPE_HEARTBEAT (colo_heartbeat_get_type())
@@ -100,6 +128,7 @@ struct _ColoHeartbeat {
     guint timeout_ms;
     gboolean failover;
     char *frame;               /* frame=: its VM pair (NULL: the default) */
+    guint qemu_gone_after;     /* refused connect rounds; 0: never */
 
     /* state (main context) */
     CharFrontend fe;
@@ -112,6 +141,7 @@ struct _ColoHeartbeat {
     uint64_t seq_in;           /* last sequence number received */
     int64_t last_rx_us;        /* monotonic time of the last valid message */
     int64_t lost_at_us;        /* monotonic time the loss was declared */
+    gboolean qemu_gone;        /* this side's QEMU declared gone */
     HbStats stats;
 };
 
@@ -125,20 +155,30 @@ static const char *hb_id(ColoHeartbeat *hb)
 /* ------------------------------------------------------------------ */
 /* Loss and restore.                                                   */
 
-static void hb_declare_lost(ColoHeartbeat *hb, int64_t now)
+/* 'reason': "timeout" (silence), or "qemu-gone" (the peer said its
+ * QEMU is gone). */
+static void hb_declare_lost(ColoHeartbeat *hb, int64_t now,
+                            const char *reason)
 {
     JsonObject *data = json_object_new();
-    int64_t since_ms = (now - hb->last_rx_us) / 1000;
+    int64_t since_ms = hb->last_rx_us ? (now - hb->last_rx_us) / 1000 : -1;
     GError *err = NULL;
 
     hb->state = HB_STATE_LOST;
     hb->lost_at_us = now;
     hb->stats.losses++;
-    g_warning("colo-heartbeat '%s': peer silent for %" PRId64 " ms: lost%s",
-              hb_id(hb), since_ms, hb->failover ? ", failing over" : "");
+    if (g_str_equal(reason, "timeout")) {
+        g_warning("colo-heartbeat '%s': peer silent for %" PRId64
+                  " ms: lost%s", hb_id(hb), since_ms,
+                  hb->failover ? ", failing over" : "");
+    } else {
+        g_warning("colo-heartbeat '%s': the peer's QEMU is gone: lost%s",
+                  hb_id(hb), hb->failover ? ", failing over" : "");
+    }
     json_object_set_string_member(data, "id", hb_id(hb));
     json_object_set_int_member(data, "since-ms", since_ms);
     json_object_set_boolean_member(data, "failover", hb->failover);
+    json_object_set_string_member(data, "reason", reason);
     if (hb->frame && *hb->frame) {
         json_object_set_string_member(data, "frame", hb->frame);
     }
@@ -195,6 +235,114 @@ static void hb_peer_heard(ColoHeartbeat *hb, uint64_t seq)
     hb->state = HB_STATE_ALIVE;
 }
 
+/* "COLO_HEARTBEAT_QEMU_GONE <seq>": the peer's QEMU is gone. */
+static gboolean hb_gone_parse(const uint8_t *buf, uint32_t len,
+                              uint64_t *seq)
+{
+    const uint32_t mlen = (uint32_t) strlen(HB_GONE_MAGIC);
+    uint64_t v = 0;
+
+    if (len <= mlen || len > HB_MAX_MSG ||
+        memcmp(buf, HB_GONE_MAGIC, mlen) != 0) {
+        return FALSE;
+    }
+    for (uint32_t i = mlen; i < len; i++) {
+        unsigned d = (unsigned) buf[i] - '0';
+
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            return FALSE;
+        }
+        v = v * 10 + d;
+    }
+    *seq = v;
+    return TRUE;
+}
+
+/* The peer says its QEMU is gone: positive evidence, acted on at once
+ * (a timeout would only say the same later).  Repeats change nothing. */
+static void hb_peer_gone(ColoHeartbeat *hb, uint64_t seq)
+{
+    hb->stats.peer_gone++;
+    hb->seq_in = seq;
+    if (hb->state != HB_STATE_LOST) {
+        hb_declare_lost(hb, g_get_monotonic_time(), "qemu-gone");
+    }
+}
+
+/*
+ * This side's QEMU (a primary's colo-frame driver=qemu) is gone: its QMP
+ * connection ended and 'qemu-gone-after' connect rounds in a row, over at
+ * least one interval, found no listener.  Then COLO_QEMU_GONE, this
+ * pair's side fails over (reason "error"), and the peer is told at every
+ * tick.  TRUE while the declaration holds (until the pair is rebuilt:
+ * COLO enabled again on this side and its QEMU answering).
+ */
+static gboolean hb_check_qemu_gone(ColoHeartbeat *hb, int64_t now)
+{
+    ColoFrameState *fs;
+    ColoFrame *f;
+    JsonObject *data;
+    GError *err = NULL;
+    int64_t first_us = 0;
+    guint refused;
+
+    fs = colo_frame_for_qmp(hb->frame && *hb->frame ? hb->frame : NULL,
+                            &err);
+    if (!fs) {
+        g_error_free(err);
+        return hb->qemu_gone;
+    }
+    f = colo_fs_object(fs);
+    if (hb->qemu_gone) {
+        /* rebuilt: in COLO again with a QEMU that answers (a failover
+         * refused, e.g. by colo-quorum, leaves the mode but not the
+         * refusals: still gone, not declared again) */
+        if (colo_fs_mode(fs) != COLO_MODE_NONE &&
+            colo_frame_qemu_refused(f, &first_us) == 0) {
+            g_message("colo-heartbeat '%s': COLO enabled again: the pair "
+                      "was rebuilt, heartbeats resume", hb_id(hb));
+            hb->qemu_gone = FALSE;
+        }
+        return hb->qemu_gone;
+    }
+    if (!hb->qemu_gone_after || colo_fs_mode(fs) != COLO_MODE_PRIMARY ||
+        colo_frame_driver(f) != COLO_FRAME_DRIVER_QEMU) {
+        return FALSE;
+    }
+    refused = colo_frame_qemu_refused(f, &first_us);
+    if (refused < hb->qemu_gone_after ||
+        (hb->qemu_gone_after > 1 &&
+         now - first_us < (int64_t) hb->interval_ms * 1000)) {
+        return FALSE;
+    }
+
+    hb->qemu_gone = TRUE;
+    hb->stats.qemu_gone++;
+    g_warning("colo-heartbeat '%s': this side's QEMU is gone (%u connect "
+              "rounds to its QMP found no listener): failing this side "
+              "over and telling the peer", hb_id(hb), refused);
+    data = json_object_new();
+    json_object_set_string_member(data, "id", hb_id(hb));
+    json_object_set_int_member(data, "refused", refused);
+    json_object_set_int_member(data, "since-ms", (now - first_us) / 1000);
+    if (hb->frame && *hb->frame) {
+        json_object_set_string_member(data, "frame", hb->frame);
+    }
+    qmp_event_emit("COLO_QEMU_GONE", data);
+    /* COLO is over for this pair here: nothing is compared or
+     * checkpointed any more, and a QEMU restarted at that address is
+     * told x-colo-lost-heartbeat, not driven as the COLO primary */
+    if (!colo_fs_failover(fs, COLO_EXIT_REASON_ERROR, TRUE, &err)) {
+        hb->stats.failover_errors++;
+        g_warning("colo-heartbeat '%s': failover: %s", hb_id(hb),
+                  err->message);
+        g_error_free(err);
+    } else {
+        hb->stats.failovers++;
+    }
+    return TRUE;
+}
+
 /* ------------------------------------------------------------------ */
 /* The link.                                                           */
 
@@ -205,6 +353,10 @@ static void hb_frame(void *opaque, const uint8_t *buf, uint32_t len,
     uint64_t seq;
 
     if (!link_hb_parse(buf, len, &seq)) {
+        if (hb_gone_parse(buf, len, &seq)) {
+            hb_peer_gone(hb, seq);
+            return;
+        }
         hb->stats.bad++;
         LOG_WARN_RL("colo-heartbeat '%s': %u-byte message from the peer "
                      "is not a heartbeat; dropping the connection",
@@ -243,14 +395,19 @@ static void hb_event(void *opaque, ChrEvent event)
     }
 }
 
-static void hb_send(ColoHeartbeat *hb)
+static void hb_send(ColoHeartbeat *hb, gboolean gone)
 {
     char msg[HB_MAX_MSG];
     uint8_t hdr[LINK_HDR_MAX];
     struct iovec iov[2];
     int n;
 
-    n = (int) link_hb_format(msg, hb->seq_out + 1);
+    if (gone) {
+        n = snprintf(msg, sizeof(msg), HB_GONE_MAGIC "%" PRIu64,
+                     hb->seq_out + 1);
+    } else {
+        n = (int) link_hb_format(msg, hb->seq_out + 1);
+    }
     iov[0].iov_base = hdr;
     iov[0].iov_len = link_header(hdr, (uint32_t) n, false, 0);
     iov[1].iov_base = msg;
@@ -261,6 +418,9 @@ static void hb_send(ColoHeartbeat *hb)
     }
     hb->seq_out++;
     hb->stats.sent++;
+    if (gone) {
+        hb->stats.gone_sent++;
+    }
 }
 
 static void hb_arm_timer(ColoHeartbeat *hb);
@@ -270,10 +430,10 @@ static gboolean hb_tick(gpointer opaque)
     ColoHeartbeat *hb = opaque;
     int64_t now = g_get_monotonic_time();
 
-    hb_send(hb);
+    hb_send(hb, hb_check_qemu_gone(hb, now));
     if (hb->state == HB_STATE_ALIVE &&
         now - hb->last_rx_us > (int64_t) hb->timeout_ms * 1000) {
-        hb_declare_lost(hb, now);
+        hb_declare_lost(hb, now, "timeout");
     }
     if (hb->timer_interval != hb->interval_ms) {
         hb_arm_timer(hb);       /* qom-set changed the interval */
@@ -395,6 +555,13 @@ static const PropDef colo_heartbeat_props[] = {
     DEFINE_PROP_BOOL("failover", ColoHeartbeat, failover, FALSE, PROP_RUNTIME,
         "on loss, fail this side over as x-colo-lost-heartbeat does "
         "(COLO_EXIT reason 'request')"),
+    DEFINE_PROP_UINT("qemu-gone-after", ColoHeartbeat, qemu_gone_after,
+        0, 100, HB_QEMU_GONE_AFTER_DEFAULT, PROP_RUNTIME,
+        "on a primary with colo-frame driver=qemu: this many connect "
+        "rounds in a row (over at least one interval) finding no listener "
+        "at QEMU's QMP address after its session ended mean its QEMU is "
+        "gone: COLO_QEMU_GONE, this side fails over, the peer is told at "
+        "once (COLO_HEARTBEAT_QEMU_GONE); 0: never"),
 };
 
 static void colo_heartbeat_init(ColoHeartbeat *hb)
@@ -464,6 +631,12 @@ static JsonObject *hb_info(ColoHeartbeat *hb)
     json_object_set_int_member(o, "connects", (gint64) hb->stats.connects);
     json_object_set_int_member(o, "disconnects",
                                (gint64) hb->stats.disconnects);
+    json_object_set_int_member(o, "qemu-gone-after", hb->qemu_gone_after);
+    json_object_set_boolean_member(o, "qemu-gone", hb->qemu_gone);
+    json_object_set_int_member(o, "qemu-gone-declared",
+                               (gint64) hb->stats.qemu_gone);
+    json_object_set_int_member(o, "gone-sent", (gint64) hb->stats.gone_sent);
+    json_object_set_int_member(o, "peer-gone", (gint64) hb->stats.peer_gone);
     return o;
 }
 

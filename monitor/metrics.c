@@ -56,7 +56,7 @@ static const char *const netdev_gauges[] = {
     "vnet-hdr-len", "queue-len", "queue-size", "out-pending-bytes", NULL,
 };
 static const char *const heartbeat_gauges[] = {
-    "seq-sent", "seq-received", NULL,
+    "seq-sent", "seq-received", "qemu-gone-after", NULL,
 };
 static const MetricRename heartbeat_renames[] = {
     { "interval", "interval_seconds", 1000, TRUE },

@@ -466,7 +466,19 @@ struct SockConnector {
     guint idx;                /* next address to try */
     int fd;                   /* the connect in progress, or -1 */
     int err;                  /* the last connect's errno */
+    guint refused;            /* connects that found no listener */
+    guint failed;             /* connects that failed, in all */
 };
+
+/* A connect to one address failed with 'err'. */
+static void sock_connector_failed(SockConnector *c, int err)
+{
+    c->err = err;
+    c->failed++;
+    if (err == ECONNREFUSED || err == ENOENT) {
+        c->refused++;
+    }
+}
 
 /* The host is an address (or empty: loopback), not a name to look up. */
 static gboolean sock_host_is_numeric(const char *host)
@@ -542,7 +554,7 @@ int sock_connector_step(SockConnector *c, int *fd, GError **errp)
         }
         close(c->fd);
         c->fd = -1;
-        c->err = err;
+        sock_connector_failed(c, err);
     }
     while (c->addrs && c->idx < c->addrs->len) {
         int err;
@@ -550,7 +562,7 @@ int sock_connector_step(SockConnector *c, int *fd, GError **errp)
                                                   c->idx++), &err);
 
         if (s < 0) {
-            c->err = err;
+            sock_connector_failed(c, err);
             continue;
         }
         if (err == 0) {
@@ -572,6 +584,11 @@ int sock_connector_poll(const SockConnector *c, GIOCondition *events)
     }
     *events = c->fd >= 0 ? G_IO_OUT : 0;
     return c->fd;
+}
+
+gboolean sock_connector_refused(const SockConnector *c)
+{
+    return c && c->failed > 0 && c->refused == c->failed;
 }
 
 void sock_connector_free(SockConnector *c)

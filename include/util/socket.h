@@ -163,6 +163,11 @@ int sock_connector_step(SockConnector *c, int *fd, GError **errp);
  * G_IO_OUT for a connect); -1 when there is nothing to wait for (call
  * sock_connector_step()). */
 int sock_connector_poll(const SockConnector *c, GIOCondition *events);
+/* After a failed round (step returned -1): TRUE when every address was
+ * tried and each connect found no listener (ECONNREFUSED, or ENOENT for
+ * a unix socket whose file is gone) -- positive evidence that nothing
+ * serves there, unlike a timeout or a failed lookup.  NULL: FALSE. */
+gboolean sock_connector_refused(const SockConnector *c);
 /* Ends the round: a pending connect is closed, a lookup given up.  NULL:
  * no-op. */
 void sock_connector_free(SockConnector *c);

@@ -28,11 +28,14 @@ The checks, each its own PASS/FAIL line:
     echo connection to each) -> 0 checkpoint requests on either pair
   3 a reply that differs per VM on pair pa -> pa checkpoints (request,
     commit, events with frame=pa); pb's counters unchanged, no pb event
-  4 pair pa's primary QEMU dies (kill -9); the cluster manager fails pa
-    over on the secondary host (x-colo-lost-heartbeat frame=pa): pa's
-    secondary QEMU promoted and serving; pb still in COLO on both
-    colo-proxies and both QEMUs, its echo connection byte-exact with no
-    round trip over 1 s, and a miscompare on pb still checkpoints pb
+  4 pair pa's primary QEMU dies (kill -9) and pa fails over BY ITSELF:
+    the primary colo-proxy's driver finds pa's QMP socket refusing
+    (COLO_QEMU_GONE frame=pa, pa's primary side ends), pa's heartbeat
+    tells the secondary colo-proxy (COLO_HEARTBEAT_LOST reason
+    "qemu-gone"), which fails pa over: pa's secondary QEMU promoted and
+    serving; pb still in COLO on both colo-proxies and both QEMUs, its
+    echo connection byte-exact with no round trip over 1 s, and a
+    miscompare on pb still checkpoints pb
   5 pa's COLO objects deleted at run time (object-del, chardev-remove)
     from both colo-proxies while pb and the promoted pa serve: the
     primary host drops all of pa, the secondary pa's filters, heartbeat
@@ -40,12 +43,15 @@ The checks, each its own PASS/FAIL line:
     checkpointing; query-colo-status needs no frame= with one pair left
   6 both colo-proxies exit cleanly on SIGTERM (sanitizer reports, leaks)
 
-Why check 4 fails pa over by QMP: the colo-heartbeat runs between the two
-colo-proxies, which both stay up (pair pb needs them), and a secondary
-colo-proxy never promotes its QEMU on a QEMU error alone
+Why check 4 needs the heartbeat's qemu-gone: the colo-heartbeat runs
+between the two colo-proxies, which both stay up (pair pb needs them),
+and a secondary colo-proxy never promotes its QEMU on a QEMU error alone
 (colo/colo-qemu.c: "taking over waits for the heartbeat or the cluster
-manager").  A pair's primary QEMU dying while its host lives is what a
-cluster manager watches for; it then sends exactly this command.
+manager").  So the pair's heartbeat means "pa's primary side is alive",
+its QEMU included: when the primary colo-proxy's qemu driver finds no
+listener at pa's QMP socket twice (qemu-gone-after=2), the heartbeat
+tells the peer at once (colo/heartbeat.c).  Before that, a cluster
+manager had to send x-colo-lost-heartbeat frame=pa.
 
 `python3 test_vm_qemu_pairs.py --print-cmdlines` prints the two
 colo-proxies' command lines (docs/qemu.md shows them).  Needs root,
@@ -218,15 +224,15 @@ def check_failover_one(hp):
     take_events(pa.qs, ())
     t_kill = time.monotonic()
     pa.gp.kill()
-    # the cluster manager's answer to a dead primary VM: fail the pair
-    # over on the secondary host (colo-proxy switches pa's filters off
-    # and tells pa's secondary QEMU: x-colo-lost-heartbeat, announce-self)
-    hp.sx.qmp.cmd('x-colo-lost-heartbeat', frame=pa.frame)
-    log(f'{pa.frame}: primary QEMU killed (SIGKILL); x-colo-lost-heartbeat '
-        f'frame={pa.frame} sent to the secondary colo-proxy')
+    # nobody sends anything: the primary colo-proxy sees pa's QMP socket
+    # refuse (no QEMU process), pa's heartbeat says so, the secondary
+    # colo-proxy fails pa over (its filters off, then its QEMU:
+    # x-colo-lost-heartbeat, announce-self)
+    log(f'{pa.frame}: primary QEMU killed (SIGKILL); waiting for the '
+        f'automatic failover')
     problems = []
     proxy_done = qemu_done = None
-    end = t_kill + 5
+    end = t_kill + 10
     while time.monotonic() < end and not (proxy_done and qemu_done):
         if proxy_done is None and hp.sx.qmp.cmd(
                 'query-colo-status', frame=pa.frame)['mode'] == 'none':
@@ -242,6 +248,22 @@ def check_failover_one(hp):
     if not proxy_done:
         problems.append(f'{pa.frame}: the secondary colo-proxy did not '
                         'fail over')
+    try:
+        ev = hp.px.qmp.get_event('COLO_QEMU_GONE', timeout=5)
+        log(f'primary colo-proxy: {ev["event"]} {ev["data"]}')
+        if ev['data'].get('frame') != pa.frame:
+            problems.append(f'COLO_QEMU_GONE of {ev["data"]}')
+        ev = hp.sx.qmp.get_event('COLO_HEARTBEAT_LOST', timeout=5)
+        log(f'secondary colo-proxy: {ev["event"]} {ev["data"]}')
+        if (ev['data'].get('frame'), ev['data'].get('reason')) != \
+                (pa.frame, 'qemu-gone'):
+            problems.append(f'COLO_HEARTBEAT_LOST {ev["data"]}: not the '
+                            f'message of {pa.frame}\'s heartbeat')
+    except TimeoutError as x:
+        problems.append(f'{pa.frame}: {x}')
+    if hp.px.qmp.cmd('query-colo-status', frame=pa.frame)['mode'] != 'none':
+        problems.append(f'{pa.frame}: the primary side still primary after '
+                        f'its QEMU was declared gone')
     if not qemu_done:
         problems.append(f'{pa.frame}: the secondary QEMU was not failed '
                         f'over ({pa.qs.cmd("query-colo-status")})')
