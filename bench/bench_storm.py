@@ -8,7 +8,8 @@ docs/storms.md):
   baseline     no reply differs (the no-miscompare case)
   checkpoint   replies differ at --differ; one checkpoint per miscompare
                episode, started at once (QEMU's policy: colo-frame
-               min-interval=0, adaptive=off)
+               min-interval=0, adaptive=off); every other mode runs
+               colo-proxy's default frame (min-interval=100)
   coalesced    the same with colo-proxy's default frame: checkpoints at
                least 100 ms apart (min-interval=100)
   passthrough  the same, with a passthrough rule for the service
@@ -84,8 +85,14 @@ def run(mode, a, rng):
     if mode == 'passthrough':
         extra = ',passthrough=udp:*:53'
     # QEMU starts a checkpoint as soon as one is asked for (min-interval
-    # 0); 'coalesced' is colo-proxy's default frame (100 ms apart)
-    mi = 100 if mode == 'coalesced' else a.min_interval
+    # 0); every other mode runs colo-proxy's default frame (100 ms apart),
+    # which buffered mode's own requests do not wait for
+    if mode == 'checkpoint':
+        mi = 0
+    elif a.min_interval is not None and mode != 'coalesced':
+        mi = a.min_interval
+    else:
+        mi = 100
     d = cq.tmpdir('bst')
     paths = {n: os.path.join(d, n + '.sock') for n in ('pri', 'sec', 'out')}
     args = []
@@ -218,9 +225,11 @@ def main():
                     "the property's)")
     ap.add_argument('--duty', type=int, default=None,
                     help='buffered_duty of the adaptive modes')
-    ap.add_argument('--min-interval', type=int, default=0,
-                    help='colo-frame min-interval of every mode but '
-                    "'coalesced' (0: QEMU's policy)")
+    ap.add_argument('--min-interval', type=int, default=None,
+                    help="colo-frame min-interval of every mode but "
+                    "'checkpoint' (always 0: QEMU's policy) and "
+                    "'coalesced' (always 100); default: the frame's "
+                    "default, 100")
     ap.add_argument('--modes', default='baseline,checkpoint,coalesced,'
                     'passthrough,adaptive,adaptive-all,remus,adaptive-pt')
     ap.add_argument('--seed', type=int, default=17)

@@ -63,6 +63,8 @@ struct ColoFrameState {
     gboolean in_flight;          /* a checkpoint was started, not done */
     gboolean pending;            /* another request arrived meanwhile */
     ColoCheckpointReason pending_reason;
+    gboolean pending_unpaced;    /* a buffered-mode request is among them:
+                                  * start without waiting for min-interval */
     char *pending_source;
     uint64_t ckpt_id;            /* id of the current/last checkpoint */
     int64_t last_start_us;       /* monotonic start of the last one */
@@ -256,6 +258,7 @@ static const char *const ckpt_reason_names[COLO_CKPT__MAX] = {
     [COLO_CKPT_TABLE_FULL] = "table-full",
     [COLO_CKPT_INPUT_LOST] = "input-lost",
     [COLO_CKPT_MANUAL] = "manual",
+    [COLO_CKPT_BUFFERED] = "buffered",
 };
 
 const char *colo_mode_name(ColoMode mode)
@@ -597,6 +600,15 @@ static void schedule_pending_full(ColoFrameState *fs, gboolean defer)
     int64_t min_us = (int64_t) colo_frame_min_interval_ms(fs->obj) * 1000;
     int64_t wait_us;
 
+    if (fs->pending_unpaced) {
+        /* buffered mode's schedule (quiet time, period, duty bound) is
+         * the pacing: min-interval would only cap it (docs/storms.md) */
+        min_us = 0;
+        if (fs->delay_source && !defer) {
+            g_source_remove(fs->delay_source);
+            fs->delay_source = 0;
+        }
+    }
     if (!fs->pending || fs->in_flight || fs->delay_source ||
         fs->broadcasting) {
         return;
@@ -604,6 +616,7 @@ static void schedule_pending_full(ColoFrameState *fs, gboolean defer)
     if (fs->mode != COLO_MODE_PRIMARY) {
         /* only a primary starts checkpoints (see colo_checkpoint_done) */
         fs->pending = FALSE;
+        fs->pending_unpaced = FALSE;
         g_clear_pointer(&fs->pending_source, g_free);
         return;
     }
@@ -795,6 +808,7 @@ static void start_checkpoint(ColoFrameState *fs)
 
     g_assert(!fs->in_flight);
     fs->pending = FALSE;
+    fs->pending_unpaced = FALSE;
     fs->in_flight = TRUE;
     fs->ckpt_id++;
     fs->stats.started++;
@@ -886,6 +900,9 @@ static gboolean request_in_main(gpointer data)
             fs->pending = TRUE;
             fs->pending_reason = req->reason;
             fs->pending_source = g_steal_pointer(&req->source);
+        }
+        if (req->reason == COLO_CKPT_BUFFERED) {
+            fs->pending_unpaced = TRUE;
         }
     }
     schedule_pending(fs);
@@ -1069,6 +1086,7 @@ gboolean colo_fs_failover(ColoFrameState *fs, ColoExitReason reason,
     }
     fs->in_flight = FALSE;
     fs->pending = FALSE;
+    fs->pending_unpaced = FALSE;
     g_clear_pointer(&fs->pending_source, g_free);
 
     ev.mode = mode;
@@ -1229,6 +1247,7 @@ void colo_frame_detach(ColoFrameState *fs)
     fs->obj = NULL;
     fs->in_flight = FALSE;
     fs->pending = FALSE;
+    fs->pending_unpaced = FALSE;
     g_clear_pointer(&fs->pending_source, g_free);
     if (fs->mode != COLO_MODE_NONE) {
         fs->last_mode = fs->mode;

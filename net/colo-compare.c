@@ -360,6 +360,20 @@ static const ColoCheckpointReason ckpt_map[COMPARE_CKPT__MAX] = {
     [COMPARE_CKPT_TABLE_FULL] = COLO_CKPT_TABLE_FULL,
 };
 
+/* Asks the COLO frame (or, with notify_dev, Xen's libxl) for one. */
+static void request_checkpoint(ColoCompareObj *s, ColoCheckpointReason reason,
+                               const char *detail)
+{
+    if (s->notify_dev) {
+        s->st.notify_sent++;
+        notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
+        return;
+    }
+    colo_hooks_request_checkpoint_frame(s->frame,
+                                        user_object_get_id(USER_OBJECT(s)),
+                                        reason, detail);
+}
+
 static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
                                   const char *detail)
 {
@@ -368,13 +382,16 @@ static void compare_checkpoint_cb(void *opaque, CompareCkptReason reason,
     if (colo_storm_checkpoint_request(s->storm, reason)) {
         return;                 /* buffered mode: the period covers it */
     }
-    if (s->notify_dev) {
-        s->st.notify_sent++;
-        notify_send(s, NOTIFY_TEXT_DO_CHECKPOINT);
-        return;
-    }
-    colo_hooks_request_checkpoint_frame(s->frame, user_object_get_id(USER_OBJECT(s)),
-                                  ckpt_map[reason], detail);
+    request_checkpoint(s, ckpt_map[reason], detail);
+}
+
+/* ColoStormOps.checkpoint (iothread): buffered mode's own requests. */
+static void storm_checkpoint_cb(void *opaque, ColoStormCkpt why,
+                                const char *detail)
+{
+    request_checkpoint(opaque, why == COLO_STORM_CKPT_SCHEDULED
+                               ? COLO_CKPT_BUFFERED : COLO_CKPT_QUEUE_FULL,
+                       detail);
 }
 
 static void compare_miscompare_cb(void *opaque, const char *conn,
@@ -604,7 +621,7 @@ static void fill_storm_config(ColoCompareObj *s, ColoStormConfig *c)
 
 static const ColoStormOps storm_ops = {
     .release = compare_release_cb,
-    .checkpoint = compare_checkpoint_cb,
+    .checkpoint = storm_checkpoint_cb,
 };
 
 /* CompareOps.passthrough (iothread). */

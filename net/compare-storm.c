@@ -129,6 +129,11 @@ void colo_storm_flush(ColoStorm *st)
     st->calm_since = 0;
     st->leave = false;
     st->want_since = 0;
+    /* compare mode measures afresh: a storm's miscompares (those of a
+     * flow exempted since, say) must not start the next one */
+    st->window_start = 0;
+    st->window_mis = 0;
+    st->window_busy_us = 0;
 }
 
 void colo_storm_free(ColoStorm *st)
@@ -322,6 +327,15 @@ static void propose(ColoStorm *st)
 /* ------------------------------------------------------------------------ */
 /* The detector.                                                              */
 
+static void enter_buffered(ColoStorm *st, const char *why)
+{
+    st->buffered = true;
+    st->storms++;
+    st->calm_since = 0;
+    emit_mode(st, why);
+    propose(st);
+}
+
 static void window_roll(ColoStorm *st, int64_t now)
 {
     int64_t len;
@@ -357,11 +371,7 @@ static void window_roll(ColoStorm *st, int64_t now)
             why = "checkpoint-busy";
         }
         if (why) {
-            st->buffered = true;
-            st->storms++;
-            st->calm_since = 0;
-            emit_mode(st, why);
-            propose(st);
+            enter_buffered(st, why);
         } else {
             /* learning counts the storm's flows, not old history */
             memset(st->flows, 0, sizeof st->flows);
@@ -387,6 +397,19 @@ static bool wanted(const ColoStorm *st)
 }
 
 static void schedule(ColoStorm *st, int64_t now);
+
+/* Asks the owner for a checkpoint of buffered mode's own and notes one
+ * outstanding from now (as colo_storm_checkpoint_request() does for the
+ * engine's requests). */
+static void ask(ColoStorm *st, int64_t now, ColoStormCkpt why,
+                const char *detail)
+{
+    window_roll(st, now);
+    if (!st->ckpt_since) {
+        st->ckpt_since = now;
+    }
+    st->ops->checkpoint(st->opaque, why, detail);
+}
 
 static gboolean kick_cb(gpointer opaque)
 {
@@ -460,10 +483,10 @@ static void schedule(ColoStorm *st, int64_t now)
         return;
     }
     stats_inc(by_quiet && now < period_due ? &st->quiet : &st->periodic);
-    st->ops->checkpoint(st->opaque, COMPARE_CKPT_TIMEOUT,
-                        by_quiet && now < period_due
-                        ? "buffered mode: output held, primary quiet"
-                        : "buffered mode: periodic checkpoint");
+    ask(st, now, COLO_STORM_CKPT_SCHEDULED,
+        by_quiet && now < period_due
+        ? "buffered mode: output held, primary quiet"
+        : "buffered mode: periodic checkpoint");
 }
 
 void colo_storm_miscompare(ColoStorm *st, const char *conn)
@@ -478,6 +501,21 @@ void colo_storm_miscompare(ColoStorm *st, const char *conn)
     st->dirty = true;
     st->last_activity = now;
     learn_flow(st, conn);
+    if (st->cfg.adaptive && !st->buffered && st->cfg.storm_rate
+        && st->window_mis >= st->cfg.storm_rate) {
+        /* The window already holds a second's worth of storm_rate: its
+         * end can only confirm it, so the storm starts now rather than
+         * up to a second later (what the pair spends in compare mode's
+         * policy meanwhile is what buffered mode is for). */
+        int64_t len = MAX(now - st->window_start, 1);
+        int64_t busy = st->window_busy_us
+                       + (st->ckpt_since
+                          ? now - MAX(st->ckpt_since, st->window_start) : 0);
+
+        st->last_rate = st->window_mis * 1000000 / (uint64_t) len;
+        st->last_busy_pct = (uint64_t) MIN(busy, len) * 100 / (uint64_t) len;
+        enter_buffered(st, "miscompare-rate");
+    }
     schedule(st, now);
 }
 
@@ -507,8 +545,8 @@ bool colo_storm_release(ColoStorm *st, const uint8_t *buf, uint32_t len,
     if (st->held.length == st->cfg.max_held) {
         /* do not wait for the period: memory is bounded by checkpoints */
         stats_inc(&st->over_limit);
-        st->ops->checkpoint(st->opaque, COMPARE_CKPT_QUEUE_FULL,
-                            "buffered mode: max held frames");
+        ask(st, now, COLO_STORM_CKPT_HELD_FULL,
+            "buffered mode: max held frames");
     } else if (st->held.length == 1) {
         schedule(st, now);
     }
@@ -624,8 +662,8 @@ static gboolean period_cb(gpointer opaque)
         /* outstanding for a period (failing, or the frame is slow): ask
          * again, as the frame's retry would */
         stats_inc(&st->periodic);
-        st->ops->checkpoint(st->opaque, COMPARE_CKPT_TIMEOUT,
-                            "buffered mode: periodic checkpoint");
+        ask(st, now, COLO_STORM_CKPT_SCHEDULED,
+            "buffered mode: periodic checkpoint");
         return G_SOURCE_CONTINUE;
     }
     schedule(st, now);

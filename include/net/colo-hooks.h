@@ -33,6 +33,9 @@ typedef enum {
     COLO_CKPT_TABLE_FULL,      /* the connection table reached its bound */
     COLO_CKPT_INPUT_LOST,      /* the secondary missed input (mirror drop) */
     COLO_CKPT_MANUAL,          /* QMP x-colo-checkpoint */
+    COLO_CKPT_BUFFERED,        /* colo-compare's buffered mode: its own
+                                * schedule paces these, so the frame
+                                * starts them without min-interval */
     COLO_CKPT__MAX,
 } ColoCheckpointReason;
 

@@ -83,11 +83,17 @@ typedef struct ColoStormConfig {
 #define STORM_DEFAULT_QUIET_MS      2u
 #define STORM_DEFAULT_DUTY          50u
 
+/* Why buffered mode asks for a checkpoint. */
+typedef enum {
+    COLO_STORM_CKPT_SCHEDULED,  /* its schedule: primary quiet, or period;
+                                 * paced by the schedule (and duty bound) */
+    COLO_STORM_CKPT_HELD_FULL,  /* max_held frames held: memory's bound */
+} ColoStormCkpt;
+
 typedef struct ColoStormOps {
     void (*release)(void *opaque, const uint8_t *buf, uint32_t len,
                     uint32_t vnet_hdr_len);
-    void (*checkpoint)(void *opaque, CompareCkptReason reason,
-                       const char *detail);
+    void (*checkpoint)(void *opaque, ColoStormCkpt why, const char *detail);
 } ColoStormOps;
 
 typedef struct ColoStorm ColoStorm;

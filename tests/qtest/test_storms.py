@@ -313,7 +313,7 @@ def test_storm_diverged_quiet():
         send_frame(sec, pk.udp(b'diverged-s', sport=98))
         ev = p.qmp.get_event('COLO_CHECKPOINT_REQUEST', timeout=3)
         check(time.monotonic() - t0 < 4.5, 'before the period')
-        check_eq(ev['data']['reason'], 'timeout', 'policy request')
+        check_eq(ev['data']['reason'], 'buffered', 'policy request')
         expect_no_frame(out, 0.3)
         p.qmp.cmd('x-colo-checkpoint-done')
         check_eq(recv_frame(out, timeout=2), d, 'diverged at the commit')
@@ -325,6 +325,48 @@ def test_storm_diverged_quiet():
                          'some', contains="'diverged' or 'all'")
         p.qmp.qom_set('/objects/comp0', 'buffered_hold', 'all')
         check_eq(storm(p)['hold'], 'all', 'hold set')
+        p.stop()
+
+
+def test_buffered_not_paced_by_min_interval():
+    """Buffered mode's requests (reason "buffered") start at once: the
+    frame's min-interval (3 s here) paces compare mode's miscompares, not
+    buffered mode's schedule; two diverged episodes 0.3 s apart get two
+    checkpoints 0.3 s apart.  Counted per reason in query-colo-stats."""
+    p, pri, sec, out = compare_proxy(
+        'adaptive=on,storm_rate=5,storm_calm_time=600000,'
+        'buffered_period=5000', frame='mode=primary,driver=event,'
+        'min-interval=3000')
+    with p:
+        m = Manager(p)
+        make_storm(p, pri, sec, out, m)
+        ev = p.qmp.get_event('COLO_COMPARE_MODE', timeout=3)
+        check_eq(ev['data']['mode'], 'buffered', 'mode')
+        # what compare mode asked for during the storm's first second
+        # (min-interval paces those: one now, the rest 3 s later)
+        while m.pump(3.5):
+            pass
+        drain(out, 0.3)
+        before = p.qmp.cmd('query-colo-stats')['requests'].get('buffered', 0)
+        starts = []
+        for i in range(2):
+            d = pk.udp(b'diverged-p%d' % i, sport=98)
+            send_frame(pri, d)
+            send_frame(sec, pk.udp(b'diverged-s%d' % i, sport=98))
+            ev = m.pump(2.0)
+            check(ev is not None, 'episode %d: no checkpoint in 2 s' % i)
+            starts.append(time.monotonic())
+            check_eq(ev['data']['reason'], 'buffered', 'reason')
+            check_eq(recv_frame(out, timeout=2), d, 'released at the commit')
+            time.sleep(0.3)
+        gap = starts[1] - starts[0]
+        check(gap < 1.5, 'second checkpoint %.2f s after the first: '
+              'paced by min-interval' % gap)
+        after = p.qmp.cmd('query-colo-stats')['requests']['buffered']
+        check(after >= before + 2, 'requests.buffered %d -> %d'
+              % (before, after))
+        print('two buffered checkpoints %.2f s apart (min-interval 3 s)'
+              % gap)
         p.stop()
 
 
@@ -489,7 +531,9 @@ if __name__ == '__main__':
     need_types('colo-compare')
     run_tests([test_rules_qmp, test_passthrough_release,
                test_storm_buffered_and_back, test_storm_failing_checkpoints,
-               test_storm_diverged_quiet, test_auto_passthrough_back,
+               test_storm_diverged_quiet,
+               test_buffered_not_paced_by_min_interval,
+               test_auto_passthrough_back,
                test_adaptive_qom_set, test_proxy_mode_per_pair,
                test_object_del_buffered,
                test_buffered_begin_covers])

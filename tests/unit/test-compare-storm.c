@@ -32,6 +32,8 @@ typedef struct Fake {
     unsigned released;
     unsigned requests;
     CompareCkptReason last_reason;
+    int last_storm_why;         /* ColoStormCkpt of the last storm request,
+                                 * -1 for the engine's */
     char last_detail[128];
     int64_t last_request_us;
     ColoStorm *st;
@@ -77,13 +79,26 @@ static void fake_checkpoint(void *opaque, CompareCkptReason reason,
     }
     f->requests++;
     f->last_reason = reason;
+    f->last_storm_why = -1;
+    g_strlcpy(f->last_detail, detail, sizeof f->last_detail);
+    f->last_request_us = g_get_monotonic_time();
+}
+
+/* As net/colo-compare.c: buffered mode's own requests go to the frame. */
+static void fake_storm_checkpoint(void *opaque, ColoStormCkpt why,
+                                  const char *detail)
+{
+    Fake *f = opaque;
+
+    f->requests++;
+    f->last_storm_why = (int) why;
     g_strlcpy(f->last_detail, detail, sizeof f->last_detail);
     f->last_request_us = g_get_monotonic_time();
 }
 
 static const ColoStormOps fake_ops = {
     .release = fake_release,
-    .checkpoint = fake_checkpoint,
+    .checkpoint = fake_storm_checkpoint,
 };
 
 static GMainContext *ctx;
@@ -144,20 +159,49 @@ static void run_until_requests(Fake *f, unsigned n, unsigned ms)
     }
 }
 
-/* A storm: ten miscompares, then the window closes on the next one. */
-static void make_storm(Fake *f)
+/* A storm: miscompares until the storm_rate-th starts it. */
+static void start_storm(Fake *f, unsigned storm_rate)
 {
-    for (int i = 0; i < 10; i++) {
+    for (unsigned i = 1; i <= storm_rate; i++) {
         colo_storm_miscompare(f->st, CONN);
-        /* compare mode: the engine's request goes through */
+        ck_assert(colo_storm_buffered(f->st) == (i == storm_rate));
+        /* the engine's request: through in compare mode, swallowed
+         * from the storm on */
         fake_checkpoint(f, COMPARE_CKPT_MISCOMPARE, "miscompare");
     }
-    colo_storm_checkpoint_commit(f->st);
-    g_usleep(1010 * 1000);
-    colo_storm_miscompare(f->st, CONN);
-    ck_assert(colo_storm_buffered(f->st));
     ck_assert(has_event("COLO_COMPARE_MODE buffered miscompare-rate"));
 }
+
+/* A storm whose compare-mode checkpoint committed, and a divergence
+ * since: output waits for buffered mode's first checkpoint. */
+static void make_storm(Fake *f)
+{
+    start_storm(f, 5);
+    colo_storm_checkpoint_commit(f->st);
+    colo_storm_miscompare(f->st, CONN);
+    ck_assert(colo_storm_buffered(f->st));
+}
+
+/* storm_rate miscompares in a window start the storm at once, not at the
+ * window's end; fewer do not, however fast they come. */
+START_TEST(test_storm_detected_early)
+{
+    Fake f;
+    ColoStormConfig cfg = config();
+    ColoStorm *st = storm_new(&f, &cfg);
+    int64_t t0 = g_get_monotonic_time();
+
+    for (unsigned i = 0; i + 1 < cfg.storm_rate; i++) {
+        colo_storm_miscompare(st, CONN);
+    }
+    ck_assert(!colo_storm_buffered(st));
+    colo_storm_miscompare(st, CONN);
+    ck_assert(colo_storm_buffered(st));
+    ck_assert_int_lt(g_get_monotonic_time() - t0, 500 * 1000);
+    ck_assert(has_event("COLO_COMPARE_MODE buffered miscompare-rate"));
+    storm_free(st);
+}
+END_TEST
 
 START_TEST(test_hold_diverged_quiet_duty)
 {
@@ -182,7 +226,7 @@ START_TEST(test_hold_diverged_quiet_duty)
      * quiet for 2 ms */
     run_until_requests(&f, before + 1, 5000);
     ck_assert_uint_eq(f.requests, before + 1);
-    ck_assert_int_eq(f.last_reason, COMPARE_CKPT_TIMEOUT);
+    ck_assert_int_eq(f.last_storm_why, COLO_STORM_CKPT_SCHEDULED);
     ck_assert_msg(strstr(f.last_detail, "quiet"), "%s", f.last_detail);
     ck_assert_int_ge(f.last_request_us - t_activity, 2000);
 
@@ -269,7 +313,7 @@ START_TEST(test_auto_passthrough_leaves)
 
     cfg.auto_passthrough = true;
     st = storm_new(&f, &cfg);
-    make_storm(&f);
+    start_storm(&f, cfg.storm_rate);
     ck_assert(has_event("COLO_PASSTHROUGH_PROPOSED udp:10.0.0.1/32:53 "
                         "applied"));
     ck_assert_uint_eq(passthrough_table_count(colo_storm_rules(st)), 1);
@@ -278,6 +322,10 @@ START_TEST(test_auto_passthrough_leaves)
     colo_storm_checkpoint_commit(st);
     ck_assert(!colo_storm_buffered(st));
     ck_assert(has_event("COLO_COMPARE_MODE compare passthrough-applied"));
+    /* compare mode counts afresh: the storm's own miscompares do not
+     * start the next storm at the next one */
+    colo_storm_miscompare(st, CONN);
+    ck_assert(!colo_storm_buffered(st));
     storm_free(st);
 }
 END_TEST
@@ -288,6 +336,7 @@ static Suite *storm_suite(void)
     TCase *tc = tcase_create("policy");
 
     tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_storm_detected_early);
     tcase_add_test(tc, test_hold_diverged_quiet_duty);
     tcase_add_test(tc, test_hold_all);
     tcase_add_test(tc, test_period_bounds_wait);
