@@ -86,9 +86,6 @@
 #define HB_INTERVAL_DEFAULT 100u        /* ms */
 #define HB_TIMEOUT_DEFAULT 1000u        /* ms */
 #define HB_QEMU_GONE_AFTER_DEFAULT 2u   /* refused connect rounds */
-/* What a primary sends once its QEMU is gone: not "COLO_HEARTBEAT "
- * (LINK_HB_MAGIC, space included), so an older peer rejects it. */
-#define HB_GONE_MAGIC "COLO_HEARTBEAT_QEMU_GONE "
 
 typedef enum {
     HB_STATE_WAITING,          /* the peer was never heard */
@@ -235,29 +232,6 @@ static void hb_peer_heard(ColoHeartbeat *hb, uint64_t seq)
     hb->state = HB_STATE_ALIVE;
 }
 
-/* "COLO_HEARTBEAT_QEMU_GONE <seq>": the peer's QEMU is gone. */
-static gboolean hb_gone_parse(const uint8_t *buf, uint32_t len,
-                              uint64_t *seq)
-{
-    const uint32_t mlen = (uint32_t) strlen(HB_GONE_MAGIC);
-    uint64_t v = 0;
-
-    if (len <= mlen || len > HB_MAX_MSG ||
-        memcmp(buf, HB_GONE_MAGIC, mlen) != 0) {
-        return FALSE;
-    }
-    for (uint32_t i = mlen; i < len; i++) {
-        unsigned d = (unsigned) buf[i] - '0';
-
-        if (d > 9 || v > (UINT64_MAX - d) / 10) {
-            return FALSE;
-        }
-        v = v * 10 + d;
-    }
-    *seq = v;
-    return TRUE;
-}
-
 /* The peer says its QEMU is gone: positive evidence, acted on at once
  * (a timeout would only say the same later).  Repeats change nothing. */
 static void hb_peer_gone(ColoHeartbeat *hb, uint64_t seq)
@@ -353,7 +327,7 @@ static void hb_frame(void *opaque, const uint8_t *buf, uint32_t len,
     uint64_t seq;
 
     if (!link_hb_parse(buf, len, &seq)) {
-        if (hb_gone_parse(buf, len, &seq)) {
+        if (link_hb_gone_parse(buf, len, &seq)) {
             hb_peer_gone(hb, seq);
             return;
         }
@@ -403,8 +377,7 @@ static void hb_send(ColoHeartbeat *hb, gboolean gone)
     int n;
 
     if (gone) {
-        n = snprintf(msg, sizeof(msg), HB_GONE_MAGIC "%" PRIu64,
-                     hb->seq_out + 1);
+        n = (int) link_hb_gone_format(msg, hb->seq_out + 1);
     } else {
         n = (int) link_hb_format(msg, hb->seq_out + 1);
     }

@@ -27,13 +27,15 @@ LinkNotifyMsg link_notify_parse(const uint8_t *buf, uint32_t len)
     return LINK_NOTIFY_MSG_UNKNOWN;
 }
 
-bool link_hb_parse(const uint8_t *buf, uint32_t len, uint64_t *seq)
+/* "<magic><seq>": the magic, then decimal digits of a 64-bit value. */
+static bool parse_seq(const uint8_t *buf, uint32_t len, const char *magic,
+                      uint64_t *seq)
 {
-    const uint32_t mlen = (uint32_t) strlen(LINK_HB_MAGIC);
+    const uint32_t mlen = (uint32_t) strlen(magic);
     uint64_t v = 0;
 
     if (len <= mlen || len > LINK_HB_MAX_MSG
-        || memcmp(buf, LINK_HB_MAGIC, mlen) != 0) {
+        || memcmp(buf, magic, mlen) != 0) {
         return false;
     }
     for (uint32_t i = mlen; i < len; i++) {
@@ -50,10 +52,25 @@ bool link_hb_parse(const uint8_t *buf, uint32_t len, uint64_t *seq)
     return true;
 }
 
+bool link_hb_parse(const uint8_t *buf, uint32_t len, uint64_t *seq)
+{
+    return parse_seq(buf, len, LINK_HB_MAGIC, seq);
+}
+
+bool link_hb_gone_parse(const uint8_t *buf, uint32_t len, uint64_t *seq)
+{
+    return parse_seq(buf, len, LINK_HB_GONE_MAGIC, seq);
+}
+
+/* The magic + at most 20 digits + NUL fits in LINK_HB_MAX_MSG. */
 size_t link_hb_format(char buf[LINK_HB_MAX_MSG], uint64_t seq)
 {
-    /* "COLO_HEARTBEAT " + at most 20 digits + NUL fits in 64 */
-    int n = snprintf(buf, LINK_HB_MAX_MSG, LINK_HB_MAGIC "%" PRIu64, seq);
+    return (size_t) snprintf(buf, LINK_HB_MAX_MSG, LINK_HB_MAGIC "%" PRIu64,
+                             seq);
+}
 
-    return (size_t) n;
+size_t link_hb_gone_format(char buf[LINK_HB_MAX_MSG], uint64_t seq)
+{
+    return (size_t) snprintf(buf, LINK_HB_MAX_MSG,
+                             LINK_HB_GONE_MAGIC "%" PRIu64, seq);
 }

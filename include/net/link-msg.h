@@ -19,7 +19,10 @@
  * stays up (QEMU's behaviour).
  *
  * heartbeat: "COLO_HEARTBEAT <seq>", <seq> one or more decimal digits of
- * a value that fits in 64 bits, at most LINK_HB_MAX_MSG bytes in all.
+ * a value that fits in 64 bits, at most LINK_HB_MAX_MSG bytes in all;
+ * "COLO_HEARTBEAT_QEMU_GONE <seq>" in its place once the sender's QEMU is
+ * gone (colo-proxy only: not "COLO_HEARTBEAT " with its space, so an
+ * older peer rejects it as a bad message).
  */
 #ifndef NET_LINK_MSG_H
 #define NET_LINK_MSG_H
@@ -52,5 +55,11 @@ bool link_hb_parse(const uint8_t *buf, uint32_t len, uint64_t *seq);
 /* Writes the heartbeat for 'seq' into 'buf' (LINK_HB_MAX_MSG bytes, no
  * NUL kept) and returns its length. */
 size_t link_hb_format(char buf[LINK_HB_MAX_MSG], uint64_t seq);
+
+#define LINK_HB_GONE_MAGIC "COLO_HEARTBEAT_QEMU_GONE "
+
+/* The same two for the "QEMU gone" message. */
+bool link_hb_gone_parse(const uint8_t *buf, uint32_t len, uint64_t *seq);
+size_t link_hb_gone_format(char buf[LINK_HB_MAX_MSG], uint64_t seq);
 
 #endif /* NET_LINK_MSG_H */

@@ -15,7 +15,8 @@
  *     the magic, then 1..49 decimal digits of a value below 2^64;
  *   - link_hb_format() of any value fits in LINK_HB_MAX_MSG and parses
  *     back to it; a canonical message (no leading zero) formats back to
- *     the same bytes;
+ *     the same bytes; the same for link_hb_gone_format() and
+ *     link_hb_gone_parse(), and neither parser takes the other's message;
  *   - the messages heard, the out-of-order count (a sequence number not
  *     above the previous one: the peer restarted) and how the connection
  *     ended are the same however the stream is cut.
@@ -152,6 +153,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(n > strlen(LINK_HB_MAGIC) && n < LINK_HB_MAX_MSG);
     FUZZ_CHECK(link_hb_parse((const uint8_t *) msg, (uint32_t) n, &back));
     FUZZ_CHECK(back == v);
+    FUZZ_CHECK(!link_hb_gone_parse((const uint8_t *) msg, (uint32_t) n,
+                                   &back));
+    /* the "QEMU gone" message: its own round trip, never a heartbeat */
+    n = link_hb_gone_format(msg, v);
+    FUZZ_CHECK(n > strlen(LINK_HB_GONE_MAGIC) && n < LINK_HB_MAX_MSG);
+    back = 0;
+    FUZZ_CHECK(link_hb_gone_parse((const uint8_t *) msg, (uint32_t) n,
+                                  &back));
+    FUZZ_CHECK(back == v);
+    FUZZ_CHECK(!link_hb_parse((const uint8_t *) msg, (uint32_t) n, &back));
 
     run(&ref, data + HDR_BYTES, size - HDR_BYTES, NULL);
     run(&got, data + HDR_BYTES, size - HDR_BYTES, data);
