@@ -26,12 +26,19 @@
                                              * larger table just gets
                                              * longer chains */
 
+/* The secret words of conn_key_hash(), drawn from a seed (hash_keys_init()).
+ * A table draws them once, not per packet. */
+typedef struct HashKeys {
+    uint64_t k[6];
+} HashKeys;
+
 struct ConnTable {
     ConnEntry **buckets;        /* n_buckets chain heads */
     size_t n_buckets;           /* power of two */
     size_t max_buckets;         /* power of two >= max_entries */
     size_t entry_size;          /* bytes per entry, >= sizeof(ConnEntry) */
     uint32_t seed;              /* hash seed */
+    HashKeys hk;                /* drawn from 'seed' (conn_key_hash()) */
     ConnTableOps ops;           /* callbacks (copied) */
     void *opaque;               /* for the callbacks */
     ConnEntry *oldest;          /* LRU head */
@@ -52,13 +59,36 @@ struct ConnTable {
 /* ------------------------------------------------------------------------ */
 /* Keys.                                                                      */
 
-/* Compares endpoint 0 and endpoint 1 of 'key': <0, 0, >0. */
+static inline uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof v);
+    return GUINT64_FROM_BE(v);
+}
+
+static inline uint64_t load_ne64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Compares endpoint 0 and endpoint 1 of 'key': <0, 0, >0, in the order
+ * memcmp() gives the address bytes, then the port.  Two big-endian
+ * 64-bit loads per address order them as the bytes are ordered, without
+ * a call to memcmp() per packet. */
 static int endpoint_cmp(const ConnKey *key)
 {
-    int c = memcmp(key->addr[0], key->addr[1], 16);
+    uint64_t a = load_be64(key->addr[0]), b = load_be64(key->addr[1]);
 
-    if (c) {
-        return c;
+    if (a == b) {
+        a = load_be64(key->addr[0] + 8);
+        b = load_be64(key->addr[1] + 8);
+    }
+    if (a != b) {
+        return a < b ? -1 : 1;
     }
     return (int)key->port[0] - (int)key->port[1];
 }
@@ -122,29 +152,84 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
-static uint64_t endpoint_hash(const uint8_t addr[16], uint16_t port,
-                              uint64_t seed)
+/* The full 128-bit product of 'a' and 'b', its two halves xored: each
+ * output bit depends on most input bits of both (the mixing step of
+ * wyhash and its kin), for one multiplication. */
+static inline uint64_t mul_fold(uint64_t a, uint64_t b)
 {
-    uint64_t a, b;
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 r = (unsigned __int128)a * b;
 
-    memcpy(&a, addr, 8);
-    memcpy(&b, addr + 8, 8);
-    return mix64(mix64(mix64(a ^ seed) ^ b) ^ port);
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t a_lo = (uint32_t)a, a_hi = a >> 32;
+    uint64_t b_lo = (uint32_t)b, b_hi = b >> 32;
+    uint64_t ll = a_lo * b_lo, lh = a_lo * b_hi;
+    uint64_t hl = a_hi * b_lo, hh = a_hi * b_hi;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+
+    return (((mid << 32) | (uint32_t)ll)
+            ^ (hh + (lh >> 32) + (hl >> 32) + (mid >> 32)));
+#endif
+}
+
+/* Each word by a full-avalanche mix of the seed, so that no two are in a
+ * fixed relation a peer could use to build colliding keys without knowing
+ * the seed (two words differing by a constant would let the two halves of
+ * an address trade places, say). */
+static void hash_keys_init(HashKeys *hk, uint32_t seed)
+{
+    for (unsigned i = 0; i < G_N_ELEMENTS(hk->k); i++) {
+        hk->k[i] = mix64(seed + (i + 1) * UINT64_C(0x9e3779b97f4a7c15));
+    }
+}
+
+/*
+ * One endpoint: its address's two words multiplied together, then that
+ * product multiplied by the port.  The endpoints are added together below,
+ * so (A, p) + (B, q) and (A, q) + (B, p), two different flows, must not
+ * cancel out: not a part for the address plus a part for the port (equal
+ * for any seed), nor the port xored into the address's product before a
+ * multiplication by a constant (a change of the port would then move both
+ * endpoints' products by similar multiples of that constant).  With the
+ * port as the other factor, a change of the port moves each endpoint's
+ * product by a multiple of its own address's product.
+ */
+static inline uint64_t endpoint_hash(const uint8_t addr[16], uint16_t port,
+                                     const HashKeys *hk)
+{
+    uint64_t h = mul_fold(load_ne64(addr) ^ hk->k[0],
+                          load_ne64(addr + 8) ^ hk->k[1]);
+
+    return mul_fold(h ^ hk->k[2], port ^ hk->k[3]);
+}
+
+/*
+ * Two multiplications per endpoint and one to finish, on the key's 64-bit
+ * words: five 128-bit products, 120 instructions per frame pair (two
+ * lookups) in callgrind, where eight rounds of the murmur3 finaliser
+ * (sixteen products and their shifts) took 242, a tenth of the compare's.
+ */
+static uint32_t key_hash(const ConnKey *key, const HashKeys *hk)
+{
+    uint64_t rest = (uint64_t)key->vlan[0] | ((uint64_t)key->vlan[1] << 16)
+                    | ((uint64_t)key->proto << 32)
+                    | ((uint64_t)key->ip_version << 40);
+    uint64_t h;
+
+    /* Commutative combination: the same for either endpoint order. */
+    h = endpoint_hash(key->addr[0], key->port[0], hk)
+        + endpoint_hash(key->addr[1], key->port[1], hk);
+    h = mul_fold(h ^ hk->k[4], rest ^ hk->k[5]);
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 uint32_t conn_key_hash(const ConnKey *key, uint32_t seed)
 {
-    uint64_t s = (seed | ((uint64_t)seed << 32)) ^ UINT64_C(0x9e3779b97f4a7c15);
-    uint64_t h;
+    HashKeys hk;
 
-    /* Commutative combination: the same for either endpoint order. */
-    h = endpoint_hash(key->addr[0], key->port[0], s)
-        + endpoint_hash(key->addr[1], key->port[1], s);
-    h ^= mix64(s ^ ((uint64_t)key->proto << 40)
-               ^ ((uint64_t)key->ip_version << 32)
-               ^ ((uint64_t)key->vlan[0] << 16) ^ key->vlan[1]);
-    h = mix64(h);
-    return (uint32_t)(h ^ (h >> 32));
+    hash_keys_init(&hk, seed);
+    return key_hash(key, &hk);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -182,6 +267,7 @@ ConnTable *conn_table_new(size_t max_entries, size_t entry_size,
     t->buckets = g_new0(ConnEntry *, t->n_buckets);
     t->entry_size = entry_size;
     t->seed = seed;
+    hash_keys_init(&t->hk, seed);
     if (ops) {
         t->ops = *ops;
     }
@@ -232,7 +318,7 @@ static ConnEntry *chain_find(ConnTable *t, const ConnKey *key, uint32_t hash)
 
 ConnEntry *conn_table_lookup(ConnTable *t, const ConnKey *key)
 {
-    return chain_find(t, key, conn_key_hash(key, t->seed));
+    return chain_find(t, key, key_hash(key, &t->hk));
 }
 
 /* Doubles the bucket array (O(entries), amortised over as many inserts). */
@@ -292,7 +378,7 @@ static void lru_append(ConnTable *t, ConnEntry *e, int64_t now)
 
 ConnEntry *conn_table_insert(ConnTable *t, const ConnKey *key, int64_t now)
 {
-    uint32_t hash = conn_key_hash(key, t->seed);
+    uint32_t hash = key_hash(key, &t->hk);
     ConnEntry *e;
     size_t b;
 

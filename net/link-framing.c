@@ -159,7 +159,15 @@ LinkError link_reader_feed(LinkReader *r, const uint8_t *data, size_t len,
             uint32_t n = avail < want ? (uint32_t)avail : want;
             LinkError err;
 
-            memcpy(r->hdr + r->hdr_have, p, n);
+            if (G_LIKELY(r->hdr_have == 0 && avail >= LINK_HDR_MAX)) {
+                /* The whole header is here (all but the last of a read):
+                 * a copy of fixed size, one load and one store, not a
+                 * call to memcpy() per frame.  Bytes past the header
+                 * land in r->hdr unread. */
+                memcpy(r->hdr, p, LINK_HDR_MAX);
+            } else {
+                memcpy(r->hdr + r->hdr_have, p, n);
+            }
             r->hdr_have += n;
             p += n;
             if (r->hdr_have < hdr_size) {

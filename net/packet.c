@@ -58,6 +58,34 @@ static void addr_set_ipv4(PacketAddr *a, const uint8_t *wire)
     memcpy(&a->b[12], wire, 4);
 }
 
+/* Where every parse starts: all zero, every layer absent. */
+static const PacketInfo packet_info_none = {
+    .l2_ofs = PACKET_OFS_NONE,
+    .l3_ofs = PACKET_OFS_NONE,
+    .l4_ofs = PACKET_OFS_NONE,
+    .l4_csum_ofs = PACKET_OFS_NONE,
+    .payload_ofs = PACKET_OFS_NONE,
+    .tcp_wscale = PACKET_TCP_WSCALE_NONE,
+    .tcp_sack_ofs = PACKET_OFS_NONE,
+    .tcp_ts_ofs = PACKET_OFS_NONE,
+};
+
+/*
+ * *pi = packet_info_none, as eight 16-byte loads and stores.  Written
+ * plainly, gcc sees through the copy to a memset() of the 124 bytes plus
+ * the eight fields, and emits "rep stos" for the memset: 36 instructions
+ * per frame and side in callgrind, and a string instruction that is slow
+ * to start, twice per frame pair.  The empty asm hides where the pointer
+ * points, so the copy stays a copy.
+ */
+static inline void packet_info_reset(PacketInfo *pi)
+{
+    const PacketInfo *none = &packet_info_none;
+
+    __asm__("" : "+r"(none));
+    memcpy(pi, none, sizeof *pi);
+}
+
 static PacketVerdict parse_l2(Cursor *c, PacketInfo *pi);
 static PacketVerdict parse_ipv4(Cursor *c, PacketInfo *pi);
 static PacketVerdict parse_ipv6(Cursor *c, PacketInfo *pi);
@@ -71,16 +99,8 @@ PacketVerdict packet_parse(const uint8_t *frame, size_t len,
     Cursor c = { .base = frame, .ofs = 0, .end = len };
     PacketVerdict v;
 
-    memset(pi, 0, sizeof *pi);
+    packet_info_reset(pi);
     pi->frame_len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
-    pi->l2_ofs = PACKET_OFS_NONE;
-    pi->l3_ofs = PACKET_OFS_NONE;
-    pi->l4_ofs = PACKET_OFS_NONE;
-    pi->l4_csum_ofs = PACKET_OFS_NONE;
-    pi->payload_ofs = PACKET_OFS_NONE;
-    pi->tcp_wscale = PACKET_TCP_WSCALE_NONE;
-    pi->tcp_sack_ofs = PACKET_OFS_NONE;
-    pi->tcp_ts_ofs = PACKET_OFS_NONE;
 
     /* Header offsets fit uint16_t whatever 'len' is: vnet <= 64, L2 <= 22,
      * IPv4 <= 60, IPv6 + 8 extension headers <= 40 + 8 * 2048, TCP <= 60.

@@ -12,8 +12,9 @@
  * Threads: like the counters of util/stats.h.  A histogram has ONE
  * writer, the thread that owns the object it belongs to (colo-compare's
  * iothread for the hold time, the main thread for checkpoint durations):
- * histogram_observe() is a bucket search over a handful of bounds and
- * three relaxed atomic stores, no lock, no read-modify-write.  Readers in
+ * histogram_observe() is a table look-up by the value's bit length, a
+ * compare or two, and three relaxed atomic stores, no lock, no
+ * read-modify-write.  Readers in
  * any thread take a histogram_snapshot() (relaxed loads): each field is
  * untorn, but a snapshot taken during an observation may have the bucket
  * bumped and not yet the count; histogram_snapshot() makes the snapshot
@@ -31,6 +32,10 @@
 typedef struct Histogram {
     const uint64_t *bounds_us;   /* n ascending upper bounds (inclusive) */
     unsigned n;                  /* finite buckets, <= HISTOGRAM_MAX_BUCKETS */
+    uint8_t start[65];           /* per bit length b of a value, the first
+                                  * bucket that may hold it: the first
+                                  * whose bound is >= 2^(b-1) (>= 0 for
+                                  * b = 0); set by histogram_init() */
     uint64_t buckets[HISTOGRAM_MAX_BUCKETS + 1]; /* per bucket, last +Inf */
     uint64_t count;
     uint64_t sum_us;

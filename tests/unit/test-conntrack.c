@@ -4,7 +4,10 @@
  *
  * Keys: both directions of TCP, UDP, ICMP echo flows (IPv4, IPv6, VLAN)
  * give one key and opposite directions; the hash is symmetric even on
- * non-canonical keys and depends on the seed.  Table: the bound (insert
+ * non-canonical keys and depends on the seed; the canonical order is the
+ * bytes' (memcmp) order; the hash spreads IPv4 and IPv6 keys that differ in
+ * a few bits and gives no collision for a key's address halves swapped or
+ * a port moved between endpoints.  Table: the bound (insert
  * refuses, eviction makes room), LRU order under touch/remove, expiry with
  * a veto, the destroy callback, foreach with removal, and 1,000,000
  * entries within the documented per-entry overhead (the table's own byte
@@ -208,6 +211,171 @@ START_TEST(test_hash_spread)
     }
     ck_assert_uint_le(max, 16);
     g_free(count);
+}
+END_TEST
+
+/* The order conn_key_canonicalise() must follow: the address bytes as
+ * memcmp() orders them, then the port. */
+static int ref_endpoint_cmp(const ConnKey *k)
+{
+    int c = memcmp(k->addr[0], k->addr[1], 16);
+
+    return c ? c : (int) k->port[0] - (int) k->port[1];
+}
+
+START_TEST(test_canonical_order_random)
+{
+    GRand *rng = g_rand_new_with_seed(17);
+
+    for (int iter = 0; iter < 200000; iter++) {
+        ConnKey k, orig;
+        int want;
+        size_t i;
+
+        memset(&k, 0, sizeof k);
+        for (i = 0; i < 16; i++) {
+            k.addr[0][i] = g_rand_int(rng);
+        }
+        /* endpoint 1: the same address with 0-2 bytes changed anywhere
+         * (either 64-bit half decides), bytes 0x00 and 0xff included */
+        memcpy(k.addr[1], k.addr[0], 16);
+        for (int n = g_rand_int_range(rng, 0, 3); n > 0; n--) {
+            static const uint8_t pick[] = { 0x00, 0x01, 0x7f, 0x80, 0xff };
+
+            i = g_rand_int_range(rng, 0, 16);
+            k.addr[1][i] = g_rand_boolean(rng)
+                           ? pick[g_rand_int_range(rng, 0, 5)]
+                           : g_rand_int(rng);
+        }
+        k.port[0] = g_rand_int_range(rng, 0, 4);
+        k.port[1] = g_rand_int_range(rng, 0, 4);
+        orig = k;
+        want = ref_endpoint_cmp(&k);
+        ck_assert_int_eq(conn_key_canonicalise(&k),
+                         want > 0 ? CONN_DIR_REVERSE : CONN_DIR_FORWARD);
+        ck_assert_int_le(ref_endpoint_cmp(&k), 0);
+        if (want > 0) {
+            ck_assert(!memcmp(k.addr[0], orig.addr[1], 16));
+            ck_assert(!memcmp(k.addr[1], orig.addr[0], 16));
+            ck_assert_uint_eq(k.port[0], orig.port[1]);
+        } else {
+            ck_assert(conn_key_equal(&k, &orig));
+        }
+    }
+    g_rand_free(rng);
+}
+END_TEST
+
+/* Counts keys per bucket of 'nb' (a power of two); returns the fullest. */
+static unsigned spread_max(const ConnKey *keys, unsigned n, unsigned nb,
+                           uint32_t seed)
+{
+    uint16_t *count = g_new0(uint16_t, nb);
+    unsigned max = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t h = conn_key_hash(&keys[i], seed) & (nb - 1);
+
+        count[h]++;
+        max = MAX(max, count[h]);
+    }
+    g_free(count);
+    return max;
+}
+
+START_TEST(test_hash_spread_families)
+{
+    enum { N = 200000, NB = 65536 };
+    ConnKey *keys = g_new0(ConnKey, N);
+    static const uint8_t prefix[8] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1 };
+    unsigned i;
+
+    /* IPv6 clients of one /64 (the interface id counts up) on 4 ports */
+    for (i = 0; i < N; i++) {
+        ConnKey *k = &keys[i];
+
+        k->ip_version = 6;
+        k->proto = IP_PROTO_TCP;
+        memcpy(k->addr[0], prefix, 8);
+        k->addr[0][15] = i / 4;
+        k->addr[0][14] = i / 1024;
+        k->addr[0][13] = i / 262144;
+        memcpy(k->addr[1], prefix, 8);
+        k->addr[1][8] = 0xfe;
+        k->port[0] = 40000 + i % 4;
+        k->port[1] = 443;
+    }
+    ck_assert_uint_le(spread_max(keys, N, NB, 0x1234), 16);
+    ck_assert_uint_le(spread_max(keys, N, NB, 0), 16);
+
+    /* IPv4 clients of a /16, one port each, and one per VLAN */
+    for (i = 0; i < N; i++) {
+        ConnKey *k = &keys[i];
+
+        memset(k, 0, sizeof *k);
+        k->ip_version = 4;
+        k->proto = IP_PROTO_UDP;
+        k->addr[0][10] = k->addr[0][11] = 0xff;
+        k->addr[0][12] = 10;
+        k->addr[0][13] = 1;
+        k->addr[0][14] = (i % 65536) >> 8;
+        k->addr[0][15] = i % 256;
+        k->addr[1][10] = k->addr[1][11] = 0xff;
+        k->addr[1][12] = 192;
+        k->addr[1][15] = 1;
+        k->port[0] = 5353;
+        k->port[1] = 53;
+        k->vlan[0] = i / 65536;
+    }
+    ck_assert_uint_le(spread_max(keys, N, NB, 0xdeadbeef), 16);
+    g_free(keys);
+}
+END_TEST
+
+START_TEST(test_hash_no_trivial_collisions)
+{
+    GRand *rng = g_rand_new_with_seed(19);
+    unsigned same = 0;
+
+    for (int iter = 0; iter < 100000; iter++) {
+        uint32_t seed = g_rand_int(rng);
+        ConnKey a, b;
+        size_t i;
+
+        memset(&a, 0, sizeof a);
+        for (i = 0; i < 16; i++) {
+            a.addr[0][i] = g_rand_int(rng);
+            a.addr[1][i] = g_rand_int(rng);
+        }
+        a.port[0] = g_rand_int(rng);
+        a.port[1] = a.port[0] + g_rand_int_range(rng, 1, 65536); /* differ */
+        a.proto = IP_PROTO_TCP;
+        a.ip_version = 6;
+
+        /* the two halves of an address swapped */
+        b = a;
+        memcpy(b.addr[0], a.addr[0] + 8, 8);
+        memcpy(b.addr[0] + 8, a.addr[0], 8);
+        same += conn_key_hash(&a, seed) == conn_key_hash(&b, seed);
+        /* the ports swapped between the endpoints */
+        b = a;
+        b.port[0] = a.port[1];
+        b.port[1] = a.port[0];
+        same += conn_key_hash(&a, seed) == conn_key_hash(&b, seed);
+        /* a port's low bits moved into the address's last byte */
+        b = a;
+        b.addr[0][15] ^= 1;
+        b.port[0] ^= 1;
+        same += conn_key_hash(&a, seed) == conn_key_hash(&b, seed);
+        /* the VLAN ids swapped */
+        b = a;
+        a.vlan[0] = 1;
+        b.vlan[1] = 1;
+        same += conn_key_hash(&a, seed) == conn_key_hash(&b, seed);
+    }
+    /* 400000 pairs of 32-bit hashes: about 0.0001 equal by chance */
+    ck_assert_uint_le(same, 2);
+    g_rand_free(rng);
 }
 END_TEST
 
@@ -550,6 +718,9 @@ static Suite *conntrack_suite(void)
     tcase_add_test(tk, test_key_distinguishes);
     tcase_add_test(tk, test_hash_symmetric_random);
     tcase_add_test(tk, test_hash_spread);
+    tcase_add_test(tk, test_canonical_order_random);
+    tcase_add_test(tk, test_hash_spread_families);
+    tcase_add_test(tk, test_hash_no_trivial_collisions);
     tcase_set_timeout(tk, 60);
     suite_add_tcase(s, tk);
 

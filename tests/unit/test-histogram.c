@@ -5,6 +5,9 @@
  * form, quantiles as Prometheus' histogram_quantile() computes them, and a
  * writer thread observing while a reader snapshots (never a +Inf bucket
  * below a finite one, never a count that is not the sum of the buckets).
+ * The bucket found by bit length (histogram_init()'s start table) is the
+ * one a linear search from bucket 0 finds, at every bound and every power
+ * of two and next to them, for the shipped bounds and random ones.
  */
 #include <check.h>
 #include <json-glib/json-glib.h>
@@ -121,6 +124,100 @@ START_TEST(test_reader_during_writes)
 }
 END_TEST
 
+/* The specification: the first bucket whose (inclusive) bound is >= the
+ * value, the +Inf bucket (n) if none. */
+static unsigned ref_bucket(const uint64_t *b, unsigned n, int64_t us)
+{
+    uint64_t v = us > 0 ? (uint64_t) us : 0;
+    unsigned i = 0;
+
+    while (i < n && v > b[i]) {
+        i++;
+    }
+    return i;
+}
+
+/* Observes 'us' alone and returns the bucket it went to. */
+static unsigned observed_bucket(const uint64_t *b, unsigned n, int64_t us)
+{
+    Histogram h;
+    unsigned found = n + 1;
+
+    histogram_init(&h, b, n);
+    histogram_observe(&h, us);
+    for (unsigned i = 0; i <= n; i++) {
+        if (h.buckets[i]) {
+            ck_assert_uint_eq(found, n + 1);
+            ck_assert_uint_eq(h.buckets[i], 1);
+            found = i;
+        }
+    }
+    ck_assert_uint_eq(h.count, 1);
+    return found;
+}
+
+static void check_value(const uint64_t *b, unsigned n, int64_t us)
+{
+    unsigned want = ref_bucket(b, n, us), got = observed_bucket(b, n, us);
+
+    if (got != want) {
+        ck_abort_msg("%" G_GINT64_FORMAT " us: bucket %u, expected %u "
+                     "(%u bounds)", us, got, want, n);
+    }
+}
+
+/* Every bound and every power of two, and their neighbours. */
+static void check_all_edges(const uint64_t *b, unsigned n)
+{
+    static const int64_t extremes[] = { G_MININT64, -1, 0, 1, G_MAXINT64 };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(extremes); i++) {
+        check_value(b, n, extremes[i]);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        for (int64_t d = -1; d <= 1; d++) {
+            check_value(b, n, (int64_t) b[i] + d);
+        }
+    }
+    for (unsigned k = 0; k < 63; k++) {
+        for (int64_t d = -1; d <= 1; d++) {
+            check_value(b, n, (int64_t) (UINT64_C(1) << k) + d);
+        }
+    }
+}
+
+START_TEST(test_bucket_by_bit_length)
+{
+    GRand *rng = g_rand_new_with_seed(13);
+    uint64_t b[HISTOGRAM_MAX_BUCKETS];
+
+    check_all_edges(histogram_hold_bounds_us, histogram_hold_n);
+    check_all_edges(histogram_checkpoint_bounds_us, histogram_checkpoint_n);
+    check_all_edges(bounds, G_N_ELEMENTS(bounds));
+    check_all_edges(bounds, 0);
+    /* Random ascending bounds, close together (many in one power of two)
+     * or far apart, equal ones included, then random values. */
+    for (int iter = 0; iter < 2000; iter++) {
+        unsigned n = g_rand_int_range(rng, 0, HISTOGRAM_MAX_BUCKETS + 1);
+        unsigned shift = g_rand_int_range(rng, 0, 60);
+        uint64_t v = 0;
+
+        for (unsigned i = 0; i < n; i++) {
+            v += (uint64_t) g_rand_int_range(rng, 0, 4) << shift;
+            v += g_rand_int_range(rng, 0, 3);
+            b[i] = v;
+        }
+        check_all_edges(b, n);
+        for (int j = 0; j < 50; j++) {
+            check_value(b, n, (int64_t) (((uint64_t) g_rand_int(rng) << 32
+                                          | g_rand_int(rng))
+                                         >> g_rand_int_range(rng, 0, 64)));
+        }
+    }
+    g_rand_free(rng);
+}
+END_TEST
+
 static Suite *histogram_suite(void)
 {
     Suite *s = suite_create("util/histogram");
@@ -130,6 +227,7 @@ static Suite *histogram_suite(void)
     tcase_add_test(tc, test_json_cumulative);
     tcase_add_test(tc, test_quantile);
     tcase_add_test(tc, test_reader_during_writes);
+    tcase_add_test(tc, test_bucket_by_bit_length);
     suite_add_tcase(s, tc);
     return s;
 }
