@@ -59,33 +59,18 @@ struct ConnTable {
 /* ------------------------------------------------------------------------ */
 /* Keys.                                                                      */
 
-static inline uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof v);
-    return GUINT64_FROM_BE(v);
-}
-
-static inline uint64_t load_ne64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* Compares endpoint 0 and endpoint 1 of 'key': <0, 0, >0, in the order
  * memcmp() gives the address bytes, then the port.  Two big-endian
  * 64-bit loads per address order them as the bytes are ordered, without
  * a call to memcmp() per packet. */
 static int endpoint_cmp(const ConnKey *key)
 {
-    uint64_t a = load_be64(key->addr[0]), b = load_be64(key->addr[1]);
+    uint64_t a = packet_load_be64(key->addr[0]);
+    uint64_t b = packet_load_be64(key->addr[1]);
 
     if (a == b) {
-        a = load_be64(key->addr[0] + 8);
-        b = load_be64(key->addr[1] + 8);
+        a = packet_load_be64(key->addr[0] + 8);
+        b = packet_load_be64(key->addr[1] + 8);
     }
     if (a != b) {
         return a < b ? -1 : 1;
@@ -198,8 +183,8 @@ static void hash_keys_init(HashKeys *hk, uint32_t seed)
 static inline uint64_t endpoint_hash(const uint8_t addr[16], uint16_t port,
                                      const HashKeys *hk)
 {
-    uint64_t h = mul_fold(load_ne64(addr) ^ hk->k[0],
-                          load_ne64(addr + 8) ^ hk->k[1]);
+    uint64_t h = mul_fold(packet_load_ne64(addr) ^ hk->k[0],
+                          packet_load_ne64(addr + 8) ^ hk->k[1]);
 
     return mul_fold(h ^ hk->k[2], port ^ hk->k[3]);
 }

@@ -72,6 +72,25 @@ static inline uint32_t packet_load_be32(const void *p)
     return GUINT32_FROM_BE(v);
 }
 
+/* Loads the big-endian 64-bit value at 'p' (any alignment). */
+static inline uint64_t packet_load_be64(const void *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof v);
+    return GUINT64_FROM_BE(v);
+}
+
+/* Loads the 64-bit value at 'p' in host order (any alignment): for
+ * hashing bytes, where the order does not matter. */
+static inline uint64_t packet_load_ne64(const void *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* Loads the little-endian 16-bit value at 'p' (virtio-net v1 fields). */
 static inline uint16_t packet_load_le16(const void *p)
 {

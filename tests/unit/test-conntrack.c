@@ -152,6 +152,18 @@ START_TEST(test_key_distinguishes)
 }
 END_TEST
 
+/* A key of random addresses and ports (the rest zero). */
+static void random_v6_key(GRand *rng, ConnKey *k)
+{
+    memset(k, 0, sizeof *k);
+    for (size_t i = 0; i < 16; i++) {
+        k->addr[0][i] = g_rand_int(rng);
+        k->addr[1][i] = g_rand_int(rng);
+    }
+    k->port[0] = g_rand_int(rng);
+    k->port[1] = g_rand_int(rng);
+}
+
 START_TEST(test_hash_symmetric_random)
 {
     GRand *rng = g_rand_new_with_seed(11);
@@ -160,15 +172,8 @@ START_TEST(test_hash_symmetric_random)
     for (iter = 0; iter < 100000; iter++) {
         ConnKey a, b;
         uint32_t seed = g_rand_int(rng);
-        size_t i;
 
-        memset(&a, 0, sizeof a);
-        for (i = 0; i < 16; i++) {
-            a.addr[0][i] = g_rand_int(rng);
-            a.addr[1][i] = g_rand_int(rng);
-        }
-        a.port[0] = g_rand_int(rng);
-        a.port[1] = g_rand_int(rng);
+        random_v6_key(rng, &a);
         a.proto = g_rand_int(rng);
         a.ip_version = 6;
         b = a;
@@ -340,14 +345,8 @@ START_TEST(test_hash_no_trivial_collisions)
     for (int iter = 0; iter < 100000; iter++) {
         uint32_t seed = g_rand_int(rng);
         ConnKey a, b;
-        size_t i;
 
-        memset(&a, 0, sizeof a);
-        for (i = 0; i < 16; i++) {
-            a.addr[0][i] = g_rand_int(rng);
-            a.addr[1][i] = g_rand_int(rng);
-        }
-        a.port[0] = g_rand_int(rng);
+        random_v6_key(rng, &a);
         a.port[1] = a.port[0] + g_rand_int_range(rng, 1, 65536); /* differ */
         a.proto = IP_PROTO_TCP;
         a.ip_version = 6;
