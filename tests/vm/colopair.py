@@ -741,6 +741,7 @@ class Pair:
         self.sx = ColoProxy(sargs + self.proxy_extra('secondary'),
                             dir=self.srun,
                             wrapper=self.proxy_wrapper('secondary'))
+        wait_mirror_connected(self.px, 'mirror0')
         self.gp = guest('primary', self.prun, self.nic, self.fw, pobj)
         self.gs = guest('secondary', self.srun, self.nic, self.fw, sobj)
         self.gp.start()
@@ -881,6 +882,23 @@ class HostPair:
         return sum(st['requests'].values()), st
 
 
+def wait_mirror_connected(px, label, timeout=30):
+    """Waits until the secondary colo-proxy has connected to the primary's
+    filter-mirror chardev 'label' (no-op when px has no such chardev).
+    Booting the guests first would let the LAN's first frames to a guest
+    (ARP, neighbour discovery) find the mirror unconnected: an input-lost
+    episode that ends with a checkpoint request once COLO runs, which the
+    checks of identical traffic then count (seen under ASan, where the
+    secondary colo-proxy starts slower)."""
+    if px is None or qmp_entry(px.qmp, 'query-chardev', 'label',
+                               label) is None:
+        return
+    wait_for(lambda: not qmp_entry(px.qmp, 'query-chardev', 'label', label)
+             ['filename'].startswith('disconnected:'), timeout,
+             interval=0.05,
+             what=f'the secondary colo-proxy connected to {label}')
+
+
 class HostPairs:
     """N real COLO pairs behind ONE colo-proxy process per host: the
     primary host's colo-proxy serves every pair's primary side, the
@@ -959,6 +977,8 @@ class HostPairs:
                             wrapper=['ip', 'netns', 'exec', self.p])
         self.sx = ColoProxy(self.proxy_args('secondary'), dir=self.srun,
                             wrapper=['ip', 'netns', 'exec', self.s])
+        for pr in self.pairs:
+            wait_mirror_connected(self.px, f'{pr.frame}-mirror0')
         for pr in self.pairs:
             pr.px, pr.sx = self.px, self.sx
             pr.gp = guest('primary', pr.prun, self.nic, self.fw, ip=pr.ip,
