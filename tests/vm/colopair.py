@@ -741,7 +741,8 @@ class Pair:
         self.sx = ColoProxy(sargs + self.proxy_extra('secondary'),
                             dir=self.srun,
                             wrapper=self.proxy_wrapper('secondary'))
-        wait_mirror_connected(self.px, 'mirror0')
+        if self.proxy != 'qemu':        # QEMU's own filters: no mirror here
+            wait_mirror_connected(self.px, 'mirror0')
         self.gp = guest('primary', self.prun, self.nic, self.fw, pobj)
         self.gs = guest('secondary', self.srun, self.nic, self.fw, sobj)
         self.gp.start()
@@ -884,15 +885,14 @@ class HostPair:
 
 def wait_mirror_connected(px, label, timeout=30):
     """Waits until the secondary colo-proxy has connected to the primary's
-    filter-mirror chardev 'label' (no-op when px has no such chardev).
+    filter-mirror chardev 'label'.
     Booting the guests first would let the LAN's first frames to a guest
     (ARP, neighbour discovery) find the mirror unconnected: an input-lost
     episode that ends with a checkpoint request once COLO runs, which the
     checks of identical traffic then count (seen under ASan, where the
     secondary colo-proxy starts slower)."""
-    if px is None or qmp_entry(px.qmp, 'query-chardev', 'label',
-                               label) is None:
-        return
+    qmp_entry(px.qmp, 'query-chardev', 'label', label,
+              missing=f'the primary colo-proxy has no chardev {label}')
     wait_for(lambda: not qmp_entry(px.qmp, 'query-chardev', 'label', label)
              ['filename'].startswith('disconnected:'), timeout,
              interval=0.05,
