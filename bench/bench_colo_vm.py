@@ -28,7 +28,13 @@ Figures, per pair:
 
   periodic    request latency p50/p99/max, 200 sequential CGI requests 50 ms
               apart with x-checkpoint-delay 2000 (QEMU's periodic
-              checkpoints) and an echo connection beside them
+              checkpoints) and an echo connection beside them; then 200
+              static pages the same way.  The CGI writes its answer in
+              several small pieces, and how many segments the guest's TCP
+              makes of them depends on how soon the client's ACKs reach
+              it (Nagle): the time to the first reply byte and the data
+              segments per reply (TCP_INFO) are printed beside it.  A
+              static page is written whole
   miscompare  end-to-end latency of GET /cgi-bin/sched (differs per VM:
               a miscompare, a checkpoint, the primary's reply released)
   downtime    checkpoint downtime, STOP -> RESUME from the primary QEMU's
@@ -120,10 +126,17 @@ def measure(proxy, qemu, fw, args):
             paths = [f'/cgi-bin/page?{1 + k % 20}'
                      for k in range(args.requests)]
             res = cp.http_seq(pair.ns, pair.c, paths, gap=0.05)
+            # static pages (one write of the whole file in the guest)
+            spaths = [f'/{1 + k % 32}' for k in range(args.requests)]
+            sres = cp.http_seq(pair.ns, pair.c, spaths, gap=0.05)
             pair.qp.cmd('migrate-set-parameters',
                         {'x-checkpoint-delay': cp.QUIET_DELAY_MS})
             e = echo.stop()
             times = cp.check_pages(res)
+            r['static'] = check_static(sres)
+            r['first_byte'] = [x[4] for x in res]
+            r['segments'] = [x[5] for x in res]
+            r['static_segments'] = [x[5] for x in sres]
             d = checkpoint_downtimes(pair.qp)
             cps += d
             # checkpoints colo-proxy asked for meanwhile (by reason): the
@@ -137,12 +150,17 @@ def measure(proxy, qemu, fw, args):
             r['periodic_checkpoints'] = len(d)
             r['periodic_echo_worst'] = e.get('worst')
             r['downtime'] = cps
-            say(f'[{proxy}] {len(times)} requests with {len(d)} '
+            say(f'[{proxy}] {len(times)} CGI + {len(r["static"])} static '
+                f'requests with {len(d)} '
                 f'checkpoints (colo-proxy requested '
-                f'{r.get("proxy_requests", "-")}): p50 {cp.pct(times, .5) * 1000:.0f} ms, p99 '
+                f'{r.get("proxy_requests", "-")}): CGI p50 '
+                f'{cp.pct(times, .5) * 1000:.1f} ms, p99 '
                 f'{cp.pct(times, .99) * 1000:.0f} ms, max '
-                f'{max(times) * 1000:.0f} ms; echo {e["lines"]} lines, '
-                f'error {e["error"]}')
+                f'{max(times) * 1000:.0f} ms, first byte p50 '
+                f'{cp.pct(r["first_byte"], .5) * 1000:.1f} ms, '
+                f'{statistics.mean(r["segments"]):.2f} segments per reply; '
+                f'static p50 {cp.pct(r["static"], .5) * 1000:.1f} ms; echo '
+                f'{e["lines"]} lines, error {e["error"]}')
 
             # steady checkpoints: the downtime figure's sample
             echo = cp.Echo(pair.ns, pair.c)
@@ -196,6 +214,19 @@ def measure(proxy, qemu, fw, args):
 STEADY_DELAY_MS = 300
 
 
+def check_static(results):
+    """Every static page /k byte-exact; returns the times."""
+    body_of = vmguest.guest_pages()
+    times = []
+    for path, dt, raw in (x[:3] for x in results):
+        status, body = cp.split_http(raw)
+        cp.check(status.endswith('200 OK'), f'{path}: {status!r}')
+        cp.check(body.encode('latin-1') == body_of(int(path[1:])),
+                 f'body of {path}: {body[:200]!r}')
+        times.append(dt)
+    return times
+
+
 def median_diff_ci(a, b, n=2000, seed=12):
     """95 % bootstrap interval of median(b) - median(a)."""
     rnd = random.Random(seed)
@@ -211,7 +242,8 @@ def pool(rs):
     if len(rs) == 1:
         return rs[0]
     out = {'proxy': rs[0]['proxy']}
-    for k in ('periodic', 'miscompare', 'downtime', 'steady'):
+    for k in ('periodic', 'static', 'first_byte', 'segments',
+              'static_segments', 'miscompare', 'downtime', 'steady'):
         out[k] = [x for r in rs for x in r[k]]
     out['failover_worst'] = statistics.median(r['failover_worst'] for r in rs)
     out['periodic_checkpoints'] = sum(r['periodic_checkpoints'] for r in rs)
@@ -225,11 +257,16 @@ def pool(rs):
 
 
 ROWS = [
-    ('request p50, periodic checkpoints',
+    ('CGI request p50, periodic checkpoints',
      lambda r: cp.pct(r['periodic'], .5)),
-    ('request p99, periodic checkpoints',
+    ('CGI request p99, periodic checkpoints',
      lambda r: cp.pct(r['periodic'], .99)),
-    ('request max, periodic checkpoints', lambda r: max(r['periodic'])),
+    ('CGI request max, periodic checkpoints', lambda r: max(r['periodic'])),
+    ('  its first reply byte p50', lambda r: cp.pct(r['first_byte'], .5)),
+    ('static page p50, periodic checkpoints',
+     lambda r: cp.pct(r['static'], .5)),
+    ('static page p99, periodic checkpoints',
+     lambda r: cp.pct(r['static'], .99)),
     ('miscompared request (median)',
      lambda r: statistics.median(r['miscompare'])),
     ('checkpoint downtime median, steady',
@@ -291,7 +328,13 @@ def main():
             f'interval [{lo * 1000:+.2f}, {hi * 1000:+.2f}] ms over '
             f'{len(results["colo-proxy"]["steady"])} / '
             f'{len(results["qemu"]["steady"])} checkpoints ({verdict})')
-    say(f'checkpoints during the {args.requests} requests: ' + ', '.join(
+    say('reply segments (data segments the client received), mean: CGI '
+        + ', '.join(f'{p} {statistics.mean(results[p]["segments"]):.2f}'
+                    for p in results)
+        + '; static ' + ', '.join(
+            f'{p} {statistics.mean(results[p]["static_segments"]):.2f}'
+            for p in results))
+    say(f'checkpoints during the {2 * args.requests} requests: ' + ', '.join(
         f'{p} {results[p]["periodic_checkpoints"]}' for p in results)
         + (f' (colo-proxy asked for {results["colo-proxy"]["proxy_requests"]}'
            ' of its pair\'s)' if 'colo-proxy' in results else ''))

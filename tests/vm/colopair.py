@@ -431,9 +431,15 @@ def wait_left_colo(pair, t, bound, step):
 # the client (a process in namespace C)
 
 CLIENT = r'''
-import json, socket, sys, time, select
+import json, socket, struct, sys, time, select
 mode, ip = sys.argv[1], sys.argv[2]
 arg = json.loads(sys.argv[3])
+
+def data_segs_in(s):
+    # struct tcp_info's tcpi_data_segs_in (Linux 4.6+): the segments with
+    # data the guest's reply came in (how the guest's TCP cut it up)
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 160)
+    return struct.unpack_from('=I', info, 152)[0] if len(info) >= 156 else -1
 
 def http(path, pace=0):
     # pace: a slow reader (a small receive buffer, 2 KiB per 'pace' s), so
@@ -447,28 +453,32 @@ def http(path, pace=0):
     port = s.getsockname()[1]
     s.sendall(('GET %s HTTP/1.0\r\nHost: guest\r\n\r\n' % path).encode())
     data = b''
+    first = None
     while True:
         d = s.recv(2048 if pace else 65536)
         if not d:
             break
+        if first is None:
+            first = time.monotonic() - t0
         data += d
         if pace:
             time.sleep(pace)
+    segs = data_segs_in(s)
     s.close()
-    return data, time.monotonic() - t0, port
+    return data, time.monotonic() - t0, port, first, segs
 
 if mode == 'http':
     # sequential requests, arg['gap'] s apart; [path, seconds, raw answer,
-    # client port]
+    # client port, seconds to the first reply byte, data segments in]
     out = []
     for k, p in enumerate(arg['paths']):
         if k and arg.get('gap'):
             time.sleep(arg['gap'])
         try:
-            data, dt, port = http(p, arg.get('pace', 0))
-            out.append([p, dt, data.decode('latin-1'), port])
+            data, dt, port, first, segs = http(p, arg.get('pace', 0))
+            out.append([p, dt, data.decode('latin-1'), port, first, segs])
         except Exception as e:
-            out.append([p, -1, 'error %r' % e, None])
+            out.append([p, -1, 'error %r' % e, None, None, None])
     print(json.dumps(out))
 elif mode == 'echo':
     # one long-lived connection: a numbered line every arg['period'] s
@@ -605,7 +615,7 @@ def cgi_body(n):
 def check_pages(results):
     """Every /cgi-bin/page?N answer byte-exact; returns the times."""
     times = []
-    for path, dt, raw, _port in results:
+    for path, dt, raw in (r[:3] for r in results):
         n = int(path.split('?')[1])
         status, body = split_http(raw)
         check(status.endswith('200 OK'), f'{path}: {status!r}')
