@@ -172,7 +172,7 @@ class Demo:
         cp.drain(p.px.qmp)
         p.px.qmp.events.clear()
         res = cp.http_seq(p.ns, p.c, ['/cgi-bin/sched'])
-        _path, dt, raw, _port = res[0]
+        _path, dt, raw = res[0][:3]
         status, body = cp.split_http(raw)
         if not status.endswith('200 OK') or raw.count('HTTP/1.') != 1:
             raise StepFailed(f'/cgi-bin/sched answered {raw[:200]!r}')

@@ -121,7 +121,7 @@ def check_miscompare(pair):
     sec0 = pair.sx.qmp.cmd('query-colo-stats')['completed']
     take_events(pair.qp, ())
     res = http_seq(pair.ns, pair.c, ['/cgi-bin/sched'])
-    path, dt, raw, _port = res[0]
+    path, dt, raw = res[0][:3]
     status, body = split_http(raw)
     check(status.endswith('200 OK'), f'/cgi-bin/sched: {status!r}')
     check(body.count('version ') == 1 and 'timestamp' in body,

@@ -164,7 +164,7 @@ def miscompare_on(hp, pr, others):
     n0, st0 = pr.requests()
     other0 = {o.frame: o.requests()[1] for o in others}
     res = http_seq(hp.ns, hp.c, ['/cgi-bin/sched'], ip=pr.ip, timeout=60)
-    _path, dt, raw, _port = res[0]
+    _path, dt, raw = res[0][:3]
     status, body = split_http(raw)
     if not status.endswith('200 OK') or body.count('version ') != 1 or \
             raw.count('HTTP/1.') != 1:
