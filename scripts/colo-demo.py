@@ -987,22 +987,14 @@ class Demo:
         return lambda: self.ctr.requests + sum(self.ctr.errors.values()) >= target
 
     def guest_time(self, role, timeout=2.0):
-        """The last GET /time answer the servers of guest `role` printed
-        ('TIME <clock>' on their stdout), or None."""
+        """The next GET /time answer the servers of guest `role` print
+        ('TIME <clock>' on their stdout, the only line after READY; one per
+        request), or None if none comes within `timeout` seconds."""
         out = self.procs[f'servers-{role}'].stdout
-        last = None
-        deadline = time.monotonic() + timeout
-        while True:
-            r, _, _ = select.select([out], [], [],
-                                    max(0.0, deadline - time.monotonic())
-                                    if last is None else 0)
-            if not r:
-                return last
-            line = out.readline().split()
-            if not line:
-                return last
-            if line[0] == b'TIME' and len(line) == 2:
-                last = line[1].decode()
+        r, _, _ = select.select([out], [], [], timeout)
+        line = out.readline().split() if r else []
+        return line[1].decode() if line[:1] == [b'TIME'] and len(line) == 2 \
+            else None
 
     def divergent_request(self):
         """GET /time on its own short connection: the guests' clocks differ
@@ -1011,7 +1003,7 @@ class Demo:
         connection is established and compared before it diverges.  Should
         the two clocks ever give the same answer there is nothing to detect:
         said, and asked again on a new connection (at most three times)."""
-        for attempt in range(3):
+        for _ in range(3):
             res = self._divergent_once()
             if res is not None:
                 return res
