@@ -60,6 +60,8 @@ struct RewriterConn {
     bool opened_by_guest;
     bool guest_has_ts;          /* guest_tsval valid */
     bool in_linger;             /* on Rewriter.linger list */
+    bool isn_unsure;            /* RW_GUEST_SYN across a checkpoint: the
+                                 * guest's socket may be the primary's */
     uint32_t guest_isn;         /* secondary ISN (handshake) */
     uint32_t guest_tsval;       /* secondary TSval of its SYN / SYN-ACK */
     uint32_t seq_offset;        /* secondary - primary, guest's seq space */
@@ -252,6 +254,7 @@ static void rw_conn_start__(Rewriter *rw, RewriterConn *c,
     linger_unlink__(rw, c);
     c->fin = 0;
     c->has_saved = false;
+    c->isn_unsure = false;
     c->seq_offset = 0;
     c->ts_offset = 0;
     c->guest_has_ts = false;
@@ -381,7 +384,8 @@ static RwStep rw_handshake__(Rewriter *rw, RewriterConn *c,
     case RW_GUEST_SYN:
         if (dir == REWRITER_FROM_GUEST) {
             if (syn && !ack && !rst) {
-                /* a retransmitted SYN */
+                /* a retransmitted SYN, or the resumed guest's own */
+                c->isn_unsure = false;
                 c->guest_isn = pi->tcp_seq;
                 c->guest_has_ts = rw_read_ts(frame, pi, &tsval, &tsecr);
                 c->guest_tsval = c->guest_has_ts ? tsval : 0;
@@ -393,6 +397,13 @@ static RwStep rw_handshake__(Rewriter *rw, RewriterConn *c,
         if (ack && (syn || rst)) {
             /* the peer's SYN-ACK, or its RST|ACK refusal: ack - 1 is the
              * primary's ISN */
+            if (c->isn_unsure) {
+                /* no SYN from the guest since the checkpoint: its socket
+                 * is the primary's (rw_checkpoint_one()) */
+                c->guest_isn = pi->tcp_ack - 1;
+                c->guest_has_ts = false;
+                c->isn_unsure = false;
+            }
             rw_learn__(rw, c, frame, pi);
             return RW_STEP_TRANSLATE;
         }
@@ -680,11 +691,34 @@ static void rw_checkpoint_one(ConnTable *t, ConnEntry *e, void *opaque)
     c->guest_fin_end -= c->seq_offset;
     c->seq_offset = 0;
     c->ts_offset = 0;
-    if (c->state != RW_CLOSED && c->state != RW_ESTABLISHED) {
-        /* the secondary now holds the primary's state, whatever stage
-         * the handshake had reached: nothing left to learn */
+    /* The secondary now holds the primary's state.  A handshake that had
+     * got somewhere on the guest's side is in it, with the primary's ISN:
+     * nothing left to learn.  One that had not may or may not be:
+     *   - a client SYN the secondary had not answered: if the primary
+     *     took it in before its stop, the secondary now has the primary's
+     *     half-open socket and answers a duplicate SYN with the primary's
+     *     ISN; if not (it reached both QEMUs late; they read it after the
+     *     resume), the secondary answers it with its own ISN.  Either way
+     *     its next SYN-ACK teaches the ISN, and a client segment before
+     *     that is held as usual (then passes as it is: the first case).
+     *     Taking it as established translated the second case by 0: the
+     *     resumed secondary reset the client's ACK, and the connection
+     *     hung until the next checkpoint.
+     *   - the guest's SYN, not answered yet: if the primary had sent its
+     *     own before its stop, the peer's SYN-ACK acknowledges the ISN the
+     *     secondary now has; if not, the resumed secondary sends its SYN
+     *     again, with a new ISN, and that SYN reaches us before the peer's
+     *     SYN-ACK (colo-compare releases the primary's SYN with it).
+     * A SYN-ACK the secondary had already sent means it had the SYN
+     * before its stop, and so had the primary (filter-mirror copies a
+     * frame only once the primary's QEMU has read it). */
+    if (c->state == RW_GUEST_SYNACK) {
         c->state = RW_ESTABLISHED;
         c->peer_max_ack = c->guest_isn;
+    } else if (c->state == RW_CLIENT_SYN) {
+        c->hold_since = 0;
+    } else if (c->state == RW_GUEST_SYN) {
+        c->isn_unsure = true;
     }
 }
 
@@ -732,6 +766,7 @@ static void rw_unload_one(ConnTable *t, ConnEntry *e, void *opaque)
         if (c->state != RW_CLOSED) {
             c->state = c->saved.state;
         }
+        c->isn_unsure = false;
         c->has_saved = false;
     }
 }

@@ -47,8 +47,9 @@
  * and counts it.
  *
  * COLO events: rewriter_checkpoint() zeroes every offset (the secondary's
- * state is the primary's again; connections in a handshake become
- * established with offset 0); rewriter_failover() keeps translating the
+ * state is the primary's again; a handshake the guest had answered becomes
+ * established with offset 0, one it had not keeps learning from the
+ * guest's next SYN or SYN-ACK); rewriter_failover() keeps translating the
  * connections already tracked and lets new ones pass untouched.
  *
  * The engine is pure: no I/O, no clock, no main loop, no GObject.  The
