@@ -664,6 +664,13 @@ static void conn_reanchor(CompareEngine *e, CompareConn *c)
         c->side[0] &= ~SF_ANCHORED;
     }
     c->side[1] &= ~(SF_ANCHORED | SF_NEXT);
+    /* What the primary had sent (its FIN, a RST) the copy has sent too,
+     * and it never sends it again: without this a connection the
+     * primary ended just before the checkpoint never ended here, and a
+     * client reusing its port had its new connection compared against
+     * the old one's anchors (held until the next checkpoint). */
+    c->side[1] = (uint8_t)((c->side[1] & ~(SF_FIN | SF_RST)) |
+                           (c->side[0] & (SF_FIN | SF_RST)));
     c->side[0] |= SF_PINNED;
     c->side[1] |= SF_PINNED;
     c->verified = 0;

@@ -718,6 +718,33 @@ START_TEST(test_tcp_port_reused)
 }
 END_TEST
 
+/* The same, when the primary's FIN went out by a checkpoint (the
+ * secondary, now a copy of the primary, never sends its own): the
+ * connection has ended, a reused port starts afresh.  Seen with real
+ * QEMUs: the new connection's SYN-ACK was held until the next checkpoint
+ * (2 s). */
+START_TEST(test_tcp_port_reused_after_checkpoint)
+{
+    CompareEngine *e = eng_new();
+    CompareStats st;
+
+    handshake(e, 1000, 5000, 77);
+    feed_tcp(e, COMPARE_PRIMARY, 1001, 78, A | F, "abcd", 4);
+    ck_assert_uint_eq(rec.out->len, 1);
+    compare_checkpoint(e);
+    ck_assert_uint_eq(rec.out->len, 2);
+    handshake(e, 900000, 700000, 4000);
+    ck_assert_uint_eq(rec.out->len, 3);
+    feed_tcp(e, COMPARE_PRIMARY, 900001, 4001, A, "efgh", 4);
+    feed_tcp(e, COMPARE_SECONDARY, 700001, 4001, A, "efgh", 4);
+    ck_assert_uint_eq(rec.out->len, 4);
+    ck_assert_int_eq(rec.ckpt_total, 0);
+    stats(e, &st);
+    ck_assert_uint_eq(st.tcp_reused, 1);
+    compare_free(e);
+}
+END_TEST
+
 START_TEST(test_tcp_ack_gating)
 {
     CompareEngine *e = eng_new();
@@ -1681,6 +1708,7 @@ static Suite *compare_suite(void)
     tcase_add_test(tt, test_tcp_shifted_stream_mismatch);
     tcase_add_test(tt, test_tcp_fin_offset);
     tcase_add_test(tt, test_tcp_port_reused);
+    tcase_add_test(tt, test_tcp_port_reused_after_checkpoint);
     tcase_add_test(tt, test_tcp_ack_gating);
     tcase_add_test(tt, test_tcp_syn_pure_ack_not_waiting);
     tcase_add_test(tt, test_tcp_ipv6_vlan);
