@@ -46,7 +46,12 @@ static const MetricRename compare_renames[] = {
 };
 static const char *const netfilter_gauges[] = {
     "queued", "held-now", "connections", "connections-with-offset",
-    "max-connections", NULL,
+    "max-connections", "copies-held", NULL,
+};
+static const MetricRename netfilter_renames[] = {
+    { "out-queued", "out_queued_bytes", 0, TRUE },
+    { "read-wait-max-us", "read_wait_max_seconds", 1000000, TRUE },
+    { NULL },
 };
 static const MetricRename out_queued_renames[] = {
     { "out-queued", "out_queued_bytes", 0, TRUE },
@@ -80,7 +85,7 @@ static const MetricGroup metric_groups[] = {
     { "query-colo-heartbeat", "colo_proxy_heartbeat_", "id",
       "colo-heartbeat", heartbeat_gauges, heartbeat_renames },
     { "query-netfilter-stats", "colo_proxy_netfilter_", "id", NULL,
-      netfilter_gauges, out_queued_renames },
+      netfilter_gauges, netfilter_renames },
     { "query-netdev-stats", "colo_proxy_netdev_", "id", NULL,
       netdev_gauges, NULL },
     { "query-chardev-stats", "colo_proxy_chardev_", "label", "chardev",

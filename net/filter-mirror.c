@@ -7,9 +7,12 @@
  * (include/net/link-framing.h).  Options, defaults, error texts and wire bytes are
  * QEMU's, so either end of a link may be a real QEMU.
  *
- *   filter-mirror      outdev=ID (required), vnet_hdr_support=on|off
+ *   filter-mirror      outdev=ID (required), vnet_hdr_support=on|off,
+ *                      copy-on-read=on|off, copy-on-read-limit=BYTES
  *       Each frame of the filter's direction(s) is copied to outdev and
- *       continues down the chain (NETFILTER_PASS).
+ *       continues down the chain (NETFILTER_PASS).  With copy-on-read=on
+ *       (the default) a copy leaves once the VM's QEMU has read the frame
+ *       (below).
  *
  *   filter-redirector  indev=ID and/or outdev=ID (distinct),
  *                      vnet_hdr_support=on|off
@@ -40,6 +43,29 @@
  * at its low-water mark; no timer), so the back-pressure reaches the
  * sender and no frame is dropped at the receiver's queue, whatever the
  * chunk holds.
+ *
+ * Copy on read.  QEMU's own filter-mirror copies a frame when the primary
+ * QEMU reads it and hands it straight to the NIC, in one go: whatever the
+ * secondary gets, the primary guest has.  Out of process, we write the
+ * frame into the primary QEMU's socket, and QEMU reads it some time
+ * later.  Copying at that write would let the secondary take in a frame
+ * that the primary VM has not yet when a checkpoint stops it (QEMU reads
+ * late when its main loop is busy; frames it reads while stopped wait in
+ * its own queue, outside the VM's state).  The checkpoint then replaces
+ * the secondary's state with the primary's, without that frame, and the
+ * secondary never sees it again: the pair diverges on that connection
+ * until the client retransmits (a SYN: one second).  So with
+ * copy-on-read=on a copy of a frame going to the guest (queue=tx) is
+ * held here, whole with its header, until the device it goes to says
+ * its peer has read everything (net_client_wait_read(): a -device stream
+ * on a unix socket can tell), and then all held copies leave, in order.
+ * The secondary gets a frame later by about one read of the primary
+ * QEMU; it may still take in a frame after its checkpoint that the
+ * primary took before (a duplicate, which TCP absorbs, as with QEMU's
+ * own filters), never one the primary has not.  A device that cannot
+ * tell (TCP, not a stream device) gets its copies at once, counted.  The
+ * held bytes are bounded (copy-on-read-limit): a QEMU that stops reading
+ * for that long gets its held copies sent unread, counted and logged.
  *
  * Differences from QEMU 7.2 (docs/filters.md): the redirector's indev
  * keeps working after a reconnect; status=off pauses reading indev (bytes
@@ -93,27 +119,49 @@ typedef struct LinkOut {
  * after counting and (rate-limited) logging the drop.  Main context; never
  * blocks; no allocation.
  */
+static int link_out_send(LinkOut *lo, NetFilter *nf,
+                         const struct iovec *iov, int iovcnt, size_t len);
+
+/* The link header of a 'len'-byte frame into 'hdr' (LINK_HDR_MAX bytes);
+ * returns its length, 0 for a frame too long to frame. */
+static size_t link_out_header(NetFilter *nf, bool vnet, uint8_t *hdr,
+                              size_t len)
+{
+    unsigned vnet_len = 0;
+
+    if (G_UNLIKELY(len > UINT32_MAX)) {
+        return 0;
+    }
+    if (vnet) {
+        vnet_len = net_client_get_vnet_hdr_len(netfilter_get_netdev(nf));
+    }
+    return link_header(hdr, (uint32_t)len, vnet, vnet_len);
+}
+
 static int link_out_write(LinkOut *lo, NetFilter *nf, bool vnet,
                           const uint8_t *buf, size_t len)
 {
     uint8_t hdr[LINK_HDR_MAX];
     struct iovec iov[2];
-    unsigned vnet_len = 0;
-    gssize ret;
 
-    if (G_UNLIKELY(len > UINT32_MAX)) {
+    iov[0].iov_base = hdr;
+    iov[0].iov_len = link_out_header(nf, vnet, hdr, len);
+    if (G_UNLIKELY(!iov[0].iov_len)) {
         stats_inc(&lo->stats.drop_error);
         return -EMSGSIZE;
     }
-    if (vnet) {
-        vnet_len = net_client_get_vnet_hdr_len(netfilter_get_netdev(nf));
-    }
-    iov[0].iov_base = hdr;
-    iov[0].iov_len = link_header(hdr, (uint32_t)len, vnet, vnet_len);
     iov[1].iov_base = (void *)buf;
     iov[1].iov_len = len;
+    return link_out_send(lo, nf, iov, 2, len);
+}
 
-    ret = chr_fe_write(&lo->fe, iov, 2);
+/* Writes 'iov' (one framed frame of 'len' payload bytes) whole or not at
+ * all, counting and logging as link_out_write() says. */
+static int link_out_send(LinkOut *lo, NetFilter *nf,
+                         const struct iovec *iov, int iovcnt, size_t len)
+{
+    gssize ret = chr_fe_write(&lo->fe, iov, iovcnt);
+
     if (G_LIKELY(ret >= 0)) {
         stats_inc(&lo->stats.packets);
         stats_add(&lo->stats.bytes, len);
@@ -210,9 +258,24 @@ struct _FilterMirror {
     /* properties */
     char *outdev;
     gboolean vnet_hdr;
+    gboolean copy_on_read;
+    guint64 held_limit;         /* copy-on-read-limit, bytes */
 
     /* state (main context) */
     LinkOut out;
+    /* copy on read (see the top of the file): the copies held, each as
+     * a HeldCopy then its header and frame, in order; held_frames > 0
+     * exactly while 'read' waits on the device */
+    GByteArray *held;
+    uint64_t held_frames;
+    int64_t held_since_us;      /* g_get_monotonic_time() of the first */
+    NetReadWaiter read;
+    uint64_t copies_after_read; /* copies that waited for a read receipt */
+    uint64_t copies_at_once;    /* copies of frames whose device cannot
+                                 * tell when they are read */
+    uint64_t held_overflows;    /* copy-on-read-limit reached */
+    uint64_t held_wait_max_us;  /* longest wait for a read receipt */
+    RateLimit held_rl;
     bool lost;                  /* in an input-lost episode */
     MirrorLossReason lost_reason;
     uint64_t lost_episodes;     /* episodes started */
@@ -309,16 +372,9 @@ static void mirror_episode_end(FilterMirror *m)
     notifier_list_notify(&filter_mirror_input_notifiers, &ev);
 }
 
-/* The packet path: copy, never touch the original. */
-static NetFilterVerdict filter_mirror_receive(NetFilter *nf,
-                                              NetClient *sender,
-                                              NetFilterDirection dir,
-                                              const uint8_t *buf, size_t len)
+/* What became of a copy (link_out_write()'s return): episodes. */
+static void mirror_copied(FilterMirror *m, int ret)
 {
-    /* Plain cast: the base only calls this for filter-mirror instances. */
-    FilterMirror *m = (FilterMirror *)nf;
-    int ret = link_out_write(&m->out, nf, m->vnet_hdr, buf, len);
-
     if (G_LIKELY(ret == 0)) {
         if (G_UNLIKELY(m->lost)) {
             mirror_episode_end(m);
@@ -328,6 +384,115 @@ static NetFilterVerdict filter_mirror_receive(NetFilter *nf,
         mirror_episode_start(m, ret == -EAGAIN ? MIRROR_LOSS_BUFFER_FULL
                                                : MIRROR_LOSS_DISCONNECTED);
     }
+}
+
+/* A held copy in FilterMirror.held: this, then hdr_len + len bytes. */
+typedef struct HeldCopy {
+    uint32_t len;               /* frame bytes */
+    uint32_t hdr_len;           /* link header bytes before them */
+} HeldCopy;
+
+/* Sends every held copy, in order, and stops waiting. */
+static void mirror_release_held(FilterMirror *m)
+{
+    const uint8_t *p = m->held->data;
+    const uint8_t *end = p + m->held->len;
+    uint64_t waited = (uint64_t)(g_get_monotonic_time() - m->held_since_us);
+
+    net_client_cancel_read(&m->read);
+    while (p < end) {
+        HeldCopy hc;
+        struct iovec iov;
+
+        memcpy(&hc, p, sizeof(hc));
+        iov.iov_base = (void *)(p + sizeof(hc));
+        iov.iov_len = hc.hdr_len + hc.len;
+        mirror_copied(m, link_out_send(&m->out, NET_FILTER(m), &iov, 1,
+                                       hc.len));
+        p += sizeof(hc) + iov.iov_len;
+    }
+    g_byte_array_set_size(m->held, 0);
+    stats_add(&m->copies_after_read, m->held_frames);
+    m->held_frames = 0;
+    if (waited > m->held_wait_max_us) {
+        m->held_wait_max_us = waited;
+    }
+}
+
+/* The device's peer has read everything it was given (or never will). */
+static void mirror_all_read(NetReadWaiter *w)
+{
+    mirror_release_held((FilterMirror *)
+        ((char *)w - G_STRUCT_OFFSET(FilterMirror, read)));
+}
+
+/*
+ * Copy on read: holds the copy of a frame until the device it goes to
+ * says it has been read.  Returns FALSE when the copy is to go at once:
+ * a frame to the netdev (queue=rx/all) with nothing held before it, or a
+ * device that cannot tell; then, or when the limit is reached (all held
+ * copies go first), counted.  No allocation once 'held' has grown to
+ * what the traffic needs.
+ */
+static gboolean mirror_hold(FilterMirror *m, NetFilterDirection dir,
+                            const uint8_t *buf, size_t len)
+{
+    NetFilter *nf = NET_FILTER(m);
+    HeldCopy hc = { .len = (uint32_t)len };
+    uint8_t hdr[LINK_HDR_MAX];
+
+    if (!m->held_frames) {
+        NetClient *dev;
+
+        if (dir != NET_FILTER_DIRECTION_TX) {
+            return FALSE;
+        }
+        dev = net_client_get_peer(netfilter_get_netdev(nf));
+        if (!dev || !net_client_wait_read(dev, &m->read)) {
+            stats_inc(&m->copies_at_once);
+            return FALSE;
+        }
+        m->held_since_us = g_get_monotonic_time();
+    }
+    hc.hdr_len = link_out_header(nf, m->vnet_hdr, hdr, len);
+    if (G_UNLIKELY(!hc.hdr_len)) {
+        return FALSE;           /* link_out_write() counts it */
+    }
+    if (G_UNLIKELY(m->held->len + sizeof(hc) + hc.hdr_len + len >
+                   m->held_limit)) {
+        stats_inc(&m->held_overflows);
+        log_warn_rl_domain(G_LOG_DOMAIN, &m->held_rl,
+                           "filter-mirror '%s': %" G_GUINT64_FORMAT
+                           " copies waited %" G_GINT64_FORMAT " ms for the "
+                           "guest's QEMU to read them "
+                           "(copy-on-read-limit %" G_GUINT64_FORMAT
+                           " bytes): sent unread",
+                           netfilter_get_id(nf), m->held_frames,
+                           (g_get_monotonic_time() - m->held_since_us) /
+                           1000, m->held_limit);
+        mirror_release_held(m);
+        return FALSE;
+    }
+    g_byte_array_append(m->held, (const guint8 *)&hc, sizeof(hc));
+    g_byte_array_append(m->held, hdr, hc.hdr_len);
+    g_byte_array_append(m->held, buf, len);
+    m->held_frames++;
+    return TRUE;
+}
+
+/* The packet path: copy, never touch the original. */
+static NetFilterVerdict filter_mirror_receive(NetFilter *nf,
+                                              NetClient *sender,
+                                              NetFilterDirection dir,
+                                              const uint8_t *buf, size_t len)
+{
+    /* Plain cast: the base only calls this for filter-mirror instances. */
+    FilterMirror *m = (FilterMirror *)nf;
+
+    if (m->copy_on_read && mirror_hold(m, dir, buf, len)) {
+        return NETFILTER_PASS;
+    }
+    mirror_copied(m, link_out_write(&m->out, nf, m->vnet_hdr, buf, len));
     return NETFILTER_PASS;
 }
 
@@ -369,6 +534,11 @@ static void filter_mirror_cleanup(NetFilter *nf)
 {
     FilterMirror *m = FILTER_MIRROR(nf);
 
+    /* Held copies go rather than vanish (the frames did reach the
+     * guest's socket). */
+    if (m->held_frames) {
+        mirror_release_held(m);
+    }
     link_out_deinit(&m->out);
 }
 
@@ -415,6 +585,15 @@ static void filter_mirror_fill_stats(NetFilter *nf, void *opaque)
 
     link_out_fill_stats(&m->out, o);
     json_object_set_boolean_member(o, "input-lost", m->lost);
+    json_object_set_int_member(o, "copies-held", (gint64)m->held_frames);
+    json_object_set_int_member(o, "copies-after-read",
+                               (gint64)stats_read(&m->copies_after_read));
+    json_object_set_int_member(o, "copies-at-once",
+                               (gint64)stats_read(&m->copies_at_once));
+    json_object_set_int_member(o, "copy-on-read-overflows",
+                               (gint64)stats_read(&m->held_overflows));
+    json_object_set_int_member(o, "read-wait-max-us",
+                               (gint64)m->held_wait_max_us);
     json_object_set_int_member(o, "lost-episodes",
                                (gint64)stats_read(&m->lost_episodes));
 }
@@ -429,7 +608,9 @@ static void filter_mirror_finalize(GObject *obj)
     FilterMirror *m = FILTER_MIRROR(obj);
 
     /* A half-built object (setup failed) never reached cleanup(). */
+    net_client_cancel_read(&m->read);
     link_out_deinit(&m->out);
+    g_byte_array_unref(m->held);
     G_OBJECT_CLASS(filter_mirror_parent_class)->finalize(obj);
 }
 
@@ -437,6 +618,9 @@ static void filter_mirror_init(FilterMirror *m)
 {
     m->out.rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
     m->episode_rl = (RateLimit)RATE_LIMIT_INIT(10, 10000);
+    m->held_rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
+    m->held = g_byte_array_new();
+    m->read.all_read = mirror_all_read;
 }
 
 static const PropDef filter_mirror_props[] = {
@@ -444,6 +628,14 @@ static const PropDef filter_mirror_props[] = {
         "id of the chardev the copies are written to"),
     DEFINE_PROP_BOOL("vnet_hdr_support", FilterMirror, vnet_hdr, FALSE, 0,
         "frames carry the netdev's vnet_hdr_len field"),
+    DEFINE_PROP_BOOL("copy-on-read", FilterMirror, copy_on_read, TRUE, 0,
+        "copy a frame going to the guest once its QEMU has read it, as "
+        "QEMU's own filter-mirror does (a -device stream on a unix socket; "
+        "other devices get copies at once)"),
+    DEFINE_PROP_UINT64("copy-on-read-limit", FilterMirror, held_limit,
+        64 * 1024, 1ull << 30, 4 * 1024 * 1024, 0,
+        "bytes of copies waiting for the guest's QEMU to read their frames; "
+        "beyond, they are sent unread (counted)"),
 };
 
 static void filter_mirror_class_init(FilterMirrorClass *klass)

@@ -57,6 +57,7 @@ typedef struct {
     gboolean delivering;      /* inside receive(): queue reentrant frames */
     gboolean peer_throttled;  /* call peer's read_poll(TRUE) on drain */
     GQueue drain_waiters;     /* of NetDrainWaiter, told on drain */
+    GQueue read_waiters;      /* of NetReadWaiter, told when all is read */
 } NetClientPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(NetClient, net_client, USER_TYPE_OBJECT)
@@ -108,6 +109,7 @@ static void net_client_init(NetClient *nc)
     net_queue_init(&p->incoming, p->queue_size);
     g_queue_init(&p->filters);
     g_queue_init(&p->drain_waiters);
+    g_queue_init(&p->read_waiters);
 }
 
 static void net_client_unparent(UserObject *obj)
@@ -512,6 +514,79 @@ void net_client_cancel_drain(NetDrainWaiter *w)
     w->client_ = NULL;
 }
 
+/* Tells every read waiter of 'nc' (see drain_waiters_wake__() for why
+ * only those waiting when this began), then stops the client's watch if
+ * nobody waits any more. */
+static void read_waiters_wake__(NetClient *nc)
+{
+    NetClientPrivate *p = priv_of(nc);
+    guint n = g_queue_get_length(&p->read_waiters);
+    NetClientClass *k = NET_CLIENT_GET_CLASS(nc);
+
+    while (n-- > 0 && !g_queue_is_empty(&p->read_waiters)) {
+        GList *link = g_queue_pop_head_link(&p->read_waiters);
+        NetReadWaiter *w = link->data;
+
+        w->client_ = NULL;
+        w->all_read(w);
+    }
+    if (g_queue_is_empty(&p->read_waiters) && k->watch_read) {
+        k->watch_read(nc, FALSE);
+    }
+}
+
+gboolean net_client_wait_read(NetClient *receiver, NetReadWaiter *w)
+{
+    NetClientPrivate *p;
+    NetClientClass *k;
+
+    g_return_val_if_fail(NET_IS_CLIENT(receiver) && w->all_read, FALSE);
+    if (w->client_) {
+        return w->client_ == receiver;
+    }
+    p = priv_of(receiver);
+    k = NET_CLIENT_GET_CLASS(receiver);
+    if (!k->watch_read || !k->watch_read(receiver, TRUE)) {
+        return FALSE;
+    }
+    w->client_ = receiver;
+    w->link_.data = w;
+    g_queue_push_tail_link(&p->read_waiters, &w->link_);
+    return TRUE;
+}
+
+void net_client_cancel_read(NetReadWaiter *w)
+{
+    NetClient *nc = w->client_;
+    NetClientPrivate *p;
+
+    if (!nc) {
+        return;
+    }
+    p = priv_of(nc);
+    g_queue_unlink(&p->read_waiters, &w->link_);
+    w->client_ = NULL;
+    if (g_queue_is_empty(&p->read_waiters) &&
+        NET_CLIENT_GET_CLASS(nc)->watch_read) {
+        NET_CLIENT_GET_CLASS(nc)->watch_read(nc, FALSE);
+    }
+}
+
+void net_client_output_read(NetClient *nc)
+{
+    NetClientPrivate *p;
+
+    g_return_if_fail(NET_IS_CLIENT(nc));
+    p = priv_of(nc);
+    if (g_queue_is_empty(&p->read_waiters) ||
+        net_queue_len(&p->incoming) > 0) {
+        return;
+    }
+    g_object_ref(nc);
+    read_waiters_wake__(nc);
+    g_object_unref(nc);
+}
+
 void netfilter_pass_to_next(NetFilter *nf, NetFilterDirection dir,
                             const uint8_t *buf, size_t len)
 {
@@ -589,6 +664,10 @@ static void net_client_detach__(NetClient *nc)
         }
     }
     net_queue_purge(&p->incoming);
-    /* Nothing is queued any more: whoever waited for room has it. */
+    /* Nothing is queued any more: whoever waited for room has it, and
+     * whatever was not read yet never will be through this port. */
     drain_waiters_wake__(p);
+    if (!g_queue_is_empty(&p->read_waiters)) {
+        read_waiters_wake__(nc);
+    }
 }

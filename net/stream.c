@@ -37,13 +37,26 @@
  * when the socket drains.  While there is no connection, frames to send
  * are dropped and counted (drop_disconnected), as QEMU does.
  *
+ * Read receipts (NetClientClass.watch_read, include/net/net.h), on a unix
+ * socket only: the peer has read everything once our output buffer is
+ * empty and the socket's unread count (SIOCOUTQ: on AF_UNIX the memory of
+ * the messages the peer has not consumed yet) is 0.  While somebody
+ * waits, the connection sits in an epoll set of its own for EPOLLOUT,
+ * edge-triggered: the kernel wakes that set each time the peer frees
+ * what it read, so the check runs once per read of the peer, not in a
+ * poll loop.  A TCP socket cannot tell (its count falls when the peer's
+ * kernel acknowledges, not when the peer reads).
+ *
  * Threads: main context only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 #include <json-glib/json-glib.h>
 
 #include "net/dgram-port.h"
@@ -56,6 +69,7 @@
 #include "net/net.h"
 #include "util/error.h"
 #include "util/stats.h"
+#include "util/fd-watch.h"
 #include "util/log.h"
 #include "qom/sock-stream.h"
 #include "qom/tls-link.h"
@@ -106,6 +120,13 @@ typedef struct StreamConn {
     uint64_t drop_disconnected; /* frames dropped: no connection */
     uint64_t framing_errors;  /* connections dropped for garbage */
     uint64_t out_writes;      /* write system calls that sent frames */
+    /* read receipts (see the top of the file) */
+    gboolean rd_unix;         /* the connection is a unix socket */
+    gboolean rd_on;           /* somebody waits: watching */
+    int rd_epfd;              /* the epoll set, or -1 before first use */
+    int rd_fd;                /* the connection fd in it, or -1 */
+    FdWatch rd_watch;         /* on rd_epfd */
+    uint64_t read_receipts;   /* times "all read" was told */
     /* tls-creds= (stream, inet): handshakes first (ss.tls), records after
      * (ss.sess) */
     TlsLink *tls;
@@ -125,6 +146,7 @@ static void stream_conn_init(StreamConn *c, NetClient *nc)
 {
     c->nc = nc;
     c->given_fd = -1;
+    c->rd_epfd = c->rd_fd = -1;
     c->read_enabled = TRUE;
     c->rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
     sock_stream_init(&c->ss, &stream_conn_ops, c, G_OBJECT(nc), "netdev",
@@ -199,6 +221,13 @@ static void stream_conn_closed(void *opaque, gboolean was_open)
      * them now (receive() drops and counts them) rather than hand them to
      * the next peer.  A no-op when called from inside our receive(). */
     net_client_flush(c->nc);
+    /* Closing the fd took it out of the epoll set; what was not read
+     * never will be. */
+    c->rd_fd = -1;
+    c->rd_unix = FALSE;
+    if (c->rd_on) {
+        net_client_output_read(c->nc);
+    }
 }
 
 /*
@@ -310,6 +339,9 @@ static void stream_conn_write_failed(StreamConn *c, int err)
         net_outbuf_reset(&c->out);
         c->out_full = FALSE;
         stream_conn_want_out(c, FALSE);
+        if (c->rd_on) {
+            net_client_output_read(c->nc);  /* nothing more will be read */
+        }
         return;
     }
     stream_conn_close(c);
@@ -408,6 +440,14 @@ static void stream_conn_established(void *opaque, SockStreamOrigin how,
     link_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
     c->connects++;
+    {
+        int dom = 0;
+        socklen_t dl = sizeof(dom);
+
+        c->rd_unix = !identity &&
+                     getsockopt(c->ss.fd, SOL_SOCKET, SO_DOMAIN, &dom,
+                                &dl) == 0 && dom == AF_UNIX;
+    }
     sock_tune_stream(c->ss.fd);
     stream_conn_want_out(c, FALSE);
     /* Frames queued while we could not write go out now. */
@@ -496,6 +536,71 @@ static const SockStreamOps stream_conn_ops = {
     .pending = stream_conn_due,
 };
 
+/* --- read receipts ------------------------------------------------------ */
+
+/* The epoll set woke: the peer read (and freed) some of our output.  Has
+ * it read all of it? */
+static void stream_read_receipt(void *opaque, GIOCondition revents)
+{
+    StreamConn *c = opaque;
+    struct epoll_event ev[4];
+    int unread;
+
+    /* Edge-triggered: taking the events re-arms the set for the next
+     * read of the peer. */
+    while (epoll_wait(c->rd_epfd, ev, G_N_ELEMENTS(ev), 0) ==
+           (int)G_N_ELEMENTS(ev)) {
+    }
+    if (!c->rd_on || c->ss.fd < 0 || c->rd_fd != c->ss.fd ||
+        net_outbuf_pending(&c->out) ||
+        ioctl(c->ss.fd, SIOCOUTQ, &unread) < 0 || unread > 0) {
+        return;
+    }
+    c->read_receipts++;
+    net_client_output_read(c->nc);
+}
+
+/* NetClientClass.watch_read.  Arming is an EPOLL_CTL_MOD (ADD for a new
+ * connection), which also reports at once if all is read already. */
+static gboolean stream_conn_watch_read(StreamConn *c, gboolean on)
+{
+    struct epoll_event ev = { .events = 0 };
+
+    if (!on) {
+        if (c->rd_on && c->rd_fd >= 0) {
+            /* keep the fd in the set, silenced */
+            epoll_ctl(c->rd_epfd, EPOLL_CTL_MOD, c->rd_fd, &ev);
+        }
+        c->rd_on = FALSE;
+        return TRUE;
+    }
+    if (c->ss.fd < 0 || c->out_dead || !c->rd_unix) {
+        return FALSE;
+    }
+    if (c->rd_epfd < 0) {
+        c->rd_epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (c->rd_epfd < 0) {
+            log_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+                               "%s: epoll_create1: %s (no read receipts)",
+                               stream_conn_id(c), g_strerror(errno));
+            return FALSE;
+        }
+        fd_watch_start(&c->rd_watch, c->rd_epfd, G_IO_IN,
+                       stream_read_receipt, c, "colo-net-stream-read");
+    }
+    ev.events = EPOLLOUT | EPOLLET;
+    if (c->rd_fd != c->ss.fd) {
+        if (epoll_ctl(c->rd_epfd, EPOLL_CTL_ADD, c->ss.fd, &ev) < 0) {
+            return FALSE;
+        }
+        c->rd_fd = c->ss.fd;
+    } else if (epoll_ctl(c->rd_epfd, EPOLL_CTL_MOD, c->rd_fd, &ev) < 0) {
+        return FALSE;
+    }
+    c->rd_on = TRUE;
+    return TRUE;
+}
+
 /* Opens the listener or the connection, on the main context.  A client
  * without reconnect whose connect fails at once is an error (QEMU's
  * legacy socket netdev fails the same way); with reconnect it keeps
@@ -561,6 +666,15 @@ static void stream_conn_stop(StreamConn *c)
         net_outbuf_drain(&c->out, c->ss.fd);
     }
     sock_stream_destroy(&c->ss);
+    if (c->rd_on) {
+        c->rd_fd = -1;
+        net_client_output_read(c->nc);
+    }
+    fd_watch_stop(&c->rd_watch);
+    if (c->rd_epfd >= 0) {
+        close(c->rd_epfd);
+        c->rd_epfd = c->rd_fd = -1;
+    }
     g_clear_pointer(&c->tls, tls_link_free);
     c->ss.tls = NULL;
     g_clear_pointer(&c->warning, g_free);
@@ -653,6 +767,7 @@ static void stream_conn_fill_stats(StreamConn *c, JsonObject *o)
     json_object_set_int_member(o, "out-pending-bytes",
                                net_outbuf_pending(&c->out));
     json_object_set_int_member(o, "out-writes", c->out_writes);
+    json_object_set_int_member(o, "read-receipts", c->read_receipts);
     if (c->warning) {
         json_object_set_string_member(o, "warning", c->warning);
     }
@@ -779,6 +894,11 @@ static void net_stream_read_poll(NetClient *nc, gboolean enable)
     stream_conn_read_poll(&NET_STREAM(nc)->conn, enable);
 }
 
+static gboolean net_stream_watch_read(NetClient *nc, gboolean on)
+{
+    return stream_conn_watch_read(&NET_STREAM(nc)->conn, on);
+}
+
 static void net_stream_fill_stats(NetClient *nc, void *obj)
 {
     stream_conn_fill_stats(&NET_STREAM(nc)->conn, obj);
@@ -831,6 +951,7 @@ static void net_stream_class_init(NetStreamClass *klass)
     nc->receive = net_stream_receive;
     nc->read_poll = net_stream_read_poll;
     nc->fill_stats = net_stream_fill_stats;
+    nc->watch_read = net_stream_watch_read;
 
     object_class_install_props(oc, net_stream_props);
 }
@@ -1075,6 +1196,13 @@ static void net_socket_fill_stats(NetClient *nc, void *obj)
     }
 }
 
+static gboolean net_socket_watch_read(NetClient *nc, gboolean on)
+{
+    NetSocket *s = NET_SOCKET(nc);
+
+    return s->is_dgram ? !on : stream_conn_watch_read(&s->conn, on);
+}
+
 static void net_socket_init(NetSocket *s)
 {
     stream_conn_init(&s->conn, NET_CLIENT(s));
@@ -1111,6 +1239,7 @@ static void net_socket_class_init(NetSocketClass *klass)
     nc->receive = net_socket_receive;
     nc->read_poll = net_socket_read_poll;
     nc->fill_stats = net_socket_fill_stats;
+    nc->watch_read = net_socket_watch_read;
 
     object_class_install_props(oc, net_socket_props);
 }

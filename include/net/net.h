@@ -96,6 +96,11 @@ struct _NetClientClass {
     void (*read_poll)(NetClient *nc, gboolean enable);
     /* Extra counters for query-netdev-stats (optional). */
     void (*fill_stats)(NetClient *nc, void /* JsonObject */ *obj);
+    /* Read receipts (optional; see net_client_wait_read()): start (on)
+     * or stop watching whether whoever reads this client's output has
+     * read all of it, and call net_client_output_read() whenever it has.
+     * Returns FALSE when the client cannot tell (now or at all). */
+    gboolean (*watch_read)(NetClient *nc, gboolean on);
 };
 
 /* Every client has the base property "netdev" (for a device: the id of its
@@ -160,6 +165,50 @@ static inline gboolean net_drain_waiting(const NetDrainWaiter *w)
 {
     return w->client_ != NULL;
 }
+
+/*
+ * Read receipts: when has the program on the far side of a client read
+ * what the client wrote?  A frame a -device stream hands to the VM's QEMU
+ * is in the guest only once QEMU has read it from the socket (QEMU reads
+ * while its VM runs; frames it reads while the VM is stopped wait in its
+ * own queue, outside the VM's state).  filter-mirror waits for that
+ * before it copies a frame to the secondary, so that the secondary never
+ * takes in a frame the primary VM has not (net/filter-mirror.c says why
+ * that matters at a checkpoint).
+ *
+ * 'all_read' is called once, in the main context, when everything handed
+ * to 'receiver' up to then, including the frames waiting in its incoming
+ * queue, has been read, or never will be (the connection is gone, the
+ * client is unpaired or deleted).  It may write to chardevs but must not
+ * send frames into the core.  Clients that can tell implement
+ * NetClientClass.watch_read (net/stream.c: a connection on a unix
+ * socket, by its unread byte count).
+ */
+typedef struct NetReadWaiter NetReadWaiter;
+struct NetReadWaiter {
+    void (*all_read)(NetReadWaiter *w);
+    NetClient *client_;       /* private: waited on, or NULL */
+    GList link_;              /* private */
+};
+
+/* Starts waiting on 'receiver'.  Returns FALSE, and does not wait, when
+ * 'receiver' cannot tell (no watch_read, or it said no: not connected,
+ * not a unix socket); TRUE if 'w' already waits on it. */
+gboolean net_client_wait_read(NetClient *receiver, NetReadWaiter *w);
+/* Stops waiting; 'all_read' will not be called.  Idempotent; accepts a
+ * zeroed waiter. */
+void net_client_cancel_read(NetReadWaiter *w);
+
+static inline gboolean net_read_waiting(const NetReadWaiter *w)
+{
+    return w->client_ != NULL;
+}
+
+/* For clients with watch_read: everything written so far has been read
+ * (or never will be).  Tells the read waiters unless frames still wait in
+ * 'nc's incoming queue (then the client will see them written and read,
+ * and call again); stops the watch when nobody waits any more. */
+void net_client_output_read(NetClient *nc);
 
 /* Continues the walk of a frame after filter 'nf' in direction 'dir'
  * (RX or TX, never ALL), then delivers it to the client at that end of

@@ -75,7 +75,7 @@ class MirrorSetup:
     on n0 (created over QMP so that options can vary)."""
 
     def __init__(self, queue='tx', vnet=False, status=None, connect=True,
-                 chardev_extra='', netdev_extra=''):
+                 chardev_extra='', netdev_extra='', **more):
         self.port = StreamPort(extra=self._chardev(chardev_extra))
         self.qmp = self.port.qmp
         props = {'netdev': 'n0', 'queue': queue, 'outdev': 'mirror0'}
@@ -83,6 +83,7 @@ class MirrorSetup:
             props['vnet_hdr_support'] = True
         if status is not None:
             props['status'] = status
+        props.update({k.replace('_', '-'): v for k, v in more.items()})
         self.qmp.object_add('filter-mirror', 'm0', **props)
         self.sec = None
         if connect:
@@ -131,14 +132,19 @@ def test_mirror_framing_tx():
     send_frame(s.port.guest, eth_frame(99))
     check_eq(recv_frame(s.port.net), eth_frame(99), 'rx passes')
     expect_no_frame(s.sec, 0.3)
-    # a burst: order and exact bytes
+    # a burst: order and exact bytes (the guest reads as it comes: a copy
+    # leaves once the guest's end has read its frame, copy-on-read)
     frames = [eth_frame(1000 + i, 60 + (i * 37) % 1454) for i in range(3000)]
+    guest = Drain(s.port.guest, keep=True)
     s.port.net.sendall(b''.join(frame_bytes(f) for f in frames))
     want = b''.join(frame_bytes(f) for f in frames)
     got = recv_exact(s.sec, len(want), timeout=20)
     check(got == want, 'burst mirror stream differs')
+    wait_for(lambda: guest.frames >= len(frames), 10, what='burst to guest')
+    guest.stop_flag = True
+    guest.join()
     for i, f in enumerate(frames):
-        check_eq(recv_frame(s.port.guest), f, f'burst frame {i} to guest')
+        check_eq(guest.kept[i], f, f'burst frame {i} to guest')
     st = filter_stats(s.qmp, 'm0')
     if st is not None:
         check_eq(st.get('packets-out'), len(sizes) + len(frames),
@@ -233,10 +239,11 @@ def test_mirror_status():
 class Drain(threading.Thread):
     """Reads frames from a socket in the background and counts them."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, keep=False):
         super().__init__(daemon=True)
         self.sock = sock
         self.reader = FrameReader()
+        self.kept = [] if keep else None
         self.frames = 0
         self.last = None
         self.bad = None
@@ -260,6 +267,8 @@ class Drain(threading.Thread):
                 self.bad = str(e)
                 return
             if fs:
+                if self.kept is not None:
+                    self.kept.extend(fs)
                 self.frames += len(fs)
                 self.last = fs[-1]
 
@@ -371,6 +380,7 @@ def test_mirror_disconnected():
     sec = s.connect()
     for i in range(200, 205):
         send_frame(s.port.net, eth_frame(i, 1000))
+        check_eq(recv_frame(s.port.guest), eth_frame(i, 1000), 'forwarded')
     for i in range(200, 205):
         check_eq(recv_frame(sec), eth_frame(i, 1000), f'copy {i} after '
                  'reconnect')
@@ -400,8 +410,78 @@ def test_mirror_object_del_under_load():
     s.stop()
 
 
+def test_mirror_copy_on_read():
+    """copy-on-read: a copy of a frame going to the guest leaves once the
+    guest's end (QEMU) has read the frame from the -device stream's unix
+    socket, never before (the secondary must not take in a frame the
+    primary has not: filter-rewriter's and filter-mirror's comments say
+    why); off: at once.  Frames the other way go at once; a guest end that
+    leaves lets its held copies go; the limit is counted."""
+    need_mirror()
+    s = MirrorSetup(queue='all')
+    for i in range(3):
+        send_frame(s.port.net, eth_frame(i, 200 + i))
+    expect_no_frame(s.sec, 0.5)
+    st = filter_stats(s.qmp, 'm0')
+    check_eq(st.get('copies-held'), 3, 'copies-held while unread')
+    check_eq(st.get('packets-out'), 0, 'nothing copied while unread')
+    # the other way: at once (the netdev's end cannot tell; nothing held
+    # before it... but three are: it waits behind them, in order)
+    send_frame(s.port.guest, eth_frame(50))
+    check_eq(recv_frame(s.port.net), eth_frame(50), 'rx passes')
+    expect_no_frame(s.sec, 0.3)
+    # the guest reads: every copy follows, in order
+    for i in range(3):
+        check_eq(recv_frame(s.port.guest), eth_frame(i, 200 + i), 'to guest')
+    for i in range(3):
+        check_eq(recv_frame(s.sec), eth_frame(i, 200 + i), f'copy {i}')
+    check_eq(recv_frame(s.sec), eth_frame(50), 'rx copy after them')
+    # nothing held: rx goes at once
+    send_frame(s.port.guest, eth_frame(51))
+    check_eq(recv_frame(s.port.net), eth_frame(51), 'rx passes')
+    check_eq(recv_frame(s.sec), eth_frame(51), 'rx copy at once')
+    st = filter_stats(s.qmp, 'm0')
+    check_eq(st.get('copies-held'), 0, 'copies-held after read')
+    check_eq(st.get('copies-after-read'), 4, 'copies-after-read')
+    check(st.get('read-wait-max-us', 0) >= 400000, f'read-wait-max-us {st}')
+    ns = qmp_try(s.qmp, 'query-netdev-stats')
+    check('read-receipts' in repr(ns), 'read-receipts in query-netdev-stats')
+    # the guest's end leaves with frames unread: their copies go
+    send_frame(s.port.net, eth_frame(60, 300))
+    expect_no_frame(s.sec, 0.3)
+    s.port.guest.close()
+    s.port.guest = None
+    check_eq(recv_frame(s.sec), eth_frame(60, 300), 'copy when the guest left')
+    s.stop()
+
+    # off: at once, whether or not the guest reads
+    s = MirrorSetup(queue='tx', copy_on_read=False)
+    send_frame(s.port.net, eth_frame(7))
+    check_eq(recv_frame(s.sec), eth_frame(7), 'copy-on-read=off: at once')
+    check_eq(recv_frame(s.port.guest), eth_frame(7), 'to guest')
+    s.stop()
+
+    # the limit: a guest end that does not read gets its copies sent
+    # unread, counted
+    s = MirrorSetup(queue='tx', copy_on_read_limit=65536)
+    m = Drain(s.sec)
+    for i in range(100):
+        send_frame(s.port.net, eth_frame(i, 1000))
+    wait_for(lambda: m.frames >= 60, 10, what='copies past the limit')
+    st = filter_stats(s.qmp, 'm0')
+    check(st.get('copy-on-read-overflows', 0) >= 1, f'overflows: {st}')
+    m.stop_flag = True
+    s.stop()
+    # the limit's bounds are errors naming the property
+    s = MirrorSetup(queue='tx', connect=False)
+    expect_qmp_error(s.qmp.object_add, 'filter-mirror', 'mx', netdev='n0',
+                     outdev='mirror0', contains='copy-on-read-limit',
+                     **{'copy-on-read-limit': 100})
+    s.stop()
+
+
 if __name__ == '__main__':
     run_tests([test_mirror_framing_tx, test_mirror_queue_rx_and_all,
                test_mirror_vnet, test_mirror_options, test_mirror_status,
                test_mirror_stuck_secondary, test_mirror_disconnected,
-               test_mirror_object_del_under_load])
+               test_mirror_object_del_under_load, test_mirror_copy_on_read])
