@@ -112,6 +112,17 @@ def check_identical(pair):
                  for t, i in slow]))
     check_eq(n1 - n0, 0, 'checkpoint requests from colo-proxy during '
              'identical traffic')
+    # the mirror's copies waited for the real QEMU to read each frame
+    # (copy-on-read, docs/filters.md): every one, none sent unread
+    m0 = [f for f in pair.px.qmp.cmd('query-netfilter-stats')
+          if f.get('id') == 'm0'][0]
+    log(f'filter-mirror m0: {m0.get("copies-after-read")} copies after '
+        f'the primary QEMU read their frames, {m0.get("copies-at-once")} '
+        f'at once, longest wait {m0.get("read-wait-max-us")} us')
+    check(m0.get('copies-after-read', 0) >= N_IDENTICAL,
+          f'copies after read: {m0}')
+    check_eq((m0.get('copies-at-once'), m0.get('copy-on-read-overflows')),
+             (0, 0), 'mirror copies sent at once / unread')
 
 
 def check_miscompare(pair):

@@ -841,6 +841,27 @@ END_TEST
  * checkpoint.  Seen with real QEMUs: a client SYN that both QEMUs read
  * only after the resume was taken as established with offset 0, and the
  * resumed secondary reset the client's ACK. */
+/* A fresh rewriter that saw the first packet of a handshake ('syn':
+ * the client's SYN, or the guest's with ISN S_ISN), then a checkpoint
+ * (with its load announced first when 'load'). */
+static Rewriter *syn_across_checkpoint(bool client, bool load)
+{
+    Rewriter *rw = rewriter_new(NULL);
+    TSeg s;
+
+    if (client) {
+        handshake_client_begin(rw, T0);
+    } else {
+        s = seg(G, SYN, S_ISN, 0);
+        ck_assert_int_eq(run(rw, &s, T0).r, REWRITER_UNCHANGED);
+    }
+    if (load) {
+        rewriter_checkpoint_load(rw);
+    }
+    rewriter_checkpoint(rw);
+    return rw;
+}
+
 START_TEST(test_checkpoint_mid_handshake)
 {
     for (int load = 0; load < 2; load++) {
@@ -851,12 +872,7 @@ START_TEST(test_checkpoint_mid_handshake)
         set_variant(0);
         /* 1: both guests take the client's SYN after the resume; the
          * secondary answers with its own ISN */
-        rw = rewriter_new(NULL);
-        handshake_client_begin(rw, T0);
-        if (load) {
-            rewriter_checkpoint_load(rw);
-        }
-        rewriter_checkpoint(rw);
+        rw = syn_across_checkpoint(true, load);
         handshake_client_end(rw, T0 + 1);
         ck_assert_uint_eq(rewriter_count_offsets(rw), 1);
         rewriter_free(rw);
@@ -864,12 +880,7 @@ START_TEST(test_checkpoint_mid_handshake)
         /* 2: the primary had it; the secondary, holding the primary's
          * half-open socket, answers a duplicate SYN with the primary's
          * ISN: offset 0 */
-        rw = rewriter_new(NULL);
-        handshake_client_begin(rw, T0);
-        if (load) {
-            rewriter_checkpoint_load(rw);
-        }
-        rewriter_checkpoint(rw);
+        rw = syn_across_checkpoint(true, load);
         s = seg(G, SYN | ACK, P_ISN, C_ISN + 1);
         ck_assert_int_eq(run(rw, &s, T0 + 1).r, REWRITER_UNCHANGED);
         s = seg(C, ACK, C_ISN + 1, P_ISN + 1);
@@ -881,12 +892,7 @@ START_TEST(test_checkpoint_mid_handshake)
 
         /* 3: the same, no SYN-ACK comes: the client's ACK is held, then
          * passes as it is */
-        rw = rewriter_new(NULL);
-        handshake_client_begin(rw, T0);
-        if (load) {
-            rewriter_checkpoint_load(rw);
-        }
-        rewriter_checkpoint(rw);
+        rw = syn_across_checkpoint(true, load);
         s = seg(C, ACK, C_ISN + 1, P_ISN + 1);
         ck_assert_int_eq(run(rw, &s, T0 + 1).r, REWRITER_HOLD);
         g = run(rw, &s, T0 + 2 + REWRITER_HOLD_DEFAULT_US);
@@ -896,13 +902,7 @@ START_TEST(test_checkpoint_mid_handshake)
 
         /* 4: the guest's SYN, unanswered: the primary had sent its own,
          * the peer's SYN-ACK acks the ISN the secondary now has */
-        rw = rewriter_new(NULL);
-        s = seg(G, SYN, S_ISN, 0);
-        ck_assert_int_eq(run(rw, &s, T0).r, REWRITER_UNCHANGED);
-        if (load) {
-            rewriter_checkpoint_load(rw);
-        }
-        rewriter_checkpoint(rw);
+        rw = syn_across_checkpoint(false, load);
         s = seg(C, SYN | ACK, C_ISN, P_ISN + 1);
         g = run(rw, &s, T0 + 1);
         ck_assert_uint_eq(g.ack, P_ISN + 1);
@@ -915,13 +915,7 @@ START_TEST(test_checkpoint_mid_handshake)
 
         /* 5: the primary had not: the resumed secondary sends its SYN
          * again with a new ISN before the peer's SYN-ACK */
-        rw = rewriter_new(NULL);
-        s = seg(G, SYN, S_ISN, 0);
-        run(rw, &s, T0);
-        if (load) {
-            rewriter_checkpoint_load(rw);
-        }
-        rewriter_checkpoint(rw);
+        rw = syn_across_checkpoint(false, load);
         s = seg(G, SYN, S_ISN + 7777, 0);
         ck_assert_int_eq(run(rw, &s, T0 + 1).r, REWRITER_UNCHANGED);
         s = seg(C, SYN | ACK, C_ISN, P_ISN + 1);
@@ -932,19 +926,21 @@ START_TEST(test_checkpoint_mid_handshake)
         g = run(rw, &s, T0 + 1);
         ck_assert_uint_eq(g.seq, P_ISN + 1);
         rewriter_free(rw);
+    }
 
-        /* a load a failover cut short leaves the guest's SYN as it was */
-        if (load) {
-            rw = rewriter_new(NULL);
-            s = seg(G, SYN, S_ISN, 0);
-            run(rw, &s, T0);
-            rewriter_checkpoint_load(rw);
-            rewriter_failover(rw);
-            s = seg(C, SYN | ACK, C_ISN, P_ISN + 1);
-            g = run(rw, &s, T0 + 1);
-            ck_assert_uint_eq(g.ack, S_ISN + 1);
-            rewriter_free(rw);
-        }
+    /* a load a failover cut short leaves the guest's SYN as it was */
+    {
+        Rewriter *rw = rewriter_new(NULL);
+        TSeg s = seg(G, SYN, S_ISN, 0);
+        Got g;
+
+        run(rw, &s, T0);
+        rewriter_checkpoint_load(rw);
+        rewriter_failover(rw);
+        s = seg(C, SYN | ACK, C_ISN, P_ISN + 1);
+        g = run(rw, &s, T0 + 1);
+        ck_assert_uint_eq(g.ack, S_ISN + 1);
+        rewriter_free(rw);
     }
 }
 END_TEST
