@@ -146,6 +146,13 @@ def measure(proxy, qemu, fw, args):
                 r['proxy_requests'] = {k: req1[k] - req0.get(k, 0)
                                        for k in req1
                                        if req1[k] != req0.get(k, 0)}
+                # what copy-on-read cost the secondary's input
+                m0 = [f for f in pair.px.qmp.cmd('query-netfilter-stats')
+                      if f.get('id') == 'm0'][0]
+                r['mirror'] = {k: m0.get(k) for k in (
+                    'copies-after-read', 'copies-at-once',
+                    'copy-on-read-overflows', 'read-wait-max-us')}
+                say(f'[{proxy}] filter-mirror m0 so far: {r["mirror"]}')
             r['periodic'] = times
             r['periodic_checkpoints'] = len(d)
             r['periodic_echo_worst'] = e.get('worst')
