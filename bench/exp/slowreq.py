@@ -47,7 +47,8 @@ def load(pcap):
 
 def main():
     qemu, fw = cp.bench_setup('slowreq',
-                              os.environ.get('BUILD', 'build'), say)
+                              os.environ.get('BUILD', os.path.join(
+                                  HERE, '..', '..', 'build')), say)
     n = int(os.environ.get('N', 400))
     runs = int(os.environ.get('RUNS', 20))
     d = os.environ.get('OUT_DIR', '/tmp/slowreq')
