@@ -589,14 +589,23 @@ static gboolean stream_conn_watch_read(StreamConn *c, gboolean on)
                        stream_read_receipt, c, "colo-net-stream-read");
     }
     ev.events = EPOLLOUT | EPOLLET;
-    if (c->rd_fd != c->ss.fd) {
-        if (epoll_ctl(c->rd_epfd, EPOLL_CTL_ADD, c->ss.fd, &ev) < 0) {
-            return FALSE;
-        }
-        c->rd_fd = c->ss.fd;
-    } else if (epoll_ctl(c->rd_epfd, EPOLL_CTL_MOD, c->rd_fd, &ev) < 0) {
+    if (c->rd_fd == c->ss.fd &&
+        epoll_ctl(c->rd_epfd, EPOLL_CTL_MOD, c->rd_fd, &ev) == 0) {
+        c->rd_on = TRUE;
+        return TRUE;
+    }
+    /* a new connection (or the registration went with a closed fd that
+     * had the same number) */
+    if (epoll_ctl(c->rd_epfd, EPOLL_CTL_ADD, c->ss.fd, &ev) < 0 &&
+        (errno != EEXIST ||
+         epoll_ctl(c->rd_epfd, EPOLL_CTL_MOD, c->ss.fd, &ev) < 0)) {
+        log_warn_rl_domain(G_LOG_DOMAIN, &c->rl,
+                           "%s: epoll_ctl: %s (no read receipts)",
+                           stream_conn_id(c), g_strerror(errno));
+        c->rd_fd = -1;
         return FALSE;
     }
+    c->rd_fd = c->ss.fd;
     c->rd_on = TRUE;
     return TRUE;
 }

@@ -452,6 +452,19 @@ def test_mirror_copy_on_read():
     s.port.guest.close()
     s.port.guest = None
     check_eq(recv_frame(s.sec), eth_frame(60, 300), 'copy when the guest left')
+    # a new guest end (the same fd number, likely): copies wait for it
+    s.port.guest = connect_unix(s.port.guest_path, proc=s.port.proxy)
+    wait_for(lambda: any(n.get('id') == 'd0' and
+                         n['backend'].get('connects') == 2 and
+                         n['backend'].get('connected')
+                         for n in qmp_try(s.qmp, 'query-netdev-stats')),
+             5, what='the new guest end connected')
+    for i in range(2):
+        send_frame(s.port.net, eth_frame(70 + i, 400))
+        expect_no_frame(s.sec, 0.3)
+        check_eq(recv_frame(s.port.guest), eth_frame(70 + i, 400), 'to guest')
+        check_eq(recv_frame(s.sec), eth_frame(70 + i, 400),
+                 'copy after the new guest end read')
     s.stop()
 
     # off: at once, whether or not the guest reads
