@@ -152,6 +152,14 @@ def measure(proxy, qemu, fw, args):
                 r['mirror'] = {k: m0.get(k) for k in (
                     'copies-after-read', 'copies-at-once',
                     'copy-on-read-overflows', 'read-wait-max-us')}
+                w = m0.get('read-wait') or {}
+                if w.get('count'):
+                    r['mirror']['read-wait-mean-us'] = round(
+                        w['sum-us'] / w['count'])
+                    r['mirror']['read-wait-le-100us'] = next(
+                        (b['count'] for b in w['buckets']
+                         if b.get('le-us') == 100), None)
+                    r['mirror']['read-waits'] = w['count']
                 say(f'[{proxy}] filter-mirror m0 so far: {r["mirror"]}')
             r['periodic'] = times
             r['periodic_checkpoints'] = len(d)

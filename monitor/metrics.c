@@ -111,6 +111,8 @@ static const struct {
     { "query-colo-compare-stats", "hold-time", "colo_proxy_compare_hold_seconds" },
     { "query-colo-stats", "checkpoint-duration",
       "colo_proxy_checkpoint_duration_seconds" },
+    { "query-netfilter-stats", "read-wait",
+      "colo_proxy_netfilter_read_wait_seconds" },
 };
 
 /* --- families ------------------------------------------------------------ */

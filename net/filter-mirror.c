@@ -86,6 +86,7 @@
 #include "chardev/char.h"
 #include "qom/props.h"
 #include "util/error.h"
+#include "util/histogram.h"
 #include "util/log.h"
 #include "util/qmp-handler.h"
 #include "util/stats.h"
@@ -275,6 +276,7 @@ struct _FilterMirror {
                                  * tell when they are read */
     uint64_t held_overflows;    /* copy-on-read-limit reached */
     uint64_t held_wait_max_us;  /* longest wait for a read receipt */
+    Histogram held_wait;        /* the oldest copy's wait, per release */
     RateLimit held_rl;
     bool lost;                  /* in an input-lost episode */
     MirrorLossReason lost_reason;
@@ -417,6 +419,7 @@ static void mirror_release_held(FilterMirror *m)
     if (waited > m->held_wait_max_us) {
         m->held_wait_max_us = waited;
     }
+    histogram_observe(&m->held_wait, (int64_t)waited);
 }
 
 /* The device's peer has read everything it was given (or never will). */
@@ -594,6 +597,13 @@ static void filter_mirror_fill_stats(NetFilter *nf, void *opaque)
                                (gint64)stats_read(&m->held_overflows));
     json_object_set_int_member(o, "read-wait-max-us",
                                (gint64)m->held_wait_max_us);
+    {
+        Histogram snap;
+
+        histogram_snapshot(&m->held_wait, &snap);
+        json_object_set_object_member(o, "read-wait",
+                                      histogram_to_json(&snap));
+    }
     json_object_set_int_member(o, "lost-episodes",
                                (gint64)stats_read(&m->lost_episodes));
 }
@@ -620,6 +630,8 @@ static void filter_mirror_init(FilterMirror *m)
     m->episode_rl = (RateLimit)RATE_LIMIT_INIT(10, 10000);
     m->held_rl = (RateLimit)RATE_LIMIT_INIT(5, 5000);
     m->held = g_byte_array_new();
+    histogram_init(&m->held_wait, histogram_hold_bounds_us,
+                   histogram_hold_n);
     m->read.all_read = mirror_all_read;
 }
 

@@ -116,9 +116,15 @@ def check_identical(pair):
     # (copy-on-read, docs/filters.md): every one, none sent unread
     m0 = [f for f in pair.px.qmp.cmd('query-netfilter-stats')
           if f.get('id') == 'm0'][0]
+    w = m0.get('read-wait') or {}
+    le = {b['le-us']: b['count'] for b in w.get('buckets', [])}
     log(f'filter-mirror m0: {m0.get("copies-after-read")} copies after '
         f'the primary QEMU read their frames, {m0.get("copies-at-once")} '
-        f'at once, longest wait {m0.get("read-wait-max-us")} us')
+        f'at once, longest wait {m0.get("read-wait-max-us")} us; '
+        f'{w.get("count")} releases, mean wait '
+        f'{w.get("sum-us", 0) / max(w.get("count", 0), 1):.0f} us, '
+        f'{le.get(100)} within 100 us, {le.get(250)} within 250 us, '
+        f'{le.get(1000)} within 1 ms')
     check(m0.get('copies-after-read', 0) >= N_IDENTICAL,
           f'copies after read: {m0}')
     check_eq((m0.get('copies-at-once'), m0.get('copy-on-read-overflows')),

@@ -444,6 +444,9 @@ def test_mirror_copy_on_read():
     check_eq(st.get('copies-held'), 0, 'copies-held after read')
     check_eq(st.get('copies-after-read'), 4, 'copies-after-read')
     check(st.get('read-wait-max-us', 0) >= 400000, f'read-wait-max-us {st}')
+    w = st.get('read-wait', {})
+    check(w.get('count', 0) >= 1 and w.get('sum-us', 0) >= 400000,
+          f'read-wait histogram: {w}')
     ns = qmp_try(s.qmp, 'query-netdev-stats')
     check('read-receipts' in repr(ns), 'read-receipts in query-netdev-stats')
     # the guest's end leaves with frames unread: their copies go
