@@ -2,7 +2,8 @@
 /*
  * bench/bench-util.h - what the benchmark's C tools (compare-load,
  * frame-gen, flood-gen) share: a monotonic clock and a loopback TCP
- * connect that waits for the listener.  libc only, header-only.
+ * (or unix socket) connect that waits for the listener.  libc only,
+ * header-only.
  */
 #ifndef BENCH_BENCH_UTIL_H
 #define BENCH_BENCH_UTIL_H
@@ -11,7 +12,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +44,35 @@ static inline int connect_port(int port, int ms)
         }
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0) {
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            return fd;
+        }
+        close(fd);
+        if (now_s() > end) {
+            return -1;
+        }
+        usleep(20000);
+    }
+}
+
+/* Connects to the unix socket 'path', retrying for 'ms' milliseconds;
+ * returns a non-blocking fd or -1. */
+static inline int connect_unix_path(const char *path, int ms)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    double end = now_s() + ms / 1000.0;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    for (;;) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+        if (fd < 0) {
+            return -1;
+        }
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0) {
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
             return fd;
         }

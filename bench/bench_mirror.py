@@ -12,7 +12,11 @@ Pipeline (two processes of each kind, as on a primary and a secondary):
   secondary: chardev client red0 -+-> filter-redirector f1 (indev, tx)
              injected toward the guest --tcp--> drain S
 
-  colo-proxy: the port is -netdev socket + -device socket.
+  colo-proxy: the port is -netdev socket + -device socket.  With --unix-guest
+  a third case, "colo-proxy/unix": the primary's guest end is a -device
+  stream on a unix socket, as a real primary QEMU's NIC is, so the mirror
+  copies each frame only once the sink has read it (copy-on-read,
+  docs/filters.md): its cost at full rate.
   QEMU (-M none, no guest): two socket netdevs joined by hubports; the
   filters sit on the first, the second is the "guest" sink.
 
@@ -172,12 +176,18 @@ def drops_of(proc):
     return res
 
 
-def start_colo_proxy(binary):
+def start_colo_proxy(binary, unix_guest=False):
     pn, pg, pm, sn, sg = free_ports(5)
     qdir = tempfile.mkdtemp(prefix='bench-mirror-')
+    if unix_guest:
+        pg = f'{qdir}/guest.sock'
+        dev = (f'stream,id=d0,netdev=n0,server=on,addr.type=unix,'
+               f'addr.path={pg}')
+    else:
+        dev = f'socket,id=d0,netdev=n0,listen=127.0.0.1:{pg}'
     prim = Proc([binary, '-qmp', f'unix:{qdir}/p.sock,server=on,wait=off',
                  '-netdev', f'socket,id=n0,listen=127.0.0.1:{pn}',
-                 '-device', f'socket,id=d0,netdev=n0,listen=127.0.0.1:{pg}',
+                 '-device', dev,
                  '-chardev', f'socket,id=mirror0,host=127.0.0.1,port={pm},'
                              'server=on,wait=off',
                  '-object', 'filter-mirror,id=m0,netdev=n0,queue=tx,'
@@ -468,6 +478,9 @@ def main():
     ap.add_argument('--sizes', default='64,1514',
                     help='frame sizes to run, among 64 and 1514')
     ap.add_argument('--no-qemu', action='store_true')
+    ap.add_argument('--unix-guest', action='store_true',
+                    help='also colo-proxy with the primary guest end on a '
+                         'unix socket (copy-on-read; needs frame-gen)')
     ap.add_argument('--stall', action='store_true',
                     help='only the primary, with a secondary that never '
                          'reads the mirror')
@@ -496,11 +509,16 @@ def main():
     for size, n in ((64, args.frames64), (1514, args.frames1514)):
         if size not in sizes:
             continue
-        runs = {'colo-proxy': [], 'qemu-7.2': []}
+        runs = {'colo-proxy': [], 'colo-proxy/unix': [], 'qemu-7.2': []}
         for _ in range(max(1, args.repeat)):
             runs['colo-proxy'].append(
                 run_one('colo-proxy', lambda: start_colo_proxy(args.proxy),
                         size, n, gen))
+            if args.unix_guest and gen:
+                runs['colo-proxy/unix'].append(
+                    run_one('colo-proxy/unix',
+                            lambda: start_colo_proxy(args.proxy, True),
+                            size, n, gen))
             if have_qemu:
                 runs['qemu-7.2'].append(run_one('qemu-7.2', start_qemu,
                                                 size, n, gen))
@@ -509,11 +527,11 @@ def main():
                 results.append(median_result(rs))
                 all_runs.extend(rs)
 
-    print(f'{"impl":<11} {"size":>5} {"sent":>8} {"at prim.":>8} '
+    print(f'{"impl":<15} {"size":>5} {"sent":>8} {"at prim.":>8} '
           f'{"at sec.":>8} {"frames/s":>9} {"MB/s":>7} {"CPU s/Mfr":>9} '
           f'{"(sent)":>7}')
     for r in results:
-        print(f'{r["kind"]:<11} {r["size"]:>5} {r["sent"]:>8} '
+        print(f'{r["kind"]:<15} {r["size"]:>5} {r["sent"]:>8} '
               f'{r["primary"]:>8} {r["secondary"]:>8} {r["fps"]:>9.0f} '
               f'{r["mbps"]:>7.1f} {r["cpu_per_mframe_dlv"]:>9.3f} '
               f'{r["cpu_per_mframe"]:>7.3f}'
@@ -522,13 +540,14 @@ def main():
           'of the run; CPU s/Mfr: user+system CPU of both processes per '
           'million frames delivered to the secondary guest ("(sent)": per '
           'million frames sent); medians of the runs')
-    for size in (64, 1514):
+    for size, kind in ((64, 'colo-proxy'), (1514, 'colo-proxy'),
+                       (64, 'colo-proxy/unix'), (1514, 'colo-proxy/unix')):
         o = [r for r in results if r['size'] == size and
-             r['kind'] == 'colo-proxy']
+             r['kind'] == kind]
         q = [r for r in results if r['size'] == size and
              r['kind'] == 'qemu-7.2']
         if o and q and q[0]['fps'] > 0 and o[0]['cpu_per_mframe_dlv'] > 0:
-            print(f'ratio {size:>4} B: throughput colo-proxy/QEMU '
+            print(f'ratio {size:>4} B: throughput {kind}/QEMU '
                   f'{o[0]["fps"] / q[0]["fps"]:.2f}x, CPU per frame '
                   f'QEMU/colo-proxy '
                   f'{q[0]["cpu_per_mframe_dlv"] / o[0]["cpu_per_mframe_dlv"]:.2f}x'

@@ -3,10 +3,11 @@
  * bench/frame-gen.c - load generator and sink for the link benchmarks
  * (bench/bench_mirror.py).
  *
- *   frame-gen --send PORT --sink PORT [--sink PORT ...] --size BYTES
- *             --count N [--idle-ms MS] [--connect-ms MS]
+ *   frame-gen --send PORT --sink PORT|PATH [--sink PORT|PATH ...]
+ *             --size BYTES --count N [--idle-ms MS] [--connect-ms MS]
  *
- * Connects (TCP, 127.0.0.1) to the --send port and to every --sink port,
+ * Connects (TCP, 127.0.0.1) to the --send port and to every --sink port
+ * (a sink starting with '/' is a unix socket path),
  * writes N frames of BYTES bytes in QEMU's stream framing (BE32 length +
  * payload) to the send socket as fast as it takes them (non-blocking, big
  * writes), and counts the bytes arriving on each sink (recv() with
@@ -49,7 +50,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    int send_port = 0, sink_ports[MAX_SINKS], nsinks = 0;
+    int send_port = 0, nsinks = 0;
+    const char *sink_addrs[MAX_SINKS];
     long size = 0, count = 0, idle_ms = 2000, connect_ms = 10000;
     long settle_ms = 0;
     int sfd, sinks[MAX_SINKS];
@@ -66,7 +68,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--send")) {
             send_port = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--sink") && nsinks < MAX_SINKS) {
-            sink_ports[nsinks++] = atoi(argv[++i]);
+            sink_addrs[nsinks++] = argv[++i];
         } else if (!strcmp(argv[i], "--size")) {
             size = atol(argv[++i]);
         } else if (!strcmp(argv[i], "--count")) {
@@ -111,7 +113,9 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < nsinks; i++) {
-        sinks[i] = connect_port(sink_ports[i], (int)connect_ms);
+        sinks[i] = sink_addrs[i][0] == '/'
+                   ? connect_unix_path(sink_addrs[i], (int)connect_ms)
+                   : connect_port(atoi(sink_addrs[i]), (int)connect_ms);
         if (sinks[i] < 0) {
             perror("connect sink port");
             return 1;
