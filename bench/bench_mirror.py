@@ -159,7 +159,8 @@ def qmp_query(path, *cmds):
 
 
 def drops_of(proc):
-    """Non-zero drop counters of a colo-proxy (filters and netdevs)."""
+    """Non-zero drop counters of a colo-proxy (filters and netdevs), and
+    the mirror's copies sent unread or at once (copy-on-read)."""
     if not getattr(proc, 'qmp', None):
         return {}
     res = {}
@@ -171,7 +172,9 @@ def drops_of(proc):
                 if isinstance(v, dict):
                     flat.update(v)
             for k, v in flat.items():
-                if k.startswith('drop') and isinstance(v, int) and v:
+                if (k.startswith('drop') or k == 'copy-on-read-overflows'
+                        or k == 'copies-at-once') and \
+                        isinstance(v, int) and v:
                     res[f'{e.get("id")}.{k}'] = v
     return res
 
