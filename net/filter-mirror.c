@@ -493,6 +493,18 @@ static NetFilterVerdict filter_mirror_receive(NetFilter *nf,
     FilterMirror *m = (FilterMirror *)nf;
 
     if (m->copy_on_read && mirror_hold(m, dir, buf, len)) {
+        /* A secondary that is connected again gets the copies from this
+         * frame on (they wait only for the primary's read): that episode
+         * ends here, not when QEMU next reads, which may be seconds away
+         * (a guest whose NIC is not up yet) and then lands the
+         * checkpoint request in the middle of COLO for a loss from
+         * before it.  A full output buffer ends its episode only when a
+         * copy gets through. */
+        if (G_UNLIKELY(m->lost) &&
+            m->lost_reason == MIRROR_LOSS_DISCONNECTED &&
+            chr_fe_is_connected(&m->out.fe)) {
+            mirror_episode_end(m);
+        }
         return NETFILTER_PASS;
     }
     mirror_copied(m, link_out_write(&m->out, nf, m->vnet_hdr, buf, len));

@@ -470,6 +470,22 @@ def test_mirror_copy_on_read():
                  'copy after the new guest end read')
     s.stop()
 
+    # an input-lost episode ends when copies flow again, i.e. when the
+    # first copy is held for a secondary that is connected, not when the
+    # guest end next reads (seconds, for a guest whose NIC is not up yet)
+    s = MirrorSetup(queue='tx', connect=False)
+    send_frame(s.port.net, eth_frame(80))
+    check_eq(recv_frame(s.port.guest), eth_frame(80), 'forwarded')
+    s.qmp.get_event('COLO_MIRROR_INPUT_LOST', timeout=5)
+    s.connect()
+    send_frame(s.port.net, eth_frame(81))
+    ev = s.qmp.get_event('COLO_MIRROR_INPUT_RESTORED', timeout=2)
+    check_eq(ev['data']['dropped'], 1, 'restored: copies lost')
+    expect_no_frame(s.sec, 0.3)
+    check_eq(recv_frame(s.port.guest), eth_frame(81), 'forwarded')
+    check_eq(recv_frame(s.sec), eth_frame(81), 'copy once read')
+    s.stop()
+
     # off: at once, whether or not the guest reads
     s = MirrorSetup(queue='tx', copy_on_read=False)
     send_frame(s.port.net, eth_frame(7))
