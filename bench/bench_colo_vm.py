@@ -151,7 +151,8 @@ def measure(proxy, qemu, fw, args):
                       if f.get('id') == 'm0'][0]
                 r['mirror'] = {k: m0.get(k) for k in (
                     'copies-after-read', 'copies-at-once',
-                    'copy-on-read-overflows', 'read-wait-max-us')}
+                    'copy-on-read-overflows', 'copies-unread',
+                    'read-wait-max-us')}
                 w = m0.get('read-wait') or {}
                 if w.get('count'):
                     r['mirror']['read-wait-mean-us'] = round(

@@ -172,7 +172,7 @@ def drops_of(proc):
                 if isinstance(v, dict):
                     flat.update(v)
             for k, v in flat.items():
-                if (k.startswith('drop') or k == 'copy-on-read-overflows'
+                if (k.startswith('drop') or k == 'copies-unread'
                         or k == 'copies-at-once') and \
                         isinstance(v, int) and v:
                     res[f'{e.get("id")}.{k}'] = v

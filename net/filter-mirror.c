@@ -275,6 +275,8 @@ struct _FilterMirror {
     uint64_t copies_at_once;    /* copies of frames whose device cannot
                                  * tell when they are read */
     uint64_t held_overflows;    /* copy-on-read-limit reached */
+    uint64_t copies_unread;     /* held copies sent before their frames
+                                 * were read (the limit, a deletion) */
     uint64_t held_wait_max_us;  /* longest wait for a read receipt */
     Histogram held_wait;        /* the oldest copy's wait, per release */
     RateLimit held_rl;
@@ -394,8 +396,9 @@ typedef struct HeldCopy {
     uint32_t hdr_len;           /* link header bytes before them */
 } HeldCopy;
 
-/* Sends every held copy, in order, and stops waiting. */
-static void mirror_release_held(FilterMirror *m)
+/* Sends every held copy, in order, and stops waiting; 'read': because
+ * the device said their frames were read (else they go unread). */
+static void mirror_release_held(FilterMirror *m, bool read)
 {
     const uint8_t *p = m->held->data;
     const uint8_t *end = p + m->held->len;
@@ -414,19 +417,23 @@ static void mirror_release_held(FilterMirror *m)
         p += sizeof(hc) + iov.iov_len;
     }
     g_byte_array_set_size(m->held, 0);
-    stats_add(&m->copies_after_read, m->held_frames);
-    m->held_frames = 0;
-    if (waited > m->held_wait_max_us) {
-        m->held_wait_max_us = waited;
+    if (!read) {
+        stats_add(&m->copies_unread, m->held_frames);
+    } else if (m->held_frames) {
+        stats_add(&m->copies_after_read, m->held_frames);
+        if (waited > m->held_wait_max_us) {
+            m->held_wait_max_us = waited;
+        }
+        histogram_observe(&m->held_wait, (int64_t)waited);
     }
-    histogram_observe(&m->held_wait, (int64_t)waited);
+    m->held_frames = 0;
 }
 
 /* The device's peer has read everything it was given (or never will). */
 static void mirror_all_read(NetReadWaiter *w)
 {
     mirror_release_held((FilterMirror *)
-        ((char *)w - G_STRUCT_OFFSET(FilterMirror, read)));
+        ((char *)w - G_STRUCT_OFFSET(FilterMirror, read)), true);
 }
 
 /*
@@ -444,22 +451,21 @@ static gboolean mirror_hold(FilterMirror *m, NetFilterDirection dir,
     HeldCopy hc = { .len = (uint32_t)len };
     uint8_t hdr[LINK_HDR_MAX];
 
+    if (!m->held_frames && dir != NET_FILTER_DIRECTION_TX) {
+        return FALSE;
+    }
+    hc.hdr_len = link_out_header(nf, m->vnet_hdr, hdr, len);
+    if (G_UNLIKELY(!hc.hdr_len)) {
+        return FALSE;           /* link_out_write() counts it */
+    }
     if (!m->held_frames) {
-        NetClient *dev;
+        NetClient *dev = net_client_get_peer(netfilter_get_netdev(nf));
 
-        if (dir != NET_FILTER_DIRECTION_TX) {
-            return FALSE;
-        }
-        dev = net_client_get_peer(netfilter_get_netdev(nf));
         if (!dev || !net_client_wait_read(dev, &m->read)) {
             stats_inc(&m->copies_at_once);
             return FALSE;
         }
         m->held_since_us = g_get_monotonic_time();
-    }
-    hc.hdr_len = link_out_header(nf, m->vnet_hdr, hdr, len);
-    if (G_UNLIKELY(!hc.hdr_len)) {
-        return FALSE;           /* link_out_write() counts it */
     }
     if (G_UNLIKELY(m->held->len + sizeof(hc) + hc.hdr_len + len >
                    m->held_limit)) {
@@ -473,7 +479,8 @@ static gboolean mirror_hold(FilterMirror *m, NetFilterDirection dir,
                            netfilter_get_id(nf), m->held_frames,
                            (g_get_monotonic_time() - m->held_since_us) /
                            1000, m->held_limit);
-        mirror_release_held(m);
+        mirror_release_held(m, false);
+        stats_inc(&m->copies_unread);   /* this one goes at once, unread */
         return FALSE;
     }
     g_byte_array_append(m->held, (const guint8 *)&hc, sizeof(hc));
@@ -552,7 +559,7 @@ static void filter_mirror_cleanup(NetFilter *nf)
     /* Held copies go rather than vanish (the frames did reach the
      * guest's socket). */
     if (m->held_frames) {
-        mirror_release_held(m);
+        mirror_release_held(m, false);
     }
     link_out_deinit(&m->out);
 }
@@ -607,6 +614,8 @@ static void filter_mirror_fill_stats(NetFilter *nf, void *opaque)
                                (gint64)stats_read(&m->copies_at_once));
     json_object_set_int_member(o, "copy-on-read-overflows",
                                (gint64)stats_read(&m->held_overflows));
+    json_object_set_int_member(o, "copies-unread",
+                               (gint64)stats_read(&m->copies_unread));
     json_object_set_int_member(o, "read-wait-max-us",
                                (gint64)m->held_wait_max_us);
     {

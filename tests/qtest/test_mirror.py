@@ -502,6 +502,10 @@ def test_mirror_copy_on_read():
     wait_for(lambda: m.frames >= 60, 10, what='copies past the limit')
     st = filter_stats(s.qmp, 'm0')
     check(st.get('copy-on-read-overflows', 0) >= 1, f'overflows: {st}')
+    # counted as what they are: sent unread, not after a read
+    check(st.get('copies-unread', 0) >= 40, f'copies-unread: {st}')
+    check_eq(st.get('copies-after-read', 0) + st.get('copies-unread', 0) +
+             st.get('copies-held', 0), 100, 'every copy counted once')
     m.stop_flag = True
     s.stop()
     # the limit's bounds are errors naming the property
