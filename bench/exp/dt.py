@@ -44,6 +44,16 @@ def diff(a, b):
     return {k: [(b[k][i] - a.get(k, [0, 0, 0])[i]) for i in range(3)] for k in b}
 
 def run(proxy, secs, delay, qemu, fw, traffic):
+    # 'colo-proxy=BINARY': colo-proxy's pair with another binary (an A/B
+    # in one run, interleaved)
+    label = proxy
+    if '=' in proxy:
+        proxy, binary = proxy.split('=', 1)
+        os.environ['COLO_PROXY'] = binary
+    elif os.environ.get('PROXYBIN'):
+        os.environ['COLO_PROXY'] = os.environ['PROXYBIN']
+    else:
+        os.environ.pop('COLO_PROXY', None)
     with cp.NetNS() as ns:
         pair = cp.Pair(ns, 'd' if proxy == 'colo-proxy' else 'e', 'e1000', False, qemu, fw, proxy=proxy)
         try:
@@ -52,6 +62,7 @@ def run(proxy, secs, delay, qemu, fw, traffic):
                 pair.proxies_ready()
             cp.check_pages(cp.http_seq(pair.ns, pair.c, [f'/cgi-bin/page?{k}' for k in range(1, 6)]))
             echo = cp.Echo(pair.ns, pair.c) if traffic else None
+            hb = None
             cp.take_events(pair.qp, ('STOP', 'RESUME'))
             procs = {'qemu-p': pair.gp.proc.pid, 'qemu-s': pair.gs.proc.pid,
                      'px': pair.px.proc.pid, 'sx': pair.sx.proc.pid}
@@ -76,7 +87,22 @@ def run(proxy, secs, delay, qemu, fw, traffic):
                 st = subprocess.Popen(['perf', 'record', '-F', '5000', '-g', '-o', f'{OUT_DIR}/perf-{proxy}.data', '-p', str(procs[os.environ['PERF']])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if st: time.sleep(0.5)
             s0 = {k: sched(v) for k, v in procs.items()}
-            pair.qp.cmd('migrate-set-parameters', {'x-checkpoint-delay': delay})
+            if os.environ.get('MIS'):
+                mis = []
+                if os.environ.get('ONECLIENT'):
+                    res = cp.http_seq(pair.ns, pair.c, ['/cgi-bin/sched'] * int(os.environ['MIS']), gap=0.6)
+                    mis = [x[1] for x in res]; time.sleep(0.6)
+                else:
+                  for _ in range(int(os.environ['MIS'])):
+                    res = cp.http_seq(pair.ns, pair.c, ['/cgi-bin/sched'])
+                    mis.append(res[0][1]); time.sleep(0.6)
+                mis.sort()
+                print(f'   MIS {label}: n={len(mis)} p50 {mis[len(mis)//2]*1e3:.1f} max {mis[-1]*1e3:.1f}', flush=True)
+                secs = 0
+            else:
+                pair.qp.cmd('migrate-set-parameters', {'x-checkpoint-delay': delay})
+            if os.environ.get('HTTP'):
+                hb = cp.HTTPBackground(pair.ns, pair.c, [f'/cgi-bin/page?{1 + k % 20}' for k in range(int(secs / 0.075))], gap=0.05)
             if os.environ.get('PERFSCHED'):
                 time.sleep(3)
                 json.dump({k: [int(t.rsplit('/', 1)[1]) for t in glob.glob(f'/proc/{v}/task/*')] for k, v in procs.items()}, open(f'{OUT_DIR}/sched-{proxy}.pids', 'w'))
@@ -89,6 +115,9 @@ def run(proxy, secs, delay, qemu, fw, traffic):
             s1 = {k: sched(v) for k, v in procs.items()}
             if st: st.send_signal(2); st.wait()
             if echo: echo.stop()
+            if hb:
+                rr = hb.result(); t = sorted(x[1] for x in rr)
+                print(f'   HTTP {label}: n={len(t)} p50 {t[len(t)//2]*1e3:.1f} p99 {t[len(t)*99//100]*1e3:.1f} max {t[-1]*1e3:.1f}', flush=True)
             d = [x for _, x in cp.downtimes(cp.take_events(pair.qp, ('STOP', 'RESUME')))]
             return d, {k: diff(s0[k], s1[k]) for k in procs}
         finally:
@@ -96,8 +125,6 @@ def run(proxy, secs, delay, qemu, fw, traffic):
 
 def main():
     os.environ['COLO_BUILD_DIR'] = os.environ.get('COLO_BUILD_DIR', os.path.join(HERE, '..', 'build'))
-    if os.environ.get('PROXYBIN'):
-        os.environ['COLO_PROXY'] = os.environ['PROXYBIN']
     qemu, fw = cp.colo_qemu()
     os.environ['QEMU'] = qemu
     vmguest.guest_dir(log=print)
@@ -110,6 +137,7 @@ def main():
         for proxy in os.environ.get('ONLY', 'colo-proxy,qemu').split(','):
             d, s = run(proxy, secs, delay, qemu, fw, traffic)
             res.setdefault(proxy, []).extend(d)
+            print(f'   raw {proxy} {r}: ' + ' '.join(f'{x*1e3:.2f}' for x in d), flush=True)
             d.sort()
             print(f'[{proxy} round {r}] n={len(d)} median {statistics.median(d)*1e3:.2f} ms p10 {d[len(d)//10]*1e3:.2f} p90 {d[len(d)*9//10]*1e3:.2f} load {os.getloadavg()[0]:.2f}', flush=True)
             n = len(d)

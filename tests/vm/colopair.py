@@ -468,11 +468,17 @@ def http(path, pace=0):
     return data, time.monotonic() - t0, port, first, segs
 
 if mode == 'http':
-    # sequential requests, arg['gap'] s apart; [path, seconds, raw answer,
-    # client port, seconds to the first reply byte, data segments in]
+    # sequential requests, arg['gap'] s apart, or with arg['period'] the
+    # k-th starting k * period s after the first (at once if the one
+    # before ends later: the same offered load however fast the answers
+    # come); [path, seconds, raw answer, client port, seconds to the first
+    # reply byte, data segments in]
     out = []
+    t_first = time.monotonic()
     for k, p in enumerate(arg['paths']):
-        if k and arg.get('gap'):
+        if k and arg.get('period'):
+            time.sleep(max(0.0, t_first + k * arg['period'] - time.monotonic()))
+        elif k and arg.get('gap'):
             time.sleep(arg['gap'])
         try:
             data, dt, port, first, segs = http(p, arg.get('pace', 0))
@@ -555,9 +561,10 @@ class Echo:
                     'worst': None}
 
 
-def http_seq(ns, c, paths, timeout=300, gap=0, ip=GUEST_IP):
+def http_seq(ns, c, paths, timeout=300, gap=0, ip=GUEST_IP, period=0):
     r = ns.run(c, sys.executable, '-c', CLIENT, 'http', ip,
-               json.dumps({'paths': list(paths), 'gap': gap}),
+               json.dumps({'paths': list(paths), 'gap': gap,
+                           'period': period}),
                check_rc=False, timeout=timeout)
     if r.returncode != 0:
         raise TestFailure(f'http client failed: {r.stderr[-1500:]}')
