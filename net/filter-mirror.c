@@ -56,9 +56,11 @@
  * secondary never sees it again: the pair diverges on that connection
  * until the client retransmits (a SYN: one second).  So with
  * copy-on-read=on a copy of a frame going to the guest (queue=tx) is
- * held here, whole with its header, until the device it goes to says
- * its peer has read everything (net_client_wait_read(): a -device stream
- * on a unix socket can tell), and then all held copies leave, in order.
+ * held here, whole with its header and the read ticket its frame will
+ * have at the device (net_client_read_ticket()), until the device says
+ * its peer has read that frame (net_client_wait_read()'s progress, or
+ * everything: a -device stream on a unix socket can tell); then the
+ * copies up to it leave, in order.
  * The secondary gets a frame later by about one read of the primary
  * QEMU; it may still take in a frame after its checkpoint that the
  * primary took before (a duplicate, which TCP absorbs, as with QEMU's
@@ -265,11 +267,13 @@ struct _FilterMirror {
     /* state (main context) */
     LinkOut out;
     /* copy on read (see the top of the file): the copies held, each as
-     * a HeldCopy then its header and frame, in order; held_frames > 0
+     * a HeldCopy then its header and frame, in order, from byte
+     * 'held_head' on (what is before went out already); held_frames > 0
      * exactly while 'read' waits on the device */
     GByteArray *held;
+    guint held_head;
     uint64_t held_frames;
-    int64_t held_since_us;      /* g_get_monotonic_time() of the first */
+    uint64_t held_ticket;       /* the newest held copy's ticket */
     NetReadWaiter read;
     uint64_t copies_after_read; /* copies that waited for a read receipt */
     uint64_t copies_at_once;    /* copies of frames whose device cannot
@@ -392,48 +396,98 @@ static void mirror_copied(FilterMirror *m, int ret)
 
 /* A held copy in FilterMirror.held: this, then hdr_len + len bytes. */
 typedef struct HeldCopy {
+    uint64_t ticket;            /* its frame's read ticket at the device */
+    int64_t held_us;            /* g_get_monotonic_time() when held */
     uint32_t len;               /* frame bytes */
     uint32_t hdr_len;           /* link header bytes before them */
 } HeldCopy;
 
-/* Sends every held copy, in order, and stops waiting; 'read': because
- * the device said their frames were read (else they go unread). */
-static void mirror_release_held(FilterMirror *m, bool read)
+/* The oldest held copy's header. */
+static HeldCopy mirror_held_first(const FilterMirror *m)
 {
-    const uint8_t *p = m->held->data;
-    const uint8_t *end = p + m->held->len;
-    uint64_t waited = (uint64_t)(g_get_monotonic_time() - m->held_since_us);
+    HeldCopy hc;
 
-    net_client_cancel_read(&m->read);
+    memcpy(&hc, m->held->data + m->held_head, sizeof(hc));
+    return hc;
+}
+
+/*
+ * Sends the held copies, in order, up to the first whose ticket is past
+ * 'upto' (G_MAXUINT64: all of them); 'read': because the device said
+ * their frames were read (else they go unread).  Stops waiting once none
+ * is left.
+ */
+static void mirror_send_held(FilterMirror *m, uint64_t upto, bool read)
+{
+    const uint8_t *p = m->held->data + m->held_head;
+    const uint8_t *end = m->held->data + m->held->len;
+    int64_t first_us = 0;
+    uint64_t n = 0;
+
     while (p < end) {
         HeldCopy hc;
         struct iovec iov;
 
         memcpy(&hc, p, sizeof(hc));
+        if (hc.ticket > upto) {
+            break;
+        }
+        if (!n++) {
+            first_us = hc.held_us;
+        }
         iov.iov_base = (void *)(p + sizeof(hc));
         iov.iov_len = hc.hdr_len + hc.len;
         mirror_copied(m, link_out_send(&m->out, NET_FILTER(m), &iov, 1,
                                        hc.len));
         p += sizeof(hc) + iov.iov_len;
     }
-    g_byte_array_set_size(m->held, 0);
+    if (!n) {
+        return;
+    }
+    m->held_head = (guint)(p - m->held->data);
+    m->held_frames -= n;
+    if (!m->held_frames) {
+        net_client_cancel_read(&m->read);
+        g_byte_array_set_size(m->held, 0);
+        m->held_head = 0;
+    } else if (m->held_head >= m->held->len / 2) {
+        /* what is left moves to the front, in at most its own size */
+        g_byte_array_remove_range(m->held, 0, m->held_head);
+        m->held_head = 0;
+    }
     if (!read) {
-        stats_add(&m->copies_unread, m->held_frames);
-    } else if (m->held_frames) {
-        stats_add(&m->copies_after_read, m->held_frames);
+        stats_add(&m->copies_unread, n);
+    } else {
+        uint64_t waited = (uint64_t)(g_get_monotonic_time() - first_us);
+
+        stats_add(&m->copies_after_read, n);
         if (waited > m->held_wait_max_us) {
             m->held_wait_max_us = waited;
         }
         histogram_observe(&m->held_wait, (int64_t)waited);
     }
-    m->held_frames = 0;
+}
+
+static void mirror_release_held(FilterMirror *m, bool read)
+{
+    mirror_send_held(m, G_MAXUINT64, read);
+}
+
+static FilterMirror *mirror_of_waiter(NetReadWaiter *w)
+{
+    return (FilterMirror *)((char *)w - G_STRUCT_OFFSET(FilterMirror, read));
 }
 
 /* The device's peer has read everything it was given (or never will). */
 static void mirror_all_read(NetReadWaiter *w)
 {
-    mirror_release_held((FilterMirror *)
-        ((char *)w - G_STRUCT_OFFSET(FilterMirror, read)), true);
+    mirror_release_held(mirror_of_waiter(w), true);
+}
+
+/* ... or the frames up to ticket 'read': their copies go. */
+static void mirror_read_progress(NetReadWaiter *w, uint64_t read)
+{
+    mirror_send_held(mirror_of_waiter(w), read, true);
 }
 
 /*
@@ -450,6 +504,7 @@ static gboolean mirror_hold(FilterMirror *m, NetFilterDirection dir,
     NetFilter *nf = NET_FILTER(m);
     HeldCopy hc = { .len = (uint32_t)len };
     uint8_t hdr[LINK_HDR_MAX];
+    NetClient *dev;
 
     if (!m->held_frames && dir != NET_FILTER_DIRECTION_TX) {
         return FALSE;
@@ -458,17 +513,22 @@ static gboolean mirror_hold(FilterMirror *m, NetFilterDirection dir,
     if (G_UNLIKELY(!hc.hdr_len)) {
         return FALSE;           /* link_out_write() counts it */
     }
-    if (!m->held_frames) {
-        NetClient *dev = net_client_get_peer(netfilter_get_netdev(nf));
-
-        if (!dev || !net_client_wait_read(dev, &m->read)) {
-            stats_inc(&m->copies_at_once);
-            return FALSE;
-        }
-        m->held_since_us = g_get_monotonic_time();
+    dev = net_client_get_peer(netfilter_get_netdev(nf));
+    if (!m->held_frames && (!dev || !net_client_wait_read(dev, &m->read))) {
+        stats_inc(&m->copies_at_once);
+        return FALSE;
     }
-    if (G_UNLIKELY(m->held->len + sizeof(hc) + hc.hdr_len + len >
-                   m->held_limit)) {
+    /* A frame to the guest: the ticket it will have at the device (the
+     * filters after this one pass it on at once, or drop it: a dropped
+     * frame only makes the copies after it wait longer).  A frame the
+     * other way leaves with the copy before it. */
+    if (dir == NET_FILTER_DIRECTION_TX && dev) {
+        m->held_ticket = net_client_read_ticket(dev);
+    }
+    hc.ticket = m->held_ticket;
+    hc.held_us = g_get_monotonic_time();
+    if (G_UNLIKELY(m->held->len - m->held_head + sizeof(hc) + hc.hdr_len +
+                   len > m->held_limit)) {
         stats_inc(&m->held_overflows);
         log_warn_rl_domain(G_LOG_DOMAIN, &m->held_rl,
                            "filter-mirror '%s': %" G_GUINT64_FORMAT
@@ -477,7 +537,7 @@ static gboolean mirror_hold(FilterMirror *m, NetFilterDirection dir,
                            "(copy-on-read-limit %" G_GUINT64_FORMAT
                            " bytes): sent unread",
                            netfilter_get_id(nf), m->held_frames,
-                           (g_get_monotonic_time() - m->held_since_us) /
+                           (hc.held_us - mirror_held_first(m).held_us) /
                            1000, m->held_limit);
         mirror_release_held(m, false);
         stats_inc(&m->copies_unread);   /* this one goes at once, unread */
@@ -654,6 +714,7 @@ static void filter_mirror_init(FilterMirror *m)
     histogram_init(&m->held_wait, histogram_hold_bounds_us,
                    histogram_hold_n);
     m->read.all_read = mirror_all_read;
+    m->read.progress = mirror_read_progress;
 }
 
 static const PropDef filter_mirror_props[] = {
@@ -666,7 +727,7 @@ static const PropDef filter_mirror_props[] = {
         "QEMU's own filter-mirror does (a -device stream on a unix socket; "
         "other devices get copies at once)"),
     DEFINE_PROP_UINT64("copy-on-read-limit", FilterMirror, held_limit,
-        64 * 1024, 1ull << 30, 4 * 1024 * 1024, 0,
+        64 * 1024, 1ull << 30, 16 * 1024 * 1024, 0,
         "bytes of copies waiting for the guest's QEMU to read their frames; "
         "beyond, they are sent unread (counted)"),
 };

@@ -58,6 +58,9 @@ typedef struct {
     gboolean peer_throttled;  /* call peer's read_poll(TRUE) on drain */
     GQueue drain_waiters;     /* of NetDrainWaiter, told on drain */
     GQueue read_waiters;      /* of NetReadWaiter, told when all is read */
+    uint64_t accepted;        /* frames that left 'incoming' or never
+                               * entered it: receive() returned non-zero
+                               * (read tickets count these) */
 } NetClientPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(NetClient, net_client, USER_TYPE_OBJECT)
@@ -286,6 +289,9 @@ static gssize client_receive__(NetClient *to, const uint8_t *buf, size_t len)
     p->delivering = TRUE;
     ret = klass->receive(to, buf, len);
     p->delivering = was_delivering;
+    if (ret != 0) {
+        p->accepted++;
+    }
     if (ret > 0) {
         stats_inc(&p->stats.tx_frames);
         stats_add(&p->stats.tx_bytes, len);
@@ -570,6 +576,41 @@ void net_client_cancel_read(NetReadWaiter *w)
         NET_CLIENT_GET_CLASS(nc)->watch_read) {
         NET_CLIENT_GET_CLASS(nc)->watch_read(nc, FALSE);
     }
+}
+
+uint64_t net_client_read_ticket(NetClient *receiver)
+{
+    NetClientPrivate *p;
+
+    g_return_val_if_fail(NET_IS_CLIENT(receiver), 0);
+    p = priv_of(receiver);
+    return p->accepted + net_queue_len(&p->incoming) + 1;
+}
+
+uint64_t net_client_frames_accepted(NetClient *nc)
+{
+    g_return_val_if_fail(NET_IS_CLIENT(nc), 0);
+    return priv_of(nc)->accepted;
+}
+
+void net_client_output_progress(NetClient *nc, uint64_t read)
+{
+    NetClientPrivate *p;
+    GList *l, *next;
+
+    g_return_if_fail(NET_IS_CLIENT(nc));
+    p = priv_of(nc);
+    g_object_ref(nc);
+    /* a waiter may cancel itself from its callback (not another one) */
+    for (l = p->read_waiters.head; l; l = next) {
+        NetReadWaiter *w = l->data;
+
+        next = l->next;
+        if (w->progress) {
+            w->progress(w, read);
+        }
+    }
+    g_object_unref(nc);
 }
 
 void net_client_output_read(NetClient *nc)

@@ -40,7 +40,9 @@
  * Read receipts (NetClientClass.watch_read, include/net/net.h), on a unix
  * socket only: the peer has read everything once our output buffer is
  * empty and the socket's unread count (SIOCOUTQ: on AF_UNIX the memory of
- * the messages the peer has not consumed yet) is 0.  While somebody
+ * the messages the peer has not consumed yet) is 0, and, before that, the
+ * frames ended by the writes whose memory has been freed (the read
+ * receipts block below).  While somebody
  * waits, the connection sits in an epoll set of its own for EPOLLOUT,
  * edge-triggered: the kernel wakes that set each time the peer frees
  * what it read, so the check runs once per read of the peer, not in a
@@ -78,6 +80,9 @@ enum {
     STREAM_READ_SIZE = 256 * 1024,   /* bytes per read() */
     STREAM_READS_PER_WAKEUP = 4,     /* reads before yielding to the loop */
     STREAM_OUTBUF_SIZE = 1024 * 1024, /* bytes of frames waiting to go out */
+    STREAM_RD_MARKS = 4096,   /* read receipts: frame ends tracked at once
+                               * (more are merged into the newest) */
+    STREAM_RD_WRITES = 1024,  /* ... and writes (likewise) */
     STREAM_FLUSH_BATCH = 128 * 1024  /* queued bytes written at once */
 };
 
@@ -90,6 +95,54 @@ enum {
  * source): the frames, the read buffer and its back-pressure, the
  * output of frames.
  */
+/* A read receipt's mark: once 'bytes_end' bytes of the connection are
+ * read, so are the frames up to ticket 'ticket' (net_client_read_ticket()).
+ * The same shape notes a write: once 'ticket' (here: socket memory, see
+ * stream_rd_wrote()) is freed, the bytes up to 'bytes_end' were read. */
+typedef struct StreamRdMark {
+    uint64_t bytes_end;
+    uint64_t ticket;
+} StreamRdMark;
+
+/* A ring of marks, oldest first; a full one merges into its newest. */
+typedef struct StreamRdRing {
+    StreamRdMark *m;
+    guint cap, head, n;
+} StreamRdRing;
+
+static void rd_ring_push(StreamRdRing *r, uint64_t bytes_end, uint64_t ticket)
+{
+    StreamRdMark *mk;
+
+    if (r->n == r->cap) {
+        mk = &r->m[(r->head + r->n - 1) % r->cap];
+    } else {
+        mk = &r->m[(r->head + r->n) % r->cap];
+        r->n++;
+    }
+    mk->bytes_end = bytes_end;
+    mk->ticket = ticket;
+}
+
+/* Drops the marks whose 'ticket' (byte_order: whose 'bytes_end') is at
+ * most 'upto'; returns the last one dropped's other field, or 0. */
+static uint64_t rd_ring_pop(StreamRdRing *r, uint64_t upto, bool by_ticket)
+{
+    uint64_t last = 0;
+
+    while (r->n) {
+        StreamRdMark *mk = &r->m[r->head];
+
+        if ((by_ticket ? mk->ticket : mk->bytes_end) > upto) {
+            break;
+        }
+        last = by_ticket ? mk->bytes_end : mk->ticket;
+        r->head = (r->head + 1) % r->cap;
+        r->n--;
+    }
+    return last;
+}
+
 typedef struct StreamConn {
     NetClient *nc;            /* owner (borrowed) */
     /* configuration (set before stream_conn_start()) */
@@ -127,6 +180,12 @@ typedef struct StreamConn {
     int rd_fd;                /* the connection fd in it, or -1 */
     FdWatch rd_watch;         /* on rd_epfd */
     uint64_t read_receipts;   /* times "all read" was told */
+    uint64_t read_progress;   /* times "read up to" was told */
+    uint64_t rd_bytes;        /* bytes queued on this connection */
+    uint64_t rd_wmem;         /* socket memory our writes took, at least
+                               * (while watching) */
+    StreamRdRing rd_frames;   /* frame ends: (bytes, ticket) */
+    StreamRdRing rd_writes;   /* writes: (bytes written, rd_wmem) */
     /* tls-creds= (stream, inet): handshakes first (ss.tls), records after
      * (ss.sess) */
     TlsLink *tls;
@@ -152,6 +211,74 @@ static void stream_conn_init(StreamConn *c, NetClient *nc)
     sock_stream_init(&c->ss, &stream_conn_ops, c, G_OBJECT(nc), "netdev",
                      &c->rl, "colo-net-stream");
     c->ss.out = &c->out.ring;
+}
+
+/* --- read receipts: what the peer has read ---------------------------- */
+
+/* Forgets what the rings know: nothing is unread, or nobody waits. */
+static void stream_rd_reset(StreamConn *c)
+{
+    c->rd_frames.n = c->rd_writes.n = 0;
+    c->rd_wmem = 0;
+}
+
+/*
+ * A write took at least 'wmem' bytes of socket memory (on AF_UNIX,
+ * SIOCOUTQ is the memory of the messages the peer has not consumed, at
+ * least their bytes; a message read in part counts whole).  Less than it
+ * took only makes the write's receipt later, never earlier: the peer has
+ * consumed every message up to a write once the memory freed, our total
+ * minus SIOCOUTQ, reaches our total up to that write.
+ */
+static void stream_rd_wrote(StreamConn *c, uint64_t wmem)
+{
+    c->rd_wmem += wmem;
+    rd_ring_push(&c->rd_writes, c->rd_bytes - net_outbuf_pending(&c->out),
+                 c->rd_wmem);
+}
+
+/*
+ * How far has the peer read?  Socket memory is freed as it consumes our
+ * messages, in order: the writes whose memory is all freed were read, and
+ * with them the frames they end.  Tells the core the ticket of the last
+ * frame wholly read, if there is a new one.
+ */
+static void stream_rd_progress(StreamConn *c, int unread)
+{
+    uint64_t freed = c->rd_wmem > (uint64_t)unread
+                     ? c->rd_wmem - (uint64_t)unread : 0;
+    uint64_t bytes = rd_ring_pop(&c->rd_writes, freed, true);
+    uint64_t ticket = bytes ? rd_ring_pop(&c->rd_frames, bytes, false) : 0;
+
+    if (ticket) {
+        c->read_progress++;
+        net_client_output_progress(c->nc, ticket);
+    }
+}
+
+/* Drains the output buffer; while somebody waits for read receipts,
+ * notes the socket memory the write took. */
+static int stream_conn_drain(StreamConn *c)
+{
+    gboolean note = c->rd_on && c->rd_fd == c->ss.fd && c->ss.fd >= 0;
+    size_t pending = net_outbuf_pending(&c->out);
+    int before = 0, after = 0;
+    int r;
+
+    if (note && ioctl(c->ss.fd, SIOCOUTQ, &before) < 0) {
+        note = FALSE;
+    }
+    r = net_outbuf_drain(&c->out, c->ss.fd);
+    if (note && r >= 0 && ioctl(c->ss.fd, SIOCOUTQ, &after) == 0) {
+        /* two lower bounds of what the write took: the growth of the
+         * count, and the bytes written (each message takes at least its
+         * bytes); the first is exact unless the peer consumed meanwhile */
+        uint64_t grew = after > before ? (uint64_t)(after - before) : 0;
+        uint64_t wrote = pending - net_outbuf_pending(&c->out);
+
+        stream_rd_wrote(c, MAX(grew, wrote));
+    }
+    return r;
 }
 
 /* What the engine polls the connection for: input while the core takes
@@ -225,6 +352,8 @@ static void stream_conn_closed(void *opaque, gboolean was_open)
      * never will be. */
     c->rd_fd = -1;
     c->rd_unix = FALSE;
+    c->rd_bytes = 0;
+    stream_rd_reset(c);
     if (c->rd_on) {
         net_client_output_read(c->nc);
     }
@@ -365,7 +494,7 @@ static gboolean stream_conn_write_out(StreamConn *c)
     if (!net_outbuf_pending(&c->out)) {
         return TRUE;
     }
-    r = net_outbuf_drain(&c->out, c->ss.fd);
+    r = stream_conn_drain(c);
     c->out_writes++;
     if (r < 0) {
         stream_conn_write_failed(c, -r);
@@ -439,6 +568,8 @@ static void stream_conn_established(void *opaque, SockStreamOrigin how,
     }
     link_reader_reset(&c->reader);
     net_outbuf_reset(&c->out);
+    c->rd_bytes = 0;
+    stream_rd_reset(c);
     c->connects++;
     {
         int dom = 0;
@@ -479,7 +610,7 @@ static void stream_conn_connect_failed(void *opaque, const char *why,
 static void stream_conn_ready__(StreamConn *c, GIOCondition revents)
 {
     if (revents & G_IO_OUT) {
-        int r = net_outbuf_drain(&c->out, c->ss.fd);
+        int r = stream_conn_drain(c);
 
         c->out_writes++;
         if (r < 0) {
@@ -538,8 +669,8 @@ static const SockStreamOps stream_conn_ops = {
 
 /* --- read receipts ------------------------------------------------------ */
 
-/* The epoll set woke: the peer read (and freed) some of our output.  Has
- * it read all of it? */
+/* The epoll set woke: the peer read (and freed) some of our output.  How
+ * much, and is it all? */
 static void stream_read_receipt(void *opaque, GIOCondition revents)
 {
     StreamConn *c = opaque;
@@ -552,10 +683,14 @@ static void stream_read_receipt(void *opaque, GIOCondition revents)
            (int)G_N_ELEMENTS(ev)) {
     }
     if (!c->rd_on || c->ss.fd < 0 || c->rd_fd != c->ss.fd ||
-        net_outbuf_pending(&c->out) ||
-        ioctl(c->ss.fd, SIOCOUTQ, &unread) < 0 || unread > 0) {
+        ioctl(c->ss.fd, SIOCOUTQ, &unread) < 0) {
         return;
     }
+    stream_rd_progress(c, unread);
+    if (net_outbuf_pending(&c->out) || unread > 0) {
+        return;
+    }
+    stream_rd_reset(c);
     c->read_receipts++;
     net_client_output_read(c->nc);
 }
@@ -572,6 +707,7 @@ static gboolean stream_conn_watch_read(StreamConn *c, gboolean on)
             epoll_ctl(c->rd_epfd, EPOLL_CTL_MOD, c->rd_fd, &ev);
         }
         c->rd_on = FALSE;
+        stream_rd_reset(c);
         return TRUE;
     }
     if (c->ss.fd < 0 || c->out_dead || !c->rd_unix) {
@@ -587,6 +723,27 @@ static gboolean stream_conn_watch_read(StreamConn *c, gboolean on)
         }
         fd_watch_start(&c->rd_watch, c->rd_epfd, G_IO_IN,
                        stream_read_receipt, c, "colo-net-stream-read");
+    }
+    if (!c->rd_on) {
+        /* what was queued before: one frame mark, ending with the last
+         * frame taken (its ticket: the core's count), and one write
+         * mark for what the socket holds of it now */
+        int unread = 0;
+
+        if (!c->rd_frames.m) {
+            c->rd_frames.m = g_new(StreamRdMark, STREAM_RD_MARKS);
+            c->rd_frames.cap = STREAM_RD_MARKS;
+            c->rd_writes.m = g_new(StreamRdMark, STREAM_RD_WRITES);
+            c->rd_writes.cap = STREAM_RD_WRITES;
+        }
+        stream_rd_reset(c);
+        if (net_client_frames_accepted(c->nc)) {
+            rd_ring_push(&c->rd_frames, c->rd_bytes,
+                         net_client_frames_accepted(c->nc));
+        }
+        if (ioctl(c->ss.fd, SIOCOUTQ, &unread) == 0 && unread > 0) {
+            stream_rd_wrote(c, (uint64_t)unread);
+        }
     }
     ev.events = EPOLLOUT | EPOLLET;
     if (c->rd_fd == c->ss.fd &&
@@ -684,6 +841,9 @@ static void stream_conn_stop(StreamConn *c)
         close(c->rd_epfd);
         c->rd_epfd = c->rd_fd = -1;
     }
+    g_clear_pointer(&c->rd_frames.m, g_free);
+    g_clear_pointer(&c->rd_writes.m, g_free);
+    stream_rd_reset(c);
     g_clear_pointer(&c->tls, tls_link_free);
     c->ss.tls = NULL;
     g_clear_pointer(&c->warning, g_free);
@@ -733,6 +893,11 @@ static gssize stream_conn_receive(StreamConn *c, const uint8_t *buf,
                                    len - skip);
     }
     if (G_LIKELY(r > 0)) {
+        c->rd_bytes += hlen + len - skip;
+        if (c->rd_on) {
+            rd_ring_push(&c->rd_frames, c->rd_bytes,
+                         net_client_frames_accepted(c->nc) + 1);
+        }
         if (net_outbuf_pending(&c->out) >= STREAM_FLUSH_BATCH &&
             !c->want_out) {
             /* A large burst: do not wait for the loop.  On a write error
@@ -777,6 +942,7 @@ static void stream_conn_fill_stats(StreamConn *c, JsonObject *o)
                                net_outbuf_pending(&c->out));
     json_object_set_int_member(o, "out-writes", c->out_writes);
     json_object_set_int_member(o, "read-receipts", c->read_receipts);
+    json_object_set_int_member(o, "read-progress", c->read_progress);
     if (c->warning) {
         json_object_set_string_member(o, "warning", c->warning);
     }

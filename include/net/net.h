@@ -179,7 +179,8 @@ static inline gboolean net_drain_waiting(const NetDrainWaiter *w)
  * 'all_read' is called once, in the main context, when everything handed
  * to 'receiver' up to then, including the frames waiting in its incoming
  * queue, has been read, or never will be (the connection is gone, the
- * client is unpaired or deleted).  It may write to chardevs but must not
+ * client is unpaired or deleted); 'progress', if set, as parts of it
+ * are (by read ticket).  It may write to chardevs but must not
  * send frames into the core.  Clients that can tell implement
  * NetClientClass.watch_read (net/stream.c: a connection on a unix
  * socket, by its unread byte count).
@@ -187,6 +188,12 @@ static inline gboolean net_drain_waiting(const NetDrainWaiter *w)
 typedef struct NetReadWaiter NetReadWaiter;
 struct NetReadWaiter {
     void (*all_read)(NetReadWaiter *w);
+    /* Optional, and only from clients that can tell (net/stream.c): the
+     * frames of 'receiver' up to ticket 'read' (net_client_read_ticket())
+     * have been read; called, in the main context, as the peer reads,
+     * before everything is.  The same rules as 'all_read'; it may cancel
+     * its own waiter. */
+    void (*progress)(NetReadWaiter *w, uint64_t read);
     NetClient *client_;       /* private: waited on, or NULL */
     GList link_;              /* private */
 };
@@ -203,6 +210,21 @@ static inline gboolean net_read_waiting(const NetReadWaiter *w)
 {
     return w->client_ != NULL;
 }
+
+/* The ticket of the next frame handed to 'receiver': frames are
+ * numbered 1, 2, ... as they leave the core for the client (receive()
+ * returns non-zero: taken, or dropped by the client), in order, and the
+ * frames waiting in its incoming queue come first.  A frame that a later
+ * filter drops only makes the tickets after it read later; one that a
+ * later filter holds while others pass breaks the numbering (see
+ * filter-mirror's copy-on-read). */
+uint64_t net_client_read_ticket(NetClient *receiver);
+/* For clients: frames taken from the core so far (inside receive(), the
+ * frame being received is this + 1). */
+uint64_t net_client_frames_accepted(NetClient *nc);
+/* For clients with watch_read: the frames up to ticket 'read' have been
+ * read (or never will be); tells the waiters with a 'progress'. */
+void net_client_output_progress(NetClient *nc, uint64_t read);
 
 /* For clients with watch_read: everything written so far has been read
  * (or never will be).  Tells the read waiters unless frames still wait in

@@ -470,6 +470,33 @@ def test_mirror_copy_on_read():
                  'copy after the new guest end read')
     s.stop()
 
+    # copies leave as the guest end reads, not only once it has read
+    # everything: a guest that never catches up (a flood into it) still
+    # gets its copies to the secondary, each after its frame was read
+    s = MirrorSetup(queue='tx')
+    frames = [eth_frame(90 + i, 600) for i in range(5)]
+    for f in frames:
+        send_frame(s.port.net, f)
+        time.sleep(0.05)        # one write, one message, each
+    expect_no_frame(s.sec, 0.3)
+    got = recv_exact(s.port.guest, 2 * (4 + len(frames[0])))
+    check_eq(got, b''.join(frame_bytes(f) for f in frames[:2]),
+             'the first two frames, read')
+    for i in range(2):
+        check_eq(recv_frame(s.sec), frames[i], f'copy {i} after its read')
+    expect_no_frame(s.sec, 0.3)
+    st = filter_stats(s.qmp, 'm0')
+    check_eq(st.get('copies-held'), 3, 'the unread ones still held')
+    check_eq(st.get('copies-after-read'), 2, 'copies-after-read so far')
+    ns = [n for n in qmp_try(s.qmp, 'query-netdev-stats') if n.get('id') == 'd0']
+    check(ns and ns[0]['backend'].get('read-progress', 0) >= 1,
+          f'read-progress: {ns}')
+    for i in range(2, 5):
+        check_eq(recv_frame(s.port.guest), frames[i], 'to guest')
+    for i in range(2, 5):
+        check_eq(recv_frame(s.sec), frames[i], f'copy {i}')
+    s.stop()
+
     # an input-lost episode ends when copies flow again, i.e. when the
     # first copy is held for a secondary that is connected, not when the
     # guest end next reads (seconds, for a guest whose NIC is not up yet)
