@@ -63,6 +63,7 @@ struct RewriterConn {
     bool isn_unsure;            /* RW_GUEST_SYN across a checkpoint: the
                                  * guest's socket may be the primary's */
     uint32_t guest_isn;         /* secondary ISN (handshake) */
+    uint32_t peer_isn;          /* the client's SYN (opened by the client) */
     uint32_t guest_tsval;       /* secondary TSval of its SYN / SYN-ACK */
     uint32_t seq_offset;        /* secondary - primary, guest's seq space */
     uint32_t ts_offset;         /* secondary - primary TSval */
@@ -272,6 +273,7 @@ static void rw_conn_start__(Rewriter *rw, RewriterConn *c,
         c->guest_end = kdir == CONN_DIR_FORWARD ? 1 : 0;
         c->state = RW_CLIENT_SYN;
         c->opened_by_guest = false;
+        c->peer_isn = pi->tcp_seq;
         c->guest_isn = 0;
         c->guest_tsval = 0;
         stats_inc(&rw->st.opened_by_client);
@@ -480,6 +482,37 @@ static bool rw_translate__(Rewriter *rw, RewriterConn *c,
            act->do_tsecr;
 }
 
+/*
+ * Does the SYN 'pi' (no ACK) going 'dir' start a new connection on the
+ * 4-tuple of 'c'?  Yes once 'c' is closed, and for an established 'c' if
+ * either side sent a FIN or the SYN is not that connection's own again.
+ * The second case is a client reusing its port after a connection whose
+ * end this side never saw whole: the primary's FIN (or RST) left before
+ * a checkpoint, and the secondary, a copy of the primary from then on,
+ * never sends its own.  Taken as the old connection, the new one kept
+ * its offset 0: the guests answer the new SYN with their own ISNs, and
+ * the client's untranslated ACK made the secondary reset it (a 1 s
+ * request, docs/performance.md).  A handshake still under way keeps its
+ * own rules (rw_handshake__()).
+ */
+static bool rw_syn_starts_anew__(const RewriterConn *c, const PacketInfo *pi,
+                                 RewriterDir dir)
+{
+    if (c->state == RW_CLOSED) {
+        return true;
+    }
+    if (c->state != RW_ESTABLISHED) {
+        return false;
+    }
+    if (c->fin) {
+        return true;
+    }
+    if (dir == REWRITER_TO_GUEST) {
+        return c->opened_by_guest || pi->tcp_seq != c->peer_isn;
+    }
+    return !c->opened_by_guest || pi->tcp_seq != c->guest_isn;
+}
+
 /* Counts the edits of a frame about to be rewritten. */
 static void rw_count_action__(Rewriter *rw, const RewriterAction *act)
 {
@@ -562,7 +595,7 @@ RewriterResult rewriter_process(Rewriter *rw, const uint8_t *frame,
         c->closed_at = now_us;
         linger_append__(rw, c);
     }
-    if (syn_only && c->state == RW_CLOSED) {
+    if (syn_only && rw_syn_starts_anew__(c, pi, dir)) {
         /* the 4-tuple is reused: a new connection */
         if (rw->failover) {
             conn_table_remove(rw->table, &c->ce);

@@ -946,6 +946,54 @@ START_TEST(test_checkpoint_mid_handshake)
 END_TEST
 
 /* Failover: live connections keep translating, new ones pass. */
+/* A client reuses its port after a connection whose FIN the primary sent
+ * before a checkpoint: the secondary never sends its own, so the old
+ * connection never closes here.  The new SYN starts a new connection all
+ * the same, and its offset is learned (the guests answer it with their
+ * own ISNs); a retransmission of the old connection's own SYN does not. */
+START_TEST(test_port_reused_after_checkpoint)
+{
+    for (int v = 0; v < 2; v++) {
+        Rewriter *rw = rewriter_new(NULL);
+        TSeg s;
+        Got g;
+
+        set_variant(0);
+        handshake_client(rw, T0);
+        if (v) {
+            /* the old connection's SYN again (a late duplicate) changes
+             * nothing: the offset stays */
+            s = seg(C, SYN, C_ISN, 0);
+            run(rw, &s, T0);
+            s = seg(G, ACK, S_ISN + 1, C_ISN + 1);
+            ck_assert_uint_eq(run(rw, &s, T0).seq, P_ISN + 1);
+        }
+        rewriter_checkpoint_load(rw);
+        rewriter_checkpoint(rw);
+        /* the primary's reply and FIN went out before the checkpoint;
+         * the client's FIN and the (copied) guest's ACK of it */
+        s = seg(C, FIN | ACK, C_ISN + 1, P_ISN + 1200);
+        run(rw, &s, T0 + 1);
+        s = seg(G, ACK, P_ISN + 1200, C_ISN + 2);
+        g = run(rw, &s, T0 + 1);
+        ck_assert_uint_eq(g.seq, P_ISN + 1200);
+        ck_assert_uint_eq(stats_of(rw).closed_fin, 0);
+        /* 12 s later the same 4-tuple: new ISNs on every side */
+        s = seg(C, SYN, C_ISN + 5000000, 0);
+        ck_assert_int_eq(run(rw, &s, T0 + 12000000).r, REWRITER_UNCHANGED);
+        s = seg(G, SYN | ACK, S_ISN + 9000, C_ISN + 5000001);
+        ck_assert_int_eq(run(rw, &s, T0 + 12000000).r, REWRITER_UNCHANGED);
+        s = seg(C, ACK, C_ISN + 5000001, P_ISN + 7000 + 1);
+        g = run(rw, &s, T0 + 12000000);
+        ck_assert_int_eq(g.r, REWRITER_REWRITTEN);
+        ck_assert_uint_eq(g.ack, S_ISN + 9000 + 1);
+        ck_assert_uint_eq(stats_of(rw).opened_by_client, 2);
+        ck_assert_uint_eq(stats_of(rw).connections, 1);
+        rewriter_free(rw);
+    }
+}
+END_TEST
+
 START_TEST(test_failover)
 {
     Rewriter *rw = rewriter_new(NULL);
@@ -1138,6 +1186,7 @@ static Suite *rewriter_suite(void)
 
     tcase_add_test(te, test_checkpoint_load);
     tcase_add_test(te, test_checkpoint_mid_handshake);
+    tcase_add_test(te, test_port_reused_after_checkpoint);
     tcase_add_test(te, test_failover);
     suite_add_tcase(s, te);
     return s;
