@@ -10,7 +10,11 @@ request slower than 0.5 s it prints the connection's frames from the four
 dumps (p-in, p-out, s-in, s-out: what colo-proxy wrote to and read from each
 QEMU) between both QEMUs' STOP / RESUME events, and keeps the dumps in
 $OUT_DIR/keepN/.  How docs/performance.md's "The slow requests explained"
-was found."""
+was found.
+
+HUNT=miscompare shows also the requests whose connection colo-compare
+found different for a reason other than the payload (HUNT_ALL=1: any);
+PATHS=static asks for static pages only."""
 import collections
 import os
 import subprocess
@@ -73,15 +77,31 @@ def main():
                             {'x-checkpoint-delay': 2000})
                 time.sleep(1)
                 t0 = time.time()
+                log0 = len(pair.px.stderr().splitlines())
+                static = os.environ.get('PATHS') == 'static'
                 res = cp.http_seq(pair.ns, pair.c, [
-                    f'/cgi-bin/page?{1 + k % 20}' if k % 2 else
-                    f'/{1 + k % 32}' for k in range(n)], gap=0.05)
+                    f'/cgi-bin/page?{1 + k % 20}' if k % 2 and not static
+                    else f'/{1 + k % 32}' for k in range(n)], gap=0.05)
                 pair.qp.cmd('migrate-set-parameters',
                             {'x-checkpoint-delay': cp.QUIET_DELAY_MS})
                 time.sleep(0.3)
                 qpe = cp.take_events(pair.qp, ('STOP', 'RESUME'))
                 qse = cp.take_events(pair.qs, ('STOP', 'RESUME'))
                 slow = [r for r in res if r[1] > 0.5]
+                if os.environ.get('HUNT') == 'miscompare':
+                    # the requests whose connection miscompared (for a
+                    # reason other than payload unless HUNT_ALL=1)
+                    mis = {}
+                    for ln in pair.px.stderr().splitlines()[log0:]:
+                        if 'miscompare on' in ln:
+                            port = ln.split('miscompare on')[1].split(
+                                ':')[-1].split()[0]
+                            why = ln.rsplit('(', 1)[-1].rstrip(')')
+                            if why != 'payload' or os.environ.get(
+                                    'HUNT_ALL'):
+                                mis[int(port)] = why
+                    slow = [r for r in res if r[3] in mis or r[1] > 0.5]
+                    say('miscompares', mis)
                 say('run', run, 'requests', len(res), 'slow',
                     [(r[0], round(r[1], 3), r[3]) for r in slow], 'max',
                     round(max(r[1] for r in res), 3), 'checkpoints',
