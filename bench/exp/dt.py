@@ -119,6 +119,9 @@ def run(proxy, secs, delay, qemu, fw, traffic):
                 rr = hb.result(); t = sorted(x[1] for x in rr)
                 print(f'   HTTP {label}: n={len(t)} p50 {t[len(t)//2]*1e3:.1f} p99 {t[len(t)*99//100]*1e3:.1f} max {t[-1]*1e3:.1f}', flush=True)
             d = [x for _, x in cp.downtimes(cp.take_events(pair.qp, ('STOP', 'RESUME')))]
+            if proxy == 'colo-proxy':
+                mis = [ln.split('colo-compare')[1].strip() for ln in pair.px.stderr().splitlines() if 'miscompare on' in ln]
+                print(f'   MISCOMPARES {label}: {len(mis)} {mis[:6]}', flush=True)
             return d, {k: diff(s0[k], s1[k]) for k in procs}
         finally:
             pair.stop()
