@@ -442,6 +442,9 @@ static void mirror_send_held(FilterMirror *m, uint64_t upto, bool read)
         p += sizeof(hc) + iov.iov_len;
     }
     if (!n) {
+        if (!m->held_frames) {
+            net_client_cancel_read(&m->read);
+        }
         return;
     }
     m->held_head = (guint)(p - m->held->data);
@@ -537,8 +540,9 @@ static gboolean mirror_hold(FilterMirror *m, NetFilterDirection dir,
                            "(copy-on-read-limit %" G_GUINT64_FORMAT
                            " bytes): sent unread",
                            netfilter_get_id(nf), m->held_frames,
-                           (hc.held_us - mirror_held_first(m).held_us) /
-                           1000, m->held_limit);
+                           m->held_frames ? (hc.held_us -
+                                             mirror_held_first(m).held_us) /
+                                            1000 : 0, m->held_limit);
         mirror_release_held(m, false);
         stats_inc(&m->copies_unread);   /* this one goes at once, unread */
         return FALSE;

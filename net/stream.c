@@ -86,15 +86,6 @@ enum {
     STREAM_FLUSH_BATCH = 128 * 1024  /* queued bytes written at once */
 };
 
-/* --- the shared engine --------------------------------------------------- */
-
-/*
- * A StreamConn is the netdev's side of a qom/sock-stream.h SockStream
- * (the engine the socket chardev runs on too: listen set, one peer at a
- * time, connect rounds with reconnect, the TLS handshake step, the
- * source): the frames, the read buffer and its back-pressure, the
- * output of frames.
- */
 /* A read receipt's mark: once 'bytes_end' bytes of the connection are
  * read, so are the frames up to ticket 'ticket' (net_client_read_ticket()).
  * The same shape notes a write: once 'ticket' (here: socket memory, see
@@ -124,8 +115,9 @@ static void rd_ring_push(StreamRdRing *r, uint64_t bytes_end, uint64_t ticket)
     mk->ticket = ticket;
 }
 
-/* Drops the marks whose 'ticket' (byte_order: whose 'bytes_end') is at
- * most 'upto'; returns the last one dropped's other field, or 0. */
+/* Drops the marks whose 'ticket' (without 'by_ticket': whose
+ * 'bytes_end') is at most 'upto'; returns the last one dropped's other
+ * field, or 0. */
 static uint64_t rd_ring_pop(StreamRdRing *r, uint64_t upto, bool by_ticket)
 {
     uint64_t last = 0;
@@ -143,6 +135,15 @@ static uint64_t rd_ring_pop(StreamRdRing *r, uint64_t upto, bool by_ticket)
     return last;
 }
 
+/* --- the shared engine --------------------------------------------------- */
+
+/*
+ * A StreamConn is the netdev's side of a qom/sock-stream.h SockStream
+ * (the engine the socket chardev runs on too: listen set, one peer at a
+ * time, connect rounds with reconnect, the TLS handshake step, the
+ * source): the frames, the read buffer and its back-pressure, the
+ * output of frames.
+ */
 typedef struct StreamConn {
     NetClient *nc;            /* owner (borrowed) */
     /* configuration (set before stream_conn_start()) */

@@ -535,6 +535,21 @@ def test_mirror_copy_on_read():
              st.get('copies-held', 0), 100, 'every copy counted once')
     m.stop_flag = True
     s.stop()
+    # a frame bigger than the limit on its own: its copy goes at once,
+    # unread, and nothing is left waiting
+    s = MirrorSetup(queue='tx', copy_on_read_limit=65536)
+    big = eth_frame(5, 66000)
+    send_frame(s.port.net, big)
+    check_eq(recv_frame(s.sec), big, 'a copy bigger than the limit: at once')
+    check_eq(recv_frame(s.port.guest), big, 'to guest')
+    st = filter_stats(s.qmp, 'm0')
+    check_eq((st.get('copies-unread'), st.get('copies-held')), (1, 0),
+             'copies-unread, copies-held')
+    send_frame(s.port.net, eth_frame(6, 200))
+    expect_no_frame(s.sec, 0.3)
+    check_eq(recv_frame(s.port.guest), eth_frame(6, 200), 'to guest')
+    check_eq(recv_frame(s.sec), eth_frame(6, 200), 'the next one waits')
+    s.stop()
     # the limit's bounds are errors naming the property
     s = MirrorSetup(queue='tx', connect=False)
     expect_qmp_error(s.qmp.object_add, 'filter-mirror', 'mx', netdev='n0',
